@@ -1,0 +1,76 @@
+"""Backpropagation: dLoss/dw_ij = o_i * delta_j, with delta_j = f'(z_j) * sum_k w_jk * delta_k."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .network import Network, Neuron, real
+
+
+def delta_symbol(neuron: sp.Symbol) -> sp.Symbol:
+    """The symbol delta_H4 = dLoss/dz_H4 for a neuron's pre-activation."""
+    return real(f"delta_{neuron.name}")
+
+
+@dataclass(frozen=True)
+class DeltaEquation:
+    """delta_j = f'(z_j) * (dLoss/dOut_j if j is an output + sum_k w_jk * delta_k)."""
+
+    neuron: sp.Symbol
+    delta: sp.Symbol
+    derivative: sp.Expr
+    loss_derivative: sp.Expr | None
+    terms: tuple[tuple[sp.Symbol, sp.Symbol], ...]
+    value: sp.Expr
+
+    @property
+    def rhs(self) -> sp.Expr:
+        """The right-hand side in delta symbols, as the recursion writes it."""
+        inner = [w * d for w, d in self.terms]
+        if self.loss_derivative is not None:
+            inner.insert(0, self.loss_derivative)
+        return sp.Mul(self.derivative, sp.Add(*inner), evaluate=False) if self.derivative != 1 else sp.Add(*inner)
+
+
+@dataclass(frozen=True)
+class Backprop:
+    """dLoss/dparameter = source * delta(target); the deltas it needs, from the outputs back."""
+
+    parameter: sp.Symbol
+    source: sp.Symbol | None
+    neuron: sp.Symbol
+    deltas: tuple[DeltaEquation, ...]
+    local: sp.Expr
+    substituted: sp.Expr
+
+
+def _descendants(network: Network, start: Neuron) -> set[sp.Symbol]:
+    seen = {start.symbol}
+    for n in network.neurons:  # topological order: one pass suffices
+        if n.symbol in seen:
+            seen.update(s.symbol for s, _ in network.successors.get(n.symbol, ()))
+    return seen
+
+
+def backprop(network: Network, parameter: sp.Symbol) -> Backprop:
+    """Derive dLoss/dparameter by the delta recursion, factored (not multiplied out)."""
+    source, target = network.edges[parameter]
+    needed = _descendants(network, target)
+    values: dict[sp.Symbol, sp.Expr] = {}
+    equations: list[DeltaEquation] = []
+    for n in reversed(network.neurons):
+        if n.symbol not in needed:
+            continue
+        terms = tuple((w, delta_symbol(s.symbol)) for s, w in network.successors.get(n.symbol, ()))
+        loss_derivative = network.loss_derivative(n) if n.is_output else None
+        inner = [w * values[s.symbol] for s, w in network.successors.get(n.symbol, ())]
+        if loss_derivative is not None:
+            inner.insert(0, loss_derivative)
+        # factor_terms keeps the factored shape backprop is about: W13*W7 + W14*W10 times sign(...)
+        value = sp.factor_terms(n.derivative() * sp.Add(*inner))
+        values[n.symbol] = value
+        equations.append(DeltaEquation(n.symbol, delta_symbol(n.symbol), n.derivative(), loss_derivative, terms, value))
+    local = sp.factor_terms((source if source is not None else 1) * values[target.symbol])
+    return Backprop(parameter, source, target.symbol, tuple(equations), local, network.substitute(local))

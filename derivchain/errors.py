@@ -1,0 +1,34 @@
+"""Typed errors: each carries a one-line message that names the problem and the valid choices."""
+
+from __future__ import annotations
+
+
+class DerivchainError(ValueError):
+    """Base of every error derivchain raises on bad input; the CLI turns it into exit code 2."""
+
+    exit_code = 2
+
+
+class LayersError(DerivchainError):
+    """A layer specification such as ``2,,1`` that is not a list of positive integers."""
+
+
+class UnknownActivationError(DerivchainError):
+    """An activation name that is not in the registry."""
+
+
+class UnknownLossError(DerivchainError):
+    """A loss name that is not in the registry."""
+
+
+class UnknownParameterError(DerivchainError):
+    """A weight or bias name that the network does not have."""
+
+
+class TooManyPathsError(DerivchainError):
+    """A path enumeration that would exceed the configured limit."""
+
+
+def choices(names) -> str:
+    """Format valid choices for an error message: ``a, b, c``."""
+    return ", ".join(names)

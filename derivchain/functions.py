@@ -1,0 +1,85 @@
+"""SymPy functions that stay unevaluated so equations read the way they are taught.
+
+Each knows its own definition (used by direct differentiation and by numeric evaluation), so the
+textbook derivative rules in :mod:`derivchain.activations` are checked against it, not assumed.
+"""
+
+from __future__ import annotations
+
+import mpmath
+import sympy as sp
+
+
+class sigmoid(sp.Function):
+    """The logistic function ``1/(1 + exp(-x))``, printed as sigma(x)."""
+
+    @staticmethod
+    def definition(x: sp.Expr) -> sp.Expr:
+        """The closed form that derivatives and numbers are taken from."""
+        return 1 / (1 + sp.exp(-x))
+
+    @staticmethod
+    def numeric(x):
+        """The value at an mpmath number."""
+        return 1 / (1 + mpmath.exp(-x))
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return cls.definition(x)
+        return None
+
+    def fdiff(self, argindex=1):
+        # Differentiate the definition itself: the o*(1 - o) rule is then something to verify.
+        x = self.args[0]
+        t = sp.Dummy("t", real=True)
+        return sp.diff(self.definition(t), t).xreplace({t: x})
+
+    def _eval_is_extended_real(self):
+        return self.args[0].is_extended_real
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return self.definition(x)
+
+    def _latex(self, printer, exp=None):
+        tex = r"\sigma\left(%s\right)" % printer._print(self.args[0])
+        return tex if exp is None else r"%s^{%s}" % (tex, exp)
+
+
+class relu(sp.Function):
+    """The rectifier ``max(0, x)``, printed as ReLU(x); its derivative is Heaviside(x, 0)."""
+
+    @staticmethod
+    def definition(x: sp.Expr) -> sp.Expr:
+        """The closed form that derivatives and numbers are taken from."""
+        return sp.Max(0, x)
+
+    @staticmethod
+    def numeric(x):
+        """The value at an mpmath number."""
+        return x if x > 0 else mpmath.mpf(0)
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return sp.Max(0, x)
+        return None
+
+    def fdiff(self, argindex=1):
+        # SymPy's d/dx Max(0, x) is Heaviside(x); fix the value at the kink to 0 (as PyTorch does),
+        # the same convention the activation registry documents.
+        return sp.Heaviside(self.args[0], 0)
+
+    def _eval_is_extended_real(self):
+        return self.args[0].is_extended_real
+
+    def _eval_rewrite_as_Max(self, x, **kwargs):
+        return self.definition(x)
+
+    def _latex(self, printer, exp=None):
+        tex = r"\operatorname{ReLU}\left(%s\right)" % printer._print(self.args[0])
+        return tex if exp is None else r"%s^{%s}" % (tex, exp)
+
+
+#: Functions whose value the verifier and evaluators compute from ``definition``.
+DEFINED_FUNCTIONS = {"sigmoid": sigmoid, "relu": relu}
