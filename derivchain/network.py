@@ -14,6 +14,7 @@ from functools import cached_property
 import sympy as sp
 
 from .activations import Activation, get_activation
+from .expansion import expand_within
 from .errors import LayersError, UnknownParameterError
 from .losses import Loss, get_loss
 
@@ -149,6 +150,10 @@ class Network:
         for n in self.neurons:
             full[n.symbol] = n.equation.xreplace(full)
         return full
+
+    def expanded_output(self, output: Neuron, max_terms: int = 2000) -> sp.Expr | None:
+        """An output fully expanded, or None when that would exceed ``max_terms`` terms."""
+        return expand_within(self.substitution[output.symbol], max_terms)
 
     def substitute(self, expr: sp.Expr) -> sp.Expr:
         """Replace every neuron symbol in ``expr`` by its full expression."""

@@ -10,9 +10,11 @@ Methods, strongest first:
   on the function and the exact value of its argument. Agreement at all k points shows the forms are
   the same rational function of the symbols and those values (so equal as real functions), except
   with probability below (d/p)**k (Schwartz-Zippel; d bounds the degree of the difference).
-* ``numeric`` - evaluation with the real functions at k random real points to 50 digits; agreement
-  to 40 digits is reported as such, not as a proof. A disagreement here is shown as a counterexample:
-  this is the only way the verdict says "not equal".
+* ``numeric`` - evaluation with the real functions at random real points to 50 digits; agreement
+  to 40 digits at k points where the forms do not both vanish is reported as such, not as a proof.
+  A disagreement here is shown as a counterexample: this is the only way the verdict says "not
+  equal". If too few points are informative (both forms 0, as in a dead ReLU region), the verdict
+  is ``undecided``, never "equal".
 
 Non-differentiable points: d|u|/du is taken as sign(u) (0 at u = 0) and ReLU'(0) as 0. Random points
 miss those sets with probability 1, so the verdict is about the derivative where it exists.
@@ -27,12 +29,14 @@ from fractions import Fraction
 import mpmath
 import sympy as sp
 
+from .expansion import expansion_terms
 from .functions import DEFINED_FUNCTIONS
 
 PRIME = 2**61 - 1
 POINTS = 4
 DIGITS = 50
 AGREE_DIGITS = 40
+NUMERIC_TRIES = 24
 EXPANSION_TERMS = 4000
 SEED = "derivchain"
 
@@ -47,13 +51,19 @@ class Verdict:
     proof: bool
     forms: tuple[str, ...]
     counterexample: dict = field(default_factory=dict, compare=False)
+    decided: bool = True
+
+    @property
+    def word(self) -> str:
+        """``equal``, ``NOT equal`` or ``undecided``."""
+        return "equal" if self.equal else ("NOT equal" if self.decided else "undecided")
 
     def __str__(self) -> str:
-        word = "equal" if self.equal else "NOT equal"
+        word = self.word
         return f"{word} ({self.method}): {self.detail}"
 
     def _latex(self, printer) -> str:
-        word = r"\text{equal}" if self.equal else r"\textbf{not equal}"
+        word = r"\text{%s}" % self.word if self.decided else r"\textbf{undecided}"
         return r"%s\ (\text{%s})" % (word, printer.text(self.method))
 
 
@@ -158,36 +168,6 @@ ODD = {"sign", "tanh", "sinh", "atan", "asinh", "atanh", "erf", "sin", "tan"}
 EVEN = {"Abs", "cosh", "cos"}
 
 
-def _expansion_terms(e: sp.Basic, memo: dict) -> int | None:
-    """Upper bound on the terms of expand(e); None if e is not a polynomial in symbols and functions."""
-    if e in memo:
-        return memo[e]
-    if e.is_Symbol or e.is_Number:
-        out = 1
-    elif e.is_Add or e.is_Mul:
-        sub = [_expansion_terms(a, memo) for a in e.args]
-        out = None if None in sub else (sum(sub) if e.is_Add else _product(sub))
-    elif e.is_Pow and e.args[1].is_Integer and e.args[1] >= 0:
-        b = _expansion_terms(e.args[0], memo)
-        out = None if b is None else b ** int(e.args[1])
-    elif isinstance(e, sp.Function) and e.func.__name__ not in DEFINED_FUNCTIONS:
-        sub = [_expansion_terms(a, memo) for a in e.args]
-        out = None if None in sub else 1 + sum(sub)
-    else:
-        out = None
-    if out is not None and out > EXPANSION_TERMS:
-        out = None
-    memo[e] = out
-    return out
-
-
-def _product(values):
-    result = 1
-    for v in values:
-        result *= v
-    return result
-
-
 def _random_point(symbols, index: int) -> dict[sp.Symbol, mpmath.mpf]:
     # Reals in (-2, 2), drawn deterministically from the seed, away from round numbers.
     point = {}
@@ -257,8 +237,7 @@ def _compare_pair(a: sp.Expr, b: sp.Expr) -> tuple[str, str, bool, dict]:
     if a == b:
         return ("identical", "the forms are the same expression", True, {})
 
-    memo: dict = {}
-    if _expansion_terms(a, memo) is not None and _expansion_terms(b, memo) is not None:
+    if expansion_terms(a - b, EXPANSION_TERMS, atomic=DEFINED_FUNCTIONS) is not None:
         if sp.expand(a - b) == 0:
             return ("expansion", "proved: the difference expands to 0", True, {})
 
@@ -287,8 +266,11 @@ def _compare_pair(a: sp.Expr, b: sp.Expr) -> tuple[str, str, bool, dict]:
     except (_Unsupported, RecursionError):
         pass
 
+    # Points where both forms vanish (a dead ReLU region, say) show nothing: only points where
+    # either side is non-zero count towards "equal".
     symbols = a.free_symbols | b.free_symbols
-    for index in range(POINTS):
+    informative = 0
+    for index in range(NUMERIC_TRIES):
         point = _random_point(symbols, index)
         va, vb = evaluate(a, point), evaluate(b, point)
         if not _agree(va, vb):
@@ -299,15 +281,25 @@ def _compare_pair(a: sp.Expr, b: sp.Expr) -> tuple[str, str, bool, dict]:
                 False,
                 {"point": shown, "values": (mpmath.nstr(va, 20), mpmath.nstr(vb, 20))},
             )
+        if max(abs(va), abs(vb)) > mpmath.mpf(10) ** (-AGREE_DIGITS):
+            informative += 1
+            if informative == POINTS:
+                return (
+                    "numeric",
+                    f"equal to {AGREE_DIGITS} digits at {POINTS} random points (evidence, not a proof)",
+                    True,
+                    {},
+                )
     return (
-        "numeric",
-        f"equal to {AGREE_DIGITS} digits at {POINTS} random points (evidence, not a proof)",
-        True,
+        "undecided",
+        f"not shown: both forms vanish at {NUMERIC_TRIES - informative} of {NUMERIC_TRIES} random points "
+        "and the exact test could not decide",
+        False,
         {},
     )
 
 
-_STRENGTH = ["identical", "expansion", "random points mod p", "numeric"]
+_STRENGTH = ["identical", "expansion", "random points mod p", "numeric", "undecided"]
 
 
 def verify(forms: dict[str, sp.Expr]) -> Verdict:
@@ -319,6 +311,8 @@ def verify(forms: dict[str, sp.Expr]) -> Verdict:
     results = []
     for name in names[1:]:
         method, detail, equal, counter = _compare_pair(reference, forms[name])
+        if not equal and method == "undecided":
+            return Verdict(False, method, f"{name} vs {names[0]}: {detail}", False, names, decided=False)
         if not equal:
             a_val, b_val = counter["values"]
             return Verdict(

@@ -1,0 +1,5 @@
+"""``python -m derivchain``."""
+
+from .cli import main
+
+main()

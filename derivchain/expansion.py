@@ -1,0 +1,49 @@
+"""Bounded expansion: estimate how many terms ``expand`` would produce before paying for it."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+
+def expansion_terms(expr: sp.Basic, limit: int, atomic=()) -> int | None:
+    """Upper bound on the terms of ``expand(expr)``, or None past ``limit`` or if not a polynomial.
+
+    Function values count as single terms (their arguments are bounded too); functions named in
+    ``atomic`` make the expression count as not polynomial.
+    """
+    memo: dict[sp.Basic, int | None] = {}
+
+    def terms(e: sp.Basic) -> int | None:
+        if e in memo:
+            return memo[e]
+        if e.is_Symbol or e.is_Number:
+            out = 1
+        elif e.is_Add or e.is_Mul:
+            out = 0 if e.is_Add else 1
+            for a in e.args:
+                t = terms(a)
+                if t is None:
+                    out = None
+                    break
+                out = out + t if e.is_Add else out * t
+        elif e.is_Pow and e.args[1].is_Integer and e.args[1] >= 0:
+            b = terms(e.args[0])
+            out = None if b is None else b ** int(e.args[1])
+        elif isinstance(e, (sp.Function, sp.Max, sp.Min)) and e.func.__name__ not in atomic:
+            inner = [terms(a) for a in e.args]
+            out = None if None in inner else 1 + sum(inner)
+        else:
+            out = None
+        if out is not None and out > limit:
+            out = None
+        memo[e] = out
+        return out
+
+    return terms(expr)
+
+
+def expand_within(expr: sp.Expr, limit: int) -> sp.Expr | None:
+    """``expand(expr)`` when at most ``limit`` terms are expected, else None (nothing computed)."""
+    if expansion_terms(expr, limit) is None:
+        return None
+    return sp.expand(expr)

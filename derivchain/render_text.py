@@ -1,0 +1,85 @@
+"""Terminal output with rich: the network line, a tree of paths with their chains, the forms, the verdict."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.text import Text
+from rich.tree import Tree
+
+from .derivation import Derivation
+from .network import Network
+from .paths import Path
+
+
+def _chain(path: Path) -> Text:
+    partials = " * ".join(str(f) for f in path.factors)
+    values = " * ".join(_factor(f.value) for f in path.factors)
+    return Text.assemble((partials, "cyan"), " = ", values, " = ", (str(path.term), "bold"))
+
+
+def _factor(value) -> str:
+    text = str(value)
+    return f"({text})" if value.is_Add else text
+
+
+def paths_tree(title: str, paths, count: int) -> Tree:
+    """A tree: one branch per path (nodes), its chain of partials beneath."""
+    tree = Tree(Text(title, "bold"))
+    for path in paths:
+        tree.add(Text(path.arrow(), "green")).add(_chain(path))
+    shown = len(paths) if isinstance(paths, (list, tuple)) else None
+    if shown is not None and shown < count:
+        tree.add(Text(f"... {count - shown} more paths not shown (raise --max-paths to see them)", "yellow"))
+    return tree
+
+
+def _delta_rhs(eq) -> str:
+    # Successor order, as the recursion is written (SymPy's str would sort the terms).
+    inner = [str(eq.loss_derivative)] if eq.loss_derivative is not None else []
+    inner += [f"{w}*{d}" for w, d in eq.terms]
+    body = " + ".join(inner)
+    if eq.derivative == 1:
+        return body
+    return f"{_factor(eq.derivative)}*({body})" if len(inner) > 1 else f"{_factor(eq.derivative)}*{body}"
+
+
+def derivation_text(d: Derivation) -> Group:
+    """Everything ``derivchain grad`` prints, in order."""
+    w = d.parameter.name
+    lhs = f"dLoss/d{w}"
+    parts: list = [Text.assemble(("Network: ", "bold"), d.network.summary())]
+    noun = "path" if d.path_count == 1 else "paths"
+    parts.append(paths_tree(f"{lhs}: {d.path_count} {noun} from {w} to the loss", d.paths, d.path_count))
+    parts.append(Text.assemble(("Sum over paths: ", "bold"), f"{lhs} = {d.path_sum.local}"))
+    source = d.backprop.source.name if d.backprop.source is not None else "1"
+    bp = [Text.assemble(("Backpropagation: ", "bold"), f"{lhs} = {source} * delta_{d.backprop.neuron.name}")]
+    for eq in d.backprop.deltas:
+        tail = "" if eq.rhs == eq.value else f" = {eq.value}"
+        bp.append(Text(f"  {eq.delta} = {_delta_rhs(eq)}{tail}"))
+    bp.append(Text(f"  {lhs} = {d.backprop.local}"))
+    parts.extend(bp)
+    for case in d.cases():
+        parts.append(Text.assemble(("Case ", "bold"), f"{case.condition}: {lhs} = {case.value}"))
+    parts.append(Text.assemble(("Direct: ", "bold"), f"{lhs} = {d.direct.value}"))
+    style = "bold green" if d.verdict.equal else "bold red"
+    parts.append(Text.assemble(("Verdict: ", "bold"), (d.verdict.word, style), f" [{d.verdict.method}] {d.verdict.detail}"))
+    for note in d.notes():
+        parts.append(Text(f"Note: {note}", "dim"))
+    return Group(*parts)
+
+
+def network_text(net: Network, expanded: dict) -> Group:
+    """Everything ``derivchain show`` prints: summary, equations, outputs nested and expanded, loss."""
+    parts: list = [Text.assemble(("Network: ", "bold"), net.summary())]
+    parts.append(Text(f"Inputs: {', '.join(s.name for s in net.inputs)}; targets: {', '.join(s.name for s in net.targets)}"))
+    parts.append(Text(f"Parameters: {net.describe_parameters()}"))
+    parts.append(Text("Equations:", "bold"))
+    for n in net.neurons:
+        parts.append(Text(f"  {n.name} = {n.equation}"))
+    parts.append(Text.assemble(("Loss", "bold"), f" = {net.loss_local}"))
+    for n in net.outputs:
+        parts.append(Text.assemble((f"{n.name} nested: ", "bold"), str(net.substitution[n.symbol])))
+        value = expanded[n.name]
+        shown = str(value) if value is not None else "not expanded: more than 2000 terms"
+        parts.append(Text.assemble((f"{n.name} expanded: ", "bold"), shown))
+    return Group(*parts)

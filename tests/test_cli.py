@@ -1,0 +1,133 @@
+"""The CLI in-process (typer's CliRunner) and once end to end as a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from derivchain.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_grad_w7_text():
+    r = run("grad", "W7")
+    assert r.exit_code == 0, r.output
+    out = r.output
+    assert "2-3-2-1 dense network" in out
+    assert "1 path from W7 to the loss" in out
+    assert "W7 -> H4 -> Out -> Loss" in out
+    assert "dLoss/dOut * dOut/dH4 * dH4/dW7 = sign(Out - Y) * W13 * H1" in out
+    assert "Case Out - Y > 0: dLoss/dW7 = H1*W13" in out
+    assert "Verdict: equal" in out
+
+
+def test_grad_w1_text():
+    out = run("grad", "W1").output
+    assert "2 paths from W1 to the loss" in out
+    assert "W1 -> H1 -> H4 -> Out -> Loss" in out and "W1 -> H1 -> H5 -> Out -> Loss" in out
+    assert "delta_H1 = W7*delta_H4 + W10*delta_H5" in out
+    assert "dLoss/dW1 = X1*(W10*W14 + W13*W7)*sign(Out - Y)" in out
+    assert "Verdict: equal [expansion]" in out
+    assert "d|u|/du = sign(u)" in out
+
+
+def test_grad_json_contract():
+    r = run("grad", "W1", "--format", "json")
+    assert r.exit_code == 0
+    data = json.loads(r.output)
+    for key in ("weight", "loss", "direct", "path_sum", "path_sum_local", "backprop", "paths", "equal", "method", "latex"):
+        assert key in data
+    assert data["weight"] == "W1" and data["loss"] == "Abs(Out - Y)" and data["equal"] is True
+    assert data["path_sum_local"] == "W10*W14*X1*sign(Out - Y) + W13*W7*X1*sign(Out - Y)"
+    assert data["backprop"] == "X1*(W10*W14 + W13*W7)*sign(Out - Y)"
+    assert [p["nodes"] for p in data["paths"]] == [
+        ["W1", "H1", "H4", "Out", "Loss"],
+        ["W1", "H1", "H5", "Out", "Loss"],
+    ]
+    assert data["paths"][0]["factors"][0] == {"partial": "dLoss/dOut", "value": "sign(Out - Y)"}
+    assert data["paths"][1]["term"] == "W10*W14*X1*sign(Out - Y)"
+    assert data["latex"]["backprop"].startswith("X_{1}")
+
+
+def test_grad_output_is_deterministic():
+    a = run("grad", "W2", "--activation", "sigmoid", "--bias", "--format", "json").output
+    b = run("grad", "W2", "--activation", "sigmoid", "--bias", "--format", "json").output
+    assert a == b
+
+
+@pytest.mark.parametrize("fmt, marker", [("latex", r"\begin{align*}"), ("markdown", "$$")])
+def test_grad_other_formats(fmt, marker):
+    r = run("grad", "W1", "--format", fmt)
+    assert r.exit_code == 0 and marker in r.output
+    assert r"\frac{\partial \mathrm{Loss}}{\partial W_{1}}" in r.output
+
+
+def test_show_json_contract():
+    data = json.loads(run("show", "--format", "json").output)
+    assert data["layers"] == [2, 3, 2, 1]
+    assert data["inputs"] == ["X1", "X2"] and data["targets"] == ["Y"]
+    assert data["hidden"] == ["H1", "H2", "H3", "H4", "H5"] and data["outputs"] == ["Out"]
+    assert data["weights"] == [f"W{i}" for i in range(1, 15)] and data["biases"] == []
+    assert data["equations"]["H1"] == "W1*X1 + W2*X2"
+    assert data["equations"]["Out"] == "H4*W13 + H5*W14"
+    assert data["loss"] == "Abs(Out - Y)"
+    assert data["outputs_expanded"].count("+") == 11
+
+
+def test_show_text_and_options():
+    out = run("show", "--layers", "2,2,2", "--activation", "tanh", "--bias", "--loss", "squared").output
+    assert "H1 = tanh(B1 + W1*X1 + W2*X2)" in out
+    assert "Loss = (Out1 - Y1)**2 + (Out2 - Y2)**2" in out
+
+
+def test_paths_command_and_cap():
+    r = run("paths", "W1", "--layers", "2,5,5,1", "--max-paths", "3")
+    assert r.exit_code == 0
+    assert "5 paths from W1 to the loss" in r.output and "2 more paths not shown" in r.output
+    data = json.loads(run("paths", "W1", "--format", "json").output)
+    assert data["count"] == 2 and len(data["paths"]) == 2
+
+
+def test_grad_refuses_too_many_paths():
+    r = run("grad", "W1", "--layers", "2,10,10,10,1", "--max-paths", "50")
+    assert r.exit_code == 2
+    assert "100 paths, more than the limit of 50" in r.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["grad", "W99"], "Error: unknown weight 'W99'; this network has weights W1..W14"),
+        (["grad", "W1", "--layers", "2,,1"], "Error: layers '2,,1': entry 2 is empty"),
+        (["grad", "W1", "--layers", "0,1"], "Error: layers '0,1': entry 1 is 0"),
+        (["grad", "W1", "--layers", "a,b"], "Error: layers 'a,b': entry 1 ('a') is not a whole number"),
+        (["grad", "W1", "--activation", "swish"], "Error: unknown activation 'swish'; choose one of: identity, sigmoid, tanh, relu"),
+        (["grad", "W1", "--output-activation", "x"], "Error: unknown activation 'x'; choose one of"),
+        (["grad", "W1", "--loss", "hinge"], "Error: unknown loss 'hinge'; choose one of: abs, squared, half-squared"),
+        (["show", "--format", "xml"], "Error: unknown format 'xml'; choose one of: text, latex, markdown, json"),
+        (["paths", "B1"], "Error: unknown weight 'B1'; this network has weights W1..W14"),
+    ],
+)
+def test_bad_input_one_line_exit_2(args, message):
+    r = run(*args)
+    assert r.exit_code == 2
+    lines = [l for l in r.output.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith(message), r.output
+    assert "Traceback" not in r.output
+
+
+def test_end_to_end_subprocess():
+    env = dict(os.environ, NO_COLOR="1", COLUMNS="200")
+    ok = subprocess.run([sys.executable, "-m", "derivchain", "grad", "W1"], capture_output=True, text=True, env=env)
+    assert ok.returncode == 0 and "Verdict: equal" in ok.stdout and ok.stderr == ""
+    bad = subprocess.run([sys.executable, "-m", "derivchain", "grad", "W99"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip() == "Error: unknown weight 'W99'; this network has weights W1..W14"

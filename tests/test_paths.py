@@ -1,0 +1,73 @@
+import itertools
+
+import pytest
+import sympy as sp
+
+from derivchain.errors import TooManyPathsError
+from derivchain.network import dense, real
+from derivchain.paths import count_paths, iter_paths, sum_over_paths
+
+
+def names(path):
+    return [s.name for s in path.nodes]
+
+
+def test_w7_has_one_path(net):
+    ps = sum_over_paths(net, real("W7"))
+    assert [names(p) for p in ps.paths] == [["W7", "H4", "Out", "Loss"]]
+    path = ps.paths[0]
+    assert [str(f) for f in path.factors] == ["dLoss/dOut", "dOut/dH4", "dH4/dW7"]
+    assert [f.value for f in path.factors] == [sp.sign(real("Out") - real("Y")), real("W13"), real("H1")]
+    assert ps.local == real("W13") * real("H1") * sp.sign(real("Out") - real("Y"))
+
+
+def test_w1_has_two_paths_in_order(net):
+    ps = sum_over_paths(net, real("W1"))
+    assert [names(p) for p in ps.paths] == [
+        ["W1", "H1", "H4", "Out", "Loss"],
+        ["W1", "H1", "H5", "Out", "Loss"],
+    ]
+    W, s = lambda i: real(f"W{i}"), sp.sign(real("Out") - real("Y"))
+    assert [f.value for f in ps.paths[0].factors] == [s, W(13), W(7), real("X1")]
+    assert [f.value for f in ps.paths[1].factors] == [s, W(14), W(10), real("X1")]
+    assert sp.expand(ps.local - (W(13) * W(7) + W(14) * W(10)) * real("X1") * s) == 0
+
+
+def test_factors_chain(net):
+    # Each factor's denominator is the next factor's numerator, ending at the parameter.
+    for w in net.weights:
+        for path in iter_paths(net, w):
+            f = path.factors
+            assert f[0].numerator.name == "Loss" and f[-1].denominator == w
+            assert all(a.denominator == b.numerator for a, b in zip(f, f[1:]))
+            assert [x.numerator for x in reversed(f)] == list(path.nodes[1:])
+
+
+@pytest.mark.parametrize("layers", ["2,3,2,1", "3,4,4,2", "2,2,2,2,2,3", "1,5,1,5,1"])
+def test_count_matches_enumeration(layers):
+    n = dense(layers, bias=True)
+    for p in n.parameters:
+        assert count_paths(n, p) == sum(1 for _ in iter_paths(n, p))
+
+
+def test_count_large_without_enumerating():
+    n = dense("16,16,16,16,16,16,1")
+    assert count_paths(n, n.weights[0]) == 16**4
+
+
+def test_iteration_is_lazy():
+    n = dense("4,40,40,40,40,1")
+    first = list(itertools.islice(iter_paths(n, n.weights[0]), 3))
+    assert len(first) == 3 and count_paths(n, n.weights[0]) == 40**3
+
+
+def test_refuses_past_limit_with_count():
+    n = dense("2,10,10,10,1")
+    with pytest.raises(TooManyPathsError, match=r"W1 reaches the loss through 100 paths, more than the limit of 50; raise it with --max-paths 100"):
+        sum_over_paths(n, n.weights[0], max_paths=50)
+
+
+def test_deterministic_order():
+    a = [p.arrow() for p in iter_paths(dense("2,3,3,2"), real("W1"))]
+    b = [p.arrow() for p in iter_paths(dense("2,3,3,2"), real("W1"))]
+    assert a == b and a[0] == "W1 -> H1 -> H4 -> Out1 -> Loss" and a[-1] == "W1 -> H1 -> H6 -> Out2 -> Loss"

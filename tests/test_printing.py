@@ -1,0 +1,31 @@
+import sympy as sp
+
+from derivchain.derivation import derive
+from derivchain.network import real
+from derivchain.printing import latex
+
+
+def test_names_subscripted():
+    assert latex(real("W13")) == "W_{13}"
+    assert latex(real("H4")) == "H_{4}"
+    assert latex(real("Out")) == r"\mathrm{Out}"
+    assert latex(real("Out2")) == r"\mathrm{Out}_{2}"
+    assert latex(real("delta_H4")) == r"\delta_{H_{4}}"
+    assert latex(sp.sign(real("Out") - real("Y"))) == r"\operatorname{sign}{\left(\mathrm{Out} - Y \right)}"
+
+
+def test_chain_keeps_path_order(net):
+    d = derive(net, "W1")
+    tex = latex(d.paths[1])
+    assert tex == (
+        r"\frac{\partial \mathrm{Loss}}{\partial \mathrm{Out}} \cdot \frac{\partial \mathrm{Out}}{\partial H_{5}}"
+        r" \cdot \frac{\partial H_{5}}{\partial H_{1}} \cdot \frac{\partial H_{1}}{\partial W_{1}}"
+    )
+    full = latex(d)
+    # Factor values in path order: sign, W14, W10, X1 - not SymPy's sorted W10 W14.
+    assert r"\operatorname{sign}{\left(\mathrm{Out} - Y \right)} \cdot W_{14} \cdot W_{10} \cdot X_{1}" in full
+    assert r"\text{for } \mathrm{Out} - Y > 0" in full
+
+
+def test_latex_is_deterministic(net):
+    assert latex(derive(net, "W3")) == latex(derive(net, "W3"))

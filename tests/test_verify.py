@@ -1,0 +1,88 @@
+import sympy as sp
+import pytest
+
+from derivchain.derivation import derive
+from derivchain.network import dense, real
+from derivchain.paths import sum_over_paths
+from derivchain.verify import evaluate, verify
+
+x, y, u = (sp.Symbol(n, real=True) for n in "xyu")
+
+
+def test_identical_is_a_proof():
+    v = verify({"a": x * y, "b": x * y})
+    assert v.equal and v.proof and v.method == "identical"
+
+
+def test_expansion_proof():
+    v = verify({"a": (x + y) ** 2, "b": x**2 + 2 * x * y + y**2})
+    assert v.equal and v.proof and v.method == "expansion"
+
+
+def test_random_points_for_rational_identity():
+    # sigma'(u) written two ways: exp(-u)/(1+exp(-u))^2 and sigma*(1 - sigma); not polynomial.
+    s = 1 / (1 + sp.exp(-u))
+    v = verify({"direct": sp.exp(-u) / (1 + sp.exp(-u)) ** 2, "rule": s * (1 - s)})
+    assert v.equal and not v.proof and v.method == "random points mod p"
+    assert "false-agreement chance below 1e-" in v.detail
+
+
+def test_parity_identities_are_used():
+    v = verify({"a": sp.sign(x - y) * x, "b": -sp.sign(y - x) * x})
+    assert v.equal and v.method in ("expansion", "random points mod p")
+    v = verify({"a": sp.exp(x) / (sp.exp(x) + 1), "b": 1 / (1 + sp.exp(-x))})
+    assert v.equal and v.method == "random points mod p"
+
+
+def test_numeric_fallback_is_labelled_evidence():
+    v = verify({"a": sp.sqrt(x**2 + 1) * 2, "b": 2 * sp.sqrt(1 + x**2)})
+    assert v.equal
+    # sin^2 + cos^2 = 1 needs more than parity: the exact test cannot see it, the numeric one can.
+    v = verify({"a": sp.sin(x) ** 2 + sp.cos(x) ** 2, "b": sp.Integer(1)})
+    assert v.equal and v.method == "numeric" and not v.proof and "not a proof" in v.detail
+
+
+def test_undecided_when_every_point_is_uninformative():
+    # Equal where it matters, but zero at every sample point and beyond the exact test: no verdict.
+    dead = sp.Heaviside(sp.sin(x) ** 2 - 2, 0)  # always 0, which SymPy does not see
+    v = verify({"a": dead * sp.cos(x) ** 2, "b": dead * (1 - sp.sin(x) ** 2)})
+    assert not v.equal and not v.decided and v.method == "undecided" and v.word == "undecided"
+
+
+def test_not_equal_shows_both_sides():
+    v = verify({"direct": x * y, "path sum": x * y + 1e-30 * x})
+    assert not v.equal and not v.proof
+    assert "path sum != direct" in v.detail and "direct = " in v.detail and "path sum = " in v.detail
+    assert set(v.counterexample["point"]) == {"x", "y"}
+
+
+def test_tampered_derivation_is_caught(net):
+    w1 = real("W1")
+    d = derive(net, "W1")
+    assert d.verdict.equal
+    one_path_only = net.substitute(d.paths[0].term)  # drop the second path
+    wrong_sign = -d.path_sum.substituted
+    swapped = d.path_sum.substituted.xreplace({real("W7"): real("W8")})
+    for tampered in (one_path_only, wrong_sign, swapped):
+        v = verify({"direct": d.direct.value, "path sum": tampered})
+        assert not v.equal, tampered
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_tampered_derivative_rule_is_caught(activation):
+    # A wrong activation rule must not verify, even where ReLU zeroes the gradient at many points.
+    n = dense("2,2,1", activation=activation, loss="half-squared")
+    ps = sum_over_paths(n, real("W1"))
+    good = ps.substituted
+    h1 = real("H1")
+    bad_local = ps.local.xreplace({1 - h1: 1}) if activation == "sigmoid" else ps.local * 2
+    assert bad_local != ps.local
+    v_good = verify({"direct": derive(n, "W1").direct.value, "paths": good})
+    v_bad = verify({"direct": derive(n, "W1").direct.value, "paths": n.substitute(bad_local)})
+    assert v_good.equal and not v_bad.equal
+
+
+def test_evaluate_matches_sympy():
+    e = sp.tanh(x) * sp.exp(y) + sp.Abs(x - y) + sp.sign(y)
+    point = {x: "0.3", y: "-1.2"}
+    assert abs(evaluate(e, point) - sp.N(e.subs({x: sp.Rational(3, 10), y: sp.Rational(-6, 5)}), 50)) < 1e-40
