@@ -3,17 +3,23 @@
 ``derivative(z, o)`` gives f'(z) in terms of the pre-activation ``z`` and the neuron's own output
 symbol ``o`` (sigmoid: o*(1 - o)), which is how a derivation by hand writes it. Direct
 differentiation never uses these rules, so verification checks every one of them.
+
+Adding an activation is one entry in ``ACTIVATIONS``. ``get_activation`` also accepts
+``leaky_relu:0.2`` (a slope) and any expression in ``x`` from the whitelist parser.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Callable
 
 import sympy as sp
 
 from .errors import UnknownActivationError, choices
-from .functions import relu, sigmoid
+from .functions import elu, leaky_relu, relu, sigmoid
+
+LEAKY_SLOPE = sp.Rational(1, 100)
 
 
 @dataclass(frozen=True)
@@ -32,16 +38,21 @@ class Activation:
         return self.name == "identity"
 
 
+def _leaky(slope: sp.Expr) -> Activation:
+    return Activation(
+        "leaky_relu" if slope == LEAKY_SLOPE else f"leaky_relu:{slope}",
+        lambda z: leaky_relu(z, slope),
+        lambda z, o: sp.Heaviside(z, 0) * (1 - slope) + slope,
+        r"\operatorname{LeakyReLU}_{a}(z) = \max(z, a z),\ a = %s" % sp.latex(slope),
+        note=f"LeakyReLU is not differentiable at z = 0; derivchain uses the slope {slope} there, as PyTorch does.",
+    )
+
+
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
         Activation("identity", lambda z: z, lambda z, o: sp.Integer(1), r"f(z) = z"),
-        Activation(
-            "sigmoid",
-            sigmoid,
-            lambda z, o: o * (1 - o),
-            r"\sigma(z) = \frac{1}{1 + e^{-z}}",
-        ),
+        Activation("sigmoid", sigmoid, lambda z, o: o * (1 - o), r"\sigma(z) = \frac{1}{1 + e^{-z}}"),
         Activation("tanh", sp.tanh, lambda z, o: 1 - o**2, r"\tanh(z)"),
         Activation(
             "relu",
@@ -51,15 +62,60 @@ ACTIVATIONS: dict[str, Activation] = {
             note="ReLU is not differentiable at z = 0; derivchain uses ReLU'(0) = 0 "
             "(Heaviside(0) = 0), as PyTorch does.",
         ),
+        _leaky(LEAKY_SLOPE),
+        Activation(
+            "softplus",
+            lambda z: sp.log(1 + sp.exp(z)),
+            lambda z, o: sigmoid(z),
+            r"\operatorname{softplus}(z) = \log(1 + e^{z})",
+        ),
+        Activation(
+            "elu",
+            elu,
+            lambda z, o: sp.Heaviside(z, 0) + (1 - sp.Heaviside(z, 0)) * (o + 1),
+            r"\operatorname{ELU}(z) = z \text{ for } z > 0,\ e^{z} - 1 \text{ otherwise}",
+            note="ELU (alpha = 1) is differentiable everywhere; its rule f'(z) = f(z) + 1 for z <= 0 "
+            "is checked numerically, since it needs exp's values.",
+        ),
+        Activation("swish", lambda z: z * sigmoid(z), lambda z, o: o + sigmoid(z) * (1 - o), r"z\,\sigma(z)"),
+        Activation("exp", sp.exp, lambda z, o: o, r"e^{z}"),
+        Activation("square", lambda z: z**2, lambda z, o: 2 * z, r"z^{2}"),
     )
 }
 
 
+def custom_activation(text: str, what: str = "activation") -> Activation:
+    """An activation given as an expression in ``x``, parsed by the whitelist parser."""
+    from .expressions import parse_expression
+
+    x = sp.Symbol("x", real=True)
+    body = parse_expression(text, {"x": x}, what)
+    if not body.has(x):
+        raise UnknownActivationError(f"{what}: {text!r} does not depend on x")
+    slope = sp.diff(body, x)  # no textbook rule for a custom function: SymPy's derivative of it
+    return Activation(
+        text,
+        lambda z: body.xreplace({x: z}),
+        lambda z, o: slope.xreplace({x: z}),
+        sp.latex(body.xreplace({x: sp.Symbol("z")})),
+        note=f"custom activation {text}: its derivative is SymPy's, so the verdict checks the chain rule, not a rule of yours.",
+    )
+
+
 def get_activation(name: str) -> Activation:
-    """Look up an activation by name, or raise with the valid choices."""
-    try:
+    """An activation by name, ``leaky_relu:SLOPE``, or an expression in x; else an error with the choices."""
+    if name in ACTIVATIONS:
         return ACTIVATIONS[name]
-    except KeyError:
-        raise UnknownActivationError(
-            f"unknown activation {name!r}; choose one of: {choices(ACTIVATIONS)}"
-        ) from None
+    if name.startswith("leaky_relu:"):
+        raw = name.split(":", 1)[1]
+        try:
+            slope = sp.Rational(Fraction(raw))
+        except (ValueError, ZeroDivisionError):
+            raise UnknownActivationError(f"activation {name!r}: slope {raw!r} is not a number, e.g. leaky_relu:0.2") from None
+        return _leaky(slope)
+    if any(c in name for c in "()+-*/"):
+        return custom_activation(name)
+    raise UnknownActivationError(
+        f"unknown activation {name!r}; choose one of: {choices(ACTIVATIONS)}, leaky_relu:SLOPE, "
+        "or an expression in x such as \"x/(1+abs(x))\""
+    )

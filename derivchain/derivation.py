@@ -8,7 +8,7 @@ import sympy as sp
 
 from .backprop import Backprop, backprop
 from .direct import Direct, direct
-from .network import LOSS, Network
+from .network import Network
 from .paths import DEFAULT_MAX_PATHS, PathSum, count_paths, sum_over_paths
 from .verify import Verdict, verify
 
@@ -75,7 +75,7 @@ class Derivation:
 def latex_lines(d: Derivation, printer) -> list[str]:
     """The derivation as aligned LaTeX lines: paths, sum, backprop, direct, verdict."""
     p = printer._print
-    lhs = printer.partial(LOSS, d.parameter)
+    lhs = printer.partial(d.network.loss_symbol, d.parameter)
     lines = []
     for i, path in enumerate(d.paths, start=1):
         nodes = r" \to ".join(p(s) for s in path.nodes)

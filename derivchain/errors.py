@@ -32,3 +32,15 @@ class TooManyPathsError(DerivchainError):
 def choices(names) -> str:
     """Format valid choices for an error message: ``a, b, c``."""
     return ", ".join(names)
+
+
+class ExpressionError(DerivchainError):
+    """A user expression outside the whitelist, too long, too deep, or with a huge exponent."""
+
+
+class NetworkFileError(DerivchainError):
+    """A network file that cannot be read or does not describe a valid network."""
+
+
+class UnknownNotationError(DerivchainError):
+    """A notation name other than flat or layered."""

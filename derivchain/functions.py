@@ -81,5 +81,71 @@ class relu(sp.Function):
         return tex if exp is None else r"%s^{%s}" % (tex, exp)
 
 
+class leaky_relu(sp.Function):
+    """``x`` for x > 0 and ``slope*x`` otherwise; printed LeakyReLU_slope(x). Derivative at 0: slope."""
+
+    @staticmethod
+    def definition(x: sp.Expr, slope: sp.Expr) -> sp.Expr:
+        """The closed form that numbers are taken from."""
+        return sp.Max(x, slope * x)
+
+    @staticmethod
+    def numeric(x, slope):
+        """The value at mpmath numbers."""
+        return x if x > 0 else slope * x
+
+    @classmethod
+    def eval(cls, x, slope):
+        if x.is_Number and slope.is_Number:
+            return x if x > 0 else slope * x
+        return None
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise sp.ArgumentIndexError(self, argindex)
+        x, slope = self.args
+        # 1 for x > 0, slope for x < 0; the slope is also used at 0 (as PyTorch does).
+        return sp.Heaviside(x, 0) * (1 - slope) + slope
+
+    def _eval_is_extended_real(self):
+        return self.args[0].is_extended_real
+
+    def _latex(self, printer, exp=None):
+        tex = r"\operatorname{LeakyReLU}_{%s}\left(%s\right)" % (printer._print(self.args[1]), printer._print(self.args[0]))
+        return tex if exp is None else r"%s^{%s}" % (tex, exp)
+
+
+class elu(sp.Function):
+    """``x`` for x > 0 and ``exp(x) - 1`` otherwise (alpha = 1); differentiable everywhere."""
+
+    @staticmethod
+    def definition(x: sp.Expr) -> sp.Expr:
+        """The closed form (piecewise) of ELU."""
+        return sp.Piecewise((x, x > 0), (sp.exp(x) - 1, True))
+
+    @staticmethod
+    def numeric(x):
+        """The value at an mpmath number."""
+        return x if x > 0 else mpmath.exp(x) - 1
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return x if x > 0 else sp.exp(x) - 1
+        return None
+
+    def fdiff(self, argindex=1):
+        # Taken from the definition piece by piece: 1 for x > 0, exp(x) for x <= 0 (both 1 at 0).
+        x = self.args[0]
+        return sp.Heaviside(x, 0) + (1 - sp.Heaviside(x, 0)) * sp.exp(x)
+
+    def _eval_is_extended_real(self):
+        return self.args[0].is_extended_real
+
+    def _latex(self, printer, exp=None):
+        tex = r"\operatorname{ELU}\left(%s\right)" % printer._print(self.args[0])
+        return tex if exp is None else r"%s^{%s}" % (tex, exp)
+
+
 #: Functions whose value the verifier and evaluators compute from ``definition``.
-DEFINED_FUNCTIONS = {"sigmoid": sigmoid, "relu": relu}
+DEFINED_FUNCTIONS = {"sigmoid": sigmoid, "relu": relu, "leaky_relu": leaky_relu, "elu": elu}

@@ -1,9 +1,13 @@
-"""Registry of losses as data: each maps one output and its target to a SymPy expression."""
+"""Registry of losses as data: each maps the outputs and targets to one SymPy expression.
+
+Per-output losses (abs, squared, ...) are summed over outputs. Adding a loss is one entry in
+``LOSSES``; ``get_loss`` also accepts an expression in ``Out`` and ``Y`` from the whitelist parser.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import sympy as sp
 
@@ -12,12 +16,24 @@ from .errors import UnknownLossError, choices
 
 @dataclass(frozen=True)
 class Loss:
-    """One loss: name, formula(out, y) for a single output, and its caveat at kinks."""
+    """One loss: name, formula(outputs, targets), how it reads, its caveat and its requirements."""
 
     name: str
-    formula: Callable[[sp.Expr, sp.Expr], sp.Expr]
+    formula: Callable[[Sequence[sp.Expr], Sequence[sp.Expr]], sp.Expr]
     text: str
     note: str = ""
+    output_activation: str | None = None  # the output activation it requires, if any
+    min_outputs: int = 1
+
+
+def per_output(f: Callable[[sp.Expr, sp.Expr], sp.Expr]):
+    """Lift a loss of one output and its target to the sum over all outputs."""
+    return lambda outs, ys: sp.Add(*(f(o, y) for o, y in zip(outs, ys)))
+
+
+def _softmax_cross_entropy(outs, ys):
+    # -sum_k Y_k log softmax_k(Out) = -sum_k Y_k Out_k + (sum_k Y_k) log sum_j exp(Out_j)
+    return -sp.Add(*(y * o for o, y in zip(outs, ys))) + sp.Add(*ys) * sp.log(sp.Add(*(sp.exp(o) for o in outs)))
 
 
 LOSSES: dict[str, Loss] = {
@@ -25,20 +41,50 @@ LOSSES: dict[str, Loss] = {
     for l in (
         Loss(
             "abs",
-            lambda out, y: sp.Abs(out - y),
+            per_output(lambda out, y: sp.Abs(out - y)),
             "|Out - Y|",
             note="|u| is not differentiable at u = 0; derivchain uses d|u|/du = sign(u), "
             "so the gradient is 0 where Out = Y (a valid subgradient).",
         ),
-        Loss("squared", lambda out, y: (out - y) ** 2, "(Out - Y)**2"),
-        Loss("half-squared", lambda out, y: (out - y) ** 2 / 2, "(Out - Y)**2/2"),
+        Loss("squared", per_output(lambda out, y: (out - y) ** 2), "(Out - Y)**2"),
+        Loss("half-squared", per_output(lambda out, y: (out - y) ** 2 / 2), "(Out - Y)**2/2"),
+        Loss(
+            "cross-entropy",
+            per_output(lambda out, y: -(y * sp.log(out) + (1 - y) * sp.log(1 - out))),
+            "-(Y*log(Out) + (1 - Y)*log(1 - Out))",
+            note="binary cross-entropy needs Out in (0, 1): the output activation must be sigmoid.",
+            output_activation="sigmoid",
+        ),
+        Loss(
+            "softmax",
+            _softmax_cross_entropy,
+            "-sum_k Y_k*log(softmax_k(Out))",
+            note="softmax + cross-entropy: the outputs are logits (identity output activation) and "
+            "dLoss/dOut_k = softmax_k(Out)*sum(Y) - Y_k.",
+            output_activation="identity",
+            min_outputs=2,
+        ),
     )
 }
 
 
+def custom_loss(text: str, what: str = "loss") -> Loss:
+    """A per-output loss given as an expression in ``Out`` and ``Y``, summed over outputs."""
+    from .expressions import parse_expression
+
+    out, y = sp.Symbol("Out", real=True), sp.Symbol("Y", real=True)
+    body = parse_expression(text, {"Out": out, "Y": y}, what)
+    if not body.has(out):
+        raise UnknownLossError(f"{what}: {text!r} does not depend on Out")
+    return Loss(text, per_output(lambda o, t: body.xreplace({out: o, y: t})), text)
+
+
 def get_loss(name: str) -> Loss:
-    """Look up a loss by name, or raise with the valid choices."""
-    try:
+    """A loss by name, or an expression in Out and Y; else an error with the choices."""
+    if name in LOSSES:
         return LOSSES[name]
-    except KeyError:
-        raise UnknownLossError(f"unknown loss {name!r}; choose one of: {choices(LOSSES)}") from None
+    if any(c in name for c in "()+-*/"):
+        return custom_loss(name)
+    raise UnknownLossError(
+        f"unknown loss {name!r}; choose one of: {choices(LOSSES)}, or an expression in Out and Y such as \"(Out-Y)**4/4\""
+    )

@@ -1,9 +1,15 @@
 """The network model: symbols, neurons with their equations, the loss, and the graph between them.
 
-Notation ("flat", the worked example's): inputs ``X1..Xn``; hidden neurons ``H1..Hm`` numbered across
-all hidden layers; one output ``Out`` (several: ``Out1..Outk``) with targets ``Y`` (``Y1..Yk``);
-weights ``W1..`` numbered by target neuron, and within a target by source; biases ``B1..`` in
-neuron order. Every symbol is ``real=True``.
+Two notations for dense networks, every symbol ``real=True``:
+
+* ``flat`` (the worked example's): inputs ``X1..Xn``; hidden neurons ``H1..Hm`` numbered across all
+  hidden layers; one output ``Out`` (several: ``Out1..Outk``) with targets ``Y`` (``Y1..Yk``);
+  weights ``W1..`` numbered by target neuron, and within a target by source; biases ``B1..`` in
+  neuron order; the loss ``Loss``.
+* ``layered`` (the second source's): inputs ``x1..xn`` (layer 0); the output of neuron j of layer l
+  is ``O{l}_{j}`` (LaTeX O_{lj}); the weight from neuron i of layer l-1 to neuron j of layer l is
+  ``w{l}_{i}_{j}`` (LaTeX w^{l}_{ij}); biases ``b{l}_{j}``; targets ``y`` (``y1..yk``); the loss
+  ``L``. The underscores keep typed names unambiguous for indices of 10 and more (``w2_1_12``).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import sympy as sp
 
 from .activations import Activation, get_activation
 from .expansion import expand_within
-from .errors import LayersError, UnknownParameterError
+from .errors import LayersError, UnknownLossError, UnknownNotationError, UnknownParameterError
 from .losses import Loss, get_loss
 
 #: The worked example's network: 2 inputs, hidden layers of 3 and 2, one output.
@@ -23,7 +29,7 @@ DEFAULT_LAYERS = (2, 3, 2, 1)
 #: Widest layer accepted, so a typo such as ``2,30000,1`` is refused instead of hanging.
 MAX_WIDTH = 1000
 
-LOSS = sp.Symbol("Loss", real=True)
+NOTATIONS = ("flat", "layered")
 
 
 def real(name: str) -> sp.Symbol:
@@ -74,6 +80,9 @@ class Network:
     neurons: tuple[Neuron, ...]
     targets: tuple[sp.Symbol, ...]
     loss: Loss
+    notation: str = "flat"
+    loss_symbol: sp.Symbol = sp.Symbol("Loss", real=True)
+    origin: str = ""  # where the network came from, for the summary (a file name)
 
     # --- names -------------------------------------------------------------------------------
     @cached_property
@@ -161,8 +170,8 @@ class Network:
 
     @cached_property
     def loss_local(self) -> sp.Expr:
-        """The loss in output symbols, summed over outputs: ``Abs(Out - Y)``."""
-        return sp.Add(*(self.loss.formula(o.symbol, y) for o, y in zip(self.outputs, self.targets)))
+        """The loss in output symbols (summed over outputs where it is per output): ``Abs(Out - Y)``."""
+        return self.loss.formula([o.symbol for o in self.outputs], list(self.targets))
 
     @cached_property
     def loss_full(self) -> sp.Expr:
@@ -187,16 +196,20 @@ class Network:
     def summary(self) -> str:
         """The network in one line."""
         bias = "with biases" if self.biases else "no biases"
+        if self.origin:
+            acts = sorted({n.activation.name for n in self.neurons})
+            return (
+                f"{self.origin}: {len(self.inputs)} inputs, {len(self.hidden)} hidden neurons, "
+                f"{len(self.outputs)} output{'s' if len(self.outputs) > 1 else ''}, {len(self.weights)} weights; "
+                f"activations {', '.join(acts)}; loss {self.loss.name} ({self.loss_local}); {bias}"
+            )
         shape = "-".join(map(str, self.layers))
+        notation = "" if self.notation == "flat" else f", {self.notation} notation"
         return (
-            f"{shape} dense network; hidden activation {self.hidden_activation}, "
+            f"{shape} dense network{notation}; hidden activation {self.hidden_activation}, "
             f"output activation {self.output_activation}; loss {self.loss.name} "
-            f"({self.loss_text()}); {bias}"
+            f"({self.loss_local}); {bias}"
         )
-
-    def loss_text(self) -> str:
-        """The loss formula in this network's output names."""
-        return " + ".join(str(self.loss.formula(o.symbol, y)) for o, y in zip(self.outputs, self.targets))
 
 
 def _span(symbols: tuple[sp.Symbol, ...]) -> str:
@@ -227,50 +240,108 @@ def parse_layers(text: str) -> tuple[int, ...]:
     return tuple(sizes)
 
 
+def check_loss(loss: Loss, outputs: list[Neuron], where: str = "") -> None:
+    """Refuse a loss whose requirements (output activation, number of outputs) the network breaks."""
+    if len(outputs) < loss.min_outputs:
+        raise UnknownLossError(f"{where}loss {loss.name!r} needs at least {loss.min_outputs} outputs; this network has {len(outputs)}")
+    if loss.output_activation is not None:
+        wrong = [o.name for o in outputs if o.activation.name != loss.output_activation]
+        if wrong:
+            raise UnknownLossError(
+                f"{where}loss {loss.name!r} needs output activation {loss.output_activation}; "
+                f"{', '.join(wrong)} use{'s' if len(wrong) == 1 else ''} {outputs[0].activation.name if len(wrong) == len(outputs) else 'another'}"
+                f" (set --output-activation {loss.output_activation})"
+            )
+
+
+class _FlatNames:
+    """Names in the worked example's notation."""
+
+    loss = "Loss"
+
+    def __init__(self, sizes):
+        self.n_out = sizes[-1]
+        self.h = self.w = self.b = 0
+
+    def input(self, i):
+        return f"X{i}"
+
+    def target(self, k):
+        return "Y" if self.n_out == 1 else f"Y{k}"
+
+    def neuron(self, layer, j, is_output):
+        if is_output:
+            return "Out" if self.n_out == 1 else f"Out{j}"
+        self.h += 1
+        return f"H{self.h}"
+
+    def weight(self, layer, i, j):
+        self.w += 1
+        return f"W{self.w}"
+
+    def bias(self, layer, j):
+        self.b += 1
+        return f"B{self.b}"
+
+
+class _LayeredNames:
+    """Names in the second source's notation: w{l}_{i}_{j}, O{l}_{j}, b{l}_{j}."""
+
+    loss = "L"
+
+    def __init__(self, sizes):
+        self.n_out = sizes[-1]
+
+    def input(self, i):
+        return f"x{i}"
+
+    def target(self, k):
+        return "y" if self.n_out == 1 else f"y{k}"
+
+    def neuron(self, layer, j, is_output):
+        return f"O{layer}_{j}"
+
+    def weight(self, layer, i, j):
+        return f"w{layer}_{i}_{j}"
+
+    def bias(self, layer, j):
+        return f"b{layer}_{j}"
+
+
 def dense(
     layers: str | tuple[int, ...] | list[int] = DEFAULT_LAYERS,
     activation: str = "identity",
     output_activation: str = "identity",
     loss: str = "abs",
     bias: bool = False,
+    notation: str = "flat",
 ) -> Network:
-    """A fully connected network in the flat notation; the defaults are the worked example."""
+    """A fully connected network; the defaults are the worked example."""
     sizes = parse_layers(layers) if isinstance(layers, str) else parse_layers(",".join(map(str, layers)))
+    if notation not in NOTATIONS:
+        raise UnknownNotationError(f"unknown notation {notation!r}; choose one of: {', '.join(NOTATIONS)}")
+    names = _FlatNames(sizes) if notation == "flat" else _LayeredNames(sizes)
     hidden_act, out_act = get_activation(activation), get_activation(output_activation)
     loss_rule = get_loss(loss)
 
-    inputs = tuple(real(f"X{i}") for i in range(1, sizes[0] + 1))
-    n_out = sizes[-1]
-    out_names = ["Out"] if n_out == 1 else [f"Out{k}" for k in range(1, n_out + 1)]
-    targets = (real("Y"),) if n_out == 1 else tuple(real(f"Y{k}") for k in range(1, n_out + 1))
-
+    inputs = tuple(real(names.input(i)) for i in range(1, sizes[0] + 1))
+    targets = tuple(real(names.target(k)) for k in range(1, sizes[-1] + 1))
     neurons: list[Neuron] = []
     previous = inputs
-    w = b = h = 0
     for layer, size in enumerate(sizes[1:], start=1):
         is_output = layer == len(sizes) - 1
         current = []
-        for j in range(size):
-            if is_output:
-                name = out_names[j]
-            else:
-                h += 1
-                name = f"H{h}"
-            edges = []
-            for src in previous:
-                w += 1
-                edges.append((src, real(f"W{w}")))
-            bias_symbol = None
-            if bias:
-                b += 1
-                bias_symbol = real(f"B{b}")
-            neuron = Neuron(
-                real(name), layer, tuple(edges), bias_symbol, out_act if is_output else hidden_act, is_output
-            )
+        for j in range(1, size + 1):
+            name = names.neuron(layer, j, is_output)
+            edges = tuple((src, real(names.weight(layer, i, j))) for i, src in enumerate(previous, start=1))
+            bias_symbol = real(names.bias(layer, j)) if bias else None
+            act = out_act if is_output else hidden_act
+            neuron = Neuron(real(name), layer, edges, bias_symbol, act, is_output)
             neurons.append(neuron)
             current.append(neuron.symbol)
         previous = tuple(current)
-    return Network(sizes, inputs, tuple(neurons), targets, loss_rule)
+    check_loss(loss_rule, [n for n in neurons if n.is_output])
+    return Network(sizes, inputs, tuple(neurons), targets, loss_rule, notation, real(names.loss))
 
 
 def default_network() -> Network:

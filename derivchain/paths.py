@@ -12,7 +12,7 @@ from typing import Iterator
 import sympy as sp
 
 from .errors import TooManyPathsError
-from .network import LOSS, Network, Neuron
+from .network import Network, Neuron
 
 #: Paths enumerated by default before refusing; ``max_paths`` raises it.
 DEFAULT_MAX_PATHS = 1000
@@ -93,8 +93,8 @@ def iter_paths(network: Network, parameter: sp.Symbol) -> Iterator[Path]:
     def walk(neuron: Neuron, nodes: tuple[sp.Symbol, ...], factors: tuple[Factor, ...]) -> Iterator[Path]:
         # ``factors`` grow from the parameter outwards; a Path stores them from the loss back.
         if neuron.is_output:
-            last = Factor(LOSS, neuron.symbol, network.loss_derivative(neuron))
-            yield Path(nodes + (LOSS,), (last,) + tuple(reversed(factors)))
+            last = Factor(network.loss_symbol, neuron.symbol, network.loss_derivative(neuron))
+            yield Path(nodes + (network.loss_symbol,), (last,) + tuple(reversed(factors)))
         for nxt, w in network.successors.get(neuron.symbol, ()):
             yield from walk(nxt, nodes + (nxt.symbol,), factors + (_edge_factor(nxt, w, neuron.symbol),))
 

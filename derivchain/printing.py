@@ -8,6 +8,8 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 _INDEXED = re.compile(r"^([A-Za-z]+)(\d+)$")
+_LAYERED_WEIGHT = re.compile(r"^([a-z])(\d+)_(\d+)_(\d+)$")  # w2_1_2 -> w^{2}_{12}
+_LAYERED_NODE = re.compile(r"^([A-Za-z])(\d+)_(\d+)$")  # O2_1 -> O_{21}, b2_1 -> b^{2}_{1}
 _WORDS = {"Out", "Loss"}
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}"}
 
@@ -18,9 +20,23 @@ class DerivPrinter(LatexPrinter):
     printmethod = "_latex"
 
     def name(self, name: str) -> str:
-        """LaTeX for one symbol name: ``W13`` -> ``W_{13}``, ``Out2`` -> ``\\mathrm{Out}_{2}``."""
+        """LaTeX for one symbol name: ``W13`` -> ``W_{13}``, ``w2_1_12`` -> ``w^{2}_{1,12}``."""
         if name.startswith("delta_"):
-            return r"\delta_{%s}" % self.name(name[len("delta_"):])
+            inner = name[len("delta_"):]
+            node = _LAYERED_NODE.match(inner)
+            if node and node.group(1).isupper():
+                return r"\delta^{%s}_{%s}" % (node.group(2), node.group(3))
+            return r"\delta_{%s}" % self.name(inner)
+        weight = _LAYERED_WEIGHT.match(name)
+        if weight:
+            base, layer, i, j = weight.groups()
+            return r"%s^{%s}_{%s}" % (base, layer, _indices(i, j))
+        node = _LAYERED_NODE.match(name)
+        if node:
+            base, layer, j = node.groups()
+            if base.isupper():  # an output O_{lj}
+                return r"%s_{%s}" % (base, _indices(layer, j))
+            return r"%s^{%s}_{%s}" % (base, layer, j)  # a bias b^{l}_{j}
         match = _INDEXED.match(name)
         base, index = (match.group(1), match.group(2)) if match else (name, None)
         if base in _WORDS or len(base) > 1:
@@ -57,6 +73,11 @@ class DerivPrinter(LatexPrinter):
     def text(self, s: str) -> str:
         """Escape plain text for use inside \\text{...}."""
         return "".join(_TEXT_ESCAPES.get(c, c) for c in s)
+
+
+def _indices(a: str, b: str) -> str:
+    # w^{2}_{12} reads fine; with an index of 10 or more a comma keeps it unambiguous: w^{2}_{1,12}.
+    return f"{a}{b}" if len(a) == 1 and len(b) == 1 else f"{a},{b}"
 
 
 def latex(obj, **settings) -> str:

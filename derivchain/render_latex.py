@@ -13,7 +13,7 @@ def _align(lines: list[str]) -> str:
 
 def derivation_snippet(d: Derivation) -> str:
     """The derivation as an ``align*`` block, with a comment naming the network."""
-    return f"% dLoss/d{d.parameter.name}; {d.network.summary()}\n" + _align(latex_lines(d, DerivPrinter()))
+    return f"% d{d.network.loss_symbol.name}/d{d.parameter.name}; {d.network.summary()}\n" + _align(latex_lines(d, DerivPrinter()))
 
 
 def paths_snippet(parameter, count: int, paths) -> str:
@@ -32,5 +32,5 @@ def network_snippet(net: Network) -> str:
     """The network's equations and loss as an ``align*`` block."""
     printer = DerivPrinter()
     lines = [r"%s &= %s" % (printer._print(n.symbol), printer._print(n.equation)) for n in net.neurons]
-    lines.append(r"\mathrm{Loss} &= %s" % printer._print(net.loss_local))
+    lines.append(r"%s &= %s" % (printer._print(net.loss_symbol), printer._print(net.loss_local)))
     return f"% {net.summary()}\n" + _align(lines)

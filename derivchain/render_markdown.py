@@ -11,7 +11,7 @@ def derivation_markdown(d: Derivation) -> str:
     """The derivation as Markdown: a heading, the network, the paths, the aligned derivation."""
     printer = DerivPrinter()
     lines = [
-        f"## dLoss/d{d.parameter.name}",
+        f"## d{d.network.loss_symbol.name}/d{d.parameter.name}",
         "",
         f"Network: {d.network.summary()}.",
         "",
@@ -30,7 +30,7 @@ def network_markdown(net: Network) -> str:
     """The network's equations as Markdown."""
     printer = DerivPrinter()
     eqs = [r"%s &= %s" % (printer._print(n.symbol), printer._print(n.equation)) for n in net.neurons]
-    eqs.append(r"\mathrm{Loss} &= %s" % printer._print(net.loss_local))
+    eqs.append(r"%s &= %s" % (printer._print(net.loss_symbol), printer._print(net.loss_local)))
     return "\n".join(
         [f"## Network", "", f"{net.summary()}.", "", "$$", r"\begin{aligned}", " \\\\\n".join(eqs), r"\end{aligned}", "$$", ""]
     )

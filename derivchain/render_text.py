@@ -46,7 +46,7 @@ def _delta_rhs(eq) -> str:
 def derivation_text(d: Derivation) -> Group:
     """Everything ``derivchain grad`` prints, in order."""
     w = d.parameter.name
-    lhs = f"dLoss/d{w}"
+    lhs = f"d{d.network.loss_symbol.name}/d{w}"
     parts: list = [Text.assemble(("Network: ", "bold"), d.network.summary())]
     noun = "path" if d.path_count == 1 else "paths"
     parts.append(paths_tree(f"{lhs}: {d.path_count} {noun} from {w} to the loss", d.paths, d.path_count))
@@ -76,7 +76,7 @@ def network_text(net: Network, expanded: dict) -> Group:
     parts.append(Text("Equations:", "bold"))
     for n in net.neurons:
         parts.append(Text(f"  {n.name} = {n.equation}"))
-    parts.append(Text.assemble(("Loss", "bold"), f" = {net.loss_local}"))
+    parts.append(Text.assemble((net.loss_symbol.name, "bold"), f" = {net.loss_local}"))
     for n in net.outputs:
         parts.append(Text.assemble((f"{n.name} nested: ", "bold"), str(net.substitution[n.symbol])))
         value = expanded[n.name]

@@ -157,9 +157,11 @@ class _ModularEvaluator:
             if v == 0:
                 raise _ZeroDivision
             return (pow(v, k, PRIME), d * -k, n * -k)
-        if isinstance(e, (sp.Function, sp.Max, sp.Min)) and len(e.args) == 1 or isinstance(e, sp.Heaviside):
+        if isinstance(e, sp.Heaviside) or (isinstance(e, (sp.Function, sp.Max, sp.Min)) and len(e.args) == 1):
             # Heaviside(u) and Heaviside(u, 0) differ only at u = 0, which random points miss.
             return self._function(e.func.__name__, self(e.args[0])[0])
+        if isinstance(e, (sp.Function, sp.Max, sp.Min)):
+            return (self._oracle(e.func.__name__, tuple(self(a)[0] for a in e.args)), 1, 0)
         raise _Unsupported(type(e).__name__)
 
 
@@ -215,7 +217,7 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
             at_zero = ev(e.args[1]) if len(e.args) > 1 else mpmath.mpf(1) / 2
             out = mpmath.mpf(1) if u > 0 else (mpmath.mpf(0) if u < 0 else at_zero)
         elif e.func.__name__ in DEFINED_FUNCTIONS:
-            out = e.func.numeric(ev(e.args[0]))
+            out = e.func.numeric(*(ev(a) for a in e.args))
         elif e.func.__name__ in _NUMERIC:
             out = mpmath.mpf(_NUMERIC[e.func.__name__](*(ev(a) for a in e.args)))
         else:

@@ -63,13 +63,22 @@ CASES = [
         ("1,3,2", "tanh", "tanh", "abs", True),
         ("3,3,1", "relu", "relu", "squared", False),
         ("2,2,3,1", "identity", "sigmoid", "squared", True),
+        ("2,3,1", "softplus", "identity", "squared", True),
+        ("2,2,2", "leaky_relu", "identity", "half-squared", True),
+        ("2,3,1", "leaky_relu:0.2", "leaky_relu", "abs", False),
+        ("2,2,1", "elu", "tanh", "abs", True),
+        ("2,3,2", "swish", "identity", "softmax", True),
+        ("2,2,3", "tanh", "identity", "softmax", False),
+        ("2,2,1", "exp", "sigmoid", "cross-entropy", False),
+        ("3,2,2", "square", "sigmoid", "cross-entropy", True),
+        ("2,2,1", "x/(1+abs(x))", "identity", "(Out-Y)**4/4", True),
     ]
 ]
 
 
 def test_cases_cover_every_activation_and_loss():
-    assert {c[1] for c in CASES} | {c[2] for c in CASES} == set(ACTIVATIONS)
-    assert {c[3] for c in CASES} == set(LOSSES)
+    assert {c[1] for c in CASES} | {c[2] for c in CASES} >= set(ACTIVATIONS)
+    assert {c[3] for c in CASES} >= set(LOSSES)
 
 
 @pytest.mark.parametrize("layers, act, out_act, loss, bias", CASES)

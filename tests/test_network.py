@@ -70,9 +70,9 @@ def test_parse_layers_errors(text, fragment):
 
 
 def test_unknown_names():
-    with pytest.raises(UnknownActivationError, match="choose one of: identity, sigmoid, tanh, relu"):
+    with pytest.raises(UnknownActivationError, match="choose one of: identity, sigmoid, tanh, relu, leaky_relu, softplus"):
         dense(activation="swishy")
-    with pytest.raises(UnknownLossError, match="choose one of: abs, squared, half-squared"):
+    with pytest.raises(UnknownLossError, match="choose one of: abs, squared, half-squared, cross-entropy, softmax"):
         dense(loss="hinge")
     with pytest.raises(UnknownParameterError, match=r"weights W1\.\.W14"):
         dense().parameter("W99")

@@ -1,0 +1,130 @@
+"""A whitelist parser for user expressions: never ``eval``, ``sympify`` or ``parse_expr``.
+
+The text is parsed by :func:`ast.parse` and walked node by node; only numbers, the documented
+symbol names, ``+ - * / **`` and a fixed set of functions are accepted, and SymPy objects are built
+directly. Length, nesting and exponents are bounded, so no input can hang the parser.
+"""
+
+from __future__ import annotations
+
+import ast
+from fractions import Fraction
+
+import sympy as sp
+
+from .errors import ExpressionError
+from .functions import relu, sigmoid
+
+MAX_LENGTH = 500
+MAX_DEPTH = 40
+MAX_EXPONENT = 64
+MAX_DIGITS = 30
+MAX_BITS = 4096  # largest numerator or denominator an exact number may reach while parsing
+
+#: The functions a user expression may call, by the name it uses.
+FUNCTIONS = {
+    "exp": sp.exp,
+    "log": sp.log,
+    "sqrt": sp.sqrt,
+    "abs": sp.Abs,
+    "sign": sp.sign,
+    "tanh": sp.tanh,
+    "sinh": sp.sinh,
+    "cosh": sp.cosh,
+    "sin": sp.sin,
+    "cos": sp.cos,
+    "atan": sp.atan,
+    "erf": sp.erf,
+    "sigmoid": sigmoid,
+    "relu": relu,
+    "max": sp.Max,
+    "min": sp.Min,
+}
+_ARITY = {"max": 2, "min": 2}
+_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+
+
+def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str) -> sp.Expr:
+    """Parse ``text`` into a SymPy expression over ``symbols``; ``what`` names it in errors."""
+    names = ", ".join(symbols)
+    if not isinstance(text, str):
+        raise ExpressionError(f"{what}: expected text, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"{what}: expression is {len(text)} characters long; at most {MAX_LENGTH} are allowed")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"{what}: {text!r} is not a valid expression ({exc.msg} at column {exc.offset})") from None
+
+    def fail(node, problem: str):
+        raise ExpressionError(
+            f"{what}: {problem} in {text!r}; allowed are numbers, the names {names}, + - * / **, "
+            f"and the functions {', '.join(FUNCTIONS)}"
+        )
+
+    def bounded(value: sp.Expr) -> sp.Expr:
+        if value.is_Rational and max(abs(int(value.p)).bit_length(), int(value.q).bit_length()) > MAX_BITS:
+            raise ExpressionError(f"{what}: {text!r} produces a number with more than {MAX_BITS} bits")
+        return value
+
+    def build(node, depth: int) -> sp.Expr:
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"{what}: {text!r} is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                fail(node, f"the constant {value!r} is not a number")
+            digits = ast.get_source_segment(text.strip(), node) or repr(value)
+            if len(digits) > MAX_DIGITS:
+                raise ExpressionError(f"{what}: the number {digits[:20]}... has more than {MAX_DIGITS} characters")
+            if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+                fail(node, "a non-finite number")
+            return sp.Integer(value) if isinstance(value, int) else sp.Rational(Fraction(digits.replace("_", "")))
+        if isinstance(node, ast.Name):
+            if node.id not in symbols:
+                if node.id in FUNCTIONS:
+                    fail(node, f"the function {node.id!r} is used without arguments")
+                fail(node, f"unknown name {node.id!r}")
+            return symbols[node.id]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            inner = build(node.operand, depth + 1)
+            return -inner if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            left = build(node.left, depth + 1)
+            right = build(node.right, depth + 1)
+            if isinstance(node.op, ast.Add):
+                return bounded(left + right)
+            if isinstance(node.op, ast.Sub):
+                return bounded(left - right)
+            if isinstance(node.op, ast.Mult):
+                return bounded(left * right)
+            if isinstance(node.op, ast.Div):
+                if right == 0:
+                    fail(node, "division by zero")
+                return bounded(left / right)
+            # Powers: a numeric exponent must be small; a symbolic one must not sit on a number
+            # tower (9**9**9 would otherwise be computed exactly).
+            if right.is_Number:
+                if abs(right) > MAX_EXPONENT:
+                    raise ExpressionError(f"{what}: exponent {right} in {text!r} is larger than {MAX_EXPONENT}")
+                if left.is_Rational and right.is_Integer:
+                    # Size of the exact result before computing it.
+                    bits = max(abs(int(left.p)).bit_length(), int(left.q).bit_length()) * abs(int(right))
+                    if bits > MAX_BITS:
+                        raise ExpressionError(f"{what}: {text!r} produces a number with more than {MAX_BITS} bits")
+            elif not right.free_symbols:
+                fail(node, "a numeric exponent that is not a plain number")
+            return bounded(left**right)
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                called = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+                fail(node, f"the call {called}(...) is not allowed")
+            if node.keywords:
+                fail(node, "keyword arguments")
+            expected = _ARITY.get(node.func.id, 1)
+            if len(node.args) != expected:
+                fail(node, f"{node.func.id}() takes {expected} argument{'s' if expected > 1 else ''}")
+            return FUNCTIONS[node.func.id](*(build(a, depth + 1) for a in node.args))
+        fail(node, f"the construct {type(node).__name__!r} ({ast.unparse(node)!r}) is not allowed")
+
+    return build(tree.body, 0)
