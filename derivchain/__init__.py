@@ -29,6 +29,9 @@ _EXPORTS = {
     "derive": "derivation",
     "Derivation": "derivation",
     "latex": "printing",
+    "load_network": "netfile",
+    "build_network": "netfile",
+    "general_formula": "formula",
     "DerivchainError": "errors",
 }
 

@@ -20,11 +20,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-Layers = Annotated[str, typer.Option("--layers", "-l", help="Layer sizes, input first, e.g. 2,3,2,1.")]
-Activation = Annotated[str, typer.Option("--activation", "-a", help="Hidden activation: identity, sigmoid, tanh, relu.")]
-OutputActivation = Annotated[str, typer.Option("--output-activation", help="Output activation: identity, sigmoid, tanh, relu.")]
-Loss = Annotated[str, typer.Option("--loss", help="Loss: abs, squared, half-squared.")]
-Bias = Annotated[bool, typer.Option("--bias/--no-bias", help="Give every neuron a bias B1, B2, ...")]
+NetworkFile = Annotated[Optional[str], typer.Option("--network", "-n", help="A network file (.toml or .json) for any graph.")]
+Layers = Annotated[Optional[str], typer.Option("--layers", "-l", help="Dense layer sizes, input first [default: 2,3,2,1].")]
+Activation = Annotated[Optional[str], typer.Option("--activation", "-a", help="Hidden activation: a registry name, leaky_relu:SLOPE or an expression in x [default: identity].")]
+OutputActivation = Annotated[Optional[str], typer.Option("--output-activation", help="Output activation, as --activation [default: identity].")]
+Loss = Annotated[Optional[str], typer.Option("--loss", help="abs, squared, half-squared, cross-entropy, softmax, or an expression in Out and Y [default: abs].")]
+Bias = Annotated[bool, typer.Option("--bias/--no-bias", help="Give every neuron a bias.")]
+Notation = Annotated[Optional[str], typer.Option("--notation", help="flat (W1, H1, Out) or layered (w2_1_2, O2_1) [default: flat].")]
 Format = Annotated[str, typer.Option("--format", "-f", help="Output: text, latex, markdown, json.")]
 MaxPaths = Annotated[int, typer.Option("--max-paths", help="Most paths to enumerate before refusing.", min=1)]
 
@@ -49,10 +51,28 @@ def _run(body) -> None:
         raise typer.Exit(2) from None
 
 
-def _network(layers, activation, output_activation, loss, bias):
+def _network(network, layers, activation, output_activation, loss, bias, notation):
+    """The network from a file, or a dense one from the options (never both)."""
+    if network is not None:
+        given = [name for name, value in (("--layers", layers), ("--activation", activation),
+                 ("--output-activation", output_activation), ("--loss", loss), ("--notation", notation)) if value is not None]
+        if bias:
+            given.append("--bias")
+        if given:
+            raise _Fail(f"--network describes the whole network; drop {', '.join(given)} (set them in the file)")
+        from .netfile import load_network
+
+        return load_network(network)
     from .network import dense
 
-    return dense(layers, activation=activation, output_activation=output_activation, loss=loss, bias=bias)
+    return dense(
+        layers or "2,3,2,1",
+        activation=activation or "identity",
+        output_activation=output_activation or "identity",
+        loss=loss or "abs",
+        bias=bias,
+        notation=notation or "flat",
+    )
 
 
 def _console():
@@ -64,11 +84,13 @@ def _console():
 @app.command()
 def grad(
     weight: Annotated[str, typer.Argument(help="The weight or bias, e.g. W1 or B3.")],
-    layers: Layers = "2,3,2,1",
-    activation: Activation = "identity",
-    output_activation: OutputActivation = "identity",
-    loss: Loss = "abs",
+    network: NetworkFile = None,
+    layers: Layers = None,
+    activation: Activation = None,
+    output_activation: OutputActivation = None,
+    loss: Loss = None,
     bias: Bias = False,
+    notation: Notation = None,
     fmt: Format = "text",
     max_paths: MaxPaths = 1000,
 ) -> None:
@@ -78,7 +100,7 @@ def grad(
         _check_format(fmt)
         from .derivation import derive
 
-        d = derive(_network(layers, activation, output_activation, loss, bias), weight, max_paths=max_paths)
+        d = derive(_network(network, layers, activation, output_activation, loss, bias, notation), weight, max_paths=max_paths)
         if fmt == "json":
             from .render_json import derivation_json, dumps
 
@@ -104,11 +126,13 @@ def grad(
 @app.command()
 def paths(
     weight: Annotated[str, typer.Argument(help="The weight or bias, e.g. W1 or B3.")],
-    layers: Layers = "2,3,2,1",
-    activation: Activation = "identity",
-    output_activation: OutputActivation = "identity",
-    loss: Loss = "abs",
+    network: NetworkFile = None,
+    layers: Layers = None,
+    activation: Activation = None,
+    output_activation: OutputActivation = None,
+    loss: Loss = None,
     bias: Bias = False,
+    notation: Notation = None,
     fmt: Format = "text",
     max_paths: MaxPaths = 1000,
 ) -> None:
@@ -120,7 +144,7 @@ def paths(
 
         from .paths import count_paths, iter_paths
 
-        net = _network(layers, activation, output_activation, loss, bias)
+        net = _network(network, layers, activation, output_activation, loss, bias, notation)
         symbol = net.parameter(weight)
         count = count_paths(net, symbol)
         shown = tuple(islice(iter_paths(net, symbol), max_paths))
@@ -144,18 +168,20 @@ def paths(
 
 @app.command()
 def show(
-    layers: Layers = "2,3,2,1",
-    activation: Activation = "identity",
-    output_activation: OutputActivation = "identity",
-    loss: Loss = "abs",
+    network: NetworkFile = None,
+    layers: Layers = None,
+    activation: Activation = None,
+    output_activation: OutputActivation = None,
+    loss: Loss = None,
     bias: Bias = False,
+    notation: Notation = None,
     fmt: Format = "text",
 ) -> None:
     """Print the network's equations, its outputs nested and expanded, and the loss."""
 
     def body():
         _check_format(fmt)
-        net = _network(layers, activation, output_activation, loss, bias)
+        net = _network(network, layers, activation, output_activation, loss, bias, notation)
         if fmt == "latex":
             from .render_latex import network_snippet
 
@@ -175,6 +201,141 @@ def show(
             from .render_text import network_text
 
             _console().print(network_text(net, expanded))
+
+    _run(body)
+
+
+@app.command()
+def table(
+    network: NetworkFile = None,
+    layers: Layers = None,
+    activation: Activation = None,
+    output_activation: OutputActivation = None,
+    loss: Loss = None,
+    bias: Bias = False,
+    notation: Notation = None,
+    fmt: Format = "text",
+    max_paths: MaxPaths = 1000,
+) -> None:
+    """Every weight and bias: its number of paths, its gradient in neuron symbols, and the verdict."""
+
+    def body():
+        _check_format(fmt)
+        from .derivation import derive
+
+        net = _network(network, layers, activation, output_activation, loss, bias, notation)
+        rows = (derive(net, p, max_paths=max_paths, skip_paths_over_limit=True) for p in net.parameters)
+        failed = False
+        if fmt == "json":
+            from .render_json import derivation_json, dumps
+
+            # Streamed: each object is printed as soon as it is derived.
+            typer.echo("[")
+            for i, d in enumerate(rows):
+                failed |= not d.verdict.equal
+                text = "  " + dumps(derivation_json(d)).replace("\n", "\n  ")
+                typer.echo(("," if i else "") + text)
+            typer.echo("]")
+        elif fmt in ("latex", "markdown"):
+            from .printing import DerivPrinter
+
+            printer = DerivPrinter()
+            lines = []
+            for d in rows:
+                failed |= not d.verdict.equal
+                lhs = printer.partial(net.loss_symbol, d.parameter)
+                lines.append(r"%s &= %s && \text{%d path%s; %s}" % (lhs, printer._print(d.backprop.local), d.path_count,
+                             "" if d.path_count == 1 else "s", printer.text(f"{d.verdict.word}, {d.verdict.method}")))
+            body_tex = "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}"
+            typer.echo(body_tex if fmt == "latex" else f"$$\n{body_tex}\n$$")
+        else:
+            from .render_text import table_header, table_row
+
+            console = _console()
+            console.print(_summary_line(net))
+            console.print(table_header())
+            for d in rows:
+                failed |= not d.verdict.equal
+                console.print(table_row(d))
+        if failed:
+            raise typer.Exit(1)
+
+    _run(body)
+
+
+def _summary_line(net):
+    """The network in one bold-labelled line."""
+    from rich.text import Text
+
+    return Text.assemble(("Network: ", "bold"), net.summary())
+
+
+@app.command()
+def formula(
+    weight: Annotated[Optional[str], typer.Argument(help="Instantiate the equations for this weight or bias.")] = None,
+    network: NetworkFile = None,
+    layers: Layers = None,
+    activation: Activation = None,
+    output_activation: OutputActivation = None,
+    loss: Loss = None,
+    bias: Bias = False,
+    notation: Notation = None,
+    fmt: Format = "text",
+) -> None:
+    """The backpropagation equations at an arbitrary layer, then instantiated for WEIGHT."""
+
+    def body():
+        _check_format(fmt)
+        from .backprop import backprop
+        from .formula import general_formula
+
+        net = _network(network, layers, activation, output_activation, loss, bias, notation)
+        general = general_formula(net)
+        bp = backprop(net, net.parameter(weight)) if weight else None
+        if fmt == "json":
+            from .render_json import dumps
+
+            out = {"notation": general.notation, "general": general.text, "general_latex": general.latex}
+            if bp is not None:
+                out["weight"] = bp.parameter.name
+                out["instance"] = {
+                    "gradient": f"{bp.source.name if bp.source is not None else 1} * delta_{bp.neuron.name}",
+                    "deltas": [{"delta": e.delta.name, "rhs": str(e.rhs), "value": str(e.value)} for e in bp.deltas],
+                    "value": str(bp.local),
+                }
+            typer.echo(dumps(out))
+            return
+        if fmt in ("latex", "markdown"):
+            from .derivation import delta_rhs_latex
+            from .printing import DerivPrinter
+
+            printer = DerivPrinter()
+            lines = list(general.latex)
+            if bp is not None:
+                lhs = printer.partial(net.loss_symbol, bp.parameter)
+                source = printer._print(bp.source) if bp.source is not None else "1"
+                lines.append(r"%s = %s \, %s" % (lhs, source, printer.name(f"delta_{bp.neuron.name}")))
+                lines += [r"%s = %s" % (printer._print(e.delta), delta_rhs_latex(e, printer)) for e in bp.deltas]
+                lines.append(r"%s = %s" % (lhs, printer._print(bp.local)))
+            tex = "\\begin{gather*}\n" + " \\\\\n".join(lines) + "\n\\end{gather*}"
+            typer.echo(tex if fmt == "latex" else f"$$\n{tex}\n$$")
+            return
+        from rich.text import Text
+
+        from .render_text import delta_rhs_text
+
+        console = _console()
+        console.print(Text(f"Backpropagation at an arbitrary layer ({general.notation} notation):", "bold"))
+        for line in general.text:
+            console.print(Text("  " + line))
+        if bp is not None:
+            d_loss = net.loss_symbol.name
+            source = bp.source.name if bp.source is not None else "1"
+            console.print(Text(f"For {bp.parameter.name}:", "bold"))
+            console.print(Text(f"  d{d_loss}/d{bp.parameter.name} = {source} * delta_{bp.neuron.name}"))
+            for e in bp.deltas:
+                console.print(Text(f"  {e.delta} = {delta_rhs_text(e)}"))
+            console.print(Text(f"  d{d_loss}/d{bp.parameter.name} = {bp.local}"))
 
     _run(body)
 

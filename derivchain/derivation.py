@@ -34,15 +34,15 @@ class Derivation:
     network: Network
     parameter: sp.Symbol
     path_count: int
-    path_sum: PathSum
+    path_sum: PathSum | None  # None when there were more paths than the limit and skip was asked
     backprop: Backprop
     direct: Direct
     verdict: Verdict
 
     @property
     def paths(self):
-        """The paths from the parameter to the loss, in order."""
-        return self.path_sum.paths
+        """The paths from the parameter to the loss, in order (empty when not enumerated)."""
+        return self.path_sum.paths if self.path_sum is not None else ()
 
     def cases(self) -> tuple[Case, ...]:
         """The two sides of the single sign(...) kink in the result (the worked example's case split)."""
@@ -55,6 +55,11 @@ class Derivation:
     def notes(self) -> tuple[str, ...]:
         """What happens at the non-differentiable points this derivation touches."""
         notes = [self.network.loss.note] if self.network.loss.note else []
+        if self.path_sum is None:
+            notes.append(
+                f"{self.path_count} paths: more than the limit, so the sum over paths was not enumerated "
+                "(raise --max-paths to see it); the verdict compares backprop with direct differentiation."
+            )
         seen = set()
         for n in self.network.neurons:
             a = n.activation
@@ -77,13 +82,16 @@ def latex_lines(d: Derivation, printer) -> list[str]:
     p = printer._print
     lhs = printer.partial(d.network.loss_symbol, d.parameter)
     lines = []
+    if d.path_sum is None:
+        lines.append(r"&\text{%d paths (not enumerated)}" % d.path_count)
     for i, path in enumerate(d.paths, start=1):
         nodes = r" \to ".join(p(s) for s in path.nodes)
         lines.append(r"&\text{path %d: } %s" % (i, nodes))
         lines.append(r"&\quad %s = %s" % (printer.chain(path.factors), printer.product([f.value for f in path.factors])))
-    terms = " + ".join(printer.product([f.value for f in path.factors]) for path in d.paths)
-    lines.append(r"%s &= %s" % (lhs, terms))
-    lines.append(r"&= %s" % p(d.path_sum.local))
+    if d.path_sum is not None:
+        terms = " + ".join(printer.product([f.value for f in path.factors]) for path in d.paths)
+        lines.append(r"%s &= %s" % (lhs, terms))
+        lines.append(r"&= %s" % p(d.path_sum.local))
     source = p(d.backprop.source) if d.backprop.source is not None else "1"
     lines.append(r"\text{backprop: } %s &= %s \cdot %s" % (lhs, source, p(sp.Symbol(f"delta_{d.backprop.neuron.name}"))))
     for eq in d.backprop.deltas:
@@ -107,12 +115,20 @@ def delta_rhs_latex(eq, printer) -> str:
     return r"%s \left(%s\right)" % (printer.factor(eq.derivative), body) if len(inner) > 1 else r"%s \cdot %s" % (printer.factor(eq.derivative), body)
 
 
-def derive(network: Network, parameter: str | sp.Symbol, max_paths: int = DEFAULT_MAX_PATHS) -> Derivation:
-    """Derive dLoss/dparameter by direct differentiation, sum over paths and backprop, and verify."""
+def derive(
+    network: Network, parameter: str | sp.Symbol, max_paths: int = DEFAULT_MAX_PATHS, skip_paths_over_limit: bool = False
+) -> Derivation:
+    """Derive dLoss/dparameter by direct differentiation, sum over paths and backprop, and verify.
+
+    More paths than ``max_paths`` raise TooManyPathsError, or with ``skip_paths_over_limit`` leave
+    the path sum out (the verdict then compares backprop with direct differentiation).
+    """
     symbol = network.parameter(parameter if isinstance(parameter, str) else parameter.name)
     count = count_paths(network, symbol)
-    paths = sum_over_paths(network, symbol, max_paths)
+    paths = None if skip_paths_over_limit and count > max_paths else sum_over_paths(network, symbol, max_paths)
     bp = backprop(network, symbol)
     dr = direct(network, symbol)
-    verdict = verify({"direct": dr.value, "path sum": paths.substituted, "backprop": bp.substituted})
-    return Derivation(network, symbol, count, paths, bp, dr, verdict)
+    forms = {"direct": dr.value, "backprop": bp.substituted}
+    if paths is not None:
+        forms = {"direct": dr.value, "path sum": paths.substituted, "backprop": bp.substituted}
+    return Derivation(network, symbol, count, paths, bp, dr, verify(forms))

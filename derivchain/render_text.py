@@ -27,13 +27,13 @@ def paths_tree(title: str, paths, count: int) -> Tree:
     tree = Tree(Text(title, "bold"))
     for path in paths:
         tree.add(Text(path.arrow(), "green")).add(_chain(path))
-    shown = len(paths) if isinstance(paths, (list, tuple)) else None
-    if shown is not None and shown < count:
-        tree.add(Text(f"... {count - shown} more paths not shown (raise --max-paths to see them)", "yellow"))
+    if len(paths) < count:
+        tree.add(Text(f"... {count - len(paths)} more paths not shown (raise --max-paths to see them)", "yellow"))
     return tree
 
 
-def _delta_rhs(eq) -> str:
+def delta_rhs_text(eq) -> str:
+    """delta_j's right-hand side, terms in successor order."""
     # Successor order, as the recursion is written (SymPy's str would sort the terms).
     inner = [str(eq.loss_derivative)] if eq.loss_derivative is not None else []
     inner += [f"{w}*{d}" for w, d in eq.terms]
@@ -50,12 +50,13 @@ def derivation_text(d: Derivation) -> Group:
     parts: list = [Text.assemble(("Network: ", "bold"), d.network.summary())]
     noun = "path" if d.path_count == 1 else "paths"
     parts.append(paths_tree(f"{lhs}: {d.path_count} {noun} from {w} to the loss", d.paths, d.path_count))
-    parts.append(Text.assemble(("Sum over paths: ", "bold"), f"{lhs} = {d.path_sum.local}"))
+    if d.path_sum is not None:
+        parts.append(Text.assemble(("Sum over paths: ", "bold"), f"{lhs} = {d.path_sum.local}"))
     source = d.backprop.source.name if d.backprop.source is not None else "1"
     bp = [Text.assemble(("Backpropagation: ", "bold"), f"{lhs} = {source} * delta_{d.backprop.neuron.name}")]
     for eq in d.backprop.deltas:
         tail = "" if eq.rhs == eq.value else f" = {eq.value}"
-        bp.append(Text(f"  {eq.delta} = {_delta_rhs(eq)}{tail}"))
+        bp.append(Text(f"  {eq.delta} = {delta_rhs_text(eq)}{tail}"))
     bp.append(Text(f"  {lhs} = {d.backprop.local}"))
     parts.extend(bp)
     for case in d.cases():
@@ -83,3 +84,16 @@ def network_text(net: Network, expanded: dict) -> Group:
         shown = str(value) if value is not None else "not expanded: more than 2000 terms"
         parts.append(Text.assemble((f"{n.name} expanded: ", "bold"), shown))
     return Group(*parts)
+
+
+def table_header() -> Text:
+    """Column titles of ``derivchain table``."""
+    return Text(f"{'parameter':<10} {'paths':>7}  {'verdict':<10} {'method':<20} gradient", "bold")
+
+
+def table_row(d: Derivation) -> Text:
+    """One row of ``derivchain table``: parameter, path count, verdict, method, gradient in neuron symbols."""
+    style = "green" if d.verdict.equal else "red"
+    return Text.assemble(
+        f"{d.parameter.name:<10} {d.path_count:>7}  ", (f"{d.verdict.word:<10}", style), f" {d.verdict.method:<20} ", str(d.backprop.local)
+    )

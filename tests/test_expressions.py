@@ -1,0 +1,74 @@
+"""The whitelist parser: what it accepts, what it refuses, and that refusing runs nothing."""
+
+import time
+
+import pytest
+import sympy as sp
+from typer.testing import CliRunner
+
+from derivchain.cli import app
+from derivchain.errors import ExpressionError
+from derivchain.expressions import parse_expression
+
+x = sp.Symbol("x", real=True)
+runner = CliRunner()
+
+
+def parse(text):
+    return parse_expression(text, {"x": x}, "--activation")
+
+
+def test_accepts_the_documented_language():
+    assert parse("x/(1+abs(x))") == x / (1 + sp.Abs(x))
+    assert parse("0.25*x**2 - 3") == sp.Rational(1, 4) * x**2 - 3
+    assert parse("max(x, 0.1*x) + tanh(x) + exp(-x) + 2**x") == sp.Max(x, x / 10) + sp.tanh(x) + sp.exp(-x) + 2**x
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("__import__('os').system('id')", "the call __import__('os').system(...) is not allowed"),
+        ("().__class__.__base__.__subclasses__()", "is not allowed"),
+        ("x.real", "'Attribute'"),
+        ("lambda: 1", "'Lambda'"),
+        ("[x]", "'List'"),
+        ("y + 1", "unknown name 'y'"),
+        ("exp", "used without arguments"),
+        ("exp(x, 2)", "exp() takes 1 argument"),
+        ("log(x, base=2)", "keyword arguments"),
+        ("'x'", "is not a number"),
+        ("x ==", "is not a valid expression"),
+        ("9**9**9**9", "larger than 64"),
+        ("((9**64)**64)**64", "more than 4096 bits"),
+        ("x**1000", "larger than 64"),
+        ("x" + "+x" * 300, "at most 500 are allowed"),
+        ("-" * 60 + "x", "nested more than 40 levels deep"),
+        ("1" * 40, "more than 30 characters"),
+        ("x/0", "division by zero"),
+    ],
+)
+def test_refuses(text, fragment):
+    start = time.perf_counter()
+    with pytest.raises(ExpressionError) as info:
+        parse(text)
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+    assert time.perf_counter() - start < 1  # bounded: nothing can hang the parser
+
+
+def test_malicious_activation_runs_nothing(tmp_path):
+    canary = tmp_path / "canary"
+    for payload in (
+        f"__import__('os').system('touch {canary}')",
+        f"__import__('pathlib').Path('{canary}').touch()",
+    ):
+        r = runner.invoke(app, ["grad", "W1", "--activation", payload])
+        assert r.exit_code == 2 and r.output.startswith("Error: activation: the call") and "Traceback" not in r.output
+        r = runner.invoke(app, ["grad", "W1", "--loss", payload.replace("'", '"')])
+        assert r.exit_code == 2
+    assert not canary.exists()
+
+
+def test_custom_activation_and_loss_end_to_end():
+    r = runner.invoke(app, ["grad", "W1", "--activation", "x/(1+abs(x))", "--loss", "(Out-Y)**4/4", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert '"equal": true' in r.output and "(Out - Y)**3" in r.output
