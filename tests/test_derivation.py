@@ -10,7 +10,7 @@ from derivchain.activations import ACTIVATIONS
 from derivchain.derivation import derive
 from derivchain.losses import LOSSES
 from derivchain.network import dense, real
-from derivchain.verify import evaluate
+from derivchain.verify import central_difference, evaluate
 
 
 def test_worked_example_w7(net):
@@ -40,16 +40,6 @@ def test_every_default_weight_verifies(net):
 
 def _random_point(symbols, rng):
     return {s: mpmath.mpf(rng.uniform(-1.5, 1.5)) for s in symbols}
-
-
-def _finite_difference(loss, param, point):
-    # Central difference at 60 digits: truncation error ~h**2 = 1e-30, rounding ~1e-60/h = 1e-45.
-    with mpmath.workdps(60):
-        h = mpmath.mpf("1e-15")
-        up, down = dict(point), dict(point)
-        up[param] += h
-        down[param] -= h
-        return (evaluate(loss, up) - evaluate(loss, down)) / (2 * h)
 
 
 CASES = [
@@ -90,7 +80,7 @@ def test_three_forms_agree_and_match_finite_differences(layers, act, out_act, lo
     for p in n.parameters:
         d = derive(n, p)
         assert d.verdict.equal, d.verdict
-        fd = _finite_difference(n.loss_full, p, point)
+        fd = central_difference(n.loss_full, p, point)
         for form in (d.direct.value, d.path_sum.substituted, d.backprop.substituted):
             value = evaluate(form, point)
             assert abs(value - fd) <= mpmath.mpf("1e-20") * max(1, abs(fd)), (p, value, fd)

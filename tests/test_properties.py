@@ -9,7 +9,7 @@ from derivchain.activations import ACTIVATIONS
 from derivchain.derivation import derive
 from derivchain.losses import LOSSES
 from derivchain.netfile import build_network
-from derivchain.verify import evaluate
+from derivchain.verify import central_difference, evaluate
 
 ACTS = sorted(ACTIVATIONS) + ["leaky_relu:0.3", "x/(1+abs(x))"]
 LOSS_NAMES = sorted(LOSSES) + ["(Out-Y)**4/4"]
@@ -51,15 +51,6 @@ def dags(draw):
     return {"inputs": inputs, "neurons": neurons, "loss": loss}
 
 
-def _fd(loss, p, point):
-    with mpmath.workdps(60):
-        h = mpmath.mpf("1e-15")
-        up, down = dict(point), dict(point)
-        up[p] += h
-        down[p] -= h
-        return (evaluate(loss, up) - evaluate(loss, down)) / (2 * h)
-
-
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=dags(), seed=st.integers(0, 10**6))
 def test_random_dags_three_forms_agree_with_finite_differences(spec, seed):
@@ -75,7 +66,7 @@ def test_random_dags_three_forms_agree_with_finite_differences(spec, seed):
     for p in net.parameters:
         d = derive(net, p)
         assert d.verdict.equal, (spec, p, d.verdict)
-        fd = _fd(net.loss_full, p, point)
+        fd = central_difference(net.loss_full, p, point)
         for form in (d.direct.value, d.backprop.substituted, d.path_sum.substituted):
             value = evaluate(form, point)
             assert abs(value - fd) <= mpmath.mpf("1e-18") * max(1, abs(fd)), (spec, p, value, fd)

@@ -4,7 +4,7 @@ import pytest
 from derivchain.derivation import derive
 from derivchain.network import dense, real
 from derivchain.paths import sum_over_paths
-from derivchain.verify import evaluate, verify
+from derivchain.verify import central_difference, evaluate, verify
 
 x, y, u = (sp.Symbol(n, real=True) for n in "xyu")
 
@@ -86,3 +86,13 @@ def test_evaluate_matches_sympy():
     e = sp.tanh(x) * sp.exp(y) + sp.Abs(x - y) + sp.sign(y)
     point = {x: "0.3", y: "-1.2"}
     assert abs(evaluate(e, point) - sp.N(e.subs({x: sp.Rational(3, 10), y: sp.Rational(-6, 5)}), 50)) < 1e-40
+
+
+def test_central_difference_matches_known_derivative():
+    import mpmath
+
+    e = sp.tanh(x) * y**3
+    got = central_difference(e, x, {x: "0.4", y: "1.1"})
+    with mpmath.workdps(60):
+        exact = (1 - mpmath.tanh(mpmath.mpf("0.4")) ** 2) * mpmath.mpf("1.1") ** 3
+        assert abs(got - exact) < mpmath.mpf("1e-25")
