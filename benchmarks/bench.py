@@ -1,0 +1,156 @@
+"""Benchmark: derivchain against the plain SymPy way, in one run, as ratios.
+
+    .venv/bin/python benchmarks/bench.py            # all cases, 60 s cap, median of 3
+    .venv/bin/python benchmarks/bench.py --cases B1,B3 --repeat 1 --cap 20
+
+Each case derives the whole weight set three ways, verifies and renders LaTeX. Every measurement
+runs in a fresh subprocess (so caches do not carry over and peak memory is per run) with a time
+cap; a run that hits the cap is reported as "no result in N s". The last lines are a Markdown
+table for the README. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+CASES = {
+    "B1": ("2,3,2,1", "identity", "abs"),
+    "B2": ("4,4,4,1", "identity", "abs"),
+    "B3": ("2,3,2,1", "sigmoid", "abs"),
+    "B4": ("3,5,5,5,1", "tanh", "abs"),
+    "B5": ("8,16,16,1", "sigmoid", "half-squared"),
+    "B6": ("16,16,16,16,1", "sigmoid", "half-squared"),
+}
+
+# The plain way, as a user would write it: expand Out, diff the loss, multiply out each path,
+# simplify the difference, latex both.
+PLAIN = r'''
+import sys, time, json, resource
+import sympy as sp
+from derivchain.network import dense
+from derivchain.paths import iter_paths
+layers, act, loss = sys.argv[1:4]
+net = dense(layers, activation=act, loss=loss)
+start = time.perf_counter()
+full = {}
+for n in net.neurons:
+    full[n.symbol] = sp.expand(n.equation.xreplace(full))
+out = full[net.outputs[0].symbol]
+L = net.loss.formula([out], list(net.targets))
+for w in net.weights:
+    d = sp.diff(L, w)
+    total = 0
+    for path in iter_paths(net, w):
+        total += sp.expand(sp.Mul(*(f.value for f in path.factors)).xreplace(full))
+    assert sp.simplify(d - total) == 0
+    sp.latex(d); sp.latex(total)
+print(json.dumps({"seconds": time.perf_counter() - start,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+'''
+
+OURS = r'''
+import sys, time, json, resource
+from derivchain.network import dense
+from derivchain.derivation import derive
+from derivchain.printing import latex
+layers, act, loss = sys.argv[1:4]
+start = time.perf_counter()
+net = dense(layers, activation=act, loss=loss)
+equal = True
+for w in net.parameters:
+    d = derive(net, w, skip_paths_over_limit=True)
+    equal &= d.verdict.equal
+    latex(d)
+print(json.dumps({"seconds": time.perf_counter() - start, "equal": equal,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+'''
+
+
+def run(code: str, args: list[str], cap: float) -> dict | None:
+    """Run ``code`` in a fresh interpreter; its JSON result, or None if it hit the cap."""
+    try:
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=cap)
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def median_run(code, args, cap, repeat):
+    results = []
+    for _ in range(repeat):
+        r = run(code, args, cap)
+        if r is None:
+            return None
+        results.append(r)
+    return {
+        "seconds": statistics.median(r["seconds"] for r in results),
+        "peak_mb": max(r["peak_mb"] for r in results),
+        "equal": all(r.get("equal", True) for r in results),
+    }
+
+
+def cold_cli(repeat: int) -> tuple[float, float]:
+    """Median wall time of a cold `derivchain grad W1` and of the bare imports it cannot avoid."""
+    exe = os.path.join(os.path.dirname(sys.executable), "derivchain")
+
+    def wall(cmd):
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+    return wall([exe, "grad", "W1"]), wall([sys.executable, "-c", "import sympy, typer, rich"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--cap", type=float, default=60.0, help="seconds before a run is given up")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-plain", action="store_true", help="measure derivchain only")
+    opts = parser.parse_args()
+
+    rows = []
+    for name in opts.cases.split(","):
+        layers, act, loss = CASES[name]
+        args = [layers, act, loss]
+        ours = median_run(OURS, args, opts.cap, opts.repeat)
+        plain = None if opts.skip_plain else median_run(PLAIN, args, opts.cap, 1 if ours is None else opts.repeat)
+        rows.append((name, layers, act, loss, plain, ours))
+        print(name, layers, act, loss, "plain:", plain, "derivchain:", ours, flush=True)
+
+    cli, floor = cold_cli(max(opts.repeat, 5))
+    print(f"cold `derivchain grad W1`: {cli:.2f} s; bare import of sympy+typer+rich: {floor:.2f} s; ratio {cli / floor:.2f}")
+
+    def fmt(r):
+        return f"no result in {opts.cap:.0f} s" if r is None else f"{r['seconds']:.2f} s"
+
+    print()
+    print("| case | network | plain SymPy | derivchain | speed-up | peak memory | verdicts |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, layers, act, loss, plain, ours in rows:
+        if ours is None:
+            speed = "-"
+        elif plain is None:
+            speed = f"> {opts.cap / ours['seconds']:.0f}x"
+        else:
+            speed = f"{plain['seconds'] / ours['seconds']:.0f}x"
+        memory = "-" if ours is None else f"{ours['peak_mb']:.0f} MB"
+        verdict = "-" if ours is None else ("all equal" if ours["equal"] else "NOT all equal")
+        net = f"{layers.replace(',', '-')} {act}/{loss}"
+        print(f"| {name} | {net} | {fmt(plain)} | {fmt(ours)} | {speed} | {memory} | {verdict} |")
+    print(f"| cold CLI | `derivchain grad W1` | import floor {floor:.2f} s | {cli:.2f} s | {cli / floor:.2f}x of floor | | |")
+
+
+if __name__ == "__main__":
+    main()
