@@ -54,23 +54,34 @@ def _descendants(network: Network, start: Neuron) -> set[sp.Symbol]:
     return seen
 
 
-def backprop(network: Network, parameter: sp.Symbol) -> Backprop:
-    """Derive dLoss/dparameter by the delta recursion, factored (not multiplied out)."""
-    source, target = network.edges[parameter]
-    needed = _descendants(network, target)
+def delta_equations(network: Network) -> dict[sp.Symbol, DeltaEquation]:
+    """Every neuron's delta equation, from the outputs back; computed once per network."""
+    cached = network.cache.get("deltas")
+    if cached is not None:
+        return cached
     values: dict[sp.Symbol, sp.Expr] = {}
-    equations: list[DeltaEquation] = []
+    equations: dict[sp.Symbol, DeltaEquation] = {}
     for n in reversed(network.neurons):
-        if n.symbol not in needed:
-            continue
-        terms = tuple((w, delta_symbol(s.symbol)) for s, w in network.successors.get(n.symbol, ()))
+        successors = network.successors.get(n.symbol, ())
+        terms = tuple((w, delta_symbol(s.symbol)) for s, w in successors)
         loss_derivative = network.loss_derivative(n) if n.is_output else None
-        inner = [w * values[s.symbol] for s, w in network.successors.get(n.symbol, ())]
+        inner = [w * values[s.symbol] for s, w in successors]
         if loss_derivative is not None:
             inner.insert(0, loss_derivative)
         # factor_terms keeps the factored shape backprop is about: W13*W7 + W14*W10 times sign(...)
         value = sp.factor_terms(n.derivative() * sp.Add(*inner))
         values[n.symbol] = value
-        equations.append(DeltaEquation(n.symbol, delta_symbol(n.symbol), n.derivative(), loss_derivative, terms, value))
-    local = sp.factor_terms((source if source is not None else 1) * values[target.symbol])
-    return Backprop(parameter, source, target.symbol, tuple(equations), local, network.substitute(local))
+        equations[n.symbol] = DeltaEquation(n.symbol, delta_symbol(n.symbol), n.derivative(), loss_derivative, terms, value)
+    network.cache["deltas"] = equations
+    return equations
+
+
+def backprop(network: Network, parameter: sp.Symbol) -> Backprop:
+    """Derive dLoss/dparameter by the delta recursion, factored (not multiplied out)."""
+    source, target = network.edges[parameter]
+    needed = _descendants(network, target)
+    all_deltas = delta_equations(network)
+    equations = tuple(all_deltas[n.symbol] for n in reversed(network.neurons) if n.symbol in needed)
+    value = all_deltas[target.symbol].value
+    local = value if source is None else sp.factor_terms(source * value)
+    return Backprop(parameter, source, target.symbol, equations, local, network.substitute(local))

@@ -13,6 +13,20 @@ from .paths import DEFAULT_MAX_PATHS, PathSum, count_paths, sum_over_paths
 from .verify import Verdict, verify
 
 
+#: Largest printed tree (in nodes, shared subtrees counted each time) shown fully substituted.
+SHOW_FULL_NODES = 160
+
+
+def tree_size(expr: sp.Basic, limit: int) -> int:
+    """Nodes of ``expr`` as printed (shared subtrees counted each time), counting stops past ``limit``."""
+    count, stack = 0, [expr]
+    while stack and count <= limit:
+        e = stack.pop()
+        count += 1
+        stack.extend(e.args)
+    return count
+
+
 @dataclass(frozen=True)
 class Case:
     """The derivative on one side of a kink: for ``condition``, sign(...) is ``sign`` and dLoss/dw is ``value``."""
@@ -43,6 +57,13 @@ class Derivation:
     def paths(self):
         """The paths from the parameter to the loss, in order (empty when not enumerated)."""
         return self.path_sum.paths if self.path_sum is not None else ()
+
+    @property
+    def direct_shown(self) -> sp.Expr:
+        """The direct result as printed: in full when short, else with whole neurons as their symbols."""
+        if tree_size(self.direct.value, SHOW_FULL_NODES) <= SHOW_FULL_NODES:
+            return self.direct.value
+        return self.network.compact(self.direct.value)
 
     def cases(self) -> tuple[Case, ...]:
         """The two sides of the single sign(...) kink in the result (the worked example's case split)."""
@@ -100,7 +121,7 @@ def latex_lines(d: Derivation, printer) -> list[str]:
     for case in d.cases():
         cond = r"%s %s 0" % (p(case.argument), ">" if case.sign > 0 else "<")
         lines.append(r"\text{for } %s:\ %s &= %s" % (cond, lhs, p(case.value)))
-    lines.append(r"\text{direct: } %s &= %s" % (lhs, p(d.direct.value)))
+    lines.append(r"\text{direct: } %s &= %s" % (lhs, p(d.direct_shown)))
     lines.append(r"\text{verdict: } & %s" % p(d.verdict))
     return lines
 

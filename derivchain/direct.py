@@ -1,4 +1,4 @@
-"""Direct differentiation: the loss with every output substituted, differentiated by SymPy."""
+"""Direct differentiation: the loss with every output substituted, differentiated as one expression."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from .differentiate import differentiate
 from .network import Network
 
 
 @dataclass(frozen=True)
 class Direct:
-    """dLoss/dparameter taken by ``sympy.diff`` of the fully substituted loss."""
+    """dLoss/dparameter taken by differentiating the fully substituted loss (no network structure)."""
 
     parameter: sp.Symbol
     value: sp.Expr
@@ -19,4 +20,4 @@ class Direct:
 
 def direct(network: Network, parameter: sp.Symbol) -> Direct:
     """Differentiate the fully substituted loss with respect to ``parameter``."""
-    return Direct(parameter, sp.diff(network.loss_full, parameter))
+    return Direct(parameter, differentiate(network.loss_full, parameter))

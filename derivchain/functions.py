@@ -30,10 +30,10 @@ class sigmoid(sp.Function):
         return None
 
     def fdiff(self, argindex=1):
-        # Differentiate the definition itself: the o*(1 - o) rule is then something to verify.
-        x = self.args[0]
-        t = sp.Dummy("t", real=True)
-        return sp.diff(self.definition(t), t).xreplace({t: x})
+        # d/dx 1/(1 + exp(-x)) = exp(-x)/(1 + exp(-x))**2, written from the definition, not as
+        # sigma*(1 - sigma): the o*(1 - o) rule of the registry is then something to verify.
+        e = sp.exp(-self.args[0])
+        return e / (1 + e) ** 2
 
     def _eval_is_extended_real(self):
         return self.args[0].is_extended_real

@@ -14,7 +14,7 @@ Two notations for dense networks, every symbol ``real=True``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import sympy as sp
@@ -53,7 +53,7 @@ class Neuron:
         """The neuron's name, e.g. ``H4`` or ``Out``."""
         return self.symbol.name
 
-    @property
+    @cached_property
     def preactivation(self) -> sp.Expr:
         """z = sum of source * weight (+ bias), in neighbour symbols."""
         terms = [src * w for src, w in self.sources]
@@ -61,13 +61,17 @@ class Neuron:
             terms.append(self.bias)
         return sp.Add(*terms)
 
-    @property
+    @cached_property
     def equation(self) -> sp.Expr:
         """The neuron's output f(z) in neighbour symbols: ``H4 = H1*W7 + H2*W8 + H3*W9``."""
         return self.activation.function(self.preactivation)
 
     def derivative(self) -> sp.Expr:
         """f'(z) the textbook way, in this neuron's own symbol where the rule allows (o*(1 - o))."""
+        return self._derivative
+
+    @cached_property
+    def _derivative(self) -> sp.Expr:
         return self.activation.derivative(self.preactivation, self.symbol)
 
 
@@ -83,6 +87,8 @@ class Network:
     notation: str = "flat"
     loss_symbol: sp.Symbol = sp.Symbol("Loss", real=True)
     origin: str = ""  # where the network came from, for the summary (a file name)
+    # Per-network results that engines reuse across parameters (deltas, path suffix sums).
+    cache: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     # --- names -------------------------------------------------------------------------------
     @cached_property
@@ -163,6 +169,15 @@ class Network:
     def expanded_output(self, output: Neuron, max_terms: int = 2000) -> sp.Expr | None:
         """An output fully expanded, or None when that would exceed ``max_terms`` terms."""
         return expand_within(self.substitution[output.symbol], max_terms)
+
+    @cached_property
+    def compaction(self) -> dict[sp.Expr, sp.Symbol]:
+        """Each neuron's full expression -> its symbol: the inverse of ``substitution``."""
+        return {full: symbol for symbol, full in self.substitution.items() if not full.is_Symbol}
+
+    def compact(self, expr: sp.Expr) -> sp.Expr:
+        """Write a substituted expression back in neuron symbols where whole neurons appear."""
+        return expr.xreplace(self.compaction)
 
     def substitute(self, expr: sp.Expr) -> sp.Expr:
         """Replace every neuron symbol in ``expr`` by its full expression."""

@@ -61,7 +61,9 @@ def derivation_text(d: Derivation) -> Group:
     parts.extend(bp)
     for case in d.cases():
         parts.append(Text.assemble(("Case ", "bold"), f"{case.condition}: {lhs} = {case.value}"))
-    parts.append(Text.assemble(("Direct: ", "bold"), f"{lhs} = {d.direct.value}"))
+    shown = d.direct_shown
+    label = "Direct: " if shown is d.direct.value else "Direct (whole neurons written as their symbols): "
+    parts.append(Text.assemble((label, "bold"), f"{lhs} = {shown}"))
     style = "bold green" if d.verdict.equal else "bold red"
     parts.append(Text.assemble(("Verdict: ", "bold"), (d.verdict.word, style), f" [{d.verdict.method}] {d.verdict.detail}"))
     for note in d.notes():

@@ -1,0 +1,38 @@
+"""The memoized differentiator agrees with sympy.diff."""
+
+import pytest
+import sympy as sp
+
+from derivchain.differentiate import differentiate
+from derivchain.functions import elu, leaky_relu, relu, sigmoid
+from derivchain.network import dense
+from derivchain.verify import verify
+
+x, y, z = sp.symbols("x y z", real=True)
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        x**3 * y + sp.exp(x * y) - sp.log(1 + x**2),
+        sp.Abs(x - y) * sp.tanh(x),
+        sigmoid(x * y) ** 2 + relu(x - z) + leaky_relu(x, sp.Rational(1, 5)) + elu(2 * x),
+        x**y + sp.sqrt(1 + x**2) + 1 / (x + z),
+        sp.Max(x, y) + sp.sign(x) * x,
+    ],
+)
+def test_matches_sympy_diff(expr):
+    assert verify({"sympy": sp.diff(expr, x), "derivchain": differentiate(expr, x)}).equal
+
+
+@pytest.mark.parametrize("act, loss", [("identity", "abs"), ("sigmoid", "half-squared"), ("tanh", "cross-entropy")])
+def test_whole_networks_match_sympy_diff(act, loss):
+    n = dense("2,3,2,1", activation=act, output_activation="sigmoid" if loss == "cross-entropy" else "identity", loss=loss, bias=True)
+    for p in n.parameters:
+        v = verify({"sympy": sp.diff(n.loss_full, p), "derivchain": differentiate(n.loss_full, p)})
+        assert v.equal, (p, v)
+
+
+def test_constant_and_independent():
+    assert differentiate(y * z, x) == 0
+    assert differentiate(x, x) == 1
