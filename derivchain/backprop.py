@@ -83,5 +83,5 @@ def backprop(network: Network, parameter: sp.Symbol) -> Backprop:
     all_deltas = delta_equations(network)
     equations = tuple(all_deltas[n.symbol] for n in reversed(network.neurons) if n.symbol in needed)
     value = all_deltas[target.symbol].value
-    local = value if source is None else sp.factor_terms(source * value)
+    local = value if source is None else source * value  # a product keeps value's factored shape
     return Backprop(parameter, source, target.symbol, equations, local, network.substitute(local))

@@ -195,7 +195,11 @@ class Network:
 
     def loss_derivative(self, output: Neuron) -> sp.Expr:
         """dLoss/dOut for one output, in output and target symbols."""
-        return sp.diff(self.loss_local, output.symbol)
+        return self._loss_derivatives[output.symbol]
+
+    @cached_property
+    def _loss_derivatives(self) -> dict[sp.Symbol, sp.Expr]:
+        return {o.symbol: sp.diff(self.loss_local, o.symbol) for o in self.outputs}
 
     # --- description -------------------------------------------------------------------------
     @property

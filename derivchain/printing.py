@@ -19,6 +19,22 @@ class DerivPrinter(LatexPrinter):
 
     printmethod = "_latex"
 
+    def __init__(self, settings=None):
+        super().__init__(settings)
+        self._memo: dict = {}
+
+    def _print(self, expr, **kwargs):
+        # A subexpression prints the same wherever it appears (the parent adds any parentheses),
+        # and derivations repeat many (sign(Out - Y), each neuron's factor): print each once.
+        if kwargs or not isinstance(expr, sp.Basic):
+            return super()._print(expr, **kwargs)
+        hit = self._memo.get(expr)
+        if hit is None:
+            if len(self._memo) > 100_000:
+                self._memo.clear()
+            hit = self._memo[expr] = super()._print(expr)
+        return hit
+
     def name(self, name: str) -> str:
         """LaTeX for one symbol name: ``W13`` -> ``W_{13}``, ``w2_1_12`` -> ``w^{2}_{1,12}``."""
         if name.startswith("delta_"):
@@ -80,6 +96,14 @@ def _indices(a: str, b: str) -> str:
     return f"{a}{b}" if len(a) == 1 and len(b) == 1 else f"{a},{b}"
 
 
+_DEFAULT: DerivPrinter | None = None
+
+
 def latex(obj, **settings) -> str:
     """LaTeX for any derivchain result or SymPy expression, in derivchain's notation."""
-    return DerivPrinter(settings).doprint(obj)
+    global _DEFAULT
+    if settings:
+        return DerivPrinter(settings).doprint(obj)
+    if _DEFAULT is None:
+        _DEFAULT = DerivPrinter()
+    return _DEFAULT.doprint(obj)
