@@ -12,6 +12,41 @@ from __future__ import annotations
 
 import sympy as sp
 
+# f'(argument) of each function node: the same neuron's sigmoid appears in every weight's
+# derivative, so its fdiff is built once. Bounded.
+_FDIFF: dict[tuple[sp.Basic, int], sp.Expr] = {}
+
+
+def _fdiff(e: sp.Function, index: int) -> sp.Expr:
+    key = (e, index)
+    hit = _FDIFF.get(key)
+    if hit is None:
+        if len(_FDIFF) > 200_000:
+            _FDIFF.clear()
+        hit = _FDIFF[key] = e.fdiff(index)
+    return hit
+
+
+def replace_shared(expr: sp.Basic, rule: dict) -> sp.Basic:
+    """``expr.xreplace(rule)`` over shared subexpressions: each distinct node is visited once."""
+    memo: dict[sp.Basic, sp.Basic] = {}
+
+    def walk(e: sp.Basic) -> sp.Basic:
+        hit = memo.get(e)
+        if hit is not None:
+            return hit
+        if e in rule:
+            out = rule[e]
+        elif not e.args:
+            out = e
+        else:
+            args = tuple(walk(a) for a in e.args)
+            out = e.func(*args) if args != e.args else e
+        memo[e] = out
+        return out
+
+    return walk(expr)
+
 
 def differentiate(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
     """d expr / d x for real symbols, over shared subexpressions."""
@@ -52,7 +87,7 @@ def differentiate(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
         elif isinstance(e, (sp.sign, sp.Heaviside)):
             out = sp.S.Zero  # piecewise constant: derivative 0 wherever it exists
         elif isinstance(e, sp.Function):
-            out = sp.Add(*(e.fdiff(i + 1) * d(a) for i, a in enumerate(e.args) if has_x(a)))
+            out = sp.Add(*(_fdiff(e, i + 1) * d(a) for i, a in enumerate(e.args) if has_x(a)))
         else:
             out = sp.diff(e, x)  # anything else (Max, Piecewise, ...): SymPy's own rules
         memo[e] = out

@@ -20,6 +20,7 @@ from functools import cached_property
 import sympy as sp
 
 from .activations import Activation, get_activation
+from .differentiate import replace_shared
 from .expansion import expand_within
 from .errors import LayersError, UnknownLossError, UnknownNotationError, UnknownParameterError
 from .losses import Loss, get_loss
@@ -177,11 +178,11 @@ class Network:
 
     def compact(self, expr: sp.Expr) -> sp.Expr:
         """Write a substituted expression back in neuron symbols where whole neurons appear."""
-        return expr.xreplace(self.compaction)
+        return replace_shared(expr, self.compaction)
 
     def substitute(self, expr: sp.Expr) -> sp.Expr:
         """Replace every neuron symbol in ``expr`` by its full expression."""
-        return expr.xreplace(self.substitution)
+        return replace_shared(expr, self.substitution)
 
     @cached_property
     def loss_local(self) -> sp.Expr:

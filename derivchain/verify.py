@@ -88,12 +88,21 @@ def _number_mod(q) -> int:
     return frac.numerator * pow(frac.denominator, -1, PRIME) % PRIME
 
 
+# A node's value at sample point k depends only on the node and k (the oracle is deterministic), so
+# one memo per point serves every comparison: a network's neurons are evaluated once, not once per
+# weight. Bounded, so a long session does not grow without limit.
+_MEMOS: dict[int, dict[sp.Basic, tuple[int, int, int]]] = {}
+_MEMO_LIMIT = 2_000_000
+
+
 class _ModularEvaluator:
     """Evaluates expressions mod p over shared subexpressions, and bounds their degree."""
 
     def __init__(self, point: int):
         self.point = point
-        self.memo: dict[sp.Basic, tuple[int, int, int]] = {}
+        if sum(len(m) for m in _MEMOS.values()) > _MEMO_LIMIT:
+            _MEMOS.clear()
+        self.memo = _MEMOS.setdefault(point, {})
 
     def __call__(self, expr: sp.Basic) -> tuple[int, int, int]:
         """(value mod p, numerator degree bound, denominator degree bound)."""
