@@ -54,6 +54,9 @@ print(json.dumps({"seconds": time.perf_counter() - start,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 '''
 
+# derivchain: every weight derived three ways and verified, rendered as the table's LaTeX (each
+# weight's gradient in neuron symbols, path count, verdict); then, timed apart, the full LaTeX
+# derivation of every weight (paths, chains, deltas, direct result).
 OURS = r'''
 import sys, time, json, resource
 from derivchain.network import dense
@@ -62,12 +65,17 @@ from derivchain.printing import latex
 layers, act, loss = sys.argv[1:4]
 start = time.perf_counter()
 net = dense(layers, activation=act, loss=loss)
-equal = True
+equal, rows, ds = True, [], []
 for w in net.parameters:
-    d = derive(net, w, skip_paths_over_limit=True)
+    d = derive(net, w, max_paths=20)
     equal &= d.verdict.equal
+    rows.append(latex(d.backprop.local))
+    ds.append(d)
+seconds = time.perf_counter() - start
+start = time.perf_counter()
+for d in ds:
     latex(d)
-print(json.dumps({"seconds": time.perf_counter() - start, "equal": equal,
+print(json.dumps({"seconds": seconds, "full_latex": time.perf_counter() - start, "equal": equal,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 '''
 
@@ -92,6 +100,7 @@ def median_run(code, args, cap, repeat):
         results.append(r)
     return {
         "seconds": statistics.median(r["seconds"] for r in results),
+        "full_latex": statistics.median(r.get("full_latex", 0.0) for r in results),
         "peak_mb": max(r["peak_mb"] for r in results),
         "equal": all(r.get("equal", True) for r in results),
     }
@@ -132,14 +141,16 @@ def main() -> None:
     cli, floor = cold_cli(max(opts.repeat, 5))
     print(f"cold `derivchain grad W1`: {cli:.2f} s; bare import of sympy+typer+rich: {floor:.2f} s; ratio {cli / floor:.2f}")
 
-    def fmt(r):
+    def fmt(r, plain=False):
+        if plain and opts.skip_plain:
+            return "not run"
         return f"no result in {opts.cap:.0f} s" if r is None else f"{r['seconds']:.2f} s"
 
     print()
-    print("| case | network | plain SymPy | derivchain | speed-up | peak memory | verdicts |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| case | network | plain SymPy | derivchain | speed-up | peak memory | verdicts | + full LaTeX of every derivation |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, layers, act, loss, plain, ours in rows:
-        if ours is None:
+        if ours is None or opts.skip_plain:
             speed = "-"
         elif plain is None:
             speed = f"> {opts.cap / ours['seconds']:.0f}x"
@@ -148,8 +159,9 @@ def main() -> None:
         memory = "-" if ours is None else f"{ours['peak_mb']:.0f} MB"
         verdict = "-" if ours is None else ("all equal" if ours["equal"] else "NOT all equal")
         net = f"{layers.replace(',', '-')} {act}/{loss}"
-        print(f"| {name} | {net} | {fmt(plain)} | {fmt(ours)} | {speed} | {memory} | {verdict} |")
-    print(f"| cold CLI | `derivchain grad W1` | import floor {floor:.2f} s | {cli:.2f} s | {cli / floor:.2f}x of floor | | |")
+        full = "-" if ours is None else f"{ours['full_latex']:.2f} s"
+        print(f"| {name} | {net} | {fmt(plain, True)} | {fmt(ours)} | {speed} | {memory} | {verdict} | {full} |")
+    print(f"| cold CLI | `derivchain grad W1` | import floor {floor:.2f} s | {cli:.2f} s | {cli / floor:.2f}x of floor | | | |")
 
 
 if __name__ == "__main__":

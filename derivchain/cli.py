@@ -28,16 +28,19 @@ Loss = Annotated[Optional[str], typer.Option("--loss", help="abs, squared, half-
 Bias = Annotated[bool, typer.Option("--bias/--no-bias", help="Give every neuron a bias.")]
 Notation = Annotated[Optional[str], typer.Option("--notation", help="flat (W1, H1, Out) or layered (w2_1_2, O2_1) [default: flat].")]
 Format = Annotated[str, typer.Option("--format", "-f", help="Output: text, latex, markdown, json.")]
-MaxPaths = Annotated[int, typer.Option("--max-paths", help="Most paths to enumerate before refusing.", min=1)]
+MaxPaths = Annotated[int, typer.Option("--max-paths", help="Most paths to list per weight (the count and the sum always cover all).")]
+MAX_LISTED = 100_000  # listing more than this would print for minutes: refuse instead
 
 
 class _Fail(Exception):
     """A one-line error for the user (exit code 2)."""
 
 
-def _check_format(fmt: str) -> None:
+def _check_format(fmt: str, max_paths: int = 1) -> None:
     if fmt not in FORMATS:
         raise _Fail(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if not 1 <= max_paths <= MAX_LISTED:
+        raise _Fail(f"--max-paths {max_paths}: give a number from 1 to {MAX_LISTED} (the count and the sum always cover every path)")
 
 
 def _run(body) -> None:
@@ -97,7 +100,7 @@ def grad(
     """Derive dLoss/dWEIGHT three ways (paths, backprop, direct) and verify they agree."""
 
     def body():
-        _check_format(fmt)
+        _check_format(fmt, max_paths)
         from .derivation import derive
 
         d = derive(_network(network, layers, activation, output_activation, loss, bias, notation), weight, max_paths=max_paths)
@@ -139,7 +142,7 @@ def paths(
     """List the paths from WEIGHT to the loss with the chain of partials along each."""
 
     def body():
-        _check_format(fmt)
+        _check_format(fmt, max_paths)
         from itertools import islice
 
         from .paths import count_paths, iter_paths
@@ -220,11 +223,11 @@ def table(
     """Every weight and bias: its number of paths, its gradient in neuron symbols, and the verdict."""
 
     def body():
-        _check_format(fmt)
+        _check_format(fmt, max_paths)
         from .derivation import derive
 
         net = _network(network, layers, activation, output_activation, loss, bias, notation)
-        rows = (derive(net, p, max_paths=max_paths, skip_paths_over_limit=True) for p in net.parameters)
+        rows = (derive(net, p, max_paths=max_paths) for p in net.parameters)
         failed = False
         if fmt == "json":
             from .render_json import derivation_json, dumps

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import sympy as sp
 
 from .backprop import Backprop, backprop
 from .direct import Direct, direct
 from .network import Network
-from .paths import DEFAULT_MAX_PATHS, PathSum, count_paths, sum_over_paths
+from .paths import DEFAULT_MAX_PATHS, PathSum, sum_over_paths
 from .verify import Verdict, verify
 
 
 #: Largest printed tree (in nodes, shared subtrees counted each time) shown fully substituted.
 SHOW_FULL_NODES = 160
+#: Largest direct result (as printed, in neuron symbols) printed at all, and the substituted size
+#: past which compaction is not attempted.
+SHOW_COMPACT_NODES = 2000
+SHOW_COMPACT_SOURCE = 50_000
 
 
 def tree_size(expr: sp.Basic, limit: int) -> int:
@@ -48,22 +53,26 @@ class Derivation:
     network: Network
     parameter: sp.Symbol
     path_count: int
-    path_sum: PathSum | None  # None when there were more paths than the limit and skip was asked
+    path_sum: PathSum
     backprop: Backprop
     direct: Direct
     verdict: Verdict
 
     @property
     def paths(self):
-        """The paths from the parameter to the loss, in order (empty when not enumerated)."""
-        return self.path_sum.paths if self.path_sum is not None else ()
+        """The paths listed from the parameter to the loss, in order (at most the display cap)."""
+        return self.path_sum.paths
 
-    @property
-    def direct_shown(self) -> sp.Expr:
-        """The direct result as printed: in full when short, else with whole neurons as their symbols."""
+    @cached_property
+    def direct_shown(self) -> sp.Expr | None:
+        """The direct result as printed: in full when short, else with whole neurons as their symbols,
+        or None when even that is too long to read."""
         if tree_size(self.direct.value, SHOW_FULL_NODES) <= SHOW_FULL_NODES:
             return self.direct.value
-        return self.network.compact(self.direct.value)
+        if tree_size(self.direct.value, SHOW_COMPACT_SOURCE) > SHOW_COMPACT_SOURCE:
+            return None
+        compact = self.network.compact(self.direct.value)
+        return compact if tree_size(compact, SHOW_COMPACT_NODES) <= SHOW_COMPACT_NODES else None
 
     def cases(self) -> tuple[Case, ...]:
         """The two sides of the single sign(...) kink in the result (the worked example's case split)."""
@@ -76,10 +85,15 @@ class Derivation:
     def notes(self) -> tuple[str, ...]:
         """What happens at the non-differentiable points this derivation touches."""
         notes = [self.network.loss.note] if self.network.loss.note else []
-        if self.path_sum is None:
+        if not self.path_sum.enumerated:
             notes.append(
-                f"{self.path_count} paths: more than the limit, so the sum over paths was not enumerated "
-                "(raise --max-paths to see it); the verdict compares backprop with direct differentiation."
+                f"{self.path_count} paths: the first {len(self.paths)} are listed (raise --max-paths to see more); "
+                "the sum over all of them is accumulated by suffix, each shared tail added once."
+            )
+        if self.direct_shown is None:
+            notes.append(
+                f"the direct result has more than {SHOW_COMPACT_NODES} nodes even with whole neurons written "
+                "as their symbols, so it is not printed; the verdict compares it in full."
             )
         seen = set()
         for n in self.network.neurons:
@@ -103,16 +117,17 @@ def latex_lines(d: Derivation, printer) -> list[str]:
     p = printer._print
     lhs = printer.partial(d.network.loss_symbol, d.parameter)
     lines = []
-    if d.path_sum is None:
-        lines.append(r"&\text{%d paths (not enumerated)}" % d.path_count)
     for i, path in enumerate(d.paths, start=1):
         nodes = r" \to ".join(p(s) for s in path.nodes)
         lines.append(r"&\text{path %d: } %s" % (i, nodes))
         lines.append(r"&\quad %s = %s" % (printer.chain(path.factors), printer.product([f.value for f in path.factors])))
-    if d.path_sum is not None:
+    if d.path_sum.enumerated:
         terms = " + ".join(printer.product([f.value for f in path.factors]) for path in d.paths)
         lines.append(r"%s &= %s" % (lhs, terms))
         lines.append(r"&= %s" % p(d.path_sum.local))
+    else:
+        lines.append(r"&\text{\dots\ %d more paths}" % (d.path_count - len(d.paths)))
+        lines.append(r"%s &= %s \quad \text{(all %d paths, summed by suffix)}" % (lhs, p(d.path_sum.local), d.path_count))
     source = p(d.backprop.source) if d.backprop.source is not None else "1"
     lines.append(r"\text{backprop: } %s &= %s \cdot %s" % (lhs, source, p(sp.Symbol(f"delta_{d.backprop.neuron.name}"))))
     for eq in d.backprop.deltas:
@@ -121,7 +136,10 @@ def latex_lines(d: Derivation, printer) -> list[str]:
     for case in d.cases():
         cond = r"%s %s 0" % (p(case.argument), ">" if case.sign > 0 else "<")
         lines.append(r"\text{for } %s:\ %s &= %s" % (cond, lhs, p(case.value)))
-    lines.append(r"\text{direct: } %s &= %s" % (lhs, p(d.direct_shown)))
+    if d.direct_shown is not None:
+        lines.append(r"\text{direct: } %s &= %s" % (lhs, p(d.direct_shown)))
+    else:
+        lines.append(r"\text{direct: } & \text{not printed (too large; compared in full by the verdict)}")
     lines.append(r"\text{verdict: } & %s" % p(d.verdict))
     return lines
 
@@ -136,20 +154,14 @@ def delta_rhs_latex(eq, printer) -> str:
     return r"%s \left(%s\right)" % (printer.factor(eq.derivative), body) if len(inner) > 1 else r"%s \cdot %s" % (printer.factor(eq.derivative), body)
 
 
-def derive(
-    network: Network, parameter: str | sp.Symbol, max_paths: int = DEFAULT_MAX_PATHS, skip_paths_over_limit: bool = False
-) -> Derivation:
+def derive(network: Network, parameter: str | sp.Symbol, max_paths: int = DEFAULT_MAX_PATHS) -> Derivation:
     """Derive dLoss/dparameter by direct differentiation, sum over paths and backprop, and verify.
 
-    More paths than ``max_paths`` raise TooManyPathsError, or with ``skip_paths_over_limit`` leave
-    the path sum out (the verdict then compares backprop with direct differentiation).
+    At most ``max_paths`` paths are listed; past that the path sum is accumulated by suffix.
     """
     symbol = network.parameter(parameter if isinstance(parameter, str) else parameter.name)
-    count = count_paths(network, symbol)
-    paths = None if skip_paths_over_limit and count > max_paths else sum_over_paths(network, symbol, max_paths)
+    paths = sum_over_paths(network, symbol, max_paths)
     bp = backprop(network, symbol)
     dr = direct(network, symbol)
-    forms = {"direct": dr.value, "backprop": bp.substituted}
-    if paths is not None:
-        forms = {"direct": dr.value, "path sum": paths.substituted, "backprop": bp.substituted}
-    return Derivation(network, symbol, count, paths, bp, dr, verify(forms))
+    verdict = verify({"direct": dr.value, "path sum": paths.substituted, "backprop": bp.substituted})
+    return Derivation(network, symbol, paths.count, paths, bp, dr, verdict)

@@ -25,10 +25,6 @@ class UnknownParameterError(DerivchainError):
     """A weight or bias name that the network does not have."""
 
 
-class TooManyPathsError(DerivchainError):
-    """A path enumeration that would exceed the configured limit."""
-
-
 def choices(names) -> str:
     """Format valid choices for an error message: ``a, b, c``."""
     return ", ".join(names)

@@ -7,14 +7,14 @@ successors in neuron order, so the same network always gives the same paths.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 from typing import Iterator
 
 import sympy as sp
 
-from .errors import TooManyPathsError
 from .network import Network, Neuron
 
-#: Paths enumerated by default before refusing; ``max_paths`` raises it.
+#: Paths listed (for display) by default; past it the count is given and the sum is taken by suffix.
 DEFAULT_MAX_PATHS = 1000
 
 
@@ -59,12 +59,23 @@ class Path:
 
 @dataclass(frozen=True)
 class PathSum:
-    """dLoss/dparameter as the sum of its path terms, in neuron symbols and fully substituted."""
+    """dLoss/dparameter as the sum of its path terms, in neuron symbols and fully substituted.
+
+    ``paths`` holds the paths enumerated for display (at most the cap). When that is all of them,
+    ``local`` is their terms added up, as done by hand; past the cap, ``local`` is the same sum
+    accumulated by suffix (each shared tail of the paths summed once), and ``enumerated`` is False.
+    """
 
     parameter: sp.Symbol
+    count: int
     paths: tuple[Path, ...]
     local: sp.Expr
     substituted: sp.Expr
+
+    @property
+    def enumerated(self) -> bool:
+        """True when every path was listed and its term added."""
+        return len(self.paths) == self.count
 
 
 def count_paths(network: Network, parameter: sp.Symbol) -> int:
@@ -101,14 +112,39 @@ def iter_paths(network: Network, parameter: sp.Symbol) -> Iterator[Path]:
     yield from walk(first, (parameter, first.symbol), (_entry_factor(network, parameter),))
 
 
+def suffix_sums(network: Network) -> dict[sp.Symbol, sp.Expr]:
+    """For each neuron n, the sum over all paths from n to the loss of their factors after n.
+
+    Grouped by the output o each path ends at, so dLoss/dOut_o appears once:
+    suffix(n) = sum_o dLoss/dOut_o * P_o(n), with P_o(o) = 1 and P_o(n) = sum over edges n -> k of
+    (dk/dn) * P_o(k): every shared tail is added once. Computed once per network.
+    """
+    cached = network.cache.get("suffix_sums")
+    if cached is not None:
+        return cached
+    to_output: dict[sp.Symbol, dict[sp.Symbol, sp.Expr]] = {}
+    for o in network.outputs:
+        chains: dict[sp.Symbol, sp.Expr] = {}
+        for n in reversed(network.neurons):
+            terms = [sp.S.One] if n is o else []
+            terms += [_edge_factor(k, w, n.symbol).value * chains[k.symbol] for k, w in network.successors.get(n.symbol, ())]
+            chains[n.symbol] = sp.Add(*terms)
+        to_output[o.symbol] = chains
+    suffix = {
+        n.symbol: sp.Add(*(network.loss_derivative(o) * to_output[o.symbol][n.symbol] for o in network.outputs))
+        for n in network.neurons
+    }
+    network.cache["suffix_sums"] = suffix
+    return suffix
+
+
 def sum_over_paths(network: Network, parameter: sp.Symbol, max_paths: int = DEFAULT_MAX_PATHS) -> PathSum:
-    """Enumerate the paths of ``parameter`` and sum their terms; refuse past ``max_paths``."""
+    """The sum over the paths of ``parameter``: listed and added up to ``max_paths``, by suffix past it."""
     total = count_paths(network, parameter)
-    if total > max_paths:
-        raise TooManyPathsError(
-            f"{parameter.name} reaches the loss through {total} paths, more than the limit of "
-            f"{max_paths}; raise it with --max-paths {total} (max_paths= in Python)"
-        )
-    paths = tuple(iter_paths(network, parameter))
-    local = sp.Add(*(p.term for p in paths))
-    return PathSum(parameter, paths, local, network.substitute(local))
+    paths = tuple(islice(iter_paths(network, parameter), max_paths))
+    if total <= max_paths:
+        local = sp.Add(*(p.term for p in paths))
+    else:
+        _, target = network.edges[parameter]
+        local = _entry_factor(network, parameter).value * suffix_sums(network)[target.symbol]
+    return PathSum(parameter, total, paths, local, network.substitute(local))

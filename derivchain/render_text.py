@@ -50,8 +50,8 @@ def derivation_text(d: Derivation) -> Group:
     parts: list = [Text.assemble(("Network: ", "bold"), d.network.summary())]
     noun = "path" if d.path_count == 1 else "paths"
     parts.append(paths_tree(f"{lhs}: {d.path_count} {noun} from {w} to the loss", d.paths, d.path_count))
-    if d.path_sum is not None:
-        parts.append(Text.assemble(("Sum over paths: ", "bold"), f"{lhs} = {d.path_sum.local}"))
+    how = "" if d.path_sum.enumerated else f" (all {d.path_count} paths, summed by suffix)"
+    parts.append(Text.assemble(("Sum over paths: ", "bold"), f"{lhs} = {d.path_sum.local}{how}"))
     source = d.backprop.source.name if d.backprop.source is not None else "1"
     bp = [Text.assemble(("Backpropagation: ", "bold"), f"{lhs} = {source} * delta_{d.backprop.neuron.name}")]
     for eq in d.backprop.deltas:
@@ -62,8 +62,11 @@ def derivation_text(d: Derivation) -> Group:
     for case in d.cases():
         parts.append(Text.assemble(("Case ", "bold"), f"{case.condition}: {lhs} = {case.value}"))
     shown = d.direct_shown
-    label = "Direct: " if shown is d.direct.value else "Direct (whole neurons written as their symbols): "
-    parts.append(Text.assemble((label, "bold"), f"{lhs} = {shown}"))
+    if shown is None:
+        parts.append(Text.assemble(("Direct: ", "bold"), "not printed (too large; compared in full by the verdict)"))
+    else:
+        label = "Direct: " if shown is d.direct.value else "Direct (whole neurons written as their symbols): "
+        parts.append(Text.assemble((label, "bold"), f"{lhs} = {shown}"))
     style = "bold green" if d.verdict.equal else "bold red"
     parts.append(Text.assemble(("Verdict: ", "bold"), (d.verdict.word, style), f" [{d.verdict.method}] {d.verdict.detail}"))
     for note in d.notes():

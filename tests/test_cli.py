@@ -96,10 +96,18 @@ def test_paths_command_and_cap():
     assert data["count"] == 2 and len(data["paths"]) == 2
 
 
-def test_grad_refuses_too_many_paths():
-    r = run("grad", "W1", "--layers", "2,10,10,10,1", "--max-paths", "50")
-    assert r.exit_code == 2
-    assert "100 paths, more than the limit of 50" in r.output
+def test_grad_lists_up_to_the_cap_and_says_how_many_more():
+    r = run("grad", "W1", "--layers", "2,10,10,10,1", "--max-paths", "3")
+    assert r.exit_code == 0, r.output
+    assert "100 paths from W1 to the loss" in r.output and "97 more paths not shown (raise --max-paths" in r.output
+    assert "(all 100 paths, summed by suffix)" in r.output and "Verdict: equal" in r.output
+    data = json.loads(run("grad", "W1", "--layers", "2,10,10,10,1", "--max-paths", "3", "--format", "json").output)
+    assert data["path_count"] == 100 and data["paths_listed"] == 3 and len(data["paths"]) == 3
+
+
+def test_max_paths_is_bounded():
+    r = run("grad", "W1", "--max-paths", "1000000")
+    assert r.exit_code == 2 and "--max-paths 1000000: give a number from 1 to 100000" in r.output
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,9 @@ import itertools
 import pytest
 import sympy as sp
 
-from derivchain.errors import TooManyPathsError
 from derivchain.network import dense, real
 from derivchain.paths import count_paths, iter_paths, sum_over_paths
+from derivchain.verify import verify
 
 
 def names(path):
@@ -61,10 +61,16 @@ def test_iteration_is_lazy():
     assert len(first) == 3 and count_paths(n, n.weights[0]) == 40**3
 
 
-def test_refuses_past_limit_with_count():
-    n = dense("2,10,10,10,1")
-    with pytest.raises(TooManyPathsError, match=r"W1 reaches the loss through 100 paths, more than the limit of 50; raise it with --max-paths 100"):
-        sum_over_paths(n, n.weights[0], max_paths=50)
+@pytest.mark.parametrize("act", ["identity", "sigmoid", "tanh"])
+def test_past_the_cap_the_sum_is_taken_by_suffix(act):
+    n = dense("2,4,3,2", activation=act, bias=True, loss="half-squared")
+    for p in n.parameters:
+        listed = sum_over_paths(n, p, max_paths=10**6)
+        capped = sum_over_paths(n, p, max_paths=2)
+        assert listed.enumerated and capped.count == listed.count
+        assert len(capped.paths) == min(2, listed.count) and capped.paths == listed.paths[: len(capped.paths)]
+        assert capped.enumerated == (listed.count <= 2)
+        assert verify({"listed": listed.substituted, "by suffix": capped.substituted}).equal
 
 
 def test_deterministic_order():
