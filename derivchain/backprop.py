@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import sympy as sp
@@ -54,6 +55,33 @@ def _descendants(network: Network, start: Neuron) -> set[sp.Symbol]:
     return seen
 
 
+def factor_common(terms: list[sp.Expr]) -> sp.Expr:
+    """The sum of ``terms`` with the factors every term shares pulled out (one level, no recursion).
+
+    This is backprop's factoring: W7*W13*s + W10*W14*s -> (W13*W7 + W10*W14)*s. SymPy's
+    factor_terms does the same but recurses into every subexpression, which grows with depth.
+    """
+    if len(terms) < 2:
+        return sp.Add(*terms)
+    factors = [sp.Mul.make_args(t) for t in terms]
+    common = Counter(factors[0])
+    for f in factors[1:]:
+        common &= Counter(f)
+    if not common:
+        return sp.Add(*terms)
+    rests = []
+    for f in factors:
+        left = common.copy()
+        kept = []
+        for x in f:
+            if left[x] > 0:
+                left[x] -= 1
+            else:
+                kept.append(x)
+        rests.append(sp.Mul(*kept))
+    return sp.Mul(*common.elements(), sp.Add(*rests))
+
+
 def delta_equations(network: Network) -> dict[sp.Symbol, DeltaEquation]:
     """Every neuron's delta equation, from the outputs back; computed once per network."""
     cached = network.cache.get("deltas")
@@ -68,8 +96,8 @@ def delta_equations(network: Network) -> dict[sp.Symbol, DeltaEquation]:
         inner = [w * values[s.symbol] for s, w in successors]
         if loss_derivative is not None:
             inner.insert(0, loss_derivative)
-        # factor_terms keeps the factored shape backprop is about: W13*W7 + W14*W10 times sign(...)
-        value = sp.factor_terms(n.derivative() * sp.Add(*inner))
+        # Pull out what the terms share: the factored shape backprop is about, (W13*W7 + W14*W10)*sign(...)
+        value = n.derivative() * factor_common(inner)
         values[n.symbol] = value
         equations[n.symbol] = DeltaEquation(n.symbol, delta_symbol(n.symbol), n.derivative(), loss_derivative, terms, value)
     network.cache["deltas"] = equations

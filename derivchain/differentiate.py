@@ -27,9 +27,12 @@ def _fdiff(e: sp.Function, index: int) -> sp.Expr:
     return hit
 
 
-def replace_shared(expr: sp.Basic, rule: dict) -> sp.Basic:
-    """``expr.xreplace(rule)`` over shared subexpressions: each distinct node is visited once."""
-    memo: dict[sp.Basic, sp.Basic] = {}
+def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None) -> sp.Basic:
+    """``expr.xreplace(rule)`` over shared subexpressions: each distinct node is visited once.
+
+    ``memo`` may be kept across calls that use the same ``rule`` (a network's substitution).
+    """
+    memo = {} if memo is None else memo
 
     def walk(e: sp.Basic) -> sp.Basic:
         hit = memo.get(e)
@@ -48,16 +51,65 @@ def replace_shared(expr: sp.Basic, rule: dict) -> sp.Basic:
     return walk(expr)
 
 
-def differentiate(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
-    """d expr / d x for real symbols, over shared subexpressions."""
-    depends: dict[sp.Basic, bool] = {}
-    memo: dict[sp.Basic, sp.Expr] = {}
+def _product(factors) -> sp.Expr:
+    # Unevaluated: SymPy's canonical sort of a product compares its (large) factors, which was
+    # most of the time on big networks. Ones are dropped and a zero wins, so results read cleanly.
+    kept = []
+    for f in factors:
+        if f is sp.S.Zero:
+            return sp.S.Zero
+        if f is not sp.S.One:
+            kept.append(f)
+    if not kept:
+        return sp.S.One
+    return kept[0] if len(kept) == 1 else sp.Mul(*kept, evaluate=False)
 
-    def has_x(e: sp.Basic) -> bool:
-        hit = depends.get(e)
-        if hit is None:
-            hit = depends[e] = e == x if e.is_Symbol else any(has_x(a) for a in e.args)
-        return hit
+
+def _sum(terms) -> sp.Expr:
+    kept = [t for t in terms if t is not sp.S.Zero]
+    if not kept:
+        return sp.S.Zero
+    return kept[0] if len(kept) == 1 else sp.Add(*kept, evaluate=False)
+
+
+def dependency_masks(expr: sp.Basic, symbols) -> dict[sp.Basic, int]:
+    """Each node of ``expr`` -> a bit mask of the ``symbols`` it contains (bit i for symbols[i])."""
+    bit = {s: 1 << i for i, s in enumerate(symbols)}
+    masks: dict[sp.Basic, int] = {}
+    stack = [(expr, False)]
+    while stack:  # iterative post-order: deep networks do not hit the recursion limit
+        e, ready = stack.pop()
+        if e in masks:
+            continue
+        if ready or not e.args:
+            mask = bit.get(e, 0)
+            for a in e.args:
+                mask |= masks[a]
+            masks[e] = mask
+        else:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if a not in masks)
+    return masks
+
+
+def differentiate(expr: sp.Expr, x: sp.Symbol, masks: dict[sp.Basic, int] | None = None, bit: int = 0) -> sp.Expr:
+    """d expr / d x for real symbols, over shared subexpressions.
+
+    ``masks`` and ``bit`` (from :func:`dependency_masks`, x's bit) let many derivatives of one
+    expression skip finding out, each time, which subexpressions contain x.
+    """
+    memo: dict[sp.Basic, sp.Expr] = {}
+    if masks is None:
+        depends: dict[sp.Basic, bool] = {}
+
+        def has_x(e: sp.Basic) -> bool:
+            hit = depends.get(e)
+            if hit is None:
+                hit = depends[e] = e == x if e.is_Symbol else any(has_x(a) for a in e.args)
+            return hit
+    else:
+        def has_x(e: sp.Basic) -> bool:
+            return bool(masks[e] & bit)
 
     def d(e: sp.Basic) -> sp.Expr:
         if not has_x(e):
@@ -68,26 +120,22 @@ def differentiate(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
         if e.is_Symbol:
             out = sp.S.One
         elif e.is_Add:
-            out = sp.Add(*(d(a) for a in e.args if has_x(a)))
+            out = _sum([d(a) for a in e.args if has_x(a)])
         elif e.is_Mul:
             args = e.args
-            terms = []
-            for i, a in enumerate(args):
-                if has_x(a):
-                    terms.append(sp.Mul(*args[:i], d(a), *args[i + 1:]))
-            out = sp.Add(*terms)
+            out = _sum([_product(args[:i] + (d(a),) + args[i + 1:]) for i, a in enumerate(args) if has_x(a)])
         elif e.is_Pow:
             base, ex = e.args
             if has_x(ex):
                 out = e * (d(ex) * sp.log(base) + ex * d(base) / base)
             else:
-                out = ex * base ** (ex - 1) * d(base)
+                out = _product([ex, base ** (ex - 1), d(base)])
         elif isinstance(e, sp.Abs):
-            out = sp.sign(e.args[0]) * d(e.args[0])
+            out = _product([sp.sign(e.args[0]), d(e.args[0])])
         elif isinstance(e, (sp.sign, sp.Heaviside)):
             out = sp.S.Zero  # piecewise constant: derivative 0 wherever it exists
         elif isinstance(e, sp.Function):
-            out = sp.Add(*(_fdiff(e, i + 1) * d(a) for i, a in enumerate(e.args) if has_x(a)))
+            out = _sum([_product([_fdiff(e, i + 1), d(a)]) for i, a in enumerate(e.args) if has_x(a)])
         else:
             out = sp.diff(e, x)  # anything else (Max, Piecewise, ...): SymPy's own rules
         memo[e] = out

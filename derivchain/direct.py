@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .differentiate import differentiate
+from .differentiate import dependency_masks, differentiate
 from .network import Network
 
 
@@ -20,4 +20,8 @@ class Direct:
 
 def direct(network: Network, parameter: sp.Symbol) -> Direct:
     """Differentiate the fully substituted loss with respect to ``parameter``."""
-    return Direct(parameter, differentiate(network.loss_full, parameter))
+    masks = network.cache.get("dependency_masks")
+    if masks is None:
+        masks = network.cache["dependency_masks"] = dependency_masks(network.loss_full, network.parameters)
+    bit = 1 << network.parameter_index[parameter]
+    return Direct(parameter, differentiate(network.loss_full, parameter, masks, bit))

@@ -118,6 +118,11 @@ class Network:
         return self.weights + self.biases
 
     @cached_property
+    def parameter_index(self) -> dict[sp.Symbol, int]:
+        """Each parameter -> its position in ``parameters``."""
+        return {p: i for i, p in enumerate(self.parameters)}
+
+    @cached_property
     def neuron_by_symbol(self) -> dict[sp.Symbol, Neuron]:
         """Neuron lookup by its output symbol."""
         return {n.symbol: n for n in self.neurons}
@@ -178,11 +183,11 @@ class Network:
 
     def compact(self, expr: sp.Expr) -> sp.Expr:
         """Write a substituted expression back in neuron symbols where whole neurons appear."""
-        return replace_shared(expr, self.compaction)
+        return replace_shared(expr, self.compaction, self.cache.setdefault("compact_memo", {}))
 
     def substitute(self, expr: sp.Expr) -> sp.Expr:
         """Replace every neuron symbol in ``expr`` by its full expression."""
-        return replace_shared(expr, self.substitution)
+        return replace_shared(expr, self.substitution, self.cache.setdefault("substitute_memo", {}))
 
     @cached_property
     def loss_local(self) -> sp.Expr:
