@@ -227,7 +227,9 @@ def table(
         from .derivation import derive
 
         net = _network(network, layers, activation, output_activation, loss, bias, notation)
-        rows = (derive(net, p, max_paths=max_paths) for p in net.parameters)
+        # Text and LaTeX rows show no paths: list none (the sum is then taken by suffix).
+        listed = max_paths if fmt == "json" else 0
+        rows = (derive(net, p, max_paths=listed) for p in net.parameters)
         failed = False
         if fmt == "json":
             from .render_json import derivation_json, dumps

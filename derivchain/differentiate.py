@@ -27,10 +27,12 @@ def _fdiff(e: sp.Function, index: int) -> sp.Expr:
     return hit
 
 
-def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None) -> sp.Basic:
+def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluate: bool = True) -> sp.Basic:
     """``expr.xreplace(rule)`` over shared subexpressions: each distinct node is visited once.
 
     ``memo`` may be kept across calls that use the same ``rule`` (a network's substitution).
+    With ``evaluate=False`` sums and products are rebuilt as they stand, without SymPy's canonical
+    sort (which compares the large substituted arguments).
     """
     memo = {} if memo is None else memo
 
@@ -44,7 +46,12 @@ def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None) -> sp.B
             out = e
         else:
             args = tuple(walk(a) for a in e.args)
-            out = e.func(*args) if args != e.args else e
+            if args == e.args:
+                out = e
+            elif not evaluate and (e.is_Add or e.is_Mul):
+                out = e.func(*args, evaluate=False)
+            else:
+                out = e.func(*args)
         memo[e] = out
         return out
 

@@ -186,8 +186,8 @@ class Network:
         return replace_shared(expr, self.compaction, self.cache.setdefault("compact_memo", {}))
 
     def substitute(self, expr: sp.Expr) -> sp.Expr:
-        """Replace every neuron symbol in ``expr`` by its full expression."""
-        return replace_shared(expr, self.substitution, self.cache.setdefault("substitute_memo", {}))
+        """Replace every neuron symbol in ``expr`` by its full expression (sums and products as they stand)."""
+        return replace_shared(expr, self.substitution, self.cache.setdefault("substitute_memo", {}), evaluate=False)
 
     @cached_property
     def loss_local(self) -> sp.Expr:

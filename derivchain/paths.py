@@ -93,8 +93,13 @@ def _entry_factor(network: Network, parameter: sp.Symbol) -> Factor:
     return Factor(target.symbol, parameter, value)
 
 
-def _edge_factor(to: Neuron, weight: sp.Symbol, frm: sp.Symbol) -> Factor:
-    return Factor(to.symbol, frm, to.derivative() * weight)
+def _edge_factor(network: Network, to: Neuron, weight: sp.Symbol, frm: sp.Symbol) -> Factor:
+    # Edges are shared by many paths and many parameters: each Factor is built once per network.
+    cache = network.cache.setdefault("edge_factors", {})
+    hit = cache.get(weight)
+    if hit is None:
+        hit = cache[weight] = Factor(to.symbol, frm, to.derivative() * weight)
+    return hit
 
 
 def iter_paths(network: Network, parameter: sp.Symbol) -> Iterator[Path]:
@@ -107,7 +112,7 @@ def iter_paths(network: Network, parameter: sp.Symbol) -> Iterator[Path]:
             last = Factor(network.loss_symbol, neuron.symbol, network.loss_derivative(neuron))
             yield Path(nodes + (network.loss_symbol,), (last,) + tuple(reversed(factors)))
         for nxt, w in network.successors.get(neuron.symbol, ()):
-            yield from walk(nxt, nodes + (nxt.symbol,), factors + (_edge_factor(nxt, w, neuron.symbol),))
+            yield from walk(nxt, nodes + (nxt.symbol,), factors + (_edge_factor(network, nxt, w, neuron.symbol),))
 
     yield from walk(first, (parameter, first.symbol), (_entry_factor(network, parameter),))
 
@@ -127,7 +132,7 @@ def suffix_sums(network: Network) -> dict[sp.Symbol, sp.Expr]:
         chains: dict[sp.Symbol, sp.Expr] = {}
         for n in reversed(network.neurons):
             terms = [sp.S.One] if n is o else []
-            terms += [_edge_factor(k, w, n.symbol).value * chains[k.symbol] for k, w in network.successors.get(n.symbol, ())]
+            terms += [_edge_factor(network, k, w, n.symbol).value * chains[k.symbol] for k, w in network.successors.get(n.symbol, ())]
             chains[n.symbol] = sp.Add(*terms)
         to_output[o.symbol] = chains
     suffix = {
