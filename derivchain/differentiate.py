@@ -69,14 +69,16 @@ def _product(factors) -> sp.Expr:
             kept.append(f)
     if not kept:
         return sp.S.One
-    return kept[0] if len(kept) == 1 else sp.Mul(*kept, evaluate=False)
+    # _from_args builds the unevaluated product directly: the factors are SymPy objects already,
+    # and every symbol is real, so commutative.
+    return kept[0] if len(kept) == 1 else sp.Mul._from_args(kept, True)
 
 
 def _sum(terms) -> sp.Expr:
     kept = [t for t in terms if t is not sp.S.Zero]
     if not kept:
         return sp.S.Zero
-    return kept[0] if len(kept) == 1 else sp.Add(*kept, evaluate=False)
+    return kept[0] if len(kept) == 1 else sp.Add._from_args(kept, True)
 
 
 def dependency_masks(expr: sp.Basic, symbols) -> dict[sp.Basic, int]:
