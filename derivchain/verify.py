@@ -136,6 +136,19 @@ class _ModularEvaluator:
         return (self._oracle(name, v), 1, 0)
 
     def _eval(self, e: sp.Basic) -> tuple[int, int, int]:
+        # Products and sums first: they are most of every derivative's nodes.
+        memo = self.memo
+        if e.is_Mul:
+            value, num, den = 1, 0, 0
+            for a in e.args:
+                v, n, d = memo.get(a) or self(a)
+                value, num, den = value * v % PRIME, num + n, den + d
+            return (value, num, den)
+        if e.is_Add:
+            parts = [memo.get(a) or self(a) for a in e.args]
+            den = sum(d for _, _, d in parts)
+            num = max(n + den - d for _, n, d in parts)
+            return (sum(v for v, _, _ in parts) % PRIME, num, den)
         if e.is_Symbol:
             return (self._oracle("symbol", e.name), 1, 0)
         if e.is_Rational:
@@ -144,17 +157,6 @@ class _ModularEvaluator:
             return (_number_mod(Fraction(*sp.Rational(e).as_numer_denom())), 0, 0)
         if e.is_NumberSymbol or e is sp.I:
             return (self._oracle("constant", str(e)), 1, 0)
-        if e.is_Add:
-            parts = [self(a) for a in e.args]
-            den = sum(d for _, _, d in parts)
-            num = max(n + den - d for _, n, d in parts)
-            return (sum(v for v, _, _ in parts) % PRIME, num, den)
-        if e.is_Mul:
-            value, num, den = 1, 0, 0
-            for a in e.args:
-                v, n, d = self(a)
-                value, num, den = value * v % PRIME, num + n, den + d
-            return (value, num, den)
         if e.is_Pow:
             base, ex = e.args
             if not ex.is_Integer:
