@@ -27,3 +27,15 @@ def test_output_delta_sums_loss_and_later_terms():
     bp = backprop(n, real("W1"))
     assert bp.deltas[0].loss_derivative == real("Out1") - real("Y1")
     assert bp.local == real("X1") * (real("Out1") - real("Y1"))
+
+
+def test_factor_common_pulls_out_shared_factors_one_level():
+    from derivchain.backprop import factor_common
+
+    a, b, c, d, s = sp.symbols("a b c d s", real=True)
+    assert factor_common([a * b * s, c * d * s]) == s * (a * b + c * d)
+    assert factor_common([a * s, a * s * b]) == a * s * (1 + b)
+    assert factor_common([a, b]) == a + b
+    assert factor_common([a * b]) == a * b
+    # One level only: a common factor inside a sum is left alone.
+    assert factor_common([a * (b * s + c * s), d]) == a * (b * s + c * s) + d

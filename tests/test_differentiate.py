@@ -36,3 +36,28 @@ def test_whole_networks_match_sympy_diff(act, loss):
 def test_constant_and_independent():
     assert differentiate(y * z, x) == 0
     assert differentiate(x, x) == 1
+
+
+def test_dependency_masks_and_masked_derivative_agree_with_plain():
+    from derivchain.differentiate import dependency_masks
+
+    n = dense("2,3,2,1", activation="tanh", bias=True, loss="half-squared")
+    masks = dependency_masks(n.loss_full, n.parameters)
+    for i, p in enumerate(n.parameters):
+        masked = differentiate(n.loss_full, p, masks, 1 << i)
+        assert verify({"plain": differentiate(n.loss_full, p), "masked": masked}).equal
+    w13 = n.parameters.index(sp.Symbol("W13", real=True))
+    h1 = n.substitution[sp.Symbol("H1", real=True)]
+    assert not masks[h1] & (1 << w13)  # H1 does not depend on W13
+
+
+def test_replace_shared_equals_xreplace():
+    from derivchain.differentiate import replace_shared
+
+    n = dense("2,3,2,1", activation="sigmoid")
+    expr = sp.Symbol("Out", real=True) * sp.Symbol("H1", real=True) + sp.sign(sp.Symbol("Out", real=True) - 1)
+    memo = {}
+    for _ in range(2):  # a kept memo gives the same answer
+        assert replace_shared(expr, n.substitution, memo) == expr.xreplace(n.substitution)
+    unevaluated = replace_shared(expr, n.substitution, {}, evaluate=False)
+    assert verify({"a": unevaluated, "b": expr.xreplace(n.substitution)}).equal
