@@ -80,9 +80,12 @@ class PathSum:
 
 def count_paths(network: Network, parameter: sp.Symbol) -> int:
     """Number of paths from ``parameter`` to the loss, without enumerating them."""
-    counts: dict[sp.Symbol, int] = {}
-    for n in reversed(network.neurons):
-        counts[n.symbol] = int(n.is_output) + sum(counts[s.symbol] for s, _ in network.successors.get(n.symbol, ()))
+    counts = network.cache.get("path_counts")
+    if counts is None:  # paths from each neuron to the loss, by dynamic programming, once per network
+        counts = {}
+        for n in reversed(network.neurons):
+            counts[n.symbol] = int(n.is_output) + sum(counts[s.symbol] for s, _ in network.successors.get(n.symbol, ()))
+        network.cache["path_counts"] = counts
     _, target = network.edges[parameter]
     return counts[target.symbol]
 
