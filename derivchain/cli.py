@@ -6,6 +6,7 @@ Heavy imports (SymPy) happen inside the commands, so ``--help`` and start-up sta
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
@@ -259,13 +260,32 @@ def table(
             console = _console()
             console.print(_summary_line(net))
             console.print(table_header())
-            for d in rows:
-                failed |= not d.verdict.equal
-                console.print(table_row(d))
+            with _progress(len(net.parameters)) as advance:
+                for d in rows:
+                    failed |= not d.verdict.equal
+                    console.print(table_row(d))
+                    advance()
         if failed:
             raise typer.Exit(1)
 
     _run(body)
+
+
+PROGRESS_FROM = 50  # parameters; below this a table is done before a bar would help
+
+
+@contextmanager
+def _progress(total: int):
+    """A transient progress bar on stderr for long tables, when stderr is a terminal; else nothing."""
+    if total < PROGRESS_FROM or not sys.stderr.isatty():
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("deriving", total=total)
+        yield lambda: progress.advance(task)
 
 
 def _summary_line(net):

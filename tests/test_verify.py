@@ -96,3 +96,19 @@ def test_central_difference_matches_known_derivative():
     with mpmath.workdps(60):
         exact = (1 - mpmath.tanh(mpmath.mpf("0.4")) ** 2) * mpmath.mpf("1.1") ** 3
         assert abs(got - exact) < mpmath.mpf("1e-25")
+
+
+def test_tampering_is_caught_on_a_larger_network():
+    # Paths past the display cap are summed by suffix; a tampered sum must still be caught.
+    from derivchain.network import dense
+
+    n = dense("4,8,8,1", activation="sigmoid", loss="half-squared")
+    d = derive(n, "W1", max_paths=0)
+    assert d.verdict.equal and not d.path_sum.enumerated
+    w = {k: real(f"W{k}") for k in (33, 34)}
+    for tampered in (
+        d.path_sum.substituted.xreplace({w[33]: w[34]}),  # one edge's weight swapped
+        d.path_sum.substituted + sp.Rational(1, 10**30) * real("X1"),  # off by 1e-30
+    ):
+        v = verify({"direct": d.direct.value, "path sum": tampered})
+        assert not v.equal and v.decided, v
