@@ -132,7 +132,12 @@ def differentiate(expr: sp.Expr, x: sp.Symbol, masks: dict[sp.Basic, int] | None
             out = _sum([d(a) for a in e.args if has_x(a)])
         elif e.is_Mul:
             args = e.args
-            out = _sum([_product(args[:i] + (d(a),) + args[i + 1:]) for i, a in enumerate(args) if has_x(a)])
+            dependent = [i for i, a in enumerate(args) if has_x(a)]
+            if len(dependent) == 1:  # the usual case, W * H: one factor depends on x
+                i = dependent[0]
+                out = _product(args[:i] + (d(args[i]),) + args[i + 1:])
+            else:
+                out = _sum([_product(args[:i] + (d(args[i]),) + args[i + 1:]) for i in dependent])
         elif e.is_Pow:
             base, ex = e.args
             if has_x(ex):

@@ -71,108 +71,130 @@ class _Unsupported(Exception):
     """An expression the modular evaluator cannot handle (the numeric check takes over)."""
 
 
-class _ZeroDivision(Exception):
-    """A denominator vanished at the sample point; another point is drawn."""
-
-
 def _oracle(*parts) -> int:
     # A deterministic pseudo-random value mod p (Python's hash() is salted per process).
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).digest()
     return int.from_bytes(digest, "big") % PRIME
 
 
-def _number_mod(q) -> int:
-    frac = Fraction(q) if not isinstance(q, Fraction) else q
-    if frac.denominator % PRIME == 0:
-        raise _ZeroDivision
-    return frac.numerator * pow(frac.denominator, -1, PRIME) % PRIME
-
-
-# A node's value at sample point k depends only on the node and k (the oracle is deterministic), so
-# one memo per point serves every comparison: a network's neurons are evaluated once, not once per
-# weight. Bounded, so a long session does not grow without limit.
-_MEMOS: dict[int, dict[sp.Basic, tuple[int, int, int]]] = {}
-_MEMO_LIMIT = 2_000_000
+# A node's values at the sample points depend only on the node (the oracle is deterministic), so
+# one memo serves every comparison: a network's neurons are evaluated once, not once per weight.
+# Bounded, so a long session does not grow without limit.
+_MEMO: dict[sp.Basic, tuple[tuple[int, ...], int, int, int]] = {}
+_MEMO_LIMIT = 1_000_000
+_LANES = tuple(range(POINTS))
+_SYMBOLS: dict[str, tuple[int, ...]] = {}
 
 
 class _ModularEvaluator:
-    """Evaluates expressions mod p over shared subexpressions, and bounds their degree."""
+    """Evaluates an expression mod p at all sample points in one pass over shared subexpressions.
 
-    def __init__(self, point: int):
-        self.point = point
-        if sum(len(m) for m in _MEMOS.values()) > _MEMO_LIMIT:
-            _MEMOS.clear()
-        self.memo = _MEMOS.setdefault(point, {})
+    Each node gives (values, bad, num, den): its value at each point, a bit mask of the points where
+    a denominator vanished (those points prove nothing), and bounds on the degrees of its numerator
+    and denominator as a rational function of the symbols and function values.
+    """
 
-    def __call__(self, expr: sp.Basic) -> tuple[int, int, int]:
-        """(value mod p, numerator degree bound, denominator degree bound)."""
+    def __init__(self):
+        if len(_MEMO) > _MEMO_LIMIT:
+            _MEMO.clear()
+        self.memo = _MEMO
+
+    def __call__(self, expr: sp.Basic) -> tuple[tuple[int, ...], int, int, int]:
         hit = self.memo.get(expr)
         if hit is None:
             hit = self.memo[expr] = self._eval(expr)
         return hit
 
-    def _oracle(self, name: str, value: int) -> int:
-        return _oracle(SEED, self.point, name, value)
+    @staticmethod
+    def _oracle(lane: int, name: str, value) -> int:
+        return _oracle(SEED, lane, name, value)
 
-    def _function(self, name: str, v: int) -> tuple[int, int, int]:
-        """A function value at argument v: an unknown, with the parity identities it must obey."""
+    def _function(self, name: str, values: tuple[int, ...]) -> tuple[tuple[int, ...], int, int, int]:
+        """A function's values: unknowns, with the parity identities they must obey."""
+        out, bad = [], 0
+        for lane, v in enumerate(values):
+            r = self._one(lane, name, v)
+            if r is None:
+                bad |= 1 << lane
+                r = 0
+            out.append(r)
+        degree = (1, 1) if name in ("exp", "sigmoid") else (1, 0)
+        return (tuple(out), bad, *degree)
+
+    def _one(self, lane: int, name: str, v: int) -> int | None:
         # Residues above p/2 stand for negative numbers, so sign(-u) = -sign(u) holds exactly.
         negative, mirror = v > PRIME // 2, (PRIME - v) % PRIME
         if name in ODD:
-            return ((-self._oracle(name, mirror) if negative else self._oracle(name, v)) % PRIME, 1, 0)
+            return (-self._oracle(lane, name, mirror) if negative else self._oracle(lane, name, v)) % PRIME
         if name in EVEN:
-            return (self._oracle(name, mirror if negative else v), 1, 0)
+            return self._oracle(lane, name, mirror if negative else v)
         if name == "Heaviside":  # H(-u) = 1 - H(u) away from u = 0
-            return ((1 - self._oracle(name, mirror)) % PRIME if negative else self._oracle(name, v), 1, 0)
+            return (1 - self._oracle(lane, name, mirror)) % PRIME if negative else self._oracle(lane, name, v)
         if name == "exp":  # exp(-u) = 1/exp(u)
-            if negative:
-                return (pow(self._oracle(name, mirror), -1, PRIME), 1, 1)
-            return (self._oracle(name, v), 1, 1)
+            return pow(self._oracle(lane, name, mirror), -1, PRIME) if negative else self._oracle(lane, name, v)
         if name == "sigmoid":  # 1/(1 + exp(-u))
-            e, _, _ = self._function("exp", (PRIME - v) % PRIME)
-            if (1 + e) % PRIME == 0:
-                raise _ZeroDivision
-            return (pow(1 + e, -1, PRIME), 1, 1)
-        return (self._oracle(name, v), 1, 0)
+            e = self._one(lane, "exp", mirror)
+            return None if (1 + e) % PRIME == 0 else pow(1 + e, -1, PRIME)
+        return self._oracle(lane, name, v)
 
-    def _eval(self, e: sp.Basic) -> tuple[int, int, int]:
+    def _eval(self, e: sp.Basic) -> tuple[tuple[int, ...], int, int, int]:
         # Products and sums first: they are most of every derivative's nodes.
         memo = self.memo
         if e.is_Mul:
-            value, num, den = 1, 0, 0
+            values, bad, num, den = None, 0, 0, 0
             for a in e.args:
-                v, n, d = memo.get(a) or self(a)
-                value, num, den = value * v % PRIME, num + n, den + d
-            return (value, num, den)
+                v, b, n, d = memo.get(a) or self(a)
+                values = v if values is None else tuple(x * y % PRIME for x, y in zip(values, v))
+                bad, num, den = bad | b, num + n, den + d
+            return (values, bad, num, den)
         if e.is_Add:
             parts = [memo.get(a) or self(a) for a in e.args]
-            den = sum(d for _, _, d in parts)
-            num = max(n + den - d for _, n, d in parts)
-            return (sum(v for v, _, _ in parts) % PRIME, num, den)
+            den = sum(p[3] for p in parts)
+            num = max(p[2] + den - p[3] for p in parts)
+            values = tuple(sum(lane) % PRIME for lane in zip(*(p[0] for p in parts)))
+            bad = 0
+            for p in parts:
+                bad |= p[1]
+            return (values, bad, num, den)
         if e.is_Symbol:
-            return (self._oracle("symbol", e.name), 1, 0)
-        if e.is_Rational:
-            return (_number_mod(Fraction(int(e.p), int(e.q))), 0, 0)
-        if e.is_Float:
-            return (_number_mod(Fraction(*sp.Rational(e).as_numer_denom())), 0, 0)
+            values = _SYMBOLS.get(e.name)
+            if values is None:
+                values = _SYMBOLS[e.name] = tuple(self._oracle(lane, "symbol", e.name) for lane in _LANES)
+            return (values, 0, 1, 0)
+        if e.is_Rational or e.is_Float:
+            q = Fraction(int(e.p), int(e.q)) if e.is_Rational else Fraction(*sp.Rational(e).as_numer_denom())
+            if q.denominator % PRIME == 0:
+                raise _Unsupported("a constant with denominator divisible by p")
+            c = q.numerator * pow(q.denominator, -1, PRIME) % PRIME
+            return ((c,) * POINTS, 0, 0, 0)
         if e.is_NumberSymbol or e is sp.I:
-            return (self._oracle("constant", str(e)), 1, 0)
+            return (tuple(self._oracle(lane, "constant", str(e)) for lane in _LANES), 0, 1, 0)
         if e.is_Pow:
             base, ex = e.args
             if not ex.is_Integer:
                 raise _Unsupported("non-integer power")
-            v, n, d = self(base)
+            v, b, n, d = self(base)
             k = int(ex)
             if k >= 0:
-                return (pow(v, k, PRIME), n * k, d * k)
-            if v == 0:
-                raise _ZeroDivision
-            return (pow(v, k, PRIME), d * -k, n * -k)
+                return (tuple(pow(x, k, PRIME) for x in v), b, n * k, d * k)
+            for lane, x in enumerate(v):
+                if x == 0:
+                    b |= 1 << lane
+            return (tuple(pow(x, k, PRIME) if x else 0 for x in v), b, d * -k, n * -k)
         if isinstance(e, sp.Heaviside) or (isinstance(e, (sp.Function, sp.Max, sp.Min)) and len(e.args) == 1):
             # Heaviside(u) and Heaviside(u, 0) differ only at u = 0, which random points miss.
-            return self._function(e.func.__name__, self(e.args[0])[0])
+            v, b, _, _ = self(e.args[0])
+            values, fbad, n, d = self._function(e.func.__name__, v)
+            return (values, b | fbad, n, d)
         if isinstance(e, (sp.Function, sp.Max, sp.Min)):
-            return (self._oracle(e.func.__name__, tuple(self(a)[0] for a in e.args)), 1, 0)
+            args = [self(a) for a in e.args]
+            bad = 0
+            for a in args:
+                bad |= a[1]
+            values = tuple(
+                self._oracle(lane, e.func.__name__, tuple(a[0][lane] for a in args)) for lane in _LANES
+            )
+            return (values, bad, 1, 0)
         raise _Unsupported(type(e).__name__)
 
 
@@ -272,27 +294,21 @@ def _compare_pair(a: sp.Expr, b: sp.Expr) -> tuple[str, str, bool, dict]:
             return ("expansion", "proved: the difference expands to 0", True, {})
 
     try:
-        degree, points = 0, 0
-        for index in range(3 * POINTS):
-            evaluator = _ModularEvaluator(index)
-            try:
-                va, na, da = evaluator(a)
-                vb, nb, db = evaluator(b)
-            except _ZeroDivision:
-                continue
-            if va != vb:
-                break
-            degree = max(degree, na + db, nb + da, 1)
-            points += 1
-            if points == POINTS:
-                exponent = int(mpmath.floor(-POINTS * mpmath.log10(mpmath.mpf(degree) / PRIME)))
-                return (
-                    "random points mod p",
-                    f"equal at {POINTS} random exact points modulo 2^61-1, each function value "
-                    f"treated as an unknown: polynomial identity, false-agreement chance below 1e-{exponent}",
-                    True,
-                    {},
-                )
+        evaluator = _ModularEvaluator()
+        va, bad_a, na, da = evaluator(a)
+        vb, bad_b, nb, db = evaluator(b)
+        if not (bad_a | bad_b) and va == vb:
+            degree = max(na + db, nb + da, 1)
+            exponent = int(mpmath.floor(-POINTS * mpmath.log10(mpmath.mpf(degree) / PRIME)))
+            return (
+                "random points mod p",
+                f"equal at {POINTS} random exact points modulo 2^61-1, each function value "
+                f"treated as an unknown: polynomial identity, false-agreement chance below 1e-{exponent}",
+                True,
+                {},
+            )
+        # Different values (or a vanished denominator) are not a proof of inequality: sign(u)**2
+        # and 1 differ as unknowns but not as numbers. The numeric check below decides.
     except (_Unsupported, RecursionError):
         pass
 
