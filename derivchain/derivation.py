@@ -8,6 +8,7 @@ from functools import cached_property
 import sympy as sp
 
 from .backprop import Backprop, backprop
+from .differentiate import canonical
 from .direct import Direct, direct
 from .network import Network
 from .paths import DEFAULT_MAX_PATHS, PathSum, sum_over_paths
@@ -68,10 +69,10 @@ class Derivation:
         """The direct result as printed: in full when short, else with whole neurons as their symbols,
         or None when even that is too long to read."""
         if tree_size(self.direct.value, SHOW_FULL_NODES) <= SHOW_FULL_NODES:
-            return self.direct.value
+            return canonical(self.direct.value)
         if tree_size(self.direct.value, SHOW_COMPACT_SOURCE) > SHOW_COMPACT_SOURCE:
             return None
-        compact = self.network.compact(self.direct.value)
+        compact = self.network.compact(canonical(self.direct.value))
         return compact if tree_size(compact, SHOW_COMPACT_NODES) <= SHOW_COMPACT_NODES else None
 
     def cases(self) -> tuple[Case, ...]:

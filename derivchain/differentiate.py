@@ -58,6 +58,23 @@ def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluat
     return walk(expr)
 
 
+def canonical(expr: sp.Basic) -> sp.Basic:
+    """``expr`` rebuilt with SymPy's evaluation (sorted, flattened, collected), for display.
+
+    Results built unevaluated for speed print with nested parentheses; this is for the small ones
+    that are shown in full.
+    """
+    memo: dict[sp.Basic, sp.Basic] = {}
+
+    def walk(e: sp.Basic) -> sp.Basic:
+        hit = memo.get(e)
+        if hit is None:
+            hit = memo[e] = e.func(*(walk(a) for a in e.args)) if e.args else e
+        return hit
+
+    return walk(expr)
+
+
 def _product(factors) -> sp.Expr:
     # Unevaluated: SymPy's canonical sort of a product compares its (large) factors, which was
     # most of the time on big networks. Ones are dropped and a zero wins, so results read cleanly.
