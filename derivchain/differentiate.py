@@ -31,8 +31,8 @@ def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluat
     """``expr.xreplace(rule)`` over shared subexpressions: each distinct node is visited once.
 
     ``memo`` may be kept across calls that use the same ``rule`` (a network's substitution).
-    With ``evaluate=False`` sums and products are rebuilt as they stand, without SymPy's canonical
-    sort (which compares the large substituted arguments).
+    With ``evaluate=False`` nodes are rebuilt as they stand, without SymPy's canonical sort of sums
+    and products (which compares the large substituted arguments) or functions' own evaluation.
     """
     memo = {} if memo is None else memo
 
@@ -48,7 +48,8 @@ def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluat
             args = tuple(walk(a) for a in e.args)
             if args == e.args:
                 out = e
-            elif not evaluate and (e.is_Add or e.is_Mul):
+            elif not evaluate and (e.is_Add or e.is_Mul or e.is_Pow or isinstance(e, (sp.Function, sp.Max, sp.Min))):
+                # Functions too: Abs(Out - Y) would otherwise query the sign of the whole tree.
                 out = e.func(*args, evaluate=False)
             else:
                 out = e.func(*args)
