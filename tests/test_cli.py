@@ -139,3 +139,13 @@ def test_end_to_end_subprocess():
     bad = subprocess.run([sys.executable, "-m", "derivchain", "grad", "W99"], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.strip() == "Error: unknown weight 'W99'; this network has weights W1..W14"
+
+
+def test_long_table_streams_without_a_bar_when_not_a_terminal():
+    # 2-8-8-1 has 88 parameters, past the progress-bar threshold; under CliRunner stderr is no
+    # terminal, so only rows are printed, one per parameter, in order.
+    r = run("table", "--layers", "2,8,8,1")
+    assert r.exit_code == 0, r.output
+    rows = [l for l in r.output.splitlines() if l[:1] in ("W", "B")]
+    assert [l.split()[0] for l in rows] == [f"W{i}" for i in range(1, 89)]
+    assert "deriving" not in r.output and all("equal" in l for l in rows)
