@@ -365,6 +365,77 @@ def formula(
     _run(body)
 
 
+@app.command()
+def step(
+    values: Annotated[Optional[str], typer.Option("--values", help="A .json or .toml file of name = number.")] = None,
+    assign: Annotated[Optional[list[str]], typer.Option("--set", help="NAME=NUMBER, repeatable; overrides --values.")] = None,
+    lr: Annotated[str, typer.Option("--lr", help="Learning rate (exact: 0.5 is 1/2).")] = "0.1",
+    steps: Annotated[int, typer.Option("--steps", help="How many steps to take.")] = 1,
+    freeze: Annotated[Optional[list[str]], typer.Option("--freeze", help="Keep parameters matching this glob fixed, e.g. 'B*'; repeatable.")] = None,
+    network: NetworkFile = None,
+    layers: Layers = None,
+    activation: Activation = None,
+    output_activation: OutputActivation = None,
+    loss: Loss = None,
+    bias: Bias = False,
+    notation: Notation = None,
+    fmt: Format = "text",
+) -> None:
+    """One (or --steps) gradient-descent step: w_new = w_old - lr * dLoss/dw, for every parameter."""
+
+    def body():
+        _check_format(fmt)
+        from .descent import descend
+        from .values import check_values, parse_assignments, read_values, read_number
+
+        net = _network(network, layers, activation, output_activation, loss, bias, notation)
+        given = read_values(values) if values else {}
+        given.update(parse_assignments(assign or []))
+        if not given:
+            raise _Fail("step needs numbers: --values FILE or --set NAME=NUMBER for every input, target, weight and bias")
+        rate = read_number(lr, "--lr")
+        with _progress(steps) as advance:
+            result = descend(net, check_values(net, given), rate, steps, tuple(freeze or ()), on_step=advance)
+        first, last = result.steps[0], result.steps[-1]
+        if fmt == "json":
+            from .render_json import dumps
+
+            typer.echo(dumps({
+                "lr": float(rate),
+                "steps": steps,
+                "exact": result.exact,
+                "frozen": list(result.frozen),
+                "loss": float(first.loss),
+                "gradients": {k: float(v) for k, v in first.gradients.items()},
+                "updated": {k: float(v) for k, v in last.updated.items()},
+                "loss_after": float(last.loss_after),
+                "losses": [float(s.loss) for s in result.steps] + [float(last.loss_after)],
+            }))
+            return
+        from rich.table import Table
+
+        console = _console()
+        console.print(_summary_line(net))
+        how = "exact arithmetic" if result.exact else "50-digit arithmetic, 15 significant digits shown"
+        table = Table(title=f"gradient descent, lr = {lr}, {steps} step{'s' if steps > 1 else ''} ({how})")
+        for col in ("parameter", "old value", "gradient" + (" (first step)" if steps > 1 else ""), "new value"):
+            table.add_column(col)
+        from .values import Number
+
+        for name in result.trained:
+            table.add_row(name, str(Number(given[name], True)), str(first.gradients[name]), str(last.updated[name]))
+        console.print(table)
+        if result.frozen:
+            console.print(f"kept fixed: {', '.join(result.frozen)}")
+        console.print(f"loss before: {first.loss}")
+        if steps > 1:
+            for i, s in enumerate(result.steps[1:], start=1):
+                console.print(f"loss after step {i}: {s.loss}")
+        console.print(f"loss after: {last.loss_after}")
+
+    _run(body)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Console-script entry point."""
     app(args=argv if argv is not None else sys.argv[1:], prog_name="derivchain")

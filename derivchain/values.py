@@ -1,0 +1,224 @@
+"""Numbers for a network's names: parsing, validation, and exact or 50-digit evaluation.
+
+Values are read exactly: ``0.15`` in a file or on the command line is the rational 3/20, never a
+binary float. A network whose every function is piecewise polynomial (identity, relu, leaky_relu,
+square, |.|, sign) is then evaluated exactly; otherwise with 50-digit arithmetic, of which the
+printed 15 significant digits are trustworthy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from pathlib import Path
+
+import mpmath
+import sympy as sp
+
+from .errors import DerivchainError
+from .functions import DEFINED_FUNCTIONS
+from .network import Network
+from .verify import evaluate as evaluate_numeric
+
+DIGITS = 50
+SHOWN = 15
+
+
+class ValuesError(DerivchainError):
+    """Values that are missing, unknown, not numbers, NaN or infinite."""
+
+
+def _number(raw, name: str, where: str) -> Fraction:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str, Decimal)):
+        raise ValuesError(f"{where}: {name} = {raw!r} is not a number")
+    try:
+        value = Fraction(Decimal(str(raw).strip()))
+    except (InvalidOperation, ValueError, ZeroDivisionError, OverflowError):
+        if isinstance(raw, str) and "/" in raw:
+            try:
+                return Fraction(raw.strip())
+            except (ValueError, ZeroDivisionError):
+                pass
+        raise ValuesError(f"{where}: {name} = {raw!r} is not a number (NaN and infinity are not allowed either)") from None
+    return value
+
+
+def read_number(text: str, what: str) -> Fraction:
+    """One exact number from text (``0.5``, ``1/3``), or a one-line error naming ``what``."""
+    return _number(text, what, what)
+
+
+def read_values(path: str | Path) -> dict[str, Fraction]:
+    """Read ``name = number`` pairs from a .json or .toml file, exactly."""
+    path = Path(path)
+    label = path.name
+    if path.suffix not in (".json", ".toml"):
+        raise ValuesError(f"{label}: values files end in .json or .toml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValuesError(f"{label}: cannot read the file ({exc.strerror})") from None
+    try:
+        # Decimal, not float: 0.15 stays 3/20. NaN/Infinity literals are refused below.
+        data = (
+            json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=lambda c: c)
+            if path.suffix == ".json"
+            else tomllib.loads(text, parse_float=Decimal)
+        )
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValuesError(f"{label}: not valid {path.suffix[1:].upper()}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValuesError(f"{label}: expected a table of name = number")
+    return {str(k): _number(v, str(k), label) for k, v in data.items()}
+
+
+def parse_assignments(items: list[str]) -> dict[str, Fraction]:
+    """``["W1=0.15", "X1=1/20"]`` -> names and exact numbers."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValuesError(f"--set {item!r}: write NAME=NUMBER, e.g. --set W1=0.15")
+        name, raw = item.split("=", 1)
+        out[name.strip()] = _number(raw, name.strip(), "--set")
+    return out
+
+
+def check_values(network: Network, values: dict[str, Fraction]) -> dict[sp.Symbol, Fraction]:
+    """Every input, target, weight and bias must have a value, and nothing else may."""
+    needed = list(network.inputs) + list(network.targets) + list(network.parameters)
+    names = {s.name for s in needed}
+    missing = [s.name for s in needed if s.name not in values]
+    unknown = sorted(n for n in values if n not in names)
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+    if unknown:
+        problems.append(f"unknown {', '.join(unknown)} (this network has {', '.join(s.name for s in needed)})")
+    if problems:
+        raise ValuesError("values: " + "; ".join(problems))
+    return {s: values[s.name] for s in needed}
+
+
+class _NotExact(Exception):
+    pass
+
+
+_EXACT_FUNCTIONS = {"sign", "Abs", "Heaviside", "Max", "Min", "relu", "leaky_relu"}
+
+
+def _exact(expr: sp.Basic, env: dict[sp.Symbol, Fraction], memo: dict) -> Fraction:
+    hit = memo.get(expr)
+    if hit is not None:
+        return hit
+    e = expr
+    if e.is_Symbol:
+        out = env[e]
+    elif e.is_Rational:
+        out = Fraction(int(e.p), int(e.q))
+    elif e.is_Add:
+        out = sum((_exact(a, env, memo) for a in e.args), Fraction(0))
+    elif e.is_Mul:
+        out = Fraction(1)
+        for a in e.args:
+            out *= _exact(a, env, memo)
+    elif e.is_Pow and e.args[1].is_Integer:
+        base = _exact(e.args[0], env, memo)
+        if base == 0 and e.args[1] < 0:
+            raise ZeroDivisionError("division by zero")
+        out = base ** int(e.args[1])
+    elif e.func.__name__ in _EXACT_FUNCTIONS:
+        args = [_exact(a, env, memo) for a in e.args]
+        name = e.func.__name__
+        if name == "sign":
+            out = Fraction((args[0] > 0) - (args[0] < 0))
+        elif name == "Abs":
+            out = abs(args[0])
+        elif name == "Heaviside":
+            at_zero = args[1] if len(args) > 1 else Fraction(1, 2)
+            out = Fraction(1) if args[0] > 0 else (Fraction(0) if args[0] < 0 else at_zero)
+        elif name in ("Max", "Min"):
+            out = max(args) if name == "Max" else min(args)
+        elif name == "relu":
+            out = max(args[0], Fraction(0))
+        else:  # leaky_relu(x, slope)
+            out = args[0] if args[0] > 0 else args[1] * args[0]
+    else:
+        raise _NotExact(type(e).__name__)
+    memo[expr] = out
+    return out
+
+
+@dataclass(frozen=True)
+class Number:
+    """A value: exact (a Fraction) or computed with 50 digits (an mpf)."""
+
+    value: object
+    exact: bool
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __str__(self) -> str:
+        if self.exact:
+            v: Fraction = self.value
+            if v.denominator == 1:
+                return str(v.numerator)
+            d = v.denominator
+            while d % 2 == 0:
+                d //= 2
+            while d % 5 == 0:
+                d //= 5
+            if d == 1:  # a terminating decimal: print it exactly
+                digits = max(len(str(v.denominator)), 1) + 2
+                text = f"{Decimal(v.numerator) / Decimal(v.denominator):.{digits}f}".rstrip("0").rstrip(".")
+                return text
+            return f"{v.numerator}/{v.denominator} (~{mpmath.nstr(mpmath.mpf(v.numerator) / v.denominator, SHOWN)})"
+        return mpmath.nstr(self.value, SHOWN)
+
+
+def evaluate_at(expr: sp.Expr, env: dict[sp.Symbol, Fraction], memo: dict | None = None) -> Number:
+    """``expr`` at the values in ``env``: exact when every piece allows it, else to 50 digits."""
+    try:
+        return Number(_exact(expr, env, {} if memo is None else memo), True)
+    except _NotExact:
+        with mpmath.workdps(DIGITS + 10):
+            point = {s: mpmath.mpf(v.numerator) / v.denominator for s, v in env.items()}
+            return Number(evaluate_numeric(expr, point, DIGITS), False)
+
+
+def forward(network: Network, values: dict[sp.Symbol, Fraction]) -> dict[sp.Symbol, Number]:
+    """Each neuron's output at the values (exact where possible), in neuron order."""
+    env: dict[sp.Symbol, object] = dict(values)
+    out: dict[sp.Symbol, Number] = {}
+    exact = True
+    for n in network.neurons:
+        v = evaluate_at(n.equation, env) if exact else _numeric(n.equation, env)
+        exact &= v.exact
+        out[n.symbol] = v
+        env[n.symbol] = v.value
+    return out
+
+
+def _numeric(expr, env) -> Number:
+    with mpmath.workdps(DIGITS + 10):
+        point = {s: (mpmath.mpf(v.numerator) / v.denominator if isinstance(v, Fraction) else v) for s, v in env.items()}
+        return Number(evaluate_numeric(expr, point, DIGITS), False)
+
+
+def environment(network: Network, values: dict[sp.Symbol, Fraction]) -> tuple[dict, bool]:
+    """Values plus every neuron's output: what local expressions (in neuron symbols) need."""
+    outs = forward(network, values)
+    env: dict = dict(values)
+    env.update({s: n.value for s, n in outs.items()})
+    return env, all(n.exact for n in outs.values())
+
+
+def value_of(expr: sp.Expr, env: dict, exact: bool) -> Number:
+    """``expr`` in an environment from :func:`environment`."""
+    if exact:
+        return evaluate_at(expr, env)
+    return _numeric(expr, env)
