@@ -97,6 +97,8 @@ def grad(
     notation: Notation = None,
     fmt: Format = "text",
     max_paths: MaxPaths = 1000,
+    values: Annotated[Optional[str], typer.Option("--values", help="Numbers (.json/.toml) to evaluate every piece at.")] = None,
+    assign: Annotated[Optional[list[str]], typer.Option("--set", help="NAME=NUMBER, repeatable; overrides --values.")] = None,
 ) -> None:
     """Derive dLoss/dWEIGHT three ways (paths, backprop, direct) and verify they agree."""
 
@@ -104,11 +106,27 @@ def grad(
         _check_format(fmt, max_paths)
         from .derivation import derive
 
-        d = derive(_network(network, layers, activation, output_activation, loss, bias, notation), weight, max_paths=max_paths)
-        if fmt == "json":
-            from .render_json import derivation_json, dumps
+        net = _network(network, layers, activation, output_activation, loss, bias, notation)
+        numbers = None
+        if values or assign:
+            from .values import check_values, parse_assignments, read_values
 
-            typer.echo(dumps(derivation_json(d)))
+            given = read_values(values) if values else {}
+            given.update(parse_assignments(assign or []))
+            numbers = check_values(net, given)
+        d = derive(net, weight, max_paths=max_paths)
+        at = None
+        if numbers is not None:
+            from .at_values import at_values
+
+            at = at_values(d, numbers)
+        if fmt == "json":
+            from .render_json import at_values_json, derivation_json, dumps
+
+            out = derivation_json(d)
+            if at is not None:
+                out["at_values"] = at_values_json(d, at)
+            typer.echo(dumps(out))
         elif fmt == "latex":
             from .render_latex import derivation_snippet
 
@@ -118,9 +136,12 @@ def grad(
 
             typer.echo(derivation_markdown(d), nl=False)
         else:
-            from .render_text import derivation_text
+            from .render_text import at_values_text, derivation_text
 
-            _console().print(derivation_text(d))
+            console = _console()
+            console.print(derivation_text(d))
+            if at is not None:
+                console.print(at_values_text(d, at))
         if not d.verdict.equal:
             raise typer.Exit(1)
 

@@ -86,3 +86,16 @@ def network_json(net: Network, expanded: sp.Expr | None) -> dict:
 def dumps(obj) -> str:
     """JSON text, keys in insertion order, two-space indent (deterministic)."""
     return json.dumps(obj, indent=2, ensure_ascii=False)
+
+
+def at_values_json(d: Derivation, at) -> dict:
+    """The numbers of a derivation (floats; ``exact`` says whether they were computed exactly)."""
+    return {
+        "exact": at.exact,
+        "neurons": {name: {"z": float(z), "output": float(o)} for name, z, o in at.neurons},
+        "loss": float(at.loss),
+        "paths": [{"factors": [float(f) for f in fs], "term": float(t)} for fs, t in at.paths],
+        "path_sum": float(at.path_sum),
+        "backprop": float(at.backprop),
+        "direct": float(at.direct),
+    }

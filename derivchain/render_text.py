@@ -103,3 +103,17 @@ def table_row(d: Derivation) -> Text:
     return Text.assemble(
         f"{d.parameter.name:<10} {d.path_count:>7}  ", (f"{d.verdict.word:<10}", style), f" {d.verdict.method:<20} ", str(d.backprop.local)
     )
+
+
+def at_values_text(d: Derivation, at) -> Group:
+    """The derivation's numbers: neurons, loss, each path's factors and term, the three results."""
+    how = "exact" if at.exact else "50-digit arithmetic, 15 significant digits shown"
+    parts: list = [Text(f"At the given values ({how}):", "bold")]
+    for name, z, o in at.neurons:
+        parts.append(Text(f"  {name}: z = {z}, output = {o}"))
+    parts.append(Text(f"  {d.network.loss_symbol.name} = {at.loss}"))
+    for path, (factors, term) in zip(d.paths, at.paths):
+        parts.append(Text(f"  {path.arrow()}: " + " * ".join(str(f) for f in factors) + f" = {term}"))
+    lhs = f"d{d.network.loss_symbol.name}/d{d.parameter.name}"
+    parts.append(Text(f"  {lhs}: sum over paths = {at.path_sum}, backprop = {at.backprop}, direct = {at.direct}"))
+    return Group(*parts)

@@ -122,3 +122,27 @@ def test_step_errors():
     assert r.exit_code == 2 and "step needs numbers" in r.output
     r = runner.invoke(app, ["step", *PUBLISHED, "--lr", "fast"])
     assert r.exit_code == 2 and "--lr = 'fast' is not a number" in r.output
+
+
+def test_grad_at_values_text_and_json():
+    r = runner.invoke(app, ["grad", "W1", *PUBLISHED])
+    assert r.exit_code == 0, r.output
+    assert "At the given values (50-digit arithmetic" in r.output
+    assert "H1: z = 0.3775, output = 0.593269992107187" in r.output
+    assert "sum over paths = 0.000438567734474347, backprop = 0.000438567734474347, direct = 0.000438567734474347" in r.output
+    data = json.loads(runner.invoke(app, ["grad", "W5", *PUBLISHED, "--format", "json"]).output)
+    at = data["at_values"]
+    assert at["exact"] is False and round(at["loss"], 9) == 0.298371109
+    assert round(at["direct"], 9) == 0.082167041 and at["path_sum"] == at["backprop"] == at["direct"]
+    assert round(at["neurons"]["Out1"]["output"], 8) == 0.75136507
+
+
+def test_grad_at_values_exact_for_identity_network():
+    args = ["grad", "W7", "--set", "X1=1", "--set", "X2=2", "--set", "Y=3"]
+    args += [x for i in range(1, 15) for x in ("--set", f"W{i}=0.{i}")]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "At the given values (exact):" in r.output
+    assert "W7 -> H4 -> Out -> Loss: -1 * 0.13 * 0.5 = -0.065" in r.output
+    r = runner.invoke(app, ["grad", "W7", "--set", "X1=1"])
+    assert r.exit_code == 2 and "values: missing X2, Y, W1" in r.output

@@ -1,0 +1,45 @@
+"""A derivation evaluated at numbers: each neuron, the loss, each path's factors and term, the sums."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy as sp
+
+from .derivation import Derivation
+from .values import Number, environment, value_of
+
+
+@dataclass(frozen=True)
+class DerivationAtValues:
+    """The numbers beside a derivation's symbolic pieces."""
+
+    neurons: tuple[tuple[str, Number, Number], ...]  # name, pre-activation z, output
+    loss: Number
+    paths: tuple[tuple[tuple[Number, ...], Number], ...]  # factor values, term, per listed path
+    path_sum: Number
+    backprop: Number
+    direct: Number
+    exact: bool
+
+
+def at_values(d: Derivation, values: dict[sp.Symbol, Fraction]) -> DerivationAtValues:
+    """Evaluate every piece of ``d`` at ``values`` (exact where the network allows)."""
+    net = d.network
+    env, exact = environment(net, values)
+    neurons = tuple(
+        (n.name, value_of(n.preactivation, env, exact), value_of(n.symbol, env, exact)) for n in net.neurons
+    )
+    paths = tuple(
+        (tuple(value_of(f.value, env, exact) for f in p.factors), value_of(p.term, env, exact)) for p in d.paths
+    )
+    return DerivationAtValues(
+        neurons,
+        value_of(net.loss_local, env, exact),
+        paths,
+        value_of(d.path_sum.local, env, exact),
+        value_of(d.backprop.local, env, exact),
+        value_of(d.direct.value, env, exact),
+        exact,
+    )
