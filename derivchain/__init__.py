@@ -32,6 +32,11 @@ _EXPORTS = {
     "load_network": "netfile",
     "build_network": "netfile",
     "general_formula": "formula",
+    "read_values": "values",
+    "parse_assignments": "values",
+    "check_values": "values",
+    "at_values": "at_values",
+    "descend": "descent",
     "DerivchainError": "errors",
 }
 
