@@ -352,7 +352,7 @@ def formula(
             typer.echo(dumps(out))
             return
         if fmt in ("latex", "markdown"):
-            from .derivation import delta_rhs_latex
+            from .render_latex import delta_rhs_latex
             from .printing import DerivPrinter
 
             printer = DerivPrinter()
@@ -453,6 +453,52 @@ def step(
             for i, s in enumerate(result.steps[1:], start=1):
                 console.print(f"loss after step {i}: {s.loss}")
         console.print(f"loss after: {last.loss_after}")
+
+    _run(body)
+
+
+@app.command()
+def export(
+    weights: Annotated[Optional[list[str]], typer.Argument(help="Weights and biases to include, or all (default).")] = None,
+    out: Annotated[str, typer.Option("--out", "-o", help="The file to write: .tex or .md.")] = "",
+    snippet: Annotated[bool, typer.Option("--snippet", help="Only the body, to paste into an existing document.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also compile the .tex with a LaTeX engine.")] = False,
+    title: Annotated[str, typer.Option("--title", help="The document's title.")] = "Gradients by the chain rule",
+    network: NetworkFile = None,
+    layers: Layers = None,
+    activation: Activation = None,
+    output_activation: OutputActivation = None,
+    loss: Loss = None,
+    bias: Bias = False,
+    notation: Notation = None,
+    max_paths: MaxPaths = 1000,
+) -> None:
+    """Write the derivations as a LaTeX or Markdown document (or snippet); --pdf compiles it."""
+
+    def body():
+        from pathlib import Path
+
+        from .derivation import derive
+        from .export import compile_pdf, latex_document, markdown_document, write_new
+
+        if not out:
+            raise _Fail("export needs --out FILE ending in .tex or .md")
+        target = Path(out)
+        if target.suffix not in (".tex", ".md"):
+            raise _Fail(f"--out {out}: choose a file ending in .tex (LaTeX) or .md (Markdown)")
+        if pdf and (target.suffix != ".tex" or snippet):
+            raise _Fail("--pdf compiles a whole .tex document: use --out FILE.tex without --snippet")
+        _check_format("text", max_paths)
+        net = _network(network, layers, activation, output_activation, loss, bias, notation)
+        chosen = net.parameters if not weights or weights == ["all"] else [net.parameter(w) for w in weights]
+        derivations = [derive(net, p, max_paths=max_paths) for p in chosen]
+        render = latex_document if target.suffix == ".tex" else markdown_document
+        write_new(target, render(net, derivations, title, snippet), force)
+        typer.echo(f"wrote {target} ({len(derivations)} derivation{'s' if len(derivations) != 1 else ''})")
+        if pdf:
+            made, _ = compile_pdf(target, force)
+            typer.echo(f"wrote {made}")
 
     _run(body)
 

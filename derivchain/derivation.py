@@ -105,54 +105,14 @@ class Derivation:
         return tuple(notes)
 
     def _latex(self, printer) -> str:
+        from .render_latex import latex_lines
+
         return r"\begin{aligned}%s\end{aligned}" % r" \\ ".join(latex_lines(self, printer))
 
     def _repr_latex_(self) -> str:
         from .printing import latex
 
         return "$$%s$$" % latex(self)
-
-
-def latex_lines(d: Derivation, printer) -> list[str]:
-    """The derivation as aligned LaTeX lines: paths, sum, backprop, direct, verdict."""
-    p = printer._print
-    lhs = printer.partial(d.network.loss_symbol, d.parameter)
-    lines = []
-    for i, path in enumerate(d.paths, start=1):
-        nodes = r" \to ".join(p(s) for s in path.nodes)
-        lines.append(r"&\text{path %d: } %s" % (i, nodes))
-        lines.append(r"&\quad %s = %s" % (printer.chain(path.factors), printer.product([f.value for f in path.factors])))
-    if d.path_sum.enumerated:
-        terms = " + ".join(printer.product([f.value for f in path.factors]) for path in d.paths)
-        lines.append(r"%s &= %s" % (lhs, terms))
-        lines.append(r"&= %s" % p(d.path_sum.local))
-    else:
-        lines.append(r"&\text{\dots\ %d more paths}" % (d.path_count - len(d.paths)))
-        lines.append(r"%s &= %s \quad \text{(all %d paths, summed by suffix)}" % (lhs, p(d.path_sum.local), d.path_count))
-    source = p(d.backprop.source) if d.backprop.source is not None else "1"
-    lines.append(r"\text{backprop: } %s &= %s \cdot %s" % (lhs, source, p(sp.Symbol(f"delta_{d.backprop.neuron.name}"))))
-    for eq in d.backprop.deltas:
-        lines.append(r"%s &= %s" % (p(eq.delta), delta_rhs_latex(eq, printer)) + ("" if eq.rhs == eq.value else " = %s" % p(eq.value)))
-    lines.append(r"%s &= %s" % (lhs, p(d.backprop.local)))
-    for case in d.cases():
-        cond = r"%s %s 0" % (p(case.argument), ">" if case.sign > 0 else "<")
-        lines.append(r"\text{for } %s:\ %s &= %s" % (cond, lhs, p(case.value)))
-    if d.direct_shown is not None:
-        lines.append(r"\text{direct: } %s &= %s" % (lhs, p(d.direct_shown)))
-    else:
-        lines.append(r"\text{direct: } & \text{not printed (too large; compared in full by the verdict)}")
-    lines.append(r"\text{verdict: } & %s" % p(d.verdict))
-    return lines
-
-
-def delta_rhs_latex(eq, printer) -> str:
-    """delta_j's right-hand side with its terms in successor order, as the recursion reads."""
-    inner = [printer._print(eq.loss_derivative)] if eq.loss_derivative is not None else []
-    inner += [r"%s %s" % (printer.factor(w), printer._print(d)) for w, d in eq.terms]
-    body = " + ".join(inner)
-    if eq.derivative == 1:
-        return body
-    return r"%s \left(%s\right)" % (printer.factor(eq.derivative), body) if len(inner) > 1 else r"%s \cdot %s" % (printer.factor(eq.derivative), body)
 
 
 def derive(network: Network, parameter: str | sp.Symbol, max_paths: int = DEFAULT_MAX_PATHS) -> Derivation:

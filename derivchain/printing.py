@@ -14,6 +14,24 @@ _WORDS = {"Out", "Loss"}
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}"}
 
 
+#: Visible characters of math that fit on a line of the exported documents (A4, 2 cm margins).
+LINE_WIDTH = 62
+_INVISIBLE = re.compile(r"\\(left|right|operatorname|mathrm|text|quad|qquad)\b|[{}]")
+_COMMAND = re.compile(r"\\[a-zA-Z]+")
+
+
+def visible_width(tex: str) -> int:
+    """A rough count of the characters a LaTeX math string shows (commands count as one)."""
+    return len(_COMMAND.sub("x", _INVISIBLE.sub("", tex)).replace("_", "").replace("^", ""))
+
+
+def _join_terms(terms: list[str]) -> str:
+    out = terms[0]
+    for t in terms[1:]:
+        out += (" - " + t[1:].lstrip()) if t.startswith("-") else " + " + t
+    return out
+
+
 class DerivPrinter(LatexPrinter):
     """SymPy's LaTeX printer with derivchain's names (W_{13}, \\mathrm{Out}, \\delta_{H_{4}})."""
 
@@ -85,6 +103,28 @@ class DerivPrinter(LatexPrinter):
     def chain(self, factors) -> str:
         """The chain of partial-derivative fractions, in path order."""
         return r" \cdot ".join(self._print(f) for f in factors)
+
+    def broken_sum(self, lhs: str, terms: list[str], width: int = LINE_WIDTH) -> list[str]:
+        r"""``lhs &= t1 + t2 ...`` as aligned lines, starting a new line before a term that would
+        run past ``width`` (estimated visible characters), continuing with ``&\quad + ...``."""
+        lines, current, used = [], [], 0
+        for t in terms:
+            w = visible_width(t) + 3
+            if current and used + w > width:
+                lines.append(current)
+                current, used = [], 0
+            current.append(t)
+            used += w
+        if current:
+            lines.append(current)
+        out = []
+        for i, chunk in enumerate(lines):
+            body = _join_terms(chunk)
+            if i == 0:
+                out.append(r"%s &= %s" % (lhs, body))
+            else:
+                out.append(r"&\quad %s" % (body if body.startswith("-") else "+ " + body))
+        return out
 
     def text(self, s: str) -> str:
         """Escape plain text for use inside \\text{...}."""

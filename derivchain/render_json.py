@@ -6,7 +6,8 @@ import json
 
 import sympy as sp
 
-from .derivation import Derivation, latex_lines
+from .derivation import Derivation
+from .render_latex import latex_lines
 from .network import Network
 from .paths import Path
 from .printing import DerivPrinter

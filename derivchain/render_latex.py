@@ -2,9 +2,96 @@
 
 from __future__ import annotations
 
-from .derivation import Derivation, latex_lines
+import sympy as sp
+
+from .derivation import Derivation
+from .differentiate import canonical
 from .network import Network
-from .printing import DerivPrinter
+from .printing import LINE_WIDTH, DerivPrinter, visible_width
+
+
+def latex_lines(d: Derivation, printer) -> list[str]:
+    """The derivation as aligned LaTeX lines: paths, sum, backprop, direct, verdict.
+
+    Long sums are broken across lines (each continuation starts ``&\\quad +``), so the lines fit
+    an A4 page; a direct result too wide even then is written with whole neurons as symbols.
+    """
+    p = printer._print
+    lhs = printer.partial(d.network.loss_symbol, d.parameter)
+
+    def expr_lines(prefix: str, e: sp.Expr) -> list[str]:
+        if e.is_Mul and visible_width(p(e)) > LINE_WIDTH:
+            # A long product with a sum inside: write the other factors, then the sum broken
+            # across lines inside \left( ... \right. / \left. ... \right).
+            sums = [f for f in e.args if f.is_Add]
+            if sums:
+                inner = max(sums, key=lambda f: visible_width(p(f)))
+                others = sp.Mul(*[f for f in e.args if f is not inner])
+                head = "" if others == 1 else ("-" if others == -1 else printer.factor(others)) + " "
+                chunks = printer.broken_sum(prefix, [p(t) for t in sp.Add.make_args(inner)], LINE_WIDTH - visible_width(head))
+                if len(chunks) > 1:
+                    first, rest = chunks[0], chunks[1:]
+                    lhs_part, rhs_part = first.split("&=", 1)
+                    out = [r"%s&= %s\left(%s\right." % (lhs_part, head, rhs_part.strip())]
+                    for i, line in enumerate(rest):
+                        body = line.replace(r"&\quad ", "", 1)
+                        close = r"\right)" if i == len(rest) - 1 else r"\right."
+                        out.append(r"&\quad \left. %s %s" % (body, close))
+                    return out
+        terms = [p(t) for t in sp.Add.make_args(e)] if e.is_Add else [p(e)]
+        return printer.broken_sum(prefix, terms)
+
+    lines = []
+    for i, path in enumerate(d.paths, start=1):
+        nodes = r" \to ".join(p(s) for s in path.nodes)
+        lines.append(r"&\text{path %d: } %s" % (i, nodes))
+        chain, product = printer.chain(path.factors), printer.product([f.value for f in path.factors])
+        if visible_width(chain) + visible_width(product) > LINE_WIDTH:
+            lines.append(r"&\quad %s" % chain)
+            lines.append(r"&\qquad = %s" % product)
+        else:
+            lines.append(r"&\quad %s = %s" % (chain, product))
+    if d.path_sum.enumerated:
+        lines += printer.broken_sum(lhs, [printer.product([f.value for f in path.factors]) for path in d.paths])
+        lines += [line.replace(lhs + " &=", "&=", 1) for line in expr_lines(lhs, d.path_sum.local)]
+    else:
+        lines.append(r"&\text{\dots\ %d more paths; the sum over all %d, by suffix:}" % (d.path_count - len(d.paths), d.path_count))
+        lines += expr_lines(lhs, d.path_sum.local)
+    source = p(d.backprop.source) if d.backprop.source is not None else "1"
+    lines.append(r"&\text{backprop:}")
+    lines.append(r"%s &= %s \cdot %s" % (lhs, source, p(sp.Symbol(f"delta_{d.backprop.neuron.name}"))))
+    for eq in d.backprop.deltas:
+        lines.append(r"%s &= %s" % (p(eq.delta), delta_rhs_latex(eq, printer)))
+        if eq.rhs != eq.value:
+            lines += [line.replace(p(eq.delta) + " &=", "&=", 1) for line in expr_lines(p(eq.delta), eq.value)]
+    lines += expr_lines(lhs, d.backprop.local)
+    for case in d.cases():
+        cond = r"%s %s 0" % (p(case.argument), ">" if case.sign > 0 else "<")
+        lines.append(r"&\text{for } %s:" % cond)
+        lines += expr_lines(lhs, case.value)
+    shown = d.direct_shown
+    if shown is not None and visible_width(p(shown)) > 2 * LINE_WIDTH:
+        shown = canonical(d.network.compact(d.direct.value))  # compact first: Out stays whole
+        label = r"\text{direct (neurons as symbols): }"
+    else:
+        label = r"\text{direct: }"
+    lines.append(r"&%s" % label.strip())
+    if shown is not None and visible_width(p(shown)) <= 6 * LINE_WIDTH:
+        lines += expr_lines(lhs, shown)
+    else:
+        lines.append(r"&\quad \text{not printed (too large; compared in full by the verdict)}")
+    lines.append(r"&\text{verdict: } %s" % p(d.verdict))
+    return lines
+
+
+def delta_rhs_latex(eq, printer) -> str:
+    """delta_j's right-hand side with its terms in successor order, as the recursion reads."""
+    inner = [printer._print(eq.loss_derivative)] if eq.loss_derivative is not None else []
+    inner += [r"%s %s" % (printer.factor(w), printer._print(d)) for w, d in eq.terms]
+    body = " + ".join(inner)
+    if eq.derivative == 1:
+        return body
+    return r"%s \left(%s\right)" % (printer.factor(eq.derivative), body) if len(inner) > 1 else r"%s \cdot %s" % (printer.factor(eq.derivative), body)
 
 
 def _align(lines: list[str]) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .derivation import Derivation, latex_lines
+from .derivation import Derivation
+from .render_latex import latex_lines
 from .network import Network
 from .printing import DerivPrinter
 

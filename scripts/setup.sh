@@ -2,6 +2,7 @@
 # Create .venv beside this repository and install derivchain into it:
 #   sh scripts/setup.sh          # the tool (a regular install)
 #   sh scripts/setup.sh test     # editable, with what the tests need (any extras may be named)
+#   sh scripts/setup.sh test cross-check latex   # all the tests: torch, and a LaTeX engine from apt
 set -eu
 cd "$(dirname "$0")/.."
 if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
@@ -10,6 +11,22 @@ if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
     $SUDO apt-get update -qq
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
 fi
+# "latex" is not a Python extra: it asks for a real LaTeX engine, from Debian (about 35 s, 70 MB),
+# which the export tests compile documents with.
+extras=""
+for word in "$@"; do
+    if [ "$word" = latex ]; then
+        if ! command -v pdflatex >/dev/null 2>&1; then
+            if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+            $SUDO apt-get update -qq
+            $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                texlive-latex-base texlive-latex-recommended poppler-utils >/dev/null
+        fi
+    else
+        extras="$extras $word"
+    fi
+done
+set -- $extras
 [ -x .venv/bin/python ] || python3 -m venv .venv
 if [ $# -eq 0 ]; then
     # The tool alone: a regular install, byte-compiled by pip, starts faster than an editable one
