@@ -18,10 +18,13 @@ def execute(path: Path):
 
 
 def outputs(nb) -> str:
+    # A cell's stdout may arrive as several stream messages, split anywhere (even mid-line):
+    # join those with nothing between them; rich outputs (text/latex, ...) on lines of their own.
     text = []
     for cell in nb.cells:
+        streams = "".join(out.get("text", "") for out in cell.get("outputs", []) if out.get("output_type") == "stream")
+        text.append(streams)
         for out in cell.get("outputs", []):
-            text.append(out.get("text", ""))
             text.extend(str(v) for v in out.get("data", {}).values())
     return "\n".join(text)
 
