@@ -458,6 +458,51 @@ def step(
 
 
 @app.command()
+def steps(
+    weight: Annotated[str, typer.Argument(help="The weight or bias, e.g. W1 or B3.")],
+    network: NetworkFile = None,
+    layers: Layers = None,
+    activation: Activation = None,
+    output_activation: OutputActivation = None,
+    loss: Loss = None,
+    bias: Bias = False,
+    notation: Notation = None,
+    fmt: Format = "text",
+) -> None:
+    """The step-by-step derivation of dLoss/dWEIGHT: one rewriting per line, each with its reason."""
+
+    def body():
+        _check_format(fmt)
+        from .render_latex import steps_latex
+        from .steps import derivation_steps
+
+        net = _network(network, layers, activation, output_activation, loss, bias, notation)
+        chain = derivation_steps(net, weight)
+        if fmt == "json":
+            from .render_json import dumps
+
+            from .printing import text
+
+            typer.echo(dumps({"weight": weight, "steps": [{"expr": text(s.expr), "reason": s.reason} for s in chain]}))
+        elif fmt in ("latex", "markdown"):
+            from .printing import DerivPrinter
+
+            tex = "\\begin{align*}\n" + " \\\\\n".join(steps_latex(chain, DerivPrinter())) + "\n\\end{align*}"
+            typer.echo(tex if fmt == "latex" else f"$$\n{tex}\n$$")
+        else:
+            from rich.text import Text
+
+            from .printing import text
+
+            console = _console()
+            console.print(Text(f"d{net.loss_symbol.name}/d{weight}, step by step:", "bold"))
+            for i, s in enumerate(chain):
+                console.print(Text.assemble(("  = " if i else "    ", "bold"), text(s.expr), (f"    [{s.reason}]", "dim")))
+
+    _run(body)
+
+
+@app.command()
 def export(
     weights: Annotated[Optional[list[str]], typer.Argument(help="Weights and biases to include, or all (default).")] = None,
     out: Annotated[str, typer.Option("--out", "-o", help="The file to write: .tex or .md.")] = "",

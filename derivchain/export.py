@@ -17,8 +17,9 @@ from .derivation import Derivation
 from .errors import DerivchainError
 from .network import Network
 from .printing import DerivPrinter
-from .render_latex import latex_lines, network_snippet
+from .render_latex import latex_lines, network_snippet, steps_latex
 from .render_markdown import derivation_markdown, network_markdown
+from .steps import derivation_steps
 
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[a4paper,margin=2cm]{geometry}
@@ -41,6 +42,10 @@ def latex_document(network: Network, derivations: list[Derivation], title: str, 
         body.append(r"\section*{$\partial %s / \partial %s$}" % (printer._print(network.loss_symbol), name))
         body.append(r"\begin{align*}")
         body.append(" \\\\\n".join(latex_lines(d, printer)))
+        body.append(r"\end{align*}")
+        body.append(r"\noindent Step by step (%s):" % printer.text(derivation_steps(network, d.parameter)[1].reason))
+        body.append(r"\begin{align*}")
+        body.append(" \\\\\n".join(steps_latex(derivation_steps(network, d.parameter), printer)))
         body.append(r"\end{align*}")
         for note in d.notes():
             body.append(r"\noindent\emph{Note.} " + printer.text(note) + r"\par")

@@ -80,6 +80,13 @@ class DerivPrinter(LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         return self.name(expr.name)
 
+    def _print_Derivative(self, expr):
+        # Always partial (SymPy writes d for one variable): dLoss/dW1 is a partial derivative here.
+        inner, (w, _) = expr.args[0], expr.args[1]
+        if inner.is_Symbol:
+            return self.partial(inner, w)
+        return r"\frac{\partial}{\partial %s} \left(%s\right)" % (self._print(w), self._print(inner))
+
     def _print_Heaviside(self, expr, exp=None):
         # The value at 0 is stated in the notes, not in every formula.
         tex = r"\theta\left(%s\right)" % self._print(expr.args[0])
@@ -147,3 +154,17 @@ def latex(obj, **settings) -> str:
     if _DEFAULT is None:
         _DEFAULT = DerivPrinter()
     return _DEFAULT.doprint(obj)
+
+
+def text(expr) -> str:
+    """Plain text with pending derivatives written dH4/dW1 and d/dW1(...)."""
+    from sympy.printing.str import StrPrinter
+
+    class _Text(StrPrinter):
+        def _print_Derivative(self, e):
+            inner, (w, _) = e.args[0], e.args[1]
+            if inner.is_Symbol:
+                return f"d{inner}/d{w}"
+            return f"d/d{w}({self._print(inner)})"
+
+    return _Text().doprint(expr)

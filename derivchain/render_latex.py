@@ -10,6 +10,43 @@ from .network import Network
 from .printing import LINE_WIDTH, DerivPrinter, visible_width
 
 
+def expression_lines(printer, prefix: str, e: sp.Expr) -> list[str]:
+    """``prefix &= e`` as aligned lines: long sums broken, and long products inside their sum."""
+    p = printer._print
+    if e.is_Mul and visible_width(p(e)) > LINE_WIDTH:
+        # A long product with a sum inside: write the other factors, then the sum broken
+        # across lines inside \left( ... \right. / \left. ... \right).
+        sums = [f for f in e.args if f.is_Add]
+        if sums:
+            inner = max(sums, key=lambda f: visible_width(p(f)))
+            others = sp.Mul(*[f for f in e.args if f is not inner])
+            head = "" if others == 1 else ("-" if others == -1 else printer.factor(others)) + " "
+            chunks = printer.broken_sum(prefix, [p(t) for t in sp.Add.make_args(inner)], LINE_WIDTH - visible_width(head))
+            if len(chunks) > 1:
+                first, rest = chunks[0], chunks[1:]
+                lhs_part, rhs_part = first.split("&=", 1)
+                out = [r"%s&= %s\left(%s\right." % (lhs_part, head, rhs_part.strip())]
+                for i, line in enumerate(rest):
+                    body = line.replace(r"&\quad ", "", 1)
+                    close = r"\right)" if i == len(rest) - 1 else r"\right."
+                    out.append(r"&\quad \left. %s %s" % (body, close))
+                return out
+    terms = [p(t) for t in sp.Add.make_args(e)] if e.is_Add else [p(e)]
+    return printer.broken_sum(prefix, terms)
+
+
+def steps_latex(steps, printer) -> list[str]:
+    """The step-by-step derivation as align* lines; each reason is an \\intertext (it wraps) placed
+    between the two lines it connects. The first reason (the loss's formula) is the first line's."""
+    lhs = printer._print(steps[0].expr)
+    lines = expression_lines(printer, lhs, steps[1].expr)
+    for st in steps[2:]:
+        body = expression_lines(printer, "", st.expr)
+        body[0] = r"\intertext{\small %s:} %s" % (printer.text(st.reason[0].upper() + st.reason[1:]), body[0])
+        lines += body
+    return lines
+
+
 def latex_lines(d: Derivation, printer) -> list[str]:
     """The derivation as aligned LaTeX lines: paths, sum, backprop, direct, verdict.
 
@@ -20,26 +57,7 @@ def latex_lines(d: Derivation, printer) -> list[str]:
     lhs = printer.partial(d.network.loss_symbol, d.parameter)
 
     def expr_lines(prefix: str, e: sp.Expr) -> list[str]:
-        if e.is_Mul and visible_width(p(e)) > LINE_WIDTH:
-            # A long product with a sum inside: write the other factors, then the sum broken
-            # across lines inside \left( ... \right. / \left. ... \right).
-            sums = [f for f in e.args if f.is_Add]
-            if sums:
-                inner = max(sums, key=lambda f: visible_width(p(f)))
-                others = sp.Mul(*[f for f in e.args if f is not inner])
-                head = "" if others == 1 else ("-" if others == -1 else printer.factor(others)) + " "
-                chunks = printer.broken_sum(prefix, [p(t) for t in sp.Add.make_args(inner)], LINE_WIDTH - visible_width(head))
-                if len(chunks) > 1:
-                    first, rest = chunks[0], chunks[1:]
-                    lhs_part, rhs_part = first.split("&=", 1)
-                    out = [r"%s&= %s\left(%s\right." % (lhs_part, head, rhs_part.strip())]
-                    for i, line in enumerate(rest):
-                        body = line.replace(r"&\quad ", "", 1)
-                        close = r"\right)" if i == len(rest) - 1 else r"\right."
-                        out.append(r"&\quad \left. %s %s" % (body, close))
-                    return out
-        terms = [p(t) for t in sp.Add.make_args(e)] if e.is_Add else [p(e)]
-        return printer.broken_sum(prefix, terms)
+        return expression_lines(printer, prefix, e)
 
     lines = []
     for i, path in enumerate(d.paths, start=1):

@@ -1,0 +1,98 @@
+"""The step-by-step derivation: the chain of equalities a careful person writes, one rewriting a line.
+
+d/dW Loss -> the loss's formula -> the chain rule through the loss -> each layer's equations
+substituted (outputs first) -> differentiated by linearity, terms that do not depend on W dropped
+with the reason -> ... -> the result, collected. Pending derivatives are unevaluated SymPy
+``Derivative`` objects, so every line is a real expression; tests check that each line equals the
+next (by :func:`realize` and the verifier).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .backprop import factor_common
+from .network import Network
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line: the expression, and why it equals the line before."""
+
+    expr: sp.Expr
+    reason: str
+
+
+def _depends(network: Network, symbol: sp.Symbol, w: sp.Symbol) -> bool:
+    return network.substitution[symbol].has(w) if symbol in network.substitution else symbol == w
+
+
+def derivation_steps(network: Network, parameter: str | sp.Symbol) -> tuple[Step, ...]:
+    """The step-by-step derivation of dLoss/d``parameter``."""
+    w = network.parameter(parameter if isinstance(parameter, str) else parameter.name)
+    D = lambda e: sp.Derivative(e, w)  # noqa: E731 - an unevaluated d/dw, printed as such
+    steps = [Step(D(network.loss_symbol), "the derivative to find")]
+    steps.append(Step(D(network.loss_local), f"{network.loss_symbol.name} = {network.loss_local}"))
+
+    reached = [o for o in network.outputs if _depends(network, o.symbol, w)]
+    expr = sp.Add(*(network.loss_derivative(o) * D(o.symbol) for o in reached))
+    unaffected = [o.name for o in network.outputs if o not in reached]
+    reason = "chain rule through the loss"
+    if unaffected:
+        reason += f"; {', '.join(unaffected)} do{'es' if len(unaffected) == 1 else ''} not depend on {w.name}"
+    steps.append(Step(expr, reason))
+
+    for layer in sorted({n.layer for n in network.neurons}, reverse=True):
+        pending = [n for n in network.neurons if n.layer == layer and expr.has(D(n.symbol))]
+        if not pending:
+            continue
+        names = ", ".join(n.name for n in pending)
+        expr = expr.xreplace({D(n.symbol): D(n.equation) for n in pending})
+        steps.append(Step(expr, f"substitute the equation{'s' if len(pending) > 1 else ''} of {names}"))
+        replaced, dropped, constants = {}, [], []
+        for n in pending:
+            inner = []
+            for src, wt in n.sources:
+                if wt == w:
+                    inner.append(src)  # d/dw (src * w) = src
+                elif _depends(network, src, w):
+                    inner.append(wt * D(src))
+                    constants.append(wt.name)
+                else:
+                    dropped.append(src.name)
+            if n.bias == w:
+                inner.append(sp.Integer(1))
+            replaced[D(n.equation)] = n.derivative() * sp.Add(*inner)
+        expr = expr.xreplace(replaced)
+        parts = ["linearity and the chain rule"]
+        if constants:
+            names = list(dict.fromkeys(constants))
+            parts.append(f"{', '.join(names)} do{'es' if len(names) == 1 else ''} not depend on {w.name}")
+        if dropped:
+            parts.append(f"the terms with {', '.join(dict.fromkeys(dropped))} do not depend on {w.name}: their derivative is 0")
+        steps.append(Step(expr, "; ".join(parts)))
+
+    collected = _collect(expr)
+    if collected != expr:
+        steps.append(Step(collected, "collect the common factors"))
+    return tuple(steps)
+
+
+def _collect(expr: sp.Expr) -> sp.Expr:
+    if expr.is_Add:
+        return factor_common(list(expr.args))
+    if expr.is_Mul:
+        return sp.Mul(*(_collect(a) for a in expr.args))
+    return expr
+
+
+def realize(network: Network, expr: sp.Expr) -> sp.Expr:
+    """A step's expression with every pending derivative taken and every neuron substituted."""
+    rule = {}
+    for d in expr.atoms(sp.Derivative):
+        inner, (w, _) = d.args[0], d.args[1]
+        rule[d] = sp.diff(network.substitute(inner).xreplace({network.loss_symbol: network.loss_full}), w)
+    out = expr.xreplace(rule)
+    return network.substitute(out)
