@@ -11,7 +11,9 @@ _INDEXED = re.compile(r"^([A-Za-z]+)(\d+)$")
 _LAYERED_WEIGHT = re.compile(r"^([a-z])(\d+)_(\d+)_(\d+)$")  # w2_1_2 -> w^{2}_{12}
 _LAYERED_NODE = re.compile(r"^([A-Za-z])(\d+)_(\d+)$")  # O2_1 -> O_{21}, b2_1 -> b^{2}_{1}
 _WORDS = {"Out", "Loss"}
-_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}"}
+_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
+                 # In text mode with the default font encoding |, < and > print as other glyphs.
+                 "|": r"\textbar{}", "<": r"\textless{}", ">": r"\textgreater{}"}
 
 
 #: Visible characters of math that fit on a line of the exported documents (A4, 2 cm margins).

@@ -29,3 +29,9 @@ def test_chain_keeps_path_order(net):
 
 def test_latex_is_deterministic(net):
     assert latex(derive(net, "W3")) == latex(derive(net, "W3"))
+
+
+def test_text_escapes_characters_that_change_glyph_in_text_mode():
+    from derivchain.printing import DerivPrinter
+
+    assert DerivPrinter().text("|u| < 1 > 0_x") == r"\textbar{}u\textbar{} \textless{} 1 \textgreater{} 0\_x"
