@@ -503,6 +503,38 @@ def steps(
 
 
 @app.command()
+def draw(
+    weight: Annotated[Optional[str], typer.Argument(help="Highlight the paths of this weight or bias.")] = None,
+    out: Annotated[str, typer.Option("--out", "-o", help="The file to write: .tex (TikZ) or .svg.")] = "",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    network: NetworkFile = None,
+    layers: Layers = None,
+    activation: Activation = None,
+    output_activation: OutputActivation = None,
+    loss: Loss = None,
+    bias: Bias = False,
+    notation: Notation = None,
+) -> None:
+    """Draw the network (TikZ or SVG), with the paths of WEIGHT highlighted."""
+
+    def body():
+        from pathlib import Path
+
+        from .diagram import svg, tikz
+        from .export import write_new
+
+        target = Path(out) if out else None
+        if target is None or target.suffix not in (".tex", ".svg"):
+            raise _Fail("draw needs --out FILE ending in .tex (TikZ) or .svg")
+        net = _network(network, layers, activation, output_activation, loss, bias, notation)
+        text = tikz(net, weight) if target.suffix == ".tex" else svg(net, weight)
+        write_new(target, text + "\n", force)
+        typer.echo(f"wrote {target}")
+
+    _run(body)
+
+
+@app.command()
 def export(
     weights: Annotated[Optional[list[str]], typer.Argument(help="Weights and biases to include, or all (default).")] = None,
     out: Annotated[str, typer.Option("--out", "-o", help="The file to write: .tex or .md.")] = "",

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from .derivation import Derivation
+from .diagram import tikz
 from .errors import DerivchainError
 from .network import Network
 from .printing import DerivPrinter
@@ -24,6 +25,7 @@ from .steps import derivation_steps
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[a4paper,margin=2cm]{geometry}
 \usepackage{amsmath,amssymb}
+\usepackage{graphicx,tikz}
 \allowdisplaybreaks
 """
 
@@ -40,6 +42,7 @@ def latex_document(network: Network, derivations: list[Derivation], title: str, 
     for d in derivations:
         name = printer._print(d.parameter)
         body.append(r"\section*{$\partial %s / \partial %s$}" % (printer._print(network.loss_symbol), name))
+        body.append(tikz(network, d.parameter, printer))
         body.append(r"\begin{align*}")
         body.append(" \\\\\n".join(latex_lines(d, printer)))
         body.append(r"\end{align*}")

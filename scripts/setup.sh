@@ -16,11 +16,11 @@ fi
 extras=""
 for word in "$@"; do
     if [ "$word" = latex ]; then
-        if ! command -v pdflatex >/dev/null 2>&1; then
+        if ! command -v pdflatex >/dev/null 2>&1 || ! kpsewhich tikz.sty >/dev/null 2>&1; then
             if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
             $SUDO apt-get update -qq
             $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-                texlive-latex-base texlive-latex-recommended poppler-utils >/dev/null
+                texlive-latex-base texlive-latex-recommended texlive-pictures poppler-utils >/dev/null
         fi
     else
         extras="$extras $word"
