@@ -332,7 +332,7 @@ def formula(
 
     def body():
         _check_format(fmt)
-        from .backprop import backprop
+        from .backpropagation import backprop
         from .formula import general_formula
 
         net = _network(network, layers, activation, output_activation, loss, bias, notation)
@@ -570,8 +570,19 @@ def export(
         net = _network(network, layers, activation, output_activation, loss, bias, notation)
         chosen = net.parameters if not weights or weights == ["all"] else [net.parameter(w) for w in weights]
         derivations = [derive(net, p, max_paths=max_paths) for p in chosen]
-        render = latex_document if target.suffix == ".tex" else markdown_document
-        write_new(target, render(net, derivations, title, snippet), force)
+        if target.suffix == ".tex":
+            write_new(target, latex_document(net, derivations, title, snippet), force)
+        else:
+            # Markdown hosts render SVG images: the diagram goes beside the .md file.
+            from .diagram import svg
+
+            picture = target.with_name(target.stem + "-network.svg")
+            for path in (target, picture):  # refuse before writing either, so nothing is left half done
+                if path.exists() and not force:
+                    raise _Fail(f"{path} already exists; pass --force to replace it")
+            write_new(picture, svg(net, derivations[0].parameter if len(derivations) == 1 else None) + "\n", force)
+            text = markdown_document(net, derivations, title, snippet)
+            write_new(target, text.replace("## Network\n", f"## Network\n\n![the network]({picture.name})\n", 1), force)
         typer.echo(f"wrote {target} ({len(derivations)} derivation{'s' if len(derivations) != 1 else ''})")
         if pdf:
             made, _ = compile_pdf(target, force)

@@ -7,12 +7,12 @@ from functools import cached_property
 
 import sympy as sp
 
-from .backprop import Backprop, backprop
+from .backpropagation import Backprop, backprop
 from .differentiate import canonical
-from .direct import Direct, direct
+from .direct_derivative import Direct, direct
 from .network import Network
 from .paths import DEFAULT_MAX_PATHS, PathSum, sum_over_paths
-from .verify import Verdict, verify
+from .verification import Verdict, verify
 
 
 #: Largest printed tree (in nodes, shared subtrees counted each time) shown fully substituted.

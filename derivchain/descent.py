@@ -98,7 +98,7 @@ def _mp(v):
 
 
 def _numeric_env(network: Network, current: dict) -> tuple[dict, bool]:
-    from .verify import evaluate
+    from .verification import evaluate
 
     env = dict(current)
     with mpmath.workdps(DIGITS + 10):

@@ -1,7 +1,7 @@
 """The general backpropagation equations at an arbitrary layer, in a network's notation.
 
 The worked example asks for "a formula for dLoss/dW at an arbitrary layer"; this is it, written
-once in general and then instantiated for one weight by :func:`derivchain.backprop.backprop`.
+once in general and then instantiated for one weight by :func:`derivchain.backpropagation.backprop`.
 """
 
 from __future__ import annotations

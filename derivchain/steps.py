@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .backprop import factor_common
+from .backpropagation import factor_common
 from .network import Network
 
 

@@ -22,7 +22,7 @@ import sympy as sp
 from .errors import DerivchainError
 from .functions import DEFINED_FUNCTIONS
 from .network import Network
-from .verify import evaluate as evaluate_numeric
+from .verification import evaluate as evaluate_numeric
 
 DIGITS = 50
 SHOWN = 15

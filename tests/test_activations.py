@@ -5,7 +5,7 @@ import sympy as sp
 
 from derivchain.activations import ACTIVATIONS
 from derivchain.losses import LOSSES
-from derivchain.verify import evaluate
+from derivchain.verification import evaluate
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))

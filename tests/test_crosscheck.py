@@ -11,9 +11,9 @@ import random
 import mpmath
 import pytest
 
-from derivchain.direct import direct
+from derivchain.direct_derivative import direct
 from derivchain.netfile import build_network
-from derivchain.verify import central_difference, evaluate
+from derivchain.verification import central_difference, evaluate
 
 if os.environ.get("CI"):
     import torch  # on CI (CI=true) torch must be there: .ci/run installs it

@@ -10,7 +10,7 @@ from derivchain.activations import ACTIVATIONS
 from derivchain.derivation import derive
 from derivchain.losses import LOSSES
 from derivchain.network import dense, real
-from derivchain.verify import central_difference, evaluate
+from derivchain.verification import central_difference, evaluate
 
 
 def test_worked_example_w7(net):
@@ -90,3 +90,14 @@ def test_derivation_latex_for_notebooks(net):
     text = derive(net, "W1")._repr_latex_()
     assert text.startswith("$$\\begin{aligned}") and text.endswith("\\end{aligned}$$")
     assert r"\frac{\partial \mathrm{Loss}}{\partial W_{1}}" in text
+
+
+def test_public_names_are_the_functions_even_after_their_modules_load():
+    # A submodule named like the function it exports would shadow it once imported.
+    import derivchain as dc
+    import derivchain.backpropagation  # noqa: F401
+    import derivchain.direct_derivative  # noqa: F401
+    import derivchain.verification  # noqa: F401
+
+    for name in ("verify", "backprop", "direct", "derive", "latex", "dense", "descend", "at_values"):
+        assert callable(getattr(dc, name)) and not isinstance(getattr(dc, name), type(dc)), name

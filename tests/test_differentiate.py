@@ -6,7 +6,7 @@ import sympy as sp
 from derivchain.differentiate import differentiate
 from derivchain.functions import elu, leaky_relu, relu, sigmoid
 from derivchain.network import dense
-from derivchain.verify import verify
+from derivchain.verification import verify
 
 x, y, z = sp.symbols("x y z", real=True)
 

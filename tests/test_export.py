@@ -32,6 +32,7 @@ def test_export_cli(tmp_path):
     assert r.exit_code == 0, r.output
     text = out.read_text()
     assert text.startswith("# Gradients by the chain rule") and text.count("$$") >= 6
+    assert "![the network](notes-network.svg)" in text and (tmp_path / "notes-network.svg").exists()
     r = runner.invoke(app, ["export", "W1", "--out", str(out)])
     assert r.exit_code == 2 and "already exists; pass --force" in r.output
     r = runner.invoke(app, ["export", "--out", str(tmp_path / "x.pdf")])

@@ -10,7 +10,7 @@ from derivchain.cli import app
 from derivchain.derivation import derive
 from derivchain.network import dense
 from derivchain.printing import latex
-from derivchain.verify import verify
+from derivchain.verification import verify
 
 runner = CliRunner()
 

@@ -47,3 +47,16 @@ def test_published_example_notebook_shows_the_numbers():
     assert "error after: 0.291027773693599" in text
     assert "error after, updated that way: 0.2910279239" in text
     assert r"\frac{\partial \mathrm{Loss}}{\partial W_{1}}" in text  # the Derivation's text/latex
+
+
+def test_worked_example_notebook_explains_the_two_paths():
+    text = outputs(execute(NOTEBOOKS / "worked_example.ipynb"))
+    assert "W1 -> H1 -> H4 -> Out -> Loss" in text and "W1 -> H1 -> H5 -> Out -> Loss" in text
+    assert "backpropagation: X1*(W10*W14 + W13*W7)*sign(Out - Y)" in text
+    assert "for Out - Y > 0 : dLoss/dW7 = H1*W13" in text
+
+
+def test_layered_notebook_states_what_verification_finds():
+    text = outputs(execute(NOTEBOOKS / "layered_notation.ipynb"))
+    assert "w2_1_2 -> O2_2 -> O3_1 -> L" in text and "dO21/dw2_1_2 = 0" in text
+    assert "first term: 0" in text and "equal (" in text

@@ -5,7 +5,7 @@ import sympy as sp
 
 from derivchain.network import dense, real
 from derivchain.paths import count_paths, iter_paths, sum_over_paths
-from derivchain.verify import verify
+from derivchain.verification import verify
 
 
 def names(path):

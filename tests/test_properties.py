@@ -9,7 +9,7 @@ from derivchain.activations import ACTIVATIONS
 from derivchain.derivation import derive
 from derivchain.losses import LOSSES
 from derivchain.netfile import build_network
-from derivchain.verify import central_difference, evaluate
+from derivchain.verification import central_difference, evaluate
 
 ACTS = sorted(ACTIVATIONS) + ["leaky_relu:0.3", "x/(1+abs(x))"]
 LOSS_NAMES = sorted(LOSSES) + ["(Out-Y)**4/4"]

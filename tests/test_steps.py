@@ -12,7 +12,7 @@ from derivchain.derivation import derive
 from derivchain.netfile import load_network
 from derivchain.network import dense, real
 from derivchain.steps import derivation_steps, realize
-from derivchain.verify import verify
+from derivchain.verification import verify
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 runner = CliRunner()

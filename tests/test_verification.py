@@ -4,7 +4,7 @@ import pytest
 from derivchain.derivation import derive
 from derivchain.network import dense, real
 from derivchain.paths import sum_over_paths
-from derivchain.verify import central_difference, evaluate, verify
+from derivchain.verification import central_difference, evaluate, verify
 
 x, y, u = (sp.Symbol(n, real=True) for n in "xyu")
 

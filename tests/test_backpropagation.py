@@ -1,6 +1,6 @@
 import sympy as sp
 
-from derivchain.backprop import backprop
+from derivchain.backpropagation import backprop
 from derivchain.network import dense, real
 
 
@@ -30,7 +30,7 @@ def test_output_delta_sums_loss_and_later_terms():
 
 
 def test_factor_common_pulls_out_shared_factors_one_level():
-    from derivchain.backprop import factor_common
+    from derivchain.backpropagation import factor_common
 
     a, b, c, d, s = sp.symbols("a b c d s", real=True)
     assert factor_common([a * b * s, c * d * s]) == s * (a * b + c * d)
