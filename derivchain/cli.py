@@ -79,6 +79,17 @@ def _network(network, layers, activation, output_activation, loss, bias, notatio
     )
 
 
+def _given_values(values, assign):
+    """Numbers from --values FILE, overridden by each --set NAME=NUMBER; None when neither is given."""
+    if not values and not assign:
+        return None
+    from .values import parse_assignments, read_values
+
+    given = read_values(values) if values else {}
+    given.update(parse_assignments(assign or []))
+    return given
+
+
 def _console():
     from rich.console import Console
 
@@ -107,13 +118,11 @@ def grad(
         from .derivation import derive
 
         net = _network(network, layers, activation, output_activation, loss, bias, notation)
-        numbers = None
-        if values or assign:
-            from .values import check_values, parse_assignments, read_values
+        numbers = _given_values(values, assign)
+        if numbers is not None:
+            from .values import check_values
 
-            given = read_values(values) if values else {}
-            given.update(parse_assignments(assign or []))
-            numbers = check_values(net, given)
+            numbers = check_values(net, numbers)
         d = derive(net, weight, max_paths=max_paths)
         at = None
         if numbers is not None:
@@ -407,11 +416,10 @@ def step(
     def body():
         _check_format(fmt)
         from .descent import descend
-        from .values import check_values, parse_assignments, read_values, read_number
+        from .values import check_values, read_number
 
         net = _network(network, layers, activation, output_activation, loss, bias, notation)
-        given = read_values(values) if values else {}
-        given.update(parse_assignments(assign or []))
+        given = _given_values(values, assign)
         if not given:
             raise _Fail("step needs numbers: --values FILE or --set NAME=NUMBER for every input, target, weight and bias")
         rate = read_number(lr, "--lr")
