@@ -33,5 +33,5 @@ def network_markdown(net: Network) -> str:
     eqs = [r"%s &= %s" % (printer._print(n.symbol), printer._print(n.equation)) for n in net.neurons]
     eqs.append(r"%s &= %s" % (printer._print(net.loss_symbol), printer._print(net.loss_local)))
     return "\n".join(
-        [f"## Network", "", f"{net.summary()}.", "", "$$", r"\begin{aligned}", " \\\\\n".join(eqs), r"\end{aligned}", "$$", ""]
+        ["## Network", "", f"{net.summary()}.", "", "$$", r"\begin{aligned}", " \\\\\n".join(eqs), r"\end{aligned}", "$$", ""]
     )

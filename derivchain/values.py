@@ -9,7 +9,6 @@ printed 15 significant digits are trustworthy.
 from __future__ import annotations
 
 import json
-import math
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -20,7 +19,6 @@ import mpmath
 import sympy as sp
 
 from .errors import DerivchainError
-from .functions import DEFINED_FUNCTIONS
 from .network import Network
 from .verification import evaluate as evaluate_numeric
 

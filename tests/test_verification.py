@@ -57,7 +57,6 @@ def test_not_equal_shows_both_sides():
 
 
 def test_tampered_derivation_is_caught(net):
-    w1 = real("W1")
     d = derive(net, "W1")
     assert d.verdict.equal
     one_path_only = net.substitute(d.paths[0].term)  # drop the second path
