@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from fractions import Fraction
 
-import mpmath
 import sympy as sp
 
 from .derivation import derive
 from .errors import DerivchainError
 from .network import Network
-from .values import DIGITS, Number, environment, value_of
+from .values import Number, as_mpf, environment, value_of
 
 EXACT_STEPS = 8
 
@@ -64,18 +63,21 @@ def descend(
 
     current: dict = dict(values)
     env, exact = environment(network, current)
-    exact = exact and steps <= EXACT_STEPS
+    if exact and steps > EXACT_STEPS:
+        exact = False
     if not exact:
-        current = {s: _mp(v) for s, v in current.items()}
+        current = {s: as_mpf(v) for s, v in current.items()}
+        env, _ = environment(network, current, exact=False)
+    rate = lr if exact else as_mpf(lr)
     taken = []
     for _ in range(steps):
-        env, _ = environment(network, current) if exact else _numeric_env(network, current)
         loss = value_of(network.loss_local, env, exact)
         grads = {p: value_of(g, env, exact) for p, g in gradients.items()}
         new = dict(current)
         for p, g in grads.items():
-            new[p] = current[p] - lr * g.value if exact else current[p] - _mp(lr) * g.value
-        after_env, _ = environment(network, new) if exact else _numeric_env(network, new)
+            new[p] = current[p] - rate * g.value
+        # The forward pass after this step is the one the next step starts from: computed once.
+        after_env, _ = environment(network, new, exact)
         loss_after = value_of(network.loss_local, after_env, exact)
         taken.append(
             Step(
@@ -85,23 +87,8 @@ def descend(
                 loss_after,
             )
         )
-        current = new
+        current, env = new, after_env
         if on_step is not None:
             on_step()
     frozen = tuple(n for n in names if n not in {p.name for p in trained})
     return Descent(lr, tuple(p.name for p in trained), frozen, tuple(taken), exact)
-
-
-def _mp(v):
-    with mpmath.workdps(DIGITS + 10):
-        return mpmath.mpf(v.numerator) / v.denominator if isinstance(v, Fraction) else mpmath.mpf(v)
-
-
-def _numeric_env(network: Network, current: dict) -> tuple[dict, bool]:
-    from .verification import evaluate
-
-    env = dict(current)
-    with mpmath.workdps(DIGITS + 10):
-        for n in network.neurons:
-            env[n.symbol] = evaluate(n.equation, env, DIGITS)
-    return env, False

@@ -178,21 +178,25 @@ class Number:
         return mpmath.nstr(self.value, SHOWN)
 
 
+def as_mpf(v):
+    """A Fraction (or number) as an mpmath number at the working precision."""
+    with mpmath.workdps(DIGITS + 10):
+        return mpmath.mpf(v.numerator) / v.denominator if isinstance(v, Fraction) else mpmath.mpf(v)
+
+
 def evaluate_at(expr: sp.Expr, env: dict[sp.Symbol, Fraction], memo: dict | None = None) -> Number:
     """``expr`` at the values in ``env``: exact when every piece allows it, else to 50 digits."""
     try:
         return Number(_exact(expr, env, {} if memo is None else memo), True)
     except _NotExact:
-        with mpmath.workdps(DIGITS + 10):
-            point = {s: mpmath.mpf(v.numerator) / v.denominator for s, v in env.items()}
-            return Number(evaluate_numeric(expr, point, DIGITS), False)
+        return _numeric(expr, env)
 
 
-def forward(network: Network, values: dict[sp.Symbol, Fraction]) -> dict[sp.Symbol, Number]:
-    """Each neuron's output at the values (exact where possible), in neuron order."""
+def forward(network: Network, values: dict, exact: bool = True) -> dict[sp.Symbol, Number]:
+    """Each neuron's output at the values, in neuron order: exact where possible (``exact=False``:
+    50-digit arithmetic throughout, as for values that are already mpmath numbers)."""
     env: dict[sp.Symbol, object] = dict(values)
     out: dict[sp.Symbol, Number] = {}
-    exact = True
     for n in network.neurons:
         v = evaluate_at(n.equation, env) if exact else _numeric(n.equation, env)
         exact &= v.exact
@@ -203,13 +207,14 @@ def forward(network: Network, values: dict[sp.Symbol, Fraction]) -> dict[sp.Symb
 
 def _numeric(expr, env) -> Number:
     with mpmath.workdps(DIGITS + 10):
-        point = {s: (mpmath.mpf(v.numerator) / v.denominator if isinstance(v, Fraction) else v) for s, v in env.items()}
+        point = {s: as_mpf(v) for s, v in env.items()}
         return Number(evaluate_numeric(expr, point, DIGITS), False)
 
 
-def environment(network: Network, values: dict[sp.Symbol, Fraction]) -> tuple[dict, bool]:
-    """Values plus every neuron's output: what local expressions (in neuron symbols) need."""
-    outs = forward(network, values)
+def environment(network: Network, values: dict, exact: bool = True) -> tuple[dict, bool]:
+    """Values plus every neuron's output: what local expressions (in neuron symbols) need; and
+    whether every output was computed exactly."""
+    outs = forward(network, values, exact)
     env: dict = dict(values)
     env.update({s: n.value for s, n in outs.items()})
     return env, all(n.exact for n in outs.values())
