@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .network import Network, Neuron, real
+from .network import Network, real
 
 
 def delta_symbol(neuron: sp.Symbol) -> sp.Symbol:
@@ -45,14 +45,6 @@ class Backprop:
     deltas: tuple[DeltaEquation, ...]
     local: sp.Expr
     substituted: sp.Expr
-
-
-def _descendants(network: Network, start: Neuron) -> set[sp.Symbol]:
-    seen = {start.symbol}
-    for n in network.neurons:  # topological order: one pass suffices
-        if n.symbol in seen:
-            seen.update(s.symbol for s, _ in network.successors.get(n.symbol, ()))
-    return seen
 
 
 def factor_common(terms: list[sp.Expr]) -> sp.Expr:
@@ -107,7 +99,7 @@ def delta_equations(network: Network) -> dict[sp.Symbol, DeltaEquation]:
 def backprop(network: Network, parameter: sp.Symbol) -> Backprop:
     """Derive dLoss/dparameter by the delta recursion, factored (not multiplied out)."""
     source, target = network.edges[parameter]
-    needed = _descendants(network, target)
+    needed = network.descendants(target)
     all_deltas = delta_equations(network)
     equations = tuple(all_deltas[n.symbol] for n in reversed(network.neurons) if n.symbol in needed)
     value = all_deltas[target.symbol].value

@@ -38,10 +38,7 @@ def path_edges(network: Network, parameter: sp.Symbol | None) -> set[tuple[sp.Sy
     if parameter is None:
         return set()
     source, target = network.edges[parameter]
-    reach = {target.symbol}
-    for n in network.neurons:  # topological: everything the target feeds
-        if n.symbol in reach:
-            reach.update(k.symbol for k, _ in network.successors.get(n.symbol, ()))
+    reach = network.descendants(target)
     edges = set()
     if source is not None:
         edges.add((source, target.symbol))

@@ -46,9 +46,10 @@ def latex_document(network: Network, derivations: list[Derivation], title: str, 
         body.append(r"\begin{align*}")
         body.append(" \\\\\n".join(latex_lines(d, printer)))
         body.append(r"\end{align*}")
-        body.append(r"\noindent Step by step (%s):" % printer.text(derivation_steps(network, d.parameter)[1].reason))
+        chain = derivation_steps(network, d.parameter)
+        body.append(r"\noindent Step by step (%s):" % printer.text(chain[1].reason))
         body.append(r"\begin{align*}")
-        body.append(" \\\\\n".join(steps_latex(derivation_steps(network, d.parameter), printer)))
+        body.append(" \\\\\n".join(steps_latex(chain, printer)))
         body.append(r"\end{align*}")
         for note in d.notes():
             body.append(r"\noindent\emph{Note.} " + printer.text(note) + r"\par")

@@ -147,6 +147,14 @@ class Network:
                 out.setdefault(src, []).append((n, w))
         return {k: tuple(v) for k, v in out.items()}
 
+    def descendants(self, start: Neuron) -> set[sp.Symbol]:
+        """``start`` and every neuron it feeds, directly or through others."""
+        seen = {start.symbol}
+        for n in self.neurons:  # topological order: one pass suffices
+            if n.symbol in seen:
+                seen.update(s.symbol for s, _ in self.successors.get(n.symbol, ()))
+        return seen
+
     def parameter(self, name: str) -> sp.Symbol:
         """The weight or bias called ``name``, or an error naming the valid range."""
         for p in self.parameters:
