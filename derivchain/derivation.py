@@ -65,14 +65,25 @@ class Derivation:
         return self.path_sum.paths
 
     @cached_property
+    def direct_in_full(self) -> bool:
+        """True when the direct result is short enough to print fully substituted."""
+        return tree_size(self.direct.value, SHOW_FULL_NODES) <= SHOW_FULL_NODES
+
+    @cached_property
+    def direct_compact(self) -> sp.Expr:
+        """The direct result with whole neurons written as their symbols (compacted before SymPy's
+        evaluation flattens Out - Y and hides Out), in canonical form."""
+        return canonical(self.network.compact(self.direct.value))
+
+    @cached_property
     def direct_shown(self) -> sp.Expr | None:
         """The direct result as printed: in full when short, else with whole neurons as their symbols,
         or None when even that is too long to read."""
-        if tree_size(self.direct.value, SHOW_FULL_NODES) <= SHOW_FULL_NODES:
+        if self.direct_in_full:
             return canonical(self.direct.value)
         if tree_size(self.direct.value, SHOW_COMPACT_SOURCE) > SHOW_COMPACT_SOURCE:
             return None
-        compact = self.network.compact(canonical(self.direct.value))
+        compact = self.direct_compact
         return compact if tree_size(compact, SHOW_COMPACT_NODES) <= SHOW_COMPACT_NODES else None
 
     def cases(self) -> tuple[Case, ...]:

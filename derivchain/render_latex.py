@@ -5,7 +5,6 @@ from __future__ import annotations
 import sympy as sp
 
 from .derivation import Derivation
-from .differentiate import canonical
 from .network import Network
 from .printing import LINE_WIDTH, DerivPrinter, visible_width
 
@@ -89,7 +88,7 @@ def latex_lines(d: Derivation, printer) -> list[str]:
         lines += expr_lines(lhs, case.value)
     shown = d.direct_shown
     if shown is not None and visible_width(p(shown)) > 2 * LINE_WIDTH:
-        shown = canonical(d.network.compact(d.direct.value))  # compact first: Out stays whole
+        shown = d.direct_compact
         label = r"\text{direct (neurons as symbols): }"
     else:
         label = r"\text{direct: }"

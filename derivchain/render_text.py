@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.text import Text
 from rich.tree import Tree
 
-from .derivation import SHOW_FULL_NODES, Derivation, tree_size
+from .derivation import Derivation
 from .network import Network
 from .paths import Path
 
@@ -65,8 +65,7 @@ def derivation_text(d: Derivation) -> Group:
     if shown is None:
         parts.append(Text.assemble(("Direct: ", "bold"), "not printed (too large; compared in full by the verdict)"))
     else:
-        full = tree_size(d.direct.value, SHOW_FULL_NODES) <= SHOW_FULL_NODES
-        label = "Direct: " if full else "Direct (whole neurons written as their symbols): "
+        label = "Direct: " if d.direct_in_full else "Direct (whole neurons written as their symbols): "
         parts.append(Text.assemble((label, "bold"), f"{lhs} = {shown}"))
     style = "bold green" if d.verdict.equal else "bold red"
     parts.append(Text.assemble(("Verdict: ", "bold"), (d.verdict.word, style), f" [{d.verdict.method}] {d.verdict.detail}"))
