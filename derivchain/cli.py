@@ -37,9 +37,12 @@ class _Fail(Exception):
     """A one-line error for the user (exit code 2)."""
 
 
-def _check_format(fmt: str, max_paths: int = 1) -> None:
+def _check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise _Fail(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+
+
+def _check_max_paths(max_paths: int) -> None:
     if not 1 <= max_paths <= MAX_LISTED:
         raise _Fail(f"--max-paths {max_paths}: give a number from 1 to {MAX_LISTED} (the count and the sum always cover every path)")
 
@@ -114,7 +117,8 @@ def grad(
     """Derive dLoss/dWEIGHT three ways (paths, backprop, direct) and verify they agree."""
 
     def body():
-        _check_format(fmt, max_paths)
+        _check_format(fmt)
+        _check_max_paths(max_paths)
         from .derivation import derive
 
         net = _network(network, layers, activation, output_activation, loss, bias, notation)
@@ -173,7 +177,8 @@ def paths(
     """List the paths from WEIGHT to the loss with the chain of partials along each."""
 
     def body():
-        _check_format(fmt, max_paths)
+        _check_format(fmt)
+        _check_max_paths(max_paths)
         from itertools import islice
 
         from .paths import count_paths, iter_paths
@@ -254,7 +259,8 @@ def table(
     """Every weight and bias: its number of paths, its gradient in neuron symbols, and the verdict."""
 
     def body():
-        _check_format(fmt, max_paths)
+        _check_format(fmt)
+        _check_max_paths(max_paths)
         from .derivation import derive
 
         net = _network(network, layers, activation, output_activation, loss, bias, notation)
@@ -574,7 +580,7 @@ def export(
             raise _Fail(f"--out {out}: choose a file ending in .tex (LaTeX) or .md (Markdown)")
         if pdf and (target.suffix != ".tex" or snippet):
             raise _Fail("--pdf compiles a whole .tex document: use --out FILE.tex without --snippet")
-        _check_format("text", max_paths)
+        _check_max_paths(max_paths)
         net = _network(network, layers, activation, output_activation, loss, bias, notation)
         chosen = net.parameters if not weights or weights == ["all"] else [net.parameter(w) for w in weights]
         derivations = [derive(net, p, max_paths=max_paths) for p in chosen]

@@ -273,15 +273,15 @@ def parse_layers(text: str) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-def check_loss(loss: Loss, outputs: list[Neuron], where: str = "") -> None:
+def check_loss(loss: Loss, outputs: list[Neuron]) -> None:
     """Refuse a loss whose requirements (output activation, number of outputs) the network breaks."""
     if len(outputs) < loss.min_outputs:
-        raise UnknownLossError(f"{where}loss {loss.name!r} needs at least {loss.min_outputs} outputs; this network has {len(outputs)}")
+        raise UnknownLossError(f"loss {loss.name!r} needs at least {loss.min_outputs} outputs; this network has {len(outputs)}")
     if loss.output_activation is not None:
         wrong = [o.name for o in outputs if o.activation.name != loss.output_activation]
         if wrong:
             raise UnknownLossError(
-                f"{where}loss {loss.name!r} needs output activation {loss.output_activation}; "
+                f"loss {loss.name!r} needs output activation {loss.output_activation}; "
                 f"{', '.join(wrong)} use{'s' if len(wrong) == 1 else ''} {outputs[0].activation.name if len(wrong) == len(outputs) else 'another'}"
                 f" (set --output-activation {loss.output_activation})"
             )
