@@ -7,7 +7,6 @@ import json
 import sympy as sp
 
 from .derivation import Derivation
-from .render_latex import latex_lines
 from .network import Network
 from .paths import Path
 from .printing import DerivPrinter
@@ -55,7 +54,7 @@ def derivation_json(d: Derivation) -> dict:
             "path_sum_local": p(d.path_sum.local),
             "backprop": p(d.backprop.local),
             "paths": [p(path) for path in d.paths],
-            "derivation": r"\begin{aligned}%s\end{aligned}" % r" \\ ".join(latex_lines(d, printer)),
+            "derivation": p(d),  # Derivation._latex: the aligned block
         },
     }
 
