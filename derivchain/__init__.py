@@ -35,7 +35,7 @@ _EXPORTS = {
     "read_values": "values",
     "parse_assignments": "values",
     "check_values": "values",
-    "at_values": "at_values",
+    "at_values": "evaluation",
     "descend": "descent",
     "DerivchainError": "errors",
 }

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from .form import Form
 from .network import Network, real
 
 
@@ -17,7 +18,11 @@ def delta_symbol(neuron: sp.Symbol) -> sp.Symbol:
 
 @dataclass(frozen=True)
 class DeltaEquation:
-    """delta_j = f'(z_j) * (dLoss/dOut_j if j is an output + sum_k w_jk * delta_k)."""
+    """delta_j = f'(z_j) * (dLoss/dOut_j if j is an output + sum_k w_jk * delta_k).
+
+    ``rhs`` is the recursion as written (delta symbols, the product not multiplied out); ``value`` is
+    the same in neuron symbols, with any textbook rewrite (named in ``rewrite``) applied.
+    """
 
     neuron: sp.Symbol
     delta: sp.Symbol
@@ -25,26 +30,51 @@ class DeltaEquation:
     loss_derivative: sp.Expr | None
     terms: tuple[tuple[sp.Symbol, sp.Symbol], ...]
     value: sp.Expr
+    rewrite: str = ""
 
     @property
     def rhs(self) -> sp.Expr:
-        """The right-hand side in delta symbols, as the recursion writes it."""
+        """The right-hand side in delta symbols, as the recursion writes it: f'(z) * (sum), brackets kept."""
         inner = [w * d for w, d in self.terms]
         if self.loss_derivative is not None:
             inner.insert(0, self.loss_derivative)
-        return sp.Mul(self.derivative, sp.Add(*inner), evaluate=False) if self.derivative != 1 else sp.Add(*inner)
+        body = sp.Add(*inner)
+        if self.derivative == 1:
+            return body
+        # One flat product, not SymPy's evaluated one (which would multiply a number into the sum or
+        # cancel a fraction): the factors as the recursion writes them, the sum a single factor.
+        return sp.Mul._from_args(sp.Mul.make_args(self.derivative) + sp.Mul.make_args(body), True)
+
+    @property
+    def rhs_form(self):
+        """The right-hand side as printed: f'(z) first, the sum's terms in successor order (a chain form)."""
+        from .chains import Ordered, OrderedSum
+
+        inner = [sp.Mul._from_args((w, d), True) for w, d in self.terms]
+        if self.loss_derivative is not None:
+            inner.insert(0, self.loss_derivative)
+        body = inner[0] if len(inner) == 1 else OrderedSum(tuple(inner))
+        if self.derivative == 1:
+            return body
+        return Ordered(sp.Mul.make_args(self.derivative) + (body,), compact=True)
+
+    def __repr__(self) -> str:
+        return f"DeltaEquation({self.delta} = {self.rhs})"
 
 
-@dataclass(frozen=True)
-class Backprop:
+@dataclass(frozen=True, repr=False)
+class Backprop(Form):
     """dLoss/dparameter = source * delta(target); the deltas it needs, from the outputs back."""
 
-    parameter: sp.Symbol
-    source: sp.Symbol | None
-    neuron: sp.Symbol
-    deltas: tuple[DeltaEquation, ...]
-    local: sp.Expr
-    substituted: sp.Expr
+    source: sp.Symbol | None = None
+    neuron: sp.Symbol | None = None
+    deltas: tuple[DeltaEquation, ...] = ()
+
+    @property
+    def entry(self) -> sp.Expr:
+        """dLoss/dparameter = source * delta_target, in delta symbols (the bias's source is 1)."""
+        delta = delta_symbol(self.neuron)
+        return delta if self.source is None else sp.Mul._from_args((self.source, delta), True)
 
 
 def factor_common(terms: list[sp.Expr]) -> sp.Expr:
@@ -89,9 +119,12 @@ def delta_equations(network: Network) -> dict[sp.Symbol, DeltaEquation]:
         if loss_derivative is not None:
             inner.insert(0, loss_derivative)
         # Pull out what the terms share: the factored shape backprop is about, (W13*W7 + W14*W10)*sign(...)
-        value = n.derivative() * factor_common(inner)
+        common = factor_common(inner)
+        value = common if n.derivative() == 1 else n.derivative() * common
+        # A loss whose textbook delta is a simplification (sigmoid + cross-entropy: Out - Y) says so.
+        rewrite = network.loss.rewrite if n.is_output and len(inner) == 1 else ""
         values[n.symbol] = value
-        equations[n.symbol] = DeltaEquation(n.symbol, delta_symbol(n.symbol), n.derivative(), loss_derivative, terms, value)
+        equations[n.symbol] = DeltaEquation(n.symbol, delta_symbol(n.symbol), n.derivative(), loss_derivative, terms, value, rewrite)
     network.cache["deltas"] = equations
     return equations
 
@@ -104,4 +137,5 @@ def backprop(network: Network, parameter: sp.Symbol) -> Backprop:
     equations = tuple(all_deltas[n.symbol] for n in reversed(network.neurons) if n.symbol in needed)
     value = all_deltas[target.symbol].value
     local = value if source is None else source * value  # a product keeps value's factored shape
-    return Backprop(parameter, source, target.symbol, equations, local, network.substitute(local))
+    return Backprop("backprop", parameter, local, network.substitute(local), f"{'1' if source is None else source} * delta_{target.name}",
+                    source=source, neuron=target.symbol, deltas=equations)

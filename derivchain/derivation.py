@@ -7,7 +7,8 @@ from functools import cached_property
 
 import sympy as sp
 
-from .backpropagation import Backprop, backprop
+from .backpropagation import Backprop, DeltaEquation, backprop, delta_equations
+from .chains import Chain, Ordered, OrderedSum, chain
 from .differentiate import canonical
 from .direct_derivative import Direct, direct
 from .network import Network
@@ -47,7 +48,7 @@ class Case:
         return f"{self.argument} {'>' if self.sign > 0 else '<'} 0"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Derivation:
     """dLoss/dparameter: the paths, their sum, the backprop form, the direct result and the verdict."""
 
@@ -97,11 +98,10 @@ class Derivation:
     def notes(self) -> tuple[str, ...]:
         """What happens at the non-differentiable points this derivation touches."""
         notes = [self.network.loss.note] if self.network.loss.note else []
+        if not self.path_sum.listed_all:
+            notes.append(f"{self.path_count} paths: the first {len(self.paths)} are listed (raise --max-paths to see more).")
         if not self.path_sum.enumerated:
-            notes.append(
-                f"{self.path_count} paths: the first {len(self.paths)} are listed (raise --max-paths to see more); "
-                "the sum over all of them is accumulated by suffix, each shared tail added once."
-            )
+            notes.append(f"the sum over all {self.path_count} paths is accumulated by suffix, each shared tail added once.")
         if self.direct_shown is None:
             notes.append(
                 f"the direct result has more than {SHOW_COMPACT_NODES} nodes even with whole neurons written "
@@ -115,15 +115,112 @@ class Derivation:
                 notes.append(a.note)
         return tuple(notes)
 
-    def _latex(self, printer) -> str:
-        from .render_latex import latex_lines
+    @property
+    def lhs(self) -> sp.Expr:
+        """dLoss/dparameter as an unevaluated derivative (printed as a partial-derivative fraction)."""
+        return sp.Derivative(self.network.loss_symbol, self.parameter)
 
-        return r"\begin{aligned}%s\end{aligned}" % r" \\ ".join(latex_lines(self, printer))
+    @cached_property
+    def path_chains(self) -> tuple[Chain, ...]:
+        """Each listed path: its chain of partials = the factors in path order = its term."""
+        return tuple(chain(p, (Ordered(tuple(f.value for f in p.factors)), p.term)) for p in self.paths)
+
+    @cached_property
+    def sum_chain(self) -> Chain:
+        """dLoss/dW = the path terms added, in path order (when every path is listed) = the sum as collected."""
+        forms: list = [self.path_sum.local]
+        if self.path_sum.enumerated and self.path_sum.listed_all and len(self.paths) > 1:
+            forms.insert(0, OrderedSum(tuple(Ordered(tuple(f.value for f in p.factors)) for p in self.paths)))
+        return chain(self.lhs, forms)
+
+    @cached_property
+    def entry_chain(self) -> Chain:
+        """dLoss/dW = source * delta_target = the backprop form (deltas replaced by their values)."""
+        return chain(self.lhs, (self.backprop.entry, self.backprop.local), rule=delta_values(self.network))
+
+    @cached_property
+    def delta_chains(self) -> tuple[Chain, ...]:
+        """Each delta the parameter needs: delta = its recursion = its value (a named rewrite where one applies)."""
+        return tuple(delta_chain(self.network, eq) for eq in self.backprop.deltas)
+
+    @cached_property
+    def direct_check(self) -> Verdict | None:
+        """The printed direct result (compacted or canonical) checked against the one compared."""
+        shown = self.direct_shown
+        if shown is None:
+            return None
+        return verify({"direct": self.direct.value, "shown": self.network.substitute(shown)})
+
+    def chains(self) -> tuple[Chain, ...]:
+        """Every chain of equalities the renderers print for this derivation."""
+        return (*self.path_chains, self.sum_chain, self.entry_chain, *self.delta_chains, *loss_chains(self.network))
+
+    @property
+    def checked(self) -> bool:
+        """True when every printed equality was verified (every chain, the printed direct form)."""
+        direct_ok = self.direct_check is None or self.direct_check.equal
+        return direct_ok and all(c.verified for c in self.chains())
+
+    def __repr__(self) -> str:
+        noun = "path" if self.path_count == 1 else "paths"
+        return f"Derivation(d{self.network.loss_symbol}/d{self.parameter}: {self.path_count} {noun}, {self.verdict.word})"
+
+    def _latex(self, printer) -> str:
+        from .render.latex import derivation_lines
+
+        return r"\begin{aligned}%s\end{aligned}" % r" \\ ".join(derivation_lines(self, printer))
 
     def _repr_latex_(self) -> str:
         from .printing import latex
 
         return "$$%s$$" % latex(self)
+
+
+def delta_values(network: Network) -> dict[sp.Symbol, sp.Expr]:
+    """Each delta symbol -> its value in neuron symbols: what a delta chain's links compare."""
+    hit = network.cache.get("delta_values")
+    if hit is None:
+        hit = network.cache["delta_values"] = {eq.delta: eq.value for eq in delta_equations(network).values()}
+    return hit
+
+
+def delta_chain(network: Network, eq: DeltaEquation) -> Chain:
+    """delta = the recursion = its value; verified once per network."""
+    cache = network.cache.setdefault("delta_chains", {})
+    hit = cache.get(eq.delta)
+    if hit is None:
+        hit = cache[eq.delta] = chain(eq.delta, (eq.rhs_form, eq.value), ("", eq.rewrite), rule=delta_values(network))
+    return hit
+
+
+def loss_chains(network: Network) -> tuple[Chain, ...]:
+    """dLoss/dOut: SymPy's derivative of the loss = the textbook form the derivations use (per output)."""
+    hit = network.cache.get("loss_chains")
+    if hit is None:
+        hit = network.cache["loss_chains"] = tuple(
+            chain(sp.Derivative(network.loss_symbol, o.symbol), (sp.diff(network.loss_local, o.symbol), network.loss_derivative(o)))
+            for o in network.outputs
+        )
+    return hit
+
+
+@dataclass(frozen=True, repr=False)
+class Table:
+    """Every parameter's derivation, derived one by one as ``rows`` is iterated (nothing kept)."""
+
+    network: Network
+    max_paths: int = 0
+
+    @property
+    def rows(self):
+        """The derivations, in parameter order, each derived when asked for."""
+        return (derive(self.network, p, max_paths=self.max_paths) for p in self.network.parameters)
+
+    def __len__(self) -> int:
+        return len(self.network.parameters)
+
+    def __repr__(self) -> str:
+        return f"Table({len(self)} parameters)"
 
 
 def derive(network: Network, parameter: str | sp.Symbol, max_paths: int = DEFAULT_MAX_PATHS) -> Derivation:

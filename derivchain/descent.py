@@ -8,7 +8,7 @@ each step); otherwise 50-digit arithmetic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from fractions import Fraction
 
@@ -17,7 +17,7 @@ import sympy as sp
 from .derivation import derive
 from .errors import DerivchainError
 from .network import Network
-from .values import Number, as_mpf, environment, value_of
+from .values import Number, as_mpf, check_values, environment, read_number, value_of
 
 EXACT_STEPS = 8
 
@@ -32,7 +32,7 @@ class Step:
     loss_after: Number
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Descent:
     """All steps taken, with the parameters trained and those kept fixed."""
 
@@ -41,17 +41,30 @@ class Descent:
     frozen: tuple[str, ...]
     steps: tuple[Step, ...]
     exact: bool
+    network: Network | None = None
+    initial: dict = field(default_factory=dict)  # name -> Number: every parameter's value before step 1
+
+    def __repr__(self) -> str:
+        last = self.steps[-1]
+        return f"Descent({len(self.steps)} step{'s' if len(self.steps) != 1 else ''}, loss {self.steps[0].loss} -> {last.loss_after})"
 
 
 def descend(
     network: Network,
-    values: dict[sp.Symbol, Fraction],
-    lr: Fraction,
+    values: dict,
+    lr: Fraction | int | float | str = Fraction(1, 10),
     steps: int = 1,
-    freeze: tuple[str, ...] = (),
+    freeze: tuple[str, ...] | str = (),
     on_step=None,
 ) -> Descent:
-    """Take ``steps`` gradient-descent steps from ``values``; ``freeze`` holds glob patterns of names."""
+    """Take ``steps`` gradient-descent steps from ``values``; ``freeze`` holds glob patterns of names.
+
+    ``values`` maps names (as :func:`~derivchain.values.read_values` returns them) or symbols to
+    numbers; ``lr`` is read exactly (0.5 is 1/2, "1/3" a third).
+    """
+    values = check_values(network, {(k if isinstance(k, str) else k.name): v for k, v in values.items()})
+    lr = lr if isinstance(lr, Fraction) else read_number(str(lr), "lr")
+    freeze = (freeze,) if isinstance(freeze, str) else tuple(freeze)
     if steps < 1:
         raise DerivchainError(f"--steps {steps}: take at least one step")
     names = [p.name for p in network.parameters]
@@ -91,4 +104,5 @@ def descend(
         if on_step is not None:
             on_step()
     frozen = tuple(n for n in names if n not in {p.name for p in trained})
-    return Descent(lr, tuple(p.name for p in trained), frozen, tuple(taken), exact)
+    initial = {p.name: Number(values[p], True) for p in network.parameters}
+    return Descent(lr, tuple(p.name for p in trained), frozen, tuple(taken), exact, network, initial)

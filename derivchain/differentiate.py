@@ -5,12 +5,15 @@ The same calculus rules as ``sympy.diff`` (sum, product, power and chain rule, e
 stays an independent check of the sum over paths and of backpropagation. What it adds is speed:
 a subexpression shared by many neurons is differentiated once, and since every symbol in a network
 is real, |u|' = sign(u) u' without SymPy's assumption queries on u (the slow part of ``sympy.diff``
-on large trees). Tests check it against ``sympy.diff``.
+on large trees). Each function's derivative is its entry's in :data:`derivchain.rules.RULES`.
+Tests check it against ``sympy.diff``.
 """
 
 from __future__ import annotations
 
 import sympy as sp
+
+from .rules import rule_for
 
 # f'(argument) of each function node: the same neuron's sigmoid appears in every weight's
 # derivative, so its fdiff is built once. Bounded.
@@ -23,7 +26,8 @@ def _fdiff(e: sp.Function, index: int) -> sp.Expr:
     if hit is None:
         if len(_FDIFF) > 200_000:
             _FDIFF.clear()
-        hit = _FDIFF[key] = e.fdiff(index)
+        rule = rule_for(e)
+        hit = _FDIFF[key] = rule.derivative(e, index) if rule is not None else e.fdiff(index)
     return hit
 
 
@@ -162,14 +166,19 @@ def differentiate(expr: sp.Expr, x: sp.Symbol, masks: dict[sp.Basic, int] | None
                 out = e * (d(ex) * sp.log(base) + ex * d(base) / base)
             else:
                 out = _product([ex, base ** (ex - 1), d(base)])
-        elif isinstance(e, sp.Abs):
-            out = _product([sp.sign(e.args[0]), d(e.args[0])])
-        elif isinstance(e, (sp.sign, sp.Heaviside)):
-            out = sp.S.Zero  # piecewise constant: derivative 0 wherever it exists
-        elif isinstance(e, sp.Function):
-            out = _sum([_product([_fdiff(e, i + 1), d(a)]) for i, a in enumerate(e.args) if has_x(a)])
+        elif isinstance(e, sp.Function) or rule_for(e) is not None:
+            # The chain rule over the arguments; the table's derivative (|u|' = sign(u), sign' = 0,
+            # else the class's fdiff), or fdiff for a function the table does not know. A zero
+            # derivative (sign, Heaviside) skips differentiating its argument.
+            terms = []
+            for i, a in enumerate(e.args):
+                if has_x(a):
+                    f = _fdiff(e, i + 1)
+                    if f is not sp.S.Zero:
+                        terms.append(_product([f, d(a)]))
+            out = _sum(terms)
         else:
-            out = sp.diff(e, x)  # anything else (Max, Piecewise, ...): SymPy's own rules
+            out = sp.diff(e, x)  # anything else (Piecewise, ...): SymPy's own rules
         memo[e] = out
         return out
 

@@ -7,15 +7,19 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .differentiate import dependency_masks, differentiate
+from .form import Form
 from .network import Network
 
 
-@dataclass(frozen=True)
-class Direct:
-    """dLoss/dparameter taken by differentiating the fully substituted loss (no network structure)."""
+@dataclass(frozen=True, repr=False)
+class Direct(Form):
+    """dLoss/dparameter taken by differentiating the fully substituted loss (no network structure);
+    ``local`` is the same expression (direct differentiation never sees neuron symbols)."""
 
-    parameter: sp.Symbol
-    value: sp.Expr
+    @property
+    def value(self) -> sp.Expr:
+        """The derivative, fully substituted."""
+        return self.substituted
 
 
 def direct(network: Network, parameter: sp.Symbol) -> Direct:
@@ -24,4 +28,5 @@ def direct(network: Network, parameter: sp.Symbol) -> Direct:
     if masks is None:
         masks = network.cache["dependency_masks"] = dependency_masks(network.loss_full, network.parameters)
     bit = 1 << network.parameter_index[parameter]
-    return Direct(parameter, differentiate(network.loss_full, parameter, masks, bit))
+    value = differentiate(network.loss_full, parameter, masks, bit)
+    return Direct("direct", parameter, value, value, "the fully substituted loss differentiated")

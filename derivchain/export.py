@@ -13,14 +13,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .derivation import Derivation
+from .derivation import Derivation, derive
 from .diagram import tikz
 from .errors import DerivchainError
 from .network import Network
-from .printing import DerivPrinter
-from .render_latex import latex_lines, network_snippet, steps_latex
-from .render_markdown import derivation_markdown, network_markdown
-from .steps import derivation_steps
+from .render import markdown as md
+from .render.latex import align, derivation_lines, network_lines, printer_for, steps_lines
+from .steps import step_by_step
 
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[a4paper,margin=2cm]{geometry}
@@ -35,22 +34,18 @@ class ExportError(DerivchainError):
 
 
 def latex_document(network: Network, derivations: list[Derivation], title: str, snippet: bool = False) -> str:
-    """The network's equations, then each derivation (paths, chains, sums, backprop, direct, verdict)."""
-    printer = DerivPrinter()
+    """The network's equations, then each derivation (paths, chains, sums, backprop, direct, verdict, steps)."""
+    printer = printer_for(network)
     body = [r"\section*{The network}", printer.text(network.summary()) + ".", "",
-            network_snippet(network).split("\n", 1)[1], ""]
+            align(network_lines(network, printer)), ""]
     for d in derivations:
         name = printer._print(d.parameter)
         body.append(r"\section*{$\partial %s / \partial %s$}" % (printer._print(network.loss_symbol), name))
         body.append(tikz(network, d.parameter, printer))
-        body.append(r"\begin{align*}")
-        body.append(" \\\\\n".join(latex_lines(d, printer)))
-        body.append(r"\end{align*}")
-        chain = derivation_steps(network, d.parameter)
-        body.append(r"\noindent Step by step (%s):" % printer.text(chain[1].reason))
-        body.append(r"\begin{align*}")
-        body.append(" \\\\\n".join(steps_latex(chain, printer)))
-        body.append(r"\end{align*}")
+        body.append(align(derivation_lines(d, printer)))
+        chain = step_by_step(network, d.parameter)
+        body.append(r"\noindent Step by step (%s):" % printer.text(chain.steps[1].reason))
+        body.append(align(steps_lines(chain, printer)))
         for note in d.notes():
             body.append(r"\noindent\emph{Note.} " + printer.text(note) + r"\par")
         body.append("")
@@ -63,10 +58,38 @@ def latex_document(network: Network, derivations: list[Derivation], title: str, 
 
 def markdown_document(network: Network, derivations: list[Derivation], title: str, snippet: bool = False) -> str:
     """The same content as Markdown with ``$$`` math."""
-    parts = [] if snippet else [f"# {title}", ""]
-    parts.append(network_markdown(network))
-    parts += [derivation_markdown(d) for d in derivations]
+    parts = [] if snippet else [f"# {md.escape(title)}", ""]
+    parts.append(md.network(network))
+    parts += [md.derivation(d) for d in derivations]
     return "\n".join(parts)
+
+
+def export_document(network: Network, parameters, target: Path, title: str, snippet: bool = False, force: bool = False,
+                    pdf: bool = False, max_paths: int = 1000) -> list[Path]:
+    """Derive each parameter and write the document (a Markdown one with its SVG diagram beside it),
+    and with ``pdf`` compile it; every file is checked before any is written. The files written."""
+    target = Path(target)
+    derivations = [derive(network, p, max_paths=max_paths) for p in parameters]
+    if target.suffix == ".tex":
+        if pdf and target.with_suffix(".pdf").exists() and not force:
+            raise ExportError(f"{target.with_suffix('.pdf')} already exists; pass --force to replace it")
+        write_new(target, latex_document(network, derivations, title, snippet), force)
+        written = [target]
+        if pdf:
+            made, _ = compile_pdf(target, force)
+            written.append(made)
+        return written
+    # Markdown hosts render SVG images: the diagram goes beside the .md file.
+    from .diagram import svg
+
+    picture = target.with_name(target.stem + "-network.svg")
+    for path in (target, picture):  # refuse before writing either, so nothing is left half done
+        if path.exists() and not force:
+            raise ExportError(f"{path} already exists; pass --force to replace it")
+    write_new(picture, svg(network, derivations[0].parameter if len(derivations) == 1 else None) + "\n", force)
+    text = markdown_document(network, derivations, title, snippet)
+    write_new(target, text.replace("## Network\n", f"## Network\n\n![the network]({picture.name})\n", 1), force)
+    return [target, picture]
 
 
 def write_new(path: Path, text: str, force: bool = False) -> None:

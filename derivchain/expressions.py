@@ -13,7 +13,7 @@ from fractions import Fraction
 import sympy as sp
 
 from .errors import ExpressionError
-from .functions import relu, sigmoid
+from .rules import PARSER_ONLY, RULES
 
 MAX_LENGTH = 500
 MAX_DEPTH = 40
@@ -21,26 +21,15 @@ MAX_EXPONENT = 64
 MAX_DIGITS = 30
 MAX_BITS = 4096  # largest numerator or denominator an exact number may reach while parsing
 
-#: The functions a user expression may call, by the name it uses.
-FUNCTIONS = {
-    "exp": sp.exp,
-    "log": sp.log,
-    "sqrt": sp.sqrt,
-    "abs": sp.Abs,
-    "sign": sp.sign,
-    "tanh": sp.tanh,
-    "sinh": sp.sinh,
-    "cosh": sp.cosh,
-    "sin": sp.sin,
-    "cos": sp.cos,
-    "atan": sp.atan,
-    "erf": sp.erf,
-    "sigmoid": sigmoid,
-    "relu": relu,
-    "max": sp.Max,
-    "min": sp.Min,
-}
-_ARITY = {"max": 2, "min": 2}
+# Each user-callable rule by the name a user writes and by the name SymPy prints (abs and Abs,
+# max and Max, heaviside and Heaviside), so printed expressions parse back.
+_RULES = {r.parser_name: r for r in RULES.values() if r.parser_name is not None}
+_RULES.update({r.text: r for r in _RULES.copy().values()})
+# Error messages list the names a user writes; the printed aliases are accepted silently.
+_DOCUMENTED = [r.parser_name for r in RULES.values() if r.parser_name is not None] + list(PARSER_ONLY)
+#: The functions a user expression may call, by the name it uses (from derivchain.rules).
+FUNCTIONS = {**{name: r.cls for name, r in _RULES.items()}, **PARSER_ONLY}
+_ARITY = {name: (_RULES[name].arity if name in _RULES else 1) for name in FUNCTIONS}
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 
 
@@ -59,7 +48,7 @@ def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str) -> sp.
     def fail(node, problem: str):
         raise ExpressionError(
             f"{what}: {problem} in {text!r}; allowed are numbers, the names {names}, + - * / **, "
-            f"and the functions {', '.join(FUNCTIONS)}"
+            f"and the functions {', '.join(_DOCUMENTED)}"
         )
 
     def bounded(value: sp.Expr) -> sp.Expr:
@@ -121,9 +110,12 @@ def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str) -> sp.
                 fail(node, f"the call {called}(...) is not allowed")
             if node.keywords:
                 fail(node, "keyword arguments")
-            expected = _ARITY.get(node.func.id, 1)
-            if len(node.args) != expected:
-                fail(node, f"{node.func.id}() takes {expected} argument{'s' if expected > 1 else ''}")
+            rule = _RULES.get(node.func.id)
+            least = _ARITY[node.func.id]
+            most = rule.max_arity if rule is not None else least
+            if len(node.args) < least or (most is not None and len(node.args) > most):
+                count = str(least) if most == least else f"{least} or more" if most is None else f"{least} or {most}"
+                fail(node, f"{node.func.id}() takes {count} argument{'s' if most != 1 else ''}")
             return FUNCTIONS[node.func.id](*(build(a, depth + 1) for a in node.args))
         fail(node, f"the construct {type(node).__name__!r} ({ast.unparse(node)!r}) is not allowed")
 

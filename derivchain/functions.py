@@ -2,6 +2,8 @@
 
 Each knows its own definition (used by direct differentiation and by numeric evaluation), so the
 textbook derivative rules in :mod:`derivchain.activations` are checked against it, not assumed.
+The rest of what derivchain knows about them (parser name, exact values, parity, LaTeX) is their
+entry in :data:`derivchain.rules.RULES`, which points at ``definition`` and ``numeric`` here.
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ class relu(sp.Function):
 
     @staticmethod
     def numeric(x):
-        """The value at an mpmath number."""
-        return x if x > 0 else mpmath.mpf(0)
+        """The value at an mpmath number, or exactly at a Fraction."""
+        return x if x > 0 else 0 * x  # 0 * x: zero in the argument's own kind of number
 
     @classmethod
     def eval(cls, x):
@@ -86,12 +88,12 @@ class leaky_relu(sp.Function):
 
     @staticmethod
     def definition(x: sp.Expr, slope: sp.Expr) -> sp.Expr:
-        """The closed form that numbers are taken from."""
-        return sp.Max(x, slope * x)
+        """The closed form (piecewise: Max(x, slope*x) only for slope <= 1)."""
+        return sp.Piecewise((x, x > 0), (slope * x, True))
 
     @staticmethod
     def numeric(x, slope):
-        """The value at mpmath numbers."""
+        """The value at mpmath numbers, or exactly at Fractions."""
         return x if x > 0 else slope * x
 
     @classmethod
@@ -101,9 +103,12 @@ class leaky_relu(sp.Function):
         return None
 
     def fdiff(self, argindex=1):
+        x, slope = self.args
+        if argindex == 2:
+            # The parser accepts any slope expression: d/dslope is x for x < 0, else 0 (0 at x = 0 too).
+            return x * (1 - sp.Heaviside(x, 0))
         if argindex != 1:
             raise sp.ArgumentIndexError(self, argindex)
-        x, slope = self.args
         # 1 for x > 0, slope for x < 0; the slope is also used at 0 (as PyTorch does).
         return sp.Heaviside(x, 0) * (1 - slope) + slope
 
@@ -147,5 +152,11 @@ class elu(sp.Function):
         return tex if exp is None else r"%s^{%s}" % (tex, exp)
 
 
-#: Functions whose value the verifier and evaluators compute from ``definition``.
-DEFINED_FUNCTIONS = {"sigmoid": sigmoid, "relu": relu, "leaky_relu": leaky_relu, "elu": elu}
+def __getattr__(name: str):
+    """``DEFINED_FUNCTIONS``, kept importable from here; it is derived from the rules table."""
+    # Lazily: derivchain.rules imports the classes above, so importing it at the top would be circular.
+    if name == "DEFINED_FUNCTIONS":
+        from .rules import DEFINED_FUNCTIONS
+
+        return DEFINED_FUNCTIONS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

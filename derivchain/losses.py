@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import sympy as sp
+from sympy.core.mul import _keep_coeff  # k*(a + b) kept as written: SymPy would distribute k
 
 from .errors import UnknownLossError, choices
 
@@ -24,11 +25,26 @@ class Loss:
     note: str = ""
     output_activation: str | None = None  # the output activation it requires, if any
     min_outputs: int = 1
+    # dLoss/dOut_k written the textbook way (2*(Out - Y), not 2*Out - 2*Y), from (outputs, targets, k);
+    # None: SymPy's derivative. Verified against SymPy's derivative of the formula for every network.
+    derivative: Callable[[Sequence[sp.Expr], Sequence[sp.Expr], int], sp.Expr] | None = None
+    # How the output delta simplifies with the required output activation, named where it is shown.
+    rewrite: str = ""
 
 
 def per_output(f: Callable[[sp.Expr, sp.Expr], sp.Expr]):
     """Lift a loss of one output and its target to the sum over all outputs."""
     return lambda outs, ys: sp.Add(*(f(o, y) for o, y in zip(outs, ys)))
+
+
+def each_output(f: Callable[[sp.Expr, sp.Expr], sp.Expr]):
+    """Lift dloss/dout of one output and its target to (outputs, targets, k)."""
+    return lambda outs, ys, k: f(outs[k], ys[k])
+
+
+def _softmax_derivative(outs, ys, k):
+    # softmax_k(Out) * sum(Y) - Y_k: with targets summing to 1 (one-hot), softmax_k(Out) - Y_k.
+    return sp.exp(outs[k]) / sp.Add(*(sp.exp(o) for o in outs)) * sp.Add(*ys) - ys[k]
 
 
 def _softmax_cross_entropy(outs, ys):
@@ -43,17 +59,22 @@ LOSSES: dict[str, Loss] = {
             "abs",
             per_output(lambda out, y: sp.Abs(out - y)),
             "|Out - Y|",
+            derivative=each_output(lambda out, y: sp.sign(out - y)),
             note="|u| is not differentiable at u = 0; derivchain uses d|u|/du = sign(u), "
             "so the gradient is 0 where Out = Y (a valid subgradient).",
         ),
-        Loss("squared", per_output(lambda out, y: (out - y) ** 2), "(Out - Y)**2"),
-        Loss("half-squared", per_output(lambda out, y: (out - y) ** 2 / 2), "(Out - Y)**2/2"),
+        Loss("squared", per_output(lambda out, y: (out - y) ** 2), "(Out - Y)**2",
+             derivative=each_output(lambda out, y: _keep_coeff(sp.Integer(2), out - y))),
+        Loss("half-squared", per_output(lambda out, y: (out - y) ** 2 / 2), "(Out - Y)**2/2",
+             derivative=each_output(lambda out, y: out - y)),
         Loss(
             "cross-entropy",
             per_output(lambda out, y: -(y * sp.log(out) + (1 - y) * sp.log(1 - out))),
             "-(Y*log(Out) + (1 - Y)*log(1 - Out))",
             note="binary cross-entropy needs Out in (0, 1): the output activation must be sigmoid.",
             output_activation="sigmoid",
+            derivative=each_output(lambda out, y: (out - y) / (out * (1 - out))),
+            rewrite="sigmoid + cross-entropy: the sigmoid's Out*(1 - Out) cancels the loss's denominator",
         ),
         Loss(
             "softmax",
@@ -63,6 +84,7 @@ LOSSES: dict[str, Loss] = {
             "dLoss/dOut_k = softmax_k(Out)*sum(Y) - Y_k.",
             output_activation="identity",
             min_outputs=2,
+            derivative=_softmax_derivative,
         ),
     )
 }

@@ -34,6 +34,7 @@ from .activations import get_activation
 from .errors import DerivchainError, NetworkFileError
 from .losses import get_loss
 from .network import Network, Neuron, check_loss, real
+from .notation import FLAT
 
 TOP_KEYS = ("name", "inputs", "neurons", "activation", "loss", "targets")
 NEURON_KEYS = ("name", "inputs", "bias", "activation", "output")
@@ -179,7 +180,7 @@ def build_network(data: object, label: str = "network") -> Network:
         fail("loss", str(exc).replace("--output-activation", "activation = on the output neurons"))
     title = data.get("name") or label
     return Network((), tuple(real(n) for n in input_names), tuple(built), tuple(real(t) for t in target_names),
-                   loss, "flat", real("Loss"), origin=str(title))
+                   loss, FLAT, real("Loss"), origin=str(title))
 
 
 def _check_keys(table: dict, allowed: tuple[str, ...], where: str, fail) -> None:

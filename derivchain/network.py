@@ -22,15 +22,14 @@ import sympy as sp
 from .activations import Activation, get_activation
 from .differentiate import replace_shared
 from .expansion import expand_within
-from .errors import LayersError, UnknownLossError, UnknownNotationError, UnknownParameterError
+from .errors import LayersError, UnknownLossError, UnknownParameterError
 from .losses import Loss, get_loss
+from .notation import FLAT, Name, Notation, get_notation
 
 #: The worked example's network: 2 inputs, hidden layers of 3 and 2, one output.
 DEFAULT_LAYERS = (2, 3, 2, 1)
 #: Widest layer accepted, so a typo such as ``2,30000,1`` is refused instead of hanging.
 MAX_WIDTH = 1000
-
-NOTATIONS = ("flat", "layered")
 
 
 def real(name: str) -> sp.Symbol:
@@ -85,9 +84,11 @@ class Network:
     neurons: tuple[Neuron, ...]
     targets: tuple[sp.Symbol, ...]
     loss: Loss
-    notation: str = "flat"
+    notation: Notation = FLAT
     loss_symbol: sp.Symbol = sp.Symbol("Loss", real=True)
     origin: str = ""  # where the network came from, for the summary (a file name)
+    # Each name's LaTeX, as the notation made it; names not here get the notation's generic rule.
+    latex_names: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
     # Per-network results that engines reuse across parameters (deltas, path suffix sums).
     cache: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
@@ -155,6 +156,11 @@ class Network:
                 seen.update(s.symbol for s, _ in self.successors.get(n.symbol, ()))
         return seen
 
+    def latex_name(self, name: str) -> str:
+        """The LaTeX of one of this network's names (the notation's, or its generic rule)."""
+        tex = self.latex_names.get(name)
+        return tex if tex is not None else self.notation.latex(name)
+
     def parameter(self, name: str) -> sp.Symbol:
         """The weight or bias called ``name``, or an error naming the valid range."""
         for p in self.parameters:
@@ -213,7 +219,11 @@ class Network:
 
     @cached_property
     def _loss_derivatives(self) -> dict[sp.Symbol, sp.Expr]:
-        return {o.symbol: sp.diff(self.loss_local, o.symbol) for o in self.outputs}
+        # The loss's textbook derivative where the registry has one (checked: loss_derivative_checks).
+        outs, ys = [o.symbol for o in self.outputs], list(self.targets)
+        if self.loss.derivative is None:
+            return {o: sp.diff(self.loss_local, o) for o in outs}
+        return {o: self.loss.derivative(outs, ys, k) for k, o in enumerate(outs)}
 
     # --- description -------------------------------------------------------------------------
     @property
@@ -237,7 +247,7 @@ class Network:
                 f"activations {', '.join(acts)}; loss {self.loss.name} ({self.loss_local}); {bias}"
             )
         shape = "-".join(map(str, self.layers))
-        notation = "" if self.notation == "flat" else f", {self.notation} notation"
+        notation = "" if self.notation is FLAT else f", {self.notation.name} notation"
         return (
             f"{shape} dense network{notation}; hidden activation {self.hidden_activation}, "
             f"output activation {self.output_activation}; loss {self.loss.name} "
@@ -287,94 +297,56 @@ def check_loss(loss: Loss, outputs: list[Neuron]) -> None:
             )
 
 
-class _FlatNames:
-    """Names in the worked example's notation."""
-
-    loss = "Loss"
-
-    def __init__(self, sizes):
-        self.n_out = sizes[-1]
-        self.h = self.w = self.b = 0
-
-    def input(self, i):
-        return f"X{i}"
-
-    def target(self, k):
-        return "Y" if self.n_out == 1 else f"Y{k}"
-
-    def neuron(self, layer, j, is_output):
-        if is_output:
-            return "Out" if self.n_out == 1 else f"Out{j}"
-        self.h += 1
-        return f"H{self.h}"
-
-    def weight(self, layer, i, j):
-        self.w += 1
-        return f"W{self.w}"
-
-    def bias(self, layer, j):
-        self.b += 1
-        return f"B{self.b}"
-
-
-class _LayeredNames:
-    """Names in the second source's notation: w{l}_{i}_{j}, O{l}_{j}, b{l}_{j}."""
-
-    loss = "L"
-
-    def __init__(self, sizes):
-        self.n_out = sizes[-1]
-
-    def input(self, i):
-        return f"x{i}"
-
-    def target(self, k):
-        return "y" if self.n_out == 1 else f"y{k}"
-
-    def neuron(self, layer, j, is_output):
-        return f"O{layer}_{j}"
-
-    def weight(self, layer, i, j):
-        return f"w{layer}_{i}_{j}"
-
-    def bias(self, layer, j):
-        return f"b{layer}_{j}"
-
-
 def dense(
     layers: str | tuple[int, ...] | list[int] = DEFAULT_LAYERS,
     activation: str = "identity",
     output_activation: str = "identity",
     loss: str = "abs",
     bias: bool = False,
-    notation: str = "flat",
+    notation: str | Notation = "flat",
 ) -> Network:
     """A fully connected network; the defaults are the worked example."""
     sizes = parse_layers(layers) if isinstance(layers, str) else parse_layers(",".join(map(str, layers)))
-    if notation not in NOTATIONS:
-        raise UnknownNotationError(f"unknown notation {notation!r}; choose one of: {', '.join(NOTATIONS)}")
-    names = _FlatNames(sizes) if notation == "flat" else _LayeredNames(sizes)
+    names = get_notation(notation)
     hidden_act, out_act = get_activation(activation), get_activation(output_activation)
     loss_rule = get_loss(loss)
+    latex: dict[str, str] = {}
 
-    inputs = tuple(real(names.input(i)) for i in range(1, sizes[0] + 1))
-    targets = tuple(real(names.target(k)) for k in range(1, sizes[-1] + 1))
+    def symbol(name: Name) -> sp.Symbol:
+        latex[name.text] = name.latex
+        return real(name.text)
+
+    n_out = sizes[-1]
+    inputs = tuple(symbol(names.input(i)) for i in range(1, sizes[0] + 1))
+    targets = tuple(symbol(names.target(k, n_out)) for k in range(1, n_out + 1))
     neurons: list[Neuron] = []
     previous = inputs
+    counts = {"hidden": 0, "weight": 0, "bias": 0}
     for layer, size in enumerate(sizes[1:], start=1):
         is_output = layer == len(sizes) - 1
         current = []
         for j in range(1, size + 1):
-            name = names.neuron(layer, j, is_output)
-            edges = tuple((src, real(names.weight(layer, i, j))) for i, src in enumerate(previous, start=1))
-            bias_symbol = real(names.bias(layer, j)) if bias else None
+            counts["hidden"] += not is_output
+            name = names.neuron(layer, j, counts["hidden"], is_output, n_out)
+            edges = []
+            for i, src in enumerate(previous, start=1):
+                counts["weight"] += 1
+                edges.append((src, symbol(names.weight(layer, i, j, counts["weight"]))))
+            bias_symbol = None
+            if bias:
+                counts["bias"] += 1
+                bias_symbol = symbol(names.bias(layer, j, counts["bias"]))
+            delta = names.delta(name, layer, j)
+            latex[delta.text] = delta.latex
             act = out_act if is_output else hidden_act
-            neuron = Neuron(real(name), layer, edges, bias_symbol, act, is_output)
+            neuron = Neuron(symbol(name), layer, tuple(edges), bias_symbol, act, is_output)
             neurons.append(neuron)
             current.append(neuron.symbol)
         previous = tuple(current)
     check_loss(loss_rule, [n for n in neurons if n.is_output])
-    return Network(sizes, inputs, tuple(neurons), targets, loss_rule, notation, real(names.loss))
+    loss_name = names.loss_name()
+    loss_symbol = symbol(loss_name)
+    return Network(sizes, inputs, tuple(neurons), targets, loss_rule, names, loss_symbol, latex_names=latex)
 
 
 def default_network() -> Network:

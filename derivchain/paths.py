@@ -12,10 +12,14 @@ from typing import Iterator
 
 import sympy as sp
 
+from .form import Form
 from .network import Network, Neuron
 
-#: Paths listed (for display) by default; past it the count is given and the sum is taken by suffix.
+#: Paths listed (for display) by default. Listing only: it never changes how the sum is taken.
 DEFAULT_MAX_PATHS = 1000
+#: Up to this many paths the sum is their terms added one by one, as by hand; past it the same sum is
+#: accumulated by suffix (each shared tail once). A fixed size, independent of how many are listed.
+ENUMERATE_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -57,24 +61,22 @@ class Path:
         return printer.chain(self.factors)
 
 
-@dataclass(frozen=True)
-class PathSum:
+@dataclass(frozen=True, repr=False)
+class PathSum(Form):
     """dLoss/dparameter as the sum of its path terms, in neuron symbols and fully substituted.
 
-    ``paths`` holds the paths enumerated for display (at most the cap). When that is all of them,
-    ``local`` is their terms added up, as done by hand; past the cap, ``local`` is the same sum
-    accumulated by suffix (each shared tail of the paths summed once), and ``enumerated`` is False.
+    ``paths`` holds the paths listed for display (at most ``max_paths``); listing never changes the
+    sum. Up to ``ENUMERATE_LIMIT`` paths, ``local`` is every path's term added up, as done by hand
+    (``enumerated``); past it, the same sum accumulated by suffix (each shared tail summed once).
     """
 
-    parameter: sp.Symbol
-    count: int
-    paths: tuple[Path, ...]
-    local: sp.Expr
-    substituted: sp.Expr
+    count: int = 0
+    paths: tuple[Path, ...] = ()
+    enumerated: bool = True
 
     @property
-    def enumerated(self) -> bool:
-        """True when every path was listed and its term added."""
+    def listed_all(self) -> bool:
+        """True when every path is listed."""
         return len(self.paths) == self.count
 
 
@@ -120,6 +122,25 @@ def iter_paths(network: Network, parameter: sp.Symbol) -> Iterator[Path]:
     yield from walk(first, (parameter, first.symbol), (_entry_factor(network, parameter),))
 
 
+@dataclass(frozen=True, repr=False)
+class PathListing:
+    """The paths of one parameter: how many there are (counted, not enumerated) and the first ones listed."""
+
+    network: Network
+    parameter: sp.Symbol
+    count: int
+    paths: tuple[Path, ...]
+
+    def __repr__(self) -> str:
+        return f"PathListing({self.parameter}: {self.count} paths, {len(self.paths)} listed)"
+
+
+def list_paths(network: Network, parameter: str | sp.Symbol, max_paths: int = DEFAULT_MAX_PATHS) -> PathListing:
+    """Count the paths of ``parameter`` and list the first ``max_paths`` of them."""
+    symbol = network.parameter(parameter if isinstance(parameter, str) else parameter.name)
+    return PathListing(network, symbol, count_paths(network, symbol), tuple(islice(iter_paths(network, symbol), max_paths)))
+
+
 def suffix_sums(network: Network) -> dict[sp.Symbol, sp.Expr]:
     """For each neuron n, the sum over all paths from n to the loss of their factors after n.
 
@@ -147,12 +168,16 @@ def suffix_sums(network: Network) -> dict[sp.Symbol, sp.Expr]:
 
 
 def sum_over_paths(network: Network, parameter: sp.Symbol, max_paths: int = DEFAULT_MAX_PATHS) -> PathSum:
-    """The sum over the paths of ``parameter``: listed and added up to ``max_paths``, by suffix past it."""
+    """The sum over the paths of ``parameter``; the first ``max_paths`` are listed (listing only)."""
     total = count_paths(network, parameter)
-    paths = tuple(islice(iter_paths(network, parameter), max_paths))
-    if total <= max_paths:
-        local = sp.Add(*(p.term for p in paths))
+    listed = tuple(islice(iter_paths(network, parameter), max_paths))
+    if total <= ENUMERATE_LIMIT:
+        every = listed if len(listed) == total else tuple(iter_paths(network, parameter))
+        local = sp.Add(*(p.term for p in every))
+        how = f"the {total} path term{'s' if total != 1 else ''} added up"
     else:
         _, target = network.edges[parameter]
         local = _entry_factor(network, parameter).value * suffix_sums(network)[target.symbol]
-    return PathSum(parameter, total, paths, local, network.substitute(local))
+        how = f"all {total} paths, accumulated by suffix (each shared tail added once)"
+    return PathSum("path sum", parameter, local, network.substitute(local), how,
+                   count=total, paths=listed, enumerated=total <= ENUMERATE_LIMIT)

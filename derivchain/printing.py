@@ -1,4 +1,4 @@
-"""LaTeX in derivchain's notation: subscripted names, partial-derivative fractions, factors in path order."""
+"""The printers: one SymPy printer subclass per format (LaTeX, text), the notation a setting of each."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import re
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
 
-_INDEXED = re.compile(r"^([A-Za-z]+)(\d+)$")
-_LAYERED_WEIGHT = re.compile(r"^([a-z])(\d+)_(\d+)_(\d+)$")  # w2_1_2 -> w^{2}_{12}
-_LAYERED_NODE = re.compile(r"^([A-Za-z])(\d+)_(\d+)$")  # O2_1 -> O_{21}, b2_1 -> b^{2}_{1}
-_WORDS = {"Out", "Loss"}
+from .notation import FLAT
+
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
                  # In text mode with the default font encoding |, < and > print as other glyphs.
                  "|": r"\textbar{}", "<": r"\textless{}", ">": r"\textgreater{}"}
@@ -34,14 +33,45 @@ def _join_terms(terms: list[str]) -> str:
     return out
 
 
+def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
+    """A product's activation derivatives o*(1 - o) pulled to the front, each kept beside its factor.
+
+    SymPy's order writes ``H5*W13*(1 - H5)``; the sources write ``H5*(1 - H5)*W13``. Returns the
+    paired factors in order and the rest of the product, or None when nothing is paired.
+    """
+    if not expr.is_Mul or expr.could_extract_minus_sign():
+        return None
+    args = expr.args
+    present = set(args)
+    pairs: list[sp.Expr] = []
+    for a in args:
+        if a.is_Add and len(a.args) == 2 and sp.S.One in a.args:
+            o = -(a.args[0] if a.args[1] is sp.S.One else a.args[1])
+            if o.is_Symbol and o in present and o not in pairs:
+                pairs += [o, a]
+    if not pairs:
+        return None
+    rest = list(args)
+    for f in pairs:
+        rest.remove(f)
+    return pairs, sp.Mul(*rest)
+
+
 class DerivPrinter(LatexPrinter):
-    """SymPy's LaTeX printer with derivchain's names (W_{13}, \\mathrm{Out}, \\delta_{H_{4}})."""
+    """SymPy's LaTeX printer with a network's names (W_{13}, \\mathrm{Out}, \\delta_{H_{4}}).
+
+    Settings: ``notation`` (a :class:`~derivchain.notation.Notation`) and ``names`` (name -> LaTeX,
+    as the notation made them for one network); other names get the notation's own rule.
+    """
 
     printmethod = "_latex"
+    _default_settings = {**LatexPrinter._default_settings, "notation": None, "names": None}
 
     def __init__(self, settings=None):
         super().__init__(settings)
         self._memo: dict = {}
+        self._names = self._settings["names"] or {}
+        self._notation = self._settings["notation"] or FLAT
 
     def _print(self, expr, **kwargs):
         # A subexpression prints the same wherever it appears (the parent adds any parentheses),
@@ -56,28 +86,19 @@ class DerivPrinter(LatexPrinter):
         return hit
 
     def name(self, name: str) -> str:
-        """LaTeX for one symbol name: ``W13`` -> ``W_{13}``, ``w2_1_12`` -> ``w^{2}_{1,12}``."""
-        if name.startswith("delta_"):
-            inner = name[len("delta_"):]
-            node = _LAYERED_NODE.match(inner)
-            if node and node.group(1).isupper():
-                return r"\delta^{%s}_{%s}" % (node.group(2), node.group(3))
-            return r"\delta_{%s}" % self.name(inner)
-        weight = _LAYERED_WEIGHT.match(name)
-        if weight:
-            base, layer, i, j = weight.groups()
-            return r"%s^{%s}_{%s}" % (base, layer, _indices(i, j))
-        node = _LAYERED_NODE.match(name)
-        if node:
-            base, layer, j = node.groups()
-            if base.isupper():  # an output O_{lj}
-                return r"%s_{%s}" % (base, _indices(layer, j))
-            return r"%s^{%s}_{%s}" % (base, layer, j)  # a bias b^{l}_{j}
-        match = _INDEXED.match(name)
-        base, index = (match.group(1), match.group(2)) if match else (name, None)
-        if base in _WORDS or len(base) > 1:
-            base = r"\mathrm{%s}" % base
-        return base if index is None else "%s_{%s}" % (base, index)
+        """LaTeX for one symbol name, as the notation makes it: ``W13`` -> ``W_{13}``, ``w2_1_12`` -> ``w^{2}_{1,12}``."""
+        tex = self._names.get(name)
+        return tex if tex is not None else self._notation.latex(name)
+
+    def _print_Mul(self, expr):
+        split = activation_first(expr)
+        if split is None:
+            return super()._print_Mul(expr)
+        pairs, rest = split
+        parts = [self.factor(f) for f in pairs]
+        if rest != 1:
+            parts.append(self._print(rest) if rest.is_Mul else self.factor(rest))
+        return " ".join(parts)
 
     def _print_Symbol(self, expr, style="plain"):
         return self.name(expr.name)
@@ -140,33 +161,54 @@ class DerivPrinter(LatexPrinter):
         return "".join(_TEXT_ESCAPES.get(c, c) for c in s)
 
 
-def _indices(a: str, b: str) -> str:
-    # w^{2}_{12} reads fine; with an index of 10 or more a comma keeps it unambiguous: w^{2}_{1,12}.
-    return f"{a}{b}" if len(a) == 1 and len(b) == 1 else f"{a},{b}"
+def printer_settings(network) -> dict:
+    """The printer settings that give ``network``'s names: its notation and the LaTeX it made."""
+    return {"notation": network.notation, "names": network.latex_names}
 
 
-_DEFAULT: DerivPrinter | None = None
+def latex(obj, network=None, **settings) -> str:
+    """LaTeX for any derivchain result or SymPy expression, in its network's notation."""
+    network = network if network is not None else getattr(obj, "network", None)
+    if network is not None:
+        settings = {**printer_settings(network), **settings}
+    return DerivPrinter(settings).doprint(obj)
 
 
-def latex(obj, **settings) -> str:
-    """LaTeX for any derivchain result or SymPy expression, in derivchain's notation."""
-    global _DEFAULT
-    if settings:
-        return DerivPrinter(settings).doprint(obj)
-    if _DEFAULT is None:
-        _DEFAULT = DerivPrinter()
-    return _DEFAULT.doprint(obj)
+class TextPrinter(StrPrinter):
+    """Plain text that parses back: SymPy's str, pending derivatives as dH4/dW1, activation derivatives
+    beside their factor (``H5*(1 - H5)*W13``)."""
+
+    def _print_Derivative(self, e):
+        inner, (w, _) = e.args[0], e.args[1]
+        if inner.is_Symbol:
+            return f"d{inner}/d{w}"
+        return f"d/d{w}({self._print(inner)})"
+
+    def _print_Mul(self, expr):
+        split = activation_first(expr)
+        if split is None:
+            return super()._print_Mul(expr)
+        pairs, rest = split
+        parts = [self.factor(f) for f in pairs]
+        if rest != 1:
+            parts.append(self._print(rest) if rest.is_Mul else self.factor(rest))
+        return "*".join(parts)
+
+    def factor(self, expr) -> str:
+        """One factor of a product, parenthesised when it is a sum, negative, or a quotient."""
+        out = self._print(expr)
+        if isinstance(expr, sp.Expr) and (expr.is_Add or expr.could_extract_minus_sign() or "/" in out and not expr.is_Function):
+            return f"({out})"
+        return out
+
+    def product(self, factors) -> str:
+        """Factors joined by `` * `` in the given order (SymPy's Mul would sort them)."""
+        return " * ".join(self.factor(f) for f in factors)
+
+
+_TEXT = TextPrinter()
 
 
 def text(expr) -> str:
-    """Plain text with pending derivatives written dH4/dW1 and d/dW1(...)."""
-    from sympy.printing.str import StrPrinter
-
-    class _Text(StrPrinter):
-        def _print_Derivative(self, e):
-            inner, (w, _) = e.args[0], e.args[1]
-            if inner.is_Symbol:
-                return f"d{inner}/d{w}"
-            return f"d/d{w}({self._print(inner)})"
-
-    return _Text().doprint(expr)
+    """Plain text for an expression; it parses back with :func:`derivchain.expressions.parse_expression`."""
+    return _TEXT.doprint(expr)

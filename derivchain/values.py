@@ -20,6 +20,7 @@ import sympy as sp
 
 from .errors import DerivchainError
 from .network import Network
+from .rules import rule_for
 from .verification import evaluate as evaluate_numeric
 
 DIGITS = 50
@@ -87,6 +88,7 @@ def parse_assignments(items: list[str]) -> dict[str, Fraction]:
 
 def check_values(network: Network, values: dict[str, Fraction]) -> dict[sp.Symbol, Fraction]:
     """Every input, target, weight and bias must have a value, and nothing else may."""
+    values = {(k if isinstance(k, str) else k.name): v for k, v in values.items()}
     needed = list(network.inputs) + list(network.targets) + list(network.parameters)
     names = {s.name for s in needed}
     missing = [s.name for s in needed if s.name not in values]
@@ -98,14 +100,11 @@ def check_values(network: Network, values: dict[str, Fraction]) -> dict[sp.Symbo
         problems.append(f"unknown {', '.join(unknown)} (this network has {', '.join(s.name for s in needed)})")
     if problems:
         raise ValuesError("values: " + "; ".join(problems))
-    return {s: values[s.name] for s in needed}
+    return {s: v if isinstance(v, Fraction) else _number(v, s.name, "values") for s in needed for v in (values[s.name],)}
 
 
 class _NotExact(Exception):
     pass
-
-
-_EXACT_FUNCTIONS = {"sign", "Abs", "Heaviside", "Max", "Min", "relu", "leaky_relu"}
 
 
 def _exact(expr: sp.Basic, env: dict[sp.Symbol, Fraction], memo: dict) -> Fraction:
@@ -128,22 +127,9 @@ def _exact(expr: sp.Basic, env: dict[sp.Symbol, Fraction], memo: dict) -> Fracti
         if base == 0 and e.args[1] < 0:
             raise ZeroDivisionError("division by zero")
         out = base ** int(e.args[1])
-    elif e.func.__name__ in _EXACT_FUNCTIONS:
-        args = [_exact(a, env, memo) for a in e.args]
-        name = e.func.__name__
-        if name == "sign":
-            out = Fraction((args[0] > 0) - (args[0] < 0))
-        elif name == "Abs":
-            out = abs(args[0])
-        elif name == "Heaviside":
-            at_zero = args[1] if len(args) > 1 else Fraction(1, 2)
-            out = Fraction(1) if args[0] > 0 else (Fraction(0) if args[0] < 0 else at_zero)
-        elif name in ("Max", "Min"):
-            out = max(args) if name == "Max" else min(args)
-        elif name == "relu":
-            out = max(args[0], Fraction(0))
-        else:  # leaky_relu(x, slope)
-            out = args[0] if args[0] > 0 else args[1] * args[0]
+    elif (rule := rule_for(e)) is not None and rule.exact is not None:
+        # Rational at rational arguments (sign, |.|, max, relu, ...): the table's exact value.
+        out = rule.exact(*(_exact(a, env, memo) for a in e.args))
     else:
         raise _NotExact(type(e).__name__)
     memo[expr] = out

@@ -30,7 +30,7 @@ import mpmath
 import sympy as sp
 
 from .expansion import expansion_terms
-from .functions import DEFINED_FUNCTIONS
+from .rules import DEFINED_FUNCTIONS, RULES, rule_for
 
 PRIME = 2**61 - 1
 POINTS = 4
@@ -109,31 +109,32 @@ class _ModularEvaluator:
     def _oracle(lane: int, name: str, value) -> int:
         return _oracle(SEED, lane, name, value)
 
-    def _function(self, name: str, values: tuple[int, ...]) -> tuple[tuple[int, ...], int, int, int]:
-        """A function's values: unknowns, with the parity identities they must obey."""
+    def _function(self, name: str, rule, values: tuple[int, ...]) -> tuple[tuple[int, ...], int, int, int]:
+        """A function's values: unknowns, with the parity identities (from its rule) they must obey."""
+        parity = rule.parity if rule is not None else None
         out, bad = [], 0
         for lane, v in enumerate(values):
-            r = self._one(lane, name, v)
+            r = self._one(lane, name, parity, v)
             if r is None:
                 bad |= 1 << lane
                 r = 0
             out.append(r)
-        degree = (1, 1) if name in ("exp", "sigmoid") else (1, 0)
+        degree = rule.degree if rule is not None else (1, 0)
         return (tuple(out), bad, *degree)
 
-    def _one(self, lane: int, name: str, v: int) -> int | None:
+    def _one(self, lane: int, name: str, parity: str | None, v: int) -> int | None:
         # Residues above p/2 stand for negative numbers, so sign(-u) = -sign(u) holds exactly.
         negative, mirror = v > PRIME // 2, (PRIME - v) % PRIME
-        if name in ODD:
+        if parity == "odd":
             return (-self._oracle(lane, name, mirror) if negative else self._oracle(lane, name, v)) % PRIME
-        if name in EVEN:
+        if parity == "even":
             return self._oracle(lane, name, mirror if negative else v)
-        if name == "Heaviside":  # H(-u) = 1 - H(u) away from u = 0
+        if parity == "heaviside":  # H(-u) = 1 - H(u) away from u = 0
             return (1 - self._oracle(lane, name, mirror)) % PRIME if negative else self._oracle(lane, name, v)
-        if name == "exp":  # exp(-u) = 1/exp(u)
+        if parity == "exp":  # exp(-u) = 1/exp(u)
             return pow(self._oracle(lane, name, mirror), -1, PRIME) if negative else self._oracle(lane, name, v)
-        if name == "sigmoid":  # 1/(1 + exp(-u))
-            e = self._one(lane, "exp", mirror)
+        if parity == "sigmoid":  # 1/(1 + exp(-u)), from exp's own values so the two forms agree
+            e = self._one(lane, "exp", RULES["exp"].parity, mirror)
             return None if (1 + e) % PRIME == 0 else pow(1 + e, -1, PRIME)
         return self._oracle(lane, name, v)
 
@@ -181,10 +182,12 @@ class _ModularEvaluator:
                 if x == 0:
                     b |= 1 << lane
             return (tuple(pow(x, k, PRIME) if x else 0 for x in v), b, d * -k, n * -k)
-        if isinstance(e, sp.Heaviside) or (isinstance(e, (sp.Function, sp.Max, sp.Min)) and len(e.args) == 1):
-            # Heaviside(u) and Heaviside(u, 0) differ only at u = 0, which random points miss.
+        rule = rule_for(e)
+        if (rule is not None and rule.parity is not None) or (isinstance(e, (sp.Function, sp.Max, sp.Min)) and len(e.args) == 1):
+            # A function with a parity identity is one of its first argument here: Heaviside's
+            # second is its value at 0 (Heaviside(u) and Heaviside(u, 0)), which random points miss.
             v, b, _, _ = self(e.args[0])
-            values, fbad, n, d = self._function(e.func.__name__, v)
+            values, fbad, n, d = self._function(e.func.__name__, rule, v)
             return (values, b | fbad, n, d)
         if isinstance(e, (sp.Function, sp.Max, sp.Min)):
             args = [self(a) for a in e.args]
@@ -198,11 +201,6 @@ class _ModularEvaluator:
         raise _Unsupported(type(e).__name__)
 
 
-#: Functions with f(-u) = -f(u) and f(-u) = f(u): the modular check builds these identities in.
-ODD = {"sign", "tanh", "sinh", "atan", "asinh", "atanh", "erf", "sin", "tan"}
-EVEN = {"Abs", "cosh", "cos"}
-
-
 def _random_point(symbols, index: int) -> dict[sp.Symbol, mpmath.mpf]:
     # Reals in (-2, 2), drawn deterministically from the seed, away from round numbers.
     point = {}
@@ -210,19 +208,6 @@ def _random_point(symbols, index: int) -> dict[sp.Symbol, mpmath.mpf]:
         raw = _oracle(SEED, "real", index, s.name)
         point[s] = mpmath.mpf(raw) / PRIME * 4 - 2
     return point
-
-
-_NUMERIC = {
-    "exp": mpmath.exp,
-    "log": mpmath.log,
-    "tanh": mpmath.tanh,
-    "sinh": mpmath.sinh,
-    "cosh": mpmath.cosh,
-    "sign": mpmath.sign,
-    "Abs": abs,
-    "Max": max,
-    "Min": min,
-}
 
 
 def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGITS) -> mpmath.mpf:
@@ -245,14 +230,8 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
             out = mpmath.fprod(ev(a) for a in e.args)
         elif e.is_Pow:
             out = mpmath.power(ev(e.args[0]), ev(e.args[1]) if not e.args[1].is_Integer else int(e.args[1]))
-        elif isinstance(e, sp.Heaviside):
-            u = ev(e.args[0])
-            at_zero = ev(e.args[1]) if len(e.args) > 1 else mpmath.mpf(1) / 2
-            out = mpmath.mpf(1) if u > 0 else (mpmath.mpf(0) if u < 0 else at_zero)
-        elif e.func.__name__ in DEFINED_FUNCTIONS:
-            out = e.func.numeric(*(ev(a) for a in e.args))
-        elif e.func.__name__ in _NUMERIC:
-            out = mpmath.mpf(_NUMERIC[e.func.__name__](*(ev(a) for a in e.args)))
+        elif (rule := rule_for(e)) is not None:
+            out = mpmath.mpf(rule.numeric(*(ev(a) for a in e.args)))
         else:
             out = mpmath.mpf(sp.N(e.func(*(sp.Float(ev(a), digits) for a in e.args)), digits))
         memo[e] = out

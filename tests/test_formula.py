@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from derivchain.cli import app
 from derivchain.derivation import derive
 from derivchain.network import dense
+from derivchain.notation import LAYERED
 from derivchain.printing import latex
 from derivchain.verification import verify
 
@@ -21,9 +22,11 @@ def test_layered_names():
     assert [x.name for x in n.neurons] == ["O1_1", "O1_2", "O2_1", "O2_2", "O3_1"]
     assert [s.name for s in n.weights][:4] == ["w1_1_1", "w1_2_1", "w1_1_2", "w1_2_2"]
     assert [s.name for s in n.targets] == ["y"] and n.loss_symbol.name == "L"
-    assert latex(n.weights[2]) == "w^{1}_{12}" and latex(n.neurons[-1].symbol) == "O_{31}"
+    # The notation is a setting of the printer: given by the network (or by name, without one).
+    assert latex(n.weights[2], n) == "w^{1}_{12}" and latex(n.neurons[-1].symbol, n) == "O_{31}"
+    assert latex(n.weights[2], notation=LAYERED) == "w^{1}_{12}" and latex(n.weights[2]) == "w_{1,1,2}"
     wide = dense("12,2", notation="layered")
-    assert latex(wide.weights[11]) == "w^{1}_{12,1}"  # unambiguous past 9
+    assert latex(wide.weights[11], wide) == "w^{1}_{12,1}"  # unambiguous past 9
 
 
 @pytest.mark.parametrize("act, loss, bias", [("identity", "abs", False), ("sigmoid", "half-squared", True), ("tanh", "squared", True)])
@@ -62,9 +65,9 @@ def test_formula_command():
     assert data["instance"]["gradient"] == "O1_1 * delta_O2_2"
     assert [d["delta"] for d in data["instance"]["deltas"]] == ["delta_O3_1", "delta_O2_2"]
     text = runner.invoke(app, ["formula", "W1"]).output
-    assert "dLoss/dW1 = X1 * delta_H1" in text and "delta_H1 = W7*delta_H4 + W10*delta_H5" in text
+    assert "dLoss/dW1 = X1*delta_H1 = X1*(W10*W14 + W13*W7)*sign(Out - Y)" in text and "delta_H1 = W7*delta_H4 + W10*delta_H5" in text
     tex = runner.invoke(app, ["formula", "--notation", "layered", "--format", "latex"]).output
-    assert r"\delta^{l}_{j} = f'(z^{l}_{j}) \sum_{k} w^{l+1}_{jk} \, \delta^{l+1}_{k}" in tex
+    assert r"\delta^{l}_{j} &= f'(z^{l}_{j}) \sum_{k} w^{l+1}_{jk} \, \delta^{l+1}_{k}" in tex
 
 
 def test_unknown_notation():

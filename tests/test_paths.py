@@ -4,6 +4,7 @@ import pytest
 import sympy as sp
 
 from derivchain.network import dense, real
+import derivchain.paths as paths_module
 from derivchain.paths import count_paths, iter_paths, sum_over_paths
 from derivchain.verification import verify
 
@@ -62,15 +63,27 @@ def test_iteration_is_lazy():
 
 
 @pytest.mark.parametrize("act", ["identity", "sigmoid", "tanh"])
-def test_past_the_cap_the_sum_is_taken_by_suffix(act):
+def test_max_paths_limits_listing_only(act):
     n = dense("2,4,3,2", activation=act, bias=True, loss="half-squared")
     for p in n.parameters:
         listed = sum_over_paths(n, p, max_paths=10**6)
         capped = sum_over_paths(n, p, max_paths=2)
-        assert listed.enumerated and capped.count == listed.count
+        assert listed.enumerated and capped.enumerated and capped.count == listed.count
         assert len(capped.paths) == min(2, listed.count) and capped.paths == listed.paths[: len(capped.paths)]
-        assert capped.enumerated == (listed.count <= 2)
-        assert verify({"listed": listed.substituted, "by suffix": capped.substituted}).equal
+        assert capped.local == listed.local and capped.how == listed.how  # the same algorithm, the same sum
+
+
+@pytest.mark.parametrize("act", ["identity", "sigmoid", "tanh"])
+def test_past_the_enumeration_limit_the_sum_is_taken_by_suffix(act, monkeypatch):
+    n = dense("2,4,3,2", activation=act, bias=True, loss="half-squared")
+    every = {p: sum_over_paths(n, p) for p in n.parameters}
+    monkeypatch.setattr(paths_module, "ENUMERATE_LIMIT", 2)
+    for p in n.parameters:
+        by_suffix = sum_over_paths(n, p, max_paths=10**6)
+        assert by_suffix.enumerated == (by_suffix.count <= 2)
+        assert ("accumulated by suffix" in by_suffix.how) == (by_suffix.count > 2)
+        assert len(by_suffix.paths) == by_suffix.count  # still listed in full
+        assert verify({"added up": every[p].substituted, "by suffix": by_suffix.substituted}).equal
 
 
 def test_deterministic_order():

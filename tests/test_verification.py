@@ -97,10 +97,13 @@ def test_central_difference_matches_known_derivative():
         assert abs(got - exact) < mpmath.mpf("1e-25")
 
 
-def test_tampering_is_caught_on_a_larger_network():
+def test_tampering_is_caught_on_a_larger_network(monkeypatch):
     # Paths past the display cap are summed by suffix; a tampered sum must still be caught.
     from derivchain.network import dense
 
+    import derivchain.paths as paths_module
+
+    monkeypatch.setattr(paths_module, "ENUMERATE_LIMIT", 4)
     n = dense("4,8,8,1", activation="sigmoid", loss="half-squared")
     d = derive(n, "W1", max_paths=0)
     assert d.verdict.equal and not d.path_sum.enumerated

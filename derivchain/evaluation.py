@@ -11,10 +11,11 @@ from .derivation import Derivation
 from .values import Number, environment, value_of
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class DerivationAtValues:
     """The numbers beside a derivation's symbolic pieces."""
 
+    derivation: Derivation
     neurons: tuple[tuple[str, Number, Number], ...]  # name, pre-activation z, output
     loss: Number
     paths: tuple[tuple[tuple[Number, ...], Number], ...]  # factor values, term, per listed path
@@ -22,6 +23,9 @@ class DerivationAtValues:
     backprop: Number
     direct: Number
     exact: bool
+
+    def __repr__(self) -> str:
+        return f"DerivationAtValues(d{self.derivation.network.loss_symbol}/d{self.derivation.parameter} = {self.backprop})"
 
 
 def at_values(d: Derivation, values: dict[sp.Symbol, Fraction]) -> DerivationAtValues:
@@ -35,6 +39,7 @@ def at_values(d: Derivation, values: dict[sp.Symbol, Fraction]) -> DerivationAtV
         (tuple(value_of(f.value, env, exact) for f in p.factors), value_of(p.term, env, exact)) for p in d.paths
     )
     return DerivationAtValues(
+        d,
         neurons,
         value_of(net.loss_local, env, exact),
         paths,

@@ -1,0 +1,148 @@
+"""One function per task: what the command line calls, and what a Python user calls the same way.
+
+Each takes a network (see :func:`network`) and plain values, does the work, and returns a result
+object that :func:`derivchain.render.emit` renders in any format. Bad input raises a
+:class:`~derivchain.errors.DerivchainError` subclass with a one-line message.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+from .errors import DerivchainError
+from .network import Network, dense
+from .paths import DEFAULT_MAX_PATHS
+
+#: The most paths listed per parameter: listing more would print for minutes.
+MAX_LISTED = 100_000
+
+
+class OptionsError(DerivchainError):
+    """Options that contradict each other or are out of range."""
+
+
+def check_max_paths(max_paths: int) -> int:
+    """``max_paths`` if it is from 0 to ``MAX_LISTED``; else a one-line error."""
+    if not 0 <= max_paths <= MAX_LISTED:
+        raise OptionsError(f"--max-paths {max_paths}: give a number from 0 to {MAX_LISTED} (it limits listing only; "
+                           "the count and the sum always cover every path)")
+    return max_paths
+
+
+def network(path: str | None = None, layers: str | None = None, activation: str | None = None,
+            output_activation: str | None = None, loss: str | None = None, bias: bool = False,
+            notation: str | None = None) -> Network:
+    """The network from a file, or a dense one from the options (never both); the default is the worked example."""
+    if path is not None:
+        given = [name for name, value in (("--layers", layers), ("--activation", activation),
+                 ("--output-activation", output_activation), ("--loss", loss), ("--notation", notation)) if value is not None]
+        if bias:
+            given.append("--bias")
+        if given:
+            raise OptionsError(f"--network describes the whole network; drop {', '.join(given)} (set them in the file)")
+        from .netfile import load_network
+
+        return load_network(path)
+    return dense(layers or "2,3,2,1", activation=activation or "identity", output_activation=output_activation or "identity",
+                 loss=loss or "abs", bias=bias, notation=notation or "flat")
+
+
+def given_values(path: str | None = None, assignments: list[str] | None = None) -> dict[str, Fraction] | None:
+    """Numbers from a values file, overridden by each ``NAME=NUMBER``; None when neither is given."""
+    if not path and not assignments:
+        return None
+    from .values import parse_assignments, read_values
+
+    given = read_values(path) if path else {}
+    given.update(parse_assignments(assignments or []))
+    return given
+
+
+def grad(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS, values: dict | None = None):
+    """dLoss/dparameter three ways and verified (a Derivation); with ``values``, also its numbers."""
+    from .derivation import derive
+
+    check_max_paths(max_paths)
+    numbers = None
+    if values is not None:
+        from .values import check_values
+
+        numbers = check_values(net, values)
+    d = derive(net, parameter, max_paths=max_paths)
+    if numbers is None:
+        return d
+    from .evaluation import at_values
+
+    return at_values(d, numbers)
+
+
+def paths(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS):
+    """The paths of ``parameter``: counted, and the first ``max_paths`` listed."""
+    from .paths import list_paths
+
+    return list_paths(net, parameter, check_max_paths(max_paths))
+
+
+def formula(net: Network, parameter: str | None = None):
+    """The general backpropagation equations in the network's notation, instantiated for ``parameter``."""
+    from .formula import general_formula
+
+    return general_formula(net, parameter)
+
+
+def steps(net: Network, parameter: str):
+    """The step-by-step derivation of dLoss/dparameter."""
+    from .steps import step_by_step
+
+    return step_by_step(net, parameter)
+
+
+def table(net: Network, max_paths: int = 0):
+    """Every parameter's derivation, derived as the rows are read (``max_paths`` listed per row)."""
+    from .derivation import Table
+
+    return Table(net, check_max_paths(max_paths))
+
+
+def step(net: Network, values: dict | None, lr: str | Fraction = "0.1", steps: int = 1, freeze=(), on_step=None):
+    """Gradient descent from ``values``: ``steps`` steps of w - lr * dLoss/dw (``freeze``: glob patterns kept fixed)."""
+    from .descent import descend
+    from .values import read_number
+
+    if not values:
+        raise OptionsError("step needs numbers: --values FILE or --set NAME=NUMBER for every input, target, weight and bias")
+    rate = lr if isinstance(lr, Fraction) else read_number(str(lr), "--lr")
+    return descend(net, values, rate, steps, tuple(freeze or ()), on_step=on_step)
+
+
+def draw(net: Network, parameter: str | None, out: str, force: bool = False) -> list[Path]:
+    """Write the network's picture (``.tex``: TikZ, ``.svg``) with the paths of ``parameter`` highlighted."""
+    from .diagram import svg, tikz
+    from .export import write_new
+
+    target = Path(out) if out else None
+    if target is None or target.suffix not in (".tex", ".svg"):
+        raise OptionsError("draw needs --out FILE ending in .tex (TikZ) or .svg")
+    if parameter is not None:
+        net.parameter(parameter)
+    picture = tikz(net, parameter) if target.suffix == ".tex" else svg(net, parameter)
+    write_new(target, picture + "\n", force)
+    return [target]
+
+
+def export(net: Network, parameters: list[str] | None, out: str, snippet: bool = False, force: bool = False,
+           pdf: bool = False, title: str = "Gradients by the chain rule", max_paths: int = DEFAULT_MAX_PATHS) -> list[Path]:
+    """Write the derivations as a LaTeX or Markdown document (or snippet); ``pdf`` compiles it. The files written."""
+    from .export import export_document
+
+    if not out:
+        raise OptionsError("export needs --out FILE ending in .tex or .md")
+    target = Path(out)
+    if target.suffix not in (".tex", ".md"):
+        raise OptionsError(f"--out {out}: choose a file ending in .tex (LaTeX) or .md (Markdown)")
+    if pdf and (target.suffix != ".tex" or snippet):
+        raise OptionsError("--pdf compiles a whole .tex document: use --out FILE.tex without --snippet")
+    check_max_paths(max_paths)
+    chosen = net.parameters if not parameters or parameters == ["all"] else [net.parameter(w) for w in parameters]
+    return export_document(net, chosen, target, title, snippet, force, pdf, max_paths)

@@ -1,0 +1,102 @@
+"""Printed equalities as checked objects: a chain ``lhs = f1 = f2 = ...`` whose every link was verified.
+
+Renderers print chains only from these objects, never from text assembled beside them, so a line
+such as ``delta_Out = Out*(1 - Out)*(Out - Y)`` is exactly the expression the verifier compared.
+A form is a SymPy expression, or an :class:`Ordered` product (factors in path order, as the chain
+rule is written), which is equal to the product of its factors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .verification import Verdict, verify
+
+
+@dataclass(frozen=True)
+class Ordered:
+    """A product whose factors are printed in the given order (SymPy's Mul would sort them)."""
+
+    factors: tuple
+    compact: bool = False  # printed a*b (an equation's product) rather than a * b (a path's chain)
+
+    @property
+    def value(self) -> sp.Expr:
+        """The product as one SymPy expression."""
+        return sp.Mul(*(value_of(f) for f in self.factors))
+
+    def __repr__(self) -> str:
+        return " * ".join(map(str, self.factors))
+
+
+@dataclass(frozen=True)
+class OrderedSum:
+    """A sum of :class:`Ordered` products, printed term by term in the given order."""
+
+    terms: tuple
+
+    @property
+    def value(self) -> sp.Expr:
+        """The sum as one SymPy expression."""
+        return sp.Add(*(value_of(t) for t in self.terms))
+
+    def __repr__(self) -> str:
+        return " + ".join(map(repr, self.terms))
+
+
+def value_of(form) -> sp.Expr:
+    """A form's SymPy value (an ordered product or sum multiplied out)."""
+    return form.value if isinstance(form, (Ordered, OrderedSum)) else form
+
+
+@dataclass(frozen=True)
+class Chain:
+    """``lhs = forms[0] = forms[1] = ...``: ``links[i]`` verifies forms[i] = forms[i+1]; ``reasons[i]``
+    names the rewrite of that link when it is one a reader should know (a textbook simplification)."""
+
+    lhs: sp.Expr
+    forms: tuple
+    links: tuple[Verdict, ...]
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def verified(self) -> bool:
+        """True when every link was shown equal."""
+        return all(v.equal for v in self.links)
+
+    def __repr__(self) -> str:
+        return f"Chain({self.lhs} = {' = '.join(map(repr, self.forms))})"
+
+
+def _same(a: sp.Expr, b: sp.Expr, memo: dict | None) -> Verdict:
+    key = (a, b)
+    if memo is not None and key in memo:
+        return memo[key]
+    verdict = verify({"left": a, "right": b})
+    if memo is not None:
+        memo[key] = verdict
+    return verdict
+
+
+def chain(lhs: sp.Expr, forms, reasons=(), rule: dict | None = None, memo: dict | None = None) -> Chain:
+    """Build a chain and verify each link; ``rule`` replaces symbols (deltas by their values) before
+    comparing, and ``memo`` keeps verdicts of links shared by many chains (a network's deltas).
+
+    Consecutive forms that are the same expression are printed once.
+    """
+    kept = []
+    kept_reasons = []
+    for i, f in enumerate(forms):
+        if kept and kept[-1] == f:
+            continue
+        kept.append(f)
+        kept_reasons.append(reasons[i] if i < len(reasons) else "")
+    links = []
+    for a, b in zip(kept, kept[1:]):
+        va, vb = value_of(a), value_of(b)
+        if rule:
+            va, vb = va.xreplace(rule), vb.xreplace(rule)
+        links.append(_same(va, vb, memo))
+    return Chain(lhs, tuple(kept), tuple(links), tuple(kept_reasons))

@@ -1,0 +1,150 @@
+"""The render layer: one module per format, each with the same function for each kind of result.
+
+``emit(result, format)`` picks the renderer module for the format and the function for the result's
+kind, and writes what it returns. Text on a terminal is styled and wrapped only between top-level
+terms; text to a pipe or file is written as it is (a copied expression is never broken).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import IO
+
+from ..formats import Format
+from . import json, latex, markdown, text
+
+RENDERERS = {Format.text: text, Format.latex: latex, Format.markdown: markdown, Format.json: json}
+
+
+def kind(result) -> str:
+    """The renderer function name for a result: ``derivation``, ``paths``, ``network``, ..."""
+    from ..evaluation import DerivationAtValues
+    from ..derivation import Derivation, Table
+    from ..descent import Descent
+    from ..formula import GeneralFormula
+    from ..network import Network
+    from ..paths import PathListing
+    from ..steps import StepByStep
+
+    for cls, name in ((Derivation, "derivation"), (DerivationAtValues, "derivation_at_values"), (PathListing, "paths"),
+                      (Network, "network"), (GeneralFormula, "formula"), (StepByStep, "steps"), (Descent, "descent"),
+                      (Table, "table")):
+        if isinstance(result, cls):
+            return name
+    raise TypeError(f"nothing renders a {type(result).__name__}")
+
+
+def render(result, fmt: Format | str) -> str:
+    """The whole output for ``result`` in ``fmt``, as one string (a table is rendered in full)."""
+    import io
+
+    buffer = io.StringIO()
+    emit(result, fmt, buffer)
+    return buffer.getvalue()
+
+
+def emit(result, fmt: Format | str = Format.text, out: IO[str] | None = None, on_row=None) -> None:
+    """Write ``result`` rendered in ``fmt`` to ``out`` (standard output); a table streams row by row,
+    calling ``on_row(derivation)`` after each (a progress bar, the verdicts)."""
+    fmt = Format(fmt)
+    out = sys.stdout if out is None else out
+    module = RENDERERS[fmt]
+    name = kind(result)
+    if name == "table":
+        _emit_table(result, fmt, module, out, on_row)
+        return
+    rendered = getattr(module, name)(result)
+    if fmt is Format.json:
+        out.write(json.dumps(rendered) + "\n")
+    elif fmt is Format.text:
+        _write_lines(rendered, out)
+    else:
+        out.write(rendered if rendered.endswith("\n") else rendered + "\n")
+    out.flush()
+
+
+def _emit_table(table, fmt, module, out, on_row) -> None:
+    # Each row is written as soon as it is derived; nothing is kept.
+    if fmt is Format.json:
+        out.write("[")
+        for i, d in enumerate(table.rows):
+            out.write(("," if i else "") + "\n  " + json.dumps(module.table_row(d)).replace("\n", "\n  "))
+            out.flush()
+            if on_row:
+                on_row(d)
+        out.write("\n]\n")
+        return
+    if fmt is Format.text:
+        _write_lines(module.table_header(table), out)
+        for d in table.rows:
+            _write_lines(module.table_row(d), out, hang=text.TABLE_GRADIENT_COLUMN)
+            if on_row:
+                on_row(d)
+        return
+    out.write(module.table_header(table) + "\n")
+    separator = " \\\\\n" if fmt is Format.latex else "\n"
+    for i, d in enumerate(table.rows):
+        out.write((separator if i else "") + module.table_row(d))
+        out.flush()
+        if on_row:
+            on_row(d)
+    out.write("\n" + module.table_footer(table) + "\n")
+
+
+def _write_lines(lines, out, hang: int | None = None) -> None:
+    console = _terminal(out)
+    for line in lines:
+        if console is None:
+            out.write(line.text + "\n")
+            continue
+        from rich.text import Text
+
+        indent = hang if hang is not None else min(len(line.label) or 4, 24)
+        for i, piece in enumerate(wrap_terms(line.text, console.width, indent)):
+            styled = Text(piece, line.style)
+            if i == 0 and line.label and not line.style:
+                styled.stylize("bold", 0, len(line.label))
+            console.print(styled, soft_wrap=True)
+    out.flush()
+
+
+def _terminal(out):
+    """A rich console for ``out`` when it is a terminal (styles, width); None for a pipe or file."""
+    isatty = getattr(out, "isatty", None)
+    if not (isatty and isatty()):
+        return None
+    from rich.console import Console
+
+    return Console(file=out, highlight=False)
+
+
+def wrap_terms(line: str, width: int, indent: int = 4) -> list[str]:
+    """``line`` broken to ``width`` only before a top-level `` + ``, `` - `` or `` = `` (outside any
+    brackets); continuation lines are indented by ``indent``. A line with no such place is not broken."""
+    if len(line) <= width:
+        return [line]
+    cuts, depth = [], 0
+    for i, c in enumerate(line):
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif depth == 0 and c == " " and line[i + 1:i + 3] in ("+ ", "- ", "= "):
+            cuts.append(i)
+    pieces, start = [], 0
+    for cut in cuts + [len(line)]:
+        pieces.append(line[start:cut])
+        start = cut
+    out, current = [], ""
+    for piece in pieces:
+        room = width - (indent if out else 0)
+        if current and len(current) + len(piece) > room:
+            out.append(current)
+            current = piece.lstrip()
+        else:
+            current += piece
+    out.append(current)
+    return [out[0]] + [" " * indent + p for p in out[1:]]
+
+
+__all__ = ["Format", "RENDERERS", "emit", "render", "kind", "wrap_terms", "json", "latex", "markdown", "text"]

@@ -1,0 +1,182 @@
+"""JSON: stable keys, JSON objects and numbers (never Python reprs), expressions as text that parses back.
+
+Each function returns one JSON-ready object; :func:`derivchain.render.emit` dumps it (a table streams
+its rows as the elements of one array).
+"""
+
+from __future__ import annotations
+
+import json as _json
+
+from ..printing import DerivPrinter, printer_settings
+from .text import expr
+
+
+def dumps(obj) -> str:
+    """JSON text, keys in insertion order, two-space indent (deterministic)."""
+    return _json.dumps(obj, indent=2, ensure_ascii=False)
+
+
+def _printer(network) -> DerivPrinter:
+    return DerivPrinter(printer_settings(network))
+
+
+def _path(path, printer: DerivPrinter | None = None) -> dict:
+    out = {
+        "nodes": [s.name for s in path.nodes],
+        "factors": [{"partial": str(f), "value": expr(f.value)} for f in path.factors],
+        "term": expr(path.term),
+    }
+    if printer is not None:
+        out["latex"] = printer._print(path) + " = " + printer.product([f.value for f in path.factors])
+    return out
+
+
+def _chain(c) -> dict:
+    return {"lhs": expr(c.lhs), "forms": [expr(f) for f in c.forms], "verified": c.verified,
+            "reasons": [r for r in c.reasons[1:]]}
+
+
+def derivation(d) -> dict:
+    """The ``grad`` contract: weight, loss, the three forms, paths, deltas, verdict and LaTeX."""
+    printer = _printer(d.network)
+    p = printer._print
+    return {
+        "weight": d.parameter.name,
+        "network": d.network.summary(),
+        "loss": expr(d.network.loss_local),
+        "path_count": d.path_count,
+        "direct": expr(d.direct.value),
+        "path_sum": expr(d.path_sum.substituted),
+        "path_sum_local": expr(d.path_sum.local),
+        "path_sum_how": d.path_sum.how,
+        "paths_listed": len(d.paths),
+        "backprop": expr(d.backprop.local),
+        "backprop_substituted": expr(d.backprop.substituted),
+        "deltas": [
+            {"delta": eq.delta.name, "rhs": expr(eq.rhs_form), "value": expr(eq.value), "rewrite": eq.rewrite}
+            for eq in d.backprop.deltas
+        ],
+        "paths": [_path(path, printer) for path in d.paths],
+        "cases": [{"condition": c.condition, "value": expr(c.value)} for c in d.cases()],
+        "equal": d.verdict.equal,
+        "method": d.verdict.method,
+        "proof": d.verdict.proof,
+        "decided": d.verdict.decided,
+        "verdict": d.verdict.detail,
+        "checked": d.checked,
+        "chains": [_chain(c) for c in d.chains()],
+        "notes": list(d.notes()),
+        "latex": {
+            "direct": p(d.direct.value),
+            "path_sum": p(d.path_sum.substituted),
+            "path_sum_local": p(d.path_sum.local),
+            "backprop": p(d.backprop.local),
+            "paths": [p(path) for path in d.paths],
+            "derivation": p(d),  # Derivation._latex: the aligned block
+        },
+    }
+
+
+def _number(n) -> float | None:
+    # JSON has no infinity or NaN: a value too large for a double is given as null.
+    value = float(n)
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def values(at) -> dict:
+    """The numbers of a derivation (floats; ``exact`` says whether they were computed exactly)."""
+    return {
+        "exact": at.exact,
+        "neurons": {name: {"z": _number(z), "output": _number(o)} for name, z, o in at.neurons},
+        "loss": _number(at.loss),
+        "paths": [{"factors": [_number(f) for f in fs], "term": _number(t)} for fs, t in at.paths],
+        "path_sum": _number(at.path_sum),
+        "backprop": _number(at.backprop),
+        "direct": _number(at.direct),
+        "text": {"loss": str(at.loss), "path_sum": str(at.path_sum), "backprop": str(at.backprop), "direct": str(at.direct)},
+    }
+
+
+def derivation_at_values(at) -> dict:
+    """``grad --values``: the derivation with its numbers under ``at_values``."""
+    out = derivation(at.derivation)
+    out["at_values"] = values(at)
+    return out
+
+
+def paths(listing) -> dict:
+    """The ``paths`` command: the weight, how many paths, and each listed path."""
+    printer = _printer(listing.network)
+    return {"weight": listing.parameter.name, "count": listing.count, "paths": [_path(p, printer) for p in listing.paths]}
+
+
+def network(net) -> dict:
+    """The ``show`` contract: names by role, each neuron's equation, the loss, the outputs nested and expanded."""
+    expanded = {n.name: net.expanded_output(n) for n in net.outputs}
+    return {
+        "summary": net.summary(),
+        "layers": list(net.layers),
+        "notation": net.notation.name,
+        "inputs": [s.name for s in net.inputs],
+        "hidden": [n.name for n in net.hidden],
+        "outputs": [n.name for n in net.outputs],
+        "weights": [s.name for s in net.weights],
+        "biases": [s.name for s in net.biases],
+        "targets": [s.name for s in net.targets],
+        "equations": {n.name: expr(n.equation) for n in net.neurons},
+        "loss": expr(net.loss_local),
+        "outputs_nested": {n.name: expr(net.substitution[n.symbol]) for n in net.outputs},
+        "outputs_expanded": {name: None if e is None else expr(e) for name, e in expanded.items()},
+    }
+
+
+def formula(f) -> dict:
+    """The general equations (text and LaTeX) and, for a parameter, their instance."""
+    out = {"notation": f.notation, "general": f.text, "general_latex": f.latex}
+    bp = f.instance
+    if bp is not None:
+        from ..backpropagation import delta_symbol
+        from ..derivation import delta_chain
+
+        out["weight"] = bp.parameter.name
+        out["instance"] = {
+            "gradient": f"{bp.source if bp.source is not None else 1} * {delta_symbol(bp.neuron)}",
+            "deltas": [
+                {"delta": eq.delta.name, "rhs": expr(eq.rhs_form), "value": expr(eq.value), "rewrite": eq.rewrite,
+                 "verified": delta_chain(f.network, eq).verified}
+                for eq in bp.deltas
+            ],
+            "value": expr(bp.local),
+        }
+    return out
+
+
+def steps(s) -> dict:
+    """The step-by-step derivation: each line's expression and reason, and whether it was checked."""
+    return {
+        "weight": s.parameter.name,
+        "steps": [{"expr": expr(st.expr), "reason": st.reason} for st in s.steps],
+        "verified": s.verified,
+    }
+
+
+def descent(r) -> dict:
+    """The ``step`` contract: lr, loss before and after, each gradient and updated value."""
+    first, last = r.steps[0], r.steps[-1]
+    return {
+        "lr": float(r.lr),
+        "steps": len(r.steps),
+        "exact": r.exact,
+        "frozen": list(r.frozen),
+        "loss": _number(first.loss),
+        "gradients": {k: _number(v) for k, v in first.gradients.items()},
+        "updated": {k: _number(v) for k, v in last.updated.items()},
+        "loss_after": _number(last.loss_after),
+        "losses": [_number(s.loss) for s in r.steps] + [_number(last.loss_after)],
+    }
+
+
+def table_row(d) -> dict:
+    """One row of ``table``: the full ``grad`` object of that parameter."""
+    return derivation(d)

@@ -1,0 +1,306 @@
+"""LaTeX snippets for notes (amsmath ``align*``), built from the same checked chains as every format.
+
+Each public function takes one kind of result and returns LaTeX text; ``*_lines`` functions return
+the aligned lines that documents and Markdown reuse.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..chains import Chain, Ordered, OrderedSum
+from ..printing import LINE_WIDTH, DerivPrinter, printer_settings, visible_width
+
+
+def printer_for(network) -> DerivPrinter:
+    """A LaTeX printer in ``network``'s notation."""
+    return DerivPrinter(printer_settings(network))
+
+
+def align(lines: list[str]) -> str:
+    """Lines in an ``align*`` environment."""
+    return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}"
+
+
+def form(printer, f) -> str:
+    """One form: an expression, or an ordered product or sum in its own order."""
+    if isinstance(f, Ordered):
+        return (" " if f.compact else r" \cdot ").join(_factor(printer, x) for x in f.factors)
+    if isinstance(f, OrderedSum):
+        out = form(printer, f.terms[0])
+        for t in f.terms[1:]:
+            piece = form(printer, t)
+            out += f" - {piece[1:].lstrip()}" if piece.startswith("-") else f" + {piece}"
+        return out
+    return printer._print(f)
+
+
+def _factor(printer, f) -> str:
+    if isinstance(f, OrderedSum):
+        return r"\left(%s\right)" % form(printer, f) if len(f.terms) > 1 else form(printer, f)
+    if isinstance(f, Ordered):
+        return form(printer, f)
+    return printer.factor(f)
+
+
+def expression_lines(printer, prefix: str, e) -> list[str]:
+    """``prefix &= e`` as aligned lines: long sums broken, and long products inside their sum."""
+    p = printer._print
+    if isinstance(e, OrderedSum):
+        return printer.broken_sum(prefix, [form(printer, t) for t in e.terms])
+    if isinstance(e, Ordered):
+        return [r"%s &= %s" % (prefix, form(printer, e))]
+    if e.is_Mul and visible_width(p(e)) > LINE_WIDTH:
+        # A long product with a sum inside: write the other factors, then the sum broken
+        # across lines inside \left( ... \right. / \left. ... \right).
+        sums = [f for f in e.args if f.is_Add]
+        if sums:
+            inner = max(sums, key=lambda f: visible_width(p(f)))
+            others = sp.Mul(*[f for f in e.args if f is not inner])
+            head = "" if others == 1 else ("-" if others == -1 else printer.factor(others)) + " "
+            chunks = printer.broken_sum(prefix, [p(t) for t in sp.Add.make_args(inner)], LINE_WIDTH - visible_width(head))
+            if len(chunks) > 1:
+                first, rest = chunks[0], chunks[1:]
+                lhs_part, rhs_part = first.split("&=", 1)
+                out = [r"%s&= %s\left(%s\right." % (lhs_part, head, rhs_part.strip())]
+                for i, line in enumerate(rest):
+                    body = line.replace(r"&\quad ", "", 1)
+                    close = r"\right)" if i == len(rest) - 1 else r"\right."
+                    out.append(r"&\quad \left. %s %s" % (body, close))
+                return out
+    terms = [p(t) for t in sp.Add.make_args(e)] if e.is_Add else [p(e)]
+    return printer.broken_sum(prefix, terms)
+
+
+def chain_lines(printer, c: Chain, lhs: str | None = None) -> list[str]:
+    """A checked chain as aligned lines: ``lhs &= f1`` then ``&= f2`` (a named rewrite as an \\intertext)."""
+    lhs = lhs if lhs is not None else printer._print(c.lhs)
+    lines: list[str] = []
+    for i, f in enumerate(c.forms):
+        relation = "=" if i == 0 or c.links[i - 1].equal else r"\overset{?}{=}"
+        body = expression_lines(printer, lhs if i == 0 else "", f)
+        if i and c.reasons[i]:
+            body[0] = r"\intertext{\small %s:} %s" % (printer.text(c.reasons[i][0].upper() + c.reasons[i][1:]), body[0])
+        if relation != "=":
+            body[0] = body[0].replace("&=", "&" + relation, 1)
+        lines += body
+    return lines
+
+
+def steps_lines(s, printer) -> list[str]:
+    """The step-by-step derivation as align* lines; each reason is an \\intertext (it wraps) placed
+    between the two lines it connects. The first reason (the loss's formula) is the first line's."""
+    steps = s.steps
+    lhs = printer._print(steps[0].expr)
+    lines = expression_lines(printer, lhs, steps[1].expr)
+    for k, st in enumerate(steps[2:], start=2):
+        body = expression_lines(printer, "", st.expr)
+        if not s.links[k - 1].equal:
+            body[0] = body[0].replace("&=", r"&\overset{?}{=}", 1)
+        body[0] = r"\intertext{\small %s:} %s" % (printer.text(st.reason[0].upper() + st.reason[1:]), body[0])
+        lines += body
+    return lines
+
+
+def path_lines(printer, p, c: Chain, number: int) -> list[str]:
+    """``path 1: W1 -> H1 -> ...`` and its chain of partials = factors in path order = term."""
+    nodes = r" \to ".join(printer._print(s) for s in p.nodes)
+    lines = [r"&\text{path %d: } %s" % (number, nodes)]
+    partials = printer.chain(p.factors)
+    product = form(printer, c.forms[0])
+    if visible_width(partials) + visible_width(product) > LINE_WIDTH:
+        lines.append(r"&\quad %s" % partials)
+        lines.append(r"&\qquad = %s" % product)
+    else:
+        lines.append(r"&\quad %s = %s" % (partials, product))
+    return lines
+
+
+def derivation_lines(d, printer) -> list[str]:
+    """The derivation as aligned LaTeX lines: paths, sum, backprop, cases, direct, verdict."""
+    p = printer._print
+    lhs = p(d.lhs)
+    lines = []
+    for i, (path, c) in enumerate(zip(d.paths, d.path_chains), start=1):
+        lines += path_lines(printer, path, c, i)
+    if not d.path_sum.listed_all:
+        lines.append(r"&\text{\dots\ %d more paths}" % (d.path_count - len(d.paths)))
+    if not d.path_sum.enumerated:
+        lines.append(r"&\text{%s:}" % printer.text(f"the sum over all {d.path_count} paths, accumulated by suffix"))
+    lines += chain_lines(printer, d.sum_chain, lhs)
+    lines.append(r"&\text{backprop:}")
+    lines += chain_lines(printer, d.entry_chain, lhs)
+    for c in d.delta_chains:
+        lines += chain_lines(printer, c)
+    for case in d.cases():
+        cond = r"%s %s 0" % (p(case.argument), ">" if case.sign > 0 else "<")
+        lines.append(r"&\text{for } %s:" % cond)
+        lines += expression_lines(printer, lhs, case.value)
+    shown = d.direct_shown
+    if shown is not None and visible_width(p(shown)) > 2 * LINE_WIDTH:
+        shown = d.direct_compact
+        label = r"\text{direct (neurons as symbols):}"
+    else:
+        label = r"\text{direct:}"
+    lines.append(r"&%s" % label)
+    if shown is not None and visible_width(p(shown)) <= 6 * LINE_WIDTH:
+        lines += expression_lines(printer, lhs, shown)
+    else:
+        lines.append(r"&\quad \text{not printed (too large; compared in full by the verdict)}")
+    lines.append(r"&\text{verdict: } %s" % p(d.verdict))
+    return lines
+
+
+def _comment(text: str) -> str:
+    # A LaTeX comment ends at the line's end: keep free text on one line.
+    return "% " + " ".join(text.split())
+
+
+def derivation(d) -> str:
+    """The derivation as an ``align*`` block, with a comment naming the network."""
+    return _comment(f"d{d.network.loss_symbol}/d{d.parameter}; {d.network.summary()}") + "\n" + align(derivation_lines(d, printer_for(d.network)))
+
+
+def values_lines(at, printer) -> list[str]:
+    """The numbers of a derivation as aligned lines."""
+    d = at.derivation
+    how = "exact" if at.exact else "50-digit arithmetic, 15 significant digits shown"
+    lines = [r"&\text{%s}" % printer.text(f"At the given values ({how}):")]
+    for name, z, o in at.neurons:
+        sym = d.network.latex_name(name)
+        lines.append(r"z_{%s} &= %s, \quad %s = %s" % (sym, _num(z), sym, _num(o)))
+    lines.append(r"%s &= %s" % (printer._print(d.network.loss_symbol), _num(at.loss)))
+    for path, (factors, term) in zip(d.paths, at.paths):
+        lines.append(r"&%s: \quad %s = %s" % (r" \to ".join(printer._print(s) for s in path.nodes),
+                                              r" \cdot ".join(_num(f) for f in factors), _num(term)))
+    lhs = printer._print(d.lhs)
+    lines.append(r"%s &= %s \quad \text{(sum over paths, backprop: %s; direct: %s)}" % (
+        lhs, _num(at.path_sum), printer.text(str(at.backprop)), printer.text(str(at.direct))))
+    return lines
+
+
+def _num(n) -> str:
+    text = str(n)
+    if " (~" in text:  # an exact fraction with its decimal: 1/3 (~0.333)
+        exact, approx = text.split(" (~", 1)
+        num, den = exact.split("/")
+        return r"\frac{%s}{%s} \approx %s" % (num, den, approx.rstrip(")"))
+    return text
+
+
+def values(at) -> str:
+    """``grad --values``: the numbers as an ``align*`` block."""
+    return align(values_lines(at, printer_for(at.derivation.network)))
+
+
+def derivation_at_values(at) -> str:
+    """``grad --values``: the derivation, then its numbers."""
+    return derivation(at.derivation) + "\n" + values(at)
+
+
+def paths(listing) -> str:
+    """The paths and their chains as an ``align*`` block."""
+    from ..chains import chain
+
+    printer = printer_for(listing.network)
+    lines = []
+    for i, p in enumerate(listing.paths, start=1):
+        lines += path_lines(printer, p, chain(p, (Ordered(tuple(f.value for f in p.factors)), p.term)), i)
+    if len(listing.paths) < listing.count:
+        lines.append(r"&\text{\dots\ %d more paths}" % (listing.count - len(listing.paths)))
+    return align(lines)
+
+
+def network_lines(net, printer) -> list[str]:
+    """The network's equations and loss as aligned lines."""
+    lines = [r"%s &= %s" % (printer._print(n.symbol), printer._print(n.equation)) for n in net.neurons]
+    lines.append(r"%s &= %s" % (printer._print(net.loss_symbol), printer._print(net.loss_local)))
+    return lines
+
+
+def network(net) -> str:
+    """The network's equations and loss as an ``align*`` block."""
+    return _comment(net.summary()) + "\n" + align(network_lines(net, printer_for(net)))
+
+
+def formula_lines(f, printer) -> list[str]:
+    """The general equations, then their checked instance for one parameter."""
+    lines = [line.replace("=", "&=", 1) for line in f.latex]
+    bp = f.instance
+    if bp is not None:
+        from ..chains import chain
+        from ..derivation import delta_chain, delta_values
+
+        lhs = sp.Derivative(f.network.loss_symbol, bp.parameter)
+        lines.append(r"&\text{for } %s:" % printer._print(bp.parameter))
+        lines += chain_lines(printer, chain(lhs, (bp.entry, bp.local), rule=delta_values(f.network)))
+        for eq in bp.deltas:
+            lines += chain_lines(printer, delta_chain(f.network, eq))
+    return lines
+
+
+def formula(f) -> str:
+    """``derivchain formula`` as an ``align*`` block."""
+    return align(formula_lines(f, printer_for(f.network)))
+
+
+def steps(s) -> str:
+    """The step-by-step derivation as an ``align*`` block."""
+    return align(steps_lines(s, printer_for(s.network)))
+
+
+def descent_rows(r, printer) -> list[str]:
+    """Rows ``name & old & gradient & new`` of the descent table."""
+    first, last = r.steps[0], r.steps[-1]
+    return [r"$%s$ & %s & %s & %s \\" % (r.network.latex_name(name), _num(r.initial[name]), _num(first.gradients[name]),
+                                          _num(last.updated[name])) for name in r.trained]
+
+
+def descent(r) -> str:
+    """Gradient descent as a ``tabular`` (parameter, old value, gradient, new value) and the losses."""
+    printer = printer_for(r.network)
+    first, last = r.steps[0], r.steps[-1]
+    n = len(r.steps)
+    how = "exact arithmetic" if r.exact else "50-digit arithmetic, 15 significant digits shown"
+    lr = printer.text(str(_lr(r.lr)))
+    rows = "\n".join(descent_rows(r, printer))
+    grad_head = "gradient" + (" (first step)" if n > 1 else "")
+    lines = [
+        _comment(r.network.summary()),
+        r"\noindent Gradient descent, learning rate %s, %d step%s (%s).\par" % (lr, n, "s" if n > 1 else "", printer.text(how)),
+        r"\begin{tabular}{llll}",
+        r"parameter & old value & %s & new value \\ \hline" % grad_head,
+        rows,
+        r"\end{tabular}",
+    ]
+    if r.frozen:
+        lines.append(r"\par\noindent Kept fixed: %s.\par" % ", ".join("$%s$" % r.network.latex_name(f) for f in r.frozen))
+    losses = [("before", first.loss)] + [(f"after step {i}", st.loss) for i, st in enumerate(r.steps[1:], start=1)]
+    losses.append(("after", last.loss_after))
+    loss = printer._print(r.network.loss_symbol)
+    lines.append(align([r"%s_{\text{%s}} &= %s" % (loss, when, _num(v)) for when, v in losses]))
+    return "\n".join(lines)
+
+
+def _lr(lr):
+    from ..values import Number
+
+    return Number(lr, True)
+
+
+def table_header(table) -> str:
+    """The opening of the table's ``align*`` block."""
+    return _comment(table.network.summary()) + "\n\\begin{align*}"
+
+
+def table_row(d) -> str:
+    """One aligned line: dLoss/dW = the backprop form, with the path count and verdict."""
+    printer = printer_for(d.network)
+    noun = "path" if d.path_count == 1 else "paths"
+    return r"%s &= %s && \text{%d %s; %s}" % (printer._print(d.lhs), printer._print(d.backprop.local), d.path_count, noun,
+                                              printer.text(f"{d.verdict.word}, {d.verdict.method}"))
+
+
+def table_footer(table) -> str:
+    """The end of the table's block."""
+    return "\\end{align*}"

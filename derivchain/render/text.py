@@ -1,0 +1,244 @@
+"""Plain text: one :class:`Line` at a time, every expression printed so that it parses back.
+
+Each function takes one kind of result and yields lines; :func:`derivchain.render.emit` writes them
+(styled and wrapped between top-level terms on a terminal, unwrapped to a pipe or file).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import sympy as sp
+
+from ..chains import Chain, Ordered, OrderedSum
+from ..printing import TextPrinter
+
+_P = TextPrinter()
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of text output: its text, a style for terminals, and the label it starts with."""
+
+    text: str
+    style: str = ""
+    label: str = ""  # printed bold on a terminal; part of ``text``
+
+
+def _line(label: str, body: str = "", style: str = "") -> Line:
+    return Line(f"{label}{body}", style, label)
+
+
+def expr(e) -> str:
+    """One form as text: an expression, or an ordered product or sum printed in its own order."""
+    if isinstance(e, Ordered):
+        return ("*" if e.compact else " * ").join(_factor(f) for f in e.factors)
+    if isinstance(e, OrderedSum):
+        out = expr(e.terms[0])
+        for t in e.terms[1:]:
+            piece = expr(t)
+            out += f" - {piece[1:]}" if piece.startswith("-") else f" + {piece}"
+        return out
+    if isinstance(e, sp.Derivative):
+        return f"d{e.args[0]}/d{e.args[1][0]}"
+    return _P.doprint(e)
+
+
+def _factor(f) -> str:
+    if isinstance(f, OrderedSum):
+        return f"({expr(f)})" if len(f.terms) > 1 else expr(f)
+    if isinstance(f, Ordered):
+        return expr(f)
+    return _P.factor(f)
+
+
+def chain_text(c: Chain, lhs: str | None = None) -> str:
+    """``lhs = f1 = f2``; a link that was not shown equal is printed ``=?`` (it never is, by the tests)."""
+    out = lhs if lhs is not None else expr(c.lhs)
+    for i, form in enumerate(c.forms):
+        sign = " = " if i == 0 or c.links[i - 1].equal else " =? "
+        out += sign + expr(form)
+    return out
+
+
+def _reasons(c: Chain, indent: str) -> Iterator[Line]:
+    for reason in c.reasons:
+        if reason:
+            yield Line(f"{indent}({reason})", "dim")
+
+
+def partials(path) -> str:
+    """``dLoss/dOut * dOut/dH4 * dH4/dW7``."""
+    return " * ".join(str(f) for f in path.factors)
+
+
+def paths(listing) -> Iterator[Line]:
+    """``derivchain paths``: how many, then each listed path with its chain of partials."""
+    noun = "path" if listing.count == 1 else "paths"
+    yield _line(f"{listing.count} {noun} from {listing.parameter} to the loss", style="bold")
+    yield from _path_lines(listing.paths, listing.count)
+
+
+def _path_lines(listed, count) -> Iterator[Line]:
+    from ..chains import chain
+
+    for i, p in enumerate(listed, start=1):
+        yield Line(f"  path {i}: {p.arrow()}", "green")
+        c = chain(p, (Ordered(tuple(f.value for f in p.factors)), p.term))
+        yield Line("    " + chain_text(c, partials(p)))
+    if len(listed) < count:
+        yield Line(f"  ... {count - len(listed)} more paths not shown (raise --max-paths to see them)", "yellow")
+
+
+def derivation(d) -> Iterator[Line]:
+    """Everything ``derivchain grad`` prints, in order."""
+    w = d.parameter.name
+    lhs = expr(d.lhs)
+    yield _line("Network: ", d.network.summary())
+    noun = "path" if d.path_count == 1 else "paths"
+    yield _line(f"{lhs}: {d.path_count} {noun} from {w} to the loss", style="bold")
+    for i, (p, c) in enumerate(zip(d.paths, d.path_chains), start=1):
+        yield Line(f"  path {i}: {p.arrow()}", "green")
+        yield Line("    " + chain_text(c, partials(p)))
+    if not d.path_sum.listed_all:
+        yield Line(f"  ... {d.path_count - len(d.paths)} more paths not shown (raise --max-paths to see them)", "yellow")
+    yield _line("Sum over paths: ", chain_text(d.sum_chain))
+    if not d.path_sum.enumerated:
+        yield Line(f"  ({d.path_sum.how})", "dim")
+    yield _line("Backpropagation: ", chain_text(d.entry_chain))
+    for c in d.delta_chains:
+        yield Line("  " + chain_text(c))
+        yield from _reasons(c, "    ")
+    for case in d.cases():
+        yield _line(f"Case {case.condition}: ", f"{lhs} = {expr(case.value)}")
+    shown = d.direct_shown
+    if shown is None:
+        yield _line("Direct: ", "not printed (too large; compared in full by the verdict)")
+    else:
+        label = "Direct: " if d.direct_in_full else "Direct (whole neurons written as their symbols): "
+        yield _line(label, f"{lhs} = {expr(shown)}")
+    yield verdict(d.verdict)
+    for note in d.notes():
+        yield Line(f"Note: {note}", "dim")
+
+
+def verdict(v) -> Line:
+    """``Verdict: equal [expansion] ...``."""
+    style = "bold green" if v.equal else "bold red"
+    return Line(f"Verdict: {v.word} [{v.method}] {v.detail}", style, "Verdict: ")
+
+
+def values(at) -> Iterator[Line]:
+    """A derivation's numbers: each neuron, the loss, each path's factors and term, the three results."""
+    d = at.derivation
+    how = "exact" if at.exact else "50-digit arithmetic, 15 significant digits shown"
+    yield _line(f"At the given values ({how}):", style="bold")
+    for name, z, o in at.neurons:
+        yield Line(f"  {name}: z = {z}, output = {o}")
+    yield Line(f"  {d.network.loss_symbol} = {at.loss}")
+    for path, (factors, term) in zip(d.paths, at.paths):
+        yield Line(f"  {path.arrow()}: " + " * ".join(str(f) for f in factors) + f" = {term}")
+    lhs = expr(d.lhs)
+    yield Line(f"  {lhs}: sum over paths = {at.path_sum}, backprop = {at.backprop}, direct = {at.direct}")
+
+
+def derivation_at_values(at) -> Iterator[Line]:
+    """``grad --values``: the derivation, then its numbers."""
+    yield from derivation(at.derivation)
+    yield from values(at)
+
+
+def network(net) -> Iterator[Line]:
+    """Everything ``derivchain show`` prints: summary, equations, outputs nested and expanded, loss."""
+    yield _line("Network: ", net.summary())
+    yield Line(f"Inputs: {', '.join(s.name for s in net.inputs)}; targets: {', '.join(s.name for s in net.targets)}")
+    yield Line(f"Parameters: {net.describe_parameters()}")
+    yield _line("Equations:", style="bold")
+    for n in net.neurons:
+        yield Line(f"  {n.name} = {expr(n.equation)}")
+    yield _line(f"{net.loss_symbol} = ", expr(net.loss_local))
+    for n in net.outputs:
+        yield _line(f"{n.name} nested: ", expr(net.substitution[n.symbol]))
+        value = net.expanded_output(n)
+        yield _line(f"{n.name} expanded: ", expr(value) if value is not None else "not expanded: more than 2000 terms")
+
+
+def formula(f) -> Iterator[Line]:
+    """The general backpropagation equations, then their instance for one parameter."""
+    yield _line(f"Backpropagation at an arbitrary layer ({f.notation} notation):", style="bold")
+    for line in f.text:
+        yield Line("  " + line)
+    bp = f.instance
+    if bp is None:
+        return
+    from ..derivation import delta_chain, delta_values
+    from ..chains import chain
+
+    net = f.network
+    lhs = sp.Derivative(net.loss_symbol, bp.parameter)
+    yield _line(f"For {bp.parameter}:", style="bold")
+    yield Line("  " + chain_text(chain(lhs, (bp.entry, bp.local), rule=delta_values(net))))
+    for eq in bp.deltas:
+        c = delta_chain(net, eq)
+        yield Line("  " + chain_text(c))
+        yield from _reasons(c, "    ")
+
+
+def steps(s) -> Iterator[Line]:
+    """The step-by-step derivation: one line per rewriting, the reason after it."""
+    yield _line(f"d{s.network.loss_symbol}/d{s.parameter}, step by step:", style="bold")
+    for i, st in enumerate(s.steps):
+        sign = "    " if i == 0 else ("  = " if s.links[i - 1].equal else "  =?")
+        yield Line(f"{sign}{expr(st.expr)}")
+        if i:
+            yield Line(f"      [{st.reason}]", "dim")
+
+
+def descent(r) -> Iterator[Line]:
+    """Gradient descent: the table of parameters (old value, gradient, new value) and the losses."""
+    first, last = r.steps[0], r.steps[-1]
+    n = len(r.steps)
+    how = "exact arithmetic" if r.exact else "50-digit arithmetic, 15 significant digits shown"
+    yield _line("Network: ", r.network.summary())
+    yield _line(f"gradient descent, lr = {_lr(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", style="bold")
+    rows = [("parameter", "old value", "gradient" + (" (first step)" if n > 1 else ""), "new value")]
+    rows += [(name, str(r.initial[name]), str(first.gradients[name]), str(last.updated[name])) for name in r.trained]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for k, row in enumerate(rows):
+        yield Line("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip(), "bold" if k == 0 else "")
+    if r.frozen:
+        yield Line(f"kept fixed: {', '.join(r.frozen)}")
+    yield Line(f"loss before: {first.loss}")
+    if n > 1:
+        for i, st in enumerate(r.steps[1:], start=1):
+            yield Line(f"loss after step {i}: {st.loss}")
+    yield Line(f"loss after: {last.loss_after}")
+
+
+def _lr(lr) -> str:
+    from ..values import Number
+
+    return str(Number(lr, True))
+
+
+TABLE_HEADER = f"{'parameter':<10} {'paths':>7}  {'verdict':<10} {'method':<20} gradient"
+#: Where the gradient column starts: continuation lines on a terminal are indented to it.
+TABLE_GRADIENT_COLUMN = len(TABLE_HEADER) - len("gradient")
+
+
+def table_header(table) -> Iterator[Line]:
+    """The network line and the column titles of ``derivchain table``."""
+    yield _line("Network: ", table.network.summary())
+    yield Line(TABLE_HEADER, "bold")
+
+
+def table_row(d) -> Iterator[Line]:
+    """One row: parameter, path count, verdict, method, the backprop gradient in neuron symbols."""
+    style = "" if d.verdict.equal else "red"
+    yield Line(f"{d.parameter.name:<10} {d.path_count:>7}  {d.verdict.word:<10} {d.verdict.method:<20} {expr(d.backprop.local)}", style)
+
+
+def table_footer(table) -> Iterator[Line]:
+    """Nothing after the rows in text."""
+    return iter(())
