@@ -28,7 +28,10 @@ _EXPORTS = {
     "Verdict": "verification",
     "derive": "derivation",
     "Derivation": "derivation",
-    "latex": "printing",
+    "latex": "render.latex",
+    "text": "render.text",
+    "emit": "render",
+    "Format": "formats",
     "load_network": "netfile",
     "build_network": "netfile",
     "general_formula": "formula",
@@ -38,6 +41,20 @@ _EXPORTS = {
     "at_values": "evaluation",
     "descend": "descent",
     "DerivchainError": "errors",
+    "Table": "derivation",
+    "Chain": "chains",
+    "PathListing": "paths",
+    "list_paths": "paths",
+    "GeneralFormula": "formula",
+    "StepByStep": "steps",
+    "step_by_step": "steps",
+    "derivation_steps": "steps",
+    "Descent": "descent",
+    "DerivationAtValues": "evaluation",
+    "Notation": "notation",
+    "NOTATIONS": "notation",
+    "RULES": "rules",
+    "api": "api",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -47,7 +64,35 @@ def __getattr__(name: str):
     if name in _EXPORTS:
         from importlib import import_module
 
-        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        module = import_module(f".{_EXPORTS[name]}", __name__)
+        value = module if _EXPORTS[name] == name else getattr(module, name)  # "api" is a module
         globals()[name] = value
         return value
     raise AttributeError(f"module 'derivchain' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+def _register_notebook_display() -> None:
+    # In Jupyter a Derivation displays as its LaTeX. Registered by type name, so no module below the
+    # renderers has to know about rendering (and nothing is imported until one is displayed).
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    if shell is None:
+        return
+
+    def show(result):
+        from .render.latex import latex
+
+        return "$$%s$$" % latex(result)
+
+    formatter = shell.display_formatter.formatters["text/latex"]
+    for module, cls in (("derivchain.derivation", "Derivation"), ("derivchain.evaluation", "DerivationAtValues")):
+        formatter.for_type_by_name(module, cls, show)
+
+
+_register_notebook_display()

@@ -165,16 +165,6 @@ class Derivation:
         noun = "path" if self.path_count == 1 else "paths"
         return f"Derivation(d{self.network.loss_symbol}/d{self.parameter}: {self.path_count} {noun}, {self.verdict.word})"
 
-    def _latex(self, printer) -> str:
-        from .render.latex import derivation_lines
-
-        return r"\begin{aligned}%s\end{aligned}" % r" \\ ".join(derivation_lines(self, printer))
-
-    def _repr_latex_(self) -> str:
-        from .printing import latex
-
-        return "$$%s$$" % latex(self)
-
 
 def delta_values(network: Network) -> dict[sp.Symbol, sp.Expr]:
     """Each delta symbol -> its value in neuron symbols: what a delta chain's links compare."""

@@ -61,7 +61,7 @@ def _edges(network: Network):
 
 def tikz(network: Network, parameter: str | sp.Symbol | None = None, printer=None) -> str:
     """A tikzpicture of the network, scaled to the line width, with ``parameter``'s paths in red."""
-    from .printing import DerivPrinter, printer_settings
+    from .render.latex import DerivPrinter, printer_settings
 
     printer = printer or DerivPrinter(printer_settings(network))
     w = network.parameter(parameter if isinstance(parameter, str) else parameter.name) if parameter is not None else None

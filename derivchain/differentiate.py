@@ -27,7 +27,8 @@ def _fdiff(e: sp.Function, index: int) -> sp.Expr:
         if len(_FDIFF) > 200_000:
             _FDIFF.clear()
         rule = rule_for(e)
-        hit = _FDIFF[key] = rule.derivative(e, index) if rule is not None else e.fdiff(index)
+        own = rule is not None and rule.derivative is not None
+        hit = _FDIFF[key] = rule.derivative(e, index) if own else e.fdiff(index)
     return hit
 
 
@@ -166,7 +167,9 @@ def differentiate(expr: sp.Expr, x: sp.Symbol, masks: dict[sp.Basic, int] | None
                 out = e * (d(ex) * sp.log(base) + ex * d(base) / base)
             else:
                 out = _product([ex, base ** (ex - 1), d(base)])
-        elif isinstance(e, sp.Function) or rule_for(e) is not None:
+        elif (rule := rule_for(e)) is not None and rule.derivative is None:
+            out = sp.diff(e, x)  # the rule asks for SymPy's own form (Max, Min)
+        elif isinstance(e, sp.Function) or rule is not None:
             # The chain rule over the arguments; the table's derivative (|u|' = sign(u), sign' = 0,
             # else the class's fdiff), or fdiff for a function the table does not know. A zero
             # derivative (sign, Heaviside) skips differentiating its argument.

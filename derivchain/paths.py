@@ -33,8 +33,6 @@ class Factor:
     def __str__(self) -> str:
         return f"d{self.numerator.name}/d{self.denominator.name}"
 
-    def _latex(self, printer) -> str:
-        return printer.partial(self.numerator, self.denominator)
 
 
 @dataclass(frozen=True)
@@ -57,8 +55,6 @@ class Path:
         """``W1 -> H1 -> H4 -> Out -> Loss``."""
         return " -> ".join(s.name for s in self.nodes)
 
-    def _latex(self, printer) -> str:
-        return printer.chain(self.factors)
 
 
 @dataclass(frozen=True, repr=False)

@@ -61,7 +61,8 @@ class FunctionRule:
     cls: type
     parser_name: str | None  # what a user writes; None if not user-callable
     arity: int  # the arguments a user writes
-    derivative: Callable[[sp.Basic, int], sp.Expr]  # (node, 1-based argument index) -> partial derivative
+    # (node, 1-based argument index) -> partial derivative; None: sympy.diff of the whole node.
+    derivative: Callable[[sp.Basic, int], sp.Expr] | None
     numeric: Callable  # the value at real mpmath numbers
     exact: Callable | None  # the value at Fractions, or None where it is not rational in general
     latex: str
@@ -88,46 +89,46 @@ class FunctionRule:
             object.__setattr__(self, "text", self.name)
 
 
-def _rule(name, cls, parser_name, arity, derivative, numeric, exact, latex, latex_form="operator", **rest) -> FunctionRule:
-    return FunctionRule(name, cls, parser_name, arity, derivative, numeric, exact, latex, latex_form, **rest)
-
-
 #: Every function derivchain handles itself, by SymPy class name (``e.func.__name__``).
 RULES: dict[str, FunctionRule] = {
     r.name: r
     for r in (
-        _rule("exp", sp.exp, "exp", 1, _by_fdiff, mpmath.exp, None, r"e^{%s}", "around", parity="exp", degree=(1, 1)),
-        _rule("log", sp.log, "log", 1, _by_fdiff, mpmath.log, None, r"\log{\left(%s \right)}", "around"),
-        _rule("Abs", sp.Abs, "abs", 1, _abs_derivative, abs, abs, r"\left|{%s}\right|", "around", parity="even"),
-        _rule("sign", sp.sign, "sign", 1, _zero, _sign, _sign, r"\operatorname{sign}", parity="odd"),
+        FunctionRule("exp", sp.exp, "exp", 1, _by_fdiff, mpmath.exp, None, r"e^{%s}", "around", parity="exp", degree=(1, 1)),
+        FunctionRule("log", sp.log, "log", 1, _by_fdiff, mpmath.log, None, r"\log{\left(%s \right)}", "around"),
+        FunctionRule("Abs", sp.Abs, "abs", 1, _abs_derivative, abs, abs, r"\left|{%s}\right|", "around", parity="even"),
+        FunctionRule("sign", sp.sign, "sign", 1, _zero, _sign, _sign, r"\operatorname{sign}", parity="odd"),
         # Heaviside(u, H0) prints as theta(u): the value at 0 is stated in the notes.
-        _rule("Heaviside", sp.Heaviside, "heaviside", 1, _zero, _heaviside, _heaviside, r"\theta", "call",
-              parity="heaviside", max_arity=2),
-        _rule("tanh", sp.tanh, "tanh", 1, _by_fdiff, mpmath.tanh, None, r"\tanh", parity="odd"),
-        _rule("sinh", sp.sinh, "sinh", 1, _by_fdiff, mpmath.sinh, None, r"\sinh", parity="odd"),
-        _rule("cosh", sp.cosh, "cosh", 1, _by_fdiff, mpmath.cosh, None, r"\cosh", parity="even"),
-        _rule("sin", sp.sin, "sin", 1, _by_fdiff, mpmath.sin, None, r"\sin", parity="odd"),
-        _rule("cos", sp.cos, "cos", 1, _by_fdiff, mpmath.cos, None, r"\cos", parity="even"),
-        _rule("atan", sp.atan, "atan", 1, _by_fdiff, mpmath.atan, None, r"\operatorname{atan}", parity="odd"),
-        _rule("erf", sp.erf, "erf", 1, _by_fdiff, mpmath.erf, None, r"\operatorname{erf}", parity="odd"),
-        # Not user-callable, but odd: SymPy may produce them, and the verifier uses the identity.
-        _rule("tan", sp.tan, None, 1, _by_fdiff, mpmath.tan, None, r"\tan", parity="odd"),
-        _rule("asinh", sp.asinh, None, 1, _by_fdiff, mpmath.asinh, None, r"\operatorname{asinh}", parity="odd"),
-        _rule("atanh", sp.atanh, None, 1, _by_fdiff, mpmath.atanh, None, r"\operatorname{atanh}", parity="odd"),
+        FunctionRule("Heaviside", sp.Heaviside, "heaviside", 1, _zero, _heaviside, _heaviside, r"\theta", "call",
+                     parity="heaviside", max_arity=2),
+        FunctionRule("tanh", sp.tanh, "tanh", 1, _by_fdiff, mpmath.tanh, None, r"\tanh", parity="odd"),
+        FunctionRule("sinh", sp.sinh, "sinh", 1, _by_fdiff, mpmath.sinh, None, r"\sinh", parity="odd"),
+        FunctionRule("cosh", sp.cosh, "cosh", 1, _by_fdiff, mpmath.cosh, None, r"\cosh", parity="even"),
+        FunctionRule("sin", sp.sin, "sin", 1, _by_fdiff, mpmath.sin, None, r"\sin", parity="odd"),
+        FunctionRule("cos", sp.cos, "cos", 1, _by_fdiff, mpmath.cos, None, r"\cos", parity="even"),
+        FunctionRule("atan", sp.atan, "atan", 1, _by_fdiff, mpmath.atan, None, r"\operatorname{atan}", parity="odd"),
+        FunctionRule("erf", sp.erf, "erf", 1, _by_fdiff, mpmath.erf, None, r"\operatorname{erf}", parity="odd"),
+        # Not user-callable; should SymPy produce them, the verifier builds their parity in.
+        FunctionRule("tan", sp.tan, None, 1, _by_fdiff, mpmath.tan, None, r"\tan", parity="odd"),
+        FunctionRule("asinh", sp.asinh, None, 1, _by_fdiff, mpmath.asinh, None, r"\operatorname{asinh}", parity="odd"),
+        FunctionRule("atanh", sp.atanh, None, 1, _by_fdiff, mpmath.atanh, None, r"\operatorname{atanh}", parity="odd"),
         # SymPy's derivative of sign and Heaviside, in custom activations' derivatives (taken by
         # sp.diff). Valued 0 everywhere, at 0 too: derivchain's convention that a piecewise-constant
         # function's derivative is 0 (as sign' and Heaviside' above), so forms with and without it agree.
-        _rule("DiracDelta", sp.DiracDelta, None, 1, _zero, _dirac, _dirac, r"\delta\left(%s\right)", "around",
-              max_arity=2),
-        _rule("sigmoid", sigmoid, "sigmoid", 1, _by_fdiff, sigmoid.numeric, None, r"\sigma", "call",
-              parity="sigmoid", degree=(1, 1), definition=sigmoid.definition),
-        _rule("relu", relu, "relu", 1, _by_fdiff, relu.numeric, relu.numeric, r"\operatorname{ReLU}", "call",
-              definition=relu.definition),
-        _rule("leaky_relu", leaky_relu, "leaky_relu", 2, _by_fdiff, leaky_relu.numeric, leaky_relu.numeric,
-              r"\operatorname{LeakyReLU}_{%s}", "call", definition=leaky_relu.definition),
-        _rule("elu", elu, "elu", 1, _by_fdiff, elu.numeric, None, r"\operatorname{ELU}", "call", definition=elu.definition),
-        _rule("Max", sp.Max, "max", 2, _by_fdiff, max, max, r"\max", "call", max_arity=None),
-        _rule("Min", sp.Min, "min", 2, _by_fdiff, min, min, r"\min", "call", max_arity=None),
+        # No exact value: such values stay on the 50-digit path they have always taken.
+        FunctionRule("DiracDelta", sp.DiracDelta, None, 1, _zero, _dirac, None, r"\delta\left(%s\right)", "around",
+                     max_arity=2),
+        FunctionRule("sigmoid", sigmoid, "sigmoid", 1, _by_fdiff, sigmoid.numeric, None, r"\sigma", "call",
+                     parity="sigmoid", degree=(1, 1), definition=sigmoid.definition),
+        FunctionRule("relu", relu, "relu", 1, _by_fdiff, relu.numeric, relu.numeric, r"\operatorname{ReLU}", "call",
+                     definition=relu.definition),
+        FunctionRule("leaky_relu", leaky_relu, "leaky_relu", 2, _by_fdiff, leaky_relu.numeric, leaky_relu.numeric,
+                     r"\operatorname{LeakyReLU}_{%s}", "call", definition=leaky_relu.definition),
+        FunctionRule("elu", elu, "elu", 1, _by_fdiff, elu.numeric, None, r"\operatorname{ELU}", "call",
+                     definition=elu.definition),
+        # Max and Min: sympy.diff's evaluated form (Heaviside(a - b) + ...), which derivations have
+        # always printed; the chain rule over fdiff gives the same values in another arrangement.
+        FunctionRule("Max", sp.Max, "max", 2, None, max, max, r"\max", "call", max_arity=None),
+        FunctionRule("Min", sp.Min, "min", 2, None, min, min, r"\min", "call", max_arity=None),
     )
 }
 

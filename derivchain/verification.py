@@ -62,9 +62,6 @@ class Verdict:
         word = self.word
         return f"{word} ({self.method}): {self.detail}"
 
-    def _latex(self, printer) -> str:
-        word = r"\text{%s}" % self.word if self.decided else r"\textbf{undecided}"
-        return r"%s\ (\text{%s})" % (word, printer.text(self.method))
 
 
 class _Unsupported(Exception):
@@ -183,7 +180,8 @@ class _ModularEvaluator:
                     b |= 1 << lane
             return (tuple(pow(x, k, PRIME) if x else 0 for x in v), b, d * -k, n * -k)
         rule = rule_for(e)
-        if (rule is not None and rule.parity is not None) or (isinstance(e, (sp.Function, sp.Max, sp.Min)) and len(e.args) == 1):
+        unary = isinstance(e, (sp.Function, sp.Max, sp.Min)) and len(e.args) == 1
+        if unary or (rule is not None and rule.parity is not None):
             # A function with a parity identity is one of its first argument here: Heaviside's
             # second is its value at 0 (Heaviside(u) and Heaviside(u, 0)), which random points miss.
             v, b, _, _ = self(e.args[0])

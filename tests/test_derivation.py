@@ -87,7 +87,15 @@ def test_three_forms_agree_and_match_finite_differences(layers, act, out_act, lo
 
 
 def test_derivation_latex_for_notebooks(net):
-    text = derive(net, "W1")._repr_latex_()
+    # In a running IPython, derivchain registers a text/latex display for its results by type name.
+    from IPython.core.interactiveshell import InteractiveShell
+
+    import derivchain
+
+    shell = InteractiveShell.instance()
+    derivchain._register_notebook_display()
+    data, _ = shell.display_formatter.format(derive(net, "W1"))
+    text = data["text/latex"]
     assert text.startswith("$$\\begin{aligned}") and text.endswith("\\end{aligned}$$")
     assert r"\frac{\partial \mathrm{Loss}}{\partial W_{1}}" in text
 

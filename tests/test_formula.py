@@ -10,7 +10,7 @@ from derivchain.cli import app
 from derivchain.derivation import derive
 from derivchain.network import dense
 from derivchain.notation import LAYERED
-from derivchain.printing import latex
+from derivchain.render.latex import latex
 from derivchain.verification import verify
 
 runner = CliRunner()

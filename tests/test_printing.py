@@ -2,7 +2,7 @@ import sympy as sp
 
 from derivchain.derivation import derive
 from derivchain.network import real
-from derivchain.printing import latex
+from derivchain.render.latex import latex
 
 
 def test_names_subscripted():
@@ -32,6 +32,6 @@ def test_latex_is_deterministic(net):
 
 
 def test_text_escapes_characters_that_change_glyph_in_text_mode():
-    from derivchain.printing import DerivPrinter
+    from derivchain.render.latex import DerivPrinter
 
     assert DerivPrinter().text("|u| < 1 > 0_x") == r"\textbar{}u\textbar{} \textless{} 1 \textgreater{} 0\_x"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json as _json
 
-from ..printing import DerivPrinter, printer_settings
+from .latex import DerivPrinter, printer_settings
 from .text import expr
 
 

@@ -11,10 +11,75 @@ from typing import Iterator
 
 import sympy as sp
 
-from ..chains import Chain, Ordered, OrderedSum
-from ..printing import TextPrinter
+from sympy.printing.str import StrPrinter
 
-_P = TextPrinter()
+from ..chains import Chain, Ordered, OrderedSum
+
+
+def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
+    """A product's activation derivatives o*(1 - o) pulled to the front, each kept beside its factor.
+
+    SymPy's order writes ``H5*W13*(1 - H5)``; the sources write ``H5*(1 - H5)*W13``. Returns the
+    paired factors in order and the rest of the product, or None when nothing is paired.
+    """
+    if not expr.is_Mul or expr.could_extract_minus_sign():
+        return None
+    args = expr.args
+    present = set(args)
+    pairs: list[sp.Expr] = []
+    for a in args:
+        if a.is_Add and len(a.args) == 2 and sp.S.One in a.args:
+            o = -(a.args[0] if a.args[1] is sp.S.One else a.args[1])
+            if o.is_Symbol and o in present and o not in pairs:
+                pairs += [o, a]
+    if not pairs:
+        return None
+    rest = list(args)
+    for f in pairs:
+        rest.remove(f)
+    return pairs, sp.Mul(*rest)
+
+
+class TextPrinter(StrPrinter):
+    """Plain text that parses back: SymPy's str, pending derivatives as dH4/dW1, activation derivatives
+    beside their factor (``H5*(1 - H5)*W13``)."""
+
+    def _print_Derivative(self, e):
+        inner, (w, _) = e.args[0], e.args[1]
+        if inner.is_Symbol:
+            return f"d{inner}/d{w}"
+        return f"d/d{w}({self._print(inner)})"
+
+    def _print_Mul(self, expr):
+        split = activation_first(expr)
+        if split is None:
+            return super()._print_Mul(expr)
+        pairs, rest = split
+        parts = [self.factor(f) for f in pairs]
+        if rest != 1:
+            parts.append(self._print(rest) if rest.is_Mul else self.factor(rest))
+        return "*".join(parts)
+
+    def factor(self, expr) -> str:
+        """One factor of a product, parenthesised when it is a sum, negative, or a quotient."""
+        out = self._print(expr)
+        if isinstance(expr, sp.Expr) and (expr.is_Add or expr.could_extract_minus_sign() or "/" in out and not expr.is_Function):
+            return f"({out})"
+        return out
+
+    def product(self, factors) -> str:
+        """Factors joined by `` * `` in the given order (SymPy's Mul would sort them)."""
+        return " * ".join(self.factor(f) for f in factors)
+
+
+_TEXT = TextPrinter()
+
+
+def text(expr) -> str:
+    """Plain text for an expression; it parses back with :func:`derivchain.expressions.parse_expression`."""
+    return _TEXT.doprint(expr)
+
+_P = _TEXT
 
 
 @dataclass(frozen=True)
