@@ -31,6 +31,8 @@ class Activation:
     derivative: Callable[[sp.Expr, sp.Expr], sp.Expr]
     latex: str
     note: str = ""
+    rule: str = ""  # the derivative rule as a reader writes it, named where a derivation applies it
+
 
     @property
     def is_identity(self) -> bool:
@@ -44,6 +46,7 @@ def _leaky(slope: sp.Expr) -> Activation:
         lambda z: leaky_relu(z, slope),
         lambda z, o: sp.Heaviside(z, 0) * (1 - slope) + slope,
         r"\operatorname{LeakyReLU}_{a}(z) = \max(z, a z),\ a = %s" % sp.latex(slope),
+        rule=f"leaky_relu: f'(z) = 1 for z > 0, {slope} otherwise",
         note=f"LeakyReLU is not differentiable at z = 0; derivchain uses the slope {slope} there, as PyTorch does.",
     )
 
@@ -52,8 +55,8 @@ ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
         Activation("identity", lambda z: z, lambda z, o: sp.Integer(1), r"f(z) = z"),
-        Activation("sigmoid", sigmoid, lambda z, o: o * (1 - o), r"\sigma(z) = \frac{1}{1 + e^{-z}}"),
-        Activation("tanh", sp.tanh, lambda z, o: 1 - o**2, r"\tanh(z)"),
+        Activation("sigmoid", sigmoid, lambda z, o: o * (1 - o), r"\sigma(z) = \frac{1}{1 + e^{-z}}", rule="sigmoid: s' = s(1 - s)"),
+        Activation("tanh", sp.tanh, lambda z, o: 1 - o**2, r"\tanh(z)", rule="tanh: t' = 1 - t^2"),
         Activation(
             "relu",
             relu,
@@ -61,6 +64,7 @@ ACTIVATIONS: dict[str, Activation] = {
             r"\operatorname{ReLU}(z) = \max(0, z)",
             note="ReLU is not differentiable at z = 0; derivchain uses ReLU'(0) = 0 "
             "(Heaviside(0) = 0), as PyTorch does.",
+            rule="relu: r'(z) = Heaviside(z) (0 at z = 0)",
         ),
         _leaky(LEAKY_SLOPE),
         Activation(
@@ -68,6 +72,7 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda z: sp.log(1 + sp.exp(z)),
             lambda z, o: sigmoid(z),
             r"\operatorname{softplus}(z) = \log(1 + e^{z})",
+            rule="softplus: f'(z) = sigmoid(z)",
         ),
         Activation(
             "elu",
@@ -76,10 +81,12 @@ ACTIVATIONS: dict[str, Activation] = {
             r"\operatorname{ELU}(z) = z \text{ for } z > 0,\ e^{z} - 1 \text{ otherwise}",
             note="ELU (alpha = 1) is differentiable everywhere; its rule f'(z) = f(z) + 1 for z <= 0 "
             "is checked numerically, since it needs exp's values.",
+            rule="elu: f'(z) = 1 for z > 0, f(z) + 1 otherwise",
         ),
-        Activation("swish", lambda z: z * sigmoid(z), lambda z, o: o + sigmoid(z) * (1 - o), r"z\,\sigma(z)"),
-        Activation("exp", sp.exp, lambda z, o: o, r"e^{z}"),
-        Activation("square", lambda z: z**2, lambda z, o: 2 * z, r"z^{2}"),
+        Activation("swish", lambda z: z * sigmoid(z), lambda z, o: o + sigmoid(z) * (1 - o), r"z\,\sigma(z)",
+                   rule="swish: f'(z) = f(z) + sigmoid(z)(1 - f(z))"),
+        Activation("exp", sp.exp, lambda z, o: o, r"e^{z}", rule="exp: f' = f"),
+        Activation("square", lambda z: z**2, lambda z, o: 2 * z, r"z^{2}", rule="square: f'(z) = 2z"),
     )
 }
 

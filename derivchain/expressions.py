@@ -33,13 +33,17 @@ _ARITY = {name: (_RULES[name].arity if name in _RULES else 1) for name in FUNCTI
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 
 
-def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str) -> sp.Expr:
-    """Parse ``text`` into a SymPy expression over ``symbols``; ``what`` names it in errors."""
+def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str, max_length: int | None = MAX_LENGTH) -> sp.Expr:
+    """Parse ``text`` into a SymPy expression over ``symbols``; ``what`` names it in errors.
+
+    ``max_length`` bounds user input; reading back derivchain's own printed output, None lifts it
+    (the nesting bound stays).
+    """
     names = ", ".join(symbols)
     if not isinstance(text, str):
         raise ExpressionError(f"{what}: expected text, got {type(text).__name__}")
-    if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"{what}: expression is {len(text)} characters long; at most {MAX_LENGTH} are allowed")
+    if max_length is not None and len(text) > max_length:
+        raise ExpressionError(f"{what}: expression is {len(text)} characters long; at most {max_length} are allowed")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:

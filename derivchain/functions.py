@@ -43,9 +43,6 @@ class sigmoid(sp.Function):
     def _eval_rewrite_as_exp(self, x, **kwargs):
         return self.definition(x)
 
-    def _latex(self, printer, exp=None):
-        tex = r"\sigma\left(%s\right)" % printer._print(self.args[0])
-        return tex if exp is None else r"%s^{%s}" % (tex, exp)
 
 
 class relu(sp.Function):
@@ -78,9 +75,6 @@ class relu(sp.Function):
     def _eval_rewrite_as_Max(self, x, **kwargs):
         return self.definition(x)
 
-    def _latex(self, printer, exp=None):
-        tex = r"\operatorname{ReLU}\left(%s\right)" % printer._print(self.args[0])
-        return tex if exp is None else r"%s^{%s}" % (tex, exp)
 
 
 class leaky_relu(sp.Function):
@@ -115,9 +109,6 @@ class leaky_relu(sp.Function):
     def _eval_is_extended_real(self):
         return self.args[0].is_extended_real
 
-    def _latex(self, printer, exp=None):
-        tex = r"\operatorname{LeakyReLU}_{%s}\left(%s\right)" % (printer._print(self.args[1]), printer._print(self.args[0]))
-        return tex if exp is None else r"%s^{%s}" % (tex, exp)
 
 
 class elu(sp.Function):
@@ -146,17 +137,3 @@ class elu(sp.Function):
 
     def _eval_is_extended_real(self):
         return self.args[0].is_extended_real
-
-    def _latex(self, printer, exp=None):
-        tex = r"\operatorname{ELU}\left(%s\right)" % printer._print(self.args[0])
-        return tex if exp is None else r"%s^{%s}" % (tex, exp)
-
-
-def __getattr__(name: str):
-    """``DEFINED_FUNCTIONS``, kept importable from here; it is derived from the rules table."""
-    # Lazily: derivchain.rules imports the classes above, so importing it at the top would be circular.
-    if name == "DEFINED_FUNCTIONS":
-        from .rules import DEFINED_FUNCTIONS
-
-        return DEFINED_FUNCTIONS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

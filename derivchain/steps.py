@@ -99,6 +99,9 @@ def derivation_steps(network: Network, parameter: str | sp.Symbol) -> tuple[Step
             replaced[D(n.equation)] = n.derivative() * sp.Add(*inner)
         expr = expr.xreplace(replaced)
         parts = ["linearity and the chain rule"]
+        rules = list(dict.fromkeys(n.activation.rule for n in pending if n.activation.rule))
+        if rules:
+            parts.append("; ".join(rules))
         if constants:
             names = list(dict.fromkeys(constants))
             parts.append(f"{', '.join(names)} do{'es' if len(names) == 1 else ''} not depend on {w.name}")

@@ -13,6 +13,7 @@ from sympy.printing.latex import LatexPrinter
 
 from ..chains import Chain, Ordered, OrderedSum
 from ..notation import FLAT
+from ..rules import latex_call, rule_for
 from .text import activation_first
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
@@ -57,6 +58,9 @@ class DerivPrinter(LatexPrinter):
     def _print(self, expr, **kwargs):
         # A subexpression prints the same wherever it appears (the parent adds any parentheses),
         # and derivations repeat many (sign(Out - Y), each neuron's factor): print each once.
+        rule = rule_for(expr) if isinstance(expr, sp.Basic) and expr.args else None
+        if rule is not None:  # every function's LaTeX comes from the rules table
+            return latex_call(rule, [self._print(a) for a in expr.args], kwargs.get("exp"))
         if kwargs or not isinstance(expr, sp.Basic):
             return super()._print(expr, **kwargs)
         hit = self._memo.get(expr)
@@ -221,7 +225,7 @@ def expression_lines(printer, prefix: str, e) -> list[str]:
             inner = max(sums, key=lambda f: visible_width(p(f)))
             others = sp.Mul(*[f for f in e.args if f is not inner])
             head = "" if others == 1 else ("-" if others == -1 else printer.factor(others)) + " "
-            chunks = printer.broken_sum(prefix, [p(t) for t in sp.Add.make_args(inner)], LINE_WIDTH - visible_width(head))
+            chunks = printer.broken_sum(prefix, [p(t) for t in printer._as_ordered_terms(inner)], LINE_WIDTH - visible_width(head))
             if len(chunks) > 1:
                 first, rest = chunks[0], chunks[1:]
                 lhs_part, rhs_part = first.split("&=", 1)
@@ -231,7 +235,8 @@ def expression_lines(printer, prefix: str, e) -> list[str]:
                     close = r"\right)" if i == len(rest) - 1 else r"\right."
                     out.append(r"&\quad \left. %s %s" % (body, close))
                 return out
-    terms = [p(t) for t in sp.Add.make_args(e)] if e.is_Add else [p(e)]
+    # Terms in the order the printer writes a sum, so a broken sum reads as the unbroken one.
+    terms = [p(t) for t in printer._as_ordered_terms(e)] if e.is_Add else [p(e)]
     return printer.broken_sum(prefix, terms)
 
 

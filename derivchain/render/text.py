@@ -60,6 +60,12 @@ class TextPrinter(StrPrinter):
             parts.append(self._print(rest) if rest.is_Mul else self.factor(rest))
         return "*".join(parts)
 
+    def parenthesize(self, item, level, strict=False):
+        # dOut/dW1 inside a product reads as one factor only in brackets: (Out - Y)*(dOut/dW1).
+        if isinstance(item, sp.Derivative) and item.args[0].is_Symbol:
+            return f"({self._print(item)})"
+        return super().parenthesize(item, level, strict)
+
     def factor(self, expr) -> str:
         """One factor of a product, parenthesised when it is a sum, negative, or a quotient."""
         out = self._print(expr)
@@ -105,7 +111,7 @@ def expr(e) -> str:
             piece = expr(t)
             out += f" - {piece[1:]}" if piece.startswith("-") else f" + {piece}"
         return out
-    if isinstance(e, sp.Derivative):
+    if isinstance(e, sp.Derivative) and e.args[0].is_Symbol:
         return f"d{e.args[0]}/d{e.args[1][0]}"
     return _P.doprint(e)
 
