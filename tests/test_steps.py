@@ -64,7 +64,7 @@ def test_a_tampered_step_is_caught():
 def test_steps_cli():
     r = runner.invoke(app, ["steps", "W1"])
     assert r.exit_code == 0, r.output
-    assert "dLoss/dW1, step by step:" in r.output and "= sign(Out - Y)*dOut/dW1" in r.output
+    assert "dLoss/dW1, step by step:" in r.output and "= sign(Out - Y)*(dOut/dW1)" in r.output
     assert "[substitute the equations of H4, H5]" in r.output
     data = json.loads(runner.invoke(app, ["steps", "W7", "--format", "json"]).output)
     assert data["steps"][-1]["expr"] == "H1*W13*sign(Out - Y)"
