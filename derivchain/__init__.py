@@ -72,7 +72,8 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    # The public API (loaded or not), not the submodules that loading it leaves behind.
+    return sorted(__all__ + ["__version__"])
 
 
 def _register_notebook_display() -> None:

@@ -155,15 +155,57 @@ class Derivation:
         """Every chain of equalities the renderers print for this derivation."""
         return (*self.path_chains, self.sum_chain, self.entry_chain, *self.delta_chains, *loss_chains(self.network))
 
+    def conditional(self, delta: sp.Symbol) -> Conditional | None:
+        """The textbook form of ``delta`` that holds under a condition on the targets, if the loss has one."""
+        return conditional_deltas(self.network).get(delta)
+
     @property
     def checked(self) -> bool:
-        """True when every printed equality was verified (every chain, the printed direct form)."""
+        """True when every printed equality was verified (every chain, conditional form and the printed direct form)."""
         direct_ok = self.direct_check is None or self.direct_check.equal
-        return direct_ok and all(c.verified for c in self.chains())
+        conditionals = [self.conditional(eq.delta) for eq in self.backprop.deltas]
+        return (direct_ok and all(c.verified for c in self.chains())
+                and all(c.verdict.equal for c in conditionals if c is not None))
 
     def __repr__(self) -> str:
         noun = "path" if self.path_count == 1 else "paths"
         return f"Derivation(d{self.network.loss_symbol}/d{self.parameter}: {self.path_count} {noun}, {self.verdict.word})"
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """``lhs = value`` where ``condition`` holds (substituted by ``rule``), verified under it."""
+
+    lhs: sp.Expr
+    condition: str
+    equation: tuple[sp.Expr, sp.Expr]  # the condition as an equation, e.g. (Y1 + Y2, 1)
+    value: sp.Expr | OrderedSum
+    verdict: Verdict
+
+
+def conditional_deltas(network: Network) -> dict[sp.Symbol, Conditional]:
+    """Output deltas' textbook forms that hold under a condition on the targets (softmax: one-hot)."""
+    hit = network.cache.get("conditional_deltas")
+    if hit is not None:
+        return hit
+    hit = {}
+    if network.loss.conditional is not None:
+        words, imposed, derivative = network.loss.conditional
+        outs, ys = [o.symbol for o in network.outputs], list(network.targets)
+        rule = imposed(outs, ys)
+        equation = (sp.Add(*ys), sp.S.One)
+        deltas = delta_equations(network)
+        for k, o in enumerate(network.outputs):
+            eq = deltas[o.symbol]
+            value = derivative(outs, ys, k) if eq.derivative == 1 else eq.derivative * derivative(outs, ys, k)
+            verdict = verify({"delta": eq.value.xreplace(rule), "textbook": value.xreplace(rule)})
+            if value.is_Add:  # as the textbook writes it: softmax_k(Out) - Y_k, the subtracted terms last
+                terms = sp.Add.make_args(value)
+                value = OrderedSum(tuple(t for t in terms if not t.could_extract_minus_sign())
+                                   + tuple(t for t in terms if t.could_extract_minus_sign()))
+            hit[eq.delta] = Conditional(eq.delta, words, equation, value, verdict)
+    network.cache["conditional_deltas"] = hit
+    return hit
 
 
 def delta_values(network: Network) -> dict[sp.Symbol, sp.Expr]:

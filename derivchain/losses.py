@@ -30,6 +30,9 @@ class Loss:
     derivative: Callable[[Sequence[sp.Expr], Sequence[sp.Expr], int], sp.Expr] | None = None
     # How the output delta simplifies with the required output activation, named where it is shown.
     rewrite: str = ""
+    # A textbook form that holds under a condition on the targets (softmax: one-hot targets):
+    # (the condition in words, targets -> substitution that imposes it, dLoss/dOut_k under it).
+    conditional: tuple[str, Callable, Callable] | None = None
 
 
 def per_output(f: Callable[[sp.Expr, sp.Expr], sp.Expr]):
@@ -45,6 +48,16 @@ def each_output(f: Callable[[sp.Expr, sp.Expr], sp.Expr]):
 def _softmax_derivative(outs, ys, k):
     # softmax_k(Out) * sum(Y) - Y_k: with targets summing to 1 (one-hot), softmax_k(Out) - Y_k.
     return sp.exp(outs[k]) / sp.Add(*(sp.exp(o) for o in outs)) * sp.Add(*ys) - ys[k]
+
+
+def _one_hot(outs, ys):
+    # Targets that sum to 1: the last one is 1 minus the others.
+    return {ys[-1]: 1 - sp.Add(*ys[:-1])}
+
+
+def _softmax_minus_target(outs, ys, k):
+    # softmax_k(Out) - Y_k: the textbook delta of softmax + cross-entropy, for one-hot targets.
+    return sp.exp(outs[k]) / sp.Add(*(sp.exp(o) for o in outs)) - ys[k]
 
 
 def _softmax_cross_entropy(outs, ys):
@@ -85,6 +98,7 @@ LOSSES: dict[str, Loss] = {
             output_activation="identity",
             min_outputs=2,
             derivative=_softmax_derivative,
+            conditional=("one-hot targets", _one_hot, _softmax_minus_target),
         ),
     )
 }

@@ -37,7 +37,7 @@ def real(name: str) -> sp.Symbol:
     return sp.Symbol(name, real=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Neuron:
     """One neuron: its output symbol, incoming (source, weight) edges, bias and activation."""
 
@@ -52,6 +52,9 @@ class Neuron:
     def name(self) -> str:
         """The neuron's name, e.g. ``H4`` or ``Out``."""
         return self.symbol.name
+
+    def __repr__(self) -> str:
+        return f"Neuron({self.name} = {self.equation})"
 
     @cached_property
     def preactivation(self) -> sp.Expr:
@@ -75,7 +78,7 @@ class Neuron:
         return self.activation.derivative(self.preactivation, self.symbol)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Network:
     """A feed-forward network with named symbols, its equations and its loss."""
 
@@ -91,6 +94,11 @@ class Network:
     latex_names: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
     # Per-network results that engines reuse across parameters (deltas, path suffix sums).
     cache: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+
+    def __repr__(self) -> str:
+        shape = self.origin or "-".join(map(str, self.layers))
+        return (f"Network({shape}: {len(self.neurons)} neurons, {len(self.weights)} weights, {len(self.biases)} biases, "
+                f"loss {self.loss.name}, {self.notation.name} notation)")
 
     # --- names -------------------------------------------------------------------------------
     @cached_property

@@ -22,7 +22,7 @@ DEFAULT_MAX_PATHS = 1000
 ENUMERATE_LIMIT = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Factor:
     """One local partial derivative d(numerator)/d(denominator) and its value in neuron symbols."""
 
@@ -33,9 +33,12 @@ class Factor:
     def __str__(self) -> str:
         return f"d{self.numerator.name}/d{self.denominator.name}"
 
+    def __repr__(self) -> str:
+        return f"Factor({self} = {self.value})"
 
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, repr=False)
 class Path:
     """One path, parameter first and ``Loss`` last; its factors run from the loss back to the parameter.
 
@@ -54,6 +57,9 @@ class Path:
     def arrow(self) -> str:
         """``W1 -> H1 -> H4 -> Out -> Loss``."""
         return " -> ".join(s.name for s in self.nodes)
+
+    def __repr__(self) -> str:
+        return f"Path({self.arrow()})"
 
 
 

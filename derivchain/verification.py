@@ -41,7 +41,7 @@ EXPANSION_TERMS = 300  # past this the exact random-point test is much cheaper t
 SEED = "derivchain"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Verdict:
     """Whether the forms agree, how that was shown, and how strongly."""
 
@@ -52,6 +52,9 @@ class Verdict:
     forms: tuple[str, ...]
     counterexample: dict = field(default_factory=dict, compare=False)
     decided: bool = True
+
+    def __repr__(self) -> str:
+        return f"Verdict({self.word}, {self.method})"
 
     @property
     def word(self) -> str:

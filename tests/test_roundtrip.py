@@ -91,6 +91,14 @@ def test_text_round_trip(make):
         out = render(d, "text")
         finals = []
         for line in out.splitlines():
+            if line.strip().startswith("where "):  # a form that holds under a condition on the targets
+                condition, equation = re.match(r"\s*where (.*?) \(.*?\): (.*)$", line).groups()
+                left, right = (_parse(x, symbols) for x in condition.split(" = "))
+                lhs, value = equation.split(" = ")
+                last = net.targets[-1]
+                rule = {last: sp.solve(sp.Eq(left, right), last)[0]}
+                assert _equal(symbols[lhs].xreplace(_delta_rule(net)).xreplace(rule), _parse(value, symbols).xreplace(rule), net), line
+                continue
             if " = " not in line or line.startswith(("Network:", "Verdict:", "Note:", "Case ")) or line.strip().startswith("("):
                 continue
             body = _LABELS.sub("", line)

@@ -37,6 +37,15 @@ def _chain(c) -> dict:
             "reasons": [r for r in c.reasons[1:]]}
 
 
+def _delta(d, eq) -> dict:
+    out = {"delta": eq.delta.name, "rhs": expr(eq.rhs_form), "value": expr(eq.value), "rewrite": eq.rewrite}
+    cond = d.conditional(eq.delta)
+    if cond is not None:
+        out["conditional"] = {"condition": cond.condition, "equation": f"{expr(cond.equation[0])} = {expr(cond.equation[1])}", "value": expr(cond.value),
+                              "verified": cond.verdict.equal}
+    return out
+
+
 def derivation(d) -> dict:
     """The ``grad`` contract: weight, loss, the three forms, paths, deltas, verdict and LaTeX."""
     printer = _printer(d.network)
@@ -53,10 +62,7 @@ def derivation(d) -> dict:
         "paths_listed": len(d.paths),
         "backprop": expr(d.backprop.local),
         "backprop_substituted": expr(d.backprop.substituted),
-        "deltas": [
-            {"delta": eq.delta.name, "rhs": expr(eq.rhs_form), "value": expr(eq.value), "rewrite": eq.rewrite}
-            for eq in d.backprop.deltas
-        ],
+        "deltas": [_delta(d, eq) for eq in d.backprop.deltas],
         "paths": [_path(path, printer) for path in d.paths],
         "cases": [{"condition": c.condition, "value": expr(c.value)} for c in d.cases()],
         "equal": d.verdict.equal,

@@ -300,6 +300,10 @@ def derivation_lines(d, printer) -> list[str]:
     lines += chain_lines(printer, d.entry_chain, lhs)
     for c in d.delta_chains:
         lines += chain_lines(printer, c)
+        cond = d.conditional(c.lhs)
+        if cond is not None:
+            lines.append(r"&\text{where } %s = %s \text{ (%s):}" % (p(cond.equation[0]), p(cond.equation[1]), printer.text(cond.condition)))
+            lines += expression_lines(printer, p(c.lhs), cond.value)
     for case in d.cases():
         cond = r"%s %s 0" % (p(case.argument), ">" if case.sign > 0 else "<")
         lines.append(r"&\text{for } %s:" % cond)

@@ -181,6 +181,10 @@ def derivation(d) -> Iterator[Line]:
     for c in d.delta_chains:
         yield Line("  " + chain_text(c))
         yield from _reasons(c, "    ")
+        cond = d.conditional(c.lhs)
+        if cond is not None:
+            where = f"{expr(cond.equation[0])} = {expr(cond.equation[1])}"
+            yield Line(f"    where {where} ({cond.condition}): {c.lhs} = {expr(cond.value)}", "" if cond.verdict.equal else "red")
     for case in d.cases():
         yield _line(f"Case {case.condition}: ", f"{lhs} = {expr(case.value)}")
     shown = d.direct_shown
