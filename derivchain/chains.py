@@ -70,6 +70,13 @@ class Chain:
         return f"Chain({self.lhs} = {' = '.join(map(repr, self.forms))})"
 
 
+def _same_shown(a, b) -> bool:
+    # A compact product (an equation's right-hand side) that SymPy builds into the next form itself.
+    if isinstance(b, (Ordered, OrderedSum)) or isinstance(a, OrderedSum) or isinstance(a, Ordered) and not a.compact:
+        return False
+    return value_of(a) == value_of(b)
+
+
 def _same(a: sp.Expr, b: sp.Expr, memo: dict | None) -> Verdict:
     key = (a, b)
     if memo is not None and key in memo:
@@ -84,12 +91,14 @@ def chain(lhs: sp.Expr, forms, reasons=(), rule: dict | None = None, memo: dict 
     """Build a chain and verify each link; ``rule`` replaces symbols (deltas by their values) before
     comparing, and ``memo`` keeps verdicts of links shared by many chains (a network's deltas).
 
-    Consecutive forms that are the same expression are printed once.
+    Consecutive forms that are the same expression are printed once (an ordered product in a
+    path's order is kept: showing that order is its point).
     """
     kept = []
     kept_reasons = []
     for i, f in enumerate(forms):
-        if kept and kept[-1] == f:
+        reason = reasons[i] if i < len(reasons) else ""
+        if kept and (kept[-1] == f or not reason and _same_shown(kept[-1], f)):
             continue
         kept.append(f)
         kept_reasons.append(reasons[i] if i < len(reasons) else "")

@@ -104,6 +104,7 @@ def test_text_round_trip(make):
             body = _LABELS.sub("", line)
             lhs, *forms = body.split(" = ")
             parsed = [_parse(f, symbols) for f in forms]  # every printed form parses back
+            assert all(a != b for a, b in zip(forms, forms[1:])), line  # no form printed twice in a row
             for a, b in zip(parsed, parsed[1:]):
                 assert _equal(a, b, net), (line, a, b)
             if lhs.startswith("delta_"):

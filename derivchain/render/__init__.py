@@ -100,7 +100,15 @@ def _write_lines(lines, out, hang: int | None = None) -> None:
         from rich.text import Text
 
         indent = hang if hang is not None else min(len(line.label) or 4, 24)
-        for i, piece in enumerate(wrap_terms(line.text, console.width, indent)):
+        if line.prose:
+            import textwrap
+
+            lead = len(line.text) - len(line.text.lstrip())
+            pieces = textwrap.wrap(line.text, console.width, subsequent_indent=" " * (lead + 2), break_long_words=False,
+                                   break_on_hyphens=False) or [""]
+        else:
+            pieces = wrap_terms(line.text, console.width, indent)
+        for i, piece in enumerate(pieces):
             styled = Text(piece, line.style)
             if i == 0 and line.label and not line.style:
                 styled.stylize("bold", 0, len(line.label))

@@ -95,10 +95,11 @@ class Line:
     text: str
     style: str = ""
     label: str = ""  # printed bold on a terminal; part of ``text``
+    prose: bool = False  # words, not an expression: a terminal may wrap it between any two words
 
 
-def _line(label: str, body: str = "", style: str = "") -> Line:
-    return Line(f"{label}{body}", style, label)
+def _line(label: str, body: str = "", style: str = "", prose: bool = False) -> Line:
+    return Line(f"{label}{body}", style, label, prose)
 
 
 def expr(e) -> str:
@@ -136,7 +137,7 @@ def chain_text(c: Chain, lhs: str | None = None) -> str:
 def _reasons(c: Chain, indent: str) -> Iterator[Line]:
     for reason in c.reasons:
         if reason:
-            yield Line(f"{indent}({reason})", "dim")
+            yield Line(f"{indent}({reason})", "dim", prose=True)
 
 
 def partials(path) -> str:
@@ -166,17 +167,17 @@ def derivation(d) -> Iterator[Line]:
     """Everything ``derivchain grad`` prints, in order."""
     w = d.parameter.name
     lhs = expr(d.lhs)
-    yield _line("Network: ", d.network.summary())
+    yield _line("Network: ", d.network.summary(), prose=True)
     noun = "path" if d.path_count == 1 else "paths"
     yield _line(f"{lhs}: {d.path_count} {noun} from {w} to the loss", style="bold")
     for i, (p, c) in enumerate(zip(d.paths, d.path_chains), start=1):
         yield Line(f"  path {i}: {p.arrow()}", "green")
         yield Line("    " + chain_text(c, partials(p)))
     if not d.path_sum.listed_all:
-        yield Line(f"  ... {d.path_count - len(d.paths)} more paths not shown (raise --max-paths to see them)", "yellow")
+        yield Line(f"  ... {d.path_count - len(d.paths)} more paths not shown (raise --max-paths to see them)", "yellow", prose=True)
     yield _line("Sum over paths: ", chain_text(d.sum_chain))
     if not d.path_sum.enumerated:
-        yield Line(f"  ({d.path_sum.how})", "dim")
+        yield Line(f"  ({d.path_sum.how})", "dim", prose=True)
     yield _line("Backpropagation: ", chain_text(d.entry_chain))
     for c in d.delta_chains:
         yield Line("  " + chain_text(c))
@@ -195,13 +196,13 @@ def derivation(d) -> Iterator[Line]:
         yield _line(label, f"{lhs} = {expr(shown)}")
     yield verdict(d.verdict)
     for note in d.notes():
-        yield Line(f"Note: {note}", "dim")
+        yield Line(f"Note: {note}", "dim", prose=True)
 
 
 def verdict(v) -> Line:
     """``Verdict: equal [expansion] ...``."""
     style = "bold green" if v.equal else "bold red"
-    return Line(f"Verdict: {v.word} [{v.method}] {v.detail}", style, "Verdict: ")
+    return Line(f"Verdict: {v.word} [{v.method}] {v.detail}", style, "Verdict: ", prose=True)
 
 
 def values(at) -> Iterator[Line]:
@@ -226,7 +227,7 @@ def derivation_at_values(at) -> Iterator[Line]:
 
 def network(net) -> Iterator[Line]:
     """Everything ``derivchain show`` prints: summary, equations, outputs nested and expanded, loss."""
-    yield _line("Network: ", net.summary())
+    yield _line("Network: ", net.summary(), prose=True)
     yield Line(f"Inputs: {', '.join(s.name for s in net.inputs)}; targets: {', '.join(s.name for s in net.targets)}")
     yield Line(f"Parameters: {net.describe_parameters()}")
     yield _line("Equations:", style="bold")
@@ -275,7 +276,7 @@ def descent(r) -> Iterator[Line]:
     first, last = r.steps[0], r.steps[-1]
     n = len(r.steps)
     how = "exact arithmetic" if r.exact else "50-digit arithmetic, 15 significant digits shown"
-    yield _line("Network: ", r.network.summary())
+    yield _line("Network: ", r.network.summary(), prose=True)
     yield _line(f"gradient descent, lr = {_lr(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", style="bold")
     rows = [("parameter", "old value", "gradient" + (" (first step)" if n > 1 else ""), "new value")]
     rows += [(name, str(r.initial[name]), str(first.gradients[name]), str(last.updated[name])) for name in r.trained]
@@ -304,7 +305,7 @@ TABLE_GRADIENT_COLUMN = len(TABLE_HEADER) - len("gradient")
 
 def table_header(table) -> Iterator[Line]:
     """The network line and the column titles of ``derivchain table``."""
-    yield _line("Network: ", table.network.summary())
+    yield _line("Network: ", table.network.summary(), prose=True)
     yield Line(TABLE_HEADER, "bold")
 
 
