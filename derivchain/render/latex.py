@@ -14,7 +14,7 @@ from sympy.printing.latex import LatexPrinter
 from ..chains import Chain, Ordered, OrderedSum
 from ..notation import FLAT
 from ..rules import latex_call, rule_for
-from .text import activation_first
+from .text import with_activation_first
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
                  # In text mode with the default font encoding |, < and > print as other glyphs.
@@ -76,14 +76,7 @@ class DerivPrinter(LatexPrinter):
         return tex if tex is not None else self._notation.latex(name)
 
     def _print_Mul(self, expr):
-        split = activation_first(expr)
-        if split is None:
-            return super()._print_Mul(expr)
-        pairs, rest = split
-        parts = [self.factor(f) for f in pairs]
-        if rest != 1:
-            parts.append(self._print(rest) if rest.is_Mul else self.factor(rest))
-        return " ".join(parts)
+        return with_activation_first(self, expr, " ") or super()._print_Mul(expr)
 
     def _print_Symbol(self, expr, style="plain"):
         return self.name(expr.name)

@@ -40,6 +40,19 @@ def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
     return pairs, sp.Mul(*rest)
 
 
+def with_activation_first(printer, expr: sp.Expr, separator: str) -> str | None:
+    """A product printed with its activation derivatives in front (see :func:`activation_first`), its
+    factors joined by ``separator``; None when it has none (the printer's own way then)."""
+    split = activation_first(expr)
+    if split is None:
+        return None
+    pairs, rest = split
+    parts = [printer.factor(f) for f in pairs]
+    if rest != 1:
+        parts.append(printer._print(rest) if rest.is_Mul else printer.factor(rest))
+    return separator.join(parts)
+
+
 class TextPrinter(StrPrinter):
     """Plain text that parses back: SymPy's str, pending derivatives as dH4/dW1, activation derivatives
     beside their factor (``H5*(1 - H5)*W13``)."""
@@ -51,14 +64,7 @@ class TextPrinter(StrPrinter):
         return f"d/d{w}({self._print(inner)})"
 
     def _print_Mul(self, expr):
-        split = activation_first(expr)
-        if split is None:
-            return super()._print_Mul(expr)
-        pairs, rest = split
-        parts = [self.factor(f) for f in pairs]
-        if rest != 1:
-            parts.append(self._print(rest) if rest.is_Mul else self.factor(rest))
-        return "*".join(parts)
+        return with_activation_first(self, expr, "*") or super()._print_Mul(expr)
 
     def parenthesize(self, item, level, strict=False):
         # dOut/dW1 inside a product reads as one factor only in brackets: (Out - Y)*(dOut/dW1).
