@@ -11,12 +11,12 @@ Adding an activation is one entry in ``ACTIVATIONS``. ``get_activation`` also ac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Callable
 
 import sympy as sp
 
 from .errors import UnknownActivationError, choices
+from .user_text import parse_number
 from .functions import elu, leaky_relu, relu, sigmoid
 
 LEAKY_SLOPE = sp.Rational(1, 100)
@@ -115,10 +115,7 @@ def get_activation(name: str) -> Activation:
         return ACTIVATIONS[name]
     if name.startswith("leaky_relu:"):
         raw = name.split(":", 1)[1]
-        try:
-            slope = sp.Rational(Fraction(raw))
-        except (ValueError, ZeroDivisionError):
-            raise UnknownActivationError(f"activation {name!r}: slope {raw!r} is not a number, e.g. leaky_relu:0.2") from None
+        slope = sp.Rational(parse_number(raw, "slope", "activation leaky_relu:SLOPE (e.g. leaky_relu:0.2)", UnknownActivationError))
         return _leaky(slope)
     if any(c in name for c in "()+-*/"):
         return custom_activation(name)

@@ -4,12 +4,10 @@ Typed library errors become one line on stderr and an exit code (see ``EXIT_CODE
 only inside the commands, so ``--help`` and ``--version`` stay fast.
 """
 
-
 import functools
 import inspect
 import os
 import sys
-from contextlib import contextmanager
 from typing import Annotated, Optional
 
 from typer.core import _click as click  # typer vendors click (a private name: pinned typer < 0.29)
@@ -22,7 +20,8 @@ from .formats import Format
 EXIT_CODES = {
     0: "success (every printed equality verified)",
     1: "the forms were not shown equal (NOT equal, or undecided)",
-    2: "bad input or options: one line on stderr says what and how to fix it",
+    2: "bad input or options, or a size past a limit: one line on stderr says what and how to fix it",
+    3: "an unexpected internal error (one line; --debug shows the traceback)",
 }
 
 class _OneLineErrors(TyperGroup):
@@ -38,12 +37,10 @@ class _OneLineErrors(TyperGroup):
         except SystemExit as exc:
             # rich ends with SystemExit(1) when the help it prints meets a closed pipe.
             code = _closed_pipe() if isinstance(exc.__context__, BrokenPipeError) else exc.code
-        except click.exceptions.UsageError as exc:
-            where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        except click.exceptions.ClickException as exc:  # usage errors (exit code 2) among them
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
             typer.echo(f"Error: {' '.join(exc.format_message().split())}{where}", err=True)
-            code = 2
-        except click.exceptions.ClickException as exc:
-            typer.echo(f"Error: {' '.join(exc.format_message().split())}", err=True)
             code = exc.exit_code
         except (KeyboardInterrupt, EOFError):
             code = 130
@@ -78,6 +75,8 @@ _NETWORK_OPTIONS = [
     ("loss", Optional[str], typer.Option("--loss", help="abs, squared, half-squared, cross-entropy, softmax, or an expression in Out and Y [default: abs].")),
     ("bias", bool, typer.Option("--bias/--no-bias", help="Give every neuron a bias.")),
     ("notation", Optional[str], typer.Option("--notation", help="flat (W1, H1, Out) or layered (w2_1_2, O2_1) [default: flat].")),
+    ("limit", Optional[list[str]], typer.Option("--limit", help="Raise a size limit, NAME=N (repeatable; see the README's Limits and errors).")),
+    ("debug", bool, typer.Option("--debug", help="Show the traceback of an unexpected error.")),
 ]
 
 
@@ -91,30 +90,46 @@ def network_options(command):
 
     @functools.wraps(command)
     def wrapper(**kwargs):
+        spec = {name: kwargs.pop(name) for name, _, _ in _NETWORK_OPTIONS}
+        debug, changes = spec.pop("debug"), spec.pop("limit")
+
         def body():
-            from . import api
+            from . import api, limits
 
-            spec = {name: kwargs.pop(name) for name, _, _ in _NETWORK_OPTIONS}
-            path = spec.pop("network")
-            return command(net=api.network(path, **spec), **kwargs)
+            with limits.raised(**limits.parse_limits(changes or [])):
+                return command(net=api.network(spec.pop("network"), **spec), **kwargs)
 
-        return _run(body)
+        return _run(body, debug)
 
     wrapper.__signature__ = signature.replace(parameters=kept + extra)
     return wrapper
 
 
-def _run(body):
-    """Run a command body: library errors -> one line and exit code 2; a closed pipe ends quietly."""
+def _run(body, debug: bool = False):
+    """Run a command body: library errors -> one line and their exit code; a closed pipe ends quietly;
+    anything unexpected -> one line and exit code 3 (the traceback with --debug)."""
     from .errors import DerivchainError
+    from .user_text import clean
 
     try:
         return body()
     except DerivchainError as exc:
-        typer.echo(f"Error: {exc}", err=True)
+        typer.echo(f"Error: {clean(str(exc))}", err=True)
         raise typer.Exit(exc.exit_code) from None
     except BrokenPipeError:
         raise typer.Exit(_closed_pipe()) from None
+    except (typer.Exit, KeyboardInterrupt):
+        raise
+    except (RecursionError, MemoryError) as exc:
+        what = "the expressions are nested too deeply" if isinstance(exc, RecursionError) else "out of memory"
+        typer.echo(f"Error: {what}; use a smaller or shallower network", err=True)
+        raise typer.Exit(2) from None
+    except Exception as exc:
+        if debug:
+            raise
+        typer.echo(f"Error: internal error ({type(exc).__name__}: {clean(str(exc))[:200]}); please report it; "
+                   "--debug shows the traceback", err=True)
+        raise typer.Exit(3) from None
 
 
 def _closed_pipe() -> int:
@@ -124,6 +139,12 @@ def _closed_pipe() -> int:
     except (OSError, ValueError):  # no real file descriptor (an in-process test runner)
         pass
     return 0
+
+
+def _progress(total: int):
+    from .render import progress
+
+    return progress(total)
 
 
 def _emit(result, fmt: Format, on_row=None) -> None:
@@ -164,23 +185,6 @@ def paths(weight: Weight, net=None, fmt: Fmt = Format.text, max_paths: MaxPaths 
 def show(net=None, fmt: Fmt = Format.text) -> None:
     """Print the network's equations, its outputs nested and expanded, and the loss."""
     _emit(net, fmt)
-
-
-PROGRESS_FROM = 50  # rows or steps; below this a run is done before a bar would help
-
-
-@contextmanager
-def _progress(total: int):
-    """A transient progress bar on stderr for long runs, when stderr is a terminal; else nothing."""
-    if total < PROGRESS_FROM or not sys.stderr.isatty():
-        yield lambda *_: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("deriving", total=total)
-        yield lambda *_: progress.advance(task)
 
 
 @app.command()

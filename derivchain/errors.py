@@ -40,3 +40,15 @@ class NetworkFileError(DerivchainError):
 
 class UnknownNotationError(DerivchainError):
     """A notation name other than flat or layered."""
+
+
+class LimitError(DerivchainError):
+    """A size past one of derivchain's limits (see :mod:`derivchain.limits`)."""
+
+
+class EvaluationError(DerivchainError):
+    """Values at which an expression is undefined (log(0), 1/0) or not real."""
+
+
+class LayersLimitError(LayersError, LimitError):
+    """A ``--layers`` specification past a size limit."""

@@ -31,14 +31,16 @@ import tomllib
 from pathlib import Path
 
 from .activations import get_activation
+from . import limits
 from .errors import DerivchainError, NetworkFileError
+from .user_text import clean, read_limited
 from .losses import get_loss
 from .network import Network, Neuron, check_loss, real
 from .notation import FLAT
 
 TOP_KEYS = ("name", "inputs", "neurons", "activation", "loss", "targets")
 NEURON_KEYS = ("name", "inputs", "bias", "activation", "output")
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # matched whole (fullmatch): no trailing newline
 _RESERVED = {"Loss", "L"}
 
 
@@ -48,10 +50,7 @@ def load_network(path: str | Path) -> Network:
     label = path.name
     if path.suffix not in (".toml", ".json"):
         raise NetworkFileError(f"{label}: network files end in .toml or .json")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise NetworkFileError(f"{label}: cannot read the file ({exc.strerror})") from None
+    raw = read_limited(path, label, NetworkFileError)
     try:
         if path.suffix == ".toml":
             data = tomllib.loads(raw.decode("utf-8"))
@@ -82,8 +81,11 @@ def build_network(data: object, label: str = "network") -> Network:
     owner: dict[str, str] = {}  # name -> the key that introduced it
 
     def claim(name: object, key: str, what: str) -> str:
-        if not isinstance(name, str) or not _NAME.match(name):
-            fail(key, f"{what} name {name!r} must start with a letter and use only letters, digits and _")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            shown = name if not isinstance(name, str) else clean(name[:40])
+            fail(key, f"{what} name {shown!r} must start with a letter and use only letters, digits and _")
+        if len(name) > limits.current().name_length:
+            fail(key, f"{what} name {name[:20]!r}... is longer than {limits.current().name_length} characters")
         if name in _RESERVED or name.startswith("delta_"):
             fail(key, f"{what} name {name!r} is reserved (Loss, L and delta_* name the loss and the deltas)")
         if name in owner:
@@ -102,6 +104,7 @@ def build_network(data: object, label: str = "network") -> Network:
     neurons = data["neurons"]
     if not isinstance(neurons, list) or not neurons:
         fail("neurons", "must be a non-empty list of neuron tables ([[neurons]] in TOML)")
+    limits.check("the number of neurons", len(neurons), "neurons", label)
 
     default_activation = data.get("activation", "identity")
     specs = []
@@ -127,6 +130,7 @@ def build_network(data: object, label: str = "network") -> Network:
             fail(f"{key}.activation", "must be a name or an expression in x")
         specs.append((index, name, edges, bias, activation, output))
     # Weights are claimed after all node names, so an edge's source may be any node.
+    limits.check("the number of weights and biases", sum(len(s[2]) + (s[3] is not None) for s in specs), "parameters", label)
     for index, name, edges, _, _, _ in specs:
         for src, weight in edges.items():
             claim(weight, f"neurons[{index}].inputs", "weight")
@@ -168,6 +172,7 @@ def build_network(data: object, label: str = "network") -> Network:
         except DerivchainError as exc:
             fail(f"neurons[{index}].activation", str(exc))
         layer[name] = 1 + max(layer[s] for s in edges)
+        limits.check("the network's depth", layer[name] + 1, "layers", f"{label}: neurons[{index}]")
         sources = tuple((real(src), real(w)) for src, w in edges.items())
         built.append(Neuron(real(name), layer[name], sources, real(bias) if bias else None, act, output))
     outs = [n for n in built if n.is_output]
@@ -179,6 +184,9 @@ def build_network(data: object, label: str = "network") -> Network:
     except DerivchainError as exc:
         fail("loss", str(exc).replace("--output-activation", "activation = on the output neurons"))
     title = data.get("name") or label
+    if not isinstance(title, str):
+        fail("name", "must be text")
+    title = clean(title)[:200]
     return Network((), tuple(real(n) for n in input_names), tuple(built), tuple(real(t) for t in target_names),
                    loss, FLAT, real("Loss"), origin=str(title))
 

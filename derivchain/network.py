@@ -22,14 +22,13 @@ import sympy as sp
 from .activations import Activation, get_activation
 from .differentiate import replace_shared
 from .expansion import expand_within
-from .errors import LayersError, UnknownLossError, UnknownParameterError
+from . import limits
+from .errors import LayersError, LayersLimitError, UnknownLossError, UnknownParameterError
 from .losses import Loss, get_loss
 from .notation import FLAT, Name, Notation, get_notation
 
 #: The worked example's network: 2 inputs, hidden layers of 3 and 2, one output.
 DEFAULT_LAYERS = (2, 3, 2, 1)
-#: Widest layer accepted, so a typo such as ``2,30000,1`` is refused instead of hanging.
-MAX_WIDTH = 1000
 
 
 def real(name: str) -> sp.Symbol:
@@ -270,24 +269,29 @@ def _span(symbols: tuple[sp.Symbol, ...]) -> str:
 
 
 def parse_layers(text: str) -> tuple[int, ...]:
-    """Parse ``2,3,2,1`` into layer sizes, with a one-line error for anything else."""
+    """Parse ``2,3,2,1`` into layer sizes, with a one-line error for anything else (sizes within the limits)."""
     example = "give positive integers separated by commas, e.g. 2,3,2,1"
+    if len(text) > 2000:
+        raise LayersError(f"layers: {len(text)} characters is too long; {example}")
     parts = text.split(",")
+    limits.check("the number of layers", len(parts), "layers", f"layers {text[:40]!r}", LayersLimitError, f"; {example}")
     sizes = []
     for i, raw in enumerate(parts, start=1):
         part = raw.strip()
         if not part:
             raise LayersError(f"layers {text!r}: entry {i} is empty; {example}")
-        if not part.isdigit():
+        if not (part.isascii() and part.isdigit()) or len(part) > 9:
             raise LayersError(f"layers {text!r}: entry {i} ({part!r}) is not a whole number; {example}")
         size = int(part)
         if size < 1:
             raise LayersError(f"layers {text!r}: entry {i} is 0; every layer needs at least one neuron; {example}")
-        if size > MAX_WIDTH:
-            raise LayersError(f"layers {text!r}: entry {i} ({size}) is wider than {MAX_WIDTH}; {example}")
+        limits.check(f"layer {i}'s width", size, "width", f"layers {text!r}", LayersLimitError, f"; {example}")
         sizes.append(size)
     if len(sizes) < 2:
         raise LayersError(f"layers {text!r}: need an input layer and an output layer; {example}")
+    limits.check("the number of neurons", sum(sizes[1:]), "neurons", f"layers {text!r}", LayersLimitError, f"; {example}")
+    limits.check("the number of weights", sum(a * b for a, b in zip(sizes, sizes[1:])), "parameters", f"layers {text!r}",
+                 LayersLimitError, f"; {example}")
     return tuple(sizes)
 
 
@@ -316,6 +320,9 @@ def dense(
     """A fully connected network; the defaults are the worked example."""
     sizes = parse_layers(layers) if isinstance(layers, str) else parse_layers(",".join(map(str, layers)))
     names = get_notation(notation)
+    if bias:
+        parameters = sum(a * b for a, b in zip(sizes, sizes[1:])) + sum(sizes[1:])
+        limits.check("the number of weights and biases", parameters, "parameters", "layers")
     hidden_act, out_act = get_activation(activation), get_activation(output_activation)
     loss_rule = get_loss(loss)
     latex: dict[str, str] = {}

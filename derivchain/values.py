@@ -19,6 +19,7 @@ import mpmath
 import sympy as sp
 
 from .errors import DerivchainError
+from .user_text import parse_number, read_limited
 from .network import Network
 from .rules import rule_for
 from .verification import evaluate as evaluate_numeric
@@ -32,18 +33,7 @@ class ValuesError(DerivchainError):
 
 
 def _number(raw, name: str, where: str) -> Fraction:
-    if isinstance(raw, bool) or not isinstance(raw, (int, float, str, Decimal)):
-        raise ValuesError(f"{where}: {name} = {raw!r} is not a number")
-    try:
-        value = Fraction(Decimal(str(raw).strip()))
-    except (InvalidOperation, ValueError, ZeroDivisionError, OverflowError):
-        if isinstance(raw, str) and "/" in raw:
-            try:
-                return Fraction(raw.strip())
-            except (ValueError, ZeroDivisionError):
-                pass
-        raise ValuesError(f"{where}: {name} = {raw!r} is not a number (NaN and infinity are not allowed either)") from None
-    return value
+    return parse_number(raw, name, where, ValuesError)
 
 
 def read_number(text: str, what: str) -> Fraction:
@@ -58,9 +48,9 @@ def read_values(path: str | Path) -> dict[str, Fraction]:
     if path.suffix not in (".json", ".toml"):
         raise ValuesError(f"{label}: values files end in .json or .toml")
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValuesError(f"{label}: cannot read the file ({exc.strerror})") from None
+        text = read_limited(path, label, ValuesError).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValuesError(f"{label}: not UTF-8 text") from None
     try:
         # Decimal, not float: 0.15 stays 3/20. NaN/Infinity literals are refused below.
         data = (
@@ -70,6 +60,8 @@ def read_values(path: str | Path) -> dict[str, Fraction]:
         )
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ValuesError(f"{label}: not valid {path.suffix[1:].upper()}: {exc}") from None
+    except (ValueError, RecursionError):  # an integer of thousands of digits, nesting thousands deep
+        raise ValuesError(f"{label}: a value is too large or nested too deeply to read") from None
     if not isinstance(data, dict):
         raise ValuesError(f"{label}: expected a table of name = number")
     return {str(k): _number(v, str(k), label) for k, v in data.items()}

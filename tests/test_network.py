@@ -59,7 +59,7 @@ def test_out_expansion_refused_when_too_large():
         ("0,1", "entry 1 is 0"),
         ("a,b", "entry 1 ('a') is not a whole number"),
         ("3", "need an input layer and an output layer"),
-        ("2,5000,1", "wider than"),
+        ("2,5000,1", "width is 5000, more than the limit of 1000"),
     ],
 )
 def test_parse_layers_errors(text, fragment):

@@ -8,6 +8,7 @@ terms; text to a pipe or file is written as it is (a copied expression is never 
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from typing import IO
 
 from ..formats import Format
@@ -116,6 +117,23 @@ def _write_lines(lines, out, hang: int | None = None) -> None:
     out.flush()
 
 
+PROGRESS_FROM = 50  # rows or steps; below this a run is done before a bar would help
+
+
+@contextmanager
+def progress(total: int):
+    """A transient progress bar on stderr for long runs, when stderr is a terminal; else nothing."""
+    if total < PROGRESS_FROM or not sys.stderr.isatty():
+        yield lambda *_: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("deriving", total=total)
+        yield lambda *_: progress.advance(task)
+
+
 def _terminal(out):
     """A rich console for ``out`` when it is a terminal (styles, width); None for a pipe or file."""
     isatty = getattr(out, "isatty", None)
@@ -155,4 +173,4 @@ def wrap_terms(line: str, width: int, indent: int = 4) -> list[str]:
     return [out[0]] + [" " * indent + p for p in out[1:]]
 
 
-__all__ = ["Format", "RENDERERS", "emit", "render", "kind", "wrap_terms", "json", "latex", "markdown", "text"]
+__all__ = ["Format", "RENDERERS", "emit", "render", "kind", "wrap_terms", "progress", "json", "latex", "markdown", "text"]

@@ -1,0 +1,92 @@
+"""Every size that can blow up, with its default limit: one place, documented in the README.
+
+Past a limit derivchain refuses in one line naming what was too big and how to raise the limit,
+instead of hanging or exhausting memory. The limits that can sensibly be raised are raised with
+``--limit NAME=N`` on the command line, or :func:`raised` in Python.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, fields, replace
+
+from .errors import LimitError
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits in force (see ``DESCRIPTIONS`` for what each bounds)."""
+
+    name_length: int = 64
+    layers: int = 40
+    width: int = 1000
+    neurons: int = 5000
+    parameters: int = 20_000
+    file_bytes: int = 1_000_000
+    value_digits: int = 100
+    value_exponent: int = 1000
+    steps: int = 10_000
+    printed_nodes: int = 20_000
+    listed_paths: int = 100_000
+
+
+DESCRIPTIONS = {
+    "name_length": "characters in a name (inputs, neurons, weights, biases, targets)",
+    "layers": "layers of a network (its depth, inputs included)",
+    "width": "neurons in one layer of --layers",
+    "neurons": "neurons in a network",
+    "parameters": "weights and biases in a network",
+    "file_bytes": "bytes in a network or values file",
+    "value_digits": "significant digits of one value",
+    "value_exponent": "size of a value's decimal exponent (1e1000)",
+    "steps": "gradient-descent steps (--steps)",
+    "printed_nodes": "nodes of one printed expression; larger ones are printed with whole neurons as their symbols",
+    "listed_paths": "paths listed per parameter (--max-paths)",
+}
+
+#: Limits a user may raise with --limit (the others guard against input that is only ever a mistake).
+RAISABLE = ("layers", "width", "neurons", "parameters", "steps", "printed_nodes", "value_digits")
+
+_CURRENT: ContextVar[Limits] = ContextVar("derivchain_limits", default=Limits())
+
+
+def current() -> Limits:
+    """The limits in force."""
+    return _CURRENT.get()
+
+
+@contextmanager
+def raised(**changes: int):
+    """Run a block with some limits changed: ``with raised(layers=80): ...``."""
+    token = _CURRENT.set(replace(current(), **changes))
+    try:
+        yield current()
+    finally:
+        _CURRENT.reset(token)
+
+
+def parse_limits(items: list[str]) -> dict[str, int]:
+    """``["layers=80", "printed_nodes=50000"]`` -> changes; a one-line error for anything else."""
+    names = [f.name for f in fields(Limits)]
+    out = {}
+    for item in items:
+        name, _, raw = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if name not in names:
+            raise LimitError(f"--limit {item!r}: unknown limit; choose one of: {', '.join(RAISABLE)}")
+        if name not in RAISABLE:
+            raise LimitError(f"--limit {item!r}: the {name} limit cannot be raised")
+        if not raw.strip().isdigit() or len(raw.strip()) > 9 or int(raw) < 1:
+            raise LimitError(f"--limit {item!r}: give a whole number from 1 to 999999999, e.g. --limit {name}=100")
+        out[name] = int(raw)
+    return out
+
+
+def check(what: str, size: int, name: str, where: str = "", error: type[LimitError] = LimitError, hint: str = "") -> None:
+    """Refuse ``size`` past the limit ``name`` with a one-line error that says how to raise it."""
+    limit = getattr(current(), name)
+    if size > limit:
+        fix = f"raise it with --limit {name}={size}" if name in RAISABLE else "this limit is fixed"
+        place = f"{where}: " if where else ""
+        raise error(f"{place}{what} is {size}, more than the limit of {limit} ({DESCRIPTIONS[name]}); {fix}{hint}")

@@ -1,0 +1,77 @@
+"""The front door for text from users: files read within a size limit, free text cleaned of control
+characters. Where text goes next it is escaped for that place (LaTeX, Markdown/HTML) by its renderer.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from pathlib import Path
+
+from . import limits
+from .errors import LimitError
+
+# C0 and C1 control characters (ANSI escape sequences start with one), DEL, and the Unicode line and
+# paragraph separators and bidirectional overrides, which can make text display other than it reads.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: str) -> str:
+    """``text`` with every control character replaced by a space: safe on a terminal, one line."""
+    return _CONTROL.sub(" ", text)
+
+
+def read_limited(path: str | Path, label: str, error: type[Exception]) -> bytes:
+    """The bytes of a file of at most the ``file_bytes`` limit; ``error`` (one line) for anything else."""
+    path = Path(path)
+    limit = limits.current().file_bytes
+    try:
+        if path.is_dir():
+            raise error(f"{label}: is a folder, not a file")
+        with path.open("rb") as f:
+            raw = f.read(limit + 1)
+    except OSError as exc:
+        raise error(f"{label}: cannot read the file ({exc.strerror or exc})") from None
+    if len(raw) > limit:
+        raise error(f"{label}: the file is larger than {limit} bytes (the file_bytes limit); is it the right file?")
+    return raw
+
+
+def parse_number(raw, name: str, where: str, error: type[Exception]) -> Fraction:
+    """An exact number (``0.15`` is 3/20, ``1/3``) from text or a parsed file value, within the value limits;
+    ``error`` (one line, naming ``where`` and ``name``) for anything else."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str, Decimal, Fraction)):
+        raise error(f"{where}: {clean(str(name))[:40]} = {clean(repr(raw))[:40]} is not a number")
+    if isinstance(raw, Fraction):
+        return raw
+    if isinstance(raw, int) and raw.bit_length() > 4 * limits.current().value_digits:
+        raise LimitError(f"{where}: {clean(str(name))[:40]} has more than {limits.current().value_digits} digits "
+                         "(the value_digits limit; raise it with --limit value_digits=N)")
+    text = str(raw).strip()
+    if len(text) > 2 * limits.current().value_digits + 20:
+        raise LimitError(f"{where}: {clean(name)[:40]} = {clean(text)[:20]}... has more than {limits.current().value_digits} digits "
+                         f"(the value_digits limit; raise it with --limit value_digits=N)")
+    try:
+        decimal = Decimal(text)
+        if decimal.is_finite():
+            # Checked before the exact value is built: 1e999999999 would be a billion-digit integer.
+            sign, digits, exponent = decimal.as_tuple()
+            if abs(exponent + len(digits)) > limits.current().value_exponent:
+                raise LimitError(f"{where}: {clean(name)[:40]} = {clean(text)[:20]} is too large or too small: its decimal "
+                                 f"exponent is past +-{limits.current().value_exponent} (the value_exponent limit)")
+            if len(digits) > limits.current().value_digits:
+                raise LimitError(f"{where}: {clean(name)[:40]} has {len(digits)} significant digits, more than "
+                                 f"{limits.current().value_digits} (the value_digits limit; raise it with --limit value_digits=N)")
+        value = Fraction(decimal)
+    except LimitError:
+        raise
+    except (InvalidOperation, ValueError, ZeroDivisionError, OverflowError):
+        if isinstance(raw, str) and "/" in raw and len(text) <= 2 * limits.current().value_digits + 1:
+            try:
+                return Fraction(text)
+            except (ValueError, ZeroDivisionError):
+                pass
+        raise error(f"{where}: {clean(str(name))[:40]} = {clean(repr(raw))[:40]} is not a number "
+                          "(NaN and infinity are not allowed either)") from None
+    return value
