@@ -12,7 +12,34 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from . import limits
 from .verification import Verdict, verify
+
+
+def tree_size(expr: sp.Basic, limit: int) -> int:
+    """Nodes of ``expr`` as printed (shared subtrees counted each time), counting stops past ``limit``."""
+    count, stack = 0, [expr]
+    while stack and count <= limit:
+        e = stack.pop()
+        count += 1
+        stack.extend(e.args)
+    return count
+
+
+def fits(form) -> bool:
+    """True when ``form`` written out (shared subtrees counted each time they print) stays within the
+    ``printed_nodes`` limit: the one rule every format follows for what it prints in full."""
+    limit = limits.current().printed_nodes
+    if isinstance(form, (Ordered, OrderedSum)):
+        parts = form.factors if isinstance(form, Ordered) else form.terms
+        return sum(tree_size(value_of(p), limit) for p in parts) <= limit
+    return tree_size(form, limit) <= limit
+
+
+def too_large_note() -> str:
+    """What a renderer says in place of a form past the printing limit."""
+    limit = limits.current().printed_nodes
+    return f"not printed: more than {limit} nodes written out (--limit printed_nodes=N prints larger ones)"
 
 
 @dataclass(frozen=True)

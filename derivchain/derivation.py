@@ -8,7 +8,7 @@ from functools import cached_property
 import sympy as sp
 
 from .backpropagation import Backprop, DeltaEquation, backprop, delta_equations
-from .chains import Chain, Ordered, OrderedSum, chain
+from .chains import Chain, Ordered, OrderedSum, chain, tree_size
 from .differentiate import canonical
 from .direct_derivative import Direct, direct
 from .network import Network
@@ -22,16 +22,6 @@ SHOW_FULL_NODES = 160
 #: past which compaction is not attempted.
 SHOW_COMPACT_NODES = 2000
 SHOW_COMPACT_SOURCE = 50_000
-
-
-def tree_size(expr: sp.Basic, limit: int) -> int:
-    """Nodes of ``expr`` as printed (shared subtrees counted each time), counting stops past ``limit``."""
-    count, stack = 0, [expr]
-    while stack and count <= limit:
-        e = stack.pop()
-        count += 1
-        stack.extend(e.args)
-    return count
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json as _json
 
+from ..chains import fits
 from .latex import DerivPrinter, printer_settings
-from .text import expr
+from .latex import form as latex_form
+from ..paths import Path
+from .text import expr, partials
 
 
 def dumps(obj) -> str:
@@ -33,7 +36,8 @@ def _path(path, printer: DerivPrinter | None = None) -> dict:
 
 
 def _chain(c) -> dict:
-    return {"lhs": expr(c.lhs), "forms": [expr(f) for f in c.forms], "verified": c.verified,
+    lhs = partials(c.lhs) if isinstance(c.lhs, Path) else expr(c.lhs)
+    return {"lhs": lhs, "forms": [expr(f) for f in c.forms], "verified": c.verified,
             "reasons": [r for r in c.reasons[1:]]}
 
 
@@ -46,22 +50,40 @@ def _delta(d, eq) -> dict:
     return out
 
 
+class _Sized:
+    """Expressions past the printing limit: substituted ones in neuron symbols, else null; the keys say which."""
+
+    def __init__(self, network):
+        self.network, self.compacted, self.omitted = network, [], []
+
+    def __call__(self, key: str, e, substituted: bool = False):
+        if fits(e):
+            return expr(e)
+        if substituted:
+            compact = self.network.compact(e)
+            if fits(compact):
+                self.compacted.append(key)
+                return expr(compact)
+        self.omitted.append(key)
+        return None
+
+
 def derivation(d) -> dict:
     """The ``grad`` contract: weight, loss, the three forms, paths, deltas, verdict and LaTeX."""
     printer = _printer(d.network)
-    p = printer._print
-    return {
+    sized = _Sized(d.network)
+    out = {
         "weight": d.parameter.name,
         "network": d.network.summary(),
         "loss": expr(d.network.loss_local),
         "path_count": d.path_count,
-        "direct": expr(d.direct.value),
-        "path_sum": expr(d.path_sum.substituted),
-        "path_sum_local": expr(d.path_sum.local),
+        "direct": sized("direct", d.direct.value, True),
+        "path_sum": sized("path_sum", d.path_sum.substituted, True),
+        "path_sum_local": sized("path_sum_local", d.path_sum.local),
         "path_sum_how": d.path_sum.how,
         "paths_listed": len(d.paths),
-        "backprop": expr(d.backprop.local),
-        "backprop_substituted": expr(d.backprop.substituted),
+        "backprop": sized("backprop", d.backprop.local),
+        "backprop_substituted": sized("backprop_substituted", d.backprop.substituted, True),
         "deltas": [_delta(d, eq) for eq in d.backprop.deltas],
         "paths": [_path(path, printer) for path in d.paths],
         "cases": [{"condition": c.condition, "value": expr(c.value)} for c in d.cases()],
@@ -74,14 +96,19 @@ def derivation(d) -> dict:
         "chains": [_chain(c) for c in d.chains()],
         "notes": list(d.notes()),
         "latex": {
-            "direct": p(d.direct.value),
-            "path_sum": p(d.path_sum.substituted),
-            "path_sum_local": p(d.path_sum.local),
-            "backprop": p(d.backprop.local),
-            "paths": [p(path) for path in d.paths],
-            "derivation": p(d),  # Derivation._latex: the aligned block
+            "direct": latex_form(printer, d.direct.value),
+            "path_sum": latex_form(printer, d.path_sum.substituted),
+            "path_sum_local": latex_form(printer, d.path_sum.local),
+            "backprop": latex_form(printer, d.backprop.local),
+            "paths": [printer._print(path) for path in d.paths],
+            "derivation": printer._print(d),  # the aligned block, as render/latex.py prints it
         },
     }
+    # One rule for every format: past the printing limit, substituted forms are given in neuron
+    # symbols, others are null; these keys say which.
+    out["printed_in_neuron_symbols"] = sized.compacted
+    out["not_printed"] = sized.omitted
+    return out
 
 
 def _number(n) -> float | None:

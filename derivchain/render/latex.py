@@ -11,7 +11,7 @@ import re
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-from ..chains import Chain, Ordered, OrderedSum
+from ..chains import Chain, Ordered, OrderedSum, fits, too_large_note
 from ..notation import FLAT
 from ..rules import latex_call, rule_for
 from .text import with_activation_first
@@ -183,7 +183,10 @@ def align(lines: list[str]) -> str:
 
 
 def form(printer, f) -> str:
-    """One form: an expression, or an ordered product or sum in its own order."""
+    """One form: an expression, or an ordered product or sum in its own order (past the printing
+    limit, a note saying so)."""
+    if not fits(f):
+        return r"\text{[%s]}" % printer.text(too_large_note())
     if isinstance(f, Ordered):
         return (" " if f.compact else r" \cdot ").join(_factor(printer, x) for x in f.factors)
     if isinstance(f, OrderedSum):
@@ -206,6 +209,8 @@ def _factor(printer, f) -> str:
 def expression_lines(printer, prefix: str, e) -> list[str]:
     """``prefix &= e`` as aligned lines: long sums broken, and long products inside their sum."""
     p = printer._print
+    if not fits(e):
+        return [r"%s &= %s" % (prefix, form(printer, e))]
     if isinstance(e, OrderedSum):
         return printer.broken_sum(prefix, [form(printer, t) for t in e.terms])
     if isinstance(e, Ordered):

@@ -13,7 +13,7 @@ import sympy as sp
 
 from sympy.printing.str import StrPrinter
 
-from ..chains import Chain, Ordered, OrderedSum
+from ..chains import Chain, Ordered, OrderedSum, fits, too_large_note
 
 
 def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
@@ -109,7 +109,10 @@ def _line(label: str, body: str = "", style: str = "", prose: bool = False) -> L
 
 
 def expr(e) -> str:
-    """One form as text: an expression, or an ordered product or sum printed in its own order."""
+    """One form as text: an expression, or an ordered product or sum printed in its own order
+    (past the printing limit, a note saying so)."""
+    if isinstance(e, (sp.Basic, Ordered, OrderedSum)) and not isinstance(e, sp.Derivative) and not fits(e):
+        return f"[{too_large_note()}]"
     if isinstance(e, Ordered):
         return ("*" if e.compact else " * ").join(_factor(f) for f in e.factors)
     if isinstance(e, OrderedSum):
