@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .derivation import Derivation, derive
 from .diagram import tikz
-from .errors import DerivchainError
+from .files import ExportError, check_targets, write_files
 from .network import Network
 from .render import markdown as md
 from .render.latex import align, derivation_lines, network_lines, printer_for, steps_lines
@@ -27,10 +27,6 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{graphicx,tikz}
 \allowdisplaybreaks
 """
-
-
-class ExportError(DerivchainError):
-    """An export that would clobber a file, has no LaTeX engine, or failed to compile."""
 
 
 def latex_document(network: Network, derivations: list[Derivation], title: str, snippet: bool = False) -> str:
@@ -66,51 +62,40 @@ def markdown_document(network: Network, derivations: list[Derivation], title: st
 
 def export_document(network: Network, parameters, target: Path, title: str, snippet: bool = False, force: bool = False,
                     pdf: bool = False, max_paths: int = 1000) -> list[Path]:
-    """Derive each parameter and write the document (a Markdown one with its SVG diagram beside it),
-    and with ``pdf`` compile it; every file is checked before any is written. The files written."""
+    """Derive each parameter and write the document (a Markdown one with its SVG diagram beside it; with
+    ``pdf``, the compiled PDF beside the .tex): every target checked first, all written or none."""
     target = Path(target)
+    if target.suffix == ".tex":
+        outputs = [target, target.with_suffix(".pdf")] if pdf else [target]
+    else:
+        outputs = [target, target.with_name(target.stem + "-network.svg")]
+    check_targets(outputs, force)  # before the (slow) derivations and compilation
     derivations = [derive(network, p, max_paths=max_paths) for p in parameters]
     if target.suffix == ".tex":
-        if pdf and target.with_suffix(".pdf").exists() and not force:
-            raise ExportError(f"{target.with_suffix('.pdf')} already exists; pass --force to replace it")
-        write_new(target, latex_document(network, derivations, title, snippet), force)
-        written = [target]
+        text = latex_document(network, derivations, title, snippet)
+        files = {target: text}
         if pdf:
-            made, _ = compile_pdf(target, force)
-            written.append(made)
-        return written
+            files[outputs[1]], _ = compile_text(text, target.name)
+        return write_files(files, force)
     # Markdown hosts render SVG images: the diagram goes beside the .md file.
     from .diagram import svg
 
-    picture = target.with_name(target.stem + "-network.svg")
-    for path in (target, picture):  # refuse before writing either, so nothing is left half done
-        if path.exists() and not force:
-            raise ExportError(f"{path} already exists; pass --force to replace it")
-    write_new(picture, svg(network, derivations[0].parameter if len(derivations) == 1 else None) + "\n", force)
+    picture = outputs[1]
     text = markdown_document(network, derivations, title, snippet)
-    write_new(target, text.replace("## Network\n", f"## Network\n\n![the network]({picture.name})\n", 1), force)
-    return [target, picture]
+    text = text.replace("## Network\n", f"## Network\n\n![the network]({picture.name})\n", 1)
+    return write_files({target: text, picture: svg(network, derivations[0].parameter if len(derivations) == 1 else None) + "\n"}, force)
 
 
 def write_new(path: Path, text: str, force: bool = False) -> None:
     """Write ``text`` to ``path`` atomically; refuse to replace an existing file unless ``force``."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise ExportError(f"{path} already exists; pass --force to replace it")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ExportError(f"{folder} is not a folder; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_files({path: text}, force)
 
 
 ENGINES = ("pdflatex", "lualatex", "xelatex")
+#: Debian's packages that hold what an exported document needs (amsmath, geometry, graphicx, TikZ).
+TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-pictures"
+#: Seconds a LaTeX run may take before it is stopped.
+COMPILE_SECONDS = 120
 
 
 def latex_engine() -> str | None:
@@ -118,27 +103,45 @@ def latex_engine() -> str | None:
     return next((e for e in ENGINES if shutil.which(e)), None)
 
 
-def compile_pdf(tex: Path, force: bool = False) -> tuple[Path, str]:
-    """Compile ``tex`` beside itself; the PDF path and the engine's log text."""
+def compile_text(text: str, name: str = "document.tex") -> tuple[bytes, str]:
+    """Compile a LaTeX document; the PDF's bytes and the log.
+
+    Confined: in a new temporary folder holding only the document, with shell escape off and TeX
+    allowed to read and write only there (openin_any/openout_any = paranoid: no absolute paths, no
+    parent folders), under a time limit.
+    """
     engine = latex_engine()
     if engine is None:
-        raise ExportError(
-            "no LaTeX engine found (pdflatex, lualatex or xelatex); on Debian: apt-get install "
-            "texlive-latex-base texlive-latex-recommended, or export without --pdf"
-        )
-    tex = Path(tex).resolve()
-    pdf = tex.with_suffix(".pdf")
-    if pdf.exists() and not force:
-        raise ExportError(f"{pdf} already exists; pass --force to replace it")
-    with tempfile.TemporaryDirectory() as work:
+        raise ExportError(f"no LaTeX engine found (pdflatex, lualatex or xelatex); on Debian: apt-get install "
+                          f"{TEX_PACKAGES}; or export without --pdf")
+    env = {**os.environ, "openin_any": "p", "openout_any": "p", "shell_escape": "f"}
+    with tempfile.TemporaryDirectory(prefix="derivchain-tex-") as work:
+        (Path(work) / "document.tex").write_text(text, encoding="utf-8")
         for _ in range(2):  # twice, so cross-references settle
-            run = subprocess.run(
-                [engine, "-interaction=nonstopmode", "-halt-on-error", f"-output-directory={work}", str(tex)],
-                capture_output=True, text=True, cwd=work, timeout=300,
-            )
-        log = (Path(work) / tex.with_suffix(".log").name).read_text(errors="replace")
-        if run.returncode != 0:
-            first = next((l for l in log.splitlines() if l.startswith("!")), "see the log")
-            raise ExportError(f"{engine} could not compile {tex.name}: {first}")
-        shutil.move(str(Path(work) / pdf.name), pdf)
+            try:
+                run = subprocess.run([engine, "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "document.tex"],
+                                     capture_output=True, text=True, cwd=work, env=env, timeout=COMPILE_SECONDS,
+                                     stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                raise ExportError(f"{engine} did not finish compiling {name} in {COMPILE_SECONDS} s; nothing was written") from None
+            log_path = Path(work) / "document.log"
+            log = log_path.read_text(errors="replace") if log_path.exists() else ""
+            if run.returncode != 0:
+                first = next((l for l in log.splitlines() if l.startswith("!")), None)
+                if first is None:
+                    first = "no log was written" if not log else "see the log"
+                raise ExportError(f"{engine} could not compile {name}: {first.strip()}; nothing was written")
+        pdf = Path(work) / "document.pdf"
+        if not pdf.exists():
+            raise ExportError(f"{engine} wrote no PDF for {name}; nothing was written")
+        return pdf.read_bytes(), log
+
+
+def compile_pdf(tex: Path, force: bool = False) -> tuple[Path, str]:
+    """Compile the document ``tex`` into the PDF beside it (see :func:`compile_text`); the PDF path and the log."""
+    tex = Path(tex)
+    pdf = tex.with_suffix(".pdf")
+    check_targets([pdf], force)
+    data, log = compile_text(tex.read_text(encoding="utf-8"), tex.name)
+    write_files({pdf: data}, force)
     return pdf, log

@@ -1,0 +1,168 @@
+"""Nothing lost: every write checked first, whole or not at all, never through a link, umask respected;
+compiling confined. Each failure is caused, not assumed."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import derivchain.files as files
+from derivchain.cli import app
+from derivchain.export import compile_text, latex_engine
+from derivchain.files import ExportError, write_files
+
+runner = CliRunner()
+NEEDS_TEX = pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine (CI installs one)")
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_refuses_to_clobber_and_force_replaces(tmp_path):
+    target = tmp_path / "a.txt"
+    write_files({target: "one"})
+    with pytest.raises(ExportError, match="already exists; pass --force"):
+        write_files({target: "two"})
+    assert target.read_text() == "one"
+    write_files({target: "two"}, force=True)
+    assert target.read_text() == "two" and not _leftovers(tmp_path)
+
+
+def test_force_replaces_a_link_not_what_it_points_to(tmp_path):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    link = tmp_path / "notes.tex"
+    link.symlink_to(precious)
+    with pytest.raises(ExportError, match="already exists"):
+        write_files({link: "new"})
+    write_files({link: "new"}, force=True)
+    assert precious.read_text() == "keep me"
+    assert not link.is_symlink() and link.read_text() == "new"
+
+
+def test_a_dangling_link_counts_as_existing(tmp_path):
+    link = tmp_path / "x.md"
+    link.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(ExportError, match="already exists"):
+        write_files({link: "new"})
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_folders(tmp_path):
+    (tmp_path / "d").mkdir()
+    with pytest.raises(ExportError, match="is a folder"):
+        write_files({tmp_path / "d": "x"}, force=True)
+    with pytest.raises(ExportError, match="is not a folder; create it first"):
+        write_files({tmp_path / "missing" / "x.tex": "x"})
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_new_files_follow_the_umask(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        write_files({tmp_path / "f.txt": "x"})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == mode
+
+
+def test_a_full_disk_leaves_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "notes.tex"
+    target.write_text("old")
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)))
+    with pytest.raises(ExportError, match="No space left on device; nothing was changed"):
+        write_files({target: "new"}, force=True)
+    assert target.read_text() == "old" and not _leftovers(tmp_path)
+
+
+def test_several_files_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    md, svg = tmp_path / "n.md", tmp_path / "n-network.svg"
+    md.write_text("old md")
+    svg.write_text("old svg")
+    real_replace = os.replace
+    calls = []
+
+    def failing_second(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(errno.EIO, "I/O error")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", failing_second)
+    with pytest.raises(ExportError, match="every file was left as it was"):
+        write_files({md: "new md", svg: "new svg"}, force=True)
+    monkeypatch.setattr(files.os, "replace", real_replace)
+    assert md.read_text() == "old md" and svg.read_text() == "old svg"
+    assert not _leftovers(tmp_path)
+
+
+def test_markdown_export_checks_both_files_first(tmp_path):
+    (tmp_path / "n-network.svg").write_text("mine")
+    r = runner.invoke(app, ["export", "--out", str(tmp_path / "n.md")])
+    assert r.exit_code == 2 and "n-network.svg already exists" in r.output
+    assert not (tmp_path / "n.md").exists()
+    r = runner.invoke(app, ["export", "--out", str(tmp_path / "n.md"), "--force"])
+    assert r.exit_code == 0 and "wrote" in r.output and "n-network.svg" in r.output  # every file it writes is named
+
+
+def test_pdf_export_checks_the_pdf_before_writing_the_tex(tmp_path):
+    (tmp_path / "n.pdf").write_text("mine")
+    r = runner.invoke(app, ["export", "W7", "--out", str(tmp_path / "n.tex"), "--pdf"])
+    assert r.exit_code == 2 and "n.pdf already exists" in r.output
+    assert not (tmp_path / "n.tex").exists() and (tmp_path / "n.pdf").read_text() == "mine"
+
+
+@NEEDS_TEX
+def test_compiling_cannot_read_files_outside_its_folder():
+    doc = "\\documentclass{article}\\begin{document}\\input{/etc/hostname}\\end{document}\n"
+    with pytest.raises(ExportError, match="could not compile") as info:
+        compile_text(doc, "evil.tex")
+    assert "\n" not in str(info.value)
+    doc = "\\documentclass{article}\\begin{document}\\immediate\\write18{touch /tmp/derivchain-canary}x\\end{document}\n"
+    Path("/tmp/derivchain-canary").unlink(missing_ok=True)
+    try:
+        compile_text(doc, "shell.tex")
+    except ExportError:
+        pass
+    assert not Path("/tmp/derivchain-canary").exists()
+
+
+def test_an_engine_that_writes_no_log_or_hangs_is_one_line(monkeypatch):
+    monkeypatch.setattr("derivchain.export.latex_engine", lambda: "pdflatex")
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", ""))
+    with pytest.raises(ExportError, match="could not compile x.tex: no log was written; nothing was written"):
+        compile_text("x", "x.tex")
+
+    def hang(*a, **k):
+        raise subprocess.TimeoutExpired(a, 120)
+
+    monkeypatch.setattr(subprocess, "run", hang)
+    with pytest.raises(ExportError, match="did not finish compiling x.tex in 120 s"):
+        compile_text("x", "x.tex")
+
+
+def test_missing_engine_names_every_package_a_document_needs(monkeypatch):
+    monkeypatch.setattr("derivchain.export.latex_engine", lambda: None)
+    with pytest.raises(ExportError, match="texlive-latex-base texlive-latex-recommended texlive-pictures"):
+        compile_text("x")
