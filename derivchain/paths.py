@@ -19,7 +19,7 @@ from .network import Network, Neuron
 DEFAULT_MAX_PATHS = 1000
 #: Up to this many paths the sum is their terms added one by one, as by hand; past it the same sum is
 #: accumulated by suffix (each shared tail once). A fixed size, independent of how many are listed.
-ENUMERATE_LIMIT = 1000
+ENUMERATE_LIMIT = 32
 
 
 @dataclass(frozen=True, repr=False)

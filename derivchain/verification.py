@@ -5,16 +5,22 @@ Methods, strongest first:
 * ``identical`` - the forms are the same SymPy expression.
 * ``expansion`` - a proof: both forms are polynomials in symbols and function values (sign(u), ...)
   and their difference expands to 0. Tried only when the expansion is small.
-* ``random points mod p`` - exact evaluation modulo the prime p = 2**61 - 1 at k random points, each
+* ``random points mod p`` - exact evaluation modulo a 62-bit prime p at k random points, each
   function value (sign(u), exp(u), tanh(u), ...) replaced by a pseudo-random value that depends only
-  on the function and the exact value of its argument. Agreement at all k points shows the forms are
-  the same rational function of the symbols and those values (so equal as real functions), except
-  with probability below (d/p)**k (Schwartz-Zippel; d bounds the degree of the difference).
-* ``numeric`` - evaluation with the real functions at random real points to 50 digits; agreement
-  to 40 digits at k points where the forms do not both vanish is reported as such, not as a proof.
-  A disagreement here is shown as a counterexample: this is the only way the verdict says "not
-  equal". If too few points are informative (both forms 0, as in a dead ReLU region), the verdict
-  is ``undecided``, never "equal".
+  on the function and its argument's value. Agreement at all k points shows the forms are the same
+  rational function of the symbols and those values (so equal as real functions), except with
+  probability below (d/p)**k (Schwartz-Zippel; d bounds the degree of the difference). The prime and
+  the points are drawn from a seed made of the forms' own constants (deterministic output): forms
+  that differ by a multiple of the prime, or whose function arguments do, would need a constant
+  chosen for a prime that the constant itself changes.
+* ``numeric`` - evaluation with the real functions at points spread over several scales and placed
+  on both sides of every breakpoint the forms contain (sign, |u|, Heaviside, max, min, ReLU, ...), at
+  a precision that grows with the constants' digits and with the cancellation each evaluation
+  meets; agreement at k points where the forms do not both vanish is reported as such, not as a
+  proof. A disagreement is re-checked at four times the precision and then shown as a
+  counterexample: this is the only way the verdict says "not equal". Points where a form is
+  undefined or not real are skipped; if too few points are informative, the verdict is
+  ``undecided``, with the reason, never "equal".
 
 Non-differentiable points: d|u|/du is taken as sign(u) (0 at u = 0) and ReLU'(0) as 0. Random points
 miss those sets with probability 1, so the verdict is about the derivative where it exists.
@@ -32,11 +38,13 @@ import sympy as sp
 from .expansion import expansion_terms
 from .rules import DEFINED_FUNCTIONS, RULES, rule_for
 
-PRIME = 2**61 - 1
+PRIME = 2**61 - 1  # the oracle's range for real sample points (the modular prime is drawn per seed)
 POINTS = 4
 DIGITS = 50
 AGREE_DIGITS = 40
 NUMERIC_TRIES = 24
+MAX_DIGITS = 2000  # past this much cancellation a point is uninformative
+SCALES = (1, 1e-3, 1e3, 1e-1, 10, 1e6)  # numeric points are spread over these scales
 EXPANSION_TERMS = 300  # past this the exact random-point test is much cheaper than expand
 SEED = "derivchain"
 
@@ -71,19 +79,66 @@ class _Unsupported(Exception):
     """An expression the modular evaluator cannot handle (the numeric check takes over)."""
 
 
-def _oracle(*parts) -> int:
-    # A deterministic pseudo-random value mod p (Python's hash() is salted per process).
+def _oracle(*parts, modulus: int = PRIME) -> int:
+    # A deterministic pseudo-random value (Python's hash() is salted per process).
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).digest()
-    return int.from_bytes(digest, "big") % PRIME
+    return int.from_bytes(digest, "big") % modulus
 
 
-# A node's values at the sample points depend only on the node (the oracle is deterministic), so
-# one memo serves every comparison: a network's neurons are evaluated once, not once per weight.
-# Bounded, so a long session does not grow without limit.
-_MEMO: dict[sp.Basic, tuple[tuple[int, ...], int, int, int]] = {}
+# The constants of each node (memoized: a network's shared subtrees are walked once in a session).
+_CONSTANTS: dict[sp.Basic, frozenset] = {}
+
+
+def constants(expr: sp.Basic) -> frozenset:
+    """Every number in ``expr`` (exactly, as p/q text), over shared subexpressions, without recursion."""
+    stack = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if e in _CONSTANTS:
+            continue
+        if e.is_Number:
+            _CONSTANTS[e] = frozenset((str(sp.Rational(e)) if e.is_Float else str(e),))
+        elif not e.args:
+            _CONSTANTS[e] = frozenset()
+        elif ready:
+            out = frozenset()
+            for a in e.args:
+                out |= _CONSTANTS[a]
+            _CONSTANTS[e] = out
+        else:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if a not in _CONSTANTS)
+    if len(_CONSTANTS) > 2_000_000:
+        hit = _CONSTANTS[expr]
+        _CONSTANTS.clear()
+        return hit
+    return _CONSTANTS[expr]
+
+
+def seed_of(*forms: sp.Basic) -> str:
+    """The seed of one verification: the forms' constants, so the prime cannot be known before them."""
+    numbers = sorted(set().union(*(constants(f) for f in forms)))
+    return hashlib.blake2b(repr(numbers).encode(), digest_size=16).hexdigest()
+
+
+_PRIMES: dict[str, int] = {}
+
+
+def prime_of(seed: str) -> int:
+    """A 62-bit prime drawn from ``seed``."""
+    hit = _PRIMES.get(seed)
+    if hit is None:
+        start = 2**61 + _oracle("prime", seed, modulus=2**60)
+        hit = _PRIMES[seed] = int(sp.nextprime(start))
+    return hit
+
+
+# A node's values at the sample points depend only on the node and the seed, so one memo per seed
+# serves every comparison with that seed: a network's neurons are evaluated once, not once per
+# weight (its forms share their constants, so their seed). Bounded.
+_MEMOS: dict[str, dict] = {}
 _MEMO_LIMIT = 1_000_000
 _LANES = tuple(range(POINTS))
-_SYMBOLS: dict[str, tuple[int, ...]] = {}
 
 
 class _ModularEvaluator:
@@ -94,10 +149,15 @@ class _ModularEvaluator:
     and denominator as a rational function of the symbols and function values.
     """
 
-    def __init__(self):
-        if len(_MEMO) > _MEMO_LIMIT:
-            _MEMO.clear()
-        self.memo = _MEMO
+    def __init__(self, seed: str):
+        self.seed, self.prime = seed, prime_of(seed)
+        memo = _MEMOS.pop(seed, None)
+        if memo is None or len(memo) > _MEMO_LIMIT:
+            memo = {}
+        while len(_MEMOS) >= 8:  # the most recently used seeds are kept
+            _MEMOS.pop(next(iter(_MEMOS)))
+        _MEMOS[seed] = self.memo = memo
+        self.symbols: dict[str, tuple[int, ...]] = memo.setdefault("symbols", {})
 
     def __call__(self, expr: sp.Basic) -> tuple[tuple[int, ...], int, int, int]:
         hit = self.memo.get(expr)
@@ -105,9 +165,8 @@ class _ModularEvaluator:
             hit = self.memo[expr] = self._eval(expr)
         return hit
 
-    @staticmethod
-    def _oracle(lane: int, name: str, value) -> int:
-        return _oracle(SEED, lane, name, value)
+    def _oracle(self, lane: int, name: str, value) -> int:
+        return _oracle(self.seed, lane, name, value, modulus=self.prime)
 
     def _function(self, name: str, rule, values: tuple[int, ...]) -> tuple[tuple[int, ...], int, int, int]:
         """A function's values: unknowns, with the parity identities (from its rule) they must obey."""
@@ -124,18 +183,18 @@ class _ModularEvaluator:
 
     def _one(self, lane: int, name: str, parity: str | None, v: int) -> int | None:
         # Residues above p/2 stand for negative numbers, so sign(-u) = -sign(u) holds exactly.
-        negative, mirror = v > PRIME // 2, (PRIME - v) % PRIME
+        negative, mirror = v > self.prime // 2, (self.prime - v) % self.prime
         if parity == "odd":
-            return (-self._oracle(lane, name, mirror) if negative else self._oracle(lane, name, v)) % PRIME
+            return (-self._oracle(lane, name, mirror) if negative else self._oracle(lane, name, v)) % self.prime
         if parity == "even":
             return self._oracle(lane, name, mirror if negative else v)
         if parity == "heaviside":  # H(-u) = 1 - H(u) away from u = 0
-            return (1 - self._oracle(lane, name, mirror)) % PRIME if negative else self._oracle(lane, name, v)
+            return (1 - self._oracle(lane, name, mirror)) % self.prime if negative else self._oracle(lane, name, v)
         if parity == "exp":  # exp(-u) = 1/exp(u)
-            return pow(self._oracle(lane, name, mirror), -1, PRIME) if negative else self._oracle(lane, name, v)
+            return pow(self._oracle(lane, name, mirror), -1, self.prime) if negative else self._oracle(lane, name, v)
         if parity == "sigmoid":  # 1/(1 + exp(-u)), from exp's own values so the two forms agree
             e = self._one(lane, "exp", RULES["exp"].parity, mirror)
-            return None if (1 + e) % PRIME == 0 else pow(1 + e, -1, PRIME)
+            return None if (1 + e) % self.prime == 0 else pow(1 + e, -1, self.prime)
         return self._oracle(lane, name, v)
 
     def _eval(self, e: sp.Basic) -> tuple[tuple[int, ...], int, int, int]:
@@ -145,28 +204,28 @@ class _ModularEvaluator:
             values, bad, num, den = None, 0, 0, 0
             for a in e.args:
                 v, b, n, d = memo.get(a) or self(a)
-                values = v if values is None else tuple(x * y % PRIME for x, y in zip(values, v))
+                values = v if values is None else tuple(x * y % self.prime for x, y in zip(values, v))
                 bad, num, den = bad | b, num + n, den + d
             return (values, bad, num, den)
         if e.is_Add:
             parts = [memo.get(a) or self(a) for a in e.args]
             den = sum(p[3] for p in parts)
             num = max(p[2] + den - p[3] for p in parts)
-            values = tuple(sum(lane) % PRIME for lane in zip(*(p[0] for p in parts)))
+            values = tuple(sum(lane) % self.prime for lane in zip(*(p[0] for p in parts)))
             bad = 0
             for p in parts:
                 bad |= p[1]
             return (values, bad, num, den)
         if e.is_Symbol:
-            values = _SYMBOLS.get(e.name)
+            values = self.symbols.get(e.name)
             if values is None:
-                values = _SYMBOLS[e.name] = tuple(self._oracle(lane, "symbol", e.name) for lane in _LANES)
+                values = self.symbols[e.name] = tuple(self._oracle(lane, "symbol", e.name) for lane in _LANES)
             return (values, 0, 1, 0)
         if e.is_Rational or e.is_Float:
             q = Fraction(int(e.p), int(e.q)) if e.is_Rational else Fraction(*sp.Rational(e).as_numer_denom())
-            if q.denominator % PRIME == 0:
+            if q.denominator % self.prime == 0:  # cannot happen by chance: p is drawn after the constants
                 raise _Unsupported("a constant with denominator divisible by p")
-            c = q.numerator * pow(q.denominator, -1, PRIME) % PRIME
+            c = q.numerator * pow(q.denominator, -1, self.prime) % self.prime
             return ((c,) * POINTS, 0, 0, 0)
         if e.is_NumberSymbol or e is sp.I:
             return (tuple(self._oracle(lane, "constant", str(e)) for lane in _LANES), 0, 1, 0)
@@ -177,11 +236,11 @@ class _ModularEvaluator:
             v, b, n, d = self(base)
             k = int(ex)
             if k >= 0:
-                return (tuple(pow(x, k, PRIME) for x in v), b, n * k, d * k)
+                return (tuple(pow(x, k, self.prime) for x in v), b, n * k, d * k)
             for lane, x in enumerate(v):
                 if x == 0:
                     b |= 1 << lane
-            return (tuple(pow(x, k, PRIME) if x else 0 for x in v), b, d * -k, n * -k)
+            return (tuple(pow(x, k, self.prime) if x else 0 for x in v), b, d * -k, n * -k)
         rule = rule_for(e)
         unary = isinstance(e, (sp.Function, sp.Max, sp.Min)) and len(e.args) == 1
         if unary or (rule is not None and rule.parity is not None):
@@ -202,18 +261,28 @@ class _ModularEvaluator:
         raise _Unsupported(type(e).__name__)
 
 
-def _random_point(symbols, index: int) -> dict[sp.Symbol, mpmath.mpf]:
-    # Reals in (-2, 2), drawn deterministically from the seed, away from round numbers.
+class Undefined(ArithmeticError):
+    """A form has no real value at a point (log of a negative, a division by zero, an overflow)."""
+
+
+def _random_point(symbols, index: int, seed: str = SEED) -> dict[sp.Symbol, mpmath.mpf]:
+    # Reals drawn deterministically from the seed, away from round numbers, at the index's scale.
+    scale = mpmath.mpf(SCALES[index % len(SCALES)])
     point = {}
     for s in sorted(symbols, key=lambda s: s.name):
-        raw = _oracle(SEED, "real", index, s.name)
-        point[s] = mpmath.mpf(raw) / PRIME * 4 - 2
+        raw = _oracle(seed, "real", index, s.name)
+        point[s] = (mpmath.mpf(raw) / PRIME * 4 - 2) * scale
     return point
 
 
-def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGITS) -> mpmath.mpf:
-    """Evaluate ``expr`` at ``point`` with the real functions, to ``digits`` digits, over shared subtrees."""
+def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGITS, magnitude: list | None = None) -> mpmath.mpf:
+    """Evaluate ``expr`` at ``point`` with the real functions, to ``digits`` digits, over shared subtrees.
+
+    Raises :class:`Undefined` where the value is not a finite real number. ``magnitude``, when given,
+    receives the largest power of ten any intermediate value reached (what cancellation can cost).
+    """
     memo: dict[sp.Basic, mpmath.mpf] = {}
+    largest = [0]
 
     def ev(e):
         hit = memo.get(e)
@@ -224,22 +293,49 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
                 raise KeyError(f"no value for {e}")
             out = mpmath.mpf(point[e])
         elif e.is_Number or e.is_NumberSymbol:
-            out = mpmath.mpf(sp.N(e, digits + 10))
+            out = mpmath.mpf(sp.N(e, digits + 10)) if not e.is_Rational else mpmath.mpf(int(e.p)) / int(e.q)
         elif e.is_Add:
             out = mpmath.fsum(ev(a) for a in e.args)
         elif e.is_Mul:
             out = mpmath.fprod(ev(a) for a in e.args)
         elif e.is_Pow:
-            out = mpmath.power(ev(e.args[0]), ev(e.args[1]) if not e.args[1].is_Integer else int(e.args[1]))
+            base = ev(e.args[0])
+            if e.args[1].is_Integer:
+                k = int(e.args[1])
+                if base == 0 and k < 0:
+                    raise Undefined(f"division by zero in {e}")
+                out = mpmath.power(base, k)
+            else:
+                out = mpmath.power(base, ev(e.args[1]))
         elif (rule := rule_for(e)) is not None:
-            out = mpmath.mpf(rule.numeric(*(ev(a) for a in e.args)))
+            out = rule.numeric(*(ev(a) for a in e.args))
         else:
-            out = mpmath.mpf(sp.N(e.func(*(sp.Float(ev(a), digits) for a in e.args)), digits))
+            out = sp.N(e.func(*(sp.Float(ev(a), digits) for a in e.args)), digits)
+            if not out.is_real:
+                raise Undefined(f"{e.func.__name__} is not real here")
+            out = mpmath.mpf(out)
+        if isinstance(out, mpmath.mpc):
+            if out.imag != 0:
+                raise Undefined(f"{e.func.__name__ if hasattr(e, 'func') else e} is not real here")
+            out = out.real
+        out = mpmath.mpf(out)
+        if not mpmath.isfinite(out):
+            raise Undefined(f"{e} is not finite here")
+        if out:
+            exponent = int(mpmath.floor(mpmath.log10(abs(out))))
+            if exponent > largest[0]:
+                largest[0] = exponent
         memo[e] = out
         return out
 
-    with mpmath.workdps(digits + 10):
-        return ev(expr)
+    try:
+        with mpmath.workdps(digits + 10):
+            return ev(expr)
+    except (ZeroDivisionError, ValueError, OverflowError) as exc:
+        raise Undefined(str(exc)) from None
+    finally:
+        if magnitude is not None:
+            magnitude.append(largest[0])
 
 
 def central_difference(expr: sp.Basic, symbol: sp.Symbol, point: dict, digits: int = DIGITS) -> mpmath.mpf:
@@ -256,9 +352,125 @@ def central_difference(expr: sp.Basic, symbol: sp.Symbol, point: dict, digits: i
         return (evaluate(expr, up, digits) - evaluate(expr, down, digits)) / (2 * h)
 
 
-def _agree(a, b) -> bool:
+def _digits_needed(*forms: sp.Basic) -> int:
+    # Enough digits to tell apart exact constants that differ far down (x + 10**-60 against x).
+    widest = 0
+    for c in set().union(*(constants(f) for f in forms)):
+        widest = max(widest, len(c))
+    return max(DIGITS, widest + 20)
+
+
+def _kinks(*forms: sp.Basic) -> list[sp.Expr]:
+    """The arguments whose sign changes a piecewise form (|u|, sign, Heaviside, max, min, ReLU, ...)."""
+    found: dict[sp.Expr, None] = {}
+    seen: set = set()
+    stack = list(forms)
+    while stack and len(found) < 24:
+        e = stack.pop()
+        if e in seen or not e.args:
+            continue
+        seen.add(e)
+        name = getattr(e.func, "__name__", "")
+        if name in ("Abs", "sign", "Heaviside", "relu", "leaky_relu", "elu"):
+            found.setdefault(e.args[0])
+        elif name in ("Max", "Min"):
+            for a, b in zip(e.args, e.args[1:]):
+                found.setdefault(a - b)
+        elif isinstance(e, sp.Piecewise):
+            for _, cond in e.args:
+                if isinstance(cond, sp.core.relational.Relational):
+                    found.setdefault(cond.lhs - cond.rhs)
+        stack.extend(e.args)
+    return list(found)
+
+
+def _points(a: sp.Expr, b: sp.Expr, seed: str):
+    """Sample points: random ones over several scales, and pairs on both sides of each breakpoint."""
+    symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
+    kinks = _kinks(a, b)
+    for index in range(NUMERIC_TRIES):
+        base = _random_point(symbols, index, seed)
+        yield base
+        if index < len(kinks):
+            yield from _across(kinks[index], base)
+    for index, kink in enumerate(kinks[NUMERIC_TRIES:]):
+        yield from _across(kink, _random_point(symbols, NUMERIC_TRIES + index, seed))
+
+
+def _across(kink: sp.Expr, base: dict):
+    """Two points beside ``kink = 0``: one symbol moved to just below and just above the breakpoint."""
+    for s in sorted(kink.free_symbols, key=lambda s: s.name):
+        slope = kink.diff(s)
+        if slope.has(s) or slope == 0:
+            continue  # not linear in s: try another symbol
+        try:
+            with mpmath.workdps(DIGITS + 10):
+                rest = evaluate(kink.xreplace({s: sp.S.Zero}), {**base, s: 0})
+                at = evaluate(slope, base)
+                if at == 0:
+                    continue
+                root = -rest / at
+                step = (1 + abs(root)) * mpmath.mpf("1e-6")
+        except (Undefined, KeyError):
+            continue
+        yield {**base, s: root - step}
+        yield {**base, s: root + step}
+        return
+
+
+def _values(a: sp.Expr, b: sp.Expr, point: dict, digits: int):
+    """Both forms at ``point``, at a precision raised by the cancellation the evaluation meets."""
+    while True:
+        magnitude: list = []
+        va = evaluate(a, point, digits, magnitude)
+        vb = evaluate(b, point, digits, magnitude)
+        scale = max(abs(va), abs(vb), mpmath.mpf(10) ** -digits)
+        lost = max(magnitude) - int(mpmath.floor(mpmath.log10(scale)))
+        if lost + DIGITS <= digits:
+            return va, vb, digits
+        if digits >= MAX_DIGITS:
+            raise Undefined(f"cancellation beyond {MAX_DIGITS} digits")
+        digits = min(MAX_DIGITS, lost + DIGITS + 10)
+
+
+def _agree(a, b, digits: int = AGREE_DIGITS + 10) -> bool:
     scale = max(mpmath.mpf(1), abs(a), abs(b))
-    return abs(a - b) <= scale * mpmath.mpf(10) ** (-AGREE_DIGITS)
+    return abs(a - b) <= scale * mpmath.mpf(10) ** (-(digits - 10))
+
+
+def _numeric(a: sp.Expr, b: sp.Expr, seed: str) -> tuple[str, str, bool, dict]:
+    """The numeric stage: a counterexample (re-checked), agreement at enough informative points, or undecided."""
+    digits = _digits_needed(a, b)
+    informative, skipped, silent, reasons = 0, 0, 0, []
+    for point in _points(a, b, seed):
+        try:
+            va, vb, used = _values(a, b, point, digits)
+            if not _agree(va, vb, used):
+                # Before saying "not equal": again at four times the precision.
+                va, vb, used = _values(a, b, point, 4 * used)
+                if not _agree(va, vb, used):
+                    shown = {s.name: mpmath.nstr(v, 12) for s, v in point.items()}
+                    return ("numeric", f"differ at a point: {mpmath.nstr(va, 15)} vs {mpmath.nstr(vb, 15)} "
+                            f"(checked at {used} digits)", False,
+                            {"point": shown, "values": (mpmath.nstr(va, 20), mpmath.nstr(vb, 20))})
+        except Undefined as exc:
+            skipped += 1
+            if len(reasons) < 2 and str(exc) not in reasons:
+                reasons.append(str(exc))
+            continue
+        if max(abs(va), abs(vb)) > mpmath.mpf(10) ** (-(used - 10)):
+            informative += 1
+            if informative == POINTS:
+                return ("numeric", f"equal to {used - 10} digits at {POINTS} points over several scales "
+                        "and both sides of every breakpoint (evidence, not a proof)", True, {})
+        else:
+            silent += 1
+    why = []
+    if silent:
+        why.append(f"both forms are 0 at {silent} points")
+    if skipped:
+        why.append(f"{skipped} points were skipped ({'; '.join(reasons)})")
+    return ("undecided", f"not shown: {', '.join(why) or 'too few points'}, and the exact test could not decide", False, {})
 
 
 def _compare_pair(a: sp.Expr, b: sp.Expr) -> tuple[str, str, bool, dict]:
@@ -273,17 +485,18 @@ def _compare_pair(a: sp.Expr, b: sp.Expr) -> tuple[str, str, bool, dict]:
         if sp.expand(a - b) == 0:
             return ("expansion", "proved: the difference expands to 0", True, {})
 
+    seed = seed_of(a, b)
     try:
-        evaluator = _ModularEvaluator()
+        evaluator = _ModularEvaluator(seed)
         va, bad_a, na, da = evaluator(a)
         vb, bad_b, nb, db = evaluator(b)
         if not (bad_a | bad_b) and va == vb:
             degree = max(na + db, nb + da, 1)
-            exponent = int(mpmath.floor(-POINTS * mpmath.log10(mpmath.mpf(degree) / PRIME)))
+            exponent = int(mpmath.floor(-POINTS * mpmath.log10(mpmath.mpf(degree) / evaluator.prime)))
             return (
                 "random points mod p",
-                f"equal at {POINTS} random exact points modulo 2^61-1, each function value "
-                f"treated as an unknown: polynomial identity, false-agreement chance below 1e-{exponent}",
+                f"equal at {POINTS} random exact points modulo a 62-bit prime drawn from the forms, each "
+                f"function value treated as an unknown: polynomial identity, false-agreement chance below 1e-{exponent}",
                 True,
                 {},
             )
@@ -291,38 +504,7 @@ def _compare_pair(a: sp.Expr, b: sp.Expr) -> tuple[str, str, bool, dict]:
         # and 1 differ as unknowns but not as numbers. The numeric check below decides.
     except (_Unsupported, RecursionError):
         pass
-
-    # Points where both forms vanish (a dead ReLU region, say) show nothing: only points where
-    # either side is non-zero count towards "equal".
-    symbols = a.free_symbols | b.free_symbols
-    informative = 0
-    for index in range(NUMERIC_TRIES):
-        point = _random_point(symbols, index)
-        va, vb = evaluate(a, point), evaluate(b, point)
-        if not _agree(va, vb):
-            shown = {s.name: mpmath.nstr(v, 12) for s, v in point.items()}
-            return (
-                "numeric",
-                f"differ at a random point: {mpmath.nstr(va, 15)} vs {mpmath.nstr(vb, 15)}",
-                False,
-                {"point": shown, "values": (mpmath.nstr(va, 20), mpmath.nstr(vb, 20))},
-            )
-        if max(abs(va), abs(vb)) > mpmath.mpf(10) ** (-AGREE_DIGITS):
-            informative += 1
-            if informative == POINTS:
-                return (
-                    "numeric",
-                    f"equal to {AGREE_DIGITS} digits at {POINTS} random points (evidence, not a proof)",
-                    True,
-                    {},
-                )
-    return (
-        "undecided",
-        f"not shown: both forms vanish at {NUMERIC_TRIES - informative} of {NUMERIC_TRIES} random points "
-        "and the exact test could not decide",
-        False,
-        {},
-    )
+    return _numeric(a, b, seed)
 
 
 _STRENGTH = ["identical", "expansion", "random points mod p", "numeric", "undecided"]
