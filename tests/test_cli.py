@@ -100,7 +100,7 @@ def test_grad_lists_up_to_the_cap_and_says_how_many_more():
     r = run("grad", "W1", "--layers", "2,10,10,10,1", "--max-paths", "3")
     assert r.exit_code == 0, r.output
     assert "100 paths from W1 to the loss" in r.output and "97 more paths not shown (raise --max-paths" in r.output
-    assert "all 100 paths, accumulated by suffix" not in r.output and "Verdict: equal" in r.output
+    assert "all 100 paths, accumulated by suffix" in r.output and "Verdict: equal" in r.output
     data = json.loads(run("grad", "W1", "--layers", "2,10,10,10,1", "--max-paths", "3", "--format", "json").output)
     assert data["path_count"] == 100 and data["paths_listed"] == 3 and len(data["paths"]) == 3
 
