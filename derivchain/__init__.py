@@ -31,6 +31,7 @@ _EXPORTS = {
     "latex": "render.latex",
     "text": "render.text",
     "emit": "render",
+    "render": "render",
     "Format": "formats",
     "load_network": "netfile",
     "build_network": "netfile",
@@ -57,6 +58,9 @@ _EXPORTS = {
     "api": "api",
 }
 
+#: Exported names that are modules themselves.
+_MODULES = {"api"}
+
 __all__ = sorted(_EXPORTS)
 
 
@@ -65,7 +69,7 @@ def __getattr__(name: str):
         from importlib import import_module
 
         module = import_module(f".{_EXPORTS[name]}", __name__)
-        value = module if _EXPORTS[name] == name else getattr(module, name)  # "api" is a module
+        value = module if name in _MODULES else getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'derivchain' has no attribute {name!r}")
@@ -92,7 +96,9 @@ def _register_notebook_display() -> None:
         return "$$%s$$" % latex(result)
 
     formatter = shell.display_formatter.formatters["text/latex"]
-    for module, cls in (("derivchain.derivation", "Derivation"), ("derivchain.evaluation", "DerivationAtValues")):
+    for module, cls in (("derivchain.derivation", "Derivation"), ("derivchain.evaluation", "DerivationAtValues"),
+                        ("derivchain.steps", "StepByStep"), ("derivchain.formula", "GeneralFormula"),
+                        ("derivchain.paths", "PathListing"), ("derivchain.network", "Network")):
         formatter.for_type_by_name(module, cls, show)
 
 

@@ -134,7 +134,9 @@ def backprop(network: Network, parameter: sp.Symbol) -> Backprop:
     source, target = network.edges[parameter]
     needed = network.descendants(target)
     all_deltas = delta_equations(network)
-    equations = tuple(all_deltas[n.symbol] for n in reversed(network.neurons) if n.symbol in needed)
+    # From the outputs back, layer by layer, each layer in neuron order (Out1 before Out2).
+    order = sorted((n for n in network.neurons if n.symbol in needed), key=lambda n: -n.layer)
+    equations = tuple(all_deltas[n.symbol] for n in order)
     value = all_deltas[target.symbol].value
     local = value if source is None else source * value  # a product keeps value's factored shape
     return Backprop("backprop", parameter, local, network.substitute(local), f"{'1' if source is None else source} * delta_{target.name}",

@@ -83,7 +83,7 @@ class Derivation:
         if len(signs) != 1:
             return ()
         s = signs[0]
-        return tuple(Case(s.args[0], v, self.backprop.local.xreplace({s: v})) for v in (1, -1))
+        return tuple(Case(s.args[0], v, self.backprop.local.xreplace({s: sp.Integer(v)})) for v in (1, -1))
 
     def notes(self) -> tuple[str, ...]:
         """What happens at the non-differentiable points this derivation touches."""

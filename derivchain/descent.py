@@ -14,6 +14,7 @@ from fractions import Fraction
 
 import sympy as sp
 
+from . import limits
 from .derivation import derive
 from .errors import DerivchainError
 from .network import Network
@@ -65,6 +66,9 @@ def descend(
     values = check_values(network, {(k if isinstance(k, str) else k.name): v for k, v in values.items()})
     lr = lr if isinstance(lr, Fraction) else read_number(str(lr), "lr")
     freeze = (freeze,) if isinstance(freeze, str) else tuple(freeze)
+    if lr <= 0:
+        raise DerivchainError(f"--lr {lr}: the learning rate must be positive (a step goes against the gradient)")
+    limits.check("--steps", steps, "steps")
     if steps < 1:
         raise DerivchainError(f"--steps {steps}: take at least one step")
     names = [p.name for p in network.parameters]

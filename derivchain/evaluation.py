@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+import mpmath
 import sympy as sp
 
 from .derivation import Derivation
-from .values import Number, environment, value_of
+from .values import SHOWN, Number, environment, value_of
 
 
 @dataclass(frozen=True, repr=False)
@@ -23,6 +24,19 @@ class DerivationAtValues:
     backprop: Number
     direct: Number
     exact: bool
+
+    @property
+    def agree(self) -> bool:
+        """True when the three results agree to the digits shown (exactly, when computed exactly).
+
+        They can differ at extreme values: a saturated sigmoid's o*(1 - o) is 0 to 50 digits while
+        the direct form keeps a tiny value; then the numbers shown are not all trustworthy.
+        """
+        values = [self.path_sum.value, self.backprop.value, self.direct.value]
+        if self.exact:
+            return values[0] == values[1] == values[2]
+        scale = max(abs(v) for v in values)
+        return all(abs(v - values[0]) <= scale * mpmath.mpf(10) ** -SHOWN for v in values)
 
     def __repr__(self) -> str:
         return f"DerivationAtValues(d{self.derivation.network.loss_symbol}/d{self.derivation.parameter} = {self.backprop})"

@@ -33,15 +33,15 @@ def latex_document(network: Network, derivations: list[Derivation], title: str, 
     """The network's equations, then each derivation (paths, chains, sums, backprop, direct, verdict, steps)."""
     printer = printer_for(network)
     body = [r"\section*{The network}", printer.text(network.summary()) + ".", "",
-            align(network_lines(network, printer)), ""]
+            align(network_lines(network, printer), breakable=False), ""]
     for d in derivations:
         name = printer._print(d.parameter)
         body.append(r"\section*{$\partial %s / \partial %s$}" % (printer._print(network.loss_symbol), name))
         body.append(tikz(network, d.parameter, printer))
-        body.append(align(derivation_lines(d, printer)))
+        body.append(align(derivation_lines(d, printer), breakable=False))
         chain = step_by_step(network, d.parameter)
         body.append(r"\noindent Step by step (%s):" % printer.text(chain.steps[1].reason))
-        body.append(align(steps_lines(chain, printer)))
+        body.append(align(steps_lines(chain, printer), breakable=False))
         for note in d.notes():
             body.append(r"\noindent\emph{Note.} " + printer.text(note) + r"\par")
         body.append("")

@@ -26,6 +26,7 @@ the key (``neurons[2].inputs``) and the fix.
 from __future__ import annotations
 
 import json
+import keyword
 import re
 import tomllib
 from pathlib import Path
@@ -36,6 +37,7 @@ from .errors import DerivchainError, NetworkFileError
 from .user_text import clean, read_limited
 from .losses import get_loss
 from .network import Network, Neuron, check_loss, real
+from .expressions import FUNCTIONS as PARSER_NAMES
 from .notation import FLAT
 
 TOP_KEYS = ("name", "inputs", "neurons", "activation", "loss", "targets")
@@ -86,6 +88,9 @@ def build_network(data: object, label: str = "network") -> Network:
             fail(key, f"{what} name {shown!r} must start with a letter and use only letters, digits and _")
         if len(name) > limits.current().name_length:
             fail(key, f"{what} name {name[:20]!r}... is longer than {limits.current().name_length} characters")
+        if keyword.iskeyword(name) or name in PARSER_NAMES:
+            fail(key, f"{what} name {name!r} is a Python keyword or a function's name, so printed expressions "
+                 "would not read back; choose another")
         if name in _RESERVED or name.startswith("delta_"):
             fail(key, f"{what} name {name!r} is reserved (Loss, L and delta_* name the loss and the deltas)")
         if name in owner:

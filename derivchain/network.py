@@ -96,7 +96,8 @@ class Network:
 
     def __repr__(self) -> str:
         shape = self.origin or "-".join(map(str, self.layers))
-        return (f"Network({shape}: {len(self.neurons)} neurons, {len(self.weights)} weights, {len(self.biases)} biases, "
+        return (f"Network({shape}: {count(len(self.neurons), 'neuron')}, {count(len(self.weights), 'weight')}, "
+                f"{count(len(self.biases), 'bias', 'biases')}, "
                 f"loss {self.loss.name}, {self.notation.name} notation)")
 
     # --- names -------------------------------------------------------------------------------
@@ -178,10 +179,10 @@ class Network:
         )
 
     def describe_parameters(self) -> str:
-        """``weights W1..W14`` (and ``biases B1..B6``), for messages."""
-        text = f"weights {_span(self.weights)}"
+        """``weights W1..W14`` (and ``biases B1..B6``), for messages; names listed where no range reads."""
+        text = f"{'weight' if len(self.weights) == 1 else 'weights'} {_span(self.weights)}"
         if self.biases:
-            text += f" and biases {_span(self.biases)}"
+            text += f" and {'bias' if len(self.biases) == 1 else 'biases'} {_span(self.biases)}"
         return text
 
     # --- equations ---------------------------------------------------------------------------
@@ -249,8 +250,8 @@ class Network:
         if self.origin:
             acts = sorted({n.activation.name for n in self.neurons})
             return (
-                f"{self.origin}: {len(self.inputs)} inputs, {len(self.hidden)} hidden neurons, "
-                f"{len(self.outputs)} output{'s' if len(self.outputs) > 1 else ''}, {len(self.weights)} weights; "
+                f"{self.origin}: {count(len(self.inputs), 'input')}, {count(len(self.hidden), 'hidden neuron')}, "
+                f"{count(len(self.outputs), 'output')}, {count(len(self.weights), 'weight')}; "
                 f"activations {', '.join(acts)}; loss {self.loss.name} ({self.loss_local}); {bias}"
             )
         shape = "-".join(map(str, self.layers))
@@ -262,10 +263,22 @@ class Network:
         )
 
 
+def count(n: int, word: str, many: str | None = None) -> str:
+    """``1 weight``, ``2 weights``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
 def _span(symbols: tuple[sp.Symbol, ...]) -> str:
-    if len(symbols) == 1:
-        return symbols[0].name
-    return f"{symbols[0].name}..{symbols[-1].name}"
+    names = [s.name for s in symbols]
+    if len(names) == 1:
+        return names[0]
+    # W1..W14 only when the names are one letter-word numbered 1, 2, ... in order; else listed.
+    import re
+
+    numbered = [re.fullmatch(r"([A-Za-z]+)(\d+)", n) for n in names]
+    if all(numbered) and len({m.group(1) for m in numbered}) == 1 and [int(m.group(2)) for m in numbered] == list(range(1, len(names) + 1)):
+        return f"{names[0]}..{names[-1]}"
+    return ", ".join(names) if len(names) <= 12 else ", ".join(names[:6]) + f", ... ({len(names)} in all), " + names[-1]
 
 
 def parse_layers(text: str) -> tuple[int, ...]:
@@ -320,6 +333,9 @@ def dense(
     """A fully connected network; the defaults are the worked example."""
     sizes = parse_layers(layers) if isinstance(layers, str) else parse_layers(",".join(map(str, layers)))
     names = get_notation(notation)
+    if len(sizes) == 2 and activation not in ("identity", None):
+        raise LayersError(f"layers {','.join(map(str, sizes))} has no hidden layer, so --activation {activation} would apply to "
+                          "nothing; set the output's with --output-activation")
     if bias:
         parameters = sum(a * b for a, b in zip(sizes, sizes[1:])) + sum(sizes[1:])
         limits.check("the number of weights and biases", parameters, "parameters", "layers")

@@ -82,8 +82,9 @@ class PathSum(Form):
         return len(self.paths) == self.count
 
 
-def count_paths(network: Network, parameter: sp.Symbol) -> int:
-    """Number of paths from ``parameter`` to the loss, without enumerating them."""
+def count_paths(network: Network, parameter: str | sp.Symbol) -> int:
+    """Number of paths from ``parameter`` (a name or a symbol) to the loss, without enumerating them."""
+    parameter = network.parameter(parameter if isinstance(parameter, str) else parameter.name)
     counts = network.cache.get("path_counts")
     if counts is None:  # paths from each neuron to the loss, by dynamic programming, once per network
         counts = {}
@@ -109,8 +110,9 @@ def _edge_factor(network: Network, to: Neuron, weight: sp.Symbol, frm: sp.Symbol
     return hit
 
 
-def iter_paths(network: Network, parameter: sp.Symbol) -> Iterator[Path]:
-    """Yield every path from ``parameter`` to the loss, lazily, in a deterministic order."""
+def iter_paths(network: Network, parameter: str | sp.Symbol) -> Iterator[Path]:
+    """Yield every path from ``parameter`` (a name or a symbol) to the loss, lazily, in a deterministic order."""
+    parameter = network.parameter(parameter if isinstance(parameter, str) else parameter.name)
     _, first = network.edges[parameter]
 
     def walk(neuron: Neuron, nodes: tuple[sp.Symbol, ...], factors: tuple[Factor, ...]) -> Iterator[Path]:

@@ -9,7 +9,7 @@ def test_w1_factored_like_the_worked_example(net):
     W, s = lambda i: real(f"W{i}"), sp.sign(real("Out") - real("Y"))
     assert bp.source == real("X1") and bp.neuron == real("H1")
     assert bp.local == real("X1") * (W(13) * W(7) + W(14) * W(10)) * s
-    assert [e.delta.name for e in bp.deltas] == ["delta_Out", "delta_H5", "delta_H4", "delta_H1"]
+    assert [e.delta.name for e in bp.deltas] == ["delta_Out", "delta_H4", "delta_H5", "delta_H1"]
     h1 = bp.deltas[-1]
     assert h1.terms == ((W(7), real("delta_H4")), (W(10), real("delta_H5")))
 

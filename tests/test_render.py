@@ -221,3 +221,49 @@ def test_every_printed_equality_of_a_derivation_is_checked():
     d = dc.derive(dc.default_network(), "W1")
     assert d.checked and all(c.verified for c in d.chains())
     assert len(d.chains()) >= 5
+
+
+# --- what every LaTeX-bearing format prints compiles ---------------------------------------------
+from derivchain.export import compile_text, latex_engine  # noqa: E402
+
+NEEDS_TEX = pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine (CI installs one)")
+NETWORKS = [
+    [],
+    ["--layers", "2,2,1", "--activation", "sigmoid", "--output-activation", "sigmoid", "--loss", "cross-entropy"],
+    ["--layers", "2,2,3", "--activation", "tanh", "--loss", "softmax", "--bias"],
+    ["--layers", "2,2,2,1", "--notation", "layered", "--activation", "sigmoid", "--bias"],
+]
+
+
+@NEEDS_TEX
+@pytest.mark.parametrize("net", NETWORKS, ids=["default", "cross-entropy", "softmax", "layered"])
+def test_every_latex_output_compiles(net):
+    pieces, blocks = [], []
+    for args in (["grad", "W1"], ["grad", "B1"] if "--bias" in net else ["grad", "W2"], ["paths", "W1"], ["show"],
+                 ["table"], ["formula", "W1"], ["steps", "W1"]):
+        weight = args[1:] if args[0] != "grad" or len(args) < 2 else args[1:]
+        if "--notation" in net and weight:
+            weight = ["w1_1_1"]
+        if "--notation" in net and args == ["grad", "W2"]:
+            weight = ["w1_2_1"]
+        r = run(args[0], *weight, *net, "--format", "latex")
+        assert r.exit_code == 0, (args, r.output)
+        pieces.append(r.output)
+        md = run(args[0], *weight, *net, "--format", "markdown")
+        assert md.exit_code == 0, (args, md.output)
+        blocks += [r"\[" + block + r"\]" for block in md.output.split("$$")[1::2]]  # the math, as KaTeX/MathJax take it
+    doc = "\\documentclass{article}\\usepackage[a4paper,margin=2cm]{geometry}\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+    _, log = compile_text(doc + "\n\n".join(pieces) + "\n\\end{document}\n", "outputs.tex")
+    assert "Overfull \\vbox" not in log  # long snippets break across pages
+    # A Markdown math block is one unbreakable display (a web page has no pages): it must compile.
+    compile_text(doc.replace("a4paper", "a2paper") + "\n\n".join(blocks) + "\n\\end{document}\n", "markdown-math.tex")
+
+
+@NEEDS_TEX
+def test_notebook_latex_of_results_compiles():
+    net = dc.dense("2,2,1", activation="sigmoid", output_activation="sigmoid", loss="cross-entropy")
+    shown = [dc.latex(dc.derive(net, "W1")), dc.latex(dc.step_by_step(net, "W1")), dc.latex(dc.general_formula(net, "W1")),
+             dc.latex(dc.list_paths(net, "W1")), dc.latex(net)]
+    assert all("intertext" not in s for s in shown)
+    doc = "\\documentclass{article}\\usepackage{amsmath,amssymb}\\begin{document}\n" + "\n".join(rf"\[{s}\]" for s in shown)
+    compile_text(doc + "\n\\end{document}\n", "notebook.tex")

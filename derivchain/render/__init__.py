@@ -129,7 +129,8 @@ def progress(total: int):
     from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(console=Console(stderr=True), transient=True) as progress:
+    # Not redirect_stdout: the rows go to stdout (a file, a pipe) while the bar draws on stderr.
+    with Progress(console=Console(stderr=True), transient=True, redirect_stdout=False, redirect_stderr=False) as progress:
         task = progress.add_task("deriving", total=total)
         yield lambda *_: progress.advance(task)
 

@@ -78,6 +78,9 @@ def derivation(d) -> dict:
         "loss": expr(d.network.loss_local),
         "path_count": d.path_count,
         "direct": sized("direct", d.direct.value, True),
+        # As text and LaTeX print it: in full when short, else with whole neurons as their symbols.
+        "direct_shown": None if d.direct_shown is None else expr(d.direct_shown),
+        "direct_shown_as": None if d.direct_shown is None else ("full" if d.direct_in_full else "neuron symbols"),
         "path_sum": sized("path_sum", d.path_sum.substituted, True),
         "path_sum_local": sized("path_sum_local", d.path_sum.local),
         "path_sum_how": d.path_sum.how,
@@ -127,6 +130,7 @@ def values(at) -> dict:
         "path_sum": _number(at.path_sum),
         "backprop": _number(at.backprop),
         "direct": _number(at.direct),
+        "agree": at.agree,
         "text": {"loss": str(at.loss), "path_sum": str(at.path_sum), "backprop": str(at.backprop), "direct": str(at.direct)},
     }
 

@@ -14,7 +14,7 @@ from sympy.printing.latex import LatexPrinter
 from ..chains import Chain, Ordered, OrderedSum, fits, too_large_note
 from ..notation import FLAT
 from ..rules import latex_call, rule_for
-from .text import with_activation_first
+from .text import DISAGREE, with_activation_first
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
                  # In text mode with the default font encoding |, < and > print as other glyphs.
@@ -47,7 +47,9 @@ class DerivPrinter(LatexPrinter):
     """
 
     printmethod = "_latex"
-    _default_settings = {**LatexPrinter._default_settings, "notation": None, "names": None}
+    # intertext: reasons between aligned lines as \intertext (align* in documents); off inside an
+    # aligned block (Markdown, notebooks, KaTeX), where a reason is a line of its own.
+    _default_settings = {**LatexPrinter._default_settings, "notation": None, "names": None, "intertext": True}
 
     def __init__(self, settings=None):
         super().__init__(settings)
@@ -139,11 +141,39 @@ class DerivPrinter(LatexPrinter):
         return "".join(_TEXT_ESCAPES.get(c, c) for c in s)
 
     # derivchain's result objects, printed by class name (they know nothing of printing).
+    def aligned(self, lines_of, result) -> str:
+        """``lines_of(result, self)`` as one aligned block (no \\intertext: it is not allowed there)."""
+        outer = self._settings["intertext"]
+        self._settings["intertext"] = False
+        try:
+            return r"\begin{aligned}%s\end{aligned}" % r" \\ ".join(lines_of(result, self))
+        finally:
+            self._settings["intertext"] = outer
+
+    def reason(self, text: str, first_line: str) -> list[str]:
+        """A reason before ``first_line``: an \\intertext, or a line of its own inside an aligned block."""
+        words = self.text(text[0].upper() + text[1:])
+        if self._settings["intertext"]:
+            return [r"\intertext{\small %s:} %s" % (words, first_line)]
+        return [r"&\text{\small %s:}" % words, first_line]
+
     def _print_Derivation(self, d) -> str:
-        return r"\begin{aligned}%s\end{aligned}" % r" \\ ".join(derivation_lines(d, self))
+        return self.aligned(derivation_lines, d)
 
     def _print_DerivationAtValues(self, at) -> str:
-        return r"\begin{aligned}%s\end{aligned}" % r" \\ ".join(derivation_lines(at.derivation, self) + values_lines(at, self))
+        return self.aligned(lambda a, p: derivation_lines(a.derivation, p) + values_lines(a, p), at)
+
+    def _print_StepByStep(self, s) -> str:
+        return self.aligned(steps_lines, s)
+
+    def _print_GeneralFormula(self, f) -> str:
+        return self.aligned(formula_lines, f)
+
+    def _print_PathListing(self, listing) -> str:
+        return self.aligned(paths_lines, listing)
+
+    def _print_Network(self, net) -> str:
+        return self.aligned(network_lines, net)
 
     def _print_Factor(self, f) -> str:
         return self.partial(f.numerator, f.denominator)
@@ -161,9 +191,9 @@ def printer_settings(network) -> dict:
     return {"notation": network.notation, "names": network.latex_names}
 
 
-def printer_for(network) -> DerivPrinter:
-    """A LaTeX printer in ``network``'s notation."""
-    return DerivPrinter(printer_settings(network))
+def printer_for(network, **settings) -> DerivPrinter:
+    """A LaTeX printer in ``network``'s notation (with any other settings)."""
+    return DerivPrinter({**printer_settings(network), **settings})
 
 
 def latex(obj, network=None, **settings) -> str:
@@ -177,9 +207,11 @@ def latex(obj, network=None, **settings) -> str:
 
 
 
-def align(lines: list[str]) -> str:
-    """Lines in an ``align*`` environment."""
-    return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}"
+def align(lines: list[str], breakable: bool = True) -> str:
+    """Lines in an ``align*`` environment; ``breakable``: in a group that lets it break across pages
+    (a snippet pasted into any document; amsmath would otherwise keep it whole, off the page)."""
+    block = "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}"
+    return "{\\allowdisplaybreaks\n" + block + "\n}" if breakable else block
 
 
 def form(printer, f) -> str:
@@ -245,10 +277,10 @@ def chain_lines(printer, c: Chain, lhs: str | None = None) -> list[str]:
     for i, f in enumerate(c.forms):
         relation = "=" if i == 0 or c.links[i - 1].equal else r"\overset{?}{=}"
         body = expression_lines(printer, lhs if i == 0 else "", f)
-        if i and c.reasons[i]:
-            body[0] = r"\intertext{\small %s:} %s" % (printer.text(c.reasons[i][0].upper() + c.reasons[i][1:]), body[0])
         if relation != "=":
             body[0] = body[0].replace("&=", "&" + relation, 1)
+        if i and c.reasons[i]:
+            body[:1] = printer.reason(c.reasons[i], body[0])
         lines += body
     return lines
 
@@ -263,7 +295,7 @@ def steps_lines(s, printer) -> list[str]:
         body = expression_lines(printer, "", st.expr)
         if not s.links[k - 1].equal:
             body[0] = body[0].replace("&=", r"&\overset{?}{=}", 1)
-        body[0] = r"\intertext{\small %s:} %s" % (printer.text(st.reason[0].upper() + st.reason[1:]), body[0])
+        body[:1] = printer.reason(st.reason, body[0])
         lines += body
     return lines
 
@@ -326,9 +358,19 @@ def _comment(text: str) -> str:
     return "% " + " ".join(text.split())
 
 
+def notes(d, printer) -> str:
+    """The verdict in full and the notes, as paragraphs after a derivation."""
+    paragraphs = [r"\noindent Verdict: \emph{%s} (%s): %s.\par" % (printer.text(d.verdict.word), printer.text(d.verdict.method),
+                                                                 printer.text(d.verdict.detail))]
+    paragraphs += [r"\noindent\emph{Note.} %s\par" % printer.text(note) for note in d.notes()]
+    return "\n".join(paragraphs)
+
+
 def derivation(d) -> str:
-    """The derivation as an ``align*`` block, with a comment naming the network."""
-    return _comment(f"d{d.network.loss_symbol}/d{d.parameter}; {d.network.summary()}") + "\n" + align(derivation_lines(d, printer_for(d.network)))
+    """The derivation as an ``align*`` block, with a comment naming the network, then the verdict and notes."""
+    printer = printer_for(d.network)
+    head = _comment(f"d{d.network.loss_symbol}/d{d.parameter}; {d.network.summary()}")
+    return head + "\n" + align(derivation_lines(d, printer)) + "\n" + notes(d, printer)
 
 
 def values_lines(at, printer) -> list[str]:
@@ -346,6 +388,8 @@ def values_lines(at, printer) -> list[str]:
     lhs = printer._print(d.lhs)
     lines.append(r"%s &= %s \quad \text{(sum over paths, backprop: %s; direct: %s)}" % (
         lhs, _num(at.path_sum), printer.text(str(at.backprop)), printer.text(str(at.direct))))
+    if not at.agree:
+        lines.append(r"&\text{\textbf{Warning:} %s}" % printer.text(DISAGREE))
     return lines
 
 
@@ -368,17 +412,22 @@ def derivation_at_values(at) -> str:
     return derivation(at.derivation) + "\n" + values(at)
 
 
-def paths(listing) -> str:
-    """The paths and their chains as an ``align*`` block."""
+def paths_lines(listing, printer) -> list[str]:
+    """The paths and their chains as aligned lines."""
     from ..chains import chain
 
-    printer = printer_for(listing.network)
     lines = []
     for i, p in enumerate(listing.paths, start=1):
         lines += path_lines(printer, p, chain(p, (Ordered(tuple(f.value for f in p.factors)), p.term)), i)
     if len(listing.paths) < listing.count:
-        lines.append(r"&\text{\dots\ %d more paths}" % (listing.count - len(listing.paths)))
-    return align(lines)
+        more = listing.count - len(listing.paths)
+        lines.append(r"&\text{\dots\ %d more path%s}" % (more, "" if more == 1 else "s"))
+    return lines
+
+
+def paths(listing) -> str:
+    """The paths and their chains as an ``align*`` block."""
+    return align(paths_lines(listing, printer_for(listing.network)))
 
 
 def network_lines(net, printer) -> list[str]:
@@ -460,17 +509,18 @@ def _lr(lr):
 
 def table_header(table) -> str:
     """The opening of the table's ``align*`` block."""
-    return _comment(table.network.summary()) + "\n\\begin{align*}"
+    return _comment(table.network.summary()) + "\n{\\allowdisplaybreaks\n\\begin{align*}"
 
 
 def table_row(d) -> str:
-    """One aligned line: dLoss/dW = the backprop form, with the path count and verdict."""
+    """dLoss/dW = the backprop form (broken across lines when long), then its path count and verdict."""
     printer = printer_for(d.network)
     noun = "path" if d.path_count == 1 else "paths"
-    return r"%s &= %s && \text{%d %s; %s}" % (printer._print(d.lhs), printer._print(d.backprop.local), d.path_count, noun,
-                                              printer.text(f"{d.verdict.word}, {d.verdict.method}"))
+    lines = expression_lines(printer, printer._print(d.lhs), d.backprop.local)
+    lines.append(r"&\qquad \text{(%d %s; %s)}" % (d.path_count, noun, printer.text(f"{d.verdict.word}, {d.verdict.method}")))
+    return " \\\\\n".join(lines)
 
 
 def table_footer(table) -> str:
     """The end of the table's block."""
-    return "\\end{align*}"
+    return "\\end{align*}\n}"

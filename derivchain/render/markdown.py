@@ -6,8 +6,13 @@ Each public function takes one kind of result and returns Markdown text.
 from __future__ import annotations
 
 from . import latex as _latex
-from .latex import printer_for
-from .text import expr
+from .latex import printer_for as _latex_printer
+from .text import expr, more_paths
+
+
+def printer_for(network):
+    """The LaTeX printer for Markdown's math blocks: aligned, so no \\intertext."""
+    return _latex_printer(network, intertext=False)
 
 
 def escape(text: str) -> str:
@@ -61,7 +66,7 @@ def paths(listing) -> str:
     lines = [f"## {listing.count} {noun} from {listing.parameter} to the loss", ""]
     lines += [f"{i}. `{p.arrow()}`" for i, p in enumerate(listing.paths, start=1)]
     if len(listing.paths) < listing.count:
-        lines.append(f"\n... {listing.count - len(listing.paths)} more paths not shown.")
+        lines.append(f"\n... {more_paths(listing.count - len(listing.paths))} not shown.")
     body = _latex.paths(listing).replace("\\begin{align*}", "\\begin{aligned}").replace("\\end{align*}", "\\end{aligned}")
     return "\n".join(lines + ["", "$$", body, "$$", ""])
 

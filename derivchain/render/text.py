@@ -93,6 +93,9 @@ def text(expr) -> str:
 
 _P = _TEXT
 
+#: What every format says when a derivation's three numbers disagree at the given values.
+DISAGREE = ("the three results differ here beyond the digits shown: at values this extreme (a saturated activation, a huge input) the working precision is lost in some forms; do not trust these numbers")
+
 
 @dataclass(frozen=True)
 class Line:
@@ -149,6 +152,11 @@ def _reasons(c: Chain, indent: str) -> Iterator[Line]:
             yield Line(f"{indent}({reason})", "dim", prose=True)
 
 
+def more_paths(n: int) -> str:
+    """``1 more path``, ``97 more paths``."""
+    return f"{n} more path{'' if n == 1 else 's'}"
+
+
 def partials(path) -> str:
     """``dLoss/dOut * dOut/dH4 * dH4/dW7``."""
     return " * ".join(str(f) for f in path.factors)
@@ -169,7 +177,7 @@ def _path_lines(listed, count) -> Iterator[Line]:
         c = chain(p, (Ordered(tuple(f.value for f in p.factors)), p.term))
         yield Line("    " + chain_text(c, partials(p)))
     if len(listed) < count:
-        yield Line(f"  ... {count - len(listed)} more paths not shown (raise --max-paths to see them)", "yellow")
+        yield Line(f"  ... {more_paths(count - len(listed))} not shown (raise --max-paths to see them)", "yellow")
 
 
 def derivation(d) -> Iterator[Line]:
@@ -183,7 +191,7 @@ def derivation(d) -> Iterator[Line]:
         yield Line(f"  path {i}: {p.arrow()}", "green")
         yield Line("    " + chain_text(c, partials(p)))
     if not d.path_sum.listed_all:
-        yield Line(f"  ... {d.path_count - len(d.paths)} more paths not shown (raise --max-paths to see them)", "yellow", prose=True)
+        yield Line(f"  ... {more_paths(d.path_count - len(d.paths))} not shown (raise --max-paths to see them)", "yellow", prose=True)
     yield _line("Sum over paths: ", chain_text(d.sum_chain))
     if not d.path_sum.enumerated:
         yield Line(f"  ({d.path_sum.how})", "dim", prose=True)
@@ -226,6 +234,8 @@ def values(at) -> Iterator[Line]:
         yield Line(f"  {path.arrow()}: " + " * ".join(str(f) for f in factors) + f" = {term}")
     lhs = expr(d.lhs)
     yield Line(f"  {lhs}: sum over paths = {at.path_sum}, backprop = {at.backprop}, direct = {at.direct}")
+    if not at.agree:
+        yield Line(f"Warning: {DISAGREE}", "bold red", prose=True)
 
 
 def derivation_at_values(at) -> Iterator[Line]:
