@@ -156,15 +156,17 @@ def test_text_to_a_pipe_is_not_wrapped():
     assert long and all(line.count("(") == line.count(")") for line in r.output.splitlines())
 
 
-def test_wrapping_on_a_terminal_happens_only_between_top_level_terms():
+def test_wrapping_on_a_terminal_never_breaks_a_name_or_a_number():
     line = "dLoss/dW1 = X1*(W10*W14 + W13*W7)*sign(Out - Y) + X2*(W11*W15 + W12*W8)*sign(Out - Y) = A + B"
     pieces = wrap_terms(line, 40, indent=4)
-    assert len(pieces) > 1 and all(p.startswith("    ") for p in pieces[1:])
-    joined = pieces[0] + "".join(p[4:] if p[4:].startswith(("+", "=", "-")) else p[4:] for p in pieces[1:])
-    assert joined.replace(" ", "") == line.replace(" ", "")
-    for p in pieces:
-        assert p.count("(") == p.count(")")  # never inside brackets
-    assert wrap_terms("X1*(a + b)*(c + d)", 5) == ["X1*(a + b)*(c + d)"]  # no top-level term: not broken
+    assert len(pieces) > 1 and all(p.startswith("    ") and len(p) <= 40 for p in pieces[1:])
+    assert "".join(p.strip() for p in pieces).replace(" ", "") == line.replace(" ", "")
+    for before, after in zip(pieces, pieces[1:]):  # each break: before a term or an =, or after a factor's *
+        assert after.strip().startswith(("+ ", "- ", "= ")) or before.endswith("*"), (before, after)
+    top = wrap_terms(line, 60, indent=4)  # top-level terms first: no break inside brackets when those suffice
+    assert all(p.count("(") == p.count(")") for p in top)
+    assert wrap_terms("X1*(a + b)*(c + d)", 40) == ["X1*(a + b)*(c + d)"]
+    assert wrap_terms("W1234567890*X1234567890", 5) == ["W1234567890*", "    X1234567890"]
 
 
 def test_a_table_row_continues_under_the_gradient_column():

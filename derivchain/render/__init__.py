@@ -146,32 +146,58 @@ def _terminal(out):
 
 
 def wrap_terms(line: str, width: int, indent: int = 4) -> list[str]:
-    """``line`` broken to ``width`` only before a top-level `` + ``, `` - `` or `` = `` (outside any
-    brackets); continuation lines are indented by ``indent``. A line with no such place is not broken."""
+    """``line`` broken to ``width`` before a `` + ``, `` - `` or `` = `` outside any brackets; a piece
+    still too long is broken between its factors (``*``), then the same way one bracket level down.
+    Never inside a name or a number; a piece with no such place is left long. Continuation lines are
+    indented by ``indent``."""
     if len(line) <= width:
         return [line]
-    cuts, depth = [], 0
-    for i, c in enumerate(line):
+    out: list[str] = []
+    _wrap(line, width, indent, 0, out)
+    return [out[0]] + [" " * indent + p for p in out[1:]]
+
+
+# The places to break, in order of preference: terms, then factors, at each bracket depth.
+_LEVELS = [(depth, factors) for depth in range(6) for factors in (False, True)]
+
+
+def _cuts(text: str, depth: int, factors: bool) -> list[int]:
+    cuts, level = [], 0
+    for i, c in enumerate(text):
         if c in "([{":
-            depth += 1
+            level += 1
         elif c in ")]}":
-            depth -= 1
-        elif depth == 0 and c == " " and line[i + 1:i + 3] in ("+ ", "- ", "= "):
-            cuts.append(i)
+            level -= 1
+        elif level == depth and i:
+            if not factors and c == " " and text[i + 1:i + 3] in ("+ ", "- ", "= "):
+                cuts.append(i)
+            elif factors and c == "*" and text[i - 1] != "*" and text[i + 1:i + 2] not in ("*", " "):
+                cuts.append(i + 1)  # after the *, so the next line starts with the factor
+    return cuts
+
+
+def _wrap(text: str, width: int, indent: int, level: int, out: list[str]) -> None:
+    room = width - (indent if out else 0)  # the first line has the whole width
+    if len(text.strip()) <= room or level >= len(_LEVELS):
+        out.append(text.strip() if out else text)
+        return
+    cuts = _cuts(text, *_LEVELS[level])
+    if not cuts:
+        _wrap(text, width, indent, level + 1, out)
+        return
     pieces, start = [], 0
-    for cut in cuts + [len(line)]:
-        pieces.append(line[start:cut])
+    for cut in cuts + [len(text)]:
+        pieces.append(text[start:cut])
         start = cut
-    out, current = [], ""
+    current = ""
     for piece in pieces:
         room = width - (indent if out else 0)
-        if current and len(current) + len(piece) > room:
-            out.append(current)
+        if current and len((current + piece).strip()) > room:
+            _wrap(current, width, indent, level + 1, out)
             current = piece.lstrip()
         else:
             current += piece
-    out.append(current)
-    return [out[0]] + [" " * indent + p for p in out[1:]]
+    _wrap(current, width, indent, level + 1, out)
 
 
 __all__ = ["Format", "RENDERERS", "emit", "render", "kind", "wrap_terms", "progress", "json", "latex", "markdown", "text"]
