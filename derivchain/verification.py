@@ -279,10 +279,27 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
     """Evaluate ``expr`` at ``point`` with the real functions, to ``digits`` digits, over shared subtrees.
 
     Raises :class:`Undefined` where the value is not a finite real number. ``magnitude``, when given,
-    receives the largest power of ten any intermediate value reached (what cancellation can cost).
+    receives the largest power of two any intermediate value reached (what cancellation can cost).
     """
     memo: dict[sp.Basic, mpmath.mpf] = {}
     largest = [0]
+
+    def holds(cond) -> bool:
+        if cond is sp.true or cond is True:
+            return True
+        if cond is sp.false or cond is False:
+            return False
+        if isinstance(cond, sp.core.relational.Relational):
+            left, right = ev(cond.lhs), ev(cond.rhs)
+            return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right,
+                    "==": left == right, "!=": left != right}[cond.rel_op]
+        if isinstance(cond, sp.And):
+            return all(holds(c) for c in cond.args)
+        if isinstance(cond, sp.Or):
+            return any(holds(c) for c in cond.args)
+        if isinstance(cond, sp.Not):
+            return not holds(cond.args[0])
+        raise Undefined(f"cannot decide the condition {cond}")
 
     def ev(e):
         hit = memo.get(e)
@@ -309,6 +326,10 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
                 out = mpmath.power(base, ev(e.args[1]))
         elif (rule := rule_for(e)) is not None:
             out = rule.numeric(*(ev(a) for a in e.args))
+        elif isinstance(e, sp.Piecewise):
+            out = next((ev(piece) for piece, cond in e.args if holds(cond)), None)
+            if out is None:
+                raise Undefined("no piece of a Piecewise applies")
         else:
             out = sp.N(e.func(*(sp.Float(ev(a), digits) for a in e.args)), digits)
             if not out.is_real:
@@ -322,9 +343,11 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
         if not mpmath.isfinite(out):
             raise Undefined(f"{e} is not finite here")
         if out:
-            exponent = int(mpmath.floor(mpmath.log10(abs(out))))
-            if exponent > largest[0]:
-                largest[0] = exponent
+            bits = mpmath.mag(out)  # the binary exponent: cheap, unlike log10 at high precision
+            if bits > largest[0]:
+                largest[0] = bits
+                if bits > 1 << 20:  # past about 10**315000: exp of it would not finish
+                    raise Undefined("a value too large to work with (past 10**300000)")
         memo[e] = out
         return out
 
@@ -384,21 +407,19 @@ def _kinks(*forms: sp.Basic) -> list[sp.Expr]:
     return list(found)
 
 
-def _points(a: sp.Expr, b: sp.Expr, seed: str):
-    """Sample points: random ones over several scales, and pairs on both sides of each breakpoint."""
+def _points(a: sp.Expr, b: sp.Expr, seed: str) -> tuple[list[dict], list[dict]]:
+    """Sample points: pairs on both sides of each breakpoint (all of them are tried), then random
+    points over several scales."""
     symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
-    kinks = _kinks(a, b)
-    for index in range(NUMERIC_TRIES):
-        base = _random_point(symbols, index, seed)
-        yield base
-        if index < len(kinks):
-            yield from _across(kinks[index], base)
-    for index, kink in enumerate(kinks[NUMERIC_TRIES:]):
-        yield from _across(kink, _random_point(symbols, NUMERIC_TRIES + index, seed))
+    beside = []
+    for index, kink in enumerate(_kinks(a, b)):
+        beside += _across(kink, _random_point(symbols, NUMERIC_TRIES + index, seed))
+    return beside, [_random_point(symbols, index, seed) for index in range(NUMERIC_TRIES)]
 
 
-def _across(kink: sp.Expr, base: dict):
-    """Two points beside ``kink = 0``: one symbol moved to just below and just above the breakpoint."""
+def _across(kink: sp.Expr, base: dict) -> list[dict]:
+    """Two points beside ``kink = 0``: one symbol moved to just below and just above the breakpoint
+    (10**-20 away, relatively: closer than any two breakpoints of a real network)."""
     for s in sorted(kink.free_symbols, key=lambda s: s.name):
         slope = kink.diff(s)
         if slope.has(s) or slope == 0:
@@ -410,24 +431,46 @@ def _across(kink: sp.Expr, base: dict):
                 if at == 0:
                     continue
                 root = -rest / at
-                step = (1 + abs(root)) * mpmath.mpf("1e-6")
+                unit = 1 + abs(root)
         except (Undefined, KeyError):
             continue
-        yield {**base, s: root - step}
-        yield {**base, s: root + step}
-        return
+        # Just beside the breakpoint (closer than any two breakpoints of a real network), and further
+        # out, where forms that meet at the breakpoint have parted.
+        return [{**base, s: root + sign * unit * mpmath.mpf(step)} for step in ("1e-20", "1") for sign in (-1, 1)]
+    return []
+
+
+# Within one verify() call the reference form is compared with each other form at the same points.
+_EVALUATIONS: dict = {}
+
+
+def _cached(expr: sp.Expr, point: dict, digits: int, magnitude: list) -> mpmath.mpf:
+    key = (expr, tuple(sorted((s.name, v) for s, v in point.items())), digits)
+    hit = _EVALUATIONS.get(key)
+    if hit is None:
+        seen: list = []
+        try:
+            value = evaluate(expr, point, digits, seen)
+        except Undefined as exc:
+            value = exc
+        hit = _EVALUATIONS[key] = (value, seen)
+    if isinstance(hit[0], Undefined):
+        raise hit[0]
+    magnitude.extend(hit[1])
+    return hit[0]
 
 
 def _values(a: sp.Expr, b: sp.Expr, point: dict, digits: int):
-    """Both forms at ``point``, at a precision raised by the cancellation the evaluation meets."""
+    """Both forms at ``point``, at a precision raised by the cancellation the evaluation meets; and
+    the digits of the result that survive that cancellation."""
     while True:
         magnitude: list = []
-        va = evaluate(a, point, digits, magnitude)
-        vb = evaluate(b, point, digits, magnitude)
+        va = _cached(a, point, digits, magnitude)
+        vb = _cached(b, point, digits, magnitude)
         scale = max(abs(va), abs(vb), mpmath.mpf(10) ** -digits)
-        lost = max(magnitude) - int(mpmath.floor(mpmath.log10(scale)))
+        lost = max(0, (max(magnitude) - mpmath.mag(scale)) * 30103 // 100000 + 1)  # bits to decimal digits
         if lost + DIGITS <= digits:
-            return va, vb, digits
+            return va, vb, digits - lost
         if digits >= MAX_DIGITS:
             raise Undefined(f"cancellation beyond {MAX_DIGITS} digits")
         digits = min(MAX_DIGITS, lost + DIGITS + 10)
@@ -442,7 +485,8 @@ def _numeric(a: sp.Expr, b: sp.Expr, seed: str) -> tuple[str, str, bool, dict]:
     """The numeric stage: a counterexample (re-checked), agreement at enough informative points, or undecided."""
     digits = _digits_needed(a, b)
     informative, skipped, silent, reasons = 0, 0, 0, []
-    for point in _points(a, b, seed):
+    beside, scattered = _points(a, b, seed)
+    for number, point in enumerate(beside + scattered):
         try:
             va, vb, used = _values(a, b, point, digits)
             if not _agree(va, vb, used):
@@ -460,7 +504,8 @@ def _numeric(a: sp.Expr, b: sp.Expr, seed: str) -> tuple[str, str, bool, dict]:
             continue
         if max(abs(va), abs(vb)) > mpmath.mpf(10) ** (-(used - 10)):
             informative += 1
-            if informative == POINTS:
+            # Every breakpoint tried first, and a point at every scale.
+            if informative >= POINTS and number >= len(beside) + len(SCALES):
                 return ("numeric", f"equal to {used - 10} digits at {POINTS} points over several scales "
                         "and both sides of every breakpoint (evidence, not a proof)", True, {})
         else:
@@ -517,6 +562,7 @@ def verify(forms: dict[str, sp.Expr]) -> Verdict:
         raise ValueError("verify needs at least two forms to compare")
     reference = forms[names[0]]
     results = []
+    _EVALUATIONS.clear()
     for name in names[1:]:
         method, detail, equal, counter = _compare_pair(reference, forms[name])
         if not equal and method == "undecided":

@@ -1,0 +1,145 @@
+"""Fuzzing the command line in-process: random arguments, random network and values files, random
+expressions. Whatever comes in: no traceback, an exit code that means something (0, 1 or 2), no
+hang (a deadline per example), no file written outside the output path, nothing executed."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from derivchain.cli import app
+
+runner = CliRunner()
+CANARY = Path("/tmp/derivchain-fuzz-canary")
+
+HOSTILE = [
+    "__import__('os').system('touch /tmp/derivchain-fuzz-canary')",
+    "().__class__.__base__.__subclasses__()", "9**9**9**9", "1e999999999", "-1e999999999", "1" * 5000,
+    "nan", "inf", "-0", "1/0", "0/0", "x/(1+abs(x))", "(Out-Y)**4/4", "\x1b[31mred\x1b[0m", "W1\n", "W_",
+    "W__a", "W_1_2_3", "\\input{/etc/passwd}", "<script>alert(1)</script>", "$$", "{", "}", "%", "é", "",
+    " ", "sigmoid", "leaky_relu:1e999999", "leaky_relu:0.2", "relu", "softmax", "cross-entropy", "abs",
+    "x" * 600, "(" * 100 + "x" + ")" * 100, "exp(exp(exp(x)))", "log(x)", "1/x", "sign(x)*x",
+]
+NAMES = ["W1", "W7", "B1", "X1", "Y", "Out", "H1", "Loss", "w1_1_1", "W99", "delta_H1"]
+COMMANDS = ["grad", "paths", "show", "table", "formula", "steps", "step", "draw", "export"]
+
+
+def _layers():
+    return st.lists(st.integers(min_value=0, max_value=4), min_size=0, max_size=5).map(lambda xs: ",".join(map(str, xs)))
+
+
+def _network_file():
+    name = st.sampled_from(["X1", "X2", "H1", "H2", "Out", "W1", "W2", "W3", "W4", "B1", "lambda", "exp", "Y", "a b", "", 3])
+    neuron = st.fixed_dictionaries(
+        {"name": name, "inputs": st.dictionaries(name.filter(lambda n: isinstance(n, str)), name, max_size=3)},
+        optional={"output": st.booleans(), "activation": st.sampled_from(HOSTILE[:20] + ["tanh", "sigmoid"]), "bias": name},
+    )
+    return st.fixed_dictionaries(
+        {"inputs": st.lists(name, max_size=3), "neurons": st.lists(neuron, max_size=4)},
+        optional={"loss": st.sampled_from(HOSTILE), "name": st.sampled_from(HOSTILE), "targets": st.lists(name, max_size=2),
+                  "junk": st.integers()},
+    )
+
+
+def _values_file():
+    return st.dictionaries(st.sampled_from(NAMES + ["X2", "W2", "W3", "W4", "W5", "W6"]),
+                           st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False, width=32),
+                                     st.sampled_from(HOSTILE)), max_size=12)
+
+
+VALUES_COMMANDS = ("grad", "step")
+OPTIONS = {  # the options each command takes (and, now and then, one it does not)
+    "grad": ("--format", "--max-paths", "--values", "--set"),
+    "paths": ("--format", "--max-paths"),
+    "show": ("--format",),
+    "table": ("--format", "--max-paths"),
+    "formula": ("--format",),
+    "steps": ("--format",),
+    "step": ("--format", "--values", "--set", "--lr", "--steps", "--freeze"),
+    "draw": (),
+    "export": ("--max-paths", "--title", "--snippet", "--pdf"),
+}
+POOLS = {
+    "--format": ["text", "latex", "markdown", "json", "xml"], "--max-paths": ["0", "3", "-1", "1000000"],
+    "--set": ["W1=0.5", "X1=1e999999999", "W1", "=", "Y=nan", "W1=1/3", "X1=-2"], "--lr": ["0.5", "-1", "1e999999", "1/3"],
+    "--steps": ["1", "0", "3", "100000"], "--freeze": ["B*", "W1", "nothing*"], "--title": HOSTILE,
+    "--snippet": None, "--pdf": None,
+}
+
+
+@st.composite
+def invocation(draw, folder: Path):
+    command = draw(st.sampled_from(COMMANDS))
+    args = [command]
+    if command in ("grad", "paths", "steps") or (command in ("formula", "draw", "export") and draw(st.booleans())):
+        args.append(draw(st.sampled_from(NAMES + HOSTILE[:8])))
+    if draw(st.integers(0, 3)) == 0:
+        data = draw(_network_file())
+        suffix = draw(st.sampled_from([".json", ".toml", ".json", ".txt"]))
+        path = folder / f"net{suffix}"
+        if suffix == ".json":
+            path.write_text(json.dumps(data))
+        else:
+            path.write_text("\n".join(f"{k} = {json.dumps(v)}" for k, v in data.items() if k != "neurons"))
+        args += ["--network", str(path)]
+    else:
+        for option, pool in (("--layers", None), ("--activation", HOSTILE[10:] + ["tanh", "sigmoid", "relu"]),
+                             ("--output-activation", ["sigmoid", "identity", "tanh", "x/(1+abs(x))"]),
+                             ("--loss", HOSTILE[5:] + ["squared", "half-squared"]), ("--notation", ["flat", "layered", "curly"]),
+                             ("--bias", None)):
+            if draw(st.integers(0, 2)) == 0:
+                if option == "--bias":
+                    args.append("--bias")
+                else:
+                    args += [option, draw(_layers()) if pool is None else draw(st.sampled_from(pool))]
+    allowed = list(OPTIONS[command])
+    if draw(st.integers(0, 6)) == 0:
+        allowed.append(draw(st.sampled_from(list(POOLS))))  # one it may not take
+    for option in allowed:
+        if option in ("--values", "--set"):
+            continue
+        if draw(st.integers(0, 2)) == 0:
+            pool = POOLS[option]
+            args += [option] if pool is None else [option, draw(st.sampled_from(pool))]
+    if "--values" in OPTIONS[command] and draw(st.integers(0, 2)) < 2:
+        path = folder / "values.json"
+        path.write_text(json.dumps(draw(_values_file()), default=str))
+        args += ["--values", str(path)]
+        if draw(st.booleans()):
+            args += ["--set", draw(st.sampled_from(POOLS["--set"]))]
+    if draw(st.integers(0, 8)) == 0:
+        args += ["--limit", draw(st.sampled_from(["layers=3", "bogus=1", "printed_nodes=50", "width=2"]))]
+    if command in ("draw", "export"):
+        args += ["--out", str(folder / draw(st.sampled_from(["o.tex", "o.svg", "o.md", "o.pdf", "sub/o.tex", "."])))]
+        if draw(st.booleans()):
+            args.append("--force")
+    return args
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("fuzz")
+
+
+@settings(max_examples=int(os.environ.get("DERIVCHAIN_FUZZ_EXAMPLES", "120")), deadline=20_000,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_the_cli_never_tracebacks(data, folder, monkeypatch):
+    monkeypatch.chdir(folder)
+    before = set(Path(folder).parent.iterdir())
+    args = data.draw(invocation(folder))
+    result = runner.invoke(app, args)
+    assert result.exit_code in (0, 1, 2), (args, result.exit_code, result.output[-2000:])
+    assert "Traceback" not in result.output, (args, result.output[-2000:])
+    assert result.exception is None or isinstance(result.exception, SystemExit), (args, repr(result.exception))
+    if result.exit_code == 2:
+        errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1, (args, result.output[-2000:])
+    assert set(Path(folder).parent.iterdir()) == before  # nothing written beside the output folder
+    assert not CANARY.exists()  # nothing executed
