@@ -119,7 +119,8 @@ def get_activation(name: str) -> Activation:
         return _leaky(slope)
     if any(c in name for c in "()+-*/"):
         return custom_activation(name)
+    shown = name if len(name) <= 40 else name[:20] + "..."
     raise UnknownActivationError(
-        f"unknown activation {name!r}; choose one of: {choices(ACTIVATIONS)}, leaky_relu:SLOPE, "
+        f"unknown activation {shown!r}; choose one of: {choices(ACTIVATIONS)}, leaky_relu:SLOPE, "
         "or an expression in x such as \"x/(1+abs(x))\""
     )

@@ -63,12 +63,12 @@ def descend(
     ``values`` maps names (as :func:`~derivchain.values.read_values` returns them) or symbols to
     numbers; ``lr`` is read exactly (0.5 is 1/2, "1/3" a third).
     """
+    limits.check("--steps", steps, "steps")
     values = check_values(network, {(k if isinstance(k, str) else k.name): v for k, v in values.items()})
     lr = lr if isinstance(lr, Fraction) else read_number(str(lr), "lr")
     freeze = (freeze,) if isinstance(freeze, str) else tuple(freeze)
     if lr <= 0:
         raise DerivchainError(f"--lr {lr}: the learning rate must be positive (a step goes against the gradient)")
-    limits.check("--steps", steps, "steps")
     if steps < 1:
         raise DerivchainError(f"--steps {steps}: take at least one step")
     names = [p.name for p in network.parameters]

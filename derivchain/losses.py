@@ -121,6 +121,7 @@ def get_loss(name: str) -> Loss:
         return LOSSES[name]
     if any(c in name for c in "()+-*/"):
         return custom_loss(name)
+    shown = name if len(name) <= 40 else name[:20] + "..."
     raise UnknownLossError(
-        f"unknown loss {name!r}; choose one of: {choices(LOSSES)}, or an expression in Out and Y such as \"(Out-Y)**4/4\""
+        f"unknown loss {shown!r}; choose one of: {choices(LOSSES)}, or an expression in Out and Y such as \"(Out-Y)**4/4\""
     )

@@ -22,6 +22,8 @@ from .errors import DerivchainError
 from .user_text import parse_number, read_limited
 from .network import Network
 from .rules import rule_for
+from .errors import EvaluationError
+from .verification import Undefined
 from .verification import evaluate as evaluate_numeric
 
 DIGITS = 50
@@ -136,9 +138,16 @@ class Number:
     exact: bool
 
     def __float__(self) -> float:
-        return float(self.value)
+        """The nearest double; +-inf past the doubles' range (JSON writes those as null)."""
+        try:
+            return float(self.value)
+        except OverflowError:
+            return float("inf") if self.value > 0 else float("-inf")
 
     def __str__(self) -> str:
+        if self.exact and max(self.value.numerator.bit_length(), self.value.denominator.bit_length()) > 4000:
+            # Too many digits to print exactly (Python refuses int -> text past 4300 digits): 15 shown.
+            return mpmath.nstr(as_mpf(self.value), SHOWN)
         if self.exact:
             v: Fraction = self.value
             if v.denominator == 1:
@@ -168,6 +177,14 @@ def evaluate_at(expr: sp.Expr, env: dict[sp.Symbol, Fraction], memo: dict | None
         return Number(_exact(expr, env, {} if memo is None else memo), True)
     except _NotExact:
         return _numeric(expr, env)
+    except ZeroDivisionError:
+        raise _undefined(expr, "a division by zero") from None
+
+
+def _undefined(expr, reason: str) -> EvaluationError:
+    shown = str(expr)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return EvaluationError(f"at these values {shown} is undefined ({reason}); choose other values")
 
 
 def forward(network: Network, values: dict, exact: bool = True) -> dict[sp.Symbol, Number]:
@@ -186,7 +203,10 @@ def forward(network: Network, values: dict, exact: bool = True) -> dict[sp.Symbo
 def _numeric(expr, env) -> Number:
     with mpmath.workdps(DIGITS + 10):
         point = {s: as_mpf(v) for s, v in env.items()}
-        return Number(evaluate_numeric(expr, point, DIGITS), False)
+        try:
+            return Number(evaluate_numeric(expr, point, DIGITS), False)
+        except Undefined as exc:
+            raise _undefined(expr, str(exc)) from None
 
 
 def environment(network: Network, values: dict, exact: bool = True) -> tuple[dict, bool]:

@@ -127,7 +127,7 @@ def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("fuzz")
 
 
-@settings(max_examples=int(os.environ.get("DERIVCHAIN_FUZZ_EXAMPLES", "120")), deadline=20_000,
+@settings(max_examples=int(os.environ.get("DERIVCHAIN_FUZZ_EXAMPLES", "400")), deadline=20_000,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_the_cli_never_tracebacks(data, folder, monkeypatch):

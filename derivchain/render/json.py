@@ -116,7 +116,7 @@ def derivation(d) -> dict:
 
 def _number(n) -> float | None:
     # JSON has no infinity or NaN: a value too large for a double is given as null.
-    value = float(n)
+    value = float(n)  # Number.__float__: +-inf past the doubles' range
     return value if value == value and abs(value) != float("inf") else None
 
 

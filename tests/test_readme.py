@@ -1,0 +1,12 @@
+"""The README shows what the tool prints: every `$ derivchain ...` example is run again and compared."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_examples_match_the_tool():
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_examples.py"), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
