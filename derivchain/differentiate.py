@@ -104,23 +104,34 @@ def _sum(terms) -> sp.Expr:
     return kept[0] if len(kept) == 1 else sp.Add._from_args(kept, True)
 
 
+def fold(expr: sp.Basic, memo: dict, value) -> object:
+    """``value(node, [values of its args])`` for every node of ``expr`` not yet in ``memo``, children
+    first, each shared subexpression once, without recursion (deep networks do not hit the limit)."""
+    stack = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if e in memo:
+            continue
+        if ready or not e.args:
+            memo[e] = value(e, [memo[a] for a in e.args])
+        else:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if a not in memo)
+    return memo[expr]
+
+
 def dependency_masks(expr: sp.Basic, symbols) -> dict[sp.Basic, int]:
     """Each node of ``expr`` -> a bit mask of the ``symbols`` it contains (bit i for symbols[i])."""
     bit = {s: 1 << i for i, s in enumerate(symbols)}
     masks: dict[sp.Basic, int] = {}
-    stack = [(expr, False)]
-    while stack:  # iterative post-order: deep networks do not hit the recursion limit
-        e, ready = stack.pop()
-        if e in masks:
-            continue
-        if ready or not e.args:
-            mask = bit.get(e, 0)
-            for a in e.args:
-                mask |= masks[a]
-            masks[e] = mask
-        else:
-            stack.append((e, True))
-            stack.extend((a, False) for a in e.args if a not in masks)
+
+    def mask(e, children):
+        out = bit.get(e, 0)
+        for m in children:
+            out |= m
+        return out
+
+    fold(expr, masks, mask)
     return masks
 
 

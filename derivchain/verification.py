@@ -35,6 +35,7 @@ from fractions import Fraction
 import mpmath
 import sympy as sp
 
+from .differentiate import fold
 from .expansion import expansion_terms
 from .rules import DEFINED_FUNCTIONS, RULES, rule_for
 
@@ -91,28 +92,15 @@ _CONSTANTS: dict[sp.Basic, frozenset] = {}
 
 def constants(expr: sp.Basic) -> frozenset:
     """Every number in ``expr`` (exactly, as p/q text), over shared subexpressions, without recursion."""
-    stack = [(expr, False)]
-    while stack:
-        e, ready = stack.pop()
-        if e in _CONSTANTS:
-            continue
-        if e.is_Number:
-            _CONSTANTS[e] = frozenset((str(sp.Rational(e)) if e.is_Float else str(e),))
-        elif not e.args:
-            _CONSTANTS[e] = frozenset()
-        elif ready:
-            out = frozenset()
-            for a in e.args:
-                out |= _CONSTANTS[a]
-            _CONSTANTS[e] = out
-        else:
-            stack.append((e, True))
-            stack.extend((a, False) for a in e.args if a not in _CONSTANTS)
     if len(_CONSTANTS) > 2_000_000:
-        hit = _CONSTANTS[expr]
         _CONSTANTS.clear()
-        return hit
-    return _CONSTANTS[expr]
+
+    def numbers(e, children):
+        if e.is_Number:
+            return frozenset((str(sp.Rational(e)) if e.is_Float else str(e),))
+        return frozenset().union(*children)
+
+    return fold(expr, _CONSTANTS, numbers)
 
 
 def seed_of(*forms: sp.Basic) -> str:
