@@ -61,7 +61,7 @@ OURS = r'''
 import sys, time, json, resource
 from derivchain.network import dense
 from derivchain.derivation import derive
-from derivchain.printing import latex
+from derivchain.render.latex import latex
 layers, act, loss = sys.argv[1:4]
 start = time.perf_counter()
 net = dense(layers, activation=act, loss=loss)

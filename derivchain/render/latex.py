@@ -192,8 +192,13 @@ def printer_settings(network) -> dict:
 
 
 def printer_for(network, **settings) -> DerivPrinter:
-    """A LaTeX printer in ``network``'s notation (with any other settings)."""
-    return DerivPrinter({**printer_settings(network), **settings})
+    """A LaTeX printer in ``network``'s notation (with any other settings), one per network and
+    settings: its memo of printed subexpressions serves every row of a table."""
+    key = ("latex printer", tuple(sorted(settings.items())))
+    printer = network.cache.get(key)
+    if printer is None:
+        printer = network.cache[key] = DerivPrinter({**printer_settings(network), **settings})
+    return printer
 
 
 def latex(obj, network=None, **settings) -> str:
