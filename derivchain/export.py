@@ -40,7 +40,7 @@ def latex_document(network: Network, derivations: list[Derivation], title: str, 
         body.append(tikz(network, d.parameter, printer))
         body.append(align(derivation_lines(d, printer), breakable=False))
         chain = step_by_step(network, d.parameter)
-        body.append(r"\noindent Step by step (%s):" % printer.text(chain.steps[1].reason))
+        body.append(r"\noindent Step by step, from $%s = %s$:" % (printer._print(network.loss_symbol), printer._print(network.loss_local)))
         body.append(align(steps_lines(chain, printer), breakable=False))
         for note in d.notes():
             body.append(r"\noindent\emph{Note.} " + printer.text(note) + r"\par")

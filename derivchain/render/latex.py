@@ -137,8 +137,9 @@ class DerivPrinter(LatexPrinter):
         return out
 
     def text(self, s: str) -> str:
-        """Escape plain text for use inside \\text{...}."""
-        return "".join(_TEXT_ESCAPES.get(c, c) for c in s)
+        """Escape plain text for use inside \\text{...} (a power such as t^2 becomes a superscript)."""
+        escaped = "".join(_TEXT_ESCAPES.get(c, c) for c in s)
+        return re.sub(r"\\\^\{\}(\d+)", r"\\textsuperscript{\1}", escaped)
 
     # derivchain's result objects, printed by class name (they know nothing of printing).
     def aligned(self, lines_of, result) -> str:
