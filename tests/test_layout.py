@@ -100,3 +100,12 @@ def test_cli_is_short_and_has_no_sympy():
     assert not any(m.split(".")[0] in ("sympy", "mpmath") for m in modules)
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     assert not names & {"sp", "sympy"}
+
+
+def test_every_subpackage_is_installed():
+    # A regular (non-editable) install ships only the packages pyproject.toml names.
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {_module_name(p) for p in PACKAGE.rglob("__init__.py")}
+    assert found <= listed, found - listed
