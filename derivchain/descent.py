@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from fractions import Fraction
 
-import sympy as sp
 
 from . import limits
 from .derivation import derive

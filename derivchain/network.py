@@ -14,15 +14,16 @@ Two notations for dense networks, every symbol ``real=True``:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import sympy as sp
 
+from . import limits
 from .activations import Activation, get_activation
 from .differentiate import replace_shared
 from .expansion import expand_within
-from . import limits
 from .errors import LayersError, LayersLimitError, UnknownLossError, UnknownParameterError
 from .losses import Loss, get_loss
 from .notation import FLAT, Name, Notation, get_notation
@@ -273,8 +274,6 @@ def _span(symbols: tuple[sp.Symbol, ...]) -> str:
     if len(names) == 1:
         return names[0]
     # W1..W14 only when the names are one letter-word numbered 1, 2, ... in order; else listed.
-    import re
-
     numbered = [re.fullmatch(r"([A-Za-z]+)(\d+)", n) for n in names]
     if all(numbered) and len({m.group(1) for m in numbered}) == 1 and [int(m.group(2)) for m in numbered] == list(range(1, len(names) + 1)):
         return f"{names[0]}..{names[-1]}"

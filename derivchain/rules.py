@@ -8,7 +8,7 @@ differentiator, the verifier, the evaluators and the printer all read this table
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import mpmath

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -15,7 +14,7 @@ from derivchain.cli import app
 from derivchain.errors import DerivchainError, LimitError
 from derivchain.export import compile_text, latex_engine
 from derivchain.netfile import build_network, load_network
-from derivchain.network import dense, parse_layers
+from derivchain.network import parse_layers
 from derivchain.values import parse_assignments, read_values
 
 runner = CliRunner()
