@@ -69,7 +69,7 @@ equal, rows, ds = True, [], []
 for w in net.parameters:
     d = derive(net, w, max_paths=0)  # as `derivchain table` does: rows list no paths
     equal &= d.verdict.equal
-    rows.append(latex(d.backprop.local))
+    rows.append(latex(d.backprop.local, net))  # in the network's notation, one printer for every row
     ds.append(d)
 seconds = time.perf_counter() - start
 start = time.perf_counter()

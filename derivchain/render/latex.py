@@ -207,7 +207,7 @@ def latex(obj, network=None, **settings) -> str:
     if network is None:
         network = getattr(obj, "network", None) or getattr(getattr(obj, "derivation", None), "network", None)
     if network is not None:
-        settings = {**printer_settings(network), **settings}
+        return printer_for(network, **settings).doprint(obj)  # one printer (and memo) per network
     return DerivPrinter(settings).doprint(obj)
 
 
