@@ -126,7 +126,7 @@ class Derivation:
     @cached_property
     def entry_chain(self) -> Chain:
         """dLoss/dW = source * delta_target = the backprop form (deltas replaced by their values)."""
-        return chain(self.lhs, (self.backprop.entry, self.backprop.local), rule=delta_values(self.network))
+        return entry_chain(self.network, self.backprop)
 
     @cached_property
     def delta_chains(self) -> tuple[Chain, ...]:
@@ -196,6 +196,11 @@ def conditional_deltas(network: Network) -> dict[sp.Symbol, Conditional]:
             hit[eq.delta] = Conditional(eq.delta, words, equation, value, verdict)
     network.cache["conditional_deltas"] = hit
     return hit
+
+
+def entry_chain(network: Network, bp: Backprop) -> Chain:
+    """dLoss/dW = source * delta_target = the backprop form, verified with the deltas replaced by their values."""
+    return chain(sp.Derivative(network.loss_symbol, bp.parameter), (bp.entry, bp.local), rule=delta_values(network))
 
 
 def delta_values(network: Network) -> dict[sp.Symbol, sp.Expr]:

@@ -453,12 +453,10 @@ def formula_lines(f, printer) -> list[str]:
     lines = [line.replace("=", "&=", 1) for line in f.latex]
     bp = f.instance
     if bp is not None:
-        from ..chains import chain
-        from ..derivation import delta_chain, delta_values
+        from ..derivation import delta_chain, entry_chain
 
-        lhs = sp.Derivative(f.network.loss_symbol, bp.parameter)
         lines.append(r"&\text{for } %s:" % printer._print(bp.parameter))
-        lines += chain_lines(printer, chain(lhs, (bp.entry, bp.local), rule=delta_values(f.network)))
+        lines += chain_lines(printer, entry_chain(f.network, bp))
         for eq in bp.deltas:
             lines += chain_lines(printer, delta_chain(f.network, eq))
     return lines

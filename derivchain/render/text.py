@@ -267,13 +267,11 @@ def formula(f) -> Iterator[Line]:
     bp = f.instance
     if bp is None:
         return
-    from ..derivation import delta_chain, delta_values
-    from ..chains import chain
+    from ..derivation import delta_chain, entry_chain
 
     net = f.network
-    lhs = sp.Derivative(net.loss_symbol, bp.parameter)
     yield _line(f"For {bp.parameter}:", style="bold")
-    yield Line("  " + chain_text(chain(lhs, (bp.entry, bp.local), rule=delta_values(net))))
+    yield Line("  " + chain_text(entry_chain(net, bp)))
     for eq in bp.deltas:
         c = delta_chain(net, eq)
         yield Line("  " + chain_text(c))
