@@ -97,6 +97,11 @@ class Chain:
         return f"Chain({self.lhs} = {' = '.join(map(repr, self.forms))})"
 
 
+def path_chain(path) -> Chain:
+    """A path's chain of partials = its factors in path order = its term."""
+    return chain(path, (Ordered(tuple(f.value for f in path.factors)), path.term))
+
+
 def _same_shown(a, b) -> bool:
     # A compact product (an equation's right-hand side) that SymPy builds into the next form itself.
     if isinstance(b, (Ordered, OrderedSum)) or isinstance(a, OrderedSum) or isinstance(a, Ordered) and not a.compact:

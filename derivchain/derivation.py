@@ -8,7 +8,7 @@ from functools import cached_property
 import sympy as sp
 
 from .backpropagation import Backprop, DeltaEquation, backprop, delta_equations
-from .chains import Chain, Ordered, OrderedSum, chain, tree_size
+from .chains import Chain, Ordered, OrderedSum, chain, path_chain, tree_size
 from .differentiate import canonical
 from .direct_derivative import Direct, direct
 from .network import Network
@@ -113,7 +113,7 @@ class Derivation:
     @cached_property
     def path_chains(self) -> tuple[Chain, ...]:
         """Each listed path: its chain of partials = the factors in path order = its term."""
-        return tuple(chain(p, (Ordered(tuple(f.value for f in p.factors)), p.term)) for p in self.paths)
+        return tuple(path_chain(p) for p in self.paths)
 
     @cached_property
     def sum_chain(self) -> Chain:

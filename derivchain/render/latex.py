@@ -11,7 +11,7 @@ import re
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-from ..chains import Chain, Ordered, OrderedSum, fits, too_large_note
+from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_note
 from ..notation import FLAT
 from ..rules import latex_call, rule_for
 from .text import DISAGREE, with_activation_first
@@ -420,11 +420,9 @@ def derivation_at_values(at) -> str:
 
 def paths_lines(listing, printer) -> list[str]:
     """The paths and their chains as aligned lines."""
-    from ..chains import chain
-
     lines = []
     for i, p in enumerate(listing.paths, start=1):
-        lines += path_lines(printer, p, chain(p, (Ordered(tuple(f.value for f in p.factors)), p.term)), i)
+        lines += path_lines(printer, p, path_chain(p), i)
     if len(listing.paths) < listing.count:
         more = listing.count - len(listing.paths)
         lines.append(r"&\text{\dots\ %d more path%s}" % (more, "" if more == 1 else "s"))

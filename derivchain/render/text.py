@@ -13,7 +13,7 @@ import sympy as sp
 
 from sympy.printing.str import StrPrinter
 
-from ..chains import Chain, Ordered, OrderedSum, fits, too_large_note
+from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_note
 
 
 def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
@@ -170,11 +170,9 @@ def paths(listing) -> Iterator[Line]:
 
 
 def _path_lines(listed, count) -> Iterator[Line]:
-    from ..chains import chain
-
     for i, p in enumerate(listed, start=1):
         yield Line(f"  path {i}: {p.arrow()}", "green")
-        c = chain(p, (Ordered(tuple(f.value for f in p.factors)), p.term))
+        c = path_chain(p)
         yield Line("    " + chain_text(c, partials(p)))
     if len(listed) < count:
         yield Line(f"  ... {more_paths(count - len(listed))} not shown (raise --max-paths to see them)", "yellow")
