@@ -64,6 +64,8 @@ def load_network(path: str | Path) -> Network:
         raise NetworkFileError(f"{label}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except UnicodeDecodeError:
         raise NetworkFileError(f"{label}: not UTF-8 text") from None
+    except (ValueError, RecursionError):  # nesting thousands deep; an integer of thousands of digits
+        raise NetworkFileError(f"{label}: nested too deeply or holds a number too large to read") from None
     return build_network(data, label)
 
 

@@ -80,6 +80,10 @@ def test_files_past_the_size_limit(tmp_path):
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 50_000 + "]" * 50_000)
     assert "Error:" in one_line_error(["grad", "W1", "--values", str(deep)])
+    nested = tmp_path / "nested.json"
+    nested.write_text('{"inputs": ' + "[" * 50_000 + "]" * 50_000 + "}")
+    with pytest.raises(DerivchainError, match="nested too deeply"):
+        load_network(nested)
     toml = tmp_path / "huge.toml"
     toml.write_text("W1 = " + "9" * 6000 + "\n")
     assert "Error:" in one_line_error(["grad", "W1", "--values", str(toml)])
@@ -167,3 +171,13 @@ def test_unexpected_errors_are_one_line_and_debug_shows_the_traceback(monkeypatc
     assert "internal error (ZeroDivisionError" in line and "--debug" in line
     r = runner.invoke(app, ["grad", "W1", "--debug"])
     assert isinstance(r.exception, ZeroDivisionError)
+
+
+def test_a_long_chain_in_a_file_is_refused_in_one_line(tmp_path):
+    neurons = [{"name": f"H{i}", "inputs": {("X1" if i == 1 else f"H{i - 1}"): f"W{i}"}} for i in range(1, 60)]
+    neurons[-1]["output"] = True
+    path = tmp_path / "chain.json"
+    path.write_text(json.dumps({"inputs": ["X1"], "neurons": neurons}))
+    assert "the network's depth is 41, more than the limit of 40" in one_line_error(["grad", "W1", "--network", str(path)])
+    r = runner.invoke(app, ["paths", "W1", "--network", str(path), "--limit", "layers=60"])
+    assert r.exit_code == 0 and "1 path from W1" in r.output, r.output
