@@ -20,9 +20,6 @@ class ExportError(DerivchainError):
     document that cannot be compiled."""
 
 
-WriteError = ExportError
-
-
 def _umask_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -33,12 +30,12 @@ def check_targets(paths, force: bool = False) -> None:
     """Refuse before anything is written: an existing file without ``force``, a folder, a missing folder."""
     for path in map(Path, paths):
         if path.is_dir() and not path.is_symlink():
-            raise WriteError(f"{path} is a folder; give a file name")
+            raise ExportError(f"{path} is a folder; give a file name")
         if os.path.lexists(path) and not force:
-            raise WriteError(f"{path} already exists; pass --force to replace it")
+            raise ExportError(f"{path} already exists; pass --force to replace it")
         folder = path.parent
         if not folder.is_dir():
-            raise WriteError(f"{folder} is not a folder; create it first")
+            raise ExportError(f"{folder} is not a folder; create it first")
 
 
 def write_files(files: dict, force: bool = False) -> list[Path]:
@@ -59,7 +56,7 @@ def write_files(files: dict, force: bool = False) -> list[Path]:
     except OSError as exc:
         for tmp in temps.values():
             Path(tmp).unlink(missing_ok=True)
-        raise WriteError(f"cannot write {path}: {exc.strerror or exc}; nothing was changed") from None
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}; nothing was changed") from None
     _commit(temps)
     return list(files)
 
@@ -88,7 +85,7 @@ def _commit(temps: dict[Path, str]) -> None:
             Path(tmp).unlink(missing_ok=True)
             if path not in done and backups.get(path):
                 Path(backups[path]).unlink(missing_ok=True)
-        raise WriteError(f"cannot write {path}: {exc.strerror or exc}; every file was left as it was") from None
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}; every file was left as it was") from None
     for backup in backups.values():
         if backup is not None:
             Path(backup).unlink(missing_ok=True)

@@ -41,9 +41,14 @@ def _chain(c) -> dict:
             "reasons": [r for r in c.reasons[1:]]}
 
 
-def _delta(d, eq) -> dict:
+def _delta(network, eq, verified: bool = False) -> dict:
+    """One delta equation; ``verified`` adds whether its printed chain was shown."""
+    from ..derivation import conditional_deltas, delta_chain
+
     out = {"delta": eq.delta.name, "rhs": expr(eq.rhs_form), "value": expr(eq.value), "rewrite": eq.rewrite}
-    cond = d.conditional(eq.delta)
+    if verified:
+        out["verified"] = delta_chain(network, eq).verified
+    cond = conditional_deltas(network).get(eq.delta)
     if cond is not None:
         out["conditional"] = {"condition": cond.condition, "equation": f"{expr(cond.equation[0])} = {expr(cond.equation[1])}", "value": expr(cond.value),
                               "verified": cond.verdict.equal}
@@ -87,7 +92,7 @@ def derivation(d) -> dict:
         "paths_listed": len(d.paths),
         "backprop": sized("backprop", d.backprop.local),
         "backprop_substituted": sized("backprop_substituted", d.backprop.substituted, True),
-        "deltas": [_delta(d, eq) for eq in d.backprop.deltas],
+        "deltas": [_delta(d.network, eq) for eq in d.backprop.deltas],
         "paths": [_path(path, printer) for path in d.paths],
         "cases": [{"condition": c.condition, "value": expr(c.value)} for c in d.cases()],
         "equal": d.verdict.equal,
@@ -174,16 +179,11 @@ def formula(f) -> dict:
     bp = f.instance
     if bp is not None:
         from ..backpropagation import delta_symbol
-        from ..derivation import delta_chain
 
         out["weight"] = bp.parameter.name
         out["instance"] = {
             "gradient": f"{bp.source if bp.source is not None else 1} * {delta_symbol(bp.neuron)}",
-            "deltas": [
-                {"delta": eq.delta.name, "rhs": expr(eq.rhs_form), "value": expr(eq.value), "rewrite": eq.rewrite,
-                 "verified": delta_chain(f.network, eq).verified}
-                for eq in bp.deltas
-            ],
+            "deltas": [_delta(f.network, eq, verified=True) for eq in bp.deltas],
             "value": expr(bp.local),
         }
     return out

@@ -14,7 +14,7 @@ from sympy.printing.latex import LatexPrinter
 from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_note
 from ..notation import FLAT
 from ..rules import latex_call, rule_for
-from .text import DISAGREE, with_activation_first
+from .text import DISAGREE, arithmetic, learning_rate, with_activation_first
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
                  # In text mode with the default font encoding |, < and > print as other glyphs.
@@ -382,7 +382,7 @@ def derivation(d) -> str:
 def values_lines(at, printer) -> list[str]:
     """The numbers of a derivation as aligned lines."""
     d = at.derivation
-    how = "exact" if at.exact else "50-digit arithmetic, 15 significant digits shown"
+    how = arithmetic(at.exact, "exact")
     lines = [r"&\text{%s}" % printer.text(f"At the given values ({how}):")]
     for name, z, o in at.neurons:
         sym = d.network.latex_name(name)
@@ -482,8 +482,8 @@ def descent(r) -> str:
     printer = printer_for(r.network)
     first, last = r.steps[0], r.steps[-1]
     n = len(r.steps)
-    how = "exact arithmetic" if r.exact else "50-digit arithmetic, 15 significant digits shown"
-    lr = printer.text(str(_lr(r.lr)))
+    how = arithmetic(r.exact)
+    lr = printer.text(learning_rate(r.lr))
     rows = "\n".join(descent_rows(r, printer))
     grad_head = "gradient" + (" (first step)" if n > 1 else "")
     lines = [
@@ -501,12 +501,6 @@ def descent(r) -> str:
     loss = printer._print(r.network.loss_symbol)
     lines.append(align([r"%s_{\text{%s}} &= %s" % (loss, when, _num(v)) for when, v in losses]))
     return "\n".join(lines)
-
-
-def _lr(lr):
-    from ..values import Number
-
-    return Number(lr, True)
 
 
 def table_header(table) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from . import latex as _latex
 from .latex import printer_for as _latex_printer
-from .text import expr, more_paths
+from .text import arithmetic, expr, learning_rate, more_paths
 
 
 def printer_for(network):
@@ -94,8 +94,8 @@ def descent(r) -> str:
     """Gradient descent as a Markdown table and the losses."""
     first, last = r.steps[0], r.steps[-1]
     n = len(r.steps)
-    how = "exact arithmetic" if r.exact else "50-digit arithmetic, 15 significant digits shown"
-    lines = [f"## Gradient descent, lr = {_latex._lr(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", "",
+    how = arithmetic(r.exact)
+    lines = [f"## Gradient descent, lr = {learning_rate(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", "",
              f"Network: {escape(r.network.summary())}.", "",
              "| parameter | old value | gradient" + (" (first step)" if n > 1 else "") + " | new value |",
              "|---|---|---|---|"]

@@ -223,7 +223,7 @@ def verdict(v) -> Line:
 def values(at) -> Iterator[Line]:
     """A derivation's numbers: each neuron, the loss, each path's factors and term, the three results."""
     d = at.derivation
-    how = "exact" if at.exact else "50-digit arithmetic, 15 significant digits shown"
+    how = arithmetic(at.exact, "exact")
     yield _line(f"At the given values ({how}):", style="bold")
     for name, z, o in at.neurons:
         yield Line(f"  {name}: z = {z}, output = {o}")
@@ -290,9 +290,9 @@ def descent(r) -> Iterator[Line]:
     """Gradient descent: the table of parameters (old value, gradient, new value) and the losses."""
     first, last = r.steps[0], r.steps[-1]
     n = len(r.steps)
-    how = "exact arithmetic" if r.exact else "50-digit arithmetic, 15 significant digits shown"
+    how = arithmetic(r.exact)
     yield _line("Network: ", r.network.summary(), prose=True)
-    yield _line(f"gradient descent, lr = {_lr(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", style="bold")
+    yield _line(f"gradient descent, lr = {learning_rate(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", style="bold")
     rows = [("parameter", "old value", "gradient" + (" (first step)" if n > 1 else ""), "new value")]
     rows += [(name, str(r.initial[name]), str(first.gradients[name]), str(last.updated[name])) for name in r.trained]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -307,10 +307,16 @@ def descent(r) -> Iterator[Line]:
     yield Line(f"loss after: {last.loss_after}")
 
 
-def _lr(lr) -> str:
+def learning_rate(lr) -> str:
+    """The learning rate as the values are printed: exactly (0.5, 1/3 (~0.333...))."""
     from ..values import Number
 
     return str(Number(lr, True))
+
+
+def arithmetic(exact: bool, exact_text: str = "exact arithmetic") -> str:
+    """How the numbers were computed, as every format says it."""
+    return exact_text if exact else "50-digit arithmetic, 15 significant digits shown"
 
 
 TABLE_HEADER = f"{'parameter':<10} {'paths':>7}  {'verdict':<10} {'method':<20} gradient"
