@@ -1,4 +1,8 @@
-"""Backpropagation: dLoss/dw_ij = o_i * delta_j, with delta_j = f'(z_j) * sum_k w_jk * delta_k."""
+"""Backpropagation: dLoss/dw_ij = o_i * delta_j, with delta_j = f'(z_j) * sum_k w_jk * delta_k.
+
+On any graph the same recursion: a node's delta is dLoss/d(what it activates), the sum over the nodes
+it feeds of (their dz/d(node)) * their delta; a leaf's gradient sums dz/d(leaf) * delta over its uses.
+"""
 
 from __future__ import annotations
 
@@ -64,17 +68,43 @@ class DeltaEquation:
 
 @dataclass(frozen=True, repr=False)
 class Backprop(Form):
-    """dLoss/dparameter = source * delta(target); the deltas it needs, from the outputs back."""
+    """dLoss/dleaf = sum over its uses of dz_use/dleaf * delta_use (one use: source * delta(target)).
+
+    ``uses`` holds (dz/dleaf, node) per use, node ``None`` where the loss reads the leaf itself;
+    ``source`` and ``neuron`` are the single use's, as a dense network writes o_i * delta_j.
+    """
 
     source: sp.Symbol | None = None
     neuron: sp.Symbol | None = None
     deltas: tuple[DeltaEquation, ...] = ()
+    uses: tuple[tuple[sp.Expr, sp.Symbol | None], ...] = ()
 
     @property
     def entry(self) -> sp.Expr:
-        """dLoss/dparameter = source * delta_target, in delta symbols (the bias's source is 1)."""
-        delta = delta_symbol(self.neuron)
-        return delta if self.source is None else sp.Mul._from_args((self.source, delta), True)
+        """dLoss/dleaf in delta symbols, summed over the uses in order (a bias's source is 1)."""
+        terms = [_use_term(c, n) for c, n in self.uses]
+        if len(terms) == 1:
+            return terms[0]
+        from .chains import OrderedSum
+
+        return OrderedSum(tuple(terms))
+
+    @property
+    def gradient_text(self) -> str:
+        """``H1 * delta_H4``, or a sum over the uses."""
+        return gradient_text(self.uses)
+
+
+def gradient_text(uses) -> str:
+    """``H1 * delta_H4`` for one use; the uses' terms joined by `` + `` for several."""
+    return " + ".join(f"{c} * {delta_symbol(n)}" if n is not None else str(c) for c, n in uses) or "0"
+
+
+def _use_term(coefficient: sp.Expr, node: sp.Symbol | None) -> sp.Expr:
+    if node is None:  # the loss reads the leaf itself: its partial is the whole term
+        return coefficient
+    delta = delta_symbol(node)
+    return delta if coefficient == 1 else sp.Mul._from_args((coefficient, delta), True)
 
 
 def factor_common(terms: list[sp.Expr]) -> sp.Expr:
@@ -113,9 +143,9 @@ def delta_equations(network: Network) -> dict[sp.Symbol, DeltaEquation]:
     equations: dict[sp.Symbol, DeltaEquation] = {}
     for n in reversed(network.neurons):
         successors = network.successors.get(n.symbol, ())
-        terms = tuple((w, delta_symbol(s.symbol)) for s, w in successors)
+        terms = tuple((c, delta_symbol(s.symbol)) for s, c in successors)
         loss_derivative = network.loss_derivative(n) if n.is_output else None
-        inner = [w * values[s.symbol] for s, w in successors]
+        inner = [c * values[s.symbol] for s, c in successors]
         if loss_derivative is not None:
             inner.insert(0, loss_derivative)
         # Pull out what the terms share: the factored shape backprop is about, (W13*W7 + W14*W10)*sign(...)
@@ -130,14 +160,23 @@ def delta_equations(network: Network) -> dict[sp.Symbol, DeltaEquation]:
 
 
 def backprop(network: Network, parameter: sp.Symbol) -> Backprop:
-    """Derive dLoss/dparameter by the delta recursion, factored (not multiplied out)."""
-    source, target = network.edges[parameter]
-    needed = network.descendants(target)
+    """Derive dLoss/dleaf by the delta recursion, factored (not multiplied out), summed over its uses."""
     all_deltas = delta_equations(network)
-    # From the outputs back, layer by layer, each layer in neuron order (Out1 before Out2).
+    uses = tuple((network.loss_partial(parameter), None) if u is None else (u.inner_partial(parameter), u.symbol)
+                 for u in network.uses.get(parameter, ()))
+    needed: set[sp.Symbol] = set()
+    for u in network.uses.get(parameter, ()):
+        if u is not None:
+            needed |= network.descendants(u)
+    # From the outputs back, layer by layer, each layer in node order (Out1 before Out2).
     order = sorted((n for n in network.neurons if n.symbol in needed), key=lambda n: -n.layer)
     equations = tuple(all_deltas[n.symbol] for n in order)
-    value = all_deltas[target.symbol].value
-    local = value if source is None else source * value  # a product keeps value's factored shape
-    return Backprop("backprop", parameter, local, network.substitute(local), f"{'1' if source is None else source} * delta_{target.name}",
-                    source=source, neuron=target.symbol, deltas=equations)
+    terms = [c if n is None else all_deltas[n].value if c == 1 else c * all_deltas[n].value for c, n in uses]
+    local = sp.Add(*terms)  # one use: a product that keeps the delta's factored shape
+    source = neuron = None
+    if len(uses) == 1 and uses[0][1] is not None:
+        neuron = uses[0][1]
+        source = None if uses[0][0] == 1 else uses[0][0]
+    how = gradient_text(uses) if len(uses) < 2 else f"the sum over its {len(uses)} uses: {gradient_text(uses)}"
+    return Backprop("backprop", parameter, local, network.substitute(local), how, source=source, neuron=neuron,
+                    deltas=equations, uses=uses)

@@ -23,10 +23,10 @@ class Direct(Form):
 
 
 def direct(network: Network, parameter: sp.Symbol) -> Direct:
-    """Differentiate the fully substituted loss with respect to ``parameter``."""
+    """Differentiate the fully substituted loss with respect to ``parameter`` (any leaf)."""
     masks = network.cache.get("dependency_masks")
     if masks is None:
-        masks = network.cache["dependency_masks"] = dependency_masks(network.loss_full, network.parameters)
+        masks = network.cache["dependency_masks"] = dependency_masks(network.loss_full, network.leaves)
     bit = 1 << network.parameter_index[parameter]
     value = differentiate(network.loss_full, parameter, masks, bit)
     return Direct("direct", parameter, value, value, "the fully substituted loss differentiated")

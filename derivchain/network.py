@@ -22,7 +22,7 @@ import sympy as sp
 
 from . import limits
 from .activations import Activation, get_activation
-from .differentiate import replace_shared
+from .differentiate import differentiate, replace_shared
 from .expansion import expand_within
 from .errors import LayersError, LayersLimitError, UnknownLossError, UnknownParameterError
 from .losses import Loss, get_loss
@@ -77,6 +77,103 @@ class Neuron:
     def _derivative(self) -> sp.Expr:
         return self.activation.derivative(self.preactivation, self.symbol)
 
+    @property
+    def inner(self) -> sp.Expr:
+        """What the node's delta is taken of: the pre-activation z (delta = dLoss/dz)."""
+        return self.preactivation
+
+    @cached_property
+    def reads(self) -> tuple[sp.Symbol, ...]:
+        """Every symbol the equation reads, in edge order (source, weight, ..., bias), each once."""
+        read = [x for edge in self.sources for x in edge] + ([self.bias] if self.bias is not None else [])
+        return tuple(dict.fromkeys(read))
+
+    def inner_partial(self, x: sp.Symbol) -> sp.Expr:
+        """dz/dx in neighbour symbols: a weight's source, a source's weight, 1 for the bias (summed
+        over the edges that carry x, a weight shared within the neuron included)."""
+        terms = [src for src, w in self.sources if w == x] + [w for src, w in self.sources if src == x]
+        if self.bias == x:
+            terms.append(sp.S.One)
+        return sp.Add(*terms)
+
+    def partial(self, x: sp.Symbol) -> sp.Expr:
+        """The local partial d(node)/dx = f'(z) * dz/dx, f' the textbook way."""
+        inner = self.inner_partial(x)
+        return self.derivative() if inner == 1 else self.derivative() * inner
+
+
+#: The activation an expression node reports: its expression is its own equation.
+_NO_ACTIVATION = Activation("expression", lambda z: z, lambda z, o: sp.Integer(1), r"f(z) = z")
+
+
+@dataclass(frozen=True, repr=False)
+class ExprNode:
+    """A node given by an expression in inputs, parameters and other nodes: ``c = a + b``.
+
+    Its delta is dLoss/d(node) itself (there is no pre-activation), and its local partials are the
+    expression's derivatives, written with the node's own symbol where its expression reappears.
+    """
+
+    symbol: sp.Symbol
+    layer: int
+    expr: sp.Expr
+    is_output: bool
+    sources: tuple = ()  # no weighted edges: every neighbour is read through the expression
+    bias: None = None
+    activation: Activation = _NO_ACTIVATION
+
+    @property
+    def name(self) -> str:
+        """The node's name."""
+        return self.symbol.name
+
+    def __repr__(self) -> str:
+        return f"ExprNode({self.name} = {self.expr})"
+
+    @property
+    def equation(self) -> sp.Expr:
+        """The node's value in neighbour symbols: its expression."""
+        return self.expr
+
+    inner = equation
+
+    @property
+    def preactivation(self) -> sp.Expr:
+        """The expression (an expression node has no separate pre-activation)."""
+        return self.expr
+
+    def derivative(self) -> sp.Expr:
+        """1: the node's delta is dLoss/d(node), so no activation factor stands between them."""
+        return sp.S.One
+
+    @cached_property
+    def reads(self) -> tuple[sp.Symbol, ...]:
+        """Every symbol the expression reads, in order of first appearance (as printed)."""
+        return _reading_order(self.expr)
+
+    def inner_partial(self, x: sp.Symbol) -> sp.Expr:
+        """d(expr)/dx in neighbour symbols, by the rule table, the node's own expression written as its symbol."""
+        cache = self.__dict__.setdefault("_partials", {})
+        hit = cache.get(x)
+        if hit is None:
+            value = differentiate(self.expr, x)
+            if not self.expr.is_Symbol:  # sigmoid(z)*(1 - sigmoid(z)) -> s*(1 - s)
+                value = value.xreplace({self.expr: self.symbol})
+            hit = cache[x] = value
+        return hit
+
+    partial = inner_partial
+
+
+def _reading_order(expr: sp.Expr) -> tuple[sp.Symbol, ...]:
+    """The free symbols of ``expr`` in the order its printed form shows them (deterministic)."""
+    from sympy.printing.str import StrPrinter
+
+    text = StrPrinter({"order": "none"}).doprint(expr)
+    names = {s.name: s for s in expr.free_symbols}
+    found = [m.group(0) for m in re.finditer(r"[A-Za-z][A-Za-z0-9_]*", text) if m.group(0) in names]
+    return tuple(names[n] for n in dict.fromkeys(found))
+
 
 @dataclass(frozen=True, repr=False)
 class Network:
@@ -113,52 +210,81 @@ class Network:
         return tuple(n for n in self.neurons if not n.is_output)
 
     @cached_property
-    def weights(self) -> tuple[sp.Symbol, ...]:
-        """Every weight, in numbering order."""
-        return tuple(w for n in self.neurons for _, w in n.sources)
+    def node_symbols(self) -> frozenset[sp.Symbol]:
+        """The symbols of every node (neurons and expression nodes)."""
+        return frozenset(n.symbol for n in self.neurons)
 
     @cached_property
     def biases(self) -> tuple[sp.Symbol, ...]:
-        """Every bias, in numbering order."""
-        return tuple(n.bias for n in self.neurons if n.bias is not None)
+        """Every bias, in numbering order (a bias shared by several neurons once)."""
+        return tuple(dict.fromkeys(n.bias for n in self.neurons if n.bias is not None))
+
+    @cached_property
+    def weights(self) -> tuple[sp.Symbol, ...]:
+        """Every other parameter in order of first appearance: the weights on edges, the parameters of
+        expression nodes and of the loss (a weight shared by several edges once)."""
+        data = set(self.inputs) | set(self.targets) | self.node_symbols | set(self.biases)
+        read = [x for n in self.neurons for x in n.reads] + list(_reading_order(self.loss_local))
+        return tuple(x for x in dict.fromkeys(read) if x not in data)
 
     @cached_property
     def parameters(self) -> tuple[sp.Symbol, ...]:
-        """Weights then biases: everything a gradient can be taken for."""
+        """Weights then biases: what gradient descent trains and a table lists."""
         return self.weights + self.biases
 
     @cached_property
+    def leaves(self) -> tuple[sp.Symbol, ...]:
+        """Everything a gradient can be taken for: parameters, then inputs, then targets."""
+        return self.parameters + self.inputs + self.targets
+
+    @cached_property
     def parameter_index(self) -> dict[sp.Symbol, int]:
-        """Each parameter -> its position in ``parameters``."""
-        return {p: i for i, p in enumerate(self.parameters)}
+        """Each leaf -> its position in ``leaves`` (parameters first, so their positions are as before)."""
+        return {p: i for i, p in enumerate(self.leaves)}
 
     @cached_property
     def neuron_by_symbol(self) -> dict[sp.Symbol, Neuron]:
-        """Neuron lookup by its output symbol."""
+        """Node lookup by its output symbol."""
         return {n.symbol: n for n in self.neurons}
 
     @cached_property
+    def uses(self) -> dict[sp.Symbol, tuple]:
+        """Each leaf and node -> the nodes that read it, in node order, then the loss node (``None``) if
+        the loss reads it directly. A shared weight has several uses; each starts its own paths."""
+        table: dict[sp.Symbol, list] = {}
+        for n in self.neurons:
+            for x in n.reads:
+                table.setdefault(x, []).append(n)
+        for x in _reading_order(self.loss_local):
+            if x not in self.node_symbols or self.neuron_by_symbol[x].is_output:
+                table.setdefault(x, []).append(None)
+        return {k: tuple(v) for k, v in table.items()}
+
+    @cached_property
     def edges(self) -> dict[sp.Symbol, tuple[sp.Symbol | None, Neuron]]:
-        """Each parameter -> (source symbol, target neuron); a bias has no source."""
+        """Each parameter used on exactly one neuron edge (or as one neuron's bias) -> (source, neuron);
+        shared parameters and those of expression nodes have their ``uses`` instead."""
         table: dict[sp.Symbol, tuple[sp.Symbol | None, Neuron]] = {}
         for n in self.neurons:
             for src, w in n.sources:
                 table[w] = (src, n)
             if n.bias is not None:
                 table[n.bias] = (None, n)
-        return table
+        return {p: e for p, e in table.items() if len(self.uses.get(p, ())) == 1}
 
     @cached_property
-    def successors(self) -> dict[sp.Symbol, tuple[tuple[Neuron, sp.Symbol], ...]]:
-        """Each node symbol -> the (neuron, weight) edges leaving it, in neuron order."""
-        out: dict[sp.Symbol, list[tuple[Neuron, sp.Symbol]]] = {}
+    def successors(self) -> dict[sp.Symbol, tuple[tuple[Neuron, sp.Expr], ...]]:
+        """Each node symbol -> (node, dz/d(symbol)) for the nodes it feeds, in node order: the
+        coefficient is the weight on a neuron's edge, the expression's partial for an expression node."""
+        out: dict[sp.Symbol, list] = {}
         for n in self.neurons:
-            for src, w in n.sources:
-                out.setdefault(src, []).append((n, w))
+            for x in n.reads:
+                if x in self.node_symbols:
+                    out.setdefault(x, []).append((n, n.inner_partial(x)))
         return {k: tuple(v) for k, v in out.items()}
 
     def descendants(self, start: Neuron) -> set[sp.Symbol]:
-        """``start`` and every neuron it feeds, directly or through others."""
+        """``start`` and every node it feeds, directly or through others."""
         seen = {start.symbol}
         for n in self.neurons:  # topological order: one pass suffices
             if n.symbol in seen:
@@ -171,19 +297,25 @@ class Network:
         return tex if tex is not None else self.notation.latex(name)
 
     def parameter(self, name: str) -> sp.Symbol:
-        """The weight or bias called ``name``, or an error naming the valid range."""
-        for p in self.parameters:
-            if p.name == name:
-                return p
-        raise UnknownParameterError(
-            f"unknown weight {name!r}; this network has {self.describe_parameters()}"
-        )
+        """The leaf called ``name`` (a weight, bias, parameter, input or target), or an error naming them."""
+        leaf = self._leaf_by_name.get(name)
+        if leaf is not None:
+            return leaf
+        node = " (a node: gradients are taken for leaves)" if name in {n.name for n in self.neurons} else ""
+        raise UnknownParameterError(f"unknown weight {name!r}{node}; this network has {self.describe_parameters()}")
+
+    @cached_property
+    def _leaf_by_name(self) -> dict[str, sp.Symbol]:
+        return {s.name: s for s in self.leaves}
 
     def describe_parameters(self) -> str:
-        """``weights W1..W14`` (and ``biases B1..B6``), for messages; names listed where no range reads."""
-        text = f"{'weight' if len(self.weights) == 1 else 'weights'} {_span(self.weights)}"
+        """``weights W1..W14`` (and ``biases B1..B6``), then the inputs and targets, for messages."""
+        text = f"{'weight' if len(self.weights) == 1 else 'weights'} {_span(self.weights)}" if self.weights else "no weights"
         if self.biases:
             text += f" and {'bias' if len(self.biases) == 1 else 'biases'} {_span(self.biases)}"
+        for what, names in (("input", self.inputs), ("target", self.targets)):
+            if names:
+                text += f"; {what}{'s' if len(names) > 1 else ''} {_span(names)}"
         return text
 
     # --- equations ---------------------------------------------------------------------------
@@ -221,6 +353,13 @@ class Network:
     def loss_full(self) -> sp.Expr:
         """The loss with every output fully substituted."""
         return self.substitute(self.loss_local)
+
+    def loss_partial(self, x: sp.Symbol) -> sp.Expr:
+        """dLoss/dx for a symbol the loss reads: an output's textbook derivative, else the rule table's."""
+        node = self.neuron_by_symbol.get(x)
+        if node is not None and node.is_output:
+            return self.loss_derivative(node)
+        return differentiate(self.loss_local, x)
 
     def loss_derivative(self, output: Neuron) -> sp.Expr:
         """dLoss/dOut for one output, in output and target symbols."""
@@ -271,8 +410,8 @@ def count(n: int, word: str, many: str | None = None) -> str:
 
 def _span(symbols: tuple[sp.Symbol, ...]) -> str:
     names = [s.name for s in symbols]
-    if len(names) == 1:
-        return names[0]
+    if len(names) < 3:
+        return ", ".join(names)
     # W1..W14 only when the names are one letter-word numbered 1, 2, ... in order; else listed.
     numbered = [re.fullmatch(r"([A-Za-z]+)(\d+)", n) for n in names]
     if all(numbered) and len({m.group(1) for m in numbered}) == 1 and [int(m.group(2)) for m in numbered] == list(range(1, len(names) + 1)):

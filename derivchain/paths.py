@@ -40,27 +40,36 @@ class Factor:
 
 @dataclass(frozen=True, repr=False)
 class Path:
-    """One path, parameter first and ``Loss`` last; its factors run from the loss back to the parameter.
+    """One path, the leaf first and ``Loss`` last; its factors run from the loss back to the leaf.
 
     The factors are in the order both sources write the chain rule
-    (dLoss/dOut * dOut/dH4 * dH4/dW7): each factor's denominator is the next one's numerator.
+    (dLoss/dOut * dOut/dH4 * dH4/dW7): each factor's denominator is the next one's numerator. A leaf
+    with several uses (a shared weight) starts paths at each; ``shared`` makes the arrow say which.
     """
 
     nodes: tuple[sp.Symbol, ...]
     factors: tuple[Factor, ...]
+    shared: bool = False
 
     @property
     def term(self) -> sp.Expr:
         """The path's contribution: the product of its factors' values."""
         return sp.Mul(*(f.value for f in self.factors))
 
+    @property
+    def use(self) -> sp.Symbol:
+        """The node whose use of the leaf starts this path (``Loss`` where the loss reads it directly)."""
+        return self.nodes[1]
+
     def arrow(self) -> str:
-        """``W1 -> H1 -> H4 -> Out -> Loss``."""
-        return " -> ".join(s.name for s in self.nodes)
+        """``W1 -> H1 -> H4 -> Out -> Loss``; a shared leaf's use named: ``U@h2 -> h2 -> o -> Loss``."""
+        names = [s.name for s in self.nodes]
+        if self.shared:
+            names[0] = f"{names[0]}@{names[1]}"
+        return " -> ".join(names)
 
     def __repr__(self) -> str:
         return f"Path({self.arrow()})"
-
 
 
 @dataclass(frozen=True, repr=False)
@@ -82,48 +91,65 @@ class PathSum(Form):
         return len(self.paths) == self.count
 
 
-def count_paths(network: Network, parameter: str | sp.Symbol) -> int:
-    """Number of paths from ``parameter`` (a name or a symbol) to the loss, without enumerating them."""
-    parameter = network.parameter(parameter if isinstance(parameter, str) else parameter.name)
+def _leaf(network: Network, leaf: str | sp.Symbol) -> sp.Symbol:
+    return network.parameter(leaf if isinstance(leaf, str) else leaf.name)
+
+
+def _counts(network: Network) -> dict[sp.Symbol, int]:
+    """Paths from each node to the loss, by dynamic programming, once per network."""
     counts = network.cache.get("path_counts")
-    if counts is None:  # paths from each neuron to the loss, by dynamic programming, once per network
+    if counts is None:
         counts = {}
         for n in reversed(network.neurons):
             counts[n.symbol] = int(n.is_output) + sum(counts[s.symbol] for s, _ in network.successors.get(n.symbol, ()))
         network.cache["path_counts"] = counts
-    _, target = network.edges[parameter]
-    return counts[target.symbol]
+    return counts
 
 
-def _entry_factor(network: Network, parameter: sp.Symbol) -> Factor:
-    source, target = network.edges[parameter]
-    value = target.derivative() * (source if source is not None else sp.Integer(1))
-    return Factor(target.symbol, parameter, value)
+def count_paths(network: Network, parameter: str | sp.Symbol) -> int:
+    """Number of paths from a leaf (a name or a symbol) to the loss, over all its uses, without enumerating them."""
+    counts = _counts(network)
+    return sum(1 if use is None else counts[use.symbol] for use in network.uses.get(_leaf(network, parameter), ()))
 
 
-def _edge_factor(network: Network, to: Neuron, weight: sp.Symbol, frm: sp.Symbol) -> Factor:
+def _entry_factor(network: Network, leaf: sp.Symbol, use: Neuron | None) -> Factor:
+    # d(use)/d(leaf): f'(z) * the weight's source for a neuron; the loss's own partial for the loss.
+    if use is None:
+        return Factor(network.loss_symbol, leaf, network.loss_partial(leaf))
+    return Factor(use.symbol, leaf, use.partial(leaf))
+
+
+def _edge_factor(network: Network, to: Neuron, coefficient: sp.Expr, frm: sp.Symbol) -> Factor:
     # Edges are shared by many paths and many parameters: each Factor is built once per network.
     cache = network.cache.setdefault("edge_factors", {})
-    hit = cache.get(weight)
+    key = (to.symbol, frm)
+    hit = cache.get(key)
     if hit is None:
-        hit = cache[weight] = Factor(to.symbol, frm, to.derivative() * weight)
+        d = to.derivative()
+        hit = cache[key] = Factor(to.symbol, frm, coefficient if d == 1 else d * coefficient)
     return hit
 
 
 def iter_paths(network: Network, parameter: str | sp.Symbol) -> Iterator[Path]:
-    """Yield every path from ``parameter`` (a name or a symbol) to the loss, lazily, in a deterministic order."""
-    parameter = network.parameter(parameter if isinstance(parameter, str) else parameter.name)
-    _, first = network.edges[parameter]
+    """Yield every path from a leaf (a name or a symbol) to the loss, use by use, lazily, in a deterministic order."""
+    leaf = _leaf(network, parameter)
+    uses = network.uses.get(leaf, ())
+    shared = len(uses) > 1
 
     def walk(neuron: Neuron, nodes: tuple[sp.Symbol, ...], factors: tuple[Factor, ...]) -> Iterator[Path]:
-        # ``factors`` grow from the parameter outwards; a Path stores them from the loss back.
+        # ``factors`` grow from the leaf outwards; a Path stores them from the loss back.
         if neuron.is_output:
             last = Factor(network.loss_symbol, neuron.symbol, network.loss_derivative(neuron))
-            yield Path(nodes + (network.loss_symbol,), (last,) + tuple(reversed(factors)))
-        for nxt, w in network.successors.get(neuron.symbol, ()):
-            yield from walk(nxt, nodes + (nxt.symbol,), factors + (_edge_factor(network, nxt, w, neuron.symbol),))
+            yield Path(nodes + (network.loss_symbol,), (last,) + tuple(reversed(factors)), shared)
+        for nxt, coefficient in network.successors.get(neuron.symbol, ()):
+            yield from walk(nxt, nodes + (nxt.symbol,), factors + (_edge_factor(network, nxt, coefficient, neuron.symbol),))
 
-    yield from walk(first, (parameter, first.symbol), (_entry_factor(network, parameter),))
+    for use in uses:
+        entry = _entry_factor(network, leaf, use)
+        if use is None:
+            yield Path((leaf, network.loss_symbol), (entry,), shared)
+        else:
+            yield from walk(use, (leaf, use.symbol), (entry,))
 
 
 @dataclass(frozen=True, repr=False)
@@ -141,7 +167,7 @@ class PathListing:
 
 def list_paths(network: Network, parameter: str | sp.Symbol, max_paths: int = DEFAULT_MAX_PATHS) -> PathListing:
     """Count the paths of ``parameter`` and list the first ``max_paths`` of them."""
-    symbol = network.parameter(parameter if isinstance(parameter, str) else parameter.name)
+    symbol = _leaf(network, parameter)
     return PathListing(network, symbol, count_paths(network, symbol), tuple(islice(iter_paths(network, symbol), max_paths)))
 
 
@@ -160,7 +186,7 @@ def suffix_sums(network: Network) -> dict[sp.Symbol, sp.Expr]:
         chains: dict[sp.Symbol, sp.Expr] = {}
         for n in reversed(network.neurons):
             terms = [sp.S.One] if n is o else []
-            terms += [_edge_factor(network, k, w, n.symbol).value * chains[k.symbol] for k, w in network.successors.get(n.symbol, ())]
+            terms += [_edge_factor(network, k, c, n.symbol).value * chains[k.symbol] for k, c in network.successors.get(n.symbol, ())]
             chains[n.symbol] = sp.Add(*terms)
         to_output[o.symbol] = chains
     suffix = {
@@ -172,7 +198,7 @@ def suffix_sums(network: Network) -> dict[sp.Symbol, sp.Expr]:
 
 
 def sum_over_paths(network: Network, parameter: sp.Symbol, max_paths: int = DEFAULT_MAX_PATHS) -> PathSum:
-    """The sum over the paths of ``parameter``; the first ``max_paths`` are listed (listing only)."""
+    """The sum over the paths of a leaf, every use included; the first ``max_paths`` are listed (listing only)."""
     total = count_paths(network, parameter)
     listed = tuple(islice(iter_paths(network, parameter), max_paths))
     if total <= ENUMERATE_LIMIT:
@@ -180,8 +206,9 @@ def sum_over_paths(network: Network, parameter: sp.Symbol, max_paths: int = DEFA
         local = sp.Add(*(p.term for p in every))
         how = f"the {total} path term{'s' if total != 1 else ''} added up"
     else:
-        _, target = network.edges[parameter]
-        local = _entry_factor(network, parameter).value * suffix_sums(network)[target.symbol]
+        suffix = suffix_sums(network)
+        local = sp.Add(*(_entry_factor(network, parameter, use).value * (1 if use is None else suffix[use.symbol])
+                         for use in network.uses.get(parameter, ())))
         how = f"all {total} paths, accumulated by suffix (each shared tail added once)"
     return PathSum("path sum", parameter, local, network.substitute(local), how,
                    count=total, paths=listed, enumerated=total <= ENUMERATE_LIMIT)

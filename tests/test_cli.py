@@ -138,7 +138,7 @@ def test_end_to_end_subprocess():
     assert ok.returncode == 0 and "Verdict: equal" in ok.stdout and ok.stderr == ""
     bad = subprocess.run([sys.executable, "-m", "derivchain", "grad", "W99"], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and bad.stdout == ""
-    assert bad.stderr.strip() == "Error: unknown weight 'W99'; this network has weights W1..W14"
+    assert bad.stderr.strip() == "Error: unknown weight 'W99'; this network has weights W1..W14; inputs X1, X2; target Y"
 
 
 def test_long_table_streams_without_a_bar_when_not_a_terminal():

@@ -178,11 +178,9 @@ def formula(f) -> dict:
     out = {"notation": f.notation, "general": f.text, "general_latex": f.latex}
     bp = f.instance
     if bp is not None:
-        from ..backpropagation import delta_symbol
-
         out["weight"] = bp.parameter.name
         out["instance"] = {
-            "gradient": f"{bp.source if bp.source is not None else 1} * {delta_symbol(bp.neuron)}",
+            "gradient": bp.gradient_text,
             "deltas": [_delta(f.network, eq, verified=True) for eq in bp.deltas],
             "value": expr(bp.local),
         }
