@@ -70,14 +70,14 @@ def mutate(f):
 
 ERRORS = [
     (lambda d: d["neurons"].append({"name": "H1", "inputs": {"X1": "W9"}}), "neurons[2].name: 'H1' is already used by neurons[0].name"),
-    (lambda d: d["neurons"][1]["inputs"].update({"X2": "W1"}), "neurons[1].inputs: weight 'W1' is on two edges (also in neurons[0].inputs); shared weights are not supported"),
+    (lambda d: d["neurons"][1]["inputs"].update({"X2": "X1"}), "neurons[1].inputs: 'X1' is already used by inputs[0]; a leaf is either an input or a parameter, not both"),
     (lambda d: d["neurons"][1]["inputs"].update({"H9": "W9"}), "neurons[1].inputs: 'H9' is not an input or a neuron (known: H1, Out, X1, X2)"),
     (lambda d: d["neurons"][0]["inputs"].update({"Out": "W9"}), "neurons: cycle"),
     (lambda d: d["neurons"][0]["inputs"].update({"H1": "W9"}), "neurons[0].inputs: neuron 'H1' feeds itself"),
     (lambda d: d["neurons"].insert(1, {"name": "H2", "inputs": {"X1": "W8"}}), "neurons[1] (H2): no path to any output; connect it to a later neuron or remove it"),
     (lambda d: d["neurons"][1].pop("output"), "no neuron has output = true; mark the output neuron(s)"),
     (lambda d: d.update({"inputs": ["X1", "X2", "X3"]}), "inputs: 'X3' feeds no neuron; connect it or remove it"),
-    (lambda d: d.update({"neuron": []}), "top level: unknown key 'neuron'; valid keys: name, inputs, neurons, activation, loss, targets"),
+    (lambda d: d.update({"neuron": []}), "top level: unknown key 'neuron'; valid keys: name, inputs, neurons, nodes, activation, loss, targets"),
     (lambda d: d["neurons"][0].update({"activaton": "tanh"}), "neurons[0]: unknown key 'activaton'; valid keys: name, inputs, bias, activation, output"),
     (lambda d: d.pop("inputs"), "inputs: missing"),
     (lambda d: d["neurons"][0].update({"activation": "swishy"}), "neurons[0].activation: unknown activation 'swishy'; choose one of"),
