@@ -261,6 +261,11 @@ class Network:
         return {k: tuple(v) for k, v in table.items()}
 
     @cached_property
+    def uses_of_loss(self) -> tuple[sp.Symbol, ...]:
+        """What the loss reads (outputs, targets, any leaf), in order of first appearance."""
+        return _reading_order(self.loss_local)
+
+    @cached_property
     def edges(self) -> dict[sp.Symbol, tuple[sp.Symbol | None, Neuron]]:
         """Each parameter used on exactly one neuron edge (or as one neuron's bias) -> (source, neuron);
         shared parameters and those of expression nodes have their ``uses`` instead."""

@@ -68,13 +68,20 @@ def derivation_steps(network: Network, parameter: str | sp.Symbol) -> tuple[Step
     steps = [Step(D(network.loss_symbol), "the derivative to find")]
     steps.append(Step(D(network.loss_local), f"{network.loss_symbol.name} = {network.loss_local}"))
 
-    reached = [o for o in network.outputs if _depends(network, o.symbol, w)]
-    expr = sp.Add(*(network.loss_derivative(o) * D(o.symbol) for o in reached))
-    unaffected = [o.name for o in network.outputs if o not in reached]
+    terms, unaffected = [], []
+    for x in network.uses_of_loss:
+        if x == w:
+            terms.append(network.loss_partial(w))  # the loss reads the leaf itself
+        elif x in network.node_symbols and _depends(network, x, w):
+            terms.append(network.loss_partial(x) * D(x))
+        elif x in network.node_symbols:
+            unaffected.append(x.name)
+    expr = sp.Add(*terms)
     reason = "chain rule through the loss"
     if unaffected:
         reason += f"; {', '.join(unaffected)} do{'es' if len(unaffected) == 1 else ''} not depend on {w.name}"
-    steps.append(Step(expr, reason))
+    if expr != steps[-1].expr:
+        steps.append(Step(expr, reason))
 
     for layer in sorted({n.layer for n in network.neurons}, reverse=True):
         pending = [n for n in network.neurons if n.layer == layer and expr.has(D(n.symbol))]
@@ -86,24 +93,24 @@ def derivation_steps(network: Network, parameter: str | sp.Symbol) -> tuple[Step
         replaced, dropped, constants = {}, [], []
         for n in pending:
             inner = []
-            for src, wt in n.sources:
-                if wt == w:
-                    inner.append(src)  # d/dw (src * w) = src
-                elif _depends(network, src, w):
-                    inner.append(wt * D(src))
-                    constants.append(wt.name)
-                else:
-                    dropped.append(src.name)
-            if n.bias == w:
-                inner.append(sp.Integer(1))
+            for r in n.reads:
+                if r == w:
+                    inner.append(n.inner_partial(w))  # d/dw (src * w) = src
+                elif r in network.node_symbols or r in network.parameter_index:
+                    if r in network.node_symbols and _depends(network, r, w):
+                        inner.append(n.inner_partial(r) * D(r))
+                        if n.sources:
+                            constants.extend(x.name for x in n.inner_partial(r).free_symbols)
+                    elif r in network.node_symbols or not n.sources:
+                        dropped.append(r.name)
             replaced[D(n.equation)] = n.derivative() * sp.Add(*inner)
         expr = expr.xreplace(replaced)
-        parts = ["linearity and the chain rule"]
+        parts = ["linearity and the chain rule" if any(n.sources for n in pending) else "the chain rule through the expression"]
         rules = list(dict.fromkeys(n.activation.rule for n in pending if n.activation.rule))
         if rules:
             parts.append("; ".join(rules))
         if constants:
-            names = list(dict.fromkeys(constants))
+            names = sorted(set(constants), key=constants.index)
             parts.append(f"{', '.join(names)} do{'es' if len(names) == 1 else ''} not depend on {w.name}")
         if dropped:
             parts.append(f"the terms with {', '.join(dict.fromkeys(dropped))} do not depend on {w.name}: their derivative is 0")
