@@ -41,6 +41,10 @@ def network(path: str | None = None, layers: str | None = None, activation: str 
             given.append("--bias")
         if given:
             raise OptionsError(f"--network describes the whole network; drop {', '.join(given)} (set them in the file)")
+        if path.split(":", 1)[0] in ("rnn", "conv1d") and not path.endswith((".toml", ".json")):
+            from .builders import build  # rnn:steps=10,hidden=4, conv1d:length=6,kernel=3
+
+            return build(path)
         from .netfile import load_network
 
         return load_network(path)

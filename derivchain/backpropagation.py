@@ -103,8 +103,10 @@ def gradient_text(uses) -> str:
 def _use_term(coefficient: sp.Expr, node: sp.Symbol | None) -> sp.Expr:
     if node is None:  # the loss reads the leaf itself: its partial is the whole term
         return coefficient
-    delta = delta_symbol(node)
-    return delta if coefficient == 1 else sp.Mul._from_args((coefficient, delta), True)
+    from .chains import Ordered
+
+    delta = delta_symbol(node)  # o_i * delta_j in that order, whatever the names' sort order
+    return delta if coefficient == 1 else Ordered(sp.Mul.make_args(coefficient) + (delta,), compact=True)
 
 
 def factor_common(terms: list[sp.Expr]) -> sp.Expr:

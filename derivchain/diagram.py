@@ -34,29 +34,12 @@ def layout(network: Network) -> dict[sp.Symbol, tuple[float, float]]:
 
 
 def path_edges(network: Network, parameter: sp.Symbol | None) -> set[tuple[sp.Symbol, sp.Symbol]]:
-    """The edges (source, target) on the paths from ``parameter`` to the loss."""
-    if parameter is None:
-        return set()
-    source, target = network.edges[parameter]
-    reach = network.descendants(target)
-    edges = set()
-    if source is not None:
-        edges.add((source, target.symbol))
-    for n in network.neurons:
-        if n.symbol in reach:
-            for k, _ in network.successors.get(n.symbol, ()):
-                edges.add((n.symbol, k.symbol))
-            if n.is_output:
-                edges.add((n.symbol, network.loss_symbol))
-    return edges
+    """The edges (source, target) on the paths from every use of ``parameter`` to the loss."""
+    return set() if parameter is None else network.path_edges(parameter)
 
 
 def _edges(network: Network):
-    for n in network.neurons:
-        for src, w in n.sources:
-            yield src, n.symbol, w
-    for o in network.outputs:
-        yield o.symbol, network.loss_symbol, None
+    return network.drawn_edges()
 
 
 def tikz(network: Network, parameter: str | sp.Symbol | None = None, printer=None) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from .backpropagation import Backprop, backprop
 from .network import Network
+from .notation import GRAPH_GENERAL
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,11 @@ class GeneralFormula:
     def notation(self) -> str:
         """The notation's name."""
         return self.network.notation.name
+
+    @property
+    def where(self) -> str:
+        """``flat notation``, or ``any graph`` for a network with expression nodes or shared weights."""
+        return "any graph" if self.network.is_graph else f"{self.notation} notation"
 
     @property
     def text(self) -> list[str]:
@@ -44,4 +50,4 @@ class GeneralFormula:
 def general_formula(network: Network, parameter: str | None = None) -> GeneralFormula:
     """The general equations in the network's notation; with ``parameter``, instantiated for it too."""
     instance = backprop(network, network.parameter(parameter)) if parameter else None
-    return GeneralFormula(network, network.notation.general, instance)
+    return GeneralFormula(network, GRAPH_GENERAL if network.is_graph else network.notation.general, instance)

@@ -288,6 +288,32 @@ class Network:
                     out.setdefault(x, []).append((n, n.inner_partial(x)))
         return {k: tuple(v) for k, v in out.items()}
 
+    def drawn_edges(self) -> tuple[tuple[sp.Symbol, sp.Symbol, sp.Symbol | None], ...]:
+        """Every edge a picture draws: (source, target, the weight it carries or None), the loss's included."""
+        drawn = self.node_symbols | set(self.inputs)
+        edges = []
+        for n in self.neurons:
+            if n.sources:
+                edges += [(src, n.symbol, w) for src, w in n.sources]
+            else:  # an expression node: an edge from each node or input it reads
+                edges += [(r, n.symbol, None) for r in n.reads if r in drawn]
+        edges += [(x, self.loss_symbol, None) for x in self.uses_of_loss if x in drawn]
+        return tuple(edges)
+
+    def path_edges(self, leaf: sp.Symbol) -> set[tuple[sp.Symbol, sp.Symbol]]:
+        """The drawn edges on the paths from every use of ``leaf`` to the loss."""
+        edges: set[tuple[sp.Symbol, sp.Symbol]] = set()
+        reach: set[sp.Symbol] = set()
+        for use in self.uses.get(leaf, ()):
+            target = self.loss_symbol if use is None else use.symbol
+            if use is not None:
+                reach |= self.descendants(use)
+            edges |= {(src, dst) for src, dst, w in self.drawn_edges() if dst == target and leaf in (src, w)}
+        for src, dst, _ in self.drawn_edges():
+            if src in reach:
+                edges.add((src, dst))
+        return edges
+
     def descendants(self, start: Neuron) -> set[sp.Symbol]:
         """``start`` and every node it feeds, directly or through others."""
         seen = {start.symbol}
@@ -313,13 +339,13 @@ class Network:
     def _leaf_by_name(self) -> dict[str, sp.Symbol]:
         return {s.name: s for s in self.leaves}
 
-    def describe_parameters(self) -> str:
-        """``weights W1..W14`` (and ``biases B1..B6``), then the inputs and targets, for messages."""
+    def describe_parameters(self, leaves: bool = True) -> str:
+        """``weights W1..W14`` (and ``biases B1..B6``), then (``leaves``) the inputs and targets, for messages."""
         text = f"{'weight' if len(self.weights) == 1 else 'weights'} {_span(self.weights)}" if self.weights else "no weights"
         if self.biases:
             text += f" and {'bias' if len(self.biases) == 1 else 'biases'} {_span(self.biases)}"
         for what, names in (("input", self.inputs), ("target", self.targets)):
-            if names:
+            if names and leaves:
                 text += f"; {what}{'s' if len(names) > 1 else ''} {_span(names)}"
         return text
 
@@ -389,9 +415,31 @@ class Network:
         """Name of the output layer's activation."""
         return self.outputs[0].activation.name
 
+    @cached_property
+    def is_graph(self) -> bool:
+        """True when the network has expression nodes or a parameter with several uses (shared)."""
+        return any(isinstance(n, ExprNode) for n in self.neurons) or any(len(self.uses.get(p, ())) > 1 for p in self.parameters)
+
+    @cached_property
+    def shared(self) -> tuple[sp.Symbol, ...]:
+        """The parameters used in more than one place (shared weights), in order."""
+        return tuple(p for p in self.parameters if len(self.uses.get(p, ())) > 1)
+
     def summary(self) -> str:
         """The network in one line."""
         bias = "with biases" if self.biases else "no biases"
+        if self.is_graph:
+            nodes = [n for n in self.neurons if isinstance(n, ExprNode)]
+            parts = [count(len(self.inputs), "input")]
+            if len(nodes) < len(self.neurons):
+                parts.append(count(len(self.neurons) - len(nodes), "neuron"))
+            if nodes:
+                parts.append(count(len(nodes), "expression node"))
+            parts.append(count(len(self.parameters), "parameter"))
+            shared = f"; shared: {', '.join(f'{p.name} ({len(self.uses[p])} uses)' for p in self.shared[:6])}" if self.shared else ""
+            if len(self.shared) > 6:
+                shared += f", ... ({len(self.shared)} shared in all)"
+            return f"{self.origin or 'graph'}: {', '.join(parts)}{shared}; loss {self.loss.name} ({self.loss_local})"
         if self.origin:
             acts = sorted({n.activation.name for n in self.neurons})
             return (

@@ -213,3 +213,20 @@ def get_notation(name: str | Notation) -> Notation:
     if name not in NOTATIONS:
         raise UnknownNotationError(f"unknown notation {name!r}; choose one of: {', '.join(NOTATIONS)}")
     return NOTATIONS[name]
+
+
+#: The general equations on any computational graph (expression nodes, shared weights), as (text, LaTeX).
+GRAPH_GENERAL: tuple[tuple[str, str], ...] = (
+    ("neuron j:  z_j = sum over edges i -> j of W * o_i (+ B_j),  o_j = f(z_j);  expression node n:  n = its expression",
+     r"z_{j} = \sum_{i \to j} W_{i \to j} \, o_{i} + B_{j}, \quad o_{j} = f(z_{j}); \qquad n = \text{its expression}"),
+    ("delta_j = dLoss/dz_j  (an expression node: delta_n = dLoss/dn)",
+     r"\delta_{j} = \frac{\partial \mathrm{Loss}}{\partial z_{j}} \quad \Bigl(\delta_{n} = \frac{\partial \mathrm{Loss}}{\partial n}\Bigr)"),
+    ("delta_j = f'(z_j) * (dLoss/dj if the loss reads j + sum over nodes k reading j of dz_k/dj * delta_k)",
+     r"\delta_{j} = f'(z_{j}) \Bigl( \frac{\partial \mathrm{Loss}}{\partial j} + \sum_{k \ni j} \frac{\partial z_{k}}{\partial j} \, \delta_{k} \Bigr)"),
+    ("dLoss/dtheta = sum over the uses u of theta of dz_u/dtheta * delta_u  (one use on edge i -> j: o_i * delta_j)",
+     r"\frac{\partial \mathrm{Loss}}{\partial \theta} = \sum_{u \ni \theta} \frac{\partial z_{u}}{\partial \theta} \, \delta_{u}"),
+    ("a shared weight has one term per use: unrolled over time, dLoss/dU = sum over t of h_(t-1) * delta_(h_t)",
+     r"\frac{\partial \mathrm{Loss}}{\partial U} = \sum_{t} h_{t-1} \, \delta_{h_{t}}"),
+    ("gradient descent:  theta_new = theta_old - alpha * dLoss/dtheta",
+     r"\theta_{\text{new}} = \theta_{\text{old}} - \alpha \, \frac{\partial \mathrm{Loss}}{\partial \theta_{\text{old}}}"),
+)

@@ -80,7 +80,7 @@ def network(net) -> str:
 def formula(f) -> str:
     """The general equations and their instance."""
     printer = printer_for(f.network)
-    title = f"## Backpropagation at an arbitrary layer ({f.notation} notation)"
+    title = f"## Backpropagation at an arbitrary layer ({f.where})"
     return "\n".join([title, ""] + _math(_latex.formula_lines(f, printer)) + [""])
 
 

@@ -245,8 +245,8 @@ def derivation_at_values(at) -> Iterator[Line]:
 def network(net) -> Iterator[Line]:
     """Everything ``derivchain show`` prints: summary, equations, outputs nested and expanded, loss."""
     yield _line("Network: ", net.summary(), prose=True)
-    yield Line(f"Inputs: {', '.join(s.name for s in net.inputs)}; targets: {', '.join(s.name for s in net.targets)}")
-    yield Line(f"Parameters: {net.describe_parameters()}")
+    yield Line(f"Inputs: {', '.join(s.name for s in net.inputs) or 'none'}; targets: {', '.join(s.name for s in net.targets) or 'none'}")
+    yield Line(f"Parameters: {net.describe_parameters(leaves=False)}")
     yield _line("Equations:", style="bold")
     for n in net.neurons:
         yield Line(f"  {n.name} = {expr(n.equation)}")
@@ -259,7 +259,7 @@ def network(net) -> Iterator[Line]:
 
 def formula(f) -> Iterator[Line]:
     """The general backpropagation equations, then their instance for one parameter."""
-    yield _line(f"Backpropagation at an arbitrary layer ({f.notation} notation):", style="bold")
+    yield _line(f"Backpropagation at an arbitrary layer ({f.where}):", style="bold")
     for line in f.text:
         yield Line("  " + line)
     bp = f.instance
