@@ -43,15 +43,15 @@ def rnn(steps: int = 3, hidden: int = 1, activation: str = "tanh", loss: str = "
 
 def conv1d(length: int = 5, kernel: int = 3, activation: str = "identity", loss: str = "half-squared") -> Network:
     """A 1-D convolution (valid, stride 1, one channel) of ``length`` inputs with one shared kernel
-    k1..kK and bias c; every output position is an output with its target (Y1..Yn)."""
+    k1..kK and bias c; every output position o_i is an output with its target y_i."""
     _check(kernel, "kernel", 1)
     _check(length, "length", kernel)
     n = length - kernel + 1
-    neurons = [{"name": f"y{i}", "inputs": {f"x{i + j - 1}": f"k{j}" for j in range(1, kernel + 1)}, "bias": "c",
+    neurons = [{"name": f"o{i}", "inputs": {f"x{i + j - 1}": f"k{j}" for j in range(1, kernel + 1)}, "bias": "c",
                 "activation": activation, "output": True} for i in range(1, n + 1)]
     data = {"name": f"1-D convolution: {length} inputs, kernel {kernel}, {n} outputs",
             "inputs": [f"x{i}" for i in range(1, length + 1)], "loss": loss,
-            "targets": ["Y"] if n == 1 else [f"Y{i}" for i in range(1, n + 1)], "neurons": neurons}
+            "targets": [f"y{i}" for i in range(1, n + 1)], "neurons": neurons}
     return build_network(data, f"conv1d:length={length},kernel={kernel}")
 
 

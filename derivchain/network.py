@@ -21,7 +21,7 @@ from functools import cached_property
 import sympy as sp
 
 from . import limits
-from .activations import Activation, get_activation
+from .activations import ACTIVATIONS, Activation, get_activation
 from .differentiate import differentiate, replace_shared
 from .expansion import expand_within
 from .errors import LayersError, LayersLimitError, UnknownLossError, UnknownParameterError
@@ -156,7 +156,13 @@ class ExprNode:
         cache = self.__dict__.setdefault("_partials", {})
         hit = cache.get(x)
         if hit is None:
-            value = differentiate(self.expr, x)
+            act = ACTIVATIONS.get(type(self.expr).__name__.lower()) if len(self.expr.args) == 1 else None
+            if act is not None and self.expr == act.function(self.expr.args[0]):
+                # f(u): f' the textbook way in the node's own symbol (sigmoid: s*(1 - s)) times du/dx
+                inner = differentiate(self.expr.args[0], x)
+                value = act.derivative(self.expr.args[0], self.symbol) * inner
+            else:
+                value = differentiate(self.expr, x)
             if not self.expr.is_Symbol:  # sigmoid(z)*(1 - sigmoid(z)) -> s*(1 - s)
                 value = value.xreplace({self.expr: self.symbol})
             hit = cache[x] = value
@@ -439,7 +445,8 @@ class Network:
             shared = f"; shared: {', '.join(f'{p.name} ({len(self.uses[p])} uses)' for p in self.shared[:6])}" if self.shared else ""
             if len(self.shared) > 6:
                 shared += f", ... ({len(self.shared)} shared in all)"
-            return f"{self.origin or 'graph'}: {', '.join(parts)}{shared}; loss {self.loss.name} ({self.loss_local})"
+            loss = self.loss.name if self.loss.name == self.loss.text else f"{self.loss.name} ({self.loss_local})"
+            return f"{self.origin or 'graph'}: {', '.join(parts)}{shared}; loss {loss}"
         if self.origin:
             acts = sorted({n.activation.name for n in self.neurons})
             return (
