@@ -361,7 +361,9 @@ class Network:
         """Each neuron symbol -> its output in inputs and parameters only, nested and shared."""
         full: dict[sp.Symbol, sp.Expr] = {}
         for n in self.neurons:
-            full[n.symbol] = n.equation.xreplace(full)
+            # Rebuilt unevaluated: SymPy's tanh (and others) query assumptions of the whole argument
+            # when evaluated, which grows with depth (30 s of a 10-step RNN); the tree is the same.
+            full[n.symbol] = replace_shared(n.equation, full, evaluate=False)
         return full
 
     def expanded_output(self, output: Neuron, max_terms: int = 2000) -> sp.Expr | None:
