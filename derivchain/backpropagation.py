@@ -152,7 +152,7 @@ def delta_equations(network: Network) -> dict[sp.Symbol, DeltaEquation]:
             inner.insert(0, loss_derivative)
         # Pull out what the terms share: the factored shape backprop is about, (W13*W7 + W14*W10)*sign(...)
         common = factor_common(inner)
-        value = common if n.derivative() == 1 else n.derivative() * common
+        value = network.intern(common if n.derivative() == 1 else n.derivative() * common)
         # A loss whose textbook delta is a simplification (sigmoid + cross-entropy: Out - Y) says so.
         rewrite = network.loss.rewrite if n.is_output and len(inner) == 1 else ""
         values[n.symbol] = value

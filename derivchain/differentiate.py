@@ -40,28 +40,60 @@ def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluat
     and products (which compares the large substituted arguments) or functions' own evaluation.
     """
     memo = {} if memo is None else memo
-
+    # Keyed by identity (the node kept beside its result, so its id stays unique): two equal but
+    # distinct copies of a deep shared tree (a delta built twice) would otherwise be compared node
+    # by node on every lookup, which is exponential in depth on a DAG.
     def walk(e: sp.Basic) -> sp.Basic:
-        hit = memo.get(e)
+        hit = memo.get(id(e))
         if hit is not None:
-            return hit
-        if e in rule:
+            return hit[1]
+        if e.is_Symbol or not e.args:
+            out = rule.get(e, e)
+        elif e in rule:
             out = rule[e]
-        elif not e.args:
-            out = e
         else:
             args = tuple(walk(a) for a in e.args)
-            if args == e.args:
+            if all(a is b for a, b in zip(args, e.args)):
                 out = e
             elif not evaluate and (e.is_Add or e.is_Mul or e.is_Pow or isinstance(e, (sp.Function, sp.Max, sp.Min))):
                 # Functions too: Abs(Out - Y) would otherwise query the sign of the whole tree.
                 out = e.func(*args, evaluate=False)
             else:
                 out = e.func(*args)
-        memo[e] = out
+        memo[id(e)] = (e, out)
         return out
 
     return walk(expr)
+
+
+def intern(expr: sp.Basic, table: dict) -> sp.Basic:
+    """``expr`` with every subtree replaced by the one equal subtree in ``table`` (added if new).
+
+    Equal but distinct copies of a deep shared tree make every dict lookup and ``==`` compare node
+    by node, which is exponential in depth on a DAG (a 20-step RNN's deltas never finished).
+    Interned bottom-up, equal subtrees are the same object, so comparisons stop at identity.
+    """
+    done: dict[int, sp.Basic] = {}
+    keep = []  # the nodes whose ids key ``done``, alive while it is used
+    stack = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if id(e) in done:
+            continue
+        if ready or not e.args:
+            args = tuple(done[id(a)] for a in e.args)
+            node = e
+            if any(a is not b for a, b in zip(args, e.args)):
+                if e.is_Add or e.is_Mul:
+                    node = e.func._from_args(args, e.is_commutative)
+                else:
+                    node = e.func(*args, evaluate=False) if isinstance(e, (sp.Pow, sp.Function)) else e.func(*args)
+            keep.append(e)
+            done[id(e)] = table.setdefault(node, node)
+        else:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if id(a) not in done)
+    return done[id(expr)]
 
 
 def canonical(expr: sp.Basic) -> sp.Basic:

@@ -22,7 +22,7 @@ import sympy as sp
 
 from . import limits
 from .activations import ACTIVATIONS, Activation, get_activation
-from .differentiate import differentiate, replace_shared
+from .differentiate import differentiate, intern, replace_shared
 from .expansion import expand_within
 from .errors import LayersError, LayersLimitError, UnknownLossError, UnknownParameterError
 from .losses import Loss, get_loss
@@ -381,7 +381,12 @@ class Network:
 
     def substitute(self, expr: sp.Expr) -> sp.Expr:
         """Replace every neuron symbol in ``expr`` by its full expression (sums and products as they stand)."""
-        return replace_shared(expr, self.substitution, self.cache.setdefault("substitute_memo", {}), evaluate=False)
+        expr = self.intern(expr)
+        return self.intern(replace_shared(expr, self.substitution, self.cache.setdefault("substitute_memo", {}), evaluate=False))
+
+    def intern(self, expr: sp.Expr) -> sp.Expr:
+        """``expr`` with each subtree the network's one copy of it (see :func:`differentiate.intern`)."""
+        return intern(expr, self.cache.setdefault("intern", {}))
 
     @cached_property
     def loss_local(self) -> sp.Expr:

@@ -22,6 +22,17 @@ def _by_fdiff(e: sp.Basic, index: int) -> sp.Expr:
     return e.fdiff(index)
 
 
+def _self(e: sp.Basic, index: int) -> sp.Expr:
+    """(e^u)' = e^u: the node itself, not a new exp(u) (whose evaluation inspects all of u)."""
+    return e
+
+
+def _tanh_derivative(e: sp.Basic, index: int) -> sp.Expr:
+    """tanh'(u) = 1 - tanh(u)**2 from the node itself: SymPy's fdiff builds tanh(u) anew, and its
+    evaluation asks for u's real and imaginary parts (seconds on an unrolled RNN's nested argument)."""
+    return 1 - e**2
+
+
 def _zero(e: sp.Basic, index: int) -> sp.Expr:
     """Derivative 0: the function is piecewise constant (0 wherever the derivative exists)."""
     return sp.S.Zero
@@ -93,14 +104,14 @@ class FunctionRule:
 RULES: dict[str, FunctionRule] = {
     r.name: r
     for r in (
-        FunctionRule("exp", sp.exp, "exp", 1, _by_fdiff, mpmath.exp, None, r"e^{%s}", "around", parity="exp", degree=(1, 1)),
+        FunctionRule("exp", sp.exp, "exp", 1, _self, mpmath.exp, None, r"e^{%s}", "around", parity="exp", degree=(1, 1)),
         FunctionRule("log", sp.log, "log", 1, _by_fdiff, mpmath.log, None, r"\log{\left(%s \right)}", "around"),
         FunctionRule("Abs", sp.Abs, "abs", 1, _abs_derivative, abs, abs, r"\left|{%s}\right|", "around", parity="even"),
         FunctionRule("sign", sp.sign, "sign", 1, _zero, _sign, _sign, r"\operatorname{sign}", parity="odd"),
         # Heaviside(u, H0) prints as theta(u): the value at 0 is stated in the notes.
         FunctionRule("Heaviside", sp.Heaviside, "heaviside", 1, _zero, _heaviside, _heaviside, r"\theta", "call",
                      parity="heaviside", max_arity=2),
-        FunctionRule("tanh", sp.tanh, "tanh", 1, _by_fdiff, mpmath.tanh, None, r"\tanh", parity="odd"),
+        FunctionRule("tanh", sp.tanh, "tanh", 1, _tanh_derivative, mpmath.tanh, None, r"\tanh", parity="odd"),
         FunctionRule("sinh", sp.sinh, "sinh", 1, _by_fdiff, mpmath.sinh, None, r"\sinh", parity="odd"),
         FunctionRule("cosh", sp.cosh, "cosh", 1, _by_fdiff, mpmath.cosh, None, r"\cosh", parity="even"),
         FunctionRule("sin", sp.sin, "sin", 1, _by_fdiff, mpmath.sin, None, r"\sin", parity="odd"),
