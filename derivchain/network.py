@@ -245,22 +245,22 @@ class Network:
         """Name of the output layer's activation."""
         return self.outputs[0].activation.name
 
-    def summary(self) -> str:
-        """The network in one line."""
+    def summary(self, formula: bool = True) -> str:
+        """The network in one line (``formula``: with the loss's formula after its name)."""
         bias = "with biases" if self.biases else "no biases"
+        loss = f"loss {self.loss.name}" + (f" ({self.loss_local})" if formula else "")
         if self.origin:
             acts = sorted({n.activation.name for n in self.neurons})
             return (
                 f"{self.origin}: {count(len(self.inputs), 'input')}, {count(len(self.hidden), 'hidden neuron')}, "
                 f"{count(len(self.outputs), 'output')}, {count(len(self.weights), 'weight')}; "
-                f"activations {', '.join(acts)}; loss {self.loss.name} ({self.loss_local}); {bias}"
+                f"activations {', '.join(acts)}; {loss}; {bias}"
             )
         shape = "-".join(map(str, self.layers))
         notation = "" if self.notation is FLAT else f", {self.notation.name} notation"
         return (
             f"{shape} dense network{notation}; hidden activation {self.hidden_activation}, "
-            f"output activation {self.output_activation}; loss {self.loss.name} "
-            f"({self.loss_local}); {bias}"
+            f"output activation {self.output_activation}; {loss}; {bias}"
         )
 
 

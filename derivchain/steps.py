@@ -19,11 +19,50 @@ from .network import Network
 
 
 @dataclass(frozen=True)
+class Equation:
+    """``lhs = rhs`` inside a reason (typeset as mathematics in documents)."""
+
+    lhs: sp.Expr
+    rhs: sp.Expr
+
+    def __str__(self) -> str:
+        return f"{self.lhs} = {self.rhs}"
+
+
+@dataclass(frozen=True)
 class Step:
-    """One line: the expression, and why it equals the line before."""
+    """One line: the expression, and why it equals the line before.
+
+    ``parts`` is the reason in pieces, for documents that typeset its mathematics as mathematics:
+    words (str), a symbol or an :class:`Equation`, a tuple of symbols (a list of names), or an
+    activation (its derivative rule). ``reason`` is the same as plain text.
+    """
 
     expr: sp.Expr
     reason: str
+    parts: tuple = ()
+
+
+def plain(part) -> str:
+    """A reason's part as plain text (see :class:`Step`)."""
+    if isinstance(part, str):
+        return part
+    if isinstance(part, tuple):
+        return ", ".join(plain(p) for p in part)
+    rule = getattr(part, "rule", None)  # an activation: its derivative rule
+    return rule if isinstance(rule, str) else str(part)
+
+
+def _step(expr: sp.Expr, *parts) -> Step:
+    return Step(expr, "".join(plain(p) for p in parts), parts)
+
+
+def _joined(pieces: list[list]) -> list:
+    """Pieces of a reason joined by ``; ``."""
+    out: list = []
+    for i, piece in enumerate(pieces):
+        out += (["; "] if i else []) + piece
+    return out
 
 
 @dataclass(frozen=True, repr=False)
@@ -65,24 +104,23 @@ def derivation_steps(network: Network, parameter: str | sp.Symbol) -> tuple[Step
     """The step-by-step derivation of dLoss/d``parameter``."""
     w = network.parameter(parameter if isinstance(parameter, str) else parameter.name)
     D = lambda e: sp.Derivative(e, w)  # noqa: E731 - an unevaluated d/dw, printed as such
-    steps = [Step(D(network.loss_symbol), "the derivative to find")]
-    steps.append(Step(D(network.loss_local), f"{network.loss_symbol.name} = {network.loss_local}"))
+    steps = [_step(D(network.loss_symbol), "the derivative to find")]
+    steps.append(_step(D(network.loss_local), Equation(network.loss_symbol, network.loss_local)))
 
     reached = [o for o in network.outputs if _depends(network, o.symbol, w)]
     expr = sp.Add(*(network.loss_derivative(o) * D(o.symbol) for o in reached))
-    unaffected = [o.name for o in network.outputs if o not in reached]
-    reason = "chain rule through the loss"
+    unaffected = [o.symbol for o in network.outputs if o not in reached]
+    reason: list = ["chain rule through the loss"]
     if unaffected:
-        reason += f"; {', '.join(unaffected)} do{'es' if len(unaffected) == 1 else ''} not depend on {w.name}"
-    steps.append(Step(expr, reason))
+        reason += ["; ", tuple(unaffected), f" do{'es' if len(unaffected) == 1 else ''} not depend on ", w]
+    steps.append(_step(expr, *reason))
 
     for layer in sorted({n.layer for n in network.neurons}, reverse=True):
         pending = [n for n in network.neurons if n.layer == layer and expr.has(D(n.symbol))]
         if not pending:
             continue
-        names = ", ".join(n.name for n in pending)
         expr = expr.xreplace({D(n.symbol): D(n.equation) for n in pending})
-        steps.append(Step(expr, f"substitute the equation{'s' if len(pending) > 1 else ''} of {names}"))
+        steps.append(_step(expr, f"substitute the equation{'s' if len(pending) > 1 else ''} of ", tuple(n.symbol for n in pending)))
         replaced, dropped, constants = {}, [], []
         for n in pending:
             inner = []
@@ -91,27 +129,27 @@ def derivation_steps(network: Network, parameter: str | sp.Symbol) -> tuple[Step
                     inner.append(src)  # d/dw (src * w) = src
                 elif _depends(network, src, w):
                     inner.append(wt * D(src))
-                    constants.append(wt.name)
+                    constants.append(wt)
                 else:
-                    dropped.append(src.name)
+                    dropped.append(src)
             if n.bias == w:
                 inner.append(sp.Integer(1))
             replaced[D(n.equation)] = n.derivative() * sp.Add(*inner)
         expr = expr.xreplace(replaced)
-        parts = ["linearity and the chain rule"]
-        rules = list(dict.fromkeys(n.activation.rule for n in pending if n.activation.rule))
+        pieces: list[list] = [["linearity and the chain rule"]]
+        rules = list({n.activation.rule: n.activation for n in pending if n.activation.rule}.values())
         if rules:
-            parts.append("; ".join(rules))
+            pieces.append(_joined([[a] for a in rules]))
         if constants:
-            names = list(dict.fromkeys(constants))
-            parts.append(f"{', '.join(names)} do{'es' if len(names) == 1 else ''} not depend on {w.name}")
+            names = tuple(dict.fromkeys(constants))
+            pieces.append([names, f" do{'es' if len(names) == 1 else ''} not depend on ", w])
         if dropped:
-            parts.append(f"the terms with {', '.join(dict.fromkeys(dropped))} do not depend on {w.name}: their derivative is 0")
-        steps.append(Step(expr, "; ".join(parts)))
+            pieces.append(["the terms with ", tuple(dict.fromkeys(dropped)), " do not depend on ", w, ": their derivative is 0"])
+        steps.append(_step(expr, *_joined(pieces)))
 
     collected = _collect(expr)
     if collected != expr:
-        steps.append(Step(collected, "collect the common factors"))
+        steps.append(_step(collected, "collect the common factors"))
     return tuple(steps)
 
 
