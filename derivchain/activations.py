@@ -32,6 +32,9 @@ class Activation:
     latex: str
     note: str = ""
     rule: str = ""  # the derivative rule as a reader writes it, named where a derivation applies it
+    # The rule and the note as LaTeX prose (mathematics in $...$), for documents.
+    rule_tex: str = ""
+    note_tex: str = ""
 
 
     @property
@@ -48,6 +51,8 @@ def _leaky(slope: sp.Expr) -> Activation:
         r"\operatorname{LeakyReLU}_{a}(z) = \max(z, a z),\ a = %s" % sp.latex(slope),
         rule=f"leaky_relu: f'(z) = 1 for z > 0, {slope} otherwise",
         note=f"LeakyReLU is not differentiable at z = 0; derivchain uses the slope {slope} there, as PyTorch does.",
+        rule_tex=r"LeakyReLU: $f'(z) = 1$ for $z > 0$, $%s$ otherwise" % sp.latex(slope),
+        note_tex=r"LeakyReLU is not differentiable at $z = 0$; derivchain uses the slope $%s$ there, as PyTorch does." % sp.latex(slope),
     )
 
 
@@ -55,8 +60,10 @@ ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
         Activation("identity", lambda z: z, lambda z, o: sp.Integer(1), r"f(z) = z"),
-        Activation("sigmoid", sigmoid, lambda z, o: o * (1 - o), r"\sigma(z) = \frac{1}{1 + e^{-z}}", rule="sigmoid: s' = s(1 - s)"),
-        Activation("tanh", sp.tanh, lambda z, o: 1 - o**2, r"\tanh(z)", rule="tanh: t' = 1 - t^2"),
+        Activation("sigmoid", sigmoid, lambda z, o: o * (1 - o), r"\sigma(z) = \frac{1}{1 + e^{-z}}", rule="sigmoid: s' = s(1 - s)",
+                   rule_tex=r"sigmoid: $s' = s\,(1 - s)$"),
+        Activation("tanh", sp.tanh, lambda z, o: 1 - o**2, r"\tanh(z)", rule="tanh: t' = 1 - t^2",
+                   rule_tex=r"tanh: $t' = 1 - t^{2}$"),
         Activation(
             "relu",
             relu,
@@ -65,6 +72,9 @@ ACTIVATIONS: dict[str, Activation] = {
             note="ReLU is not differentiable at z = 0; derivchain uses ReLU'(0) = 0 "
             "(Heaviside(0) = 0), as PyTorch does.",
             rule="relu: r'(z) = Heaviside(z) (0 at z = 0)",
+            rule_tex=r"ReLU: $r'(z) = \theta(z)$, the step function, $0$ at $z = 0$",
+            note_tex=r"ReLU is not differentiable at $z = 0$; derivchain uses $\operatorname{ReLU}'(0) = 0$ "
+            r"(the step function $\theta$ with $\theta(0) = 0$), as PyTorch does.",
         ),
         _leaky(LEAKY_SLOPE),
         Activation(
@@ -73,6 +83,7 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda z, o: sigmoid(z),
             r"\operatorname{softplus}(z) = \log(1 + e^{z})",
             rule="softplus: f'(z) = sigmoid(z)",
+            rule_tex=r"softplus: $f'(z) = \sigma(z)$",
         ),
         Activation(
             "elu",
@@ -82,11 +93,15 @@ ACTIVATIONS: dict[str, Activation] = {
             note="ELU (alpha = 1) is differentiable everywhere; its rule f'(z) = f(z) + 1 for z <= 0 "
             "is checked numerically, since it needs exp's values.",
             rule="elu: f'(z) = 1 for z > 0, f(z) + 1 otherwise",
+            rule_tex=r"ELU: $f'(z) = 1$ for $z > 0$, $f(z) + 1$ otherwise",
+            note_tex=r"ELU ($\alpha = 1$) is differentiable everywhere; its rule $f'(z) = f(z) + 1$ for $z \le 0$ "
+            r"is checked numerically, since it needs the values of $\exp$.",
         ),
         Activation("swish", lambda z: z * sigmoid(z), lambda z, o: o + sigmoid(z) * (1 - o), r"z\,\sigma(z)",
-                   rule="swish: f'(z) = f(z) + sigmoid(z)(1 - f(z))"),
-        Activation("exp", sp.exp, lambda z, o: o, r"e^{z}", rule="exp: f' = f"),
-        Activation("square", lambda z: z**2, lambda z, o: 2 * z, r"z^{2}", rule="square: f'(z) = 2z"),
+                   rule="swish: f'(z) = f(z) + sigmoid(z)(1 - f(z))",
+                   rule_tex=r"swish: $f'(z) = f(z) + \sigma(z)\,(1 - f(z))$"),
+        Activation("exp", sp.exp, lambda z, o: o, r"e^{z}", rule="exp: f' = f", rule_tex=r"exp: $f' = f$"),
+        Activation("square", lambda z: z**2, lambda z, o: 2 * z, r"z^{2}", rule="square: f'(z) = 2z", rule_tex=r"square: $f'(z) = 2z$"),
     )
 }
 
@@ -106,6 +121,8 @@ def custom_activation(text: str, what: str = "activation") -> Activation:
         lambda z, o: slope.xreplace({x: z}),
         sp.latex(body.xreplace({x: sp.Symbol("z")})),
         note=f"custom activation {text}: its derivative is SymPy's, so the verdict checks the chain rule, not a rule of yours.",
+        note_tex=r"For the activation $f(x) = %s$ the derivative is SymPy's, so the verdict checks the chain rule, "
+        r"not a rule of yours." % sp.latex(body),
     )
 
 

@@ -136,8 +136,11 @@ def draw(net: Network, parameter: str | None, out: str, force: bool = False) -> 
 
 
 def export(net: Network, parameters: list[str] | None, out: str, snippet: bool = False, force: bool = False,
-           pdf: bool = False, title: str = "Gradients by the chain rule", max_paths: int = DEFAULT_MAX_PATHS) -> list[Path]:
-    """Write the derivations as a LaTeX or Markdown document (or snippet); ``pdf`` compiles it. The files written."""
+           pdf: bool = False, title: str = "Gradients by the chain rule", max_paths: int = DEFAULT_MAX_PATHS,
+           brief: bool = False) -> list[Path]:
+    """Write the derivations as a LaTeX or Markdown document (or snippet); ``pdf`` compiles it; ``brief``:
+    the network, the table of every derivative, the conventions and backpropagation only. Every file written
+    (a Markdown document's SVG diagrams too)."""
     from .export import export_document
 
     if not out:
@@ -149,4 +152,4 @@ def export(net: Network, parameters: list[str] | None, out: str, snippet: bool =
         raise OptionsError("--pdf compiles a whole .tex document: use --out FILE.tex without --snippet")
     check_max_paths(max_paths)
     chosen = net.parameters if not parameters or parameters == ["all"] else [net.parameter(w) for w in parameters]
-    return export_document(net, chosen, target, title, snippet, force, pdf, max_paths)
+    return export_document(net, chosen, target, title, snippet, force, pdf, max_paths, brief)

@@ -262,11 +262,12 @@ def export(weights: Annotated[Optional[list[str]], typer.Argument(help="Weights 
            force: Force = False,
            pdf: Annotated[bool, typer.Option("--pdf", help="Also compile the .tex with a LaTeX engine.")] = False,
            title: Annotated[str, typer.Option("--title", help="The document's title.")] = "Gradients by the chain rule",
+           brief: Annotated[bool, typer.Option("--brief", help="Only the table of every derivative and backpropagation.")] = False,
            max_paths: MaxPaths = 1000, net=None) -> None:
-    """Write the derivations as a LaTeX or Markdown document (or snippet); --pdf compiles it."""
+    """Write the derivations as a LaTeX or Markdown document (or snippet); --pdf compiles it. Lists every file written."""
     from . import api
 
-    for path in api.export(net, weights, out, snippet, force, pdf, title, max_paths):
+    for path in api.export(net, weights, out, snippet, force, pdf, title, max_paths, brief):
         typer.echo(f"wrote {path}")
 
 

@@ -87,7 +87,14 @@ class Derivation:
 
     def notes(self) -> tuple[str, ...]:
         """What happens at the non-differentiable points this derivation touches."""
-        notes = [self.network.loss.note] if self.network.loss.note else []
+        loss, *activations = noted(self.network)
+        first = [loss.note] if loss is not None else []
+        return (*first, *self.own_notes(), *(a.note for a in activations))
+
+    def own_notes(self) -> tuple[str, ...]:
+        """The notes about this derivation itself (paths not listed, a sum by suffix, a direct result
+        not printed), without the network's conventions (see :func:`noted`, printed once in a document)."""
+        notes = []
         if not self.path_sum.listed_all:
             notes.append(f"{self.path_count} paths: the first {len(self.paths)} are listed (raise --max-paths to see more).")
         if not self.path_sum.enumerated:
@@ -97,12 +104,6 @@ class Derivation:
                 f"the direct result has more than {SHOW_COMPACT_NODES} nodes even with whole neurons written "
                 "as their symbols, so it is not printed; the verdict compares it in full."
             )
-        seen = set()
-        for n in self.network.neurons:
-            a = n.activation
-            if a.note and a.name not in seen:
-                seen.add(a.name)
-                notes.append(a.note)
         return tuple(notes)
 
     @property
@@ -160,6 +161,16 @@ class Derivation:
     def __repr__(self) -> str:
         noun = "path" if self.path_count == 1 else "paths"
         return f"Derivation(d{self.network.loss_symbol}/d{self.parameter}: {self.path_count} {noun}, {self.verdict.word})"
+
+
+def noted(network: Network) -> tuple:
+    """The network's conventions at non-differentiable points: the loss if it has a note (else None),
+    then each activation with a note, once (each has ``note`` and ``note_tex``)."""
+    seen: dict = {}
+    for n in network.neurons:
+        if n.activation.note:
+            seen.setdefault(n.activation.name, n.activation)
+    return (network.loss if network.loss.note else None, *seen.values())
 
 
 @dataclass(frozen=True)

@@ -792,9 +792,10 @@ _TEX = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%
         "^": r"\^{}", "~": r"\~{}", "\u00a0": "~"}
 
 
-def tikz(source, parameter=None, printer=None) -> str:
+def tikz(source, parameter=None, printer=None, caption: bool = True) -> str:
     """The picture as a tikzpicture (the same coordinates as the SVG, 1 px = 0.75 pt), shrunk to the
-    line width and to 60 % of the text height when larger, with its caption below.
+    line width and to 60 % of the text height when larger, with its caption below (unless ``caption``
+    is False: a document's per-parameter pictures, whose text says what the red edges are).
 
     ``printer`` is accepted for compatibility; the graph carries every name's LaTeX."""
     lay = source if isinstance(source, Layout) else _resolve(source, parameter)
@@ -829,7 +830,7 @@ def tikz(source, parameter=None, printer=None) -> str:
     out.append(r"\ifdim\wd0>\linewidth\sbox0{\resizebox{\linewidth}{!}{\usebox0}}\fi")
     out.append(r"\ifdim\ht0>0.6\textheight\sbox0{\resizebox{!}{0.6\textheight}{\usebox0}}\fi")
     out.append(r"\usebox0%")
-    if lay.caption:
+    if lay.caption and caption:
         text = r"\\ ".join(_tex_paragraph(par) for par in lay.caption)
         out.append(r"\par\smallskip{\small %s\par}" % text)
     out.append(r"\end{center}")

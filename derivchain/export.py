@@ -13,77 +13,40 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .derivation import Derivation, derive
-from .diagram import tikz
+from .derivation import derive
 from .files import ExportError, check_targets, write_files
 from .network import Network
-from .render import markdown as md
-from .render.latex import align, derivation_lines, network_lines, printer_for, steps_lines
-from .steps import step_by_step
-
-PREAMBLE = r"""\documentclass[11pt]{article}
-\usepackage[a4paper,margin=2cm]{geometry}
-\usepackage{amsmath,amssymb}
-\usepackage{graphicx,tikz}
-\allowdisplaybreaks
-"""
-
-
-def latex_document(network: Network, derivations: list[Derivation], title: str, snippet: bool = False) -> str:
-    """The network's equations, then each derivation (paths, chains, sums, backprop, direct, verdict, steps)."""
-    printer = printer_for(network)
-    body = [r"\section*{The network}", printer.text(network.summary()) + ".", "",
-            align(network_lines(network, printer), breakable=False), ""]
-    for d in derivations:
-        name = printer._print(d.parameter)
-        body.append(r"\section*{$\partial %s / \partial %s$}" % (printer._print(network.loss_symbol), name))
-        body.append(tikz(network, d.parameter, printer))
-        body.append(align(derivation_lines(d, printer), breakable=False))
-        chain = step_by_step(network, d.parameter)
-        body.append(r"\noindent Step by step, from $%s = %s$:" % (printer._print(network.loss_symbol), printer._print(network.loss_local)))
-        body.append(align(steps_lines(chain, printer), breakable=False))
-        for note in d.notes():
-            body.append(r"\noindent\emph{Note.} " + printer.text(note) + r"\par")
-        body.append("")
-    text = "\n".join(body)
-    if snippet:
-        return text
-    head = PREAMBLE + "\\title{%s}\n\\date{}\n\\begin{document}\n\\maketitle\n" % printer.text(title)
-    return head + text + "\n\\end{document}\n"
-
-
-def markdown_document(network: Network, derivations: list[Derivation], title: str, snippet: bool = False) -> str:
-    """The same content as Markdown with ``$$`` math."""
-    parts = [] if snippet else [f"# {md.escape(title)}", ""]
-    parts.append(md.network(network))
-    parts += [md.derivation(d) for d in derivations]
-    return "\n".join(parts)
+from .render.document import latex_document, markdown_document
 
 
 def export_document(network: Network, parameters, target: Path, title: str, snippet: bool = False, force: bool = False,
-                    pdf: bool = False, max_paths: int = 1000) -> list[Path]:
-    """Derive each parameter and write the document (a Markdown one with its SVG diagram beside it; with
-    ``pdf``, the compiled PDF beside the .tex): every target checked first, all written or none."""
+                    pdf: bool = False, max_paths: int = 1000, brief: bool = False) -> list[Path]:
+    """Derive each parameter and write the document (a Markdown one with its SVG diagrams beside it: the
+    network's, and unless ``brief`` each parameter's with its paths; with ``pdf``, the compiled PDF beside
+    the .tex): every target checked first, all written or none. The files written, every one."""
     target = Path(target)
     if target.suffix == ".tex":
         outputs = [target, target.with_suffix(".pdf")] if pdf else [target]
     else:
-        outputs = [target, target.with_name(target.stem + "-network.svg")]
+        # Markdown hosts render SVG images: the diagrams go beside the .md file.
+        pictures = {None: target.stem + "-network.svg"}
+        if not brief:
+            pictures.update({p: f"{target.stem}-paths-{p.name}.svg" for p in parameters})
+        outputs = [target] + [target.with_name(name) for name in pictures.values()]
     check_targets(outputs, force)  # before the (slow) derivations and compilation
     derivations = [derive(network, p, max_paths=max_paths) for p in parameters]
     if target.suffix == ".tex":
-        text = latex_document(network, derivations, title, snippet)
+        text = latex_document(network, derivations, title, snippet, brief)
         files = {target: text}
         if pdf:
             files[outputs[1]], _ = compile_text(text, target.name)
         return write_files(files, force)
-    # Markdown hosts render SVG images: the diagram goes beside the .md file.
     from .diagram import svg
 
-    picture = outputs[1]
-    text = markdown_document(network, derivations, title, snippet)
-    text = text.replace("## Network\n", f"## Network\n\n![the network]({picture.name})\n", 1)
-    return write_files({target: text, picture: svg(network, derivations[0].parameter if len(derivations) == 1 else None) + "\n"}, force)
+    files = {target: markdown_document(network, derivations, title, snippet, brief, pictures)}
+    for p, name in pictures.items():
+        files[target.with_name(name)] = svg(network, p) + "\n"
+    return write_files(files, force)
 
 
 def write_new(path: Path, text: str, force: bool = False) -> None:
@@ -92,7 +55,8 @@ def write_new(path: Path, text: str, force: bool = False) -> None:
 
 
 ENGINES = ("pdflatex", "lualatex", "xelatex")
-#: Debian's packages that hold what an exported document needs (amsmath, geometry, graphicx, TikZ).
+#: Debian's packages that hold what an exported document needs: geometry, amsmath, hyperref, longtable
+#: (texlive-latex-base), mathtools, booktabs (texlive-latex-recommended), TikZ (texlive-pictures).
 TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-pictures"
 #: Seconds a LaTeX run may take before it is stopped.
 COMPILE_SECONDS = 120

@@ -23,6 +23,7 @@ class Loss:
     formula: Callable[[Sequence[sp.Expr], Sequence[sp.Expr]], sp.Expr]
     text: str
     note: str = ""
+    note_tex: str = ""  # the note as LaTeX prose (mathematics in $...$), for documents
     output_activation: str | None = None  # the output activation it requires, if any
     min_outputs: int = 1
     # dLoss/dOut_k written the textbook way (2*(Out - Y), not 2*Out - 2*Y), from (outputs, targets, k);
@@ -75,6 +76,8 @@ LOSSES: dict[str, Loss] = {
             derivative=each_output(lambda out, y: sp.sign(out - y)),
             note="|u| is not differentiable at u = 0; derivchain uses d|u|/du = sign(u), "
             "so the gradient is 0 where Out = Y (a valid subgradient).",
+            note_tex=r"$|u|$ is not differentiable at $u = 0$; derivchain uses $d|u|/du = \operatorname{sign}(u)$ "
+            r"with $\operatorname{sign}(0) = 0$, so the gradient is $0$ where an output equals its target (a valid subgradient).",
         ),
         Loss("squared", per_output(lambda out, y: (out - y) ** 2), "(Out - Y)**2",
              derivative=each_output(lambda out, y: _keep_coeff(sp.Integer(2), out - y))),
@@ -85,6 +88,7 @@ LOSSES: dict[str, Loss] = {
             per_output(lambda out, y: -(y * sp.log(out) + (1 - y) * sp.log(1 - out))),
             "-(Y*log(Out) + (1 - Y)*log(1 - Out))",
             note="binary cross-entropy needs Out in (0, 1): the output activation must be sigmoid.",
+            note_tex=r"Binary cross-entropy needs outputs in $(0, 1)$: the output activation must be the sigmoid.",
             output_activation="sigmoid",
             derivative=each_output(lambda out, y: (out - y) / (out * (1 - out))),
             rewrite="sigmoid + cross-entropy: the sigmoid's Out*(1 - Out) cancels the loss's denominator",
@@ -95,6 +99,8 @@ LOSSES: dict[str, Loss] = {
             "-sum_k Y_k*log(softmax_k(Out))",
             note="softmax + cross-entropy: the outputs are logits (identity output activation) and "
             "dLoss/dOut_k = softmax_k(Out)*sum(Y) - Y_k.",
+            note_tex=r"Softmax + cross-entropy: the outputs are logits (identity output activation), and the derivative "
+            r"of the loss by output $k$ is $\operatorname{softmax}_k(\mathrm{Out}) \sum_j Y_j - Y_k$.",
             output_activation="identity",
             min_outputs=2,
             derivative=_softmax_derivative,

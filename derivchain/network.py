@@ -438,8 +438,8 @@ class Network:
         """The parameters used in more than one place (shared weights), in order."""
         return tuple(p for p in self.parameters if len(self.uses.get(p, ())) > 1)
 
-    def summary(self) -> str:
-        """The network in one line."""
+    def summary(self, formula: bool = True) -> str:
+        """The network in one line (``formula``: with the loss's formula after its name)."""
         bias = "with biases" if self.biases else "no biases"
         if self.is_graph:
             nodes = [n for n in self.neurons if isinstance(n, ExprNode)]
@@ -452,21 +452,22 @@ class Network:
             shared = f"; shared: {', '.join(f'{p.name} ({len(self.uses[p])} uses)' for p in self.shared[:6])}" if self.shared else ""
             if len(self.shared) > 6:
                 shared += f", ... ({len(self.shared)} shared in all)"
-            loss = self.loss.name if self.loss.name == self.loss.text else f"{self.loss.name} ({self.loss_local})"
+            same = self.loss.name == self.loss.text or not formula
+            loss = self.loss.name if same else f"{self.loss.name} ({self.loss_local})"
             return f"{self.origin or 'graph'}: {', '.join(parts)}{shared}; loss {loss}"
+        loss = f"loss {self.loss.name}" + (f" ({self.loss_local})" if formula else "")
         if self.origin:
             acts = sorted({n.activation.name for n in self.neurons})
             return (
                 f"{self.origin}: {count(len(self.inputs), 'input')}, {count(len(self.hidden), 'hidden neuron')}, "
                 f"{count(len(self.outputs), 'output')}, {count(len(self.weights), 'weight')}; "
-                f"activations {', '.join(acts)}; loss {self.loss.name} ({self.loss_local}); {bias}"
+                f"activations {', '.join(acts)}; {loss}; {bias}"
             )
         shape = "-".join(map(str, self.layers))
         notation = "" if self.notation is FLAT else f", {self.notation.name} notation"
         return (
             f"{shape} dense network{notation}; hidden activation {self.hidden_activation}, "
-            f"output activation {self.output_activation}; loss {self.loss.name} "
-            f"({self.loss_local}); {bias}"
+            f"output activation {self.output_activation}; {loss}; {bias}"
         )
 
 

@@ -19,11 +19,50 @@ from .network import Network
 
 
 @dataclass(frozen=True)
+class Equation:
+    """``lhs = rhs`` inside a reason (typeset as mathematics in documents)."""
+
+    lhs: sp.Expr
+    rhs: sp.Expr
+
+    def __str__(self) -> str:
+        return f"{self.lhs} = {self.rhs}"
+
+
+@dataclass(frozen=True)
 class Step:
-    """One line: the expression, and why it equals the line before."""
+    """One line: the expression, and why it equals the line before.
+
+    ``parts`` is the reason in pieces, for documents that typeset its mathematics as mathematics:
+    words (str), a symbol or an :class:`Equation`, a tuple of symbols (a list of names), or an
+    activation (its derivative rule). ``reason`` is the same as plain text.
+    """
 
     expr: sp.Expr
     reason: str
+    parts: tuple = ()
+
+
+def plain(part) -> str:
+    """A reason's part as plain text (see :class:`Step`)."""
+    if isinstance(part, str):
+        return part
+    if isinstance(part, tuple):
+        return ", ".join(plain(p) for p in part)
+    rule = getattr(part, "rule", None)  # an activation: its derivative rule
+    return rule if isinstance(rule, str) else str(part)
+
+
+def _step(expr: sp.Expr, *parts) -> Step:
+    return Step(expr, "".join(plain(p) for p in parts), parts)
+
+
+def _joined(pieces: list[list]) -> list:
+    """Pieces of a reason joined by ``; ``."""
+    out: list = []
+    for i, piece in enumerate(pieces):
+        out += (["; "] if i else []) + piece
+    return out
 
 
 @dataclass(frozen=True, repr=False)
@@ -65,8 +104,8 @@ def derivation_steps(network: Network, parameter: str | sp.Symbol) -> tuple[Step
     """The step-by-step derivation of dLoss/d``parameter``."""
     w = network.parameter(parameter if isinstance(parameter, str) else parameter.name)
     D = lambda e: sp.Derivative(e, w)  # noqa: E731 - an unevaluated d/dw, printed as such
-    steps = [Step(D(network.loss_symbol), "the derivative to find")]
-    steps.append(Step(D(network.loss_local), f"{network.loss_symbol.name} = {network.loss_local}"))
+    steps = [_step(D(network.loss_symbol), "the derivative to find")]
+    steps.append(_step(D(network.loss_local), Equation(network.loss_symbol, network.loss_local)))
 
     terms, unaffected = [], []
     for x in network.uses_of_loss:
@@ -75,50 +114,48 @@ def derivation_steps(network: Network, parameter: str | sp.Symbol) -> tuple[Step
         elif x in network.node_symbols and _depends(network, x, w):
             terms.append(network.loss_partial(x) * D(x))
         elif x in network.node_symbols:
-            unaffected.append(x.name)
+            unaffected.append(x)
     expr = sp.Add(*terms)
-    reason = "chain rule through the loss"
+    reason: list = ["chain rule through the loss"]
     if unaffected:
-        reason += f"; {', '.join(unaffected)} do{'es' if len(unaffected) == 1 else ''} not depend on {w.name}"
+        reason += ["; ", tuple(unaffected), f" do{'es' if len(unaffected) == 1 else ''} not depend on ", w]
     if expr != steps[-1].expr:
-        steps.append(Step(expr, reason))
+        steps.append(_step(expr, *reason))
 
     for layer in sorted({n.layer for n in network.neurons}, reverse=True):
         pending = [n for n in network.neurons if n.layer == layer and expr.has(D(n.symbol))]
         if not pending:
             continue
-        names = ", ".join(n.name for n in pending)
         expr = expr.xreplace({D(n.symbol): D(n.equation) for n in pending})
-        steps.append(Step(expr, f"substitute the equation{'s' if len(pending) > 1 else ''} of {names}"))
+        steps.append(_step(expr, f"substitute the equation{'s' if len(pending) > 1 else ''} of ", tuple(n.symbol for n in pending)))
         replaced, dropped, constants = {}, [], []
         for n in pending:
             inner = []
             for r in n.reads:
                 if r == w:
                     inner.append(n.inner_partial(w))  # d/dw (src * w) = src
-                elif r in network.node_symbols or r in network.parameter_index:
-                    if r in network.node_symbols and _depends(network, r, w):
-                        inner.append(n.inner_partial(r) * D(r))
-                        if n.sources:
-                            constants.extend(x.name for x in n.inner_partial(r).free_symbols)
-                    elif r in network.node_symbols or not n.sources:
-                        dropped.append(r.name)
+                elif r in network.node_symbols and _depends(network, r, w):
+                    inner.append(n.inner_partial(r) * D(r))
+                    if n.sources:  # the weights on the edges from r, constants here
+                        constants.extend(sorted(n.inner_partial(r).free_symbols, key=lambda x: x.name))
+                elif r in network.node_symbols or (not n.sources and r in network.parameter_index):
+                    dropped.append(r)
             replaced[D(n.equation)] = n.derivative() * sp.Add(*inner)
         expr = expr.xreplace(replaced)
-        parts = ["linearity and the chain rule" if any(n.sources for n in pending) else "the chain rule through the expression"]
-        rules = list(dict.fromkeys(n.activation.rule for n in pending if n.activation.rule))
+        pieces: list[list] = [["linearity and the chain rule" if any(n.sources for n in pending) else "the chain rule through the expression"]]
+        rules = list({n.activation.rule: n.activation for n in pending if n.activation.rule}.values())
         if rules:
-            parts.append("; ".join(rules))
+            pieces.append(_joined([[a] for a in rules]))
         if constants:
-            names = sorted(set(constants), key=constants.index)
-            parts.append(f"{', '.join(names)} do{'es' if len(names) == 1 else ''} not depend on {w.name}")
+            names = tuple(dict.fromkeys(constants))
+            pieces.append([names, f" do{'es' if len(names) == 1 else ''} not depend on ", w])
         if dropped:
-            parts.append(f"the terms with {', '.join(dict.fromkeys(dropped))} do not depend on {w.name}: their derivative is 0")
-        steps.append(Step(expr, "; ".join(parts)))
+            pieces.append(["the terms with ", tuple(dict.fromkeys(dropped)), " do not depend on ", w, ": their derivative is 0"])
+        steps.append(_step(expr, *_joined(pieces)))
 
     collected = _collect(expr)
     if collected != expr:
-        steps.append(Step(collected, "collect the common factors"))
+        steps.append(_step(collected, "collect the common factors"))
     return tuple(steps)
 
 

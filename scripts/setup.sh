@@ -11,12 +11,13 @@ if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
     $SUDO apt-get update -qq
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
 fi
-# "latex" is not a Python extra: it asks for a real LaTeX engine, from Debian (about 35 s, 70 MB),
+# "latex" is not a Python extra: it asks for a real LaTeX engine, from Debian (about 35 s, 70 MB):
+# texlive-latex-base (hyperref, longtable), -recommended (mathtools, booktabs), -pictures (TikZ),
 # which the export tests compile documents with.
 extras=""
 for word in "$@"; do
     if [ "$word" = latex ]; then
-        if ! command -v pdflatex >/dev/null 2>&1 || ! kpsewhich tikz.sty >/dev/null 2>&1; then
+        if ! command -v pdflatex >/dev/null 2>&1 || ! kpsewhich tikz.sty mathtools.sty >/dev/null 2>&1; then
             if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
             $SUDO apt-get update -qq
             $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \

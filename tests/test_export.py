@@ -1,16 +1,23 @@
-"""Exports: atomic writes that never clobber, and documents that compile with a real LaTeX engine."""
+"""Exports: atomic writes that never clobber, documents that compile with a real LaTeX engine, and notes
+a teacher can use: short, structured (table, contents, bookmarks), each fact once, Markdown at parity."""
 
 import os
+import re
+import shutil
+import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+import derivchain as dc
 from derivchain.cli import app
 from derivchain.derivation import derive
-from derivchain.export import ExportError, compile_pdf, latex_document, latex_engine, markdown_document, write_new
+from derivchain.export import ExportError, compile_pdf, compile_text, latex_document, latex_engine, markdown_document, write_new
 from derivchain.netfile import load_network
 from derivchain.network import default_network, dense
+from derivchain.render.latex import printer_for
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 runner = CliRunner()
@@ -33,6 +40,8 @@ def test_export_cli(tmp_path):
     text = out.read_text()
     assert text.startswith("# Gradients by the chain rule") and text.count("$$") >= 6
     assert "![the network](notes-network.svg)" in text and (tmp_path / "notes-network.svg").exists()
+    assert [line.removeprefix("wrote ") for line in r.output.splitlines()] == [
+        str(tmp_path / n) for n in ("notes.md", "notes-network.svg", "notes-paths-W1.svg", "notes-paths-W7.svg")]
     r = runner.invoke(app, ["export", "W1", "--out", str(out)])
     assert r.exit_code == 2 and "already exists; pass --force" in r.output
     r = runner.invoke(app, ["export", "--out", str(tmp_path / "x.pdf")])
@@ -49,6 +58,9 @@ def documents():
     yield "4-layer sigmoid network", dense("2,2,2,1", activation="sigmoid", bias=True, loss="half-squared")
     yield "skip connection file", load_network(EXAMPLES / "skip.toml")
     yield "layered notation", dense("2,2,2,1", activation="tanh", notation="layered")
+    yield "relu, abs", dense("2,3,2,1", activation="relu")
+    yield "softmax, elu", dense("2,2,2", loss="softmax", activation="elu")
+    yield "classifier file", load_network(EXAMPLES / "classifier.json")
 
 
 # On CI (CI=true) a missing engine is a failure, not a skip: .ci/run installs one.
@@ -56,18 +68,163 @@ def documents():
 @pytest.mark.parametrize("name, network", list(documents()), ids=[n for n, _ in documents()])
 def test_documents_compile_without_errors_or_overfull_lines(name, network, tmp_path):
     derivations = [derive(network, p) for p in network.parameters]
-    tex = tmp_path / "notes.tex"
-    write_new(tex, latex_document(network, derivations, name))
-    pdf, log = compile_pdf(tex)
-    assert pdf.exists() and pdf.stat().st_size > 1000
-    overfull = [l for l in log.splitlines() if l.startswith("Overfull \\hbox")]
-    assert not overfull, overfull
+    for brief in (False, True):
+        tex = tmp_path / f"notes-{brief}.tex"
+        write_new(tex, latex_document(network, derivations, name, brief=brief))
+        pdf, log = compile_pdf(tex)
+        assert pdf.exists() and pdf.stat().st_size > 1000
+        overfull = [l for l in log.splitlines() if l.startswith("Overfull \\hbox")]
+        assert not overfull, overfull
+    # A snippet compiles in a document that loads the packages it names.
+    from derivchain.render.document import PACKAGES
+
+    snippet = latex_document(network, derivations[:2], name, snippet=True)
+    assert snippet.startswith("% derivchain notes: needs \\usepackage{mathtools,amssymb}")
+    _, log = compile_text("\\documentclass{article}\n" + PACKAGES + "\\begin{document}\n" + snippet + "\\end{document}\n")
+    assert "Error" not in log
 
 
-def test_markdown_document_has_every_weight():
+def test_markdown_document_has_every_weight_step_by_step():
     net = default_network()
     text = markdown_document(net, [derive(net, p) for p in net.parameters], "t")
-    assert all(f"## dLoss/dW{i}" in text for i in range(1, 15))
+    for i in range(1, 15):
+        assert f'<a id="derivchain-W{i}"></a>\n\n### $\\partial \\mathrm{{Loss}}/\\partial W_{{{i}}}$' in text
+        assert f"[$W_{{{i}}}$](#derivchain-W{i})" in text  # the table links to it
+    assert text.count("Step by step:") == 14 and text.count("*Verdict:*") == 14
+    # Each reason is prose, its names typeset as mathematics.
+    assert "*Linearity and the chain rule; $W_{13}$, $W_{14}$ do not depend on $W_{1}$:*" in text
+
+
+# --- notes a teacher can use -----------------------------------------------------------------------
+NEEDS_PDF = pytest.mark.skipif((latex_engine() is None or not shutil.which("pdfinfo")) and not os.environ.get("CI"),
+                               reason="no LaTeX engine or pdfinfo (CI installs both)")
+SIGMOID_3441 = ["--layers", "3,4,4,1", "--activation", "sigmoid"]
+
+
+def pages(pdf: Path) -> int:
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
+
+
+def pdf_objects(pdf: Path) -> bytes:
+    """The PDF's bytes with its compressed object streams inflated (pdflatex packs outlines in them)."""
+    data = pdf.read_bytes()
+    out = [data]
+    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            out.append(zlib.decompress(m.group(1)))
+        except zlib.error:
+            pass
+    return b"\n".join(out)
+
+
+def export(tmp_path, name, *args):
+    """``derivchain export`` through the CLI; the files it says it wrote."""
+    r = runner.invoke(app, ["export", "--out", str(tmp_path / name), *args])
+    assert r.exit_code == 0, r.output
+    return [Path(line.removeprefix("wrote ")) for line in r.output.splitlines()]
+
+
+@NEEDS_PDF
+@pytest.mark.parametrize("args, most", [([], 12), (SIGMOID_3441, 30)], ids=["worked example, 14 weights", "3-4-4-1 sigmoid, 32 weights"])
+def test_notes_are_short_with_contents_and_bookmarks(tmp_path, args, most):
+    # Before issue 12: 22 pages and 66 pages.
+    written = export(tmp_path, "notes.tex", "--pdf", *args)
+    tex, pdf = tmp_path / "notes.tex", tmp_path / "notes.pdf"
+    assert written == [tex, pdf]
+    assert pages(pdf) <= most
+    brief = export(tmp_path, "brief.tex", "--pdf", "--brief", *args)[1]
+    assert pages(brief) < pages(pdf) and pages(brief) <= 4
+    source = tex.read_text()
+    assert r"\tableofcontents" in source and "bookmarks=true" in source
+    objects = pdf_objects(pdf)
+    assert b"/Type /Outlines" in objects
+    net = default_network() if not args else dense("3,4,4,1", activation="sigmoid")
+    # A bookmark for each section and each parameter.
+    assert objects.count(b"/Title ") == 5 + len(net.parameters)
+    # No heading is the last line of a page.
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    heading = re.compile(r"^\s*(\d+\.\d+\s|\d+\s+(The network|Every derivative|Conventions|Backpropagation|Each parameter)\s*$)")
+    for number, page in enumerate(text.split("\f")[:-1], start=1):
+        lines = [l for l in page.splitlines() if l.strip()]
+        if lines and re.fullmatch(r"\s*\d+\s*", lines[-1]):
+            lines.pop()  # the page number
+        assert lines and not heading.match(lines[-1]), (number, lines[-1:])
+
+
+def worked_example_notes():
+    net = default_network()
+    derivations = [derive(net, p) for p in net.parameters]
+    return net, derivations, latex_document(net, derivations, "t"), markdown_document(net, derivations, "t")
+
+
+def test_each_fact_once():
+    net, derivations, tex, text = worked_example_notes()
+    printer = printer_for(net, intertext="shortintertext", width=78)
+    # The conventions, once: the kink of |u| (not once per weight).
+    assert tex.count("is not differentiable") == 1 and text.count("is not differentiable") == 1
+    assert r"\section{Conventions}" in tex
+    for d in derivations:
+        final = printer._print(d.backprop.local)
+        # The gradient: in the table and as the last line of its step-by-step derivation, nowhere else
+        # (it was printed four to six times: sum, backprop, two cases, direct, steps).
+        assert tex.count(final) == 2, (d.parameter, tex.count(final))
+        assert text.count(final) == 2, d.parameter
+    # Each delta once, in the backpropagation section.
+    for delta in (r"\delta_{H_{1}} &=", r"\delta_{\mathrm{Out}} &="):
+        assert tex.count(delta) == 1 and text.count(delta) == 1
+    # Backprop's form for a parameter: said once, as the step-by-step result with delta written out.
+    assert tex.count(r"Backpropagation gives the same expression as $\partial \mathrm{Loss}/\partial W_{1} = X_{1} \delta_{H_{1}}$") == 1
+
+
+def test_mathematics_is_typeset_and_prose_is_prose():
+    net, derivations, tex, text = worked_example_notes()
+    for code in ("Abs(", "d|u|/du = sign(u)", r"\textbar{}", "W13, W14 do"):
+        assert code not in tex and code not in text, code
+    assert r"derivchain uses $d|u|/du = \operatorname{sign}(u)$" in tex
+    assert r"Linearity and the chain rule; $W_{13}$, $W_{14}$ do not depend on $W_{1}$" in tex
+    assert "The network: 2-3-2-1 dense network; hidden activation identity, output activation identity; loss abs; no biases." in tex
+
+
+def test_broken_lines_start_with_their_operator_and_activation_derivatives_stay_together():
+    net = dense("3,4,4,1", activation="sigmoid")
+    tex = latex_document(net, [derive(net, p) for p in net.parameters[:2]], "t")
+    continued = [l for l in tex.splitlines() if l.startswith(r"&\quad ")]
+    assert continued and all(re.match(r"&\\quad (\\left\. )?\{\}[+-] ", l) for l in continued), continued[:3]
+    # H_5 (1 - H_5) is one piece, never split around a weight (H5 W13 (1 - H5)).
+    for k in (1, 5, 6, 7, 8):
+        assert not re.search(r"H_\{%d\} (W_\{\d+\} |X_\{\d+\} )+\\left\(1 - H_\{%d\}\\right\)" % (k, k), tex)
+        assert rf"H_{{{k}}} \left(1 - H_{{{k}}}\right)" in tex
+    neg = latex_document(dense("2,2,1", activation="sigmoid"), [derive(dense("2,2,1", activation="sigmoid"), "W1")], "t")
+    assert r"\frac{\partial \mathrm{Loss}}{\partial W_{1}} = H_{1} \left(1 - H_{1}\right) W_{5} X_{1}" in neg
+
+
+def test_brief_has_the_table_and_backprop_only(tmp_path):
+    net, derivations, tex, text = worked_example_notes()
+    brief = latex_document(net, derivations, "t", brief=True)
+    assert len(brief) < len(tex) / 3
+    assert r"\section{Every derivative}" in brief and r"\section{Backpropagation}" in brief
+    body = brief[brief.index(r"\begin{document}"):]
+    assert "Step by step" not in body and r"\subsection" not in body
+    assert r"\frac{\partial \mathrm{Loss}}{\partial W_{1}} &= X_{1} \delta_{H_{1}}" in brief
+    md_brief = markdown_document(net, derivations, "t", brief=True)
+    assert len(md_brief) < len(text) / 3 and "Step by step" not in md_brief
+    # The API takes it too; a brief Markdown export has only the network's picture.
+    written = dc.api.export(net, ["W1", "W7"], str(tmp_path / "b.md"), brief=True)
+    assert written == [tmp_path / "b.md", tmp_path / "b-network.svg"]
+
+
+def test_markdown_export_lists_and_references_every_file(tmp_path):
+    written = export(tmp_path, "notes.md", "W1", "W7")
+    names = ["notes.md", "notes-network.svg", "notes-paths-W1.svg", "notes-paths-W7.svg"]
+    assert [p.name for p in written] == names  # every file written is listed
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)  # and nothing else is written
+    text = (tmp_path / "notes.md").read_text()
+    for svg in names[1:]:
+        assert f"]({svg})" in text  # each picture is shown
+        assert (tmp_path / svg).read_text().startswith("<svg")
+    assert 'class="edge hot"' in (tmp_path / "notes-paths-W1.svg").read_text()  # its paths in red
+    assert text.count("Step by step:") == 2
 
 
 def test_pdf_without_engine_is_a_clear_error(tmp_path, monkeypatch):

@@ -76,6 +76,18 @@ def test_the_activation_derivative_sits_beside_its_factor():
     assert r"H_{4} \left(1 - H_{4}\right) W_{7}" in render(d, "latex")
 
 
+def test_a_negative_product_keeps_the_activation_derivative_together():
+    # The case Out - Y < 0 negates the product: the sign goes in front, H1*(1 - H1) stays one piece.
+    net = dc.dense("2,2,1", activation="sigmoid")
+    d = dc.derive(net, "W1")
+    negative = d.cases()[1].value
+    assert dc.text(negative) == "-H1*(1 - H1)*W5*X1"
+    assert dc.latex(negative, net) == r"-H_{1} \left(1 - H_{1}\right) W_{5} X_{1}"
+    # A number stays in front of the pair: 2*Out*(1 - Out)*X1, not Out*(1 - Out)*2*X1.
+    out = run("grad", "W1", "--layers", "2,1", "--output-activation", "sigmoid", "--loss", "squared").output
+    assert "Backpropagation: dLoss/dW1 = X1*delta_Out = 2*Out*(1 - Out)*X1*(Out - Y)" in out
+
+
 def test_the_step_that_applies_the_sigmoid_names_its_rule():
     s = dc.step_by_step(dc.dense("2,2,1", activation="sigmoid", loss="half-squared"), "W1")
     assert any("sigmoid: s' = s(1 - s)" in st.reason for st in s.steps)

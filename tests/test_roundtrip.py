@@ -146,8 +146,8 @@ def test_latex_is_built_from_the_same_objects(make):
     printer = printer_for(net)
     for p in _params(net):
         d = derive(net, p)
-        # A long sum is broken across aligned lines: read it joined again.
-        tex = render(d, "latex").replace(" \\\\\n&\\quad ", " ")
+        # A long sum is broken across aligned lines, each continued by its sign ({}+ ...): read it joined again.
+        tex = render(d, "latex").replace(" \\\\\n&\\quad {}", " ")
         for c in (d.sum_chain, d.entry_chain, *d.delta_chains):
             for f in c.forms:
                 piece = latex_form(printer, f)

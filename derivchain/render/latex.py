@@ -28,8 +28,33 @@ _COMMAND = re.compile(r"\\[a-zA-Z]+")
 
 
 def visible_width(tex: str) -> int:
-    """A rough count of the characters a LaTeX math string shows (commands count as one)."""
-    return len(_COMMAND.sub("x", _INVISIBLE.sub("", tex)).replace("_", "").replace("^", ""))
+    """A rough count of the characters a LaTeX math string shows (commands count as one, a fraction
+    as its wider part)."""
+    return len(_COMMAND.sub("x", _INVISIBLE.sub("", _fractions(tex))).replace("_", "").replace("^", ""))
+
+
+def _group(tex: str, start: int) -> int:
+    """The index just past the brace group that opens at ``tex[start]``."""
+    depth = 0
+    for i in range(start, len(tex)):
+        depth += {"{": 1, "}": -1}.get(tex[i], 0)
+        if depth == 0:
+            return i + 1
+    return len(tex)
+
+
+def _fractions(tex: str) -> str:
+    # \frac{a}{b} -> the wider of a and b (each written once, stacked).
+    start = tex.find("\\frac{")
+    if start < 0:
+        return tex
+    a_end = _group(tex, start + 5)
+    if a_end >= len(tex) or tex[a_end] != "{":
+        return tex[:a_end] + _fractions(tex[a_end:])
+    b_end = _group(tex, a_end)
+    a, b = _fractions(tex[start + 6:a_end - 1]), _fractions(tex[a_end + 1:b_end - 1])
+    wider = a if visible_width(a) >= visible_width(b) else b
+    return tex[:start] + "{" + wider + "}" + _fractions(tex[b_end:])
 
 
 def _join_terms(terms: list[str]) -> str:
@@ -49,7 +74,8 @@ class DerivPrinter(LatexPrinter):
     printmethod = "_latex"
     # intertext: reasons between aligned lines as \intertext (align* in documents); off inside an
     # aligned block (Markdown, notebooks, KaTeX), where a reason is a line of its own.
-    _default_settings = {**LatexPrinter._default_settings, "notation": None, "names": None, "intertext": True}
+    # width: visible characters of a display line (None: LINE_WIDTH), for documents of another size.
+    _default_settings = {**LatexPrinter._default_settings, "notation": None, "names": None, "intertext": True, "width": None}
 
     def __init__(self, settings=None):
         super().__init__(settings)
@@ -133,7 +159,8 @@ class DerivPrinter(LatexPrinter):
             if i == 0:
                 out.append(r"%s &= %s" % (lhs, body))
             else:
-                out.append(r"&\quad %s" % (body if body.startswith("-") else "+ " + body))
+                # {} makes the sign binary wherever the line starts (after \left. too): {}+ H_{6} W_{17}.
+                out.append(r"&\quad {}%s" % ("- " + body[1:].lstrip() if body.startswith("-") else "+ " + body))
         return out
 
     def text(self, s: str) -> str:
@@ -151,12 +178,37 @@ class DerivPrinter(LatexPrinter):
         finally:
             self._settings["intertext"] = outer
 
-    def reason(self, text: str, first_line: str) -> list[str]:
-        """A reason before ``first_line``: an \\intertext, or a line of its own inside an aligned block."""
-        words = self.text(text[0].upper() + text[1:])
-        if self._settings["intertext"]:
-            return [r"\intertext{\small %s:} %s" % (words, first_line)]
-        return [r"&\text{\small %s:}" % words, first_line]
+    def reason(self, text: str, first_line: str, parts=()) -> list[str]:
+        """A reason before ``first_line``: an \\intertext (its mathematics typeset as such when its
+        ``parts`` are given, see :meth:`prose`), or a line of its own inside an aligned block."""
+        command = self._settings["intertext"]
+        if command:
+            words = self.prose(parts) if parts else self.text(text[0].upper() + text[1:])
+            return [r"\%s{\small %s:} %s" % ("intertext" if command is True else command, words, first_line)]
+        return [r"&\text{\small %s:}" % self.text(text[0].upper() + text[1:]), first_line]
+
+    def prose(self, parts, capital: bool = True) -> str:
+        """A reason's parts (see :class:`derivchain.steps.Step`) as LaTeX prose: words as text, names
+        and equations as mathematics, an activation as its derivative rule."""
+        out = []
+        for part in parts:
+            if isinstance(part, str):
+                out.append(self.text(part))
+            elif isinstance(part, tuple):
+                out.append(", ".join("$%s$" % self._print(p) for p in part))
+            elif isinstance(getattr(part, "rule", None), str):  # an activation
+                out.append(part.rule_tex or self.text(part.rule))
+            elif hasattr(part, "lhs") and hasattr(part, "rhs"):  # an Equation
+                out.append("$%s = %s$" % (self._print(part.lhs), self._print(part.rhs)))
+            else:
+                out.append("$%s$" % self._print(part))
+        text = "".join(out)
+        return text[:1].upper() + text[1:] if capital and text[:1].isalpha() else text
+
+    def _print_Ordered(self, f) -> str:
+        return form(self, f)
+
+    _print_OrderedSum = _print_Ordered
 
     def _print_Derivation(self, d) -> str:
         return self.aligned(derivation_lines, d)
@@ -244,16 +296,18 @@ def _factor(printer, f) -> str:
     return printer.factor(f)
 
 
-def expression_lines(printer, prefix: str, e) -> list[str]:
-    """``prefix &= e`` as aligned lines: long sums broken, and long products inside their sum."""
+def expression_lines(printer, prefix: str, e, width: int | None = None) -> list[str]:
+    """``prefix &= e`` as aligned lines of about ``width`` characters (the printer's width setting, or
+    :data:`LINE_WIDTH`): long sums broken, and long products inside their sum."""
     p = printer._print
+    width = width or printer._settings.get("width") or LINE_WIDTH
     if not fits(e):
         return [r"%s &= %s" % (prefix, form(printer, e))]
     if isinstance(e, OrderedSum):
-        return printer.broken_sum(prefix, [form(printer, t) for t in e.terms])
+        return printer.broken_sum(prefix, [form(printer, t) for t in e.terms], width)
     if isinstance(e, Ordered):
         return [r"%s &= %s" % (prefix, form(printer, e))]
-    if e.is_Mul and visible_width(p(e)) > LINE_WIDTH:
+    if e.is_Mul and visible_width(p(e)) > width:
         # A long product with a sum inside: write the other factors, then the sum broken
         # across lines inside \left( ... \right. / \left. ... \right).
         sums = [f for f in e.args if f.is_Add]
@@ -261,7 +315,7 @@ def expression_lines(printer, prefix: str, e) -> list[str]:
             inner = max(sums, key=lambda f: visible_width(p(f)))
             others = sp.Mul(*[f for f in e.args if f is not inner])
             head = "" if others == 1 else ("-" if others == -1 else printer.factor(others)) + " "
-            chunks = printer.broken_sum(prefix, [p(t) for t in printer._as_ordered_terms(inner)], LINE_WIDTH - visible_width(head))
+            chunks = printer.broken_sum(prefix, [p(t) for t in printer._as_ordered_terms(inner)], width - visible_width(head))
             if len(chunks) > 1:
                 first, rest = chunks[0], chunks[1:]
                 lhs_part, rhs_part = first.split("&=", 1)
@@ -273,7 +327,7 @@ def expression_lines(printer, prefix: str, e) -> list[str]:
                 return out
     # Terms in the order the printer writes a sum, so a broken sum reads as the unbroken one.
     terms = [p(t) for t in printer._as_ordered_terms(e)] if e.is_Add else [p(e)]
-    return printer.broken_sum(prefix, terms)
+    return printer.broken_sum(prefix, terms, width)
 
 
 def chain_lines(printer, c: Chain, lhs: str | None = None) -> list[str]:
@@ -301,7 +355,7 @@ def steps_lines(s, printer) -> list[str]:
         body = expression_lines(printer, "", st.expr)
         if not s.links[k - 1].equal:
             body[0] = body[0].replace("&=", r"&\overset{?}{=}", 1)
-        body[:1] = printer.reason(st.reason, body[0])
+        body[:1] = printer.reason(st.reason, body[0], st.parts)
         lines += body
     return lines
 
@@ -334,12 +388,7 @@ def derivation_lines(d, printer) -> list[str]:
     lines += chain_lines(printer, d.sum_chain, lhs)
     lines.append(r"&\text{backprop:}")
     lines += chain_lines(printer, d.entry_chain, lhs)
-    for c in d.delta_chains:
-        lines += chain_lines(printer, c)
-        cond = d.conditional(c.lhs)
-        if cond is not None:
-            lines.append(r"&\text{where } %s = %s \text{ (%s):}" % (p(cond.equation[0]), p(cond.equation[1]), printer.text(cond.condition)))
-            lines += expression_lines(printer, p(c.lhs), cond.value)
+    lines += delta_lines(printer, d.network, d.delta_chains)
     for case in d.cases():
         cond = r"%s %s 0" % (p(case.argument), ">" if case.sign > 0 else "<")
         lines.append(r"&\text{for } %s:" % cond)
@@ -356,6 +405,22 @@ def derivation_lines(d, printer) -> list[str]:
     else:
         lines.append(r"&\quad \text{not printed (too large; compared in full by the verdict)}")
     lines.append(r"&\text{verdict: } %s" % p(d.verdict))
+    return lines
+
+
+def delta_lines(printer, network, chains) -> list[str]:
+    """Each delta's chain (delta = its recursion = its value), with its textbook form under a condition
+    on the targets where the loss has one."""
+    from ..derivation import conditional_deltas
+
+    p = printer._print
+    lines = []
+    for c in chains:
+        lines += chain_lines(printer, c)
+        cond = conditional_deltas(network).get(c.lhs)
+        if cond is not None:
+            lines.append(r"&\text{where } %s = %s \text{ (%s):}" % (p(cond.equation[0]), p(cond.equation[1]), printer.text(cond.condition)))
+            lines += expression_lines(printer, p(c.lhs), cond.value)
     return lines
 
 

@@ -26,6 +26,25 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
+def prose(parts, printer) -> str:
+    """A step's reason (its parts, see :class:`derivchain.steps.Step`) as Markdown: words escaped,
+    names and equations as ``$...$`` mathematics, an activation as its derivative rule."""
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(escape(part))
+        elif isinstance(part, tuple):
+            out.append(", ".join("$%s$" % printer._print(p) for p in part))
+        elif isinstance(getattr(part, "rule", None), str):  # an activation
+            out.append(part.rule_tex or escape(part.rule))
+        elif hasattr(part, "lhs") and hasattr(part, "rhs"):  # an Equation
+            out.append("$%s = %s$" % (printer._print(part.lhs), printer._print(part.rhs)))
+        else:
+            out.append("$%s$" % printer._print(part))
+    text = "".join(out)
+    return text[:1].upper() + text[1:]
+
+
 def _math(lines: list[str]) -> list[str]:
     return ["$$", r"\begin{aligned}", " \\\\\n".join(lines), r"\end{aligned}", "$$"]
 
@@ -128,5 +147,5 @@ def table_footer(table) -> str:
     return ""
 
 
-__all__ = ["derivation", "values", "derivation_at_values", "paths", "network", "formula", "steps", "descent",
+__all__ = ["prose", "derivation", "values", "derivation_at_values", "paths", "network", "formula", "steps", "descent",
            "table_header", "table_row", "table_footer", "escape", "expr"]

@@ -43,11 +43,17 @@ def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
 def with_activation_first(printer, expr: sp.Expr, separator: str) -> str | None:
     """A product printed with its activation derivatives in front (see :func:`activation_first`), its
     factors joined by ``separator``; None when it has none (the printer's own way then)."""
+    if expr.is_Mul and expr.could_extract_minus_sign():
+        # -H5*(1 - H5)*W13: the sign in front, the pair still together.
+        inner = with_activation_first(printer, -expr, separator)
+        return None if inner is None else "-" + inner
     split = activation_first(expr)
     if split is None:
         return None
     pairs, rest = split
-    parts = [printer.factor(f) for f in pairs]
+    coefficient, rest = rest.as_coeff_Mul()
+    parts = [printer._print(coefficient)] if coefficient != 1 else []  # 2*Out*(1 - Out)*X1: the number first
+    parts += [printer.factor(f) for f in pairs]
     if rest != 1:
         parts.append(printer._print(rest) if rest.is_Mul else printer.factor(rest))
     return separator.join(parts)
