@@ -85,8 +85,9 @@ def tikz(network: Network, parameter: str | sp.Symbol | None = None, printer=Non
     return "\n".join(out)
 
 
-def svg(network: Network, parameter: str | sp.Symbol | None = None) -> str:
-    """The same picture as standalone SVG text (plain names, e.g. W13, H4)."""
+def svg(network: Network, parameter: str | sp.Symbol | None = None, marker: str = "a") -> str:
+    """The same picture as standalone SVG text (plain names, e.g. W13, H4); ``marker`` is the id of
+    its arrowhead (each picture inlined in one HTML page needs its own)."""
     w = network.parameter(parameter if isinstance(parameter, str) else parameter.name) if parameter is not None else None
     pos = layout(network)
     hot = path_edges(network, w)
@@ -99,7 +100,7 @@ def svg(network: Network, parameter: str | sp.Symbol | None = None) -> str:
     height = int((max(ys) - min(ys)) * dy + 2 * margin)
     px = {s: (margin + (x - min(xs)) * dx, margin + (max(ys) - y) * dy) for s, (x, y) in pos.items()}
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
-           '<defs><marker id="a" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="context-stroke"/></marker></defs>']
+           f'<defs><marker id="{marker}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="context-stroke"/></marker></defs>']
     for src, dst, weight in edges:
         (x1, y1), (x2, y2) = px[src], px[dst]
         length = ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5 or 1
@@ -108,7 +109,7 @@ def svg(network: Network, parameter: str | sp.Symbol | None = None) -> str:
         colour, stroke = ("#d62728", 3) if hot_edge else ("#999999", 1)
         cls = ' class="path"' if hot_edge else ""
         out.append(f'<line{cls} x1="{x1 + ux * r:.1f}" y1="{y1 + uy * r:.1f}" x2="{x2 - ux * r:.1f}" y2="{y2 - uy * r:.1f}" '
-                   f'stroke="{colour}" stroke-width="{stroke}" marker-end="url(#a)"/>')
+                   f'stroke="{colour}" stroke-width="{stroke}" marker-end="url(#{marker})"/>')
         if labelled and weight is not None:
             lx, ly = x1 + (x2 - x1) * 0.35, y1 + (y2 - y1) * 0.35
             out.append(f'<text x="{lx:.1f}" y="{ly - 3:.1f}" text-anchor="middle" fill="{colour}">{escape(weight.name)}</text>')
