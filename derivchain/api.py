@@ -138,16 +138,16 @@ def draw(net: Network, parameter: str | None, out: str, force: bool = False) -> 
 def export(net: Network, parameters: list[str] | None, out: str, snippet: bool = False, force: bool = False,
            pdf: bool = False, title: str = "Gradients by the chain rule", max_paths: int = DEFAULT_MAX_PATHS,
            brief: bool = False) -> list[Path]:
-    """Write the derivations as a LaTeX or Markdown document (or snippet); ``pdf`` compiles it; ``brief``:
+    """Write the derivations as a LaTeX, Markdown or HTML document (or snippet); ``pdf`` compiles it; ``brief``:
     the network, the table of every derivative, the conventions and backpropagation only. Every file written
     (a Markdown document's SVG diagrams too)."""
     from .export import export_document
 
     if not out:
-        raise OptionsError("export needs --out FILE ending in .tex or .md")
+        raise OptionsError("export needs --out FILE ending in .tex, .md or .html")
     target = Path(out)
-    if target.suffix not in (".tex", ".md"):
-        raise OptionsError(f"--out {out}: choose a file ending in .tex (LaTeX) or .md (Markdown)")
+    if target.suffix not in (".tex", ".md", ".html"):
+        raise OptionsError(f"--out {out}: choose a file ending in .tex (LaTeX), .md (Markdown) or .html (HTML)")
     if pdf and (target.suffix != ".tex" or snippet):
         raise OptionsError("--pdf compiles a whole .tex document: use --out FILE.tex without --snippet")
     check_max_paths(max_paths)

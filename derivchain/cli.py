@@ -257,14 +257,14 @@ def draw(weight: Annotated[Optional[str], typer.Argument(help="Highlight the pat
 @app.command()
 @network_options
 def export(weights: Annotated[Optional[list[str]], typer.Argument(help="Weights and biases to include, or all (default).")] = None,
-           out: Annotated[str, typer.Option("--out", "-o", help="The file to write: .tex or .md.")] = "",
+           out: Annotated[str, typer.Option("--out", "-o", help="The file to write: .tex (LaTeX), .md (Markdown) or .html (one self-contained page).")] = "",
            snippet: Annotated[bool, typer.Option("--snippet", help="Only the body, to paste into an existing document.")] = False,
            force: Force = False,
            pdf: Annotated[bool, typer.Option("--pdf", help="Also compile the .tex with a LaTeX engine.")] = False,
            title: Annotated[str, typer.Option("--title", help="The document's title.")] = "Gradients by the chain rule",
            brief: Annotated[bool, typer.Option("--brief", help="Only the table of every derivative and backpropagation.")] = False,
            max_paths: MaxPaths = 1000, net=None) -> None:
-    """Write the derivations as a LaTeX or Markdown document (or snippet); --pdf compiles it. Lists every file written."""
+    """Write the derivations as a LaTeX, Markdown or HTML document (or snippet); --pdf compiles it. Lists every file written."""
     from . import api
 
     for path in api.export(net, weights, out, snippet, force, pdf, title, max_paths, brief):

@@ -1,4 +1,4 @@
-"""Documents for notes: a complete LaTeX or Markdown file (or a snippet), written atomically.
+"""Documents for notes: a complete LaTeX, Markdown or HTML file (or a snippet), written atomically.
 
 An existing file is never replaced unless asked (``force``); the text is written to a temporary
 file in the same folder and renamed over the target, so a reader never sees half a document.
@@ -8,6 +8,7 @@ file in the same folder and renamed over the target, so a reader never sees half
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -19,14 +20,24 @@ from .network import Network
 from .render.document import latex_document, markdown_document
 
 
+def html_document(network: Network, derivations: list[Derivation], title: str, snippet: bool = False) -> str:
+    """The same content as one self-contained HTML page (MathML, inline SVG, no script; see render/html.py)."""
+    from .render.html import document
+
+    return document(network, derivations, title, snippet)
+
+
 def export_document(network: Network, parameters, target: Path, title: str, snippet: bool = False, force: bool = False,
                     pdf: bool = False, max_paths: int = 1000, brief: bool = False) -> list[Path]:
     """Derive each parameter and write the document (a Markdown one with its SVG diagrams beside it: the
     network's, and unless ``brief`` each parameter's with its paths; with ``pdf``, the compiled PDF beside
-    the .tex): every target checked first, all written or none. The files written, every one."""
+    the .tex; an HTML page alone, its diagrams inline): every target checked first, all written or none.
+    The files written, every one."""
     target = Path(target)
     if target.suffix == ".tex":
         outputs = [target, target.with_suffix(".pdf")] if pdf else [target]
+    elif target.suffix == ".html":
+        outputs = [target]
     else:
         # Markdown hosts render SVG images: the diagrams go beside the .md file.
         pictures = {None: target.stem + "-network.svg"}
@@ -41,6 +52,8 @@ def export_document(network: Network, parameters, target: Path, title: str, snip
         if pdf:
             files[outputs[1]], _ = compile_text(text, target.name)
         return write_files(files, force)
+    if target.suffix == ".html":
+        return write_files({target: html_document(network, derivations, title, snippet)}, force)
     from .diagram import svg
 
     files = {target: markdown_document(network, derivations, title, snippet, brief, pictures)}
@@ -55,9 +68,16 @@ def write_new(path: Path, text: str, force: bool = False) -> None:
 
 
 ENGINES = ("pdflatex", "lualatex", "xelatex")
-#: Debian's packages that hold what an exported document needs: geometry, amsmath, hyperref, longtable
-#: (texlive-latex-base), mathtools, booktabs (texlive-latex-recommended), TikZ (texlive-pictures).
-TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-pictures"
+#: Each file an exported document loads (its class, the preamble's packages, what TikZ and hyperref
+#: load) and the Debian package that holds it (checked with kpsewhich and dpkg -S by the tests).
+TEX_FILES = {"article.cls": "texlive-latex-base", "geometry.sty": "texlive-latex-base", "amsmath.sty": "texlive-latex-base",
+             "amssymb.sty": "texlive-base", "graphicx.sty": "texlive-latex-base", "tikz.sty": "texlive-pictures",
+             "xcolor.sty": "texlive-latex-recommended", "mathtools.sty": "texlive-latex-recommended",
+             "array.sty": "texlive-latex-base", "longtable.sty": "texlive-latex-base",
+             "booktabs.sty": "texlive-latex-recommended", "hyperref.sty": "texlive-latex-base"}
+#: Debian's packages that hold everything an exported document needs.
+TEX_PACKAGES = " ".join(sorted(set(TEX_FILES.values())))
+_LOG_LINE = re.compile(r"^l\.(\d+)")
 #: Seconds a LaTeX run may take before it is stopped.
 COMPILE_SECONDS = 120
 
@@ -88,17 +108,37 @@ def compile_text(text: str, name: str = "document.tex") -> tuple[bytes, str]:
                                      stdin=subprocess.DEVNULL)
             except subprocess.TimeoutExpired:
                 raise ExportError(f"{engine} did not finish compiling {name} in {COMPILE_SECONDS} s; nothing was written") from None
+            except OSError as exc:
+                raise ExportError(f"cannot run {engine}: {exc.strerror or exc}; nothing was written") from None
             log_path = Path(work) / "document.log"
-            log = log_path.read_text(errors="replace") if log_path.exists() else ""
+            log = log_path.read_text(errors="replace") if log_path.is_file() else ""
             if run.returncode != 0:
-                first = next((l for l in log.splitlines() if l.startswith("!")), None)
-                if first is None:
-                    first = "no log was written" if not log else "see the log"
-                raise ExportError(f"{engine} could not compile {name}: {first.strip()}; nothing was written")
+                error = first_error(log, name, (run.stdout or "") + (run.stderr or ""))
+                raise ExportError(f"{engine} could not compile {name}: {error}; nothing was written")
         pdf = Path(work) / "document.pdf"
         if not pdf.exists():
             raise ExportError(f"{engine} wrote no PDF for {name}; nothing was written")
         return pdf.read_bytes(), log
+
+
+def first_error(log: str, name: str = "document.tex", output: str = "") -> str:
+    """The log's first error as one line: TeX's ``! ...`` line and the line of ``name`` it stopped at
+    (``l.NN``), with the packages to install when a file was not found. Without one, the engine's
+    last line of output (``output``), or that no log was written."""
+    lines = log.splitlines()
+    at = next((i for i, l in enumerate(lines) if l.startswith("!")), None)
+    if at is None:
+        said = [" ".join(l.split()) for l in output.splitlines() if l.strip()]
+        last = f" (it said: {said[-1][:200]})" if said else ""
+        return ("no log was written" if not log.strip() else "the log names no error") + last
+    error = " ".join(lines[at].split())
+    where = next((m.group(1) for m in map(_LOG_LINE.match, lines[at + 1:]) if m), None)
+    if where is not None:
+        error += f" ({name}, line {where})"
+    missing = re.search(r"File `([^']+)' not found", error)
+    if missing and missing.group(1) in TEX_FILES:  # a file the notes load: name everything they need
+        error += f"; on Debian: apt-get install {TEX_PACKAGES}"
+    return error
 
 
 def compile_pdf(tex: Path, force: bool = False) -> tuple[Path, str]:

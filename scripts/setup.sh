@@ -2,7 +2,7 @@
 # Create .venv beside this repository and install derivchain into it:
 #   sh scripts/setup.sh          # the tool (a regular install)
 #   sh scripts/setup.sh test     # editable, with what the tests need (any extras may be named)
-#   sh scripts/setup.sh test cross-check latex   # all the tests: torch, and a LaTeX engine from apt
+#   sh scripts/setup.sh test cross-check latex browser   # all the tests: torch, LaTeX and Chromium from apt
 set -eu
 cd "$(dirname "$0")/.."
 if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
@@ -11,18 +11,23 @@ if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
     $SUDO apt-get update -qq
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
 fi
-# "latex" is not a Python extra: it asks for a real LaTeX engine, from Debian (about 35 s, 70 MB):
-# texlive-latex-base (hyperref, longtable), -recommended (mathtools, booktabs), -pictures (TikZ),
-# which the export tests compile documents with.
+# "latex" and "browser" are not Python extras: they ask for programs from Debian, which tests use.
+# "latex": a LaTeX engine (about 35 s, 70 MB): texlive-latex-base (hyperref, longtable), -recommended
+# (mathtools, booktabs, xcolor), -pictures (TikZ), texlive-base (amssymb), to compile exported documents.
+# "browser": Chromium (about 30 s, 300 MB), to render exported HTML pages headless.
+apt_install() {
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
 extras=""
 for word in "$@"; do
     if [ "$word" = latex ]; then
         if ! command -v pdflatex >/dev/null 2>&1 || ! kpsewhich tikz.sty mathtools.sty >/dev/null 2>&1; then
-            if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-            $SUDO apt-get update -qq
-            $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-                texlive-latex-base texlive-latex-recommended texlive-pictures poppler-utils >/dev/null
+            apt_install texlive-base texlive-latex-base texlive-latex-recommended texlive-pictures poppler-utils
         fi
+    elif [ "$word" = browser ]; then
+        command -v chromium >/dev/null 2>&1 || apt_install chromium
     else
         extras="$extras $word"
     fi

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -164,5 +166,65 @@ def test_an_engine_that_writes_no_log_or_hangs_is_one_line(monkeypatch):
 
 def test_missing_engine_names_every_package_a_document_needs(monkeypatch):
     monkeypatch.setattr("derivchain.export.latex_engine", lambda: None)
-    with pytest.raises(ExportError, match="texlive-latex-base texlive-latex-recommended texlive-pictures"):
+    with pytest.raises(ExportError, match="apt-get install texlive-base texlive-latex-base texlive-latex-recommended texlive-pictures;"):
         compile_text("x")
+
+
+def _fake_engine(folder: Path, monkeypatch, script: str) -> None:
+    """A ``pdflatex`` first on PATH that runs ``script`` (sh) in the compile folder."""
+    engine = folder / "pdflatex"
+    engine.write_text("#!/bin/sh\n" + script)
+    engine.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_a_fake_engine_without_a_log_is_one_line_not_a_traceback(tmp_path, monkeypatch):
+    _fake_engine(tmp_path, monkeypatch, "echo 'I cannot run today' >&2\nexit 3\n")
+    with pytest.raises(ExportError) as info:
+        compile_text("x", "notes.tex")
+    assert str(info.value) == "pdflatex could not compile notes.tex: no log was written (it said: I cannot run today); nothing was written"
+    r = runner.invoke(app, ["export", "W7", "--out", str(tmp_path / "n.tex"), "--pdf"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "no log was written" in r.output
+    assert not (tmp_path / "n.tex").exists() and not (tmp_path / "n.pdf").exists()
+
+
+def test_a_failed_compile_is_one_line_with_the_logs_first_error_and_its_line(tmp_path, monkeypatch):
+    log = tmp_path / "the.log"
+    _fake_engine(tmp_path, monkeypatch, f"cp '{log}' document.log\nexit 1\n")
+    log.write_text("This is pdfTeX, Version 3.141592653\n(./document.tex\n! Undefined control sequence.\n"
+                   "l.7 \\frobnicate\n                {x}\n! Emergency stop.\nl.9\n")
+    with pytest.raises(ExportError) as info:
+        compile_text("x", "notes.tex")
+    assert str(info.value) == "pdflatex could not compile notes.tex: ! Undefined control sequence. (notes.tex, line 7); nothing was written"
+    log.write_text("! LaTeX Error: File `tikz.sty' not found.\n\nType X to quit or <RETURN> to proceed,\nl.4 \\usepackage\n")
+    with pytest.raises(ExportError, match=r"File `tikz.sty' not found. \(notes.tex, line 4\); on Debian: apt-get install "
+                                          r"texlive-base texlive-latex-base texlive-latex-recommended texlive-pictures; nothing"):
+        compile_text("x", "notes.tex")
+    r = runner.invoke(app, ["export", "W7", "--out", str(tmp_path / "n.tex"), "--pdf"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "(n.tex, line 4)" in r.output
+
+
+def test_an_engine_that_cannot_be_run_is_one_line(tmp_path, monkeypatch):
+    engine = tmp_path / "pdflatex"
+    engine.write_bytes(b"\x7fELF not really")
+    engine.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))  # alone: the system would run the next pdflatex on PATH
+    with pytest.raises(ExportError, match=r"^cannot run pdflatex: .*; nothing was written$"):
+        compile_text("x", "notes.tex")
+
+
+def test_the_install_advice_names_the_package_of_every_file_a_document_loads():
+    from derivchain.export import TEX_FILES, TEX_PACKAGES
+    from derivchain.render.document import PREAMBLE
+
+    loaded = {f"{name}.sty" for group in re.findall(r"\\usepackage(?:\[[^]]*\])?\{([^}]*)\}", PREAMBLE) for name in group.split(",")}
+    loaded |= {f"{c}.cls" for c in re.findall(r"\\documentclass(?:\[[^]]*\])?\{([^}]*)\}", PREAMBLE)}
+    assert loaded <= set(TEX_FILES), loaded - set(TEX_FILES)
+    assert TEX_PACKAGES.split() == sorted(set(TEX_FILES.values()))
+    if not (shutil.which("kpsewhich") and shutil.which("dpkg")):
+        pytest.skip("kpsewhich and dpkg find the packages (Debian with TeX Live)")
+    for file, package in TEX_FILES.items():
+        path = subprocess.run(["kpsewhich", file], capture_output=True, text=True).stdout.strip()
+        assert path, f"{file} is not installed"
+        owner = subprocess.run(["dpkg", "-S", os.path.realpath(path)], capture_output=True, text=True).stdout
+        assert owner.split(":")[0] == package, (file, owner)
