@@ -196,3 +196,21 @@ def test_unknown_leaf_and_node_are_named():
     r = runner.invoke(app, ["grad", "c", "--network", str(EXAMPLES / "course_graph.toml")])
     assert r.exit_code == 2 and "a node: gradients are taken for leaves" in r.output
     assert net.describe_parameters() == "weights a, b"
+
+
+@pytest.mark.parametrize("example", ["course_graph", "rnn", "conv1d", "tied_autoencoder"])
+def test_graph_examples_export_to_every_format(example, tmp_path):
+    import shutil
+
+    network = str(EXAMPLES / f"{example}.toml")
+    for suffix in (".md", ".html"):
+        r = runner.invoke(app, ["export", "--network", network, "--out", str(tmp_path / f"notes{suffix}")])
+        assert r.exit_code == 0, r.output
+    assert "b@" not in (tmp_path / "notes.md").read_text() or example != "conv1d"
+    if not shutil.which("pdflatex"):
+        pytest.skip("no LaTeX engine")
+    r = runner.invoke(app, ["export", "--network", network, "--out", str(tmp_path / "notes.tex"), "--pdf"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "notes.pdf").read_bytes().startswith(b"%PDF")
+    tex = (tmp_path / "notes.tex").read_text()
+    assert "written out" in tex and "Every derivative" in tex

@@ -328,8 +328,8 @@ def _latex_parameter(d, printer, snippet: bool) -> list[str]:
     out.append(r"Step by step, each line with its reason:")
     out.append(_steps_block(s, printer, snippet))
     if _same_as_steps(d, s):
-        out.append(r"Backpropagation gives the same expression as $%s = %s$, once $%s$ (Section~\ref{derivchain-backprop}) "
-                   r"is written out." % (_partial(printer, net, d.parameter), p(d.backprop.entry), p(_delta(d))))
+        out.append(r"Backpropagation gives the same expression as $%s = %s$%s." % (
+            _partial(printer, net, d.parameter), p(d.backprop.entry), _once(d, p, r" (Section~\ref{derivchain-backprop})")))
     else:
         out.append(r"Backpropagation (Section~\ref{derivchain-backprop}):")
         out.append(align(chain_lines(printer, d.entry_chain, lhs), breakable=snippet))
@@ -404,10 +404,15 @@ def _rows(lines: list[str]) -> str:
     return "".join(l + ("\n" if l.endswith(r"\\*") else " \\\\\n") for l in lines[:-1]) + lines[-1]
 
 
-def _delta(d):
+def _once(d, p, where: str) -> str:
+    """``, once $\delta_{H_1}$ (where) is written out``: the deltas of the parameter's uses, each once."""
     from ..backpropagation import delta_symbol
 
-    return delta_symbol(d.backprop.neuron)
+    deltas = list(dict.fromkeys(delta_symbol(n) for _, n in d.backprop.uses if n is not None))
+    if not deltas:
+        return ""
+    listed = ", ".join(f"${p(x)}$" for x in deltas)
+    return f", once {listed}{where} {'is' if len(deltas) == 1 else 'are'} written out"
 
 
 # --- Markdown ----------------------------------------------------------------------------------
@@ -517,8 +522,8 @@ def _markdown_parameter(d, printer, picture: str | None) -> list[str]:
             body[0] = body[0].replace("&=", r"&\overset{?}{=}", 1)
         out += [f"*{md.prose(st.parts, printer)}:*", "", _math(body), ""]
     if _same_as_steps(d, s):
-        out.append(f"Backpropagation gives the same expression as ${_partial(printer, net, d.parameter)} = {p(d.backprop.entry)}$, "
-                   f"once ${p(_delta(d))}$ ([Backpropagation](#derivchain-backprop)) is written out.")
+        out.append(f"Backpropagation gives the same expression as ${_partial(printer, net, d.parameter)} = {p(d.backprop.entry)}$"
+                   f"{_once(d, p, ' ([Backpropagation](#derivchain-backprop))')}.")
     else:
         out += ["Backpropagation:", "", _math(chain_lines(printer, d.entry_chain, lhs))]
     out += ["", "*Verdict:* " + _verdict_sentence(d, md.escape, "**%s**"), ""]
