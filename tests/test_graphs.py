@@ -213,4 +213,4 @@ def test_graph_examples_export_to_every_format(example, tmp_path):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "notes.pdf").read_bytes().startswith(b"%PDF")
     tex = (tmp_path / "notes.tex").read_text()
-    assert "written out" in tex and "Every derivative" in tex
+    assert "Every derivative" in tex and "Backpropagation" in tex
