@@ -26,21 +26,46 @@ CASES = {
     "B4": ("3,5,5,5,1", "tanh", "abs"),
     "B5": ("8,16,16,1", "sigmoid", "half-squared"),
     "B6": ("16,16,16,16,1", "sigmoid", "half-squared"),
+    # Graphs with shared weights (issue 11): every parameter derived three ways and verified.
+    "G1": ("rnn:steps=10,hidden=4", "", ""),
+    "G2": ("rnn:steps=50,hidden=4", "", ""),
+    "G3": ("conv1d:length=64,kernel=5", "", ""),
 }
 
+# A built graph or a dense network, in both scripts (depth limit raised for the 50-step RNN).
+BUILD = r'''
+from derivchain.limits import raised
+from derivchain.network import dense
+def build(layers, act, loss):
+    if ":" in layers:
+        from derivchain.builders import build as built
+        with raised(layers=80):
+            return built(layers)
+    return dense(layers, activation=act, loss=loss)
+'''
+
+
 # The plain way, as a user would write it: expand Out, diff the loss, multiply out each path,
-# simplify the difference, latex both.
-PLAIN = r'''
+# simplify the difference, latex both. On a graph with shared weights (too many paths to list) the
+# plain way is SymPy's diff of the substituted loss and its LaTeX, for every parameter, nothing checked.
+PLAIN = BUILD + r'''
 import sys, time, json, resource
 import sympy as sp
-from derivchain.network import dense
 from derivchain.paths import iter_paths
 layers, act, loss = sys.argv[1:4]
-net = dense(layers, activation=act, loss=loss)
+net = build(layers, act, loss)
 start = time.perf_counter()
 full = {}
+graph = ":" in layers
 for n in net.neurons:
-    full[n.symbol] = sp.expand(n.equation.xreplace(full))
+    full[n.symbol] = n.equation.xreplace(full) if graph else sp.expand(n.equation.xreplace(full))
+if graph:
+    L = net.loss_local.xreplace(full)
+    for w in net.parameters:
+        sp.latex(sp.diff(L, w))
+    print(json.dumps({"seconds": time.perf_counter() - start,
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    raise SystemExit
 out = full[net.outputs[0].symbol]
 L = net.loss.formula([out], list(net.targets))
 for w in net.weights:
@@ -54,28 +79,28 @@ print(json.dumps({"seconds": time.perf_counter() - start,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 '''
 
-# derivchain: every weight derived three ways and verified, rendered as `derivchain table` renders
-# LaTeX (each weight's gradient in neuron symbols, path count, verdict; the sum over paths taken by
-# suffix, as no path is listed); then, timed apart, the full LaTeX derivation of every weight.
-OURS = r'''
-import sys, time, json, resource
-from derivchain.network import dense
-from derivchain.derivation import derive
+# derivchain: every parameter derived three ways and verified, rendered by `derivchain table --format
+# latex`'s own renderer (each gradient in neuron symbols, path count, verdict; the sum over paths taken
+# by suffix, as no path is listed); then, timed apart, the full LaTeX derivation of every weight.
+OURS = BUILD + r'''
+import io, sys, time, json, resource
+from derivchain.derivation import Table
+from derivchain.render import emit
 from derivchain.render.latex import latex
 layers, act, loss = sys.argv[1:4]
 start = time.perf_counter()
-net = dense(layers, activation=act, loss=loss)
-equal, rows, ds = True, [], []
-for w in net.parameters:
-    d = derive(net, w, max_paths=0)  # as `derivchain table` does: rows list no paths
-    equal &= d.verdict.equal
-    rows.append(latex(d.backprop.local, net))  # in the network's notation, one printer for every row
-    ds.append(d)
+net = build(layers, act, loss)
+verdicts, ds = [], []
+def row(d):
+    verdicts.append(d.verdict.equal)
+    if ":" not in layers:
+        ds.append(d)
+emit(Table(net), "latex", io.StringIO(), on_row=row)  # exactly `derivchain table --format latex`
 seconds = time.perf_counter() - start
 start = time.perf_counter()
-for d in ds:
+for d in ds:  # dense cases: the full LaTeX derivation of every weight, timed apart
     latex(d)
-print(json.dumps({"seconds": seconds, "full_latex": time.perf_counter() - start, "equal": equal,
+print(json.dumps({"seconds": seconds, "full_latex": time.perf_counter() - start, "equal": all(verdicts),
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 '''
 
@@ -158,7 +183,7 @@ def main() -> None:
             speed = f"{plain['seconds'] / ours['seconds']:.0f}x"
         memory = "-" if ours is None else f"{ours['peak_mb']:.0f} MB"
         verdict = "-" if ours is None else ("all equal" if ours["equal"] else "NOT all equal")
-        net = f"{layers.replace(',', '-')} {act}/{loss}"
+        net = f"`{layers}`" if ":" in layers else f"{layers.replace(',', '-')} {act}/{loss}"
         full = "-" if ours is None else f"{ours['full_latex']:.2f} s"
         print(f"| {name} | {net} | {fmt(plain, True)} | {fmt(ours)} | {speed} | {memory} | {verdict} | {full} |")
     print(f"| cold CLI | `derivchain grad W1` | import floor {floor:.2f} s | {cli:.2f} s | {cli / floor:.2f}x of floor | | | |")

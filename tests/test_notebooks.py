@@ -60,3 +60,55 @@ def test_layered_notebook_states_what_verification_finds():
     text = outputs(execute(NOTEBOOKS / "layered_notation.ipynb"))
     assert "w2_1_2 -> O2_2 -> O3_1 -> L" in text and "dO21/dw2_1_2 = 0" in text
     assert "first term: 0" in text and "equal (" in text
+
+
+def test_bptt_notebook_checks_the_gradient_by_hand():
+    text = outputs(execute(NOTEBOOKS / "bptt_path_by_path.ipynb"))
+    # One path per use of U after the first step, each with its verified chain of partials.
+    assert "U@h2 -> h2 -> h3 -> Out -> Loss" in text and "U@h3 -> h3 -> Out -> Loss" in text
+    assert "dLoss/dOut * dOut/dh3 * dh3/dh2 * dh2/dU = (Out - Y) * V * U*(1 - h3**2) * h1*(1 - h2**2)" in text
+    assert "Backpropagation: dLoss/dU = h1*delta_h2 + h2*delta_h3 = " in text
+    assert "delta_h2 = (1 - h2**2)*U*delta_h3" in text and "Verdict: equal" in text
+    assert "every printed equality verified: True" in text
+    # At the values: each path, their sum, the three engines, the hand loop and a finite difference agree.
+    assert "path U@h2 -> h2 -> h3 -> Out -> Loss: -0.089626578160" in text
+    assert "path U@h3 -> h3 -> Out -> Loss: -0.381912857545" in text
+    assert ("derivchain: sum over paths = -0.471539435704, backprop = -0.471539435704, "
+            "direct = -0.471539435704") in text
+    assert "delta_h3 = 0.750608767451" in text and "step 3: delta_h3 = 0.750608767451" in text
+    assert "delta_h2 = -0.166886975928" in text and "step 2: delta_h2 = -0.166886975928" in text
+    assert "hand BPTT loop: dLoss/dU = -0.471539435704" in text and "central difference: -0.471539436" in text
+    assert "hand loop equals derivchain: True" in text and "central difference agrees: True" in text
+    # Keeping only the last step's term gives another number, short by the dropped path.
+    assert "last step only (the mistake):      -0.381912857545" in text
+    assert "what it drops (path through U@h2): -0.089626578160" in text
+    assert "last step only equals dLoss/dU: False" in text
+    # Path counts of U_1_1 for rnn(steps=T, hidden=2), T = 5..40, counted without enumeration: 2^(T-1) - 1.
+    counts = [2 ** (T - 1) - 1 for T in range(5, 41, 5)]
+    assert f"path counts: {counts}" in text and "count = 2^(T-1) - 1 for every T: True" in text
+    assert "Derivation(dLoss/dU_1_1: 549755813887 paths, equal)" in text
+    assert "backprop terms (one per use of U_1_1): 39" in text
+
+
+def test_conv1d_notebook_checks_the_kernel_gradient_by_hand():
+    text = outputs(execute(NOTEBOOKS / "one_kernel_many_paths.ipynb"))
+    for j in (1, 2, 3):
+        assert f"k{j}: 3 paths" in text
+        for i in (1, 2, 3):
+            assert f"k{j}@o{i} -> o{i} -> Loss | dLoss/do{i} * do{i}/dk{j} = (o{i} - y{i}) * x{i + j - 1}" in text
+        # The kernel's gradient is the cross-correlation of the input with the output deltas.
+        assert (f"Backpropagation: dLoss/dk{j} = x{j}*delta_o1 + x{j + 1}*delta_o2 + x{j + 2}*delta_o3 = ") in text
+    assert text.count("every printed equality verified: True") == 3
+    assert "dLoss/dc = delta_o1 + delta_o2 + delta_o3" in text
+    # Saliency: x3 is read at every position, through the kernel flipped.
+    assert "x3: 3 paths" in text and "x1: 1 path," in text and "x2: 2 paths" in text
+    assert "dLoss/dx3 = k3*delta_o1 + k2*delta_o2 + k1*delta_o3" in text
+    # At integers, derivchain's exact values equal the hand computation and the central differences.
+    for printed in ("dLoss/dk1 = 16   paths: (-1) + (14) + (3); sum 16, backprop 16, direct 16",
+                    "dLoss/dk2 = -12 ", "dLoss/dk3 = 5 ", "dLoss/dc = 3 ",
+                    "dLoss/dx3 = -14   paths: (-1) + (-7) + (-6); sum -14, backprop -14, direct -14",
+                    "outputs: o1 = 0, o2 = 7, o3 = -1 | Loss = 29.5",
+                    "o = [0, 7, -1] | delta = [-1, 7, -3] | Loss = 29.5",
+                    "by hand: {'k1': 16, 'k2': -12, 'k3': 5, 'c': 3, 'x3': -14}",
+                    "by hand equals derivchain: True"):
+        assert printed in text, printed
