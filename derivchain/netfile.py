@@ -262,7 +262,11 @@ class _Builder:
             try:
                 loss = get_loss(loss_text)
             except DerivchainError as exc:
-                fail("loss", str(exc))
+                if names and not marked:  # an expression meant for the graph that reads no node
+                    fail("loss", f"{loss_text[:60]!r} names no node (nodes: {', '.join(sorted(nodes)[:12])}); a loss "
+                         "expression reads the nodes it depends on, e.g. loss = \"(o - y)**2/2\" (or name a loss, "
+                         f"{', '.join(LOSSES)}, and mark the outputs with output = true)")
+                fail("loss", str(exc).removeprefix("loss: "))
             return self._template_loss(loss, specs, marked)
         return self._graph_loss(loss_text, names, specs, nodes, marked)
 

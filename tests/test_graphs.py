@@ -160,7 +160,7 @@ def test_json_contract_keeps_its_keys_on_graphs():
     ({"loss": "e", "nodes": [{"name": "e", "expr": "c*2"}, {"name": "c", "expr": "e + 1"}]}, "nodes: cycle"),
     ({"loss": "e", "nodes": [{"name": "e", "expr": "e + 1"}]}, "nodes[0].expr: node 'e' reads itself"),
     ({"loss": "e", "nodes": [{"name": "e", "expr": "a +* b"}]}, "nodes[0].expr: 'a +* b' is not a valid expression"),
-    ({"loss": "q", "nodes": [{"name": "e", "expr": "a*b"}]}, "loss: unknown loss 'q'"),
+    ({"loss": "q", "nodes": [{"name": "e", "expr": "a*b"}]}, "loss: 'q' names no node (nodes: e)"),
     ({"loss": "e + zz", "nodes": [{"name": "e", "expr": "a*b"}]}, "loss: unknown name 'zz'"),
     ({"loss": "e", "nodes": [{"name": "e", "expr": "a*b", "extra": 1}]}, "nodes[0]: unknown key 'extra'"),
     ({"loss": "e", "nodes": [{"name": "e"}]}, "nodes[0]: missing 'expr'"),
@@ -214,3 +214,9 @@ def test_graph_examples_export_to_every_format(example, tmp_path):
     assert (tmp_path / "notes.pdf").read_bytes().startswith(b"%PDF")
     tex = (tmp_path / "notes.tex").read_text()
     assert "Every derivative" in tex and "Backpropagation" in tex
+
+
+def test_a_graph_loss_that_names_no_node(tmp_path):
+    spec = {"inputs": ["x1"], "loss": "x1*2", "nodes": [{"name": "e", "expr": "x1*w"}]}
+    with pytest.raises(NetworkFileError, match=r"g.json: loss: 'x1\*2' names no node \(nodes: e\)"):
+        build_network(spec, "g.json")

@@ -166,6 +166,8 @@ def network(net) -> dict:
         "weights": [s.name for s in net.weights],
         "biases": [s.name for s in net.biases],
         "targets": [s.name for s in net.targets],
+        "parameters": [s.name for s in net.parameters],
+        "shared": {p.name: [u.name if u is not None else net.loss_symbol.name for u in net.uses[p]] for p in net.shared},
         "equations": {n.name: expr(n.equation) for n in net.neurons},
         "loss": expr(net.loss_local),
         "outputs_nested": {n.name: expr(net.substitution[n.symbol]) for n in net.outputs},
