@@ -62,6 +62,7 @@ class Graph:
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
     expressions: tuple[str, ...] = ()  # expression nodes' equations, said in the caption
+    small: tuple[str, ...] = ()  # what the small nodes are, for the caption: "biases", "targets", ...
 
     def __post_init__(self):
         ids = [n.id for n in self.nodes]
@@ -143,7 +144,12 @@ def graph_of(network) -> Graph:
         nodes.append(Node(id, leaf, name(leaf), column, "bias"))
         edges.append(Edge(id, target, "", "", leaf))
     nodes.append(Node(loss, loss, name(loss), last))
-    return Graph(tuple(nodes), tuple(edges), _expressions(network))
+    biases = {n.bias.name for n in network.neurons if n.bias is not None}
+    targets = {t.name for t in network.targets}
+    roles = {"biases" if leaf in biases else "targets read by the loss" if leaf in targets and target == loss
+             else "parameters" for leaf, target, _ in small}
+    order = ("biases", "parameters", "targets read by the loss")
+    return Graph(tuple(nodes), tuple(edges), _expressions(network), tuple(r for r in order if r in roles))
 
 
 def _node_text(n) -> str:
@@ -554,11 +560,11 @@ def _labels(graph: Graph, routes, placed, parameter):
     if graph.expressions:
         caption.append((("Nodes: " + "; ".join(graph.expressions) + ".", None),))
     small = [n for n in graph.nodes if n.kind == "bias"]
-    if small and (graph.expressions or any("@" in n.id for n in small) or any(e.target == graph.nodes[-1].id for e in graph.edges if e.source in {n.id for n in small})):
-        caption.append((("Small circles: biases, parameters and targets, each feeding the node below it "
-                         "(one per use: a shared one is drawn at each).", None),))
-    elif small:
-        caption.append((("Small circles: biases, each feeding the neuron below it.", None),))
+    if small:
+        roles = list(graph.small) or ["biases"]
+        said = roles[0] if len(roles) == 1 else ", ".join(roles[:-1]) + " and " + roles[-1]
+        shared = " (one per use: a shared one is drawn at each)" if any("@" in n.id for n in small) else ""
+        caption.append(((f"Small circles: {said}, each feeding the node it points to{shared}.", None),))
     if any(rt.curved for rt in routes):
         caption.append((("Curved edges skip columns.", None),))
     if not wanted:

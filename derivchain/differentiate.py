@@ -66,34 +66,33 @@ def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluat
     return walk(expr)
 
 
-def intern(expr: sp.Basic, table: dict) -> sp.Basic:
+def intern(expr: sp.Basic, table: dict, done: dict | None = None) -> sp.Basic:
     """``expr`` with every subtree replaced by the one equal subtree in ``table`` (added if new).
 
     Equal but distinct copies of a deep shared tree make every dict lookup and ``==`` compare node
     by node, which is exponential in depth on a DAG (a 20-step RNN's deltas never finished).
     Interned bottom-up, equal subtrees are the same object, so comparisons stop at identity.
+    ``done`` (id -> (node, interned)) may be kept across calls, so shared subtrees are walked once.
     """
-    done: dict[int, sp.Basic] = {}
-    keep = []  # the nodes whose ids key ``done``, alive while it is used
+    done = {} if done is None else done
     stack = [(expr, False)]
     while stack:
         e, ready = stack.pop()
         if id(e) in done:
             continue
         if ready or not e.args:
-            args = tuple(done[id(a)] for a in e.args)
+            args = tuple(done[id(a)][1] for a in e.args)
             node = e
             if any(a is not b for a, b in zip(args, e.args)):
                 if e.is_Add or e.is_Mul:
                     node = e.func._from_args(args, e.is_commutative)
                 else:
                     node = e.func(*args, evaluate=False) if isinstance(e, (sp.Pow, sp.Function)) else e.func(*args)
-            keep.append(e)
-            done[id(e)] = table.setdefault(node, node)
+            done[id(e)] = (e, table.setdefault(node, node))  # e kept alive: its id stays its own
         else:
             stack.append((e, True))
             stack.extend((a, False) for a in e.args if id(a) not in done)
-    return done[id(expr)]
+    return done[id(expr)][1]
 
 
 def canonical(expr: sp.Basic) -> sp.Basic:

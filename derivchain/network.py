@@ -386,7 +386,7 @@ class Network:
 
     def intern(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with each subtree the network's one copy of it (see :func:`differentiate.intern`)."""
-        return intern(expr, self.cache.setdefault("intern", {}))
+        return intern(expr, self.cache.setdefault("intern", {}), self.cache.setdefault("intern_done", {}))
 
     @cached_property
     def loss_local(self) -> sp.Expr:
