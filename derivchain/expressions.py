@@ -40,14 +40,7 @@ def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str, max_le
     (the nesting bound stays).
     """
     names = ", ".join(symbols)
-    if not isinstance(text, str):
-        raise ExpressionError(f"{what}: expected text, got {type(text).__name__}")
-    if max_length is not None and len(text) > max_length:
-        raise ExpressionError(f"{what}: expression is {len(text)} characters long; at most {max_length} are allowed")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise ExpressionError(f"{what}: {text!r} is not a valid expression ({exc.msg} at column {exc.offset})") from None
+    tree = _syntax_tree(text, what, max_length)
 
     def fail(node, problem: str):
         raise ExpressionError(
@@ -130,15 +123,20 @@ def expression_names(text: str, what: str, max_length: int | None = MAX_LENGTH) 
     """The names ``text`` reads (not the functions it calls), in order of first appearance; syntax and
     length checked as by :func:`parse_expression`, so a file can tell its inputs from its parameters
     before building the expression."""
+    tree = _syntax_tree(text, what, max_length)
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called and n.id not in FUNCTIONS]
+    found.sort(key=lambda n: (n.lineno, n.col_offset))
+    return list(dict.fromkeys(n.id for n in found))
+
+
+def _syntax_tree(text: str, what: str, max_length: int | None) -> ast.Expression:
+    """``text`` parsed by :func:`ast.parse` after the type and length checks, or a one-line error."""
     if not isinstance(text, str):
         raise ExpressionError(f"{what}: expected text, got {type(text).__name__}")
     if max_length is not None and len(text) > max_length:
         raise ExpressionError(f"{what}: expression is {len(text)} characters long; at most {max_length} are allowed")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        return ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"{what}: {text!r} is not a valid expression ({exc.msg} at column {exc.offset})") from None
-    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    found = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called and n.id not in FUNCTIONS]
-    found.sort(key=lambda n: (n.lineno, n.col_offset))
-    return list(dict.fromkeys(n.id for n in found))
