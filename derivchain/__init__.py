@@ -40,6 +40,10 @@ _EXPORTS = {
     "parse_assignments": "values",
     "check_values": "values",
     "at_values": "evaluation",
+    "batch_at_values": "evaluation",
+    "BatchAtValues": "evaluation",
+    "check_batch": "values",
+    "with_l2": "network",
     "descend": "descent",
     "DerivchainError": "errors",
     "Table": "derivation",
@@ -97,6 +101,7 @@ def _register_notebook_display() -> None:
 
     formatter = shell.display_formatter.formatters["text/latex"]
     for module, cls in (("derivchain.derivation", "Derivation"), ("derivchain.evaluation", "DerivationAtValues"),
+                        ("derivchain.evaluation", "BatchAtValues"),
                         ("derivchain.steps", "StepByStep"), ("derivchain.formula", "GeneralFormula"),
                         ("derivchain.paths", "PathListing"), ("derivchain.network", "Network")):
         formatter.for_type_by_name(module, cls, show)

@@ -32,8 +32,22 @@ def check_max_paths(max_paths: int) -> int:
 
 def network(path: str | None = None, layers: str | None = None, activation: str | None = None,
             output_activation: str | None = None, loss: str | None = None, bias: bool = False,
-            notation: str | None = None) -> Network:
-    """The network from a file, or a dense one from the options (never both); the default is the worked example."""
+            notation: str | None = None, l2: str | Fraction | None = None) -> Network:
+    """The network from a file, or a dense one from the options (never both); the default is the worked example.
+    ``l2``: add lambda/2 * (sum of squared weights, biases excluded) to the loss (lambda read exactly: 0.01 is 1/100)."""
+    net = _network(path, layers, activation, output_activation, loss, bias, notation)
+    if l2 is None:
+        return net
+    from .network import with_l2
+    from .values import read_number
+
+    lam = l2 if isinstance(l2, Fraction) else read_number(str(l2), "--l2")
+    if lam < 0:
+        raise OptionsError(f"--l2 {l2}: the L2 strength lambda must be zero or positive")
+    return with_l2(net, lam)
+
+
+def _network(path, layers, activation, output_activation, loss, bias, notation) -> Network:
     if path is not None:
         given = [name for name, value in (("--layers", layers), ("--activation", activation),
                  ("--output-activation", output_activation), ("--loss", loss), ("--notation", notation)) if value is not None]
@@ -63,22 +77,24 @@ def given_values(path: str | None = None, assignments: list[str] | None = None) 
     return given
 
 
-def grad(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS, values: dict | None = None):
-    """dLoss/dparameter three ways and verified (a Derivation); with ``values``, also its numbers."""
+def grad(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS, values: dict | None = None,
+         reduction: str = "mean"):
+    """dLoss/dparameter three ways and verified (a Derivation); with ``values``, also its numbers; with a
+    batch (``values["samples"]``), each sample's numbers and their ``reduction`` (mean or sum)."""
     from .derivation import derive
+    from .values import SAMPLES, check_batch, check_reduction
 
     check_max_paths(max_paths)
+    check_reduction(reduction)
     numbers = None
     if values is not None:
-        from .values import check_values
-
-        numbers = check_values(net, values)
+        numbers = check_batch(net, values)
     d = derive(net, parameter, max_paths=max_paths)
     if numbers is None:
         return d
-    from .evaluation import at_values
+    from .evaluation import at_values, batch_at_values
 
-    return at_values(d, numbers)
+    return batch_at_values(d, numbers, reduction) if SAMPLES in values else at_values(d, numbers[0])
 
 
 def paths(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS):
@@ -109,15 +125,18 @@ def table(net: Network, max_paths: int = 0):
     return Table(net, check_max_paths(max_paths))
 
 
-def step(net: Network, values: dict | None, lr: str | Fraction = "0.1", steps: int = 1, freeze=(), on_step=None):
-    """Gradient descent from ``values``: ``steps`` steps of w - lr * dLoss/dw (``freeze``: glob patterns kept fixed)."""
+def step(net: Network, values: dict | None, lr: str | Fraction = "0.1", steps: int = 1, freeze=(), on_step=None,
+         reduction: str = "mean", batch_size: int | None = None):
+    """Gradient descent from ``values``: ``steps`` steps of w - lr * dLoss/dw (``freeze``: glob patterns kept fixed).
+    With a batch (``values["samples"]``): full-batch steps, or with ``batch_size`` K mini-batch steps of K samples in
+    file order (``steps`` then counts epochs); each gradient the ``reduction`` (mean or sum) over the samples used."""
     from .descent import descend
     from .values import read_number
 
     if not values:
         raise OptionsError("step needs numbers: --values FILE or --set NAME=NUMBER for every input, target, weight and bias")
     rate = lr if isinstance(lr, Fraction) else read_number(str(lr), "--lr")
-    return descend(net, values, rate, steps, tuple(freeze or ()), on_step=on_step)
+    return descend(net, values, rate, steps, tuple(freeze or ()), on_step=on_step, reduction=reduction, batch_size=batch_size)
 
 
 def draw(net: Network, parameter: str | None, out: str, force: bool = False) -> list[Path]:

@@ -65,6 +65,8 @@ MaxPaths = Annotated[int, typer.Option("--max-paths", help="Most paths to list p
 Values = Annotated[Optional[str], typer.Option("--values", help="Numbers (.json/.toml) for every input, target, weight and bias.")]
 Assign = Annotated[Optional[list[str]], typer.Option("--set", help="NAME=NUMBER, repeatable; overrides --values.")]
 Force = Annotated[bool, typer.Option("--force", help="Replace existing files.")]
+Reduction = Annotated[str, typer.Option("--reduction", help="With a batch (samples in --values): the gradient is the mean (default, as PyTorch's MSELoss/BCELoss) or sum over samples.")]
+BatchSize = Annotated[Optional[int], typer.Option("--batch-size", help="Mini-batches of K samples in file order (--steps then counts epochs) [default: the whole batch].")]
 
 # The options that choose the network, shared by every command (added to each signature by @network_options).
 _NETWORK_OPTIONS = [
@@ -74,6 +76,7 @@ _NETWORK_OPTIONS = [
     ("output_activation", Optional[str], typer.Option("--output-activation", help="Output activation, as --activation [default: identity].")),
     ("loss", Optional[str], typer.Option("--loss", help="abs, squared, half-squared, cross-entropy, softmax, or an expression in Out and Y [default: abs].")),
     ("bias", bool, typer.Option("--bias/--no-bias", help="Give every neuron a bias.")),
+    ("l2", Optional[str], typer.Option("--l2", help="Add LAMBDA/2 * (sum of squared weights, biases excluded) to the loss; LAMBDA read exactly (0.01 is 1/100).")),
     ("notation", Optional[str], typer.Option("--notation", help="flat (W1, H1, Out) or layered (w2_1_2, O2_1) [default: flat].")),
     ("limit", Optional[list[str]], typer.Option("--limit", help="Raise a size limit, NAME=N (repeatable; see the README's Limits and errors).")),
     ("debug", bool, typer.Option("--debug", help="Show the traceback of an unexpected error.")),
@@ -161,11 +164,11 @@ def _verdict_exit(ok: bool) -> None:
 @app.command()
 @network_options
 def grad(weight: Weight, net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 1000,
-         values: Values = None, assign: Assign = None) -> None:
+         values: Values = None, assign: Assign = None, reduction: Reduction = "mean") -> None:
     """Derive dLoss/dWEIGHT three ways (paths, backprop, direct) and verify they agree."""
     from . import api
 
-    result = api.grad(net, weight, max_paths, api.given_values(values, assign))
+    result = api.grad(net, weight, max_paths, api.given_values(values, assign), reduction)
     _emit(result, fmt)
     d = getattr(result, "derivation", result)
     _verdict_exit(d.verdict.equal and d.checked)
@@ -222,12 +225,12 @@ def step(values: Values = None, assign: Assign = None,
          lr: Annotated[str, typer.Option("--lr", help="Learning rate (exact: 0.5 is 1/2).")] = "0.1",
          steps: Annotated[int, typer.Option("--steps", help="How many steps to take.")] = 1,
          freeze: Annotated[Optional[list[str]], typer.Option("--freeze", help="Keep parameters matching this glob fixed, e.g. 'B*'; repeatable.")] = None,
-         net=None, fmt: Fmt = Format.text) -> None:
+         reduction: Reduction = "mean", batch_size: BatchSize = None, net=None, fmt: Fmt = Format.text) -> None:
     """One (or --steps) gradient-descent step: w_new = w_old - lr * dLoss/dw, for every parameter."""
     from . import api
 
     with _progress(steps) as advance:
-        result = api.step(net, api.given_values(values, assign), lr, steps, tuple(freeze or ()), on_step=advance)
+        result = api.step(net, api.given_values(values, assign), lr, steps, tuple(freeze or ()), advance, reduction, batch_size)
     _emit(result, fmt)
 
 

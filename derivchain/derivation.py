@@ -89,6 +89,10 @@ class Derivation:
         """What happens at the non-differentiable points this derivation touches."""
         loss, *activations = noted(self.network)
         first = [loss.note] if loss is not None else []
+        lam = self.network.l2
+        if lam is not None:
+            first.append(f"L2 regularisation: the loss adds lambda/2 * (sum of squared weights), lambda = {sp.Rational(lam.numerator, lam.denominator)}, "
+                         "biases excluded; each weight's gradient gains the path-free term lambda * w (the path w -> Loss).")
         return (*first, *self.own_notes(), *(a.note for a in activations))
 
     def own_notes(self) -> tuple[str, ...]:

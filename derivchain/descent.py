@@ -17,7 +17,7 @@ from . import limits
 from .derivation import derive
 from .errors import DerivchainError
 from .network import Network
-from .values import Number, as_mpf, check_values, environment, read_number, value_of
+from .values import SAMPLES, Number, as_mpf, check_batch, check_reduction, environment, read_number, reduce_numbers, value_of
 
 EXACT_STEPS = 8
 
@@ -43,6 +43,10 @@ class Descent:
     exact: bool
     network: Network | None = None
     initial: dict = field(default_factory=dict)  # name -> Number: every parameter's value before step 1
+    reduction: str | None = None  # with a batch: mean or sum over samples
+    samples: int = 0  # with a batch: how many samples
+    batch_size: int | None = None  # with mini-batches: samples per step (steps then holds every update)
+    epochs: int = 0  # with a batch: passes over it
 
     def __repr__(self) -> str:
         last = self.steps[-1]
@@ -56,14 +60,26 @@ def descend(
     steps: int = 1,
     freeze: tuple[str, ...] | str = (),
     on_step=None,
+    reduction: str = "mean",
+    batch_size: int | None = None,
 ) -> Descent:
     """Take ``steps`` gradient-descent steps from ``values``; ``freeze`` holds glob patterns of names.
 
     ``values`` maps names (as :func:`~derivchain.values.read_values` returns them) or symbols to
-    numbers; ``lr`` is read exactly (0.5 is 1/2, "1/3" a third).
+    numbers; ``lr`` is read exactly (0.5 is 1/2, "1/3" a third). With a batch (``values["samples"]``),
+    each gradient is the ``reduction`` (mean or sum) of the samples' gradients: the whole batch per step,
+    or ``batch_size`` samples in file order per step, ``steps`` then counting epochs (passes over the batch).
+    The losses recorded are always the whole batch's, reduced the same way.
     """
     limits.check("--steps", steps, "steps")
-    values = check_values(network, {(k if isinstance(k, str) else k.name): v for k, v in values.items()})
+    check_reduction(reduction)
+    batched = SAMPLES in values
+    samples = check_batch(network, {(k if isinstance(k, str) else k.name): v for k, v in values.items()})
+    m = len(samples)
+    if batch_size is not None and not 1 <= batch_size <= m:
+        what = "must be positive" if batch_size < 1 else f"is larger than the batch ({m} sample{'s' if m != 1 else ''})"
+        raise DerivchainError(f"--batch-size {batch_size}: the mini-batch size {what}; give 1 to {m}")
+    size = batch_size or m
     lr = lr if isinstance(lr, Fraction) else read_number(str(lr), "lr")
     freeze = (freeze,) if isinstance(freeze, str) else tuple(freeze)
     if lr <= 0:
@@ -77,35 +93,40 @@ def descend(
     trained = [p for p in network.parameters if not any(fnmatchcase(p.name, pat) for pat in freeze)]
     gradients = {p: derive(network, p, max_paths=0).backprop.local for p in trained}
 
-    current: dict = dict(values)
-    env, exact = environment(network, current)
-    if exact and steps > EXACT_STEPS:
-        exact = False
+    params = {p: samples[0][p] for p in network.parameters}
+    data = [{s: v for s, v in sample.items() if s not in params} for sample in samples]
+    groups = [range(i, min(i + size, m)) for i in range(0, m, size)]
+    if len(groups) > 1:  # every mini-batch update is a step
+        limits.check("the number of updates (--steps epochs x mini-batches)", steps * len(groups), "steps")
+    exact = all(environment(network, d | params)[1] for d in data) and steps * len(groups) <= EXACT_STEPS
     if not exact:
-        current = {s: as_mpf(v) for s, v in current.items()}
-        env, _ = environment(network, current, exact=False)
+        params = {s: as_mpf(v) for s, v in params.items()}
+        data = [{s: as_mpf(v) for s, v in d.items()} for d in data]
     rate = lr if exact else as_mpf(lr)
+
+    def forward(point):
+        return [environment(network, d | point, exact)[0] for d in data]
+
+    def loss_of(envs):
+        return reduce_numbers([value_of(network.loss_local, e, exact) for e in envs], reduction, exact)
+
+    current, envs = params, forward(params)
     taken = []
     for _ in range(steps):
-        loss = value_of(network.loss_local, env, exact)
-        grads = {p: value_of(g, env, exact) for p, g in gradients.items()}
-        new = dict(current)
-        for p, g in grads.items():
-            new[p] = current[p] - rate * g.value
-        # The forward pass after this step is the one the next step starts from: computed once.
-        after_env, _ = environment(network, new, exact)
-        loss_after = value_of(network.loss_local, after_env, exact)
-        taken.append(
-            Step(
-                loss,
-                {p.name: grads[p] for p in trained},
-                {p.name: Number(new[p], exact) for p in trained},
-                loss_after,
-            )
-        )
-        current, env = new, after_env
+        for group in groups:
+            loss = loss_of(envs)
+            grads = {p: reduce_numbers([value_of(g, envs[i], exact) for i in group], reduction, exact) for p, g in gradients.items()}
+            new = dict(current)
+            for p, g in grads.items():
+                new[p] = current[p] - rate * g.value
+            # The forward pass after this step is the one the next step starts from: computed once.
+            after = forward(new)
+            taken.append(Step(loss, {p.name: grads[p] for p in trained}, {p.name: Number(new[p], exact) for p in trained},
+                              loss_of(after)))
+            current, envs = new, after
         if on_step is not None:
             on_step()
     frozen = tuple(n for n in names if n not in {p.name for p in trained})
-    initial = {p.name: Number(values[p], True) for p in network.parameters}
-    return Descent(lr, tuple(p.name for p in trained), frozen, tuple(taken), exact, network, initial)
+    initial = {p.name: Number(samples[0][p], True) for p in network.parameters}
+    return Descent(lr, tuple(p.name for p in trained), frozen, tuple(taken), exact, network, initial,
+                   reduction if batched else None, m if batched else 0, batch_size if batched else None, steps)

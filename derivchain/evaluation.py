@@ -62,3 +62,41 @@ def at_values(d: Derivation, values: dict[sp.Symbol, Fraction]) -> DerivationAtV
         value_of(d.direct.value, env, exact),
         exact,
     )
+
+
+@dataclass(frozen=True, repr=False)
+class BatchAtValues:
+    """A derivation at a batch of samples: each sample's numbers (every form) and the batch's, the
+    mean or sum over samples of each form. The batch gradient is the reduction of the one symbolic form."""
+
+    derivation: Derivation
+    samples: tuple[DerivationAtValues, ...]
+    reduction: str  # mean or sum
+    loss: Number
+    path_sum: Number
+    backprop: Number
+    direct: Number
+    exact: bool
+
+    @property
+    def agree(self) -> bool:
+        """True when every sample's three results agree (then so do the batch's, reduced alike)."""
+        return all(s.agree for s in self.samples)
+
+    def __repr__(self) -> str:
+        return (f"BatchAtValues({self.reduction} over {len(self.samples)} samples: "
+                f"d{self.derivation.network.loss_symbol}/d{self.derivation.parameter} = {self.backprop})")
+
+
+def batch_at_values(d: Derivation, samples, reduction: str = "mean") -> BatchAtValues:
+    """Evaluate ``d`` at each sample's values (from :func:`~derivchain.values.check_batch`) and reduce."""
+    from .values import check_reduction, reduce_numbers
+
+    check_reduction(reduction)
+    each = tuple(at_values(d, s) for s in samples)
+    exact = all(s.exact for s in each)
+
+    def reduced(key):
+        return reduce_numbers([getattr(s, key) for s in each], reduction, exact)
+
+    return BatchAtValues(d, each, reduction, reduced("loss"), reduced("path_sum"), reduced("backprop"), reduced("direct"), exact)

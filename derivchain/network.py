@@ -193,6 +193,8 @@ class Network:
     notation: Notation = FLAT
     loss_symbol: sp.Symbol = sp.Symbol("Loss", real=True)
     origin: str = ""  # where the network came from, for the summary (a file name)
+    # L2 regularisation: lambda (an exact Fraction) when the loss has lambda/2 * sum of squared weights added.
+    l2: object = None
     # Each name's LaTeX, as the notation made it; names not here get the notation's generic rule.
     latex_names: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
     # Per-network results that engines reuse across parameters (deltas, path suffix sums).
@@ -403,7 +405,21 @@ class Network:
         node = self.neuron_by_symbol.get(x)
         if node is not None and node.is_output:
             return self.loss_derivative(node)
+        if self.l2 is not None and x in self.weights:
+            # d/dw of lambda/2 * sum of squared weights, written lambda * w (plus what the rest of the loss gives).
+            lam = sp.Rational(self.l2.numerator, self.l2.denominator)
+            return sp.Add(differentiate(self.loss_local - self.l2_term, x), lam * x)
         return differentiate(self.loss_local, x)
+
+    @cached_property
+    def l2_term(self) -> sp.Expr:
+        """The L2 term lambda/2 * (sum of squared weights) in the loss (0 without --l2)."""
+        if self.l2 is None:
+            return sp.Integer(0)
+        from sympy.core.mul import _keep_coeff
+
+        half = sp.Rational(self.l2.numerator, 2 * self.l2.denominator)
+        return _keep_coeff(half, sp.Add(*(w**2 for w in self.weights))) if self.weights else sp.Integer(0)
 
     def loss_derivative(self, output: Neuron) -> sp.Expr:
         """dLoss/dOut for one output, in output and target symbols."""
@@ -431,12 +447,14 @@ class Network:
     @cached_property
     def is_graph(self) -> bool:
         """True when the network has expression nodes or a parameter with several uses (shared)."""
-        return any(isinstance(n, ExprNode) for n in self.neurons) or any(len(self.uses.get(p, ())) > 1 for p in self.parameters)
+        return any(isinstance(n, ExprNode) for n in self.neurons) or bool(self.shared)
 
     @cached_property
     def shared(self) -> tuple[sp.Symbol, ...]:
-        """The parameters used in more than one place (shared weights), in order."""
-        return tuple(p for p in self.parameters if len(self.uses.get(p, ())) > 1)
+        """The parameters used in more than one place (shared weights), in order; the L2 term's direct use
+        of each weight by the loss is not counted."""
+        extra = 1 if self.l2 is not None else 0
+        return tuple(p for p in self.parameters if len(self.uses.get(p, ())) - (extra if p in self.weights else 0) > 1)
 
     def summary(self, formula: bool = True) -> str:
         """The network in one line (``formula``: with the loss's formula after its name)."""
@@ -584,6 +602,27 @@ def dense(
     loss_name = names.loss_name()
     loss_symbol = symbol(loss_name)
     return Network(sizes, inputs, tuple(neurons), targets, loss_rule, names, loss_symbol, latex_names=latex)
+
+
+def with_l2(network: Network, lam) -> Network:
+    """``network`` with ``lam/2 * (sum of squared weights)`` added to its loss (biases excluded): every
+    weight is then also read by the loss directly, so each derivation gains the path-free term
+    ``lam * w`` (the path ``w -> Loss``). ``lam`` is an exact number >= 0 (0.01 is 1/100)."""
+    from dataclasses import replace
+    from fractions import Fraction
+
+    lam = Fraction(lam)
+    if lam < 0:
+        raise UnknownLossError(f"--l2 {lam}: the L2 strength must be zero or positive")
+    if network.l2 is not None:
+        raise UnknownLossError("this network has an L2 term already")
+    weights, base = network.weights, network.loss
+    term = replace(network, l2=lam, cache={}).l2_term
+    lam_text = str(sp.Rational(lam.numerator, lam.denominator))
+    loss = Loss(f"{base.name} + L2 (lambda = {lam_text})", lambda outs, ys: sp.Add(base.formula(outs, ys), term),
+                f"{base.text} + {lam_text}/2*sum(w**2)", base.note, base.note_tex, base.output_activation,
+                base.min_outputs, base.derivative, base.rewrite, base.conditional)
+    return replace(network, loss=loss, l2=lam, cache={})
 
 
 def default_network() -> Network:

@@ -66,7 +66,81 @@ def read_values(path: str | Path) -> dict[str, Fraction]:
         raise ValuesError(f"{label}: a value is too large or nested too deeply to read") from None
     if not isinstance(data, dict):
         raise ValuesError(f"{label}: expected a table of name = number")
-    return {str(k): _number(v, str(k), label) for k, v in data.items()}
+    out = {str(k): _number(v, str(k), label) for k, v in data.items() if k != SAMPLES}
+    if SAMPLES in data:
+        out[SAMPLES] = _samples(data[SAMPLES], label)
+    return out
+
+
+#: The key of a values file's batch: a list of objects, each giving every input and target.
+SAMPLES = "samples"
+
+
+def _samples(raw, label: str) -> tuple[dict[str, Fraction], ...]:
+    if not isinstance(raw, list):
+        raise ValuesError(f"{label}: samples must be a list of objects, each giving every input and target")
+    if not raw:
+        raise ValuesError(f"{label}: samples is empty; give at least one sample (or drop the key for one sample)")
+    out = []
+    for i, sample in enumerate(raw, start=1):
+        if not isinstance(sample, dict):
+            raise ValuesError(f"{label}: sample {i} is not an object of name = number")
+        out.append({str(k): _number(v, str(k), f"{label} sample {i}") for k, v in sample.items()})
+    return tuple(out)
+
+
+def check_batch(network: Network, values: dict) -> tuple[dict[sp.Symbol, Fraction], ...]:
+    """A batch's values, one full set of values per sample: the weights and biases outside ``samples``,
+    each sample's inputs and targets inside it. Anything missing, unknown or misplaced: one line naming it."""
+    samples = values.get(SAMPLES)
+    if samples is None:
+        return (check_values(network, values),)
+    if not samples:
+        raise ValuesError("values: samples is empty; give at least one sample")
+    shared = {(k if isinstance(k, str) else k.name): v for k, v in values.items() if k != SAMPLES}
+    data = [s.name for s in list(network.inputs) + list(network.targets)]
+    params = [s.name for s in network.parameters]
+    misplaced = [n for n in shared if n in data]
+    if misplaced:
+        raise ValuesError(f"values: {', '.join(misplaced)} given outside samples; with samples, each sample gives "
+                          f"every input and target ({', '.join(data)})")
+    unknown = sorted(n for n in shared if n not in params)
+    if unknown:
+        raise ValuesError(f"values: unknown {', '.join(unknown)} (the weights and biases are {', '.join(params)})")
+    missing = [n for n in params if n not in shared]
+    if missing:
+        raise ValuesError(f"values: missing {', '.join(missing)} (weights and biases go outside samples)")
+    out = []
+    for i, sample in enumerate(samples, start=1):
+        sample = {(k if isinstance(k, str) else k.name): v for k, v in sample.items()}
+        unknown = sorted(n for n in sample if n not in data)
+        if unknown:
+            raise ValuesError(f"sample {i}: unknown key {', '.join(unknown)} (a sample gives inputs and targets: {', '.join(data)})")
+        lacking = [n for n in data if n not in sample]
+        if lacking:
+            raise ValuesError(f"sample {i}: missing {', '.join(lacking)} (a sample gives every input and target: {', '.join(data)})")
+        out.append(check_values(network, shared | sample))
+    return tuple(out)
+
+
+REDUCTIONS = ("mean", "sum")
+
+
+def check_reduction(reduction: str) -> str:
+    """``mean`` or ``sum``; else a one-line error."""
+    if reduction not in REDUCTIONS:
+        raise ValuesError(f"--reduction {reduction!r}: choose mean (the default) or sum")
+    return reduction
+
+
+def reduce_numbers(numbers, reduction: str, exact: bool) -> "Number":
+    """The mean or sum of ``numbers`` (Numbers), exactly when every one is exact."""
+    if exact:
+        total = sum((n.value for n in numbers), Fraction(0))
+        return Number(total / len(numbers) if reduction == "mean" else total, True)
+    with mpmath.workdps(DIGITS + 10):
+        total = mpmath.fsum(as_mpf(n.value) for n in numbers)
+        return Number(total / len(numbers) if reduction == "mean" else total, False)
 
 
 def parse_assignments(items: list[str]) -> dict[str, Fraction]:
@@ -152,14 +226,15 @@ class Number:
             v: Fraction = self.value
             if v.denominator == 1:
                 return str(v.numerator)
-            d = v.denominator
+            d, twos, fives = v.denominator, 0, 0
             while d % 2 == 0:
-                d //= 2
+                d, twos = d // 2, twos + 1
             while d % 5 == 0:
-                d //= 5
-            if d == 1:  # a terminating decimal: print it exactly
-                digits = max(len(str(v.denominator)), 1) + 2
-                text = f"{Decimal(v.numerator) / Decimal(v.denominator):.{digits}f}".rstrip("0").rstrip(".")
+                d, fives = d // 5, fives + 1
+            digits = max(twos, fives, 1)
+            if d == 1 and digits <= 30:  # a short terminating decimal: print it exactly (2^a 5^b needs max(a, b) decimals)
+                scaled = str(abs(v.numerator) * 10**digits // v.denominator).rjust(digits + 1, "0")
+                text = ("-" if v < 0 else "") + (scaled[:-digits] + "." + scaled[-digits:]).rstrip("0").rstrip(".")
                 return text
             return f"{v.numerator}/{v.denominator} (~{mpmath.nstr(mpmath.mpf(v.numerator) / v.denominator, SHOWN)})"
         return mpmath.nstr(self.value, SHOWN)

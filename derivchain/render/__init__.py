@@ -19,7 +19,7 @@ RENDERERS = {Format.text: text, Format.latex: latex, Format.markdown: markdown, 
 
 def kind(result) -> str:
     """The renderer function name for a result: ``derivation``, ``paths``, ``network``, ..."""
-    from ..evaluation import DerivationAtValues
+    from ..evaluation import BatchAtValues, DerivationAtValues
     from ..derivation import Derivation, Table
     from ..descent import Descent
     from ..formula import GeneralFormula
@@ -27,7 +27,8 @@ def kind(result) -> str:
     from ..paths import PathListing
     from ..steps import StepByStep
 
-    for cls, name in ((Derivation, "derivation"), (DerivationAtValues, "derivation_at_values"), (PathListing, "paths"),
+    for cls, name in ((Derivation, "derivation"), (DerivationAtValues, "derivation_at_values"),
+                      (BatchAtValues, "batch_at_values"), (PathListing, "paths"),
                       (Network, "network"), (GeneralFormula, "formula"), (StepByStep, "steps"), (Descent, "descent"),
                       (Table, "table")):
         if isinstance(result, cls):

@@ -147,6 +147,30 @@ def derivation_at_values(at) -> dict:
     return out
 
 
+def batch_at_values(b) -> dict:
+    """``grad --values`` with a batch: ``at_values`` holds the batch's three results (reduced over samples)
+    and ``samples``, each sample's."""
+    out = derivation(b.derivation)
+    each = [{"loss": _number(s.loss), "direct": _number(s.direct), "path_sum": _number(s.path_sum),
+             "backprop": _number(s.backprop), "agree": s.agree} for s in b.samples]
+    from .text import batch_form
+
+    out["at_values"] = {
+        "exact": b.exact,
+        "reduction": b.reduction,
+        "m": len(b.samples),
+        "form": batch_form(b),
+        "loss": _number(b.loss),
+        "direct": _number(b.direct),
+        "path_sum": _number(b.path_sum),
+        "backprop": _number(b.backprop),
+        "agree": b.agree,
+        "samples": each,
+        "text": {"loss": str(b.loss), "path_sum": str(b.path_sum), "backprop": str(b.backprop), "direct": str(b.direct)},
+    }
+    return out
+
+
 def paths(listing) -> dict:
     """The ``paths`` command: the weight, how many paths, and each listed path."""
     printer = _printer(listing.network)
@@ -211,6 +235,8 @@ def descent(r) -> dict:
         "updated": {k: _number(v) for k, v in last.updated.items()},
         "loss_after": _number(last.loss_after),
         "losses": [_number(s.loss) for s in r.steps] + [_number(last.loss_after)],
+        **({"reduction": r.reduction, "samples": r.samples, "batch_size": r.batch_size or r.samples, "epochs": r.epochs}
+           if r.samples else {}),
     }
 
 

@@ -14,7 +14,7 @@ from sympy.printing.latex import LatexPrinter
 from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_note
 from ..notation import FLAT
 from ..rules import latex_call, rule_for
-from .text import DISAGREE, arithmetic, learning_rate, with_activation_first
+from .text import DISAGREE, arithmetic, batch_words, learning_rate, with_activation_first
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
                  # In text mode with the default font encoding |, < and > print as other glyphs.
@@ -215,6 +215,9 @@ class DerivPrinter(LatexPrinter):
 
     def _print_DerivationAtValues(self, at) -> str:
         return self.aligned(lambda a, p: derivation_lines(a.derivation, p) + values_lines(a, p), at)
+
+    def _print_BatchAtValues(self, b) -> str:
+        return self.aligned(lambda a, p: derivation_lines(a.derivation, p) + batch_lines(a, p), b)
 
     def _print_StepByStep(self, s) -> str:
         return self.aligned(steps_lines, s)
@@ -483,6 +486,32 @@ def derivation_at_values(at) -> str:
     return derivation(at.derivation) + "\n" + values(at)
 
 
+def batch_lines(b, printer) -> list[str]:
+    """A batch's numbers as aligned lines: the batch form (the reduction of the single-sample form), each
+    sample's results, the batch's."""
+    d = b.derivation
+    m = len(b.samples)
+    lhs = printer._print(d.lhs)
+    how = arithmetic(b.exact, "exact")
+    lead = r"\frac{1}{m}\sum_{s=1}^{m}" if b.reduction == "mean" else r"\sum_{s=1}^{m}"
+    lines = [r"&\text{%s}" % printer.text(f"Batch of {m} sample{'s' if m != 1 else ''}, reduction {b.reduction} ({how}):"),
+             r"%s &= %s \left[ %s \right]_{s}, \quad m = %d" % (lhs, lead, printer._print(d.backprop.local), m)]
+    loss = printer._print(d.network.loss_symbol)
+    for i, at in enumerate(b.samples, start=1):
+        lines.append(r"&\text{sample %d:} \quad %s = %s, \quad %s = %s \quad \text{(sum over paths, backprop: %s; direct: %s)}" % (
+            i, loss, _num(at.loss), lhs, _num(at.path_sum), printer.text(str(at.backprop)), printer.text(str(at.direct))))
+    lines.append(r"&\text{batch (%s):} \quad %s = %s, \quad %s = %s \quad \text{(sum over paths, backprop: %s; direct: %s)}" % (
+        b.reduction, loss, _num(b.loss), lhs, _num(b.path_sum), printer.text(str(b.backprop)), printer.text(str(b.direct))))
+    if not b.agree:
+        lines.append(r"&\text{\textbf{Warning:} %s}" % printer.text(DISAGREE))
+    return lines
+
+
+def batch_at_values(b) -> str:
+    """``grad --values`` with a batch: the derivation, then the batch's numbers."""
+    return derivation(b.derivation) + "\n" + align(batch_lines(b, printer_for(b.derivation.network)))
+
+
 def paths_lines(listing, printer) -> list[str]:
     """The paths and their chains as aligned lines."""
     lines = []
@@ -553,7 +582,8 @@ def descent(r) -> str:
     grad_head = "gradient" + (" (first step)" if n > 1 else "")
     lines = [
         _comment(r.network.summary()),
-        r"\noindent Gradient descent, learning rate %s, %d step%s (%s).\par" % (lr, n, "s" if n > 1 else "", printer.text(how)),
+        r"\noindent Gradient descent, learning rate %s, %d step%s (%s%s).\par" % (lr, n, "s" if n > 1 else "", printer.text(how),
+                                                                             printer.text("; " + batch_words(r)) if r.samples else ""),
         r"\begin{tabular}{llll}",
         r"parameter & old value & %s & new value \\ \hline" % grad_head,
         rows,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from . import latex as _latex
 from .latex import printer_for as _latex_printer
-from .text import arithmetic, expr, learning_rate, more_paths
+from .text import arithmetic, batch_words, expr, learning_rate, more_paths
 
 
 def printer_for(network):
@@ -79,6 +79,12 @@ def derivation_at_values(at) -> str:
     return derivation(at.derivation) + "\n" + values(at)
 
 
+def batch_at_values(b) -> str:
+    """``grad --values`` with a batch: the derivation, then each sample's numbers and the batch's."""
+    printer = printer_for(b.derivation.network)
+    return derivation(b.derivation) + "\n" + "\n".join(["### At the given values: a batch", ""] + _math(_latex.batch_lines(b, printer)) + [""])
+
+
 def paths(listing) -> str:
     """The paths as a numbered list, then their chains as math."""
     noun = "path" if listing.count == 1 else "paths"
@@ -116,6 +122,7 @@ def descent(r) -> str:
     how = arithmetic(r.exact)
     lines = [f"## Gradient descent, lr = {learning_rate(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", "",
              f"Network: {escape(r.network.summary())}.", "",
+             *([f"{escape(batch_words(r))}; each loss is the whole batch's.", ""] if r.samples else []),
              "| parameter | old value | gradient" + (" (first step)" if n > 1 else "") + " | new value |",
              "|---|---|---|---|"]
     for name in r.trained:
@@ -147,5 +154,5 @@ def table_footer(table) -> str:
     return ""
 
 
-__all__ = ["prose", "derivation", "values", "derivation_at_values", "paths", "network", "formula", "steps", "descent",
+__all__ = ["prose", "derivation", "values", "derivation_at_values", "batch_at_values", "paths", "network", "formula", "steps", "descent",
            "table_header", "table_row", "table_footer", "escape", "expr"]

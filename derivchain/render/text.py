@@ -248,6 +248,43 @@ def derivation_at_values(at) -> Iterator[Line]:
     yield from values(at)
 
 
+def batch_form(b) -> str:
+    """The batch gradient as the reduction over samples of the one verified single-sample form."""
+    d = b.derivation
+    lead = "(1/m) * sum" if b.reduction == "mean" else "sum"
+    return f"{expr(d.lhs)} = {lead} over samples s of [{expr(d.backprop.local)}]_s, m = {len(b.samples)}"
+
+
+def batch_values(b) -> Iterator[Line]:
+    """Each sample's loss and three results, then the batch's (their mean or sum)."""
+    m = len(b.samples)
+    loss = b.derivation.network.loss_symbol
+    yield _line(f"Batch of {m} sample{'s' if m != 1 else ''}, reduction {b.reduction} ({arithmetic(b.exact, 'exact')}):",
+                style="bold")
+    yield Line("  " + batch_form(b))
+    for i, at in enumerate(b.samples, start=1):
+        yield Line(f"  sample {i}: {loss} = {at.loss}; sum over paths = {at.path_sum}, backprop = {at.backprop}, direct = {at.direct}")
+    yield Line(f"  batch ({b.reduction}): {loss} = {b.loss}; sum over paths = {b.path_sum}, backprop = {b.backprop}, "
+               f"direct = {b.direct}", "bold")
+    if not b.agree:
+        yield Line(f"Warning: {DISAGREE}", "bold red", prose=True)
+
+
+def batch_at_values(b) -> Iterator[Line]:
+    """``grad --values`` with a batch: the derivation, then each sample's numbers and the batch's."""
+    yield from derivation(b.derivation)
+    yield from batch_values(b)
+
+
+def batch_words(r) -> str:
+    """How a descent used its batch, e.g. ``batch of 4 samples, mini-batches of 2 in file order, reduction mean``."""
+    if not r.samples:
+        return ""
+    m = r.samples
+    size = f", mini-batches of {r.batch_size} in file order, {r.epochs} epoch{'s' if r.epochs != 1 else ''}" if r.batch_size else ", full batch"
+    return f"batch of {m} sample{'s' if m != 1 else ''}{size}, reduction {r.reduction}"
+
+
 def network(net) -> Iterator[Line]:
     """Everything ``derivchain show`` prints: summary, equations, outputs nested and expanded, loss."""
     yield _line("Network: ", net.summary(), prose=True)
@@ -299,6 +336,8 @@ def descent(r) -> Iterator[Line]:
     how = arithmetic(r.exact)
     yield _line("Network: ", r.network.summary(), prose=True)
     yield _line(f"gradient descent, lr = {learning_rate(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", style="bold")
+    if r.samples:
+        yield Line(f"{batch_words(r)}; each loss is the whole batch's")
     rows = [("parameter", "old value", "gradient" + (" (first step)" if n > 1 else ""), "new value")]
     rows += [(name, str(r.initial[name]), str(first.gradients[name]), str(last.updated[name])) for name in r.trained]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
