@@ -60,6 +60,8 @@ _EXPORTS = {
     "NOTATIONS": "notation",
     "RULES": "rules",
     "api": "api",
+    "MatrixForm": "matrix",
+    "matrix_form": "matrix",
 }
 
 #: Exported names that are modules themselves.

@@ -97,6 +97,18 @@ def grad(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS, value
     return batch_at_values(d, numbers, reduction) if SAMPLES in values else at_values(d, numbers[0])
 
 
+def matrix(net: Network, values: dict | None = None):
+    """The matrix form of backpropagation on a dense network, per layer W, b, z, a, delta, dL/dW = delta a^T and
+    dL/db = delta with their shapes (at ``values`` when given, exactly where they are rational), every gradient
+    entry verified equal to the scalar derivation of its weight."""
+    from .matrix import matrix_form
+
+    if values is not None and "samples" in values:
+        raise OptionsError("matrix: a batch (samples) is not on the command line yet; from Python, "
+                           "derivchain.matrix.batch_matrix_form(net, parameters, samples)")
+    return matrix_form(net, values)
+
+
 def paths(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS):
     """The paths of ``parameter``: counted, and the first ``max_paths`` listed."""
     from .paths import list_paths

@@ -150,10 +150,10 @@ def _progress(total: int):
     return progress(total)
 
 
-def _emit(result, fmt: Format, on_row=None) -> None:
+def _emit(result, fmt: Format, on_row=None):
     from .render import emit
-
     emit(result, fmt, on_row=on_row)
+    return result
 
 
 def _verdict_exit(ok: bool) -> None:
@@ -272,6 +272,14 @@ def export(weights: Annotated[Optional[list[str]], typer.Argument(help="Weights 
 
     for path in api.export(net, weights, out, snippet, force, pdf, title, max_paths, brief):
         typer.echo(f"wrote {path}")
+
+
+@app.command()
+@network_options
+def matrix(net=None, fmt: Fmt = Format.text, values: Values = None, assign: Assign = None) -> None:
+    """Backpropagation in matrices per layer (W, z, a, delta, dL/dW = delta a^T), shapes checked, each entry verified."""
+    from . import api
+    _verdict_exit(_emit(api.matrix(net, api.given_values(values, assign)), fmt).check.equal)
 
 
 def _version(value: bool) -> None:

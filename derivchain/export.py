@@ -20,7 +20,7 @@ from .network import Network
 from .render.document import latex_document, markdown_document
 
 
-def html_document(network: Network, derivations: list[Derivation], title: str, snippet: bool = False) -> str:
+def html_document(network: Network, derivations: list, title: str, snippet: bool = False) -> str:
     """The same content as one self-contained HTML page (MathML, inline SVG, no script; see render/html.py)."""
     from .render.html import document
 

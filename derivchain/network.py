@@ -616,7 +616,7 @@ def with_l2(network: Network, lam) -> Network:
         raise UnknownLossError(f"--l2 {lam}: the L2 strength must be zero or positive")
     if network.l2 is not None:
         raise UnknownLossError("this network has an L2 term already")
-    weights, base = network.weights, network.loss
+    base = network.loss
     term = replace(network, l2=lam, cache={}).l2_term
     lam_text = str(sp.Rational(lam.numerator, lam.denominator))
     loss = Loss(f"{base.name} + L2 (lambda = {lam_text})", lambda outs, ys: sp.Add(base.formula(outs, ys), term),

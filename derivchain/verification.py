@@ -263,13 +263,15 @@ def _random_point(symbols, index: int, seed: str = SEED) -> dict[sp.Symbol, mpma
     return point
 
 
-def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGITS, magnitude: list | None = None) -> mpmath.mpf:
+def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGITS, magnitude: list | None = None,
+             memo: dict | None = None) -> mpmath.mpf:
     """Evaluate ``expr`` at ``point`` with the real functions, to ``digits`` digits, over shared subtrees.
 
     Raises :class:`Undefined` where the value is not a finite real number. ``magnitude``, when given,
     receives the largest power of two any intermediate value reached (what cancellation can cost).
+    ``memo``: subtrees' values kept across calls at the same point and digits (many forms sharing parts).
     """
-    memo: dict[sp.Basic, mpmath.mpf] = {}
+    memo = {} if memo is None else memo
     largest = [0]
 
     def holds(cond) -> bool:

@@ -112,3 +112,17 @@ def test_conv1d_notebook_checks_the_kernel_gradient_by_hand():
                     "by hand: {'k1': 16, 'k2': -12, 'k3': 5, 'c': 3, 'x3': -14}",
                     "by hand equals derivchain: True"):
         assert printed in text, printed
+
+
+def test_paths_to_matrices_notebook_finds_the_path_sum_in_delta_a_transpose():
+    text = outputs(execute(NOTEBOOKS / "paths_to_matrices.ipynb"))
+    assert "W3 -> H2 -> H4 -> Out -> Loss" in text and "W3 -> H2 -> H5 -> Out -> Loss" in text
+    assert "path sum = 0.0508280327337498" in text
+    assert "entry (2, 1) of dL/dW^1 = 0.0508280327337498" in text
+    assert "agrees with the path sum to 40 digits: True" in text
+    assert "every entry checked: 14 of 14, all equal: True" in text
+    assert "layer 2: W (2, 3), a_prev (3, 1), z (2, 1), delta (2, 1), grad_W (2, 3)" in text
+    assert "column 2 of W^2: [W8, W11]" in text
+    assert "entry 2 of delta^1: H2*(1 - H2)*(W11*delta_H5 + W8*delta_H4)" in text
+    assert "scalar recursion:  delta_H2 = H2*(1 - H2)*(W8*delta_H4 + W11*delta_H5)" in text
+    assert "W^2 delta^2 without the transpose: ShapeError" in text

@@ -243,3 +243,58 @@ def descent(r) -> dict:
 def table_row(d) -> dict:
     """One row of ``table``: the full ``grad`` object of that parameter."""
     return derivation(d)
+
+
+def _entries(m):
+    """A matrix's entries: numbers at values, expression text otherwise; a column as a flat list."""
+    from ..matrix import rows
+
+    if m is None:
+        return None
+    out = [[_number(v) if not hasattr(v, "free_symbols") else expr(v) for v in row] for row in rows(m)]
+    return out
+
+
+def _column(m):
+    entries = _entries(m)
+    return None if entries is None else [row[0] for row in entries]
+
+
+def matrix(m) -> dict:
+    """The ``matrix`` contract: per layer ``W``, ``b``, ``z``, ``a``, ``delta``, ``grad_W``, ``grad_b`` (rows of
+    numbers at values, of expression text otherwise; columns as flat lists) and their shapes, then the check."""
+    layers = []
+    for layer in m.layers:
+        layers.append({
+            "layer": layer.index,
+            "neurons": list(layer.names),
+            "W": _entries(layer.W),
+            "b": _column(layer.b),
+            "z": _column(layer.z),
+            "a": _column(layer.a),
+            "f_prime": _column(layer.fprime),
+            "delta": _column(layer.delta),
+            "delta_names": [f"delta_{x}" for x in layer.names],
+            "grad_W": _entries(layer.grad_W),
+            "grad_b": _column(layer.grad_b),
+            "weights": [list(r) for r in layer.weights],
+            "biases": None if layer.biases is None else list(layer.biases),
+            "shapes": {k: list(v) for k, v in layer.shapes.items()},
+        })
+    c = m.check
+    return {
+        "network": m.network.summary(),
+        "notation": m.network.notation.name,
+        "at_values": m.at_values,
+        "exact": m.exact if m.at_values else None,
+        "loss": None if m.loss_value is None else _number(m.loss_value),
+        "inputs": _column(m.inputs),
+        "grad_a": _column(m.grad_a),
+        "layers": layers,
+        "verified": c.verified,
+        "total": c.total,
+        "equal": c.equal,
+        "methods": dict(c.methods),
+        "compared_with": c.against,
+        "failures": list(c.failures),
+    }

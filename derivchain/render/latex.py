@@ -615,3 +615,74 @@ def table_row(d) -> str:
 def table_footer(table) -> str:
     """The end of the table's block."""
     return "\\end{align*}\n}"
+
+
+def bmatrix(printer, m) -> str:
+    """A matrix as ``\\begin{bmatrix} ... \\end{bmatrix}`` (numbers at values, the network's symbols otherwise)."""
+    from ..matrix import rows
+
+    cell = lambda v: printer._print(v) if isinstance(v, sp.Basic) else _num(v)  # noqa: E731
+    body = r" \\ ".join(" & ".join(cell(v) for v in row) for row in rows(m))
+    return r"\begin{bmatrix} %s \end{bmatrix}" % body
+
+
+def _shape(n: int, k: int) -> str:
+    return r"%d \times %d" % (n, k)
+
+
+def matrix_lines(m, printer) -> list[str]:
+    """The matrix form as aligned lines: the forward pass, then the backward pass, each shape beside its matrix."""
+    L = len(m.layers)
+    loss = printer._print(m.loss_symbol)
+    W = lambda l: r"W^{[%d]}" % l  # noqa: E731
+    v = lambda name, l: r"%s^{[%d]}" % (name, l)  # noqa: E731
+    dW = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, W(l))  # noqa: E731
+    db = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, v("b", l))  # noqa: E731
+    lines = [r"&\text{%s}" % printer.text("Forward pass:"),
+             r"%s &= %s && (%s)" % (v("a", 0), bmatrix(printer, m.inputs), _shape(len(m.layers[0].sources), 1))]
+    for layer in m.layers:
+        l, (n, k) = layer.index, layer.shapes["W"]
+        lines.append(r"%s &= %s && (%s)" % (W(l), bmatrix(printer, layer.W), _shape(n, k)))
+        plus = ""
+        if layer.b is not None:
+            lines.append(r"%s &= %s && (%s)" % (v("b", l), bmatrix(printer, layer.b), _shape(n, 1)))
+            plus = " + " + v("b", l)
+        lines.append(r"%s = %s %s%s &= %s && (%s)(%s) \to (%s)" % (v("z", l), W(l), v("a", l - 1), plus, bmatrix(printer, layer.z),
+                                                                   _shape(n, k), _shape(k, 1), _shape(n, 1)))
+        lines.append(r"%s = f(%s) &= %s && (%s)" % (v("a", l), v("z", l), bmatrix(printer, layer.a), _shape(n, 1)))
+    if m.loss_value is not None:
+        lines.append(r"%s &= %s" % (loss, _num(m.loss_value)))
+    lines.append(r"&\text{%s}" % printer.text("Backward pass:"))
+    for layer in reversed(m.layers):
+        l, (n, k) = layer.index, layer.shapes["W"]
+        lines.append(r"f'(%s) &= %s && (%s)" % (v("z", l), bmatrix(printer, layer.fprime), _shape(n, 1)))
+        if not m.at_values:  # the names the gradients use for the entries of delta^l
+            names = sp.Matrix([sp.Symbol(f"delta_{x}") for x in layer.names])
+            lines.append(r"%s &= %s && (%s)" % (v(r"\delta", l), bmatrix(printer, names), _shape(n, 1)))
+        if l == L:
+            lines.append(r"\nabla_{a} %s &= %s && (%s)" % (loss, bmatrix(printer, m.grad_a), _shape(n, 1)))
+            lines.append(r"%s = \nabla_{a} %s \odot f'(%s) &= %s && (%s)" % (v(r"\delta", l), loss, v("z", l),
+                                                                         bmatrix(printer, layer.delta), _shape(n, 1)))
+        else:
+            nxt = m.layers[l].shapes["W"][0]
+            lines.append(r"%s = \left((%s)^{T} %s\right) \odot f'(%s) &= %s && (%s)(%s) \to (%s)" % (
+                v(r"\delta", l), W(l + 1), v(r"\delta", l + 1), v("z", l), bmatrix(printer, layer.delta),
+                _shape(n, nxt), _shape(nxt, 1), _shape(n, 1)))
+        lines.append(r"%s = %s (%s)^{T} &= %s && (%s)(%s) \to (%s)" % (dW(l), v(r"\delta", l), v("a", l - 1),
+                                                                    bmatrix(printer, layer.grad_W), _shape(n, 1), _shape(1, k), _shape(n, k)))
+        if layer.grad_b is not None:
+            lines.append(r"%s = %s &= %s && (%s)" % (db(l), v(r"\delta", l), bmatrix(printer, layer.grad_b), _shape(n, 1)))
+    return lines
+
+
+def matrix_verdict(m, printer) -> str:
+    """The entry check as a paragraph."""
+    from .text import matrix_check
+
+    return r"\noindent %s.\par" % printer.text(matrix_check(m.check))
+
+
+def matrix(m) -> str:
+    """``derivchain matrix`` as an ``align*`` block (``bmatrix``, shapes on the right), then the entry check."""
+    printer = printer_for(m.network)
+    return _comment(f"matrix form; {m.network.summary()}") + "\n" + align(matrix_lines(m, printer)) + "\n" + matrix_verdict(m, printer)

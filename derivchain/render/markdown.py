@@ -156,3 +156,13 @@ def table_footer(table) -> str:
 
 __all__ = ["prose", "derivation", "values", "derivation_at_values", "batch_at_values", "paths", "network", "formula", "steps", "descent",
            "table_header", "table_row", "table_footer", "escape", "expr"]
+
+
+def matrix(m) -> str:
+    """The matrix form: a heading, the network, the aligned forward and backward passes, the entry check."""
+    from .text import matrix_check
+
+    printer = printer_for(m.network)
+    lines = ["## Matrix form" + (" at the given values" if m.at_values else ""), "", f"Network: {escape(m.network.summary())}.", ""]
+    lines += _math(_latex.matrix_lines(m, printer)) + ["", escape(matrix_check(m.check)) + ".", ""]
+    return "\n".join(lines)

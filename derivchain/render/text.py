@@ -384,3 +384,76 @@ def table_row(d) -> Iterator[Line]:
 def table_footer(table) -> Iterator[Line]:
     """Nothing after the rows in text."""
     return iter(())
+
+
+# --- the matrix form --------------------------------------------------------------------------------
+def _cell(v) -> str:
+    return str(v) if not isinstance(v, sp.Basic) else expr(v)
+
+
+def bracketed(m) -> str:
+    """A matrix on one line, rows separated by ``;``: ``[W1, W2; W3, W4]`` (a column: ``[X1; X2]``)."""
+    from ..matrix import rows
+
+    return "[" + "; ".join(", ".join(_cell(v) for v in row) for row in rows(m)) + "]"
+
+
+def shape(rows: int, cols: int) -> str:
+    """``3x2``."""
+    return f"{rows}x{cols}"
+
+
+def matrix_check(check) -> str:
+    """``Verified: 14 of 14 gradient entries ...`` (never "equal" unless every entry was verified)."""
+    how = ", ".join(f"{method}: {n}" for method, n in check.methods if n)
+    if check.equal:
+        return (f"Verified: {check.verified} of {check.total} gradient entries equal the scalar derivation of their weight "
+                f"({check.against}; {how})")
+    shown = "; ".join(check.failures[:5]) + (" ..." if len(check.failures) > 5 else "")
+    return f"NOT verified: {check.verified} of {check.total} gradient entries agree with the scalar derivation; {shown}"
+
+
+def matrix(m) -> Iterator[Line]:
+    """``derivchain matrix``: the forward pass, then the backward pass, layer by layer, every shape printed."""
+    loss = m.loss_symbol.name
+    L = len(m.layers)
+    yield _line("Network: ", m.network.summary(), prose=True)
+    where = f" at the given values ({arithmetic(m.exact, 'exact')})" if m.at_values else ", symbolic"
+    yield _line(f"Matrix form{where}: W^l has a row per neuron of layer l and a column per neuron of layer l-1 "
+                "(layer 0 is the input)", style="bold", prose=True)
+    b = " + b^l" if m.layers[0].b is not None else ""
+    yield Line(f"  z^l = W^l a^(l-1){b},  a^l = f(z^l)")
+    yield Line(f"  delta^{L} = grad_a {loss} ⊙ f'(z^{L}),  delta^l = ((W^(l+1))^T delta^(l+1)) ⊙ f'(z^l)")
+    yield Line(f"  d{loss}/dW^l = delta^l (a^(l-1))^T" + (f",  d{loss}/db^l = delta^l" if b else ""))
+    yield _line("Forward:", style="bold")
+    yield Line(f"  a^0: {shape(len(m.layers[0].sources), 1)} = {bracketed(m.inputs)}")
+    for layer in m.layers:
+        l, s = layer.index, layer.shapes
+        n, k = s["W"]
+        yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
+        yield Line(f"    W^{l}: {shape(n, k)} = {bracketed(layer.W)}")
+        if layer.b is not None:
+            yield Line(f"    b^{l}: {shape(n, 1)} = {bracketed(layer.b)}")
+        yield Line(f"    z^{l} = W^{l} a^{l - 1}{f' + b^{l}' if layer.b is not None else ''}: "
+                   f"({shape(n, k)})({shape(k, 1)}) -> {shape(n, 1)} = {bracketed(layer.z)}")
+        yield Line(f"    a^{l} = f(z^{l}): {shape(n, 1)} = {bracketed(layer.a)}")
+    if m.loss_value is not None:
+        yield Line(f"  {loss} = {m.loss_value}")
+    yield _line("Backward:", style="bold")
+    for layer in reversed(m.layers):
+        l, (n, k) = layer.index, layer.shapes["W"]
+        yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
+        yield Line(f"    f'(z^{l}): {shape(n, 1)} = {bracketed(layer.fprime)}")
+        names = "" if m.at_values else " = [" + "; ".join(f"delta_{x}" for x in layer.names) + "]"
+        if l == L:
+            yield Line(f"    grad_a {loss}: {shape(n, 1)} = {bracketed(m.grad_a)}")
+            yield Line(f"    delta^{l}{names} = grad_a {loss} ⊙ f'(z^{l}): {shape(n, 1)} = {bracketed(layer.delta)}")
+        else:
+            m_next = m.layers[l].shapes["W"][0]
+            yield Line(f"    delta^{l}{names} = ((W^{l + 1})^T delta^{l + 1}) ⊙ f'(z^{l}): ({shape(n, m_next)})({shape(m_next, 1)}) "
+                       f"-> {shape(n, 1)} = {bracketed(layer.delta)}")
+        yield Line(f"    d{loss}/dW^{l} = delta^{l} (a^{l - 1})^T: ({shape(n, 1)})({shape(1, k)}) -> {shape(n, k)}, "
+                   f"the shape of W^{l} = {bracketed(layer.grad_W)}")
+        if layer.grad_b is not None:
+            yield Line(f"    d{loss}/db^{l} = delta^{l}: {shape(n, 1)} = {bracketed(layer.grad_b)}")
+    yield Line(matrix_check(m.check), "bold green" if m.check.equal else "bold red", prose=True)

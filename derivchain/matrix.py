@@ -1,0 +1,628 @@
+"""The matrix form of backpropagation on a dense network, entry by entry checked against the scalar derivations.
+
+Per layer l (layer 0 is the input): ``W^l`` has one row per neuron of layer l and one column per
+neuron of layer l-1, so ``z^l = W^l a^{l-1} + b^l`` and ``a^l = f(z^l)``. Backwards:
+``delta^L = grad_a L ⊙ f'(z^L)``, ``delta^l = ((W^{l+1})^T delta^{l+1}) ⊙ f'(z^l)``, and
+``dL/dW^l = delta^l (a^{l-1})^T`` (an outer product: entry (j, i) is ``a^{l-1}_i delta^l_j``, the scalar
+rule ``o_i * delta_j``), ``dL/db^l = delta^l``. The transpose in the recursion sends each delta back
+along the edges it came forward on: column j of ``W^{l+1}`` holds the weights leaving neuron j.
+
+Symbolic entries are written in the network's own symbols (neurons, deltas), as the scalar derivations
+write them. Every entry of every ``dL/dW^l`` and ``dL/db^l`` is verified equal to the scalar derivation
+of that weight: symbolically (the matrix entry, deltas replaced by the matrix recursion's own values and
+fully substituted, against the direct derivative, by :func:`derivchain.verification.verify`), or at
+values (the matrix arithmetic's number against the scalar backprop form evaluated at the same values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import mpmath
+import sympy as sp
+
+from .backpropagation import delta_equations, delta_symbol
+from .errors import DerivchainError
+from .network import ExprNode, Network
+from .rules import rule_for
+from .values import DIGITS, SHOWN, Number, as_mpf, check_values, environment, evaluate_at, value_of
+from .verification import Undefined, evaluate
+
+
+class NotDenseError(DerivchainError):
+    """A network that is not layered-dense: the matrix form does not apply."""
+
+
+Shape = tuple[int, int]
+
+
+@dataclass(frozen=True, repr=False)
+class MatrixLayer:
+    """One layer's matrices: symbolic (SymPy Matrices) or at values (nested tuples of Numbers)."""
+
+    index: int
+    W: object
+    b: object | None
+    z: object
+    a: object
+    fprime: object
+    delta: object
+    grad_W: object
+    grad_b: object | None
+    names: tuple[str, ...]  # the layer's neurons
+    sources: tuple[str, ...]  # the previous layer's neurons (or inputs)
+    weights: tuple[tuple[str, ...], ...]  # W^l's names, row by row
+    biases: tuple[str, ...] | None
+
+    @property
+    def shapes(self) -> dict[str, Shape]:
+        """Every matrix's shape (rows, columns)."""
+        n, m = len(self.names), len(self.sources)
+        out = {"W": (n, m), "b": (n, 1), "z": (n, 1), "a": (n, 1), "a_prev": (m, 1), "delta": (n, 1), "grad_W": (n, m),
+               "grad_b": (n, 1)}
+        if self.b is None:
+            del out["b"], out["grad_b"]
+        return out
+
+    def __post_init__(self):
+        # Every matrix has the shape the formulas promise (W^l and dL/dW^l: a row per neuron, a column per source).
+        for key, want in self.shapes.items():
+            got = getattr(self, key, None)
+            if got is not None and _shape_of(got) != want:
+                raise AssertionError(f"layer {self.index}: {key} is {_shape_of(got)}, expected {want}")
+
+    def __repr__(self) -> str:
+        n, m = len(self.names), len(self.sources)
+        return f"MatrixLayer({self.index}: W {n}x{m})"
+
+
+@dataclass(frozen=True)
+class EntryCheck:
+    """How many gradient entries were compared with the scalar derivation, how many agreed, and how."""
+
+    verified: int
+    total: int
+    methods: tuple[tuple[str, int], ...]  # method -> how many entries it decided
+    against: str  # what each entry was compared with, in words
+    failures: tuple[str, ...] = ()
+
+    @property
+    def equal(self) -> bool:
+        """True when every entry was verified."""
+        return self.verified == self.total and not self.failures
+
+
+@dataclass(frozen=True, repr=False)
+class MatrixForm:
+    """The matrix form of backpropagation: the input column, each layer's matrices, the entry check."""
+
+    network: Network
+    inputs: object  # a^0
+    layers: tuple[MatrixLayer, ...]
+    check: EntryCheck
+    grad_a: object = None  # grad_a L: dLoss/dOut per output, the column delta^L starts from
+    at_values: bool = False
+    exact: bool = True
+    loss_value: Number | None = None
+
+    @property
+    def loss_symbol(self) -> sp.Symbol:
+        """The loss's symbol (Loss, L)."""
+        return self.network.loss_symbol
+
+    def __repr__(self) -> str:
+        kind = "at values" if self.at_values else "symbolic"
+        return f"MatrixForm({len(self.layers)} layers, {kind}, {self.check.verified}/{self.check.total} entries verified)"
+
+
+def _shape_of(m) -> Shape:
+    r = rows(m)
+    return (len(r), len(r[0]) if r else 0)
+
+
+def rows(m) -> list[list]:
+    """A matrix (symbolic or at values) as a list of its rows."""
+    return m.tolist() if isinstance(m, sp.MatrixBase) else [list(r) for r in m]
+
+
+def dense_layers(net: Network) -> list[list]:
+    """The network's neurons by layer, or a one-line error when it is not layered-dense (every neuron of
+    layer l reads every neuron of layer l-1, in order, through a weight of its own)."""
+    def refuse(why: str):
+        raise NotDenseError(f"matrix needs a layered dense network (each neuron reads every neuron of the layer before "
+                            f"through its own weight); {net.origin or 'this network'}: {why}")
+
+    if any(isinstance(n, ExprNode) for n in net.neurons):
+        refuse("it has expression nodes")
+    if net.shared:
+        refuse(f"{net.shared[0].name} is shared")
+    layers: list[list] = []
+    previous = tuple(net.inputs)
+    for n in net.neurons:
+        if n.layer == len(layers) + 1:
+            layers.append([])
+            if len(layers) > 1:
+                previous = tuple(m.symbol for m in layers[-2])
+        elif n.layer != len(layers):
+            refuse(f"{n.name} is in layer {n.layer} after layer {len(layers)}")
+        if tuple(src for src, _ in n.sources) != previous:
+            refuse(f"{n.name} does not read exactly {', '.join(s.name for s in previous)}")
+        layers[-1].append(n)
+    if not layers or [n.is_output for n in layers[-1]] != [True] * len(layers[-1]) or any(n.is_output for l in layers[:-1] for n in l):
+        refuse("the outputs are not exactly the last layer")
+    with_bias = {n.bias is not None for n in net.neurons}
+    if len(with_bias) > 1:
+        refuse("some neurons have a bias and some do not")
+    if set(net.uses_of_loss) - set(net.targets) - {o.symbol for o in net.outputs}:
+        refuse("the loss reads something other than the outputs and targets")
+    return layers
+
+
+def _column(symbols) -> sp.Matrix:
+    return sp.Matrix(len(symbols), 1, list(symbols))
+
+
+def _checked(product: sp.Matrix, left: Shape, right: Shape, expected: Shape, what: str) -> sp.Matrix:
+    # Every product's shape is checked: (n x k)(k x m) -> n x m, and that is the shape the formula promises.
+    if left[1] != right[0] or (left[0], right[1]) != expected or product.shape != expected:
+        raise AssertionError(f"{what}: shapes {left} x {right} give {product.shape}, expected {expected}")
+    return product
+
+
+def matrix_form(net: Network, values: dict | None = None) -> MatrixForm:
+    """The matrix form of ``net`` (symbolic, or at ``values``), every gradient entry verified."""
+    layers = dense_layers(net)
+    if values is not None:
+        return _at_values(net, layers, check_values(net, values))
+    return _symbolic(net, layers)
+
+
+def _symbolic(net: Network, layers: list[list]) -> MatrixForm:
+    from .direct_derivative import direct
+    from .verification import verify
+
+    a_prev = _column(net.inputs)
+    forward = []
+    for l, neurons in enumerate(layers, start=1):
+        n, m = len(neurons), a_prev.shape[0]
+        W = sp.Matrix(n, m, [w for neuron in neurons for _, w in neuron.sources])
+        b = _column([x.bias for x in neurons]) if neurons[0].bias is not None else None
+        Wa = _checked(W * a_prev, W.shape, a_prev.shape, (n, 1), f"W^{l} a^{l - 1}")
+        z = Wa + b if b is not None else Wa
+        a = _column([x.symbol for x in neurons])
+        fprime = _column([x.derivative() for x in neurons])
+        forward.append((neurons, W, b, z, a, fprime, a_prev))
+        a_prev = a
+    # Backwards: delta^L from the loss, then the transposed weights carry each delta back.
+    deltas: list = [None] * len(layers)
+    outs = layers[-1]
+    grad_a = _column([net.loss_derivative(o) for o in outs])
+    deltas[-1] = grad_a.multiply_elementwise(forward[-1][5])
+    for k in range(len(layers) - 2, -1, -1):
+        W_next = forward[k + 1][1]
+        names_next = _column([delta_symbol(x.symbol) for x in layers[k + 1]])
+        back = _checked(W_next.T * names_next, W_next.T.shape, names_next.shape, (len(layers[k]), 1), f"(W^{k + 2})^T delta^{k + 2}")
+        deltas[k] = _hadamard_keep(back, forward[k][5])
+    # The deltas' values from this recursion (not the scalar engine's), outputs first.
+    own: dict[sp.Symbol, sp.Expr] = {}
+    for k in range(len(layers) - 1, -1, -1):
+        for x, entry in zip(layers[k], deltas[k]):
+            own[delta_symbol(x.symbol)] = entry.xreplace(own)
+    out_layers, counts, failures, total = [], {}, [], 0
+    for k, (neurons, W, b, z, a, fprime, a_prev_l) in enumerate(forward):
+        names = _column([delta_symbol(x.symbol) for x in neurons])
+        grad_W = _checked(names * a_prev_l.T, names.shape, a_prev_l.T.shape, W.shape, f"delta^{k + 1} (a^{k})^T")
+        grad_b = names if b is not None else None
+        for matrix, params in ((grad_W, W), (grad_b, b)):
+            if matrix is None:
+                continue
+            for entry, p in zip(matrix, params):
+                total += 1
+                mine = net.substitute(entry.xreplace(own))
+                verdict = verify({"direct": direct(net, p).value, "matrix": mine})
+                if verdict.equal:
+                    counts[verdict.method] = counts.get(verdict.method, 0) + 1
+                else:
+                    failures.append(f"{p.name}: {verdict.word}")
+        out_layers.append(_layer(k + 1, neurons, a_prev_l, W, b, z, a, fprime, deltas[k], grad_W, grad_b))
+    check = EntryCheck(total - len(failures), total, tuple(sorted(counts.items())),
+                       "each compared with the direct derivative of its weight by verify", tuple(failures))
+    return MatrixForm(net, _column(net.inputs), tuple(out_layers), check, grad_a)
+
+
+def _hadamard_keep(left: sp.Matrix, right: sp.Matrix) -> sp.Matrix:
+    # f'(z) first, the sum a single factor: H4*(1 - H4)*(W7*delta_H4 + ...), as the scalar recursion prints it.
+    entries = []
+    for s, f in zip(left, right):
+        entries.append(s if f == 1 else sp.Mul(f, s))
+    return sp.Matrix(left.shape[0], left.shape[1], entries)
+
+
+def _layer(index, neurons, a_prev, W, b, z, a, fprime, delta, grad_W, grad_b) -> MatrixLayer:
+    return MatrixLayer(index, W, b, z, a, fprime, delta, grad_W, grad_b, tuple(x.name for x in neurons),
+                       tuple(s.name for s in a_prev), tuple(tuple(w.name for _, w in x.sources) for x in neurons),
+                       tuple(x.bias.name for x in neurons) if neurons[0].bias is not None else None)
+
+
+# --- at values -------------------------------------------------------------------------------------
+def _at_values(net: Network, layers: list[list], numbers: dict) -> MatrixForm:
+    with mpmath.workdps(DIGITS + 10):  # every mpmath product below at the working precision
+        scalars = _scalar_forms(net, layers)
+        one = _Pass(net, layers, numbers, scalars, tape=_tape(net, layers, scalars))
+        raw, wrap = one.raw, one.raw.number
+        out_layers = []
+        for k, (neurons, W, b, z, a, fprime, a_prev) in enumerate(one.forward):
+            out_layers.append(_values_layer(k, neurons, layers, net, W, b, wrap, _col(z, wrap), _col(a, wrap), _col(fprime, wrap),
+                                            _col(one.deltas[k], wrap), _nested(one.grad_W[k], wrap),
+                                            None if b is None else _col(one.deltas[k], wrap)))
+        failures = [f"{p.name}: matrix {wrap(mine)}, scalar {wrap(scalar)}" for p, mine, scalar in one.compared if not raw.same(mine, scalar)]
+        check = _values_check(len(one.compared), failures, one.exact)
+        loss = value_of(net.loss_local, one.env, one.exact)
+        return MatrixForm(net, _col(one.forward[0][6], wrap), tuple(out_layers), check, _col(one.grad_a, wrap), True, one.exact, loss)
+
+
+def _values_check(total: int, failures: list[str], exact: bool, reduced: str = "") -> EntryCheck:
+    how = "exactly equal" if exact else f"agreeing to {SHOWN + 5} significant digits"
+    return EntryCheck(total - len(failures), total, ((how, total - len(failures)),),
+                      f"each compared with {reduced}its weight's scalar backprop derivative evaluated at the same values",
+                      tuple(failures))
+
+
+def _values_layer(k, neurons, layers, net, W, b, wrap, z, a, fprime, delta, grad_W, grad_b) -> MatrixLayer:
+    sources = net.inputs if k == 0 else [x.symbol for x in layers[k - 1]]
+    return MatrixLayer(k + 1, _nested(W, wrap), None if b is None else _col(b, wrap), z, a, fprime, delta, grad_W, grad_b,
+                       tuple(x.name for x in neurons), tuple(s.name for s in sources),
+                       tuple(tuple(w.name for _, w in x.sources) for x in neurons),
+                       tuple(x.bias.name for x in neurons) if b is not None else None)
+
+
+def _scalar_forms(net: Network, layers: list[list]) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """Each weight and bias with its scalar backprop derivative in neuron symbols, in matrix order: what
+    :func:`derivchain.backpropagation.backprop` gives as ``local`` (dz/dw * delta of the one neuron using it),
+    without the substituted form it also builds."""
+    deltas = delta_equations(net)
+    out = []
+    for neurons in layers:
+        for x in neurons:
+            out += [(w, x.inner_partial(w) * deltas[x.symbol].value) for _, w in x.sources]
+        out += [(x.bias, deltas[x.symbol].value) for x in neurons if x.bias is not None]
+    return out
+
+
+class _Pass:
+    """One sample through the matrices: the forward pass, the deltas, delta (a^{l-1})^T, and each weight's
+    scalar derivative at the same values (to compare with)."""
+
+    def __init__(self, net: Network, layers: list[list], numbers: dict, scalars, exact: bool | None = None, tape=None,
+                 outer: bool = True):
+        known = self._compiled(net, layers, numbers, scalars, exact, tape) if tape is not None else None
+        if known is not None:
+            num = known.__getitem__
+        else:
+            num = self._interpreted(net, numbers, exact)
+
+        raw = self.raw = _Raw(self.exact)
+        env = self.env
+        a_prev = [raw(numbers[s]) for s in net.inputs]
+        forward = self.forward = []
+        for neurons in layers:
+            W = [[raw(numbers[w]) for _, w in x.sources] for x in neurons]
+            b = [raw(numbers[x.bias]) for x in neurons] if neurons[0].bias is not None else None
+            z = raw.affine(W, a_prev, b)
+            a = [raw(env[x.symbol]) for x in neurons]  # f(z): the network's own forward pass
+            fprime = [raw(num(x.derivative())) for x in neurons]
+            forward.append((neurons, W, b, z, a, fprime, a_prev))
+            a_prev = a
+        self.grad_a = [raw(num(net.loss_derivative(o))) for o in layers[-1]]
+        deltas = self.deltas = [None] * len(layers)
+        deltas[-1] = [g * f for g, f in zip(self.grad_a, forward[-1][5])]
+        for k in range(len(layers) - 2, -1, -1):
+            back = raw.transposed_times(forward[k + 1][1], deltas[k + 1])
+            deltas[k] = [s * f for s, f in zip(back, forward[k][5])]
+        self.scalars = [raw(num(scalar)) for _, scalar in scalars]  # each weight's scalar derivative, in matrix order
+        if not outer:  # a batch takes Delta (A^{l-1})^T itself
+            return
+        self.grad_W = [[[d * o for o in f[6]] for d in deltas[k]] for k, f in enumerate(forward)]  # delta (a^{l-1})^T
+        mine = []
+        for k, (neurons, W, b, *_rest) in enumerate(forward):
+            mine += [self.grad_W[k][j][i] for j in range(len(neurons)) for i in range(len(W[0]))]
+            mine += list(deltas[k]) if b is not None else []
+        self.compared = [(p, value, scalar) for (p, _), value, scalar in zip(scalars, mine, self.scalars)]
+
+    def _interpreted(self, net, numbers, exact):
+        env, own_exact = environment(net, numbers, exact=exact is not False)
+        self.env, self.exact = env, own_exact if exact is None else exact and own_exact
+        memo: dict = {}
+        point = None if self.exact else {s: _Raw(False)(v) for s, v in env.items()}  # converted once, not per entry
+        shared: dict = {}  # the scalar forms share their deltas: each subtree evaluated once
+
+        def num(expr) -> object:
+            if self.exact:
+                return evaluate_at(expr, env, memo).value
+            try:
+                return evaluate(expr, point, DIGITS, memo=shared)
+            except Undefined:
+                return value_of(expr, env, False).value  # the one-line error naming what is undefined
+
+        return num
+
+    def _compiled(self, net, layers, numbers, scalars, exact, tape) -> dict | None:
+        """Every expression's value from the compiled tape, or None (then the interpreter, with its errors)."""
+        for as_exact in ((True, False) if exact is not False else (False,)):
+            env = dict(numbers) if as_exact else {s: _Raw(False)(v) for s, v in numbers.items()}
+            try:
+                values, env = tape.run(env, as_exact)
+            except _Unsupported:
+                continue
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                return None
+            if not as_exact and not all(mpmath.isfinite(v) for v in values):
+                return None
+            self.env, self.exact = env, as_exact
+            return dict(zip(tape.expressions, values))
+        return None
+
+
+class _Raw:
+    """Arithmetic on the values' own numbers: Fractions when everything is exact, else mpmath numbers."""
+
+    #: Fractions already converted (at the working precision): a batch converts each weight once, not per sample.
+    _converted: dict = {}
+
+    def __init__(self, exact: bool):
+        self.exact = exact
+
+    def __call__(self, v):
+        if self.exact or isinstance(v, mpmath.mpf):
+            return v
+        if isinstance(v, Fraction):
+            key = (v, mpmath.mp.prec)
+            hit = self._converted.get(key)
+            if hit is None:
+                if len(self._converted) > 100_000:
+                    self._converted.clear()
+                hit = self._converted[key] = mpmath.mpf(v.numerator) / v.denominator
+            return hit
+        return mpmath.mpf(v)
+
+    def affine(self, W, a, b):
+        with mpmath.workdps(DIGITS + 10):
+            zero = Fraction(0) if self.exact else mpmath.mpf(0)
+            out = [sum((w * x for w, x in zip(row, a)), zero) for row in W]
+            return [o + c for o, c in zip(out, b)] if b is not None else out
+
+    def transposed_times(self, W, d):
+        zero = Fraction(0) if self.exact else mpmath.mpf(0)
+        with mpmath.workdps(DIGITS + 10):
+            return [sum((W[k][j] * d[k] for k in range(len(W))), zero) for j in range(len(W[0]))]
+
+    def same(self, a, b) -> bool:
+        if self.exact:
+            return a == b
+        with mpmath.workdps(DIGITS + 10):
+            a, b = as_mpf(a), as_mpf(b)
+            return abs(a - b) <= max(abs(a), abs(b), mpmath.mpf(10) ** -DIGITS) * mpmath.mpf(10) ** -(SHOWN + 5)
+
+    def number(self, v) -> Number:
+        return Number(v, self.exact)
+
+
+def _col(values, wrap) -> tuple:
+    return tuple((wrap(v),) for v in values)
+
+
+def _nested(rows, wrap) -> tuple:
+    return tuple(tuple(wrap(v) for v in row) for row in rows)
+
+
+# --- a batch: one column per sample ----------------------------------------------------------------
+@dataclass(frozen=True, repr=False)
+class BatchLayer:
+    """One layer over a batch of m samples: ``Z = W A^{l-1} + b 1^T``, ``A = f(Z)``, ``Delta`` (one column per
+    sample), ``dL/dW = (1/m) Delta (A^{l-1})^T`` and ``dL/db = (1/m) Delta 1`` (nested tuples of Numbers)."""
+
+    index: int
+    W: tuple
+    b: tuple | None
+    Z: tuple
+    A: tuple
+    fprime: tuple
+    Delta: tuple
+    grad_W: tuple
+    grad_b: tuple | None
+    names: tuple[str, ...]
+    sources: tuple[str, ...]
+    weights: tuple[tuple[str, ...], ...]
+    biases: tuple[str, ...] | None
+
+    @property
+    def A_prev_shape(self) -> Shape:
+        """The shape of A^{l-1}: a row per neuron of layer l-1, a column per sample."""
+        return (len(self.sources), len(self.Z[0]))
+
+    @property
+    def delta_shape(self) -> Shape:
+        """The shape of Delta^l (and Z^l, A^l): a row per neuron, a column per sample."""
+        return (len(self.names), len(self.Z[0]))
+
+    def __repr__(self) -> str:
+        return f"BatchLayer({self.index}: W {len(self.names)}x{len(self.sources)}, {len(self.Z[0])} samples)"
+
+
+@dataclass(frozen=True, repr=False)
+class BatchMatrixForm:
+    """The matrix form over a batch: A^0 (a column per sample), each layer's batch matrices, the entry check."""
+
+    network: Network
+    inputs: tuple
+    layers: tuple[BatchLayer, ...]
+    check: EntryCheck
+    size: int
+    exact: bool
+    reduction: str = "mean"
+
+    def __repr__(self) -> str:
+        return f"BatchMatrixForm({len(self.layers)} layers, {self.size} samples, {self.check.verified}/{self.check.total} entries verified)"
+
+
+def batch_matrix_form(net: Network, parameters: dict, samples: list[dict], reduction: str = "mean") -> BatchMatrixForm:
+    """The matrix form of a batch: ``parameters`` give every weight and bias, each sample every input and target.
+
+    ``dL/dW^l = (1/m) Delta^l (A^{l-1})^T`` (``reduction="sum"``: without the 1/m); each entry is compared
+    with the same reduction of its weight's scalar backprop derivative over the samples."""
+    if not samples:
+        raise NotDenseError("a batch needs at least one sample")
+    if reduction not in ("mean", "sum"):
+        raise NotDenseError(f"reduction {reduction!r}: choose mean or sum")
+    layers = dense_layers(net)
+    numbers = [check_values(net, {**parameters, **sample}) for sample in samples]
+    with mpmath.workdps(DIGITS + 10):
+        scalars = _scalar_forms(net, layers)
+        tape = _tape(net, layers, scalars)
+        passes = [_Pass(net, layers, numbers[0], scalars, tape=tape, outer=False)]
+        # Once one sample needs 50-digit arithmetic the whole batch does: the others go there directly.
+        passes += [_Pass(net, layers, n, scalars, exact=None if passes[0].exact else False, tape=tape, outer=False)
+                   for n in numbers[1:]]
+        exact = all(p.exact for p in passes)
+        if not exact:  # one arithmetic for the whole batch
+            passes = [p if not p.exact else _Pass(net, layers, n, scalars, exact=False, tape=tape, outer=False) for p, n in zip(passes, numbers)]
+        raw, m = passes[0].raw, len(passes)
+        wrap = raw.number
+        scale = (Fraction(1, m) if exact else mpmath.mpf(1) / m) if reduction == "mean" else (Fraction(1) if exact else mpmath.mpf(1))
+        columns = lambda k, i: [[p.forward[k][i][j] for p in passes] for j in range(len(layers[k]))]  # noqa: E731
+        A0 = [[p.forward[0][6][j] for p in passes] for j in range(len(net.inputs))]
+        out_layers, A_prev = [], A0
+        for k, neurons in enumerate(layers):
+            W, b = passes[0].forward[k][1], passes[0].forward[k][2]
+            Delta = [[p.deltas[k][j] for p in passes] for j in range(len(neurons))]
+            zero = Fraction(0) if exact else mpmath.mpf(0)
+            grad_W = [[scale * sum((d * a for d, a in zip(Delta[j], A_prev[i]) if d), zero) for i in range(len(A_prev))]
+                      for j in range(len(neurons))]  # (1/m) Delta (A^{l-1})^T
+            grad_b = [scale * sum(Delta[j], zero) for j in range(len(neurons))] if b is not None else None
+            sources = net.inputs if k == 0 else [x.symbol for x in layers[k - 1]]
+            out_layers.append(BatchLayer(k + 1, _nested(W, wrap), None if b is None else _col(b, wrap), _nested(columns(k, 3), wrap),
+                                         _nested(columns(k, 4), wrap), _nested(columns(k, 5), wrap), _nested(Delta, wrap),
+                                         _nested(grad_W, wrap), None if grad_b is None else _col(grad_b, wrap),
+                                         tuple(x.name for x in neurons), tuple(s.name for s in sources),
+                                         tuple(tuple(w.name for _, w in x.sources) for x in neurons),
+                                         tuple(x.bias.name for x in neurons) if b is not None else None))
+            A_prev = columns(k, 4)
+        mine = []
+        for layer in out_layers:
+            mine += [v.value for row in layer.grad_W for v in row] + ([v.value for (v,) in layer.grad_b] if layer.grad_b else [])
+        failures = []
+        for index, ((p, _), value) in enumerate(zip(scalars, mine)):
+            scalar = scale * sum((q.scalars[index] for q in passes), Fraction(0) if exact else mpmath.mpf(0))
+            if not raw.same(value, scalar):
+                failures.append(f"{p.name}: matrix {wrap(value)}, scalar {wrap(scalar)}")
+        check = _values_check(len(mine), failures, exact, f"the {reduction} over the samples of ")
+        return BatchMatrixForm(net, _nested(A0, wrap), tuple(out_layers), check, m, exact, reduction)
+
+
+# --- many samples: the expressions compiled once ---------------------------------------------------
+class _Unsupported(Exception):
+    pass
+
+
+_SYM, _CONST, _ADD, _MUL, _POW, _FN, _POWX = range(7)
+
+
+def _tape(net: Network, layers: list[list], scalars) -> _Tape | None:
+    """The tape of the forward pass, every f'(z), dLoss/dOut and scalar derivative; None if a node is not compilable."""
+    roots = [x.derivative() for neurons in layers for x in neurons] + [net.loss_derivative(o) for o in layers[-1]]
+    try:
+        return _Tape(net.neurons, roots + [form for _, form in scalars])
+    except _Unsupported:
+        return None
+
+
+class _Tape:
+    """Expressions compiled once into steps over their shared subtrees, then evaluated per sample: the
+    neurons' equations in order (each output bound to its symbol as soon as it is computed), then any
+    other expressions in neuron symbols. Exact at Fractions where every function has an exact rule
+    (else :class:`_Unsupported`), or with mpmath numbers (call inside ``workdps``)."""
+
+    def __init__(self, neurons, roots):
+        self.slot: dict = {}
+        self.steps: list = []
+        self.binds: dict[int, sp.Symbol] = {}
+        for n in neurons:
+            self.binds[self._add(n.equation)] = n.symbol
+        self.expressions = list(roots)
+        self.roots = [self._add(r) for r in roots]
+
+    def _add(self, root) -> int:
+        stack = [(root, False)]
+        while stack:
+            node, done = stack.pop()
+            if node in self.slot:
+                continue
+            if done:
+                self.slot[node] = len(self.steps)
+                self.steps.append(self._step(node))
+                continue
+            stack.append((node, True))
+            if not (node.is_Symbol or node.is_Number):
+                stack.extend((a, False) for a in reversed(node.args) if a not in self.slot)
+        return self.slot[root]
+
+    def _step(self, e):
+        s = self.slot
+        if e.is_Symbol:
+            return (_SYM, e, None)
+        if e.is_Rational:
+            return (_CONST, Fraction(int(e.p), int(e.q)), None)
+        if e.is_Add:
+            return (_ADD, tuple(s[a] for a in e.args), None)
+        if e.is_Mul:
+            return (_MUL, tuple(s[a] for a in e.args), None)
+        if e.is_Pow:
+            if e.args[1].is_Integer:
+                return (_POW, s[e.args[0]], int(e.args[1]))
+            return (_POWX, s[e.args[0]], s[e.args[1]])
+        rule = rule_for(e)
+        if rule is not None:
+            return (_FN, tuple(s[a] for a in e.args), rule)
+        raise _Unsupported(type(e).__name__)
+
+    def run(self, env: dict, exact: bool) -> tuple[list, dict]:
+        """The roots' values and the environment with every neuron's output added."""
+        env = dict(env)
+        vals: list = [None] * len(self.steps)
+        mpf = mpmath.mpf
+        for i, (kind, a, b) in enumerate(self.steps):
+            if kind == _SYM:
+                v = env[a]
+            elif kind == _CONST:
+                v = a if exact else mpf(a.numerator) / a.denominator
+            elif kind == _ADD:
+                v = vals[a[0]]
+                for k in a[1:]:
+                    v = v + vals[k]
+            elif kind == _MUL:
+                v = vals[a[0]]
+                for k in a[1:]:
+                    if not v:  # 0 times a finite number (relu's f' is 0 or 1): skip the rest
+                        break
+                    v = v * vals[k]
+            elif kind == _POW:
+                base = vals[a]
+                if base == 0 and b < 0:
+                    raise _Unsupported("division by zero")
+                v = base ** b
+            elif kind == _POWX:
+                if exact:
+                    raise _Unsupported("a power that is not an integer")
+                v = mpmath.power(vals[a], vals[b])
+            else:
+                if exact and b.exact is None:
+                    raise _Unsupported(b.name)
+                v = (b.exact if exact else b.numeric)(*(vals[k] for k in a))
+                if not exact and isinstance(v, mpmath.mpc):
+                    raise _Unsupported("not real")
+            vals[i] = v
+            symbol = self.binds.get(i)
+            if symbol is not None:
+                env[symbol] = v
+        return [vals[r] for r in self.roots], env

@@ -1,0 +1,242 @@
+"""The matrix form (``derivchain matrix``): shapes, entries in the network's own symbols, numbers at values,
+every gradient entry checked against the scalar derivation, refusals, every format, and torch's autograd."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import derivchain as dc
+from derivchain import matrix as mx
+from derivchain.cli import app
+from derivchain.render import render
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+VALUES = ROOT / "examples" / "published_step_values.json"
+PUBLISHED = ["--layers", "2,2,2", "--activation", "sigmoid", "--output-activation", "sigmoid", "--loss", "half-squared", "--bias"]
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+def names(m) -> list[list[str]]:
+    return [[str(v) for v in row] for row in mx.rows(m)]
+
+
+# --- symbolic ----------------------------------------------------------------------------------------
+def test_worked_example_matrices_have_a_row_per_neuron_and_a_column_per_source():
+    m = dc.api.matrix(dc.dense("2,3,2,1"))
+    first, second, out = m.layers
+    assert names(first.W) == [["W1", "W2"], ["W3", "W4"], ["W5", "W6"]]
+    assert names(second.W) == [["W7", "W8", "W9"], ["W10", "W11", "W12"]]
+    assert first.shapes["W"] == (3, 2) and second.shapes["W"] == (2, 3) and out.shapes["W"] == (1, 2)
+    assert names(second.z) == [["H1*W7 + H2*W8 + H3*W9"], ["H1*W10 + H2*W11 + H3*W12"]]
+    # delta^2 = (W^3)^T delta^3: the transpose sends delta_Out back along W13 and W14.
+    assert names(second.delta) == [["W13*delta_Out"], ["W14*delta_Out"]]
+    assert names(first.delta) == [["W10*delta_H5 + W7*delta_H4"], ["W11*delta_H5 + W8*delta_H4"], ["W12*delta_H5 + W9*delta_H4"]]
+    # dLoss/dW^l = delta^l (a^(l-1))^T: entry (j, i) is a^(l-1)_i * delta^l_j, the shape of W^l.
+    assert names(first.grad_W) == [["X1*delta_H1", "X2*delta_H1"], ["X1*delta_H2", "X2*delta_H2"], ["X1*delta_H3", "X2*delta_H3"]]
+    assert names(out.grad_W) == [["H4*delta_Out", "H5*delta_Out"]]
+    assert m.check.equal and (m.check.verified, m.check.total) == (14, 14)
+
+
+def test_layered_notation_uses_the_networks_own_symbols():
+    m = dc.api.matrix(dc.dense("2,3,2", activation="sigmoid", bias=True, notation="layered"))
+    first, second = m.layers
+    # Row j, column i holds w{l}_{i}_{j}: the weight from neuron i of layer l-1 to neuron j of layer l.
+    assert names(second.W) == [["w2_1_1", "w2_2_1", "w2_3_1"], ["w2_1_2", "w2_2_2", "w2_3_2"]]
+    assert names(first.b) == [["b1_1"], ["b1_2"], ["b1_3"]]
+    assert names(second.grad_W)[1] == ["O1_1*delta_O2_2", "O1_2*delta_O2_2", "O1_3*delta_O2_2"]
+    assert names(first.fprime)[0] == ["O1_1*(1 - O1_1)"]
+    assert m.check.equal and m.check.total == 6 + 3 + 6 + 2
+
+
+def test_every_entry_is_checked_against_the_scalar_derivation_and_a_wrong_recursion_is_caught(monkeypatch):
+    net = dc.dense("2,2,1", activation="sigmoid", loss="half-squared", bias=True)
+    assert dc.api.matrix(net).check.equal
+    # Leave out f'(z) in the hidden layer's delta (a classic mistake): the check must say so.
+    monkeypatch.setattr(mx, "_hadamard_keep", lambda left, right: left)
+    wrong = dc.api.matrix(dc.dense("2,2,1", activation="sigmoid", loss="half-squared", bias=True))
+    assert not wrong.check.equal and wrong.check.verified == 3 and wrong.check.total == 9
+    out = render(wrong, "text")
+    assert "NOT verified: 3 of 9" in out and "Verified: " not in out
+    assert "W1: NOT equal" in out
+
+
+def test_a_matrix_of_the_wrong_shape_is_refused():
+    layer = dc.api.matrix(dc.dense("2,3,1")).layers[0]
+    import dataclasses
+
+    with pytest.raises(AssertionError, match="grad_W is \\(2, 3\\), expected \\(3, 2\\)"):
+        dataclasses.replace(layer, grad_W=layer.grad_W.T)  # delta^T a instead of delta a^T
+
+
+def test_the_symbolic_form_of_8_8_8_1_is_compact():
+    m = dc.api.matrix(dc.dense("8,8,8,1", activation="tanh", loss="half-squared", bias=True))
+    assert m.check.equal and m.check.total == 64 + 64 + 8 + 17
+    assert str(m.layers[0].grad_W[7, 7]) == "X8*delta_H8"
+    assert str(m.layers[0].delta[0]).startswith("(1 - H1**2)*(")
+
+
+# --- at values ---------------------------------------------------------------------------------------
+def test_published_example_at_values():
+    m = dc.api.matrix(dc.dense("2,2,2", activation="sigmoid", output_activation="sigmoid", loss="half-squared", bias=True),
+                      dc.read_values(VALUES))
+    hidden, out = m.layers
+    assert str(out.grad_W[0][0]) == "0.0821670405642308"  # dE/dW5 of the published post
+    assert str(hidden.grad_W[0][0]) == "0.000438567734474347"  # dE/dW1
+    assert str(m.loss_value) == "0.298371108760003"
+    assert str(hidden.a[0][0]) == "0.593269992107187"
+    assert m.check.equal and m.check.total == 12 and not m.exact
+
+
+def test_exact_values_give_exact_matrices_equal_to_each_derivation():
+    net = dc.dense("2,3,2,1", loss="half-squared", bias=True)
+    rng = random.Random(5)
+    values = {s.name: Fraction(rng.randint(-9, 9), rng.choice([1, 2, 4, 5])) for s in net.inputs + net.targets + net.parameters}
+    m = dc.api.matrix(net, values)
+    assert m.exact and m.check.equal
+    for layer in m.layers:
+        for row_values, row_names in zip(layer.grad_W, layer.weights):
+            for number, name in zip(row_values, row_names):
+                at = dc.api.grad(net, name, values=values)
+                assert number.exact and number.value == at.direct.value == at.backprop.value
+        for (number,), name in zip(layer.grad_b, layer.biases):
+            assert number.value == dc.api.grad(net, name, values=values).direct.value
+
+
+# --- the command -------------------------------------------------------------------------------------
+def test_text_prints_every_shape():
+    r = run("matrix", "--layers", "3,2,1", "--bias")
+    assert r.exit_code == 0, r.output
+    for needle in ("W^1: 2x3 = [W1, W2, W3; W4, W5, W6]", "z^1 = W^1 a^0 + b^1: (2x3)(3x1) -> 2x1",
+                   "delta^1 = [delta_H1; delta_H2] = ((W^2)^T delta^2) ⊙ f'(z^1): (2x1)(1x1) -> 2x1",
+                   "dLoss/dW^1 = delta^1 (a^0)^T: (2x1)(1x3) -> 2x3, the shape of W^1",
+                   "Verified: 11 of 11 gradient entries equal the scalar derivation of their weight"):
+        assert needle in r.output, needle
+
+
+def test_json_layers_hold_numbers_at_values_and_text_otherwise():
+    data = json.loads(run("matrix", *PUBLISHED, "--values", str(VALUES), "-f", "json").output)
+    assert [sorted({"W", "b", "z", "a", "delta", "grad_W", "grad_b"} - set(layer)) for layer in data["layers"]] == [[], []]
+    assert abs(data["layers"][1]["grad_W"][0][0] - 0.0821670405642308) < 1e-15
+    assert data["layers"][1]["shapes"]["W"] == [2, 2] and data["equal"] and data["verified"] == data["total"] == 12
+    symbolic = json.loads(run("matrix", *PUBLISHED, "-f", "json").output)
+    assert symbolic["layers"][0]["grad_W"][0] == ["X1*delta_H1", "X2*delta_H1"]
+    assert symbolic["layers"][1]["delta"][0] == "Out1*(1 - Out1)*(Out1 - Y1)"
+
+
+def test_latex_and_markdown_use_bmatrix():
+    tex = run("matrix", "--layers", "2,2,1", "-f", "latex").output
+    assert r"W^{[1]} &= \begin{bmatrix} W_{1} & W_{2} \\ W_{3} & W_{4} \end{bmatrix} && (2 \times 2)" in tex
+    assert r"\frac{\partial \mathrm{Loss}}{\partial W^{[1]}} = \delta^{[1]} (a^{[0]})^{T}" in tex
+    md = run("matrix", "--layers", "2,2,1", "--notation", "layered", "-f", "markdown").output
+    assert "$$" in md and r"\begin{bmatrix} w^{1}_{11} & w^{1}_{21}" in md
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--network", str(ROOT / "examples" / "skip.toml")], "matrix needs a layered dense network"),
+    (["--network", "rnn:steps=3,hidden=2"], "matrix needs a layered dense network"),
+])
+def test_a_graph_that_is_not_layered_dense_is_refused_in_one_line(args, needle):
+    r = run("matrix", *args)
+    assert r.exit_code == 2 and needle in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_missing_values_are_named():
+    r = run("matrix", "--layers", "2,1", "--set", "X1=1")
+    assert r.exit_code == 2 and "missing X2" in r.output
+
+
+def test_a_batch_is_not_taken_on_the_command_line_yet():
+    with pytest.raises(dc.DerivchainError, match="batch_matrix_form"):
+        dc.api.matrix(dc.dense("1,1"), {"W1": Fraction(1), "samples": []})
+
+
+def test_json_has_no_python_reprs_and_text_is_deterministic():
+    first = run("matrix", "--layers", "2,2,1", "--activation", "tanh", "--bias", "-f", "json").output
+    assert first == run("matrix", "--layers", "2,2,1", "--activation", "tanh", "--bias", "-f", "json").output
+
+    def walk(v):
+        if isinstance(v, dict):
+            [walk(x) for x in v.values()]
+        elif isinstance(v, list):
+            [walk(x) for x in v]
+        elif isinstance(v, str):
+            assert not v.startswith(("Matrix(", "Number(", "(", "[")), v
+
+    walk(json.loads(first))
+
+
+from derivchain.export import compile_text, latex_engine  # noqa: E402
+
+
+@pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine (CI installs one)")
+def test_latex_and_markdown_math_compile():
+    pieces = [run("matrix", *args, "-f", "latex").output for args in (["--layers", "2,3,2,1"], PUBLISHED + ["--values", str(VALUES)],
+                                                                      ["--layers", "2,2,1", "--notation", "layered", "--bias"])]
+    md = run("matrix", "--layers", "2,2,1", "--activation", "sigmoid", "-f", "markdown").output
+    blocks = [r"\[" + block + r"\]" for block in md.split("$$")[1::2]]
+    doc = "\\documentclass{article}\\usepackage[a4paper,margin=2cm]{geometry}\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+    compile_text(doc + "\n\n".join(pieces + blocks) + "\n\\end{document}\n", "matrix.tex")
+
+
+# --- batches -----------------------------------------------------------------------------------------
+def test_batch_gradient_is_the_mean_of_the_samples_gradients():
+    net = dc.dense("2,3,1", activation="relu", loss="half-squared", bias=True)
+    rng = random.Random(2)
+    params = {s.name: Fraction(rng.randint(-9, 9), 4) for s in net.parameters}
+    samples = [{s.name: Fraction(rng.randint(-9, 9), 2) for s in net.inputs + net.targets} for _ in range(5)]
+    batch = mx.batch_matrix_form(net, params, samples)
+    assert batch.size == 5 and batch.layers[0].A_prev_shape == (2, 5) and batch.layers[0].delta_shape == (3, 5)
+    singles = [dc.api.matrix(net, {**params, **s}) for s in samples]
+    for l, layer in enumerate(batch.layers):
+        for j, row in enumerate(layer.grad_W):
+            for i, number in enumerate(row):
+                assert number.value == sum(m.layers[l].grad_W[j][i].value for m in singles) / 5
+        for j, (number,) in enumerate(layer.grad_b):
+            assert number.value == sum(m.layers[l].grad_b[j][0].value for m in singles) / 5
+    assert batch.check.equal and batch.check.total == 13
+
+
+# --- torch, an autodiff written elsewhere --------------------------------------------------------------
+def _torch():
+    if os.environ.get("CI"):
+        import torch  # CI installs it: there the cross-check must run
+
+        return torch
+    return pytest.importorskip("torch")
+
+
+def test_matrices_equal_torch_autograd_for_a_3_4_2_sigmoid_network():
+    torch_ = _torch()
+    net = dc.dense("3,4,2", activation="sigmoid", output_activation="sigmoid", loss="half-squared", bias=True)
+    rng = random.Random(7)
+    values = {s.name: Fraction(rng.randint(-20, 20), 10) for s in net.inputs + net.targets + net.parameters}
+    m = dc.api.matrix(net, values)
+    t = lambda rows: torch_.tensor(rows, dtype=torch_.float64, requires_grad=True)  # noqa: E731
+    # Written from the textbook, not from derivchain: W1 is 4x3 (row = hidden neuron), W2 is 2x4.
+    W1 = t([[float(values[f"W{3 * j + i + 1}"]) for i in range(3)] for j in range(4)])
+    b1 = t([float(values[f"B{j + 1}"]) for j in range(4)])
+    W2 = t([[float(values[f"W{12 + 4 * k + j + 1}"]) for j in range(4)] for k in range(2)])
+    b2 = t([float(values[f"B{5 + k}"]) for k in range(2)])
+    x = torch_.tensor([float(values[f"X{i}"]) for i in (1, 2, 3)], dtype=torch_.float64)
+    y = torch_.tensor([float(values["Y1"]), float(values["Y2"])], dtype=torch_.float64)
+    out = torch_.sigmoid(W2 @ torch_.sigmoid(W1 @ x + b1) + b2)
+    (0.5 * ((out - y) ** 2).sum()).backward()
+    for layer, (Wt, bt) in zip(m.layers, ((W1, b1), (W2, b2))):
+        ours = [[float(v) for v in row] for row in layer.grad_W]
+        assert len(ours) == Wt.grad.shape[0] and len(ours[0]) == Wt.grad.shape[1]
+        for j, row in enumerate(ours):
+            for i, v in enumerate(row):
+                assert abs(v - Wt.grad[j, i].item()) <= 1e-12 * max(1.0, abs(v)), (layer.index, j, i)
+        for j, (v,) in enumerate(layer.grad_b):
+            assert abs(float(v) - bt.grad[j].item()) <= 1e-12 * max(1.0, abs(float(v)))
