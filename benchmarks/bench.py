@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench.py            # all cases, 60 s cap, median of 3
     .venv/bin/python benchmarks/bench.py --cases B1,B3 --repeat 1 --cap 20
+    .venv/bin/python benchmarks/bench.py --cases S1,D1 --formats text,latex,markdown,json --grad --skip-plain
 
 Each case derives the whole weight set three ways, verifies and renders LaTeX. Every measurement
 runs in a fresh subprocess (so caches do not carry over and peak memory is per run) with a time
@@ -30,7 +31,14 @@ CASES = {
     "G1": ("rnn:steps=10,hidden=4", "", ""),
     "G2": ("rnn:steps=50,hidden=4", "", ""),
     "G3": ("conv1d:length=64,kernel=5", "", ""),
+    # Issue 14: the next scale and depth (width 4, 12 hidden layers).
+    "S1": ("8,8,8,1", "sigmoid", "abs"),
+    "S2": ("32,32,32,32,1", "sigmoid", "half-squared"),
+    "S3": ("128,128,1", "sigmoid", "half-squared"),
+    "D1": ("4,4,4,4,4,4,4,4,4,4,4,4,4,1", "sigmoid", "half-squared"),
 }
+
+FORMATS = ("text", "latex", "markdown", "json")
 
 # A built graph or a dense network, in both scripts (depth limit raised for the 50-step RNN).
 BUILD = r'''
@@ -80,27 +88,43 @@ print(json.dumps({"seconds": time.perf_counter() - start,
 '''
 
 # derivchain: every parameter derived three ways and verified, rendered by `derivchain table --format
-# latex`'s own renderer (each gradient in neuron symbols, path count, verdict; the sum over paths taken
-# by suffix, as no path is listed); then, timed apart, the full LaTeX derivation of every weight.
+# FORMAT`'s own renderer (LaTeX: each gradient in neuron symbols, path count, verdict; JSON: the whole
+# `grad` object of every parameter; the sum over paths taken by suffix, as no path is listed); then,
+# for LaTeX on dense cases, timed apart, the full LaTeX derivation of every weight.
 OURS = BUILD + r'''
 import io, sys, time, json, resource
 from derivchain.derivation import Table
 from derivchain.render import emit
 from derivchain.render.latex import latex
-layers, act, loss = sys.argv[1:4]
+layers, act, loss, fmt = sys.argv[1:5]
 start = time.perf_counter()
 net = build(layers, act, loss)
 verdicts, ds = [], []
+full = fmt == "latex" and ":" not in layers and len(net.parameters) <= 1000
 def row(d):
     verdicts.append(d.verdict.equal)
-    if ":" not in layers:
+    if full:
         ds.append(d)
-emit(Table(net), "latex", io.StringIO(), on_row=row)  # exactly `derivchain table --format latex`
+emit(Table(net), fmt, io.StringIO(), on_row=row)  # exactly `derivchain table --format FORMAT`
 seconds = time.perf_counter() - start
 start = time.perf_counter()
 for d in ds:  # dense cases: the full LaTeX derivation of every weight, timed apart
     latex(d)
-print(json.dumps({"seconds": seconds, "full_latex": time.perf_counter() - start, "equal": all(verdicts),
+print(json.dumps({"seconds": seconds, "full_latex": time.perf_counter() - start if full else None, "equal": all(verdicts),
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+'''
+
+# `derivchain grad W1 --format FORMAT`, in process (derivation and rendering, not the cold start).
+GRAD = BUILD + r'''
+import io, sys, time, json, resource
+from derivchain.derivation import derive
+from derivchain.render import emit
+layers, act, loss, fmt = sys.argv[1:5]
+start = time.perf_counter()
+net = build(layers, act, loss)
+d = derive(net, net.parameters[0])
+emit(d, fmt, io.StringIO())
+print(json.dumps({"seconds": time.perf_counter() - start, "equal": d.verdict.equal,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 '''
 
@@ -125,7 +149,7 @@ def median_run(code, args, cap, repeat):
         results.append(r)
     return {
         "seconds": statistics.median(r["seconds"] for r in results),
-        "full_latex": statistics.median(r.get("full_latex", 0.0) for r in results),
+        "full_latex": None if results[0].get("full_latex") is None else statistics.median(r["full_latex"] for r in results),
         "peak_mb": max(r["peak_mb"] for r in results),
         "equal": all(r.get("equal", True) for r in results),
     }
@@ -152,30 +176,49 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=60.0, help="seconds before a run is given up")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-plain", action="store_true", help="measure derivchain only")
+    parser.add_argument("--formats", default="latex", help="comma-separated formats to render the table in: "
+                        "text,latex,markdown,json (each a row; the first is compared with plain SymPy)")
+    parser.add_argument("--grad", action="store_true", help="also time `grad W1` (first parameter) in each format")
+    parser.add_argument("--skip-cold", action="store_true", help="do not measure the cold CLI")
     opts = parser.parse_args()
+    formats = opts.formats.split(",")
+    for f in formats:
+        if f not in FORMATS:
+            parser.error(f"unknown format {f!r}; one of {', '.join(FORMATS)}")
 
     rows = []
     for name in opts.cases.split(","):
         layers, act, loss = CASES[name]
         args = [layers, act, loss]
-        ours = median_run(OURS, args, opts.cap, opts.repeat)
-        plain = None if opts.skip_plain else median_run(PLAIN, args, opts.cap, 1 if ours is None else opts.repeat)
-        rows.append((name, layers, act, loss, plain, ours))
-        print(name, layers, act, loss, "plain:", plain, "derivchain:", ours, flush=True)
+        plain = None
+        for i, fmt in enumerate(formats):
+            ours = median_run(OURS, args + [fmt], opts.cap, opts.repeat)
+            if i == 0 and not opts.skip_plain:
+                plain = median_run(PLAIN, args, opts.cap, 1 if ours is None else opts.repeat)
+            rows.append((name, layers, act, loss, f"table, {fmt}", plain if i == 0 else None, ours))
+            print(name, layers, act, loss, fmt, "plain:", plain if i == 0 else "-", "derivchain:", ours, flush=True)
+        if opts.grad:
+            for fmt in formats:
+                ours = median_run(GRAD, args + [fmt], opts.cap, opts.repeat)
+                rows.append((name, layers, act, loss, f"grad W1, {fmt}", None, ours))
+                print(name, layers, "grad", fmt, "derivchain:", ours, flush=True)
 
-    cli, floor = cold_cli(max(opts.repeat, 5))
-    print(f"cold `derivchain grad W1`: {cli:.2f} s; bare import of sympy+typer+rich: {floor:.2f} s; ratio {cli / floor:.2f}")
+    cli = floor = None
+    if not opts.skip_cold:
+        cli, floor = cold_cli(max(opts.repeat, 5))
+        print(f"cold `derivchain grad W1`: {cli:.2f} s; bare import of sympy+typer+rich: {floor:.2f} s; ratio {cli / floor:.2f}")
 
-    def fmt(r, plain=False):
+    def fmt_time(r, plain=False):
         if plain and opts.skip_plain:
             return "not run"
         return f"no result in {opts.cap:.0f} s" if r is None else f"{r['seconds']:.2f} s"
 
     print()
-    print("| case | network | plain SymPy | derivchain | speed-up | peak memory | verdicts | + full LaTeX of every derivation |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, layers, act, loss, plain, ours in rows:
-        if ours is None or opts.skip_plain:
+    print("| case | network | rendered | plain SymPy | derivchain | speed-up | peak memory | verdicts | + full LaTeX of every derivation |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, layers, act, loss, what, plain, ours in rows:
+        first = what == f"table, {formats[0]}"
+        if ours is None or opts.skip_plain or not first:
             speed = "-"
         elif plain is None:
             speed = f"> {opts.cap / ours['seconds']:.0f}x"
@@ -184,9 +227,11 @@ def main() -> None:
         memory = "-" if ours is None else f"{ours['peak_mb']:.0f} MB"
         verdict = "-" if ours is None else ("all equal" if ours["equal"] else "NOT all equal")
         net = f"`{layers}`" if ":" in layers else f"{layers.replace(',', '-')} {act}/{loss}"
-        full = "-" if ours is None else f"{ours['full_latex']:.2f} s"
-        print(f"| {name} | {net} | {fmt(plain, True)} | {fmt(ours)} | {speed} | {memory} | {verdict} | {full} |")
-    print(f"| cold CLI | `derivchain grad W1` | import floor {floor:.2f} s | {cli:.2f} s | {cli / floor:.2f}x of floor | | | |")
+        full = "-" if ours is None or ours.get("full_latex") is None else f"{ours['full_latex']:.2f} s"
+        shown_plain = fmt_time(plain, True) if first else "-"
+        print(f"| {name} | {net} | {what} | {shown_plain} | {fmt_time(ours)} | {speed} | {memory} | {verdict} | {full} |")
+    if cli is not None:
+        print(f"| cold CLI | `derivchain grad W1` | text | import floor {floor:.2f} s | {cli:.2f} s | {cli / floor:.2f}x of floor | | | |")
 
 
 if __name__ == "__main__":

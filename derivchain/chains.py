@@ -13,27 +13,45 @@ from dataclasses import dataclass
 import sympy as sp
 
 from . import limits
+from .differentiate import replace_shared
+from .expansion import tree_size  # noqa: F401 (re-exported: renderers and derivations import it from here)
 from .verification import Verdict, verify
-
-
-def tree_size(expr: sp.Basic, limit: int) -> int:
-    """Nodes of ``expr`` as printed (shared subtrees counted each time), counting stops past ``limit``."""
-    count, stack = 0, [expr]
-    while stack and count <= limit:
-        e = stack.pop()
-        count += 1
-        stack.extend(e.args)
-    return count
 
 
 def fits(form) -> bool:
     """True when ``form`` written out (shared subtrees counted each time they print) stays within the
     ``printed_nodes`` limit: the one rule every format follows for what it prints in full."""
     limit = limits.current().printed_nodes
-    if isinstance(form, (Ordered, OrderedSum)):
-        parts = form.factors if isinstance(form, Ordered) else form.terms
-        return sum(tree_size(value_of(p), limit) for p in parts) <= limit
-    return tree_size(form, limit) <= limit
+    return _form_size(form, limit) <= limit
+
+
+def _form_size(form, limit: int) -> int:
+    # An ordered product or sum: its parts' sizes (one more for each product's node), each part's
+    # size kept (see _size): its value would be a new SymPy object on every call.
+    if isinstance(form, Ordered):
+        return 1 + sum(_form_size(f, limit) for f in form.factors)
+    if isinstance(form, OrderedSum):
+        return sum(_form_size(t, limit) for t in form.terms)
+    return _size(form, limit)
+
+
+_SIZES: dict = {}
+
+
+def _size(expr, limit: int) -> int:
+    # Renderers ask again and again about the same forms (a network's delta chains on every row of a
+    # table): sizes are kept per expression and limit, a bounded number of them.
+    if not isinstance(expr, sp.Basic):
+        return tree_size(expr, limit)
+    # Keyed by identity, the expression kept beside its size (so its id stays unique): equal but
+    # distinct copies of a deep tree would be compared node by node on every lookup.
+    key = (id(expr), limit)
+    hit = _SIZES.get(key)
+    if hit is None:
+        if len(_SIZES) > 50_000:
+            _SIZES.clear()
+        hit = _SIZES[key] = (expr, tree_size(expr, limit))
+    return hit[1]
 
 
 def too_large_note() -> str:
@@ -138,6 +156,8 @@ def chain(lhs: sp.Expr, forms, reasons=(), rule: dict | None = None, memo: dict 
     for a, b in zip(kept, kept[1:]):
         va, vb = value_of(a), value_of(b)
         if rule:
-            va, vb = va.xreplace(rule), vb.xreplace(rule)
+            # Over shared subexpressions: xreplace walks the tree written out, exponential in depth
+            # (an unrolled RNN's deltas: 57 s of a JSON row).
+            va, vb = replace_shared(va, rule), replace_shared(vb, rule)
         links.append(_same(va, vb, memo))
     return Chain(lhs, tuple(kept), tuple(links), tuple(kept_reasons))

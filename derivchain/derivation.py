@@ -9,7 +9,7 @@ import sympy as sp
 
 from .backpropagation import Backprop, DeltaEquation, backprop, delta_equations
 from .chains import Chain, Ordered, OrderedSum, chain, path_chain, tree_size
-from .differentiate import canonical
+from .differentiate import atoms_shared, canonical, replace_shared
 from .direct_derivative import Direct, direct
 from .network import Network
 from .paths import DEFAULT_MAX_PATHS, PathSum, sum_over_paths
@@ -79,11 +79,11 @@ class Derivation:
 
     def cases(self) -> tuple[Case, ...]:
         """The two sides of the single sign(...) kink in the result (the worked example's case split)."""
-        signs = sorted(self.backprop.local.atoms(sp.sign), key=sp.default_sort_key)
+        signs = sorted(atoms_shared(self.backprop.local, sp.sign), key=sp.default_sort_key)
         if len(signs) != 1:
             return ()
         s = signs[0]
-        return tuple(Case(s.args[0], v, self.backprop.local.xreplace({s: sp.Integer(v)})) for v in (1, -1))
+        return tuple(Case(s.args[0], v, replace_shared(self.backprop.local, {s: sp.Integer(v)})) for v in (1, -1))
 
     def notes(self) -> tuple[str, ...]:
         """What happens at the non-differentiable points this derivation touches."""

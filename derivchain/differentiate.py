@@ -32,6 +32,21 @@ def _fdiff(e: sp.Function, index: int) -> sp.Expr:
     return hit
 
 
+def atoms_shared(expr: sp.Basic, *types) -> set:
+    """``expr.atoms(*types)`` over shared subexpressions: each distinct node visited once (SymPy's
+    walks the tree written out, exponential in depth on a network's nested outputs)."""
+    seen, out, stack = set(), set(), [expr]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, types):
+            out.add(e)
+        stack.extend(e.args)
+    return out
+
+
 def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluate: bool = True) -> sp.Basic:
     """``expr.xreplace(rule)`` over shared subexpressions: each distinct node is visited once.
 

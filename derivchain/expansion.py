@@ -47,3 +47,35 @@ def expand_within(expr: sp.Expr, limit: int) -> sp.Expr | None:
     if expansion_terms(expr, limit) is None:
         return None
     return sp.expand(expr)
+
+
+def tree_size(expr: sp.Basic, limit: int) -> int:
+    """Nodes of ``expr`` as printed (shared subtrees counted each time), or ``limit + 1`` past ``limit``.
+
+    Walks each distinct node once (sizes of shared subtrees added, each capped at ``limit + 1``), and
+    stops once more than ``limit`` distinct nodes were seen: linear in the printed limit, not in the
+    written-out size (which grows exponentially with depth on a network's shared subexpressions).
+    """
+    cap = limit + 1
+    sizes: dict[int, int] = {}
+    stack = [(expr, False)]
+    while stack:
+        e, done = stack.pop()
+        k = id(e)
+        if done:
+            total = 1
+            for a in e.args:
+                total += sizes[id(a)]
+            sizes[k] = total if total < cap else cap
+            continue
+        if k in sizes:
+            continue
+        args = e.args
+        if not args:
+            sizes[k] = 1
+            continue
+        if len(sizes) > limit:
+            return cap
+        stack.append((e, True))
+        stack.extend((a, False) for a in args if id(a) not in sizes)
+    return sizes[id(expr)]

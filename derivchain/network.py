@@ -379,12 +379,22 @@ class Network:
 
     def compact(self, expr: sp.Expr) -> sp.Expr:
         """Write a substituted expression back in neuron symbols where whole neurons appear."""
-        return replace_shared(expr, self.compaction, self.cache.setdefault("compact_memo", {}))
+        return replace_shared(expr, self.compaction, self._bounded("compact_memo"))
 
     def substitute(self, expr: sp.Expr) -> sp.Expr:
         """Replace every neuron symbol in ``expr`` by its full expression (sums and products as they stand)."""
         expr = self.intern(expr)
-        return self.intern(replace_shared(expr, self.substitution, self.cache.setdefault("substitute_memo", {}), evaluate=False))
+        return self.intern(replace_shared(expr, self.substitution, self._bounded("substitute_memo"), evaluate=False))
+
+    #: Entries a per-network memo of rebuilt nodes keeps before it starts again: the nodes of every
+    #: weight's derivative would otherwise stay alive for the whole table (memory per weight).
+    MEMO_LIMIT = 200_000
+
+    def _bounded(self, name: str) -> dict:
+        memo = self.cache.setdefault(name, {})
+        if len(memo) > self.MEMO_LIMIT:
+            memo.clear()
+        return memo
 
     def intern(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with each subtree the network's one copy of it (see :func:`differentiate.intern`)."""

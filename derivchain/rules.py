@@ -39,8 +39,14 @@ def _zero(e: sp.Basic, index: int) -> sp.Expr:
 
 
 def _abs_derivative(e: sp.Basic, index: int) -> sp.Expr:
-    """d|u|/du = sign(u): every symbol is real, so no assumption queries on u are needed."""
-    return sp.sign(e.args[0])
+    """d|u|/du = sign(u): every symbol is real, so no assumption queries on u are needed. A large u
+    (a wide network's substituted output) is left unevaluated: SymPy's sign asks whether u is zero,
+    real, positive... term by term (18 s of ``grad W1`` on 128-128-1); a small one is evaluated as
+    before (sign(-u) = -sign(u))."""
+    from .expansion import tree_size
+
+    u = e.args[0]
+    return sp.sign(u) if tree_size(u, 400) <= 400 else sp.sign(u, evaluate=False)
 
 
 # The piecewise functions below are written once for both mpmath numbers and Fractions:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json as _json
 
-from ..chains import fits
-from .latex import DerivPrinter, printer_settings
+from ..chains import fits, too_large_note, tree_size
+from .latex import DerivPrinter, printer_for
 from .latex import form as latex_form
 from ..paths import Path
 from .text import expr, partials
@@ -21,7 +21,7 @@ def dumps(obj) -> str:
 
 
 def _printer(network) -> DerivPrinter:
-    return DerivPrinter(printer_settings(network))
+    return printer_for(network)  # one printer (and memo of printed subexpressions) per network, as LaTeX
 
 
 def _path(path, printer: DerivPrinter | None = None) -> dict:
@@ -56,21 +56,36 @@ def _delta(network, eq, verified: bool = False) -> dict:
 
 
 class _Sized:
-    """Expressions past the printing limit: substituted ones in neuron symbols, else null; the keys say which."""
+    """The one printing rule (README, Limits): a fully substituted form is printed in full up to
+    ``SHOW_FULL_NODES`` nodes written out (as text and LaTeX print the direct result), else with whole
+    neurons as their symbols when that fits the ``printed_nodes`` limit, else null; a form in neuron
+    symbols is printed when it fits that limit, else null. The keys ``printed_in_neuron_symbols`` and
+    ``not_printed`` say which rule each key fell under; ``forms`` keeps what was printed (the LaTeX keys
+    print the same object, so no format expands what another prints compactly)."""
 
     def __init__(self, network):
-        self.network, self.compacted, self.omitted = network, [], []
+        self.network, self.compacted, self.omitted, self.forms = network, [], [], {}
 
-    def __call__(self, key: str, e, substituted: bool = False):
-        if fits(e):
-            return expr(e)
-        if substituted:
-            compact = self.network.compact(e)
-            if fits(compact):
+    def __call__(self, key: str, e, substituted: bool = False, compact=None):
+        from ..derivation import SHOW_FULL_NODES
+
+        shown = e
+        if substituted and tree_size(e, SHOW_FULL_NODES) > SHOW_FULL_NODES:
+            shown = self.network.compact(e) if compact is None else compact
+            if shown is not e:
                 self.compacted.append(key)
-                return expr(compact)
-        self.omitted.append(key)
-        return None
+        if not fits(shown):
+            if self.compacted and self.compacted[-1] == key:
+                self.compacted.pop()
+            self.omitted.append(key)
+            shown = None
+        self.forms[key] = shown
+        return None if shown is None else expr(shown)
+
+    def latex(self, printer, key: str) -> str:
+        """The LaTeX of what ``key`` printed (the printing-limit note when it printed nothing)."""
+        shown = self.forms[key]
+        return latex_form(printer, self.forms[key]) if shown is not None else r"\text{[%s]}" % printer.text(too_large_note())
 
 
 def derivation(d) -> dict:
@@ -82,7 +97,7 @@ def derivation(d) -> dict:
         "network": d.network.summary(),
         "loss": expr(d.network.loss_local),
         "path_count": d.path_count,
-        "direct": sized("direct", d.direct.value, True),
+        "direct": sized("direct", d.direct.value, True, None if d.direct_in_full else d.direct_compact),
         # As text and LaTeX print it: in full when short, else with whole neurons as their symbols.
         "direct_shown": None if d.direct_shown is None else expr(d.direct_shown),
         "direct_shown_as": None if d.direct_shown is None else ("full" if d.direct_in_full else "neuron symbols"),
@@ -104,10 +119,10 @@ def derivation(d) -> dict:
         "chains": [_chain(c) for c in d.chains()],
         "notes": list(d.notes()),
         "latex": {
-            "direct": latex_form(printer, d.direct.value),
-            "path_sum": latex_form(printer, d.path_sum.substituted),
-            "path_sum_local": latex_form(printer, d.path_sum.local),
-            "backprop": latex_form(printer, d.backprop.local),
+            "direct": sized.latex(printer, "direct"),
+            "path_sum": sized.latex(printer, "path_sum"),
+            "path_sum_local": sized.latex(printer, "path_sum_local"),
+            "backprop": sized.latex(printer, "backprop"),
             "paths": [printer._print(path) for path in d.paths],
             "derivation": printer._print(d),  # the aligned block, as render/latex.py prints it
         },

@@ -145,7 +145,8 @@ def table_header(table) -> str:
 
 def table_row(d) -> str:
     """One row: the parameter, its path count, the backprop form as math, the verdict."""
-    tex = printer_for(d.network)._print(d.backprop.local).replace("|", r"\vert ")
+    # The printing limit, as the LaTeX and text rows (an unrolled RNN's first weights: 44 s and 1 GB).
+    tex = _latex.form(printer_for(d.network), d.backprop.local).replace("|", r"\vert ")
     return f"| `{d.parameter}` | {d.path_count} | ${tex}$ | {d.verdict.word} ({escape(d.verdict.method)}) |"
 
 

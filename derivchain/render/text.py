@@ -63,6 +63,22 @@ class TextPrinter(StrPrinter):
     """Plain text that parses back: SymPy's str, pending derivatives as dH4/dW1, activation derivatives
     beside their factor (``H5*(1 - H5)*W13``)."""
 
+    def __init__(self, settings=None):
+        super().__init__(settings)
+        self._memo: dict = {}
+
+    def _print(self, expr, **kwargs):
+        # A subexpression prints the same wherever it appears (the parent adds any brackets), and a
+        # table's rows repeat many (each neuron's factor, the deltas): print each once, as LaTeX does.
+        if kwargs or not isinstance(expr, sp.Basic) or not expr.args:
+            return super()._print(expr, **kwargs)
+        hit = self._memo.get(expr)
+        if hit is None:
+            if len(self._memo) > 100_000:
+                self._memo.clear()
+            hit = self._memo[expr] = super()._print(expr)
+        return hit
+
     def _print_Derivative(self, e):
         inner, (w, _) = e.args[0], e.args[1]
         if inner.is_Symbol:
