@@ -149,3 +149,13 @@ def test_long_table_streams_without_a_bar_when_not_a_terminal():
     rows = [l for l in r.output.splitlines() if l[:1] in ("W", "B")]
     assert [l.split()[0] for l in rows] == [f"W{i}" for i in range(1, 89)]
     assert "deriving" not in r.output and all("equal" in l for l in rows)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["grad", "--help"], ["export", "--help"]])
+def test_help_and_version_do_not_import_sympy(args):
+    # Issue 14: --help and --version answer without paying for SymPy's import.
+    code = ("import sys; from derivchain.cli import main\n"
+            "try:\n    main(%r)\nexcept SystemExit:\n    pass\n"
+            "print('sympy' in sys.modules)" % (args,))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stdout[-500:] + done.stderr[-500:]
