@@ -25,7 +25,7 @@ from ..notation import FLAT
 from ..rules import rule_for
 from .latex import LINE_WIDTH, visible_width
 from .latex import printer_for as latex_printer
-from .text import activation_first
+from .text import activation_first, remembered
 
 MINUS, TIMES, DOT, PARTIAL, ARROW, APPLY = "\u2212", "\u2062", "\u00b7", "\u2202", "\u2192", "\u2061"
 #: Elements taller than a line: brackets around them stretch (around anything else they stay the
@@ -266,13 +266,9 @@ class MathMLPrinter(MathMLPresentationPrinter):
         # once and shared (nothing printed is changed afterwards).
         if kwargs or not isinstance(expr, sp.Basic):
             return super()._print(expr, **kwargs)
-        hit = self._memo.get(expr)
-        if hit is None:
-            if len(self._memo) > 100_000:
-                self._memo.clear()
-            rule = rule_for(expr) if expr.args else None
-            hit = self._memo[expr] = self.call(rule, list(expr.args)) if rule is not None else super()._print(expr)
-        return hit
+        rule = rule_for(expr) if expr.args else None
+        return remembered(self._memo, expr, lambda: self.call(rule, list(expr.args)) if rule is not None
+                          else super(MathMLPrinter, self)._print(expr))
 
     def width(self, expr) -> int:
         """About how many characters wide ``expr`` prints (see :func:`width`)."""

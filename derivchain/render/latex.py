@@ -14,7 +14,7 @@ from sympy.printing.latex import LatexPrinter
 from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_note
 from ..notation import FLAT
 from ..rules import latex_call, rule_for
-from .text import DISAGREE, arithmetic, batch_words, learning_rate, with_activation_first
+from .text import DISAGREE, arithmetic, remembered, batch_words, learning_rate, with_activation_first
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
                  # In text mode with the default font encoding |, < and > print as other glyphs.
@@ -91,12 +91,7 @@ class DerivPrinter(LatexPrinter):
             return latex_call(rule, [self._print(a) for a in expr.args], kwargs.get("exp"))
         if kwargs or not isinstance(expr, sp.Basic):
             return super()._print(expr, **kwargs)
-        hit = self._memo.get(expr)
-        if hit is None:
-            if len(self._memo) > 100_000:
-                self._memo.clear()
-            hit = self._memo[expr] = super()._print(expr)
-        return hit
+        return remembered(self._memo, expr, lambda: super(DerivPrinter, self)._print(expr))
 
     def name(self, name: str) -> str:
         """LaTeX for one symbol name, as the notation makes it: ``W13`` -> ``W_{13}``, ``w2_1_12`` -> ``w^{2}_{1,12}``."""

@@ -59,6 +59,17 @@ def with_activation_first(printer, expr: sp.Expr, separator: str) -> str | None:
     return separator.join(parts)
 
 
+def remembered(memo: dict, expr, make):
+    """``memo[expr]``, made by ``make()`` the first time: a printer's each subexpression printed once
+    (bounded: cleared past 100,000 entries, so a long session does not grow without end)."""
+    hit = memo.get(expr)
+    if hit is None:
+        if len(memo) > 100_000:
+            memo.clear()
+        hit = memo[expr] = make()
+    return hit
+
+
 class TextPrinter(StrPrinter):
     """Plain text that parses back: SymPy's str, pending derivatives as dH4/dW1, activation derivatives
     beside their factor (``H5*(1 - H5)*W13``)."""
@@ -72,12 +83,7 @@ class TextPrinter(StrPrinter):
         # table's rows repeat many (each neuron's factor, the deltas): print each once, as LaTeX does.
         if kwargs or not isinstance(expr, sp.Basic) or not expr.args:
             return super()._print(expr, **kwargs)
-        hit = self._memo.get(expr)
-        if hit is None:
-            if len(self._memo) > 100_000:
-                self._memo.clear()
-            hit = self._memo[expr] = super()._print(expr)
-        return hit
+        return remembered(self._memo, expr, lambda: super(TextPrinter, self)._print(expr))
 
     def _print_Derivative(self, e):
         inner, (w, _) = e.args[0], e.args[1]
