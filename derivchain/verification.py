@@ -15,12 +15,15 @@ Methods, strongest first:
   chosen for a prime that the constant itself changes.
 * ``numeric`` - evaluation with the real functions at points spread over several scales and placed
   on both sides of every breakpoint the forms contain (sign, |u|, Heaviside, max, min, ReLU, ...), at
-  a precision that grows with the constants' digits and with the cancellation each evaluation
-  meets; agreement at k points where the forms do not both vanish is reported as such, not as a
-  proof. A disagreement is re-checked at four times the precision and then shown as a
-  counterexample: this is the only way the verdict says "not equal". Points where a form is
-  undefined or not real are skipped; if too few points are informative, the verdict is
-  ``undecided``, with the reason, never "equal".
+  a precision that grows with the constants' digits and with the error each evaluation meets: every
+  value carries a bound on its error (a running error analysis, so cancellation deep in a form
+  counts even where the result is then multiplied by something huge), and the precision is raised
+  until the bounds leave enough digits. Agreement at k points where the forms do not both vanish is
+  reported as such, not as a proof. A disagreement past the bounds is re-checked at four times the
+  precision and then shown as a counterexample, with enough digits that the two values visibly
+  differ: this is the only way the verdict says "not equal". Points where a form is undefined or
+  not real are skipped; if too few points are informative, the verdict is ``undecided``, with the
+  reason, never "equal".
 
 Non-differentiable points: d|u|/du is taken as sign(u) (0 at u = 0) and ReLU'(0) as 0. Random points
 miss those sets with probability 1, so the verdict is about the derivative where it exists.
@@ -29,6 +32,7 @@ miss those sets with probability 1, so the verdict is about the derivative where
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -263,16 +267,80 @@ def _random_point(symbols, index: int, seed: str = SEED) -> dict[sp.Symbol, mpma
     return point
 
 
+# Error bounds are binary exponents: a node's value is within 2**E of the exact value at the point.
+# Exact values have E = -inf; INF marks a value this precision cannot bound (an argument whose
+# error could carry it across a breakpoint, a pole, or an exponent).
+_EXACT = float("-inf")
+_INF = float("inf")
+
+
+def _mag(value) -> float:
+    """The binary exponent of an mpf, as mpmath.mag (|value| < 2**mag), -inf at 0; without its dispatch."""
+    _, man, exp, bc = value._mpf_
+    return exp + bc if man else _EXACT
+
+
+def _join(*exponents: float) -> float:
+    """The exponent of a bound on a sum of errors 2**e (tight: log2 of the sum, not max + slack)."""
+    top = max(exponents)
+    if top == _INF or top == _EXACT:
+        return top
+    return top + math.log2(sum(2.0 ** (e - top) for e in exponents))
+
+
+def _bound(value, error: float) -> float:
+    """The exponent of a bound on |value| + error: what a factor can multiply another's error by."""
+    size = _mag(value)
+    return size if error <= size - 8 else max(size, error) + 1
+
+
+def _determined(value, error: float) -> bool:
+    """Whether the sign of ``value`` is certain: its error is less than a quarter of it."""
+    return bool(value) and error < _mag(value) - 3
+
+
+# d f/du for the functions in the table, as the exponent of a bound at u (value) with f(u) = out.
+# A function not listed is bounded by a difference quotient at u +- its error (see evaluate).
+_SLOPES = {
+    "exp": lambda u, out: _mag(out),
+    "sinh": lambda u, out: max(_mag(out), 0) + 1,  # cosh <= |sinh| + 1
+    "cosh": lambda u, out: _mag(out),  # |sinh| <= cosh
+    "tan": lambda u, out: 2 * max(_mag(out), 0) + 1,  # 1 + tan**2
+    "tanh": lambda u, out: 0,
+    "sin": lambda u, out: 0,
+    "cos": lambda u, out: 0,
+    "atan": lambda u, out: 0,
+    "asinh": lambda u, out: 0,
+    "erf": lambda u, out: 1,
+    "sigmoid": lambda u, out: -2,
+    "Abs": lambda u, out: 0,
+    "relu": lambda u, out: 0,
+    "elu": lambda u, out: 0,
+}
+# Slopes that grow with the value: an argument error past 1/16 makes the first-order bound meaningless.
+_STEEP = {"exp", "sinh", "cosh", "tan"}
+# Piecewise constant: exact unless the argument's error reaches 0, then off by up to the jump (2**value).
+_JUMPS = {"sign": 1, "Heaviside": 0}
+
+
 def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGITS, magnitude: list | None = None,
-             memo: dict | None = None) -> mpmath.mpf:
+             error: list | None = None, memo: dict | None = None) -> mpmath.mpf:
     """Evaluate ``expr`` at ``point`` with the real functions, to ``digits`` digits, over shared subtrees.
 
     Raises :class:`Undefined` where the value is not a finite real number. ``magnitude``, when given,
-    receives the largest power of two any intermediate value reached (what cancellation can cost).
-    ``memo``: subtrees' values kept across calls at the same point and digits (many forms sharing parts).
+    receives the largest power of two any intermediate value reached. ``error``, when given, receives
+    the binary exponent of a bound on the result's error, from a running error analysis: each node's
+    rounding, plus its arguments' errors carried through by the node's own sensitivity, so
+    cancellation anywhere in the tree counts, also where its result is then multiplied by something
+    large. -inf when the result is exact, inf when this precision cannot bound it (an argument whose
+    error reaches a breakpoint, a pole or a large exponent).
     """
-    memo = {} if memo is None else memo
+    # ``memo``: subtrees' values kept across calls at the same point and digits (many forms sharing
+    # parts); not with ``error``, whose bounds are kept beside the values of this call only.
+    memo = {} if memo is None or error is not None else memo
+    errs: dict[sp.Basic, float] = {}
     largest = [0]
+    track = error is not None
 
     def holds(cond) -> bool:
         if cond is sp.true or cond is True:
@@ -290,6 +358,20 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
         if isinstance(cond, sp.Not):
             return not holds(cond.args[0])
         raise Undefined(f"cannot decide the condition {cond}")
+
+    def call(e, rule, args):
+        if rule is not None:
+            out = rule.numeric(*args)
+        else:
+            out = sp.N(e.func(*(sp.Float(a, digits) for a in args)), digits)
+            if not out.is_real:
+                raise Undefined(f"{e.func.__name__} is not real here")
+            out = mpmath.mpf(out)
+        if isinstance(out, mpmath.mpc):
+            if out.imag != 0:
+                raise Undefined(f"{e.func.__name__} is not real here")
+            out = out.real
+        return mpmath.mpf(out)
 
     def ev(e):
         hit = memo.get(e)
@@ -314,36 +396,144 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
                 out = mpmath.power(base, k)
             else:
                 out = mpmath.power(base, ev(e.args[1]))
+                if isinstance(out, mpmath.mpc):
+                    if out.imag != 0:
+                        raise Undefined("Pow is not real here")
+                    out = out.real
         elif (rule := rule_for(e)) is not None:
-            out = rule.numeric(*(ev(a) for a in e.args))
+            out = call(e, rule, [ev(a) for a in e.args])
         elif isinstance(e, sp.Piecewise):
             out = next((ev(piece) for piece, cond in e.args if holds(cond)), None)
             if out is None:
                 raise Undefined("no piece of a Piecewise applies")
         else:
-            out = sp.N(e.func(*(sp.Float(ev(a), digits) for a in e.args)), digits)
-            if not out.is_real:
-                raise Undefined(f"{e.func.__name__} is not real here")
-            out = mpmath.mpf(out)
-        if isinstance(out, mpmath.mpc):
-            if out.imag != 0:
-                raise Undefined(f"{e.func.__name__ if hasattr(e, 'func') else e} is not real here")
-            out = out.real
+            out = call(e, None, [ev(a) for a in e.args])
         out = mpmath.mpf(out)
         if not mpmath.isfinite(out):
             raise Undefined(f"{e} is not finite here")
         if out:
-            bits = mpmath.mag(out)  # the binary exponent: cheap, unlike log10 at high precision
+            bits = _mag(out)  # the binary exponent: cheap, unlike log10 at high precision
             if bits > largest[0]:
                 largest[0] = bits
                 if bits > 1 << 20:  # past about 10**315000: exp of it would not finish
                     raise Undefined("a value too large to work with (past 10**300000)")
+        if track:
+            errs[e] = node_error(e, out)
         memo[e] = out
         return out
 
+    def node_error(e, out) -> float:
+        """The exponent of a bound on the error of ``e``'s value ``out``, from its arguments' bounds."""
+        rounding = _mag(out) - prec + 1
+        if e.is_Symbol:
+            return _EXACT  # both forms see the same (rounded) point
+        if e.is_Number or e.is_NumberSymbol:
+            return _EXACT if e.is_Integer and abs(int(e.p)).bit_length() <= prec else rounding
+        if e.is_Add:
+            # The terms' errors add up (fsum rounds once). The bound is relative to the terms, so
+            # cancellation shows as an error that is large next to the sum.
+            return _join(*[errs[a] for a in e.args], rounding)
+        if e.is_Mul:
+            sizes = [_bound(memo[a], errs[a]) for a in e.args]
+            if _EXACT in sizes:
+                return _EXACT  # an exact zero factor
+            if _INF in sizes:
+                return _INF
+            total = sum(sizes)
+            # Each factor's error times the others' size, and a rounding per multiplication.
+            return _join(*[errs[a] + total - s for a, s in zip(e.args, sizes)], rounding + math.log2(len(sizes)))
+        if e.is_Pow:
+            base, eb = memo[e.args[0]], errs[e.args[0]]
+            if e.args[1].is_Integer:
+                k = int(e.args[1])
+                if k == 0 or eb == _EXACT:
+                    return rounding + 1
+                if k > 0:  # k * b**(k - 1) times the base's error
+                    return _join(eb + math.log2(k) + (k - 1) * _bound(base, eb), rounding + 1)
+                if _determined(base, eb + math.log2(-k) + 1):  # relative errors: |k| times the base's
+                    return _join(_mag(out) + eb - _mag(base) + 2 + math.log2(-k), rounding + 1)
+                return _INF
+            exponent, ee = memo[e.args[1]], errs[e.args[1]]
+            if eb == _EXACT and ee == _EXACT:
+                return rounding + 1
+            if base == 0 and eb == _EXACT:
+                return _EXACT if exponent > 0 and _determined(exponent, ee) else _INF
+            if _determined(base, eb) and ee < -4:  # d/db = c*out/b, d/dc = out*log(b)
+                from_base = eb - _mag(base) + 2 + _mag(exponent)
+                from_exponent = ee + _mag(mpmath.log(abs(base))) if abs(base) != 1 else ee
+                return _join(_mag(out) + _join(from_base, from_exponent) + 1, rounding + 1)
+            return _INF
+        if isinstance(e, sp.Piecewise):
+            for piece, cond in e.args:
+                if not decided(cond):
+                    return _INF  # the piece taken may be the wrong one
+                if holds(cond):
+                    return errs[piece]
+        args = [memo[a] for a in e.args]
+        name = e.func.__name__
+        u, eu = args[0], errs[e.args[0]]
+        if name in _JUMPS:
+            return _EXACT if eu == _EXACT or _determined(u, eu) else _JUMPS[name]
+        if name == "DiracDelta":
+            return _EXACT
+        # ELU's exp(u) - 1 rounds at 1, not at its value: 1e-20 below 0 it has lost 20 digits.
+        inner = -prec + 1 if name == "elu" and u <= 0 else _EXACT
+        if eu == _EXACT and len(args) == 1:
+            return _join(rounding, inner)
+        if name in _SLOPES and len(args) == 1:
+            if name in _STEEP and eu > -4:
+                return _INF
+            return _join(eu + _SLOPES[name](u, out), rounding, inner)
+        if name == "log":
+            return _join(eu - _mag(u) + 2, rounding) if _determined(u, eu) else _INF
+        if name == "atanh":
+            gap = 1 - abs(u)
+            return _join(eu - _mag(gap) + 2, rounding) if _determined(gap, eu) else _INF
+        if name == "leaky_relu":
+            slope, es = args[1], errs[e.args[1]]
+            if _INF in (eu, es):
+                return _INF
+            return _join(eu + max(0, _mag(slope)), es + _bound(u, eu), rounding)
+        if name in ("Max", "Min"):
+            return _join(max(errs[a] for a in e.args), rounding)
+        # Any other function: the largest change over each argument's error interval.
+        rule = rule_for(e)
+        total = [rounding]
+        for index, a in enumerate(e.args):
+            ea = errs[a]
+            if ea == _EXACT:
+                continue
+            if ea == _INF:
+                return _INF
+            for sign in (-1, 1):
+                moved = list(args)
+                moved[index] = args[index] + sign * mpmath.ldexp(1, int(math.ceil(ea)))
+                try:
+                    other = call(e, rule, moved)
+                except (Undefined, ZeroDivisionError, ValueError, OverflowError):
+                    return _INF
+                total.append(_mag(other - out) + 1)
+        return _join(*total)
+
+    def decided(cond) -> bool:
+        """Whether a condition's truth is certain despite its sides' errors."""
+        if isinstance(cond, sp.core.relational.Relational):
+            left, right = ev(cond.lhs), ev(cond.rhs)
+            el, er = errs[cond.lhs], errs[cond.rhs]
+            if el == _EXACT and er == _EXACT:
+                return True
+            return cond.rel_op not in ("==", "!=") and _determined(left - right, _join(el, er))
+        if isinstance(cond, (sp.And, sp.Or, sp.Not)):
+            return all(decided(c) for c in cond.args)
+        return True
+
     try:
         with mpmath.workdps(digits + 10):
-            return ev(expr)
+            prec = mpmath.mp.prec
+            value = ev(expr)
+            if track:
+                error.append(errs[expr])
+            return value
     except (ZeroDivisionError, ValueError, OverflowError) as exc:
         raise Undefined(str(exc)) from None
     finally:
@@ -434,41 +624,79 @@ def _across(kink: sp.Expr, base: dict) -> list[dict]:
 _EVALUATIONS: dict = {}
 
 
-def _cached(expr: sp.Expr, point: dict, digits: int, magnitude: list) -> mpmath.mpf:
+def _cached(expr: sp.Expr, point: dict, digits: int) -> tuple[mpmath.mpf, float]:
+    """``expr`` at ``point`` and the exponent of its error bound (see :func:`evaluate`), memoized."""
     key = (expr, tuple(sorted((s.name, v) for s, v in point.items())), digits)
     hit = _EVALUATIONS.get(key)
     if hit is None:
-        seen: list = []
+        bound: list = []
         try:
-            value = evaluate(expr, point, digits, seen)
+            value = evaluate(expr, point, digits, error=bound)
         except Undefined as exc:
             value = exc
-        hit = _EVALUATIONS[key] = (value, seen)
+        hit = _EVALUATIONS[key] = (value, bound[0] if bound else _INF)
     if isinstance(hit[0], Undefined):
         raise hit[0]
-    magnitude.extend(hit[1])
-    return hit[0]
+    return hit
 
 
-def _values(a: sp.Expr, b: sp.Expr, point: dict, digits: int):
-    """Both forms at ``point``, at a precision raised by the cancellation the evaluation meets; and
-    the digits of the result that survive that cancellation."""
+def _values(a: sp.Expr, b: sp.Expr, point: dict, digits: int, floor: int | None = None):
+    """Both forms at ``point``, at a precision raised until their error bounds leave ``DIGITS``
+    digits; and the digits of the result (relative to the larger value) that the bounds guarantee.
+
+    The bounds come from a running error analysis of each evaluation, so cancellation anywhere in a
+    form counts, also where its result is then multiplied by something large (the cancellation in
+    elu(u) + 1 = exp(u) at u = -200, times exp(500)): the digits reported are digits the values have.
+    Values below 10**-floor (default: ``digits``) are held to that absolute accuracy only: a form
+    that is 0 at the point, computed through cancellation, is then not chased to ``MAX_DIGITS``.
+    """
+    tiny = mpmath.mpf(10) ** -(digits if floor is None else floor)
     while True:
-        magnitude: list = []
-        va = _cached(a, point, digits, magnitude)
-        vb = _cached(b, point, digits, magnitude)
-        scale = max(abs(va), abs(vb), mpmath.mpf(10) ** -digits)
-        lost = max(0, (max(magnitude) - mpmath.mag(scale)) * 30103 // 100000 + 1)  # bits to decimal digits
-        if lost + DIGITS <= digits:
-            return va, vb, digits - lost
+        va, ea = _cached(a, point, digits)
+        vb, eb = _cached(b, point, digits)
+        error = _join(ea, eb)  # a bound on the error of va - vb
+        scale = max(abs(va), abs(vb), tiny)
+        if error == _EXACT:
+            return va, vb, digits
+        # Bits to decimal digits, rounded down: |error| < scale * 10**-good.
+        good = math.floor((_mag(scale) - 1 - error) * 0.30103) if error != _INF else -_INF
+        if good >= DIGITS:
+            return va, vb, min(digits, good)
         if digits >= MAX_DIGITS:
             raise Undefined(f"cancellation beyond {MAX_DIGITS} digits")
-        digits = min(MAX_DIGITS, lost + DIGITS + 10)
+        # Rounding errors shrink with the precision: raise it by what is missing (or double it).
+        digits = min(MAX_DIGITS, 2 * digits if error == _INF else digits + DIGITS - good + 10)
 
 
 def _agree(a, b, digits: int = AGREE_DIGITS + 10) -> bool:
     scale = max(mpmath.mpf(1), abs(a), abs(b))
     return abs(a - b) <= scale * mpmath.mpf(10) ** (-(digits - 10))
+
+
+def compare_at(a: sp.Expr, b: sp.Expr, point: dict, digits: int = DIGITS) -> tuple[bool, mpmath.mpf, mpmath.mpf, int]:
+    """The numeric stage at one point: (agree, a's value, b's value, digits checked).
+
+    The values carry error bounds (see :func:`evaluate`), raised in precision until ``DIGITS``
+    digits are certain; they agree when they are within 10**-(checked - 10) of each other (relative,
+    absolute below 1). A disagreement is checked again at four times the precision, so ``agree``
+    False is a counterexample: the difference is past the values' own error bounds. Raises
+    :class:`Undefined` where a form has no real value, or the precision needed passes ``MAX_DIGITS``.
+    """
+    va, vb, used = _values(a, b, point, digits, digits)
+    if _agree(va, vb, used):
+        return True, va, vb, used
+    # Before saying "not equal": again at four times the precision.
+    va, vb, used = _values(a, b, point, 4 * used, digits)
+    return _agree(va, vb, used), va, vb, used
+
+
+def _distinguishing_digits(a, b, used: int) -> int:
+    """Significant digits that show ``a`` and ``b`` apart: past the first digit where they differ."""
+    scale = max(abs(a), abs(b))
+    if a == b or not scale:
+        return 15
+    apart = int(mpmath.ceil(mpmath.log10(scale / abs(a - b)))) + 3
+    return max(15, min(used, apart))
 
 
 def _numeric(a: sp.Expr, b: sp.Expr, seed: str) -> tuple[str, str, bool, dict]:
@@ -478,15 +706,16 @@ def _numeric(a: sp.Expr, b: sp.Expr, seed: str) -> tuple[str, str, bool, dict]:
     beside, scattered = _points(a, b, seed)
     for number, point in enumerate(beside + scattered):
         try:
-            va, vb, used = _values(a, b, point, digits)
-            if not _agree(va, vb, used):
-                # Before saying "not equal": again at four times the precision.
-                va, vb, used = _values(a, b, point, 4 * used)
-                if not _agree(va, vb, used):
-                    shown = {s.name: mpmath.nstr(v, 12) for s, v in point.items()}
-                    return ("numeric", f"differ at a point: {mpmath.nstr(va, 15)} vs {mpmath.nstr(vb, 15)} "
-                            f"(checked at {used} digits)", False,
-                            {"point": shown, "values": (mpmath.nstr(va, 20), mpmath.nstr(vb, 20))})
+            agree, va, vb, used = compare_at(a, b, point, digits)
+            if not agree:
+                shown = {s.name: mpmath.nstr(v, 12) for s, v in point.items()}
+                # Enough digits that the two values visibly differ (their difference is past the
+                # tolerance, so it shows within the digits checked).
+                places = _distinguishing_digits(va, vb, used)
+                values = (mpmath.nstr(va, max(places, 20)), mpmath.nstr(vb, max(places, 20)))
+                return ("numeric", f"differ at a point: {values[0]} vs {values[1]} "
+                        f"(difference {mpmath.nstr(va - vb, 3)}, checked at {used} digits)", False,
+                        {"point": shown, "values": values, "difference": mpmath.nstr(va - vb, 3)})
         except Undefined as exc:
             skipped += 1
             if len(reasons) < 2 and str(exc) not in reasons:

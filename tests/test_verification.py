@@ -114,3 +114,51 @@ def test_tampering_is_caught_on_a_larger_network(monkeypatch):
     ):
         v = verify({"direct": d.direct.value, "path sum": tampered})
         assert not v.equal and v.decided, v
+
+
+# A network whose W1 gradient is ~1e123 at the point below, where the path-sum form reaches it
+# through elu(u) + 1 = exp(u) at u = W1*X1 = -192: at 60 digits that sum cancels to 0 (exp(-192)
+# is 1e-84), and the error only shows once it is multiplied by the huge exp output. The verifier
+# used to measure cancellation against the largest intermediate value only, trusted all 60 digits,
+# and reported "NOT equal" with two values printed identically.
+HUGE_GRADIENT = {
+    "inputs": ["X1", "X2"],
+    "neurons": [
+        {"name": "H", "inputs": {"X1": "W1"}, "activation": "elu"},
+        {"name": "N2", "inputs": {"H": "W2", "X2": "W3"}, "activation": "exp", "output": True},
+    ],
+    "loss": "(Out-Y)**4/4",
+}
+HUGE_POINT = {"W1": "-12", "X1": "16", "W2": "2", "W3": "10", "X2": "12", "Y": "1"}
+
+
+def test_cancellation_inside_a_huge_product_is_no_counterexample():
+    import mpmath
+
+    from derivchain.netfile import build_network
+
+    net = build_network(HUGE_GRADIENT, "huge")
+    d = derive(net, "W1")
+    assert d.verdict.equal, d.verdict  # was: NOT equal, at two values printed the same
+
+    from derivchain.verification import compare_at
+
+    # At a fixed point: the forms agree, and the error bound covers what 60 digits really lose.
+    point = {real(name): mpmath.mpf(value) for name, value in HUGE_POINT.items()}
+    direct, path_sum = d.direct.value, d.path_sum.substituted
+    agree, a, b, digits = compare_at(direct, path_sum, point)
+    assert agree and digits >= 50 and a > mpmath.mpf("1e120"), (a, b, digits)
+    exact = evaluate(path_sum, point, 400)
+    bound: list = []
+    rough = evaluate(path_sum, point, 50, error=bound)
+    assert abs(rough - exact) <= mpmath.mpf(2) ** bound[0]
+    assert bound[0] > mpmath.mag(exact) - 10  # the 60-digit value is known to be almost worthless
+
+
+def test_not_equal_shows_values_that_visibly_differ():
+    # They differ in the 31st digit: the verdict must print enough digits to show it.
+    v = verify({"direct": x * y, "path sum": x * y * (1 + sp.Rational(1, 10**30))})
+    assert not v.equal and v.decided
+    shown = v.counterexample["values"]
+    assert shown[0] != shown[1], shown
+    assert f"direct = {shown[0]}" in v.detail and f"path sum = {shown[1]}" in v.detail
