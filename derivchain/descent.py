@@ -91,6 +91,9 @@ def descend(
         if not any(fnmatchcase(n, pattern) for n in names):
             raise DerivchainError(f"--freeze {pattern!r} matches no parameter; parameters: {network.describe_parameters()}")
     trained = [p for p in network.parameters if not any(fnmatchcase(p.name, pat) for pat in freeze)]
+    if not trained:
+        what = "every parameter is frozen" if network.parameters else "this network has no parameters (every leaf is an input or a target)"
+        raise DerivchainError(f"step: nothing to update: {what}; gradient descent needs at least one parameter")
     gradients = {p: derive(network, p, max_paths=0).backprop.local for p in trained}
 
     params = {p: samples[0][p] for p in network.parameters}

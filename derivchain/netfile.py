@@ -194,8 +194,9 @@ class _Builder:
         title = data.get("name") or label
         if not isinstance(title, str):
             fail("name", "must be text")
+        order = tuple(name for name, (kind, _) in self.owner.items() if kind == "parameter")
         return Network((), tuple(symbols[n] for n in input_names), tuple(built), tuple(symbols[t] for t in targets),
-                       loss, FLAT, real("Loss"), origin=str(clean(title)[:200]))
+                       loss, FLAT, real("Loss"), origin=str(clean(title)[:200]), order=order)
 
     def _neuron_specs(self) -> list["_Spec"]:
         neurons = self.data.get("neurons", [])
@@ -250,6 +251,8 @@ class _Builder:
     def _loss(self, specs, nodes: set[str], input_names: list[str]):
         """The loss, the names of the outputs it reads, and the targets in order."""
         fail, data = self.fail, self.data
+        if "loss" not in data and not any(s.output for s in specs) and any(s.expr is not None for s in specs):
+            fail("loss", "missing; a graph of [[nodes]] names its loss, e.g. loss = \"out\" or loss = \"(out - y)**2/2\"")
         loss_text = data.get("loss", "abs")
         if not isinstance(loss_text, str):
             fail("loss", "must be a loss name, an expression in Out and Y, or an expression naming nodes")
@@ -290,7 +293,7 @@ class _Builder:
         unknown = [n for n in names if n not in self.owner]
         if unknown:
             self.fail("loss", f"unknown name {unknown[0]!r} in {text!r}; the loss may read nodes, inputs, targets and "
-                      "parameters (declare a target in targets = [...])")
+                      "the parameters the nodes use: declare a target in targets = [...], or use the name in a node")
         symbols = {n: real(n) for n in names}
         try:
             body = parse_expression(text, symbols, "loss")

@@ -195,6 +195,8 @@ class Network:
     origin: str = ""  # where the network came from, for the summary (a file name)
     # L2 regularisation: lambda (an exact Fraction) when the loss has lambda/2 * sum of squared weights added.
     l2: object = None
+    # The parameters' names in order of first appearance in a network file (their order in ``weights``).
+    order: tuple = field(default=(), compare=False, repr=False, hash=False)
     # Each name's LaTeX, as the notation made it; names not here get the notation's generic rule.
     latex_names: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
     # Per-network results that engines reuse across parameters (deltas, path suffix sums).
@@ -233,7 +235,11 @@ class Network:
         expression nodes and of the loss (a weight shared by several edges once)."""
         data = set(self.inputs) | set(self.targets) | self.node_symbols | set(self.biases)
         read = [x for n in self.neurons for x in n.reads] + list(_reading_order(self.loss_local))
-        return tuple(x for x in dict.fromkeys(read) if x not in data)
+        found = [x for x in dict.fromkeys(read) if x not in data]
+        if self.order:  # a file's order of first appearance (an expression's own order is SymPy's)
+            rank = {name: i for i, name in enumerate(self.order)}
+            found.sort(key=lambda x: rank.get(x.name, len(rank)))
+        return tuple(found)
 
     @cached_property
     def parameters(self) -> tuple[sp.Symbol, ...]:

@@ -128,7 +128,7 @@ def derivation_steps(network: Network, parameter: str | sp.Symbol) -> tuple[Step
             continue
         expr = expr.xreplace({D(n.symbol): D(n.equation) for n in pending})
         steps.append(_step(expr, f"substitute the equation{'s' if len(pending) > 1 else ''} of ", tuple(n.symbol for n in pending)))
-        replaced, dropped, constants = {}, [], []
+        replaced, dropped, constants, product = {}, [], [], False
         for n in pending:
             inner = []
             for r in n.reads:
@@ -136,13 +136,17 @@ def derivation_steps(network: Network, parameter: str | sp.Symbol) -> tuple[Step
                     inner.append(n.inner_partial(w))  # d/dw (src * w) = src
                 elif r in network.node_symbols and _depends(network, r, w):
                     inner.append(n.inner_partial(r) * D(r))
-                    if n.sources:  # the weights on the edges from r, constants here
-                        constants.extend(sorted(n.inner_partial(r).free_symbols, key=lambda x: x.name))
+                    if n.sources:  # the weights on the edges from r, constants here (w itself: the product rule)
+                        coefficient = n.inner_partial(r).free_symbols
+                        constants.extend(sorted(coefficient - {w}, key=lambda x: x.name))
+                        product |= w in coefficient
                 elif r in network.node_symbols or (not n.sources and r in network.parameter_index):
                     dropped.append(r)
             replaced[D(n.equation)] = n.derivative() * sp.Add(*inner)
         expr = expr.xreplace(replaced)
         pieces: list[list] = [["linearity and the chain rule" if any(n.sources for n in pending) else "the chain rule through the expression"]]
+        if product:  # a weight times a node that depends on it (a shared weight)
+            pieces.append(["the product rule: ", w, " multiplies a node that depends on it"])
         rules = list({n.activation.rule: n.activation for n in pending if n.activation.rule}.values())
         if rules:
             pieces.append(_joined([[a] for a in rules]))

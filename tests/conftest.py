@@ -10,6 +10,14 @@ os.environ.pop("FORCE_COLOR", None)
 
 import pytest  # noqa: E402
 
+try:  # the property and fuzz tests draw the same examples every run: CI is not a lottery
+    from hypothesis import settings
+
+    settings.register_profile("derivchain", derandomize=True, database=None)
+    settings.load_profile("derivchain")
+except ImportError:
+    pass
+
 from derivchain.network import default_network  # noqa: E402
 
 
