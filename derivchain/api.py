@@ -134,7 +134,16 @@ def table(net: Network, max_paths: int = 0):
     """Every parameter's derivation, derived as the rows are read (``max_paths`` listed per row)."""
     from .derivation import Table
 
+    _has_parameters(net, "table", "derivchain grad NAME")
     return Table(net, check_max_paths(max_paths))
+
+
+def _has_parameters(net: Network, command: str, instead: str) -> None:
+    # A graph of inputs only has nothing to list: an empty table or document would say nothing.
+    if not net.parameters:
+        leaves = ", ".join(s.name for s in net.leaves) or "none"
+        raise OptionsError(f"{command}: this network has no parameters (every leaf is an input or a target: {leaves}); "
+                           f"for an input's gradient use {instead}")
 
 
 def step(net: Network, values: dict | None, lr: str | Fraction = "0.1", steps: int = 1, freeze=(), on_step=None,
@@ -182,5 +191,7 @@ def export(net: Network, parameters: list[str] | None, out: str, snippet: bool =
     if pdf and (target.suffix != ".tex" or snippet):
         raise OptionsError("--pdf compiles a whole .tex document: use --out FILE.tex without --snippet")
     check_max_paths(max_paths)
+    if not parameters or parameters == ["all"]:
+        _has_parameters(net, "export", "derivchain export NAME ... (any leaf may be named)")
     chosen = net.parameters if not parameters or parameters == ["all"] else [net.parameter(w) for w in parameters]
     return export_document(net, chosen, target, title, snippet, force, pdf, max_paths, brief)

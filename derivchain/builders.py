@@ -49,7 +49,7 @@ def conv1d(length: int = 5, kernel: int = 3, activation: str = "identity", loss:
     n = length - kernel + 1
     neurons = [{"name": f"o{i}", "inputs": {f"x{i + j - 1}": f"k{j}" for j in range(1, kernel + 1)}, "bias": "c",
                 "activation": activation, "output": True} for i in range(1, n + 1)]
-    data = {"name": f"1-D convolution: {length} inputs, kernel {kernel}, {n} outputs",
+    data = {"name": f"1-D convolution, kernel {kernel}",
             "inputs": [f"x{i}" for i in range(1, length + 1)], "loss": loss,
             "targets": [f"y{i}" for i in range(1, n + 1)], "neurons": neurons}
     return build_network(data, f"conv1d:length={length},kernel={kernel}")

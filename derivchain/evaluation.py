@@ -9,6 +9,7 @@ import mpmath
 import sympy as sp
 
 from .derivation import Derivation
+from .network import ExprNode
 from .values import SHOWN, Number, environment, value_of
 
 
@@ -17,7 +18,7 @@ class DerivationAtValues:
     """The numbers beside a derivation's symbolic pieces."""
 
     derivation: Derivation
-    neurons: tuple[tuple[str, Number, Number], ...]  # name, pre-activation z, output
+    neurons: tuple[tuple[str, Number | None, Number], ...]  # name, pre-activation z (None: an expression node), output
     loss: Number
     paths: tuple[tuple[tuple[Number, ...], Number], ...]  # factor values, term, per listed path
     path_sum: Number
@@ -47,7 +48,8 @@ def at_values(d: Derivation, values: dict[sp.Symbol, Fraction]) -> DerivationAtV
     net = d.network
     env, exact = environment(net, values)
     neurons = tuple(
-        (n.name, value_of(n.preactivation, env, exact), value_of(n.symbol, env, exact)) for n in net.neurons
+        (n.name, None if isinstance(n, ExprNode) else value_of(n.preactivation, env, exact), value_of(n.symbol, env, exact))
+        for n in net.neurons
     )
     paths = tuple(
         (tuple(value_of(f.value, env, exact) for f in p.factors), value_of(p.term, env, exact)) for p in d.paths

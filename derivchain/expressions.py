@@ -112,7 +112,9 @@ def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str, max_le
             most = rule.max_arity if rule is not None else least
             if len(node.args) < least or (most is not None and len(node.args) > most):
                 count = str(least) if most == least else f"{least} or more" if most is None else f"{least} or {most}"
-                fail(node, f"{node.func.id}() takes {count} argument{'s' if most != 1 else ''}")
+                usage = rule.usage if rule is not None else f"{node.func.id}(u)"
+                raise ExpressionError(f"{what}: {node.func.id}() takes {count} argument{'s' if most != 1 else ''}, "
+                                      f"got {len(node.args)} in {text!r}; write {usage}")
             return FUNCTIONS[node.func.id](*(build(a, depth + 1) for a in node.args))
         fail(node, f"the construct {type(node).__name__!r} ({ast.unparse(node)!r}) is not allowed")
 
@@ -136,7 +138,13 @@ def _syntax_tree(text: str, what: str, max_length: int | None) -> ast.Expression
         raise ExpressionError(f"{what}: expected text, got {type(text).__name__}")
     if max_length is not None and len(text) > max_length:
         raise ExpressionError(f"{what}: expression is {len(text)} characters long; at most {max_length} are allowed")
+    stripped = text.strip()
+    if not stripped:
+        raise ExpressionError(f"{what}: the expression is empty; write one, e.g. 'w*x + b' or 'sigmoid(z)'")
     try:
-        return ast.parse(text.strip(), mode="eval")
+        return ast.parse(stripped, mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"{what}: {text!r} is not a valid expression ({exc.msg} at column {exc.offset})") from None
+        # Python reports a missing operand at the end as offset 0; a 1-based column otherwise.
+        at = (f"at character {exc.offset} ({stripped[exc.offset - 1:exc.offset + 9]!r})"
+              if exc.offset and exc.offset <= len(stripped) else "at the end: something is missing")
+        raise ExpressionError(f"{what}: {text!r} is not a valid expression ({exc.msg} {at})") from None

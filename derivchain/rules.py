@@ -98,12 +98,15 @@ class FunctionRule:
     definition: Callable | None = None
     max_arity: int | None = -1  # most arguments accepted: None for any number; default: arity
     text: str = ""  # the name SymPy's str printer writes (default: name), accepted by the parser
+    usage: str = ""  # how a user writes a call, for error messages (default: parser_name(u))
 
     def __post_init__(self):
         if self.max_arity == -1:
             object.__setattr__(self, "max_arity", self.arity)
         if not self.text:
             object.__setattr__(self, "text", self.name)
+        if not self.usage and self.parser_name:
+            object.__setattr__(self, "usage", f"{self.parser_name}(u)")
 
 
 #: Every function derivchain handles itself, by SymPy class name (``e.func.__name__``).
@@ -116,7 +119,7 @@ RULES: dict[str, FunctionRule] = {
         FunctionRule("sign", sp.sign, "sign", 1, _zero, _sign, _sign, r"\operatorname{sign}", parity="odd"),
         # Heaviside(u, H0) prints as theta(u): the value at 0 is stated in the notes.
         FunctionRule("Heaviside", sp.Heaviside, "heaviside", 1, _zero, _heaviside, _heaviside, r"\theta", "call",
-                     parity="heaviside", max_arity=2),
+                     parity="heaviside", max_arity=2, usage="heaviside(u) or heaviside(u, value_at_0)"),
         FunctionRule("tanh", sp.tanh, "tanh", 1, _tanh_derivative, mpmath.tanh, None, r"\tanh", parity="odd"),
         FunctionRule("sinh", sp.sinh, "sinh", 1, _by_fdiff, mpmath.sinh, None, r"\sinh", parity="odd"),
         FunctionRule("cosh", sp.cosh, "cosh", 1, _by_fdiff, mpmath.cosh, None, r"\cosh", parity="even"),
@@ -139,13 +142,14 @@ RULES: dict[str, FunctionRule] = {
         FunctionRule("relu", relu, "relu", 1, _by_fdiff, relu.numeric, relu.numeric, r"\operatorname{ReLU}", "call",
                      definition=relu.definition),
         FunctionRule("leaky_relu", leaky_relu, "leaky_relu", 2, _by_fdiff, leaky_relu.numeric, leaky_relu.numeric,
-                     r"\operatorname{LeakyReLU}_{%s}", "call", definition=leaky_relu.definition),
+                     r"\operatorname{LeakyReLU}_{%s}", "call", definition=leaky_relu.definition,
+                     usage="leaky_relu(u, slope), e.g. leaky_relu(z, 1/100)"),
         FunctionRule("elu", elu, "elu", 1, _by_fdiff, elu.numeric, None, r"\operatorname{ELU}", "call",
                      definition=elu.definition),
         # Max and Min: sympy.diff's evaluated form (Heaviside(a - b) + ...), which derivations have
         # always printed; the chain rule over fdiff gives the same values in another arrangement.
-        FunctionRule("Max", sp.Max, "max", 2, None, max, max, r"\max", "call", max_arity=None),
-        FunctionRule("Min", sp.Min, "min", 2, None, min, min, r"\min", "call", max_arity=None),
+        FunctionRule("Max", sp.Max, "max", 2, None, max, max, r"\max", "call", max_arity=None, usage="max(a, b, ...)"),
+        FunctionRule("Min", sp.Min, "min", 2, None, min, min, r"\min", "call", max_arity=None, usage="min(a, b, ...)"),
     )
 }
 

@@ -323,6 +323,12 @@ _STEEP = {"exp", "sinh", "cosh", "tan"}
 _JUMPS = {"sign": 1, "Heaviside": 0}
 
 
+
+def _not_real(name: str, args) -> str:
+    """Why a function value is undefined here: ``log(-2) is not a real number``."""
+    return f"{name}({', '.join(mpmath.nstr(a, 6) for a in args)}) is not a real number"
+
+
 def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGITS, magnitude: list | None = None,
              error: list | None = None, memo: dict | None = None) -> mpmath.mpf:
     """Evaluate ``expr`` at ``point`` with the real functions, to ``digits`` digits, over shared subtrees.
@@ -365,11 +371,11 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
         else:
             out = sp.N(e.func(*(sp.Float(a, digits) for a in args)), digits)
             if not out.is_real:
-                raise Undefined(f"{e.func.__name__} is not real here")
+                raise Undefined(_not_real(e.func.__name__, args))
             out = mpmath.mpf(out)
         if isinstance(out, mpmath.mpc):
             if out.imag != 0:
-                raise Undefined(f"{e.func.__name__} is not real here")
+                raise Undefined(_not_real(rule.parser_name or e.func.__name__ if rule else e.func.__name__, args))
             out = out.real
         return mpmath.mpf(out)
 
@@ -398,7 +404,8 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
                 out = mpmath.power(base, ev(e.args[1]))
                 if isinstance(out, mpmath.mpc):
                     if out.imag != 0:
-                        raise Undefined("Pow is not real here")
+                        raise Undefined(f"({mpmath.nstr(base, 6)})**{mpmath.nstr(ev(e.args[1]), 6)} is not a real number: "
+                                        "a negative base to a non-integer power")
                     out = out.real
         elif (rule := rule_for(e)) is not None:
             out = call(e, rule, [ev(a) for a in e.args])

@@ -45,6 +45,12 @@ def test_accepts_the_documented_language():
         ("-" * 60 + "x", "nested more than 40 levels deep"),
         ("1" * 40, "more than 30 characters"),
         ("x/0", "division by zero"),
+        # The fix is in the message: the form of a call, where the text ends too early, an empty text.
+        ("leaky_relu(x)", "takes 2 arguments, got 1 in 'leaky_relu(x)'; write leaky_relu(u, slope)"),
+        ("max(x)", "got 1 in 'max(x)'; write max(a, b, ...)"),
+        ("x +", "invalid syntax at the end: something is missing"),
+        ("x y", "invalid syntax at character 3 ('y')"),
+        ("   ", "the expression is empty; write one"),
     ],
 )
 def test_refuses(text, fragment):

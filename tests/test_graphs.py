@@ -145,6 +145,10 @@ def test_steps_and_at_values_work_on_graphs(tmp_path):
     from fractions import Fraction
 
     assert at_values(derive(net, "b"), check_values(net, {"a": Fraction(2), "b": Fraction(1)})).agree
+    # An expression node has no pre-activation: its value alone (c = a + b = 3), JSON z null.
+    assert out["at_values"]["neurons"]["c"] == {"z": None, "output": 3.0}
+    r = runner.invoke(app, ["grad", "b", "--network", str(EXAMPLES / "course_graph.toml"), "--values", str(v)])
+    assert "\n  c = 3\n" in r.output and "c: z =" not in r.output
 
 
 def test_json_contract_keeps_its_keys_on_graphs():
@@ -220,3 +224,14 @@ def test_a_graph_loss_that_names_no_node(tmp_path):
     spec = {"inputs": ["x1"], "loss": "x1*2", "nodes": [{"name": "e", "expr": "x1*w"}]}
     with pytest.raises(NetworkFileError, match=r"g.json: loss: 'x1\*2' names no node \(nodes: e\)"):
         build_network(spec, "g.json")
+
+
+def test_table_and_export_of_a_graph_without_parameters_say_so(tmp_path):
+    net = tmp_path / "inputs_only.toml"
+    net.write_text('inputs = ["x", "y"]\nloss = "q"\n[[nodes]]\nname = "q"\nexpr = "x*y"\n')
+    for args in (["table"], ["export", "--out", str(tmp_path / "notes.md")]):
+        r = runner.invoke(app, [*args, "--network", str(net)])
+        assert r.exit_code == 2 and "has no parameters (every leaf is an input or a target: x, y)" in r.output, r.output
+    assert not (tmp_path / "notes.md").exists()
+    r = runner.invoke(app, ["export", "x", "--network", str(net), "--out", str(tmp_path / "notes.md")])
+    assert r.exit_code == 0 and "(#derivchain-x) | 1 | $y$ | equal |" in (tmp_path / "notes.md").read_text()

@@ -181,3 +181,13 @@ def test_a_long_chain_in_a_file_is_refused_in_one_line(tmp_path):
     assert "the network's depth is 41, more than the limit of 40" in one_line_error(["grad", "W1", "--network", str(path)])
     r = runner.invoke(app, ["paths", "W1", "--network", str(path), "--limit", "layers=60"])
     assert r.exit_code == 0 and "1 path from W1" in r.output, r.output
+
+
+@pytest.mark.parametrize("activation, values, why", [
+    ("log(x)", "X1=-2 X2=0", "log(-2.0) is not a real number"),
+    ("x**(1/2)", "X1=-2 X2=0", "(-2.0)**0.5 is not a real number: a negative base to a non-integer power"),
+])
+def test_an_undefined_value_says_which_and_why(activation, values, why):
+    sets = [f"--set={v}" for v in values.split()] + [f"--set={n}=1" for n in ("W1", "W2", "W3", "W4", "W5", "W6")] + ["--set=Y=0"]
+    message = one_line_error(["grad", "W1", "--layers", "2,2,1", "--activation", activation, *sets])
+    assert why in message, message

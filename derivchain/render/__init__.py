@@ -7,33 +7,53 @@ terms; text to a pipe or file is written as it is (a copied expression is never 
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import IO
 
 from ..formats import Format
-from . import json, latex, markdown, text
+from . import text
 
-RENDERERS = {Format.text: text, Format.latex: latex, Format.markdown: markdown, Format.json: json}
+
+class _Renderers(Mapping):
+    """Format -> its renderer module, imported on first use (a text command never loads the LaTeX printer)."""
+
+    def __getitem__(self, fmt):
+        return importlib.import_module(f"{__name__}.{Format(fmt).value}")
+
+    def __iter__(self):
+        return iter(Format)
+
+    def __len__(self) -> int:
+        return len(Format)
+
+
+RENDERERS = _Renderers()
+
+
+def __getattr__(name: str):
+    # `derivchain.render.latex` and friends as attributes, loaded when first asked for.
+    if name in Format.__members__:
+        return RENDERERS[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# Result class (by name, so that rendering a gradient does not import the matrix, descent or steps
+# modules: the cold start counts) -> the renderer function for it.
+KINDS = {
+    "Derivation": "derivation", "DerivationAtValues": "derivation_at_values", "BatchAtValues": "batch_at_values",
+    "PathListing": "paths", "Network": "network", "GeneralFormula": "formula", "StepByStep": "steps",
+    "Descent": "descent", "Table": "table", "MatrixForm": "matrix",
+}
 
 
 def kind(result) -> str:
     """The renderer function name for a result: ``derivation``, ``paths``, ``network``, ..."""
-    from ..evaluation import BatchAtValues, DerivationAtValues
-    from ..derivation import Derivation, Table
-    from ..descent import Descent
-    from ..formula import GeneralFormula
-    from ..network import Network
-    from ..paths import PathListing
-    from ..matrix import MatrixForm
-    from ..steps import StepByStep
-
-    for cls, name in ((Derivation, "derivation"), (DerivationAtValues, "derivation_at_values"),
-                      (BatchAtValues, "batch_at_values"), (PathListing, "paths"),
-                      (Network, "network"), (GeneralFormula, "formula"), (StepByStep, "steps"), (Descent, "descent"),
-                      (Table, "table"), (MatrixForm, "matrix")):
-        if isinstance(result, cls):
-            return name
+    for cls in type(result).__mro__:
+        if cls.__module__.startswith("derivchain.") and cls.__name__ in KINDS:
+            return KINDS[cls.__name__]
     raise TypeError(f"nothing renders a {type(result).__name__}")
 
 
@@ -58,7 +78,7 @@ def emit(result, fmt: Format | str = Format.text, out: IO[str] | None = None, on
         return
     rendered = getattr(module, name)(result)
     if fmt is Format.json:
-        out.write(json.dumps(rendered) + "\n")
+        out.write(module.dumps(rendered) + "\n")
     elif fmt is Format.text:
         _write_lines(rendered, out)
     else:
@@ -71,7 +91,7 @@ def _emit_table(table, fmt, module, out, on_row) -> None:
     if fmt is Format.json:
         out.write("[")
         for i, d in enumerate(table.rows):
-            out.write(("," if i else "") + "\n  " + json.dumps(module.table_row(d)).replace("\n", "\n  "))
+            out.write(("," if i else "") + "\n  " + module.dumps(module.table_row(d)).replace("\n", "\n  "))
             out.flush()
             if on_row:
                 on_row(d)

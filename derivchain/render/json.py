@@ -144,7 +144,7 @@ def values(at) -> dict:
     """The numbers of a derivation (floats; ``exact`` says whether they were computed exactly)."""
     return {
         "exact": at.exact,
-        "neurons": {name: {"z": _number(z), "output": _number(o)} for name, z, o in at.neurons},
+        "neurons": {name: {"z": None if z is None else _number(z), "output": _number(o)} for name, z, o in at.neurons},
         "loss": _number(at.loss),
         "paths": [{"factors": [_number(f) for f in fs], "term": _number(t)} for fs, t in at.paths],
         "path_sum": _number(at.path_sum),

@@ -449,7 +449,7 @@ def values_lines(at, printer) -> list[str]:
     lines = [r"&\text{%s}" % printer.text(f"At the given values ({how}):")]
     for name, z, o in at.neurons:
         sym = d.network.latex_name(name)
-        lines.append(r"z_{%s} &= %s, \quad %s = %s" % (sym, _num(z), sym, _num(o)))
+        lines.append(r"z_{%s} &= %s, \quad %s = %s" % (sym, _num(z), sym, _num(o)) if z is not None else r"%s &= %s" % (sym, _num(o)))
     lines.append(r"%s &= %s" % (printer._print(d.network.loss_symbol), _num(at.loss)))
     for path, (factors, term) in zip(d.paths, at.paths):
         lines.append(r"&%s: \quad %s = %s" % (r" \to ".join(printer._print(s) for s in path.nodes),

@@ -254,7 +254,7 @@ def values(at) -> Iterator[Line]:
     how = arithmetic(at.exact, "exact")
     yield _line(f"At the given values ({how}):", style="bold")
     for name, z, o in at.neurons:
-        yield Line(f"  {name}: z = {z}, output = {o}")
+        yield Line(f"  {name}: z = {z}, output = {o}" if z is not None else f"  {name} = {o}")
     yield Line(f"  {d.network.loss_symbol} = {at.loss}")
     for path, (factors, term) in zip(d.paths, at.paths):
         yield Line(f"  {path.arrow()}: " + " * ".join(str(f) for f in factors) + f" = {term}")
