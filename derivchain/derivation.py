@@ -13,6 +13,7 @@ from .differentiate import atoms_shared, canonical, replace_shared
 from .direct_derivative import Direct, direct
 from .network import Network
 from .paths import DEFAULT_MAX_PATHS, PathSum, sum_over_paths
+from .rules import rule_for
 from .verification import Verdict, verify
 
 
@@ -167,13 +168,27 @@ class Derivation:
         return f"Derivation(d{self.network.loss_symbol}/d{self.parameter}: {self.path_count} {noun}, {self.verdict.word})"
 
 
+@dataclass(frozen=True)
+class KinkNote:
+    """A function's convention at its non-differentiable points (from the rule table), as a note."""
+
+    note: str
+    note_tex: str = ""  # none: documents print the text, escaped
+
+
 def noted(network: Network) -> tuple:
     """The network's conventions at non-differentiable points: the loss if it has a note (else None),
-    then each activation with a note, once (each has ``note`` and ``note_tex``)."""
+    then each activation with a note, then each function with a kink that an expression node, a custom
+    activation or a loss without a note calls, once (each has ``note`` and ``note_tex``)."""
     seen: dict = {}
     for n in network.neurons:
         if n.activation.note:
-            seen.setdefault(n.activation.name, n.activation)
+            seen.setdefault(n.activation.name.split(":")[0], n.activation)  # leaky_relu:0.1 is leaky_relu
+    written = [n.equation for n in network.neurons] + ([] if network.loss.note else [network.loss_local])
+    called = {rule.parser_name: rule for e in written for node in sp.preorder_traversal(e)
+              if (rule := rule_for(node)) is not None and rule.kink}
+    for name in sorted(called):
+        seen.setdefault(name, KinkNote(called[name].kink))
     return (network.loss if network.loss.note else None, *seen.values())
 
 

@@ -99,6 +99,9 @@ class FunctionRule:
     max_arity: int | None = -1  # most arguments accepted: None for any number; default: arity
     text: str = ""  # the name SymPy's str printer writes (default: name), accepted by the parser
     usage: str = ""  # how a user writes a call, for error messages (default: parser_name(u))
+    # Where the function is not differentiable and the value derivchain's derivative takes there: a
+    # note printed with every derivation whose expressions call it.
+    kink: str = ""
 
     def __post_init__(self):
         if self.max_arity == -1:
@@ -115,11 +118,14 @@ RULES: dict[str, FunctionRule] = {
     for r in (
         FunctionRule("exp", sp.exp, "exp", 1, _self, mpmath.exp, None, r"e^{%s}", "around", parity="exp", degree=(1, 1)),
         FunctionRule("log", sp.log, "log", 1, _by_fdiff, mpmath.log, None, r"\log{\left(%s \right)}", "around"),
-        FunctionRule("Abs", sp.Abs, "abs", 1, _abs_derivative, abs, abs, r"\left|{%s}\right|", "around", parity="even"),
-        FunctionRule("sign", sp.sign, "sign", 1, _zero, _sign, _sign, r"\operatorname{sign}", parity="odd"),
+        FunctionRule("Abs", sp.Abs, "abs", 1, _abs_derivative, abs, abs, r"\left|{%s}\right|", "around", parity="even",
+                     kink="abs(u) is not differentiable at u = 0; derivchain uses d|u|/du = sign(u), 0 at u = 0."),
+        FunctionRule("sign", sp.sign, "sign", 1, _zero, _sign, _sign, r"\operatorname{sign}", parity="odd",
+                     kink="sign(u) jumps at u = 0; derivchain takes its derivative as 0 everywhere, at u = 0 too."),
         # Heaviside(u, H0) prints as theta(u): the value at 0 is stated in the notes.
         FunctionRule("Heaviside", sp.Heaviside, "heaviside", 1, _zero, _heaviside, _heaviside, r"\theta", "call",
-                     parity="heaviside", max_arity=2, usage="heaviside(u) or heaviside(u, value_at_0)"),
+                     parity="heaviside", max_arity=2, usage="heaviside(u) or heaviside(u, value_at_0)",
+                     kink="heaviside(u) jumps at u = 0; derivchain takes its derivative as 0 everywhere, at u = 0 too."),
         FunctionRule("tanh", sp.tanh, "tanh", 1, _tanh_derivative, mpmath.tanh, None, r"\tanh", parity="odd"),
         FunctionRule("sinh", sp.sinh, "sinh", 1, _by_fdiff, mpmath.sinh, None, r"\sinh", parity="odd"),
         FunctionRule("cosh", sp.cosh, "cosh", 1, _by_fdiff, mpmath.cosh, None, r"\cosh", parity="even"),
@@ -140,16 +146,22 @@ RULES: dict[str, FunctionRule] = {
         FunctionRule("sigmoid", sigmoid, "sigmoid", 1, _by_fdiff, sigmoid.numeric, None, r"\sigma", "call",
                      parity="sigmoid", degree=(1, 1), definition=sigmoid.definition),
         FunctionRule("relu", relu, "relu", 1, _by_fdiff, relu.numeric, relu.numeric, r"\operatorname{ReLU}", "call",
-                     definition=relu.definition),
+                     definition=relu.definition,
+                     kink="relu(u) is not differentiable at u = 0; derivchain uses relu'(0) = 0 (Heaviside(u, 0)), as PyTorch does."),
         FunctionRule("leaky_relu", leaky_relu, "leaky_relu", 2, _by_fdiff, leaky_relu.numeric, leaky_relu.numeric,
                      r"\operatorname{LeakyReLU}_{%s}", "call", definition=leaky_relu.definition,
-                     usage="leaky_relu(u, slope), e.g. leaky_relu(z, 1/100)"),
+                     usage="leaky_relu(u, slope), e.g. leaky_relu(z, 1/100)",
+                     kink="leaky_relu(u, a) is not differentiable at u = 0; derivchain uses the slope a there, as PyTorch does."),
         FunctionRule("elu", elu, "elu", 1, _by_fdiff, elu.numeric, None, r"\operatorname{ELU}", "call",
                      definition=elu.definition),
         # Max and Min: sympy.diff's evaluated form (Heaviside(a - b) + ...), which derivations have
         # always printed; the chain rule over fdiff gives the same values in another arrangement.
-        FunctionRule("Max", sp.Max, "max", 2, None, max, max, r"\max", "call", max_arity=None, usage="max(a, b, ...)"),
-        FunctionRule("Min", sp.Min, "min", 2, None, min, min, r"\min", "call", max_arity=None, usage="min(a, b, ...)"),
+        FunctionRule("Max", sp.Max, "max", 2, None, max, max, r"\max", "call", max_arity=None, usage="max(a, b, ...)",
+                     kink="max(a, b) is not differentiable where a = b; its derivative Heaviside(a - b) is 1/2 there, "
+                     "the slope shared equally between the arguments."),
+        FunctionRule("Min", sp.Min, "min", 2, None, min, min, r"\min", "call", max_arity=None, usage="min(a, b, ...)",
+                     kink="min(a, b) is not differentiable where a = b; its derivative Heaviside(b - a) is 1/2 there, "
+                     "the slope shared equally between the arguments."),
     )
 }
 

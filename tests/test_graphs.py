@@ -235,3 +235,18 @@ def test_table_and_export_of_a_graph_without_parameters_say_so(tmp_path):
     assert not (tmp_path / "notes.md").exists()
     r = runner.invoke(app, ["export", "x", "--network", str(net), "--out", str(tmp_path / "notes.md")])
     assert r.exit_code == 0 and "(#derivchain-x) | 1 | $y$ | equal |" in (tmp_path / "notes.md").read_text()
+
+
+@pytest.mark.parametrize("expression, note, at_kink", [
+    ("max(w*x, 0)", "max(a, b) is not differentiable where a = b; its derivative Heaviside(a - b) is 1/2 there", -0.5),
+    ("relu(w*x)", "relu(u) is not differentiable at u = 0; derivchain uses relu'(0) = 0", 0.0),
+    ("abs(w*x)", "abs(u) is not differentiable at u = 0; derivchain uses d|u|/du = sign(u), 0 at u = 0.", 0.0),
+])
+def test_a_function_with_a_kink_in_a_graph_is_noted_once(expression, note, at_kink, tmp_path):
+    net = tmp_path / "kink.toml"
+    net.write_text(f'inputs = ["x"]\ntargets = ["t"]\nloss = "(q - t)**2/2"\n[[nodes]]\nname = "q"\nexpr = "{expression}"\n')
+    r = runner.invoke(app, ["grad", "w", "--network", str(net), "--set", "x=1", "--set", "w=0", "--set", "t=1", "--format", "json"])
+    out = json.loads(r.output)
+    assert [n for n in out["notes"] if "not differentiable" in n] == [next(n for n in out["notes"] if note in n)]
+    # The note states the value the derivation takes at the kink (w*x = 0): checked by the numbers.
+    assert out["at_values"]["backprop"] == out["at_values"]["direct"] == at_kink
