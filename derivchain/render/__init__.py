@@ -25,13 +25,13 @@ def kind(result) -> str:
     from ..formula import GeneralFormula
     from ..network import Network
     from ..paths import PathListing
-    from ..matrix import MatrixForm
+    from ..matrix import BatchMatrixForm, MatrixForm
     from ..steps import StepByStep
 
     for cls, name in ((Derivation, "derivation"), (DerivationAtValues, "derivation_at_values"),
                       (BatchAtValues, "batch_at_values"), (PathListing, "paths"),
                       (Network, "network"), (GeneralFormula, "formula"), (StepByStep, "steps"), (Descent, "descent"),
-                      (Table, "table"), (MatrixForm, "matrix")):
+                      (Table, "table"), (MatrixForm, "matrix"), (BatchMatrixForm, "batch_matrix")):
         if isinstance(result, cls):
             return name
     raise TypeError(f"nothing renders a {type(result).__name__}")
