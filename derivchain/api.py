@@ -97,15 +97,18 @@ def grad(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS, value
     return batch_at_values(d, numbers, reduction) if SAMPLES in values else at_values(d, numbers[0])
 
 
-def matrix(net: Network, values: dict | None = None):
+def matrix(net: Network, values: dict | None = None, reduction: str = "mean"):
     """The matrix form of backpropagation on a dense network, per layer W, b, z, a, delta, dL/dW = delta a^T and
     dL/db = delta with their shapes (at ``values`` when given, exactly where they are rational), every gradient
-    entry verified equal to the scalar derivation of its weight."""
-    from .matrix import matrix_form
+    entry verified equal to the scalar derivation of its weight. With a batch (``values["samples"]``): Z, A and
+    Delta have a column per sample and dL/dW = (1/m) Delta A^T (``reduction="sum"``: without the 1/m)."""
+    from .matrix import batch_matrix_form, matrix_form
+    from .values import SAMPLES, check_reduction
 
-    if values is not None and "samples" in values:
-        raise OptionsError("matrix: a batch (samples) is not on the command line yet; from Python, "
-                           "derivchain.matrix.batch_matrix_form(net, parameters, samples)")
+    check_reduction(reduction)
+    if values is not None and SAMPLES in values:
+        parameters = {k: v for k, v in values.items() if k != SAMPLES}
+        return batch_matrix_form(net, parameters, values[SAMPLES], reduction)
     return matrix_form(net, values)
 
 

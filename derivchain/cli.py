@@ -276,10 +276,10 @@ def export(weights: Annotated[Optional[list[str]], typer.Argument(help="Weights 
 
 @app.command()
 @network_options
-def matrix(net=None, fmt: Fmt = Format.text, values: Values = None, assign: Assign = None) -> None:
-    """Backpropagation in matrices per layer (W, z, a, delta, dL/dW = delta a^T), shapes checked, each entry verified."""
+def matrix(net=None, fmt: Fmt = Format.text, values: Values = None, assign: Assign = None, reduction: Reduction = "mean") -> None:
+    """Backpropagation in matrices per layer (W, z, a, delta, dL/dW = delta a^T; a batch: a column per sample), shapes checked, each entry verified."""
     from . import api
-    _verdict_exit(_emit(api.matrix(net, api.given_values(values, assign)), fmt).check.equal)
+    _verdict_exit(_emit(api.matrix(net, api.given_values(values, assign), reduction), fmt).check.equal)
 
 
 def _version(value: bool) -> None:

@@ -26,7 +26,8 @@ from .backpropagation import delta_equations, delta_symbol
 from .errors import DerivchainError
 from .network import ExprNode, Network
 from .rules import rule_for
-from .values import DIGITS, SHOWN, Number, as_mpf, check_values, environment, evaluate_at, value_of
+from .values import (DIGITS, SAMPLES, SHOWN, Number, as_mpf, check_batch, check_reduction, check_values, environment, evaluate_at,
+                     reduce_numbers, value_of)
 from .verification import Undefined, evaluate
 
 
@@ -66,15 +67,19 @@ class MatrixLayer:
         return out
 
     def __post_init__(self):
-        # Every matrix has the shape the formulas promise (W^l and dL/dW^l: a row per neuron, a column per source).
-        for key, want in self.shapes.items():
-            got = getattr(self, key, None)
-            if got is not None and _shape_of(got) != want:
-                raise AssertionError(f"layer {self.index}: {key} is {_shape_of(got)}, expected {want}")
+        _check_shapes(self)
 
     def __repr__(self) -> str:
         n, m = len(self.names), len(self.sources)
         return f"MatrixLayer({self.index}: W {n}x{m})"
+
+
+def _check_shapes(layer) -> None:
+    # Every matrix has the shape the formulas promise (W^l and dL/dW^l: a row per neuron, a column per source).
+    for key, want in layer.shapes.items():
+        got = getattr(layer, key, None)
+        if got is not None and _shape_of(got) != want:
+            raise AssertionError(f"layer {layer.index}: {key} is {_shape_of(got)}, expected {want}")
 
 
 @dataclass(frozen=True)
@@ -321,7 +326,8 @@ class _Pass:
             back = raw.transposed_times(forward[k + 1][1], deltas[k + 1])
             deltas[k] = [s * f for s, f in zip(back, forward[k][5])]
         self.scalars = [raw(num(scalar)) for _, scalar in scalars]  # each weight's scalar derivative, in matrix order
-        if not outer:  # a batch takes Delta (A^{l-1})^T itself
+        if not outer:  # a batch takes Delta (A^{l-1})^T itself, and reduces the samples' losses
+            self.loss = raw.number(raw(num(net.loss_local)))
             return
         self.grad_W = [[[d * o for o in f[6]] for d in deltas[k]] for k, f in enumerate(forward)]  # delta (a^{l-1})^T
         mine = []
@@ -386,16 +392,24 @@ class _Raw:
             return hit
         return mpmath.mpf(v)
 
+    def dot(self, xs, ys):
+        """sum x*y: exactly, or with mpmath's fdot (one rounding, and several times faster than a sum of products)."""
+        if self.exact:  # a zero skipped: relu's deltas are often 0, and Fraction products are dear
+            return sum((x * y for x, y in zip(xs, ys) if x and y), Fraction(0))
+        return mpmath.fdot(xs, ys)
+
+    def total(self, xs):
+        """sum xs: exactly, or with mpmath's fsum."""
+        return sum(xs, Fraction(0)) if self.exact else mpmath.fsum(xs)
+
     def affine(self, W, a, b):
         with mpmath.workdps(DIGITS + 10):
-            zero = Fraction(0) if self.exact else mpmath.mpf(0)
-            out = [sum((w * x for w, x in zip(row, a)), zero) for row in W]
+            out = [self.dot(row, a) for row in W]
             return [o + c for o, c in zip(out, b)] if b is not None else out
 
     def transposed_times(self, W, d):
-        zero = Fraction(0) if self.exact else mpmath.mpf(0)
         with mpmath.workdps(DIGITS + 10):
-            return [sum((W[k][j] * d[k] for k in range(len(W))), zero) for j in range(len(W[0]))]
+            return [self.dot([row[j] for row in W], d) for j in range(len(W[0]))]
 
     def same(self, a, b) -> bool:
         if self.exact:
@@ -435,19 +449,33 @@ class BatchLayer:
     sources: tuple[str, ...]
     weights: tuple[tuple[str, ...], ...]
     biases: tuple[str, ...] | None
+    size: int  # m, the number of samples
 
     @property
     def A_prev_shape(self) -> Shape:
         """The shape of A^{l-1}: a row per neuron of layer l-1, a column per sample."""
-        return (len(self.sources), len(self.Z[0]))
+        return (len(self.sources), self.size)
 
     @property
     def delta_shape(self) -> Shape:
         """The shape of Delta^l (and Z^l, A^l): a row per neuron, a column per sample."""
-        return (len(self.names), len(self.Z[0]))
+        return (len(self.names), self.size)
+
+    @property
+    def shapes(self) -> dict[str, Shape]:
+        """Every matrix's shape (rows, columns): the per-sample ones have a column per sample."""
+        n, k = len(self.names), len(self.sources)
+        out = {"W": (n, k), "b": (n, 1), "Z": self.delta_shape, "A": self.delta_shape, "A_prev": self.A_prev_shape,
+               "fprime": self.delta_shape, "Delta": self.delta_shape, "grad_W": (n, k), "grad_b": (n, 1)}
+        if self.b is None:
+            del out["b"], out["grad_b"]
+        return out
+
+    def __post_init__(self):
+        _check_shapes(self)
 
     def __repr__(self) -> str:
-        return f"BatchLayer({self.index}: W {len(self.names)}x{len(self.sources)}, {len(self.Z[0])} samples)"
+        return f"BatchLayer({self.index}: W {len(self.names)}x{len(self.sources)}, {self.size} samples)"
 
 
 @dataclass(frozen=True, repr=False)
@@ -461,63 +489,76 @@ class BatchMatrixForm:
     size: int
     exact: bool
     reduction: str = "mean"
+    grad_A: tuple = ()  # grad_a L per sample: a row per output, a column per sample
+    loss_value: Number | None = None  # the loss reduced over the samples as the gradient is
+
+    @property
+    def loss_symbol(self) -> sp.Symbol:
+        """The loss's symbol (Loss, L)."""
+        return self.network.loss_symbol
 
     def __repr__(self) -> str:
         return f"BatchMatrixForm({len(self.layers)} layers, {self.size} samples, {self.check.verified}/{self.check.total} entries verified)"
 
 
-def batch_matrix_form(net: Network, parameters: dict, samples: list[dict], reduction: str = "mean") -> BatchMatrixForm:
+def batch_matrix_form(net: Network, parameters: dict, samples, reduction: str = "mean") -> BatchMatrixForm:
     """The matrix form of a batch: ``parameters`` give every weight and bias, each sample every input and target.
 
     ``dL/dW^l = (1/m) Delta^l (A^{l-1})^T`` (``reduction="sum"``: without the 1/m); each entry is compared
     with the same reduction of its weight's scalar backprop derivative over the samples."""
-    if not samples:
-        raise NotDenseError("a batch needs at least one sample")
-    if reduction not in ("mean", "sum"):
-        raise NotDenseError(f"reduction {reduction!r}: choose mean or sum")
+    check_reduction(reduction)
     layers = dense_layers(net)
-    numbers = [check_values(net, {**parameters, **sample}) for sample in samples]
+    numbers = check_batch(net, {**parameters, SAMPLES: list(samples)})
     with mpmath.workdps(DIGITS + 10):
         scalars = _scalar_forms(net, layers)
-        tape = _tape(net, layers, scalars)
-        passes = [_Pass(net, layers, numbers[0], scalars, tape=tape, outer=False)]
-        # Once one sample needs 50-digit arithmetic the whole batch does: the others go there directly.
-        passes += [_Pass(net, layers, n, scalars, exact=None if passes[0].exact else False, tape=tape, outer=False)
-                   for n in numbers[1:]]
-        exact = all(p.exact for p in passes)
-        if not exact:  # one arithmetic for the whole batch
-            passes = [p if not p.exact else _Pass(net, layers, n, scalars, exact=False, tape=tape, outer=False) for p, n in zip(passes, numbers)]
-        raw, m = passes[0].raw, len(passes)
-        wrap = raw.number
-        scale = (Fraction(1, m) if exact else mpmath.mpf(1) / m) if reduction == "mean" else (Fraction(1) if exact else mpmath.mpf(1))
+        passes = _batch_passes(net, layers, numbers, scalars)
+        exact, m = passes[0].exact, len(passes)
+        raw, wrap = passes[0].raw, passes[0].raw.number
+        one = Fraction(1) if exact else mpmath.mpf(1)
+        scale = one / m if reduction == "mean" else one
         columns = lambda k, i: [[p.forward[k][i][j] for p in passes] for j in range(len(layers[k]))]  # noqa: E731
         A0 = [[p.forward[0][6][j] for p in passes] for j in range(len(net.inputs))]
-        out_layers, A_prev = [], A0
+        out_layers, A_prev, mine = [], A0, []
         for k, neurons in enumerate(layers):
             W, b = passes[0].forward[k][1], passes[0].forward[k][2]
             Delta = [[p.deltas[k][j] for p in passes] for j in range(len(neurons))]
-            zero = Fraction(0) if exact else mpmath.mpf(0)
-            grad_W = [[scale * sum((d * a for d, a in zip(Delta[j], A_prev[i]) if d), zero) for i in range(len(A_prev))]
+            grad_W = [[scale * raw.dot(Delta[j], A_prev[i]) for i in range(len(A_prev))]
                       for j in range(len(neurons))]  # (1/m) Delta (A^{l-1})^T
-            grad_b = [scale * sum(Delta[j], zero) for j in range(len(neurons))] if b is not None else None
+            grad_b = [scale * raw.total(Delta[j]) for j in range(len(neurons))] if b is not None else None  # (1/m) Delta 1
+            mine += [v for row in grad_W for v in row] + (grad_b or [])
             sources = net.inputs if k == 0 else [x.symbol for x in layers[k - 1]]
             out_layers.append(BatchLayer(k + 1, _nested(W, wrap), None if b is None else _col(b, wrap), _nested(columns(k, 3), wrap),
                                          _nested(columns(k, 4), wrap), _nested(columns(k, 5), wrap), _nested(Delta, wrap),
                                          _nested(grad_W, wrap), None if grad_b is None else _col(grad_b, wrap),
                                          tuple(x.name for x in neurons), tuple(s.name for s in sources),
                                          tuple(tuple(w.name for _, w in x.sources) for x in neurons),
-                                         tuple(x.bias.name for x in neurons) if b is not None else None))
+                                         tuple(x.bias.name for x in neurons) if b is not None else None, m))
             A_prev = columns(k, 4)
-        mine = []
-        for layer in out_layers:
-            mine += [v.value for row in layer.grad_W for v in row] + ([v.value for (v,) in layer.grad_b] if layer.grad_b else [])
         failures = []
         for index, ((p, _), value) in enumerate(zip(scalars, mine)):
-            scalar = scale * sum((q.scalars[index] for q in passes), Fraction(0) if exact else mpmath.mpf(0))
+            scalar = scale * raw.total([q.scalars[index] for q in passes])
             if not raw.same(value, scalar):
                 failures.append(f"{p.name}: matrix {wrap(value)}, scalar {wrap(scalar)}")
         check = _values_check(len(mine), failures, exact, f"the {reduction} over the samples of ")
-        return BatchMatrixForm(net, _nested(A0, wrap), tuple(out_layers), check, m, exact, reduction)
+        grad_A = _nested([[p.grad_a[j] for p in passes] for j in range(len(layers[-1]))], wrap)
+        loss = reduce_numbers([p.loss for p in passes], reduction, exact)
+        return BatchMatrixForm(net, _nested(A0, wrap), tuple(out_layers), check, m, exact, reduction, grad_A, loss)
+
+
+def _batch_passes(net: Network, layers: list[list], numbers, scalars) -> list[_Pass]:
+    """One pass per sample, all in one arithmetic: exact Fractions only when every sample is exact."""
+    tape = _tape(net, layers, scalars)
+    first = _Pass(net, layers, numbers[0], scalars, tape=tape, outer=False)
+    if first.exact:
+        passes = [first] + [_Pass(net, layers, n, scalars, tape=tape, outer=False) for n in numbers[1:]]
+        if all(p.exact for p in passes):
+            return passes
+    # 50-digit arithmetic for the whole batch: the weights converted once, each sample's inputs and targets on top.
+    to_mpf = _Raw(False)
+    shared = {s: to_mpf(v) for s, v in numbers[0].items()}
+    data = list(net.inputs) + list(net.targets)
+    return [_Pass(net, layers, {**shared, **{s: to_mpf(n[s]) for s in data}}, scalars, exact=False, tape=tape, outer=False)
+            for n in numbers]
 
 
 # --- many samples: the expressions compiled once ---------------------------------------------------
@@ -530,11 +571,26 @@ _SYM, _CONST, _ADD, _MUL, _POW, _FN, _POWX = range(7)
 
 def _tape(net: Network, layers: list[list], scalars) -> _Tape | None:
     """The tape of the forward pass, every f'(z), dLoss/dOut and scalar derivative; None if a node is not compilable."""
-    roots = [x.derivative() for neurons in layers for x in neurons] + [net.loss_derivative(o) for o in layers[-1]]
+    roots = [x.derivative() for neurons in layers for x in neurons] + [net.loss_derivative(o) for o in layers[-1]] + [net.loss_local]
     try:
         return _Tape(net.neurons, roots + [form for _, form in scalars])
     except _Unsupported:
         return None
+
+
+def _factor_uses(roots) -> dict:
+    """Each factor -> how many distinct products of three or more factors hold it."""
+    seen, uses, stack = set(), {}, list(roots)
+    while stack:
+        node = stack.pop()
+        if node in seen or node.is_Symbol or node.is_Number:
+            continue
+        seen.add(node)
+        if node.is_Mul and len(node.args) > 2:
+            for f in node.args:
+                uses[f] = uses.get(f, 0) + 1
+        stack.extend(node.args)
+    return uses
 
 
 class _Tape:
@@ -547,6 +603,8 @@ class _Tape:
         self.slot: dict = {}
         self.steps: list = []
         self.binds: dict[int, sp.Symbol] = {}
+        self.products: dict[tuple, int] = {}  # a product's leading factors -> the slot of their product
+        self.uses = _factor_uses([n.equation for n in neurons] + list(roots))
         for n in neurons:
             self.binds[self._add(n.equation)] = n.symbol
         self.expressions = list(roots)
@@ -559,13 +617,22 @@ class _Tape:
             if node in self.slot:
                 continue
             if done:
+                step = self._step(node)  # first: a long product may add steps of its own
                 self.slot[node] = len(self.steps)
-                self.steps.append(self._step(node))
+                self.steps.append(step)
                 continue
             stack.append((node, True))
             if not (node.is_Symbol or node.is_Number):
-                stack.extend((a, False) for a in reversed(node.args) if a not in self.slot)
+                stack.extend((a, False) for a in reversed(self._operands(node)) if a not in self.slot)
         return self.slot[root]
+
+    @staticmethod
+    def _pairs(e) -> list[tuple]:
+        # A sum of products w*x (a neuron's z, a delta's back-sum) is one dot product: its factors, not its products.
+        return [a.args if a.is_Mul and len(a.args) == 2 else (a,) for a in e.args]
+
+    def _operands(self, e) -> list:
+        return [f for pair in self._pairs(e) for f in pair] if e.is_Add else list(e.args)
 
     def _step(self, e):
         s = self.slot
@@ -574,7 +641,9 @@ class _Tape:
         if e.is_Rational:
             return (_CONST, Fraction(int(e.p), int(e.q)), None)
         if e.is_Add:
-            return (_ADD, tuple(s[a] for a in e.args), None)
+            return (_ADD, tuple(tuple(s[f] for f in pair) for pair in self._pairs(e)), None)
+        if e.is_Mul and len(e.args) > 2:
+            return self._product(e)
         if e.is_Mul:
             return (_MUL, tuple(s[a] for a in e.args), None)
         if e.is_Pow:
@@ -586,20 +655,37 @@ class _Tape:
             return (_FN, tuple(s[a] for a in e.args), rule)
         raise _Unsupported(type(e).__name__)
 
+    def _product(self, e):
+        # The scalar derivatives' products share most of their factors (H33*W769*(1 - H33) times each weight
+        # into H33): the most used factors first, each leading part computed once and shared.
+        order = sorted(e.args, key=lambda f: (-self.uses.get(f, 0), self.slot[f]))
+        at, lead = self.slot[order[0]], (order[0],)
+        for f in order[1:-1]:
+            lead += (f,)
+            hit = self.products.get(lead)
+            if hit is None:
+                hit = self.products[lead] = len(self.steps)
+                self.steps.append((_MUL, (at, self.slot[f]), None))
+            at = hit
+        return (_MUL, (at, self.slot[order[-1]]), None)
+
     def run(self, env: dict, exact: bool) -> tuple[list, dict]:
         """The roots' values and the environment with every neuron's output added."""
         env = dict(env)
         vals: list = [None] * len(self.steps)
-        mpf = mpmath.mpf
+        mpf, fdot = mpmath.mpf, mpmath.fdot
+        one = Fraction(1) if exact else mpf(1)
         for i, (kind, a, b) in enumerate(self.steps):
             if kind == _SYM:
                 v = env[a]
             elif kind == _CONST:
                 v = a if exact else mpf(a.numerator) / a.denominator
             elif kind == _ADD:
-                v = vals[a[0]]
-                for k in a[1:]:
-                    v = v + vals[k]
+                terms = [(vals[p[0]], vals[p[1]] if len(p) == 2 else one) for p in a]
+                if exact:
+                    v = sum((x * y for x, y in terms if x and y), Fraction(0))
+                else:  # one rounding, and several times faster than term by term
+                    v = fdot(terms)
             elif kind == _MUL:
                 v = vals[a[0]]
                 for k in a[1:]:

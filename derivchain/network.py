@@ -470,7 +470,8 @@ class Network:
         """The parameters used in more than one place (shared weights), in order; the L2 term's direct use
         of each weight by the loss is not counted."""
         extra = 1 if self.l2 is not None else 0
-        return tuple(p for p in self.parameters if len(self.uses.get(p, ())) - (extra if p in self.weights else 0) > 1)
+        weights = set(self.weights)  # a set: a tuple's `in` compares with every weight (833 x 833 in 16-16-16-16-1)
+        return tuple(p for p in self.parameters if len(self.uses.get(p, ())) - (extra if p in weights else 0) > 1)
 
     def summary(self, formula: bool = True) -> str:
         """The network in one line (``formula``: with the loss's formula after its name)."""

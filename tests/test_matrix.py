@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -156,8 +157,8 @@ def test_missing_values_are_named():
     assert r.exit_code == 2 and "missing X2" in r.output
 
 
-def test_a_batch_is_not_taken_on_the_command_line_yet():
-    with pytest.raises(dc.DerivchainError, match="batch_matrix_form"):
+def test_an_empty_batch_is_refused():
+    with pytest.raises(dc.DerivchainError, match="samples is empty"):
         dc.api.matrix(dc.dense("1,1"), {"W1": Fraction(1), "samples": []})
 
 
@@ -187,6 +188,133 @@ def test_latex_and_markdown_math_compile():
     blocks = [r"\[" + block + r"\]" for block in md.split("$$")[1::2]]
     doc = "\\documentclass{article}\\usepackage[a4paper,margin=2cm]{geometry}\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
     compile_text(doc + "\n\n".join(pieces + blocks) + "\n\\end{document}\n", "matrix.tex")
+
+
+@pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine (CI installs one)")
+def test_batch_and_wide_matrices_compile(tmp_path):
+    batch = ["--layers", "2,2,1", "--activation", "sigmoid", "--bias", "--loss", "half-squared", "--values", str(batch_file(tmp_path))]
+    wide = ["--layers", "8,8,8,1", "--activation", "sigmoid", "--bias", "--loss", "half-squared"]
+    at = tmp_path / "wide.json"
+    rng = random.Random(3)
+    at.write_text(json.dumps({s.name: rng.randint(-50, 50) / 100 for s in (lambda n: n.inputs + n.targets + n.parameters)(
+        dc.dense("8,8,8,1", bias=True))}))
+    pieces = [run("matrix", *args, "-f", "latex").output for args in (batch, wide, wide + ["--values", str(at)])]
+    md = run("matrix", *batch, "--reduction", "sum", "-f", "markdown").output
+    blocks = [r"\[" + block + r"\]" for block in md.split("$$")[1::2]]
+    doc = "\\documentclass{article}\\usepackage[a4paper,margin=2cm]{geometry}\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+    _, log = compile_text(doc + "\n\n".join(pieces + blocks) + "\n\\end{document}\n", "matrix_batch.tex")
+    assert "Overfull \\hbox" not in log  # wide matrices in blocks of columns stay on the page
+
+
+def test_wide_matrices_are_written_in_blocks_of_columns_and_long_entries_one_a_line():
+    from derivchain.render.latex import MATRIX_WIDTH, visible_width
+
+    net = dc.dense("8,8,8,1", activation="sigmoid", loss="half-squared", bias=True)
+    rng = random.Random(3)
+    at = {s.name: Fraction(rng.randint(-50, 50), 100) for s in net.inputs + net.targets + net.parameters}
+    for m in (dc.api.matrix(net), dc.api.matrix(net, at)):
+        # No matrix row shows more than MATRIX_WIDTH characters (the compile test checks the page itself).
+        rows_shown = [r for body in re.findall(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", render(m, "latex"))
+                      for r in body.split(r" \\ ")]
+        assert max(visible_width(r) for r in rows_shown) <= MATRIX_WIDTH, max(rows_shown, key=visible_width)
+    tex = render(dc.api.matrix(net, at), "latex")
+    assert r"W^{[1]} &= \underset{\text{columns } 1\text{--}5 \text{ of } 8}{\begin{bmatrix}" in tex
+    assert r"&\phantom{=}\ \underset{\text{columns } 6\text{--}8 \text{ of } 8}{\begin{bmatrix}" in tex
+    assert r"\underset{\text{column } 8 \text{ of } 8}" in tex  # dLoss/dW^1's 21-character entries: a column a line
+    assert r" \cdot 10^{-5}" in tex and "e-5" not in tex
+    symbolic = render(dc.api.matrix(net), "latex")
+    assert r"(z^{[1]})_{8} &= B_{8} + " in symbolic  # z^1's entries, one a line
+
+
+# --- batches on the command line ------------------------------------------------------------------------
+#: The 2-1 linear network of tests/test_batch.py, Loss = (Out - Y)^2/2, three samples. By hand (exact fractions):
+#: errors Out - Y = -1, 7/4, -11/8; dLoss/dW1 = mean(err * X1) = (-1 + 21/4 + 11/4)/3 = 7/3,
+#: dLoss/dW2 = mean(err * X2) = (-2 - 7/4 - 11/16)/3 = -71/48 (sum: 7 and -71/16).
+LINEAR_BATCH = {"W1": "1/2", "W2": "-1/4", "samples": [{"X1": 1, "X2": 2, "Y": 1}, {"X1": 3, "X2": -1, "Y": 0},
+                                                        {"X1": -2, "X2": "1/2", "Y": "1/4"}]}
+LINEAR = ["--layers", "2,1", "--loss", "half-squared"]
+#: The same samples through a 2-2-1 network with biases.
+HIDDEN_BATCH = {"W1": "1/10", "W2": "1/5", "W3": "3/10", "W4": "-2/5", "W5": "1/2", "W6": "3/5", "B1": 0, "B2": "1/10",
+                "B3": "-1/5", "samples": LINEAR_BATCH["samples"]}
+
+
+def batch_file(tmp_path, data=HIDDEN_BATCH):
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_api_batch_matrix_form_by_hand(tmp_path):
+    net = dc.dense("2,1", loss="half-squared")
+    values = dc.read_values(batch_file(tmp_path, LINEAR_BATCH))
+    mean, total = dc.api.matrix(net, values), dc.api.matrix(net, values, "sum")
+    assert isinstance(mean, mx.BatchMatrixForm) and mean.size == 3 and mean.exact
+    assert [v.value for v in mean.layers[0].grad_W[0]] == [Fraction(7, 3), Fraction(-71, 48)]
+    assert [v.value for v in total.layers[0].grad_W[0]] == [Fraction(7), Fraction(-71, 16)]
+    assert [v.value for v in mean.layers[0].Delta[0]] == [-1, Fraction(7, 4), Fraction(-11, 8)]
+    assert mean.layers[0].shapes["Z"] == (1, 3) and mean.layers[0].A_prev_shape == (2, 3)
+    assert mean.check.equal and (mean.check.verified, mean.check.total) == (2, 2)
+    assert mean.loss_value.value == (1 + Fraction(49, 16) + Fraction(121, 64)) / 6
+
+
+def test_cli_batch_text_prints_shapes_formula_and_check(tmp_path):
+    path = batch_file(tmp_path, LINEAR_BATCH)
+    r = run("matrix", *LINEAR, "--values", str(path))
+    assert r.exit_code == 0, r.output
+    for needle in ("Matrix form over a batch of m = 3 samples (exact)", "A^0: 2x3 = [1, 3, -2; 2, -1, 0.5]",
+                   "Z^1 = W^1 A^0: (1x2)(2x3) -> 1x3 = [0, 1.75, -1.125]", "dLoss/dW^l = (1/m) Delta^l (A^(l-1))^T",
+                   "dLoss/dW^1 = (1/m) Delta^1 (A^0)^T: (1x3)(3x2) -> 1x2, the shape of W^1 = [7/3 (~2.33333333333333), -71/48",
+                   "Verified: 2 of 2 gradient entries"):
+        assert needle in r.output, needle
+    summed = run("matrix", *LINEAR, "--values", str(path), "--reduction", "sum")
+    assert summed.exit_code == 0 and "(1/m)" not in summed.output and "= [7, -4.4375]" in summed.output
+    hidden = run("matrix", "--layers", "2,2,1", "--activation", "relu", "--bias", "--loss", "half-squared", "--values", str(batch_file(tmp_path)))
+    assert "Delta^1 = ((W^2)^T Delta^2) ⊙ f'(Z^1): (2x1)(1x3) -> 2x3" in hidden.output, hidden.output
+    assert "dLoss/db^1 = (1/m) Delta^1 1: (2x3)(3x1) -> 2x1" in hidden.output and hidden.exit_code == 0
+
+
+def test_cli_batch_json_layers_have_a_column_per_sample(tmp_path):
+    data = json.loads(run("matrix", "--layers", "2,2,1", "--activation", "sigmoid", "--bias", "--loss", "half-squared",
+                          "--values", str(batch_file(tmp_path)), "-f", "json").output)
+    assert (data["m"], data["samples"], data["reduction"], data["exact"]) == (3, 3, "mean", False)
+    hidden = data["layers"][0]
+    assert {"W", "b", "z", "a", "delta", "grad_W", "grad_b"} <= set(hidden)
+    assert [len(hidden[k]) for k in ("z", "a", "delta")] == [2, 2, 2] and all(len(r) == 3 for r in hidden["z"] + hidden["delta"])
+    assert hidden["shapes"]["Delta"] == [2, 3] and len(hidden["grad_W"]) == 2 and len(hidden["grad_W"][0]) == 2
+    assert data["equal"] and data["verified"] == data["total"] == 9
+    # grad_W is the mean of the samples' own matrix forms.
+    values = dc.read_values(batch_file(tmp_path))
+    net = dc.dense("2,2,1", activation="sigmoid", bias=True, loss="half-squared")
+    shared = {k: v for k, v in values.items() if k != "samples"}
+    singles = [dc.api.matrix(net, {**shared, **s}) for s in values["samples"]]
+    assert abs(hidden["grad_W"][1][0] - sum(float(m.layers[0].grad_W[1][0]) for m in singles) / 3) < 1e-15
+
+
+def test_cli_batch_that_does_not_verify_exits_1(tmp_path, monkeypatch):
+    good = mx._Raw.dot
+    monkeypatch.setattr(mx._Raw, "dot", lambda self, xs, ys: good(self, xs, ys) * 2)  # a wrong matrix product
+    r = run("matrix", *LINEAR, "--values", str(batch_file(tmp_path, LINEAR_BATCH)))
+    assert r.exit_code == 1 and "NOT verified: 0 of 2" in r.output and "Verified:" not in r.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--reduction", "max"], "--reduction 'max': choose mean (the default) or sum"),
+    (["--set", "X1=1"], "X1 given outside samples"),
+])
+def test_cli_batch_bad_input_is_one_line(tmp_path, args, message):
+    r = run("matrix", *LINEAR, "--values", str(batch_file(tmp_path, LINEAR_BATCH)), *args)
+    assert r.exit_code == 2 and message in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_cli_batch_subprocess(tmp_path):
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NO_COLOR="1", COLUMNS="200")
+    done = subprocess.run([sys.executable, "-m", "derivchain", "matrix", *LINEAR, "--values", str(batch_file(tmp_path, LINEAR_BATCH)),
+                           "-f", "json"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert json.loads(done.stdout)["layers"][0]["grad_W"] == [[7 / 3, -71 / 48]]
 
 
 # --- batches -----------------------------------------------------------------------------------------
@@ -240,3 +368,51 @@ def test_matrices_equal_torch_autograd_for_a_3_4_2_sigmoid_network():
                 assert abs(v - Wt.grad[j, i].item()) <= 1e-12 * max(1.0, abs(v)), (layer.index, j, i)
         for j, (v,) in enumerate(layer.grad_b):
             assert abs(float(v) - bt.grad[j].item()) <= 1e-12 * max(1.0, abs(float(v)))
+
+
+def test_batch_latex_and_markdown_write_the_formula_and_shapes(tmp_path):
+    path = str(batch_file(tmp_path, LINEAR_BATCH))
+    tex = run("matrix", *LINEAR, "--values", path, "-f", "latex").output
+    assert (r"\frac{\partial \mathrm{Loss}}{\partial W^{[1]}} = \frac{1}{m} \Delta^{[1]} (A^{[0]})^{T} &= "
+            r"\underset{\text{column } 1 \text{ of } 2}{\begin{bmatrix} \frac{7}{3} \approx 2.33333333333333 \end{bmatrix}}") in tex
+    assert r"\underset{\text{column } 2 \text{ of } 2}{\begin{bmatrix} \frac{-71}{48} \approx -1.47916666666667 \end{bmatrix}}" in tex
+    assert r"(1 \times 3)(3 \times 2) \to (1 \times 2)" in tex and r"A^{[0]} &= \begin{bmatrix} 1 & 3 & -2 \\ 2 & -1 & 0.5 \end{bmatrix}" in tex
+    assert r"\frac{1}{m}" not in run("matrix", *LINEAR, "--values", path, "--reduction", "sum", "-f", "latex").output
+    md = run("matrix", *LINEAR, "--values", path, "--reduction", "sum", "-f", "markdown").output
+    assert md.startswith("## Matrix form over a batch of 3 samples (sum)") and r"\Delta^{[1]}" in md and "Verified: 2 of 2" in md
+
+
+# --- a published multi-sample example ---------------------------------------------------------------------
+# deeplearning.ai, "Neural Networks and Deep Learning", week 3 assignment "Planar data classification with one
+# hidden layer": testCases_v2.py, backward_propagation_test_case (e.g. github.com/david-d-an/Chapter1Week3,
+# testCases_v2.py) and the notebook's "Expected output" of backward_propagation. A 2-4-1 network, tanh hidden,
+# sigmoid output, binary cross-entropy averaged over m = 3 samples (J = -(1/m) sum ...), zero biases;
+# X = np.random.seed(1); randn(2, 3) as numpy prints it, Y = randn(1, 3) > 0 = [1, 0, 1] (1.74481176, -0.7612069,
+# 0.3190391). numpy prints 8 decimals; every gradient entry is reproduced to those printed digits.
+COURSERA = {
+    "W1": "-0.00416758", "W2": "-0.00056267", "W3": "-0.02136196", "W4": "0.01640271", "W5": "-0.01793436",
+    "W6": "-0.00841747", "W7": "0.00502881", "W8": "-0.01245288",
+    "W9": "-0.01057952", "W10": "-0.00909008", "W11": "0.00551454", "W12": "0.02292208",
+    "B1": 0, "B2": 0, "B3": 0, "B4": 0, "B5": 0,
+    "samples": [{"X1": "1.62434536", "X2": "-1.07296862", "Y": 1}, {"X1": "-0.61175641", "X2": "0.86540763", "Y": 0},
+                {"X1": "-0.52817175", "X2": "-2.3015387", "Y": 1}],
+}
+COURSERA_PRINTED = {
+    "dW1": [[0.00301023, -0.00747267], [0.00257968, -0.00641288], [-0.00156892, 0.003893], [-0.00652037, 0.01618243]],
+    "db1": [0.00176201, 0.00150995, -0.00091736, -0.00381422],
+    "dW2": [[0.00078841, 0.01765429, -0.00084166, -0.01022527]],
+    "db2": [-0.16655712],
+}
+
+
+def test_published_batch_example_to_its_printed_digits(tmp_path):
+    net = dc.dense("2,4,1", activation="tanh", output_activation="sigmoid", loss="cross-entropy", bias=True)
+    b = dc.api.matrix(net, dc.read_values(batch_file(tmp_path, COURSERA)))
+    hidden, out = b.layers
+    assert b.check.equal and b.check.total == 17 and b.size == 3
+    assert [[round(float(v), 8) for v in row] for row in hidden.grad_W] == COURSERA_PRINTED["dW1"]
+    assert [round(float(v), 8) for (v,) in hidden.grad_b] == COURSERA_PRINTED["db1"]
+    assert [[round(float(v), 8) for v in row] for row in out.grad_W] == COURSERA_PRINTED["dW2"]
+    assert [round(float(v), 8) for (v,) in out.grad_b] == COURSERA_PRINTED["db2"]
+    # The test case's cached forward pass too (its A2 = [0.5002307, 0.49985831, 0.50023963]).
+    assert [round(float(v), 8) for v in out.A[0]] == [0.5002307, 0.49985831, 0.50023963]

@@ -45,7 +45,7 @@ def __getattr__(name: str):
 KINDS = {
     "Derivation": "derivation", "DerivationAtValues": "derivation_at_values", "BatchAtValues": "batch_at_values",
     "PathListing": "paths", "Network": "network", "GeneralFormula": "formula", "StepByStep": "steps",
-    "Descent": "descent", "Table": "table", "MatrixForm": "matrix",
+    "Descent": "descent", "Table": "table", "MatrixForm": "matrix", "BatchMatrixForm": "batch_matrix",
 }
 
 

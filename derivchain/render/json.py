@@ -296,7 +296,6 @@ def matrix(m) -> dict:
             "biases": None if layer.biases is None else list(layer.biases),
             "shapes": {k: list(v) for k, v in layer.shapes.items()},
         })
-    c = m.check
     return {
         "network": m.network.summary(),
         "notation": m.network.notation.name,
@@ -306,10 +305,46 @@ def matrix(m) -> dict:
         "inputs": _column(m.inputs),
         "grad_a": _column(m.grad_a),
         "layers": layers,
-        "verified": c.verified,
-        "total": c.total,
-        "equal": c.equal,
-        "methods": dict(c.methods),
-        "compared_with": c.against,
-        "failures": list(c.failures),
+        **_entry_check(m.check),
+    }
+
+
+def _entry_check(c) -> dict:
+    return {"verified": c.verified, "total": c.total, "equal": c.equal, "methods": dict(c.methods), "compared_with": c.against,
+            "failures": list(c.failures)}
+
+
+def batch_matrix(b) -> dict:
+    """The ``matrix`` contract over a batch: the same ``layers`` keys, ``z``, ``a``, ``f_prime`` and ``delta`` matrices
+    with a column per sample (lists of rows), ``grad_W`` and ``grad_b`` the ``reduction`` over the ``m`` samples."""
+    layers = []
+    for layer in b.layers:
+        layers.append({
+            "layer": layer.index,
+            "neurons": list(layer.names),
+            "W": _entries(layer.W),
+            "b": _column(layer.b),
+            "z": _entries(layer.Z),
+            "a": _entries(layer.A),
+            "f_prime": _entries(layer.fprime),
+            "delta": _entries(layer.Delta),
+            "grad_W": _entries(layer.grad_W),
+            "grad_b": _column(layer.grad_b),
+            "weights": [list(r) for r in layer.weights],
+            "biases": None if layer.biases is None else list(layer.biases),
+            "shapes": {k: list(v) for k, v in layer.shapes.items()},
+        })
+    return {
+        "network": b.network.summary(),
+        "notation": b.network.notation.name,
+        "at_values": True,
+        "exact": b.exact,
+        "m": b.size,
+        "samples": b.size,
+        "reduction": b.reduction,
+        "loss": _number(b.loss_value),
+        "inputs": _entries(b.inputs),
+        "grad_a": _entries(b.grad_A),
+        "layers": layers,
+        **_entry_check(b.check),
     }

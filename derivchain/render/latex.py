@@ -612,17 +612,56 @@ def table_footer(table) -> str:
     return "\\end{align*}\n}"
 
 
-def bmatrix(printer, m) -> str:
-    """A matrix as ``\\begin{bmatrix} ... \\end{bmatrix}`` (numbers at values, the network's symbols otherwise)."""
+#: The widest a matrix may print on one line (visible characters, beside its name and shape): a wider one is
+#: written in blocks of columns, one block a line, and a column of long expressions one entry a line.
+MATRIX_WIDTH = 44
+
+
+def _cells(printer, m) -> list[list[str]]:
     from ..matrix import rows
 
-    cell = lambda v: printer._print(v) if isinstance(v, sp.Basic) else _num(v)  # noqa: E731
-    body = r" \\ ".join(" & ".join(cell(v) for v in row) for row in rows(m))
+    # 1.5e-5 as 1.5 \cdot 10^{-5}: in math mode e-5 would read as e minus 5.
+    cell = lambda v: printer._print(v) if isinstance(v, sp.Basic) else _SCIENTIFIC.sub(r" \\cdot 10^{\1\2}", _num(v))  # noqa: E731
+    return [[cell(v) for v in row] for row in rows(m)]
+
+
+_SCIENTIFIC = re.compile(r"e\+?(-?)0*(\d+)$")
+
+
+def bmatrix(printer, m, columns: range | None = None) -> str:
+    """A matrix (or the given ``columns`` of it) as ``\\begin{bmatrix} ... \\end{bmatrix}`` (numbers at values,
+    the network's symbols otherwise)."""
+    cells = _cells(printer, m)
+    columns = columns or range(len(cells[0]))
+    body = r" \\ ".join(" & ".join(row[i] for i in columns) for row in cells)
     return r"\begin{bmatrix} %s \end{bmatrix}" % body
 
 
 def _shape(n: int, k: int) -> str:
     return r"%d \times %d" % (n, k)
+
+
+def matrix_line(printer, lhs: str, name: str, m, shape: str) -> list[str]:
+    """``lhs &= [m] && (shape)`` as aligned lines: a matrix wider than :data:`MATRIX_WIDTH` in blocks of
+    columns (each block's columns named on the right), a column of long expressions one entry a line."""
+    from ..matrix import rows
+
+    cells = _cells(printer, m)
+    widest, count = max(visible_width(c) for row in cells for c in row), len(cells[0])
+    if count == 1 and widest > MATRIX_WIDTH:  # symbolic z or delta of a wide layer: entry by entry, each broken if long
+        lines = [r"%s &= \begin{bmatrix} %s \end{bmatrix} && (%s)" % (
+            lhs, r" \\ ".join(r"(%s)_{%d}" % (name, j) for j in range(1, len(cells) + 1)), shape)]
+        for j, (entry,) in enumerate(rows(m), start=1):
+            lines += expression_lines(printer, r"(%s)_{%d}" % (name, j), entry, MATRIX_WIDTH)
+        return lines
+    per = max(1, MATRIX_WIDTH // (widest + 3))  # an entry and the space between columns
+    if count <= per:
+        return [r"%s &= %s && (%s)" % (lhs, bmatrix(printer, m), shape)]
+    blocks = [range(i, min(i + per, count)) for i in range(0, count, per)]
+    # Each block's columns written beneath it; the shape stays on the first line.
+    where = lambda b: r"columns } %d\text{--}%d" % (b[0] + 1, b[-1] + 1) if len(b) > 1 else r"column } %d" % (b[0] + 1)  # noqa: E731
+    block = lambda b: r"\underset{\text{%s \text{ of } %d}{%s}" % (where(b), count, bmatrix(printer, m, b))  # noqa: E731
+    return [r"%s &= %s && (%s)" % (lhs, block(blocks[0]), shape)] + [r"&\phantom{=}\ %s" % block(b) for b in blocks[1:]]
 
 
 def matrix_lines(m, printer) -> list[str]:
@@ -633,40 +672,81 @@ def matrix_lines(m, printer) -> list[str]:
     v = lambda name, l: r"%s^{[%d]}" % (name, l)  # noqa: E731
     dW = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, W(l))  # noqa: E731
     db = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, v("b", l))  # noqa: E731
-    lines = [r"&\text{%s}" % printer.text("Forward pass:"),
-             r"%s &= %s && (%s)" % (v("a", 0), bmatrix(printer, m.inputs), _shape(len(m.layers[0].sources), 1))]
+    lines = [r"&\text{%s}" % printer.text("Forward pass:")]
+    lines += matrix_line(printer, v("a", 0), v("a", 0), m.inputs, _shape(len(m.layers[0].sources), 1))
     for layer in m.layers:
         l, (n, k) = layer.index, layer.shapes["W"]
-        lines.append(r"%s &= %s && (%s)" % (W(l), bmatrix(printer, layer.W), _shape(n, k)))
+        lines += matrix_line(printer, W(l), W(l), layer.W, _shape(n, k))
         plus = ""
         if layer.b is not None:
-            lines.append(r"%s &= %s && (%s)" % (v("b", l), bmatrix(printer, layer.b), _shape(n, 1)))
+            lines += matrix_line(printer, v("b", l), v("b", l), layer.b, _shape(n, 1))
             plus = " + " + v("b", l)
-        lines.append(r"%s = %s %s%s &= %s && (%s)(%s) \to (%s)" % (v("z", l), W(l), v("a", l - 1), plus, bmatrix(printer, layer.z),
-                                                                   _shape(n, k), _shape(k, 1), _shape(n, 1)))
-        lines.append(r"%s = f(%s) &= %s && (%s)" % (v("a", l), v("z", l), bmatrix(printer, layer.a), _shape(n, 1)))
+        lines += matrix_line(printer, r"%s = %s %s%s" % (v("z", l), W(l), v("a", l - 1), plus), v("z", l), layer.z,
+                             r"%s)(%s) \to (%s" % (_shape(n, k), _shape(k, 1), _shape(n, 1)))
+        lines += matrix_line(printer, r"%s = f(%s)" % (v("a", l), v("z", l)), v("a", l), layer.a, _shape(n, 1))
     if m.loss_value is not None:
         lines.append(r"%s &= %s" % (loss, _num(m.loss_value)))
     lines.append(r"&\text{%s}" % printer.text("Backward pass:"))
     for layer in reversed(m.layers):
         l, (n, k) = layer.index, layer.shapes["W"]
-        lines.append(r"f'(%s) &= %s && (%s)" % (v("z", l), bmatrix(printer, layer.fprime), _shape(n, 1)))
+        lines += matrix_line(printer, r"f'(%s)" % v("z", l), r"f'(%s)" % v("z", l), layer.fprime, _shape(n, 1))
         if not m.at_values:  # the names the gradients use for the entries of delta^l
             names = sp.Matrix([sp.Symbol(f"delta_{x}") for x in layer.names])
-            lines.append(r"%s &= %s && (%s)" % (v(r"\delta", l), bmatrix(printer, names), _shape(n, 1)))
+            lines += matrix_line(printer, v(r"\delta", l), v(r"\delta", l), names, _shape(n, 1))
         if l == L:
-            lines.append(r"\nabla_{a} %s &= %s && (%s)" % (loss, bmatrix(printer, m.grad_a), _shape(n, 1)))
-            lines.append(r"%s = \nabla_{a} %s \odot f'(%s) &= %s && (%s)" % (v(r"\delta", l), loss, v("z", l),
-                                                                         bmatrix(printer, layer.delta), _shape(n, 1)))
+            lines += matrix_line(printer, r"\nabla_{a} %s" % loss, r"\nabla_{a} %s" % loss, m.grad_a, _shape(n, 1))
+            lhs = r"%s = \nabla_{a} %s \odot f'(%s)" % (v(r"\delta", l), loss, v("z", l))
+            lines += matrix_line(printer, lhs, v(r"\delta", l), layer.delta, _shape(n, 1))
         else:
             nxt = m.layers[l].shapes["W"][0]
-            lines.append(r"%s = \left((%s)^{T} %s\right) \odot f'(%s) &= %s && (%s)(%s) \to (%s)" % (
-                v(r"\delta", l), W(l + 1), v(r"\delta", l + 1), v("z", l), bmatrix(printer, layer.delta),
-                _shape(n, nxt), _shape(nxt, 1), _shape(n, 1)))
-        lines.append(r"%s = %s (%s)^{T} &= %s && (%s)(%s) \to (%s)" % (dW(l), v(r"\delta", l), v("a", l - 1),
-                                                                    bmatrix(printer, layer.grad_W), _shape(n, 1), _shape(1, k), _shape(n, k)))
+            lhs = r"%s = \left((%s)^{T} %s\right) \odot f'(%s)" % (v(r"\delta", l), W(l + 1), v(r"\delta", l + 1), v("z", l))
+            lines += matrix_line(printer, lhs, v(r"\delta", l), layer.delta, r"%s)(%s) \to (%s" % (_shape(n, nxt), _shape(nxt, 1), _shape(n, 1)))
+        lines += matrix_line(printer, r"%s = %s (%s)^{T}" % (dW(l), v(r"\delta", l), v("a", l - 1)), dW(l), layer.grad_W,
+                             r"%s)(%s) \to (%s" % (_shape(n, 1), _shape(1, k), _shape(n, k)))
         if layer.grad_b is not None:
-            lines.append(r"%s = %s &= %s && (%s)" % (db(l), v(r"\delta", l), bmatrix(printer, layer.grad_b), _shape(n, 1)))
+            lines += matrix_line(printer, r"%s = %s" % (db(l), v(r"\delta", l)), db(l), layer.grad_b, _shape(n, 1))
+    return lines
+
+
+def batch_matrix_lines(b, printer) -> list[str]:
+    """The matrix form over a batch as aligned lines: Z, A and Delta with a column per sample, every shape."""
+    L, m = len(b.layers), b.size
+    loss = printer._print(b.loss_symbol)
+    scale = r"\frac{1}{m} " if b.reduction == "mean" else ""
+    W = lambda l: r"W^{[%d]}" % l  # noqa: E731
+    v = lambda name, l: r"%s^{[%d]}" % (name, l)  # noqa: E731
+    dW = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, W(l))  # noqa: E731
+    db = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, v("b", l))  # noqa: E731
+    lines = [r"&\text{%s}" % printer.text(f"Forward pass, a column per sample (m = {m}):")]
+    lines += matrix_line(printer, v("A", 0), v("A", 0), b.inputs, _shape(*b.layers[0].A_prev_shape))
+    for layer in b.layers:
+        l, (n, k), nm = layer.index, layer.shapes["W"], _shape(*layer.delta_shape)
+        lines += matrix_line(printer, W(l), W(l), layer.W, _shape(n, k))
+        plus = ""
+        if layer.b is not None:
+            lines += matrix_line(printer, v("b", l), v("b", l), layer.b, _shape(n, 1))
+            plus = r" + %s \mathbf{1}^{T}" % v("b", l)
+        lines += matrix_line(printer, r"%s = %s %s%s" % (v("Z", l), W(l), v("A", l - 1), plus), v("Z", l), layer.Z,
+                             r"%s)(%s) \to (%s" % (_shape(n, k), _shape(k, m), nm))
+        lines += matrix_line(printer, r"%s = f(%s)" % (v("A", l), v("Z", l)), v("A", l), layer.A, nm)
+    lines.append(r"%s &= %s && \text{%s}" % (loss, _num(b.loss_value), printer.text(f"the {b.reduction} over the samples")))
+    lines.append(r"&\text{%s}" % printer.text("Backward pass:"))
+    for layer in reversed(b.layers):
+        l, (n, k), nm = layer.index, layer.shapes["W"], _shape(*layer.delta_shape)
+        lines += matrix_line(printer, r"f'(%s)" % v("Z", l), r"f'(%s)" % v("Z", l), layer.fprime, nm)
+        if l == L:
+            lines += matrix_line(printer, r"\nabla_{A} %s" % loss, r"\nabla_{A} %s" % loss, b.grad_A, nm)
+            lhs = r"%s = \nabla_{A} %s \odot f'(%s)" % (v(r"\Delta", l), loss, v("Z", l))
+            lines += matrix_line(printer, lhs, v(r"\Delta", l), layer.Delta, nm)
+        else:
+            nxt = b.layers[l].shapes["W"][0]
+            lhs = r"%s = \left((%s)^{T} %s\right) \odot f'(%s)" % (v(r"\Delta", l), W(l + 1), v(r"\Delta", l + 1), v("Z", l))
+            lines += matrix_line(printer, lhs, v(r"\Delta", l), layer.Delta, r"%s)(%s) \to (%s" % (_shape(n, nxt), _shape(nxt, m), nm))
+        lines += matrix_line(printer, r"%s = %s%s (%s)^{T}" % (dW(l), scale, v(r"\Delta", l), v("A", l - 1)), dW(l), layer.grad_W,
+                             r"%s)(%s) \to (%s" % (nm, _shape(m, k), _shape(n, k)))
+        if layer.grad_b is not None:
+            lines += matrix_line(printer, r"%s = %s%s \mathbf{1}" % (db(l), scale, v(r"\Delta", l)), db(l), layer.grad_b,
+                                 r"%s)(%s) \to (%s" % (nm, _shape(m, 1), _shape(n, 1)))
     return lines
 
 
@@ -681,3 +761,10 @@ def matrix(m) -> str:
     """``derivchain matrix`` as an ``align*`` block (``bmatrix``, shapes on the right), then the entry check."""
     printer = printer_for(m.network)
     return _comment(f"matrix form; {m.network.summary()}") + "\n" + align(matrix_lines(m, printer)) + "\n" + matrix_verdict(m, printer)
+
+
+def batch_matrix(b) -> str:
+    """``derivchain matrix`` with a batch, as :func:`matrix`: a column per sample."""
+    printer = printer_for(b.network)
+    head = _comment(f"matrix form over a batch of {b.size} samples ({b.reduction}); {b.network.summary()}")
+    return head + "\n" + align(batch_matrix_lines(b, printer)) + "\n" + matrix_verdict(b, printer)

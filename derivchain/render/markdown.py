@@ -161,9 +161,18 @@ __all__ = ["prose", "derivation", "values", "derivation_at_values", "batch_at_va
 
 def matrix(m) -> str:
     """The matrix form: a heading, the network, the aligned forward and backward passes, the entry check."""
+    return _matrix_page("Matrix form" + (" at the given values" if m.at_values else ""), m, _latex.matrix_lines)
+
+
+def batch_matrix(b) -> str:
+    """The matrix form over a batch, as :func:`matrix`: a column per sample."""
+    return _matrix_page(f"Matrix form over a batch of {b.size} samples ({b.reduction})", b, _latex.batch_matrix_lines)
+
+
+def _matrix_page(title: str, m, lines_of) -> str:
     from .text import matrix_check
 
     printer = printer_for(m.network)
-    lines = ["## Matrix form" + (" at the given values" if m.at_values else ""), "", f"Network: {escape(m.network.summary())}.", ""]
-    lines += _math(_latex.matrix_lines(m, printer)) + ["", escape(matrix_check(m.check)) + ".", ""]
+    lines = ["## " + title, "", f"Network: {escape(m.network.summary())}.", ""]
+    lines += _math(lines_of(m, printer)) + ["", escape(matrix_check(m.check)) + ".", ""]
     return "\n".join(lines)

@@ -479,3 +479,51 @@ def matrix(m) -> Iterator[Line]:
         if layer.grad_b is not None:
             yield Line(f"    d{loss}/db^{l} = delta^{l}: {shape(n, 1)} = {bracketed(layer.grad_b)}")
     yield Line(matrix_check(m.check), "bold green" if m.check.equal else "bold red", prose=True)
+
+
+def _batch_scale(b) -> str:
+    """``(1/m) `` for a mean over the samples, nothing for a sum."""
+    return "(1/m) " if b.reduction == "mean" else ""
+
+
+def batch_matrix(b) -> Iterator[Line]:
+    """``derivchain matrix`` with a batch: Z, A and Delta with a column per sample, every shape printed."""
+    loss, L, m, s = b.loss_symbol.name, len(b.layers), b.size, _batch_scale(b)
+    yield _line("Network: ", b.network.summary(), prose=True)
+    yield _line(f"Matrix form over a batch of m = {m} sample{'s' if m != 1 else ''} ({arithmetic(b.exact, 'exact')}): "
+                "Z, A and Delta have a column per sample; W^l has a row per neuron of layer l and a column per neuron "
+                "of layer l-1 (layer 0 is the input)", style="bold", prose=True)
+    bias = b.layers[0].b is not None
+    yield Line(f"  Z^l = W^l A^(l-1){' + b^l 1^T' if bias else ''},  A^l = f(Z^l)")
+    yield Line(f"  Delta^{L} = grad_A {loss} ⊙ f'(Z^{L}),  Delta^l = ((W^(l+1))^T Delta^(l+1)) ⊙ f'(Z^l)")
+    yield Line(f"  d{loss}/dW^l = {s}Delta^l (A^(l-1))^T" + (f",  d{loss}/db^l = {s}Delta^l 1" if bias else "")
+               + f"  (the {b.reduction} over the samples)")
+    yield _line("Forward:", style="bold")
+    yield Line(f"  A^0: {shape(*b.layers[0].A_prev_shape)} = {bracketed(b.inputs)}")
+    for layer in b.layers:
+        l, (n, k), nm = layer.index, layer.shapes["W"], layer.delta_shape
+        yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
+        yield Line(f"    W^{l}: {shape(n, k)} = {bracketed(layer.W)}")
+        if layer.b is not None:
+            yield Line(f"    b^{l}: {shape(n, 1)} = {bracketed(layer.b)}")
+        yield Line(f"    Z^{l} = W^{l} A^{l - 1}{f' + b^{l} 1^T' if layer.b is not None else ''}: "
+                   f"({shape(n, k)})({shape(k, m)}) -> {shape(*nm)} = {bracketed(layer.Z)}")
+        yield Line(f"    A^{l} = f(Z^{l}): {shape(*nm)} = {bracketed(layer.A)}")
+    yield Line(f"  {loss} ({b.reduction} over the samples) = {b.loss_value}")
+    yield _line("Backward:", style="bold")
+    for layer in reversed(b.layers):
+        l, (n, k), nm = layer.index, layer.shapes["W"], layer.delta_shape
+        yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
+        yield Line(f"    f'(Z^{l}): {shape(*nm)} = {bracketed(layer.fprime)}")
+        if l == L:
+            yield Line(f"    grad_A {loss}: {shape(*nm)} = {bracketed(b.grad_A)}")
+            yield Line(f"    Delta^{l} = grad_A {loss} ⊙ f'(Z^{l}): {shape(*nm)} = {bracketed(layer.Delta)}")
+        else:
+            nxt = b.layers[l].shapes["W"][0]
+            yield Line(f"    Delta^{l} = ((W^{l + 1})^T Delta^{l + 1}) ⊙ f'(Z^{l}): ({shape(n, nxt)})({shape(nxt, m)}) "
+                       f"-> {shape(*nm)} = {bracketed(layer.Delta)}")
+        yield Line(f"    d{loss}/dW^{l} = {s}Delta^{l} (A^{l - 1})^T: ({shape(n, m)})({shape(m, k)}) -> {shape(n, k)}, "
+                   f"the shape of W^{l} = {bracketed(layer.grad_W)}")
+        if layer.grad_b is not None:
+            yield Line(f"    d{loss}/db^{l} = {s}Delta^{l} 1: ({shape(n, m)})({shape(m, 1)}) -> {shape(n, 1)} = {bracketed(layer.grad_b)}")
+    yield Line(matrix_check(b.check), "bold green" if b.check.equal else "bold red", prose=True)
