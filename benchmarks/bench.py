@@ -1,10 +1,12 @@
 """Benchmark: derivchain against the plain SymPy way, in one run, as ratios.
 
-    .venv/bin/python benchmarks/bench.py            # all cases, 60 s cap, median of 3
-    .venv/bin/python benchmarks/bench.py --cases B1,B3 --repeat 1 --cap 20
-    .venv/bin/python benchmarks/bench.py --cases S1,D1 --formats text,latex,markdown,json --grad --skip-plain
+    .venv/bin/python benchmarks/bench.py            # all cases, every format, 60 s cap, median of 3
+    .venv/bin/python benchmarks/bench.py --cases B1,B3 --formats latex --repeat 1 --cap 20
+    .venv/bin/python benchmarks/bench.py --cases S1,D1 --grad --skip-plain   # also `grad W1` in every format
 
-Each case derives the whole weight set three ways, verifies and renders LaTeX. Every measurement
+Each case derives the whole weight set three ways, verifies and renders it as `derivchain table
+--format F` does, for every format F (the first, LaTeX by default, is compared with plain SymPy; each
+other row is also given as a ratio to the LaTeX row of the same case). Every measurement
 runs in a fresh subprocess (so caches do not carry over and peak memory is per run) with a time
 cap; a run that hits the cap is reported as "no result in N s". The last lines are a Markdown
 table for the README. Not part of the test suite.
@@ -183,7 +185,7 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=60.0, help="seconds before a run is given up")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-plain", action="store_true", help="measure derivchain only")
-    parser.add_argument("--formats", default="latex", help="comma-separated formats to render the table in: "
+    parser.add_argument("--formats", default="latex,text,markdown,json", help="comma-separated formats to render the table in: "
                         "text,latex,markdown,json (each a row; the first is compared with plain SymPy)")
     parser.add_argument("--grad", action="store_true", help="also time `grad W1` (first parameter) in each format")
     parser.add_argument("--skip-cold", action="store_true", help="do not measure the cold CLI")
@@ -221,9 +223,19 @@ def main() -> None:
             return "not run"
         return f"no result in {opts.cap:.0f} s" if r is None else f"{r['seconds']:.2f} s"
 
+    # Each row beside the LaTeX rendering of the same case and command, measured in this run (the
+    # issue's "every format as fast as the fastest": JSON at most 2x LaTeX).
+    latex_of = {(r[0], r[4].split(",")[0]): r[6] for r in rows if r[4].endswith(", latex") and r[6] is not None}
+
+    def vs_latex(name, what, ours):
+        base = latex_of.get((name, what.split(",")[0]))
+        if ours is None or base is None or what.endswith(", latex"):
+            return "-"
+        return f"{ours['seconds'] / base['seconds']:.1f}x"
+
     print()
-    print("| case | network | rendered | plain SymPy | derivchain | speed-up | peak memory | verdicts | + full LaTeX of every derivation |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| case | network | rendered | plain SymPy | derivchain | speed-up | / LaTeX | peak memory | verdicts | + full LaTeX of every derivation |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, layers, act, loss, what, plain, ours in rows:
         first = what == f"table, {formats[0]}"
         if ours is None or opts.skip_plain or not first:
@@ -237,10 +249,11 @@ def main() -> None:
         net = f"`{layers}`" if ":" in layers else f"{layers.replace(',', '-')} {act}/{loss}"
         full = "-" if ours is None or ours.get("full_latex") is None else f"{ours['full_latex']:.2f} s"
         shown_plain = fmt_time(plain, True) if first else "-"
-        print(f"| {name} | {net} | {what} | {shown_plain} | {fmt_time(ours)} | {speed} | {memory} | {verdict} | {full} |")
+        print(f"| {name} | {net} | {what} | {shown_plain} | {fmt_time(ours)} | {speed} | {vs_latex(name, what, ours)} "
+              f"| {memory} | {verdict} | {full} |")
     if cli is not None:
         print(f"| cold CLI | `derivchain grad W1` | text | import floor {floor:.2f} s (+ first sum {first_sum:.2f} s) "
-              f"| {cli:.2f} s | {cli / floor:.2f}x of floor | | | |")
+              f"| {cli:.2f} s | {cli / floor:.2f}x of floor | | | | |")
 
 
 if __name__ == "__main__":
