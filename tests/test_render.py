@@ -181,6 +181,16 @@ def test_wrapping_on_a_terminal_never_breaks_a_name_or_a_number():
     assert wrap_terms("W1234567890*X1234567890", 5) == ["W1234567890*", "    X1234567890"]
 
 
+def test_a_matrix_breaks_between_rows_then_between_entries():
+    row = ", ".join(f"0.{i}12345678901234" for i in range(1, 4))
+    line = f"A^1 = f(Z^1): 2x3 = [{row}; {row}]"
+    pieces = wrap_terms(line, 70, indent=6)
+    assert pieces[1:] == [f"      = [{row};", f"      {row}]"]
+    narrow = wrap_terms(line, 50, indent=6)
+    assert all(p.rstrip().endswith((",", ";", "]", "2x3")) for p in narrow), narrow
+    assert "".join(narrow).replace(" ", "") == line.replace(" ", "")
+
+
 def test_a_table_row_continues_under_the_gradient_column():
     from derivchain.render.text import TABLE_GRADIENT_COLUMN
 

@@ -122,11 +122,12 @@ def _write_lines(lines, out, hang: int | None = None) -> None:
             continue
         from rich.text import Text
 
-        indent = hang if hang is not None else min(len(line.label) or 4, 24)
+        lead = len(line.text) - len(line.text.lstrip())
+        # Continuation lines hang under the label, else one step in from where the line starts.
+        indent = hang if hang is not None else min(len(line.label), 24) if line.label else lead + 4
         if line.prose:
             import textwrap
 
-            lead = len(line.text) - len(line.text.lstrip())
             pieces = textwrap.wrap(line.text, console.width, subsequent_indent=" " * (lead + 2), break_long_words=False,
                                    break_on_hyphens=False) or [""]
         else:
@@ -195,6 +196,9 @@ def _cuts(text: str, depth: int, factors: bool) -> list[int]:
                 cuts.append(i)
             elif factors and c == "*" and text[i - 1] != "*" and text[i + 1:i + 2] not in ("*", " "):
                 cuts.append(i + 1)  # after the *, so the next line starts with the factor
+            # A matrix [a, b; c, d]: between rows with the terms, between entries with the factors.
+            elif c == " " and text[i - 1] == (";" if not factors else ","):
+                cuts.append(i)
     return cuts
 
 
