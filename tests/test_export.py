@@ -84,6 +84,17 @@ def test_documents_compile_without_errors_or_overfull_lines(name, network, tmp_p
     assert "Error" not in log
 
 
+@pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine installed (CI installs one)")
+def test_sums_nested_deeper_than_a_line_are_broken_at_every_level(tmp_path):
+    # 2-4-4-4-1 tanh: the steps of dLoss/dW1 nest sums three brackets deep; each level is broken.
+    net = dense("2,4,4,4,1", activation="tanh")
+    tex = tmp_path / "deep.tex"
+    write_new(tex, latex_document(net, [derive(net, "W1")], "deep"))
+    assert r"&\quad \qquad \qquad \left. \left. {}+ " in tex.read_text()
+    _, log = compile_pdf(tex)
+    assert not [l for l in log.splitlines() if l.startswith("Overfull \\hbox")]
+
+
 def test_markdown_document_has_every_weight_step_by_step():
     net = default_network()
     text = markdown_document(net, [derive(net, p) for p in net.parameters], "t")
@@ -190,13 +201,16 @@ def test_broken_lines_start_with_their_operator_and_activation_derivatives_stay_
     net = dense("3,4,4,1", activation="sigmoid")
     tex = latex_document(net, [derive(net, p) for p in net.parameters[:2]], "t")
     continued = [l for l in tex.splitlines() if l.startswith(r"&\quad ")]
-    assert continued and all(re.match(r"&\\quad (\\left\. )?\{\}[+-] ", l) for l in continued), continued[:3]
+    # Inside k open brackets: k \qquad then k \left. before the sign, and k \right. at the end.
+    shape = re.compile(r"&\\quad ((?:\\qquad )*)((?:\\left\. )*)\{\}[+-] ")
+    assert continued and all((m := shape.match(l)) and m.group(1).count("qquad") == m.group(2).count("left")
+                             for l in continued), continued[:3]
     # H_5 (1 - H_5) is one piece, never split around a weight (H5 W13 (1 - H5)).
     for k in (1, 5, 6, 7, 8):
         assert not re.search(r"H_\{%d\} (W_\{\d+\} |X_\{\d+\} )+\\left\(1 - H_\{%d\}\\right\)" % (k, k), tex)
         assert rf"H_{{{k}}} \left(1 - H_{{{k}}}\right)" in tex
     neg = latex_document(dense("2,2,1", activation="sigmoid"), [derive(dense("2,2,1", activation="sigmoid"), "W1")], "t")
-    assert r"\frac{\partial \mathrm{Loss}}{\partial W_{1}} = H_{1} \left(1 - H_{1}\right) W_{5} X_{1}" in neg
+    assert r"\frac{\partial \mathrm{Loss}}{\partial W_{1}} &= H_{1} \left(1 - H_{1}\right) W_{5} X_{1}" in neg
 
 
 def test_brief_has_the_table_and_backprop_only(tmp_path):

@@ -268,7 +268,9 @@ def _latex_conventions(network, derivations, printer, brief: bool) -> list[str]:
         u = printer._print(c.argument)
         items.append(r"Where $%s > 0$ the factor $\operatorname{sign}(%s)$ in a gradient is $1$, where $%s < 0$ it is "
                      r"$-1$; for example, for $%s > 0$:" % (u, u, u, u)
-                     + r"\[ %s = %s \]" % (printer._print(case.lhs), printer._print(c.value)))
+                     # broken like every long expression (the shortest example can still be long)
+                     + r"\[ \begin{aligned}%s\end{aligned} \]" % r" \\ ".join(
+                         expression_lines(printer, printer._print(case.lhs), c.value, DOCUMENT_WIDTH - 8)))
     items.append(_methods(derivations, printer.text, "\\emph{%s}"))
     return ([r"\needspace{6\baselineskip}", r"\section{Conventions}\label{derivchain-conventions}",
              r"\begin{itemize}\setlength{\itemsep}{1pt}"] + [r"\item " + i for i in items] + [r"\end{itemize}"])

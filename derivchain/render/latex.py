@@ -305,27 +305,60 @@ def expression_lines(printer, prefix: str, e, width: int | None = None) -> list[
         return printer.broken_sum(prefix, [form(printer, t) for t in e.terms], width)
     if isinstance(e, Ordered):
         return [r"%s &= %s" % (prefix, form(printer, e))]
-    if e.is_Mul and visible_width(p(e)) > width:
-        # A long product with a sum inside: write the other factors, then the sum broken
-        # across lines inside \left( ... \right. / \left. ... \right).
-        sums = [f for f in e.args if f.is_Add]
+    if visible_width(p(e)) <= width:
+        return [r"%s &= %s" % (prefix, p(e))]
+    # Too long for one line: a sum broken between its terms, a product around its widest sum, as
+    # deep as it takes (an unrolled tanh network nests sums four levels down).
+    return _laid_out(prefix, _tokens(printer, e, width), width)
+
+
+def _tokens(printer, e, width: int, sign: str = "", split: bool = False) -> list[tuple[str, bool]]:
+    r"""``e`` as (LaTeX, a line may start here) pieces, ``sign`` before the first: the terms of a sum too
+    long for a line, each broken the same way; a product with such a sum as its other factors, then
+    ``\left(``, the sum's pieces, ``\right)``. A piece that fits on a line is kept whole, except a sum
+    whose product does not fit (``split``): its terms are where that product's line can break."""
+    p = printer._print
+    if split or visible_width(p(e)) > width - 4:
+        if e.is_Add:
+            out = []
+            for i, t in enumerate(printer._as_ordered_terms(e)):
+                negative = t.could_extract_minus_sign()
+                lead = ("- " if negative else "+ ") if i else sign + ("-" if negative else "")
+                out += _tokens(printer, -t if negative else t, width, lead)
+            return out
+        sums = [f for f in e.args if f.is_Add] if e.is_Mul else []
         if sums:
             inner = max(sums, key=lambda f: visible_width(p(f)))
             others = sp.Mul(*[f for f in e.args if f is not inner])
-            head = "" if others == 1 else ("-" if others == -1 else printer.factor(others)) + " "
-            chunks = printer.broken_sum(prefix, [p(t) for t in printer._as_ordered_terms(inner)], width - visible_width(head))
-            if len(chunks) > 1:
-                first, rest = chunks[0], chunks[1:]
-                lhs_part, rhs_part = first.split("&=", 1)
-                out = [r"%s&= %s\left(%s\right." % (lhs_part, head, rhs_part.strip())]
-                for i, line in enumerate(rest):
-                    body = line.replace(r"&\quad ", "", 1)
-                    close = r"\right)" if i == len(rest) - 1 else r"\right."
-                    out.append(r"&\quad \left. %s %s" % (body, close))
-                return out
-    # Terms in the order the printer writes a sum, so a broken sum reads as the unbroken one.
-    terms = [p(t) for t in printer._as_ordered_terms(e)] if e.is_Add else [p(e)]
-    return printer.broken_sum(prefix, terms, width)
+            head = "" if others == 1 else printer.factor(others) + " "
+            body = _tokens(printer, inner, width, split=True)
+            if len(body) > 1:
+                (first, _), (last, last_starts) = body[0], body[-1]
+                return [(sign + head + r"\left(" + first, True), *body[1:-1], (last + r"\right)", last_starts)]
+    return [(sign + p(e), True)]
+
+
+def _laid_out(prefix: str, tokens: list[tuple[str, bool]], width: int) -> list[str]:
+    r"""The pieces filled into lines of about ``width``: a new line where one may start and the piece would
+    run past; each line closes the brackets still open with ``\right.`` and the next reopens them."""
+    lines, current, used, depth = [], "", 0, 0
+    for text, may_start in tokens:
+        w = visible_width(text) + 1
+        if current and may_start and used + w > width:
+            lines.append((current, depth))
+            current, used = "", 0
+        current += (" " if current else "") + text
+        used += w
+        depth += text.count(r"\left(") - text.count(r"\right)")
+    lines.append((current, depth))
+    out, open_before = [], 0
+    for i, (body, open_after) in enumerate(lines):
+        # {} makes a leading sign binary wherever the line starts (after \left. too): {}+ H_{6} W_{17};
+        # a line inside brackets is set in a little further for each, so the nesting shows.
+        start = r"%s &= " % prefix if i == 0 else r"&\quad " + r"\qquad " * open_before + r"\left. " * open_before + "{}"
+        out.append(start + body + r" \right." * open_after)
+        open_before = open_after
+    return out
 
 
 def chain_lines(printer, c: Chain, lhs: str | None = None) -> list[str]:
