@@ -407,7 +407,7 @@ def _rows(lines: list[str]) -> str:
 
 
 def _once(d, p, where: str) -> str:
-    """``, once $\delta_{H_1}$ (where) is written out``: the deltas of the parameter's uses, each once."""
+    r"""``, once $\delta_{H_1}$ (where) is written out``: the deltas of the parameter's uses, each once."""
     from ..backpropagation import delta_symbol
 
     deltas = list(dict.fromkeys(delta_symbol(n) for _, n in d.backprop.uses if n is not None))
