@@ -328,6 +328,7 @@ def batch_matrix(b) -> dict:
             "a": _entries(layer.A),
             "f_prime": _entries(layer.fprime),
             "delta": _entries(layer.Delta),
+            "delta_names": [f"delta_{x}" for x in layer.names],
             "grad_W": _entries(layer.grad_W),
             "grad_b": _column(layer.grad_b),
             "weights": [list(r) for r in layer.weights],
