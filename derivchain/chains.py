@@ -12,10 +12,32 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from . import limits
+from . import expansion, limits
 from .differentiate import replace_shared
-from .expansion import tree_size  # noqa: F401 (re-exported: renderers and derivations import it from here)
 from .verification import Verdict, verify
+
+
+def tree_size(expr: sp.Basic, limit: int) -> int:
+    """:func:`derivchain.expansion.tree_size` (nodes written out, ``limit + 1`` past ``limit``), the last
+    answer for each of the few expressions last asked about kept: a derivation's direct result is sized
+    against several limits (shown in full? compacted? printed?), one walk can answer them all."""
+    # tree_size(e, L) is min(size, L + 1): an exact size answers any limit, a size past a larger
+    # limit answers a smaller one.
+    hit = _LAST.get(id(expr))
+    if hit is not None:
+        _, size, asked = hit
+        if size <= asked:
+            return min(size, limit + 1)
+        if limit <= asked:
+            return limit + 1
+    size = expansion.tree_size(expr, limit)
+    if len(_LAST) > 256:  # a row's forms, not a table's: nothing per weight outlives a few rows
+        _LAST.clear()
+    _LAST[id(expr)] = (expr, size, limit)  # the expression kept, so its id stays its own
+    return size
+
+
+_LAST: dict = {}
 
 
 def fits(form) -> bool:

@@ -65,7 +65,7 @@ class Derivation:
     def direct_compact(self) -> sp.Expr:
         """The direct result with whole neurons written as their symbols (compacted before SymPy's
         evaluation flattens Out - Y and hides Out), in canonical form."""
-        return canonical(self.network.compact(self.direct.value))
+        return self.network.compact_canonical(self.direct.value)
 
     @cached_property
     def direct_shown(self) -> sp.Expr | None:
@@ -80,6 +80,11 @@ class Derivation:
 
     def cases(self) -> tuple[Case, ...]:
         """The two sides of the single sign(...) kink in the result (the worked example's case split)."""
+        return self._cases
+
+    @cached_property
+    def _cases(self) -> tuple[Case, ...]:
+        # Built once: JSON prints the cases twice (its ``cases`` key and its LaTeX block).
         signs = sorted(atoms_shared(self.backprop.local, sp.sign), key=sp.default_sort_key)
         if len(signs) != 1:
             return ()

@@ -47,12 +47,15 @@ def atoms_shared(expr: sp.Basic, *types) -> set:
     return out
 
 
-def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluate: bool = True) -> sp.Basic:
+def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluate: bool = True,
+                   rebuild: bool = False) -> sp.Basic:
     """``expr.xreplace(rule)`` over shared subexpressions: each distinct node is visited once.
 
     ``memo`` may be kept across calls that use the same ``rule`` (a network's substitution).
     With ``evaluate=False`` nodes are rebuilt as they stand, without SymPy's canonical sort of sums
     and products (which compares the large substituted arguments) or functions' own evaluation.
+    With ``rebuild=True`` every node is rebuilt with evaluation, changed or not: ``canonical(expr.xreplace(rule))``
+    in one walk (and with ``memo``, shared subtrees once across calls).
     """
     memo = {} if memo is None else memo
     # Keyed by identity (the node kept beside its result, so its id stays unique): two equal but
@@ -68,7 +71,7 @@ def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluat
             out = rule[e]
         else:
             args = tuple(walk(a) for a in e.args)
-            if all(a is b for a, b in zip(args, e.args)):
+            if not rebuild and all(a is b for a, b in zip(args, e.args)):
                 out = e
             elif not evaluate and (e.is_Add or e.is_Mul or e.is_Pow or isinstance(e, (sp.Function, sp.Max, sp.Min))):
                 # Functions too: Abs(Out - Y) would otherwise query the sign of the whole tree.

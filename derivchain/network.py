@@ -387,6 +387,11 @@ class Network:
         """Write a substituted expression back in neuron symbols where whole neurons appear."""
         return replace_shared(expr, self.compaction, self._bounded("compact_memo"))
 
+    def compact_canonical(self, expr: sp.Expr) -> sp.Expr:
+        """``canonical(compact(expr))`` in one walk, each node evaluated once (not once to compact, again
+        to make canonical), the nodes shared by many weights' derivatives once a table."""
+        return replace_shared(expr, self.compaction, self._bounded("compact_canonical_memo"), rebuild=True)
+
     def substitute(self, expr: sp.Expr) -> sp.Expr:
         """Replace every neuron symbol in ``expr`` by its full expression (sums and products as they stand)."""
         expr = self.intern(expr)

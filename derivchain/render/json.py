@@ -12,7 +12,7 @@ from ..chains import fits, too_large_note, tree_size
 from .latex import DerivPrinter, printer_for
 from .latex import form as latex_form
 from ..paths import Path
-from .text import expr, partials
+from .text import expr, partials, remembered
 
 
 def dumps(obj) -> str:
@@ -41,6 +41,21 @@ def _chain(c) -> dict:
             "reasons": [r for r in c.reasons[1:]]}
 
 
+class Printed:
+    """The pieces every row of one network's table prints alike (each delta equation, the network's
+    delta and loss chains), printed once and reused by identity: one per table (or ``grad``), dropped
+    with it, bounded as every printer memo is (see :func:`remembered`)."""
+
+    def __init__(self):
+        self._memo: dict = {}
+
+    def once(self, kind: str, obj, make):
+        """``make()`` for ``obj`` the first time ``kind`` of it is asked for; the same object after."""
+        # Keyed by identity, the object kept beside its value so its id stays its own: the network
+        # caches these objects, so every row hands over the same ones.
+        return remembered(self._memo, (kind, id(obj)), lambda: (obj, make()))[1]
+
+
 def _delta(network, eq, verified: bool = False) -> dict:
     """One delta equation; ``verified`` adds whether its printed chain was shown."""
     from ..derivation import conditional_deltas, delta_chain
@@ -53,6 +68,16 @@ def _delta(network, eq, verified: bool = False) -> dict:
         out["conditional"] = {"condition": cond.condition, "equation": f"{expr(cond.equation[0])} = {expr(cond.equation[1])}", "value": expr(cond.value),
                               "verified": cond.verdict.equal}
     return out
+
+
+def _chains(d, printed: Printed) -> list[dict]:
+    """Every chain of the derivation; the network's own (its deltas', its loss's) printed once a table."""
+    from ..derivation import loss_chains
+
+    # Asked for last: built before the derivation's other forms, the delta chains left its entry chain
+    # comparing equal but distinct deep copies (2 s a row on a 10-step RNN).
+    shared = {id(c) for c in (*d.delta_chains, *loss_chains(d.network))}
+    return [printed.once("chain", c, lambda c=c: _chain(c)) if id(c) in shared else _chain(c) for c in d.chains()]
 
 
 class _Sized:
@@ -88,14 +113,19 @@ class _Sized:
         return latex_form(printer, self.forms[key]) if shown is not None else r"\text{[%s]}" % printer.text(too_large_note())
 
 
-def derivation(d) -> dict:
-    """The ``grad`` contract: weight, loss, the three forms, paths, deltas, verdict and LaTeX."""
+def derivation(d, printed: Printed | None = None) -> dict:
+    """The ``grad`` contract: weight, loss, the three forms, paths, deltas, verdict and LaTeX.
+
+    ``printed`` keeps what a table's rows share (see :class:`Printed`): each row's object is the same,
+    only printed once."""
+    printed = Printed() if printed is None else printed
     printer = _printer(d.network)
     sized = _Sized(d.network)
+    network = d.network
     out = {
         "weight": d.parameter.name,
-        "network": d.network.summary(),
-        "loss": expr(d.network.loss_local),
+        "network": network.summary(),
+        "loss": expr(network.loss_local),
         "path_count": d.path_count,
         "direct": sized("direct", d.direct.value, True, None if d.direct_in_full else d.direct_compact),
         # As text and LaTeX print it: in full when short, else with whole neurons as their symbols.
@@ -107,7 +137,7 @@ def derivation(d) -> dict:
         "paths_listed": len(d.paths),
         "backprop": sized("backprop", d.backprop.local),
         "backprop_substituted": sized("backprop_substituted", d.backprop.substituted, True),
-        "deltas": [_delta(d.network, eq) for eq in d.backprop.deltas],
+        "deltas": [printed.once("delta", eq, lambda eq=eq: _delta(network, eq)) for eq in d.backprop.deltas],
         "paths": [_path(path, printer) for path in d.paths],
         "cases": [{"condition": c.condition, "value": expr(c.value)} for c in d.cases()],
         "equal": d.verdict.equal,
@@ -116,7 +146,7 @@ def derivation(d) -> dict:
         "decided": d.verdict.decided,
         "verdict": d.verdict.detail,
         "checked": d.checked,
-        "chains": [_chain(c) for c in d.chains()],
+        "chains": _chains(d, printed),
         "notes": list(d.notes()),
         "latex": {
             "direct": sized.latex(printer, "direct"),
@@ -255,9 +285,18 @@ def descent(r) -> dict:
     }
 
 
-def table_row(d) -> dict:
-    """One row of ``table``: the full ``grad`` object of that parameter."""
-    return derivation(d)
+def table_row(d, printed: Printed | None = None) -> dict:
+    """One row of ``table``: the full ``grad`` object of that parameter (``printed``: what the rows
+    of one table share, see :class:`Printed`)."""
+    return derivation(d, printed)
+
+
+def table_rows(table):
+    """Each row of ``table`` as (derivation, its ``grad`` object), derived one by one; what the rows
+    share is printed once for the whole table and dropped after it."""
+    printed = Printed()
+    for d in table.rows:
+        yield d, table_row(d, printed)
 
 
 def _entries(m):

@@ -14,7 +14,7 @@ from sympy.printing.latex import LatexPrinter
 from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_note
 from ..notation import FLAT
 from ..rules import latex_call, rule_for
-from .text import DISAGREE, arithmetic, remembered, batch_words, learning_rate, with_activation_first
+from .text import DISAGREE, arithmetic, remembered, batch_words, learning_rate, ordered_terms, with_activation_first
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
                  # In text mode with the default font encoding |, < and > print as other glyphs.
@@ -30,31 +30,59 @@ _COMMAND = re.compile(r"\\[a-zA-Z]+")
 def visible_width(tex: str) -> int:
     """A rough count of the characters a LaTeX math string shows (commands count as one, a fraction
     as its wider part)."""
-    return len(_COMMAND.sub("x", _INVISIBLE.sub("", _fractions(tex))).replace("_", "").replace("^", ""))
+    # Asked again of the same strings (a row's direct result is measured twice; the printer's memo
+    # hands back the same string): kept up to a total length, the strings being up to kilobytes each.
+    hit = _WIDTHS.get(tex)
+    if hit is None:
+        global _WIDTHS_KEPT
+        if _WIDTHS_KEPT > 2_000_000:
+            _WIDTHS.clear()
+            _WIDTHS_KEPT = 0
+        hit = _WIDTHS[tex] = len(_COMMAND.sub("x", _INVISIBLE.sub("", _fractions(tex))).replace("_", "").replace("^", ""))
+        _WIDTHS_KEPT += len(tex)
+    return hit
+
+
+_WIDTHS: dict[str, int] = {}
+_WIDTHS_KEPT = 0  # characters of the strings in _WIDTHS
+_BRACE = re.compile(r"[{}]")
 
 
 def _group(tex: str, start: int) -> int:
     """The index just past the brace group that opens at ``tex[start]``."""
+    if start >= len(tex):
+        return len(tex)
+    if tex[start] not in "{}":
+        return start + 1
+    # From brace to brace, not character by character: a direct result's LaTeX runs to kilobytes of
+    # nested fractions, each measured on every row of a table.
     depth = 0
-    for i in range(start, len(tex)):
-        depth += {"{": 1, "}": -1}.get(tex[i], 0)
+    for m in _BRACE.finditer(tex, start):
+        depth += 1 if m.group() == "{" else -1
         if depth == 0:
-            return i + 1
+            return m.end()
     return len(tex)
 
 
 def _fractions(tex: str) -> str:
-    # \frac{a}{b} -> the wider of a and b (each written once, stacked).
-    start = tex.find("\\frac{")
-    if start < 0:
-        return tex
-    a_end = _group(tex, start + 5)
-    if a_end >= len(tex) or tex[a_end] != "{":
-        return tex[:a_end] + _fractions(tex[a_end:])
-    b_end = _group(tex, a_end)
-    a, b = _fractions(tex[start + 6:a_end - 1]), _fractions(tex[a_end + 1:b_end - 1])
-    wider = a if visible_width(a) >= visible_width(b) else b
-    return tex[:start] + "{" + wider + "}" + _fractions(tex[b_end:])
+    # \frac{a}{b} -> the wider of a and b (each written once, stacked). Left to right without
+    # slicing off the rest at each fraction (quadratic in a long sum of fractions).
+    out, pos = [], 0
+    while True:
+        start = tex.find("\\frac{", pos)
+        if start < 0:
+            out.append(tex[pos:])
+            return "".join(out)
+        a_end = _group(tex, start + 5)
+        if a_end >= len(tex) or tex[a_end] != "{":
+            out.append(tex[pos:a_end])
+            pos = a_end
+            continue
+        b_end = _group(tex, a_end)
+        a, b = _fractions(tex[start + 6:a_end - 1]), _fractions(tex[a_end + 1:b_end - 1])
+        wider = a if visible_width(a) >= visible_width(b) else b
+        out.append(tex[pos:start] + "{" + wider + "}")
+        pos = b_end
 
 
 def _join_terms(terms: list[str]) -> str:
@@ -80,6 +108,7 @@ class DerivPrinter(LatexPrinter):
     def __init__(self, settings=None):
         super().__init__(settings)
         self._memo: dict = {}
+        self._lines: dict = {}  # a network's delta chains as aligned lines (see delta_lines)
         self._names = self._settings["names"] or {}
         self._notation = self._settings["notation"] or FLAT
 
@@ -97,6 +126,9 @@ class DerivPrinter(LatexPrinter):
         """LaTeX for one symbol name, as the notation makes it: ``W13`` -> ``W_{13}``, ``w2_1_12`` -> ``w^{2}_{1,12}``."""
         tex = self._names.get(name)
         return tex if tex is not None else self._notation.latex(name)
+
+    def _as_ordered_terms(self, expr, order=None):
+        return ordered_terms(self, expr, order)
 
     def _print_Mul(self, expr):
         return with_activation_first(self, expr, " ") or super()._print_Mul(expr)
@@ -445,14 +477,23 @@ def delta_lines(printer, network, chains) -> list[str]:
     from ..derivation import conditional_deltas
 
     p = printer._print
-    lines = []
-    for c in chains:
-        lines += chain_lines(printer, c)
+
+    def one(c) -> list[str]:
+        lines = chain_lines(printer, c)
         cond = conditional_deltas(network).get(c.lhs)
         if cond is not None:
             lines.append(r"&\text{where } %s = %s \text{ (%s):}" % (p(cond.equation[0]), p(cond.equation[1]), printer.text(cond.condition)))
             lines += expression_lines(printer, p(c.lhs), cond.value)
-    return lines
+        return lines
+
+    # A network's delta chains are its own (cached there) and every derivation through a neuron prints
+    # its delta again: each chain's lines are made once per printer and setting (inside an aligned
+    # block or not), the chain kept beside them so its id stays its own.
+    intertext = printer._settings["intertext"]
+    out = []
+    for c in chains:
+        out += remembered(printer._lines, (id(c), intertext), lambda c=c: (c, one(c)))[1]
+    return out
 
 
 def _comment(text: str) -> str:

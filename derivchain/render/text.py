@@ -11,6 +11,7 @@ from typing import Iterator
 
 import sympy as sp
 
+from sympy.printing.printer import Printer
 from sympy.printing.str import StrPrinter
 
 from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_note
@@ -70,6 +71,24 @@ def remembered(memo: dict, expr, make):
     return hit
 
 
+_TERMS: dict = {}
+
+
+def ordered_terms(printer, expr, order=None) -> list:
+    """``printer._as_ordered_terms(expr, order)``, SymPy's sort of a sum's terms done once for every
+    printer: a table row prints the same sums as text and as LaTeX, and LaTeX lays long ones out again."""
+    order = order or printer.order
+    # By identity, the sum kept beside its terms (so its id stays its own); a few thousand kept, the
+    # sums being a row's own (nothing per row outlives the next few rows).
+    key = (id(expr), order)
+    hit = _TERMS.get(key)
+    if hit is None:
+        if len(_TERMS) > 5_000:
+            _TERMS.clear()
+        hit = _TERMS[key] = (expr, tuple(Printer._as_ordered_terms(printer, expr, order)))
+    return list(hit[1])
+
+
 class TextPrinter(StrPrinter):
     """Plain text that parses back: SymPy's str, pending derivatives as dH4/dW1, activation derivatives
     beside their factor (``H5*(1 - H5)*W13``)."""
@@ -84,6 +103,9 @@ class TextPrinter(StrPrinter):
         if kwargs or not isinstance(expr, sp.Basic) or not expr.args:
             return super()._print(expr, **kwargs)
         return remembered(self._memo, expr, lambda: super(TextPrinter, self)._print(expr))
+
+    def _as_ordered_terms(self, expr, order=None):
+        return ordered_terms(self, expr, order)
 
     def _print_Derivative(self, e):
         inner, (w, _) = e.args[0], e.args[1]

@@ -1,0 +1,75 @@
+"""JSON tables: each row is the ``grad`` object of its parameter, though a table prints shared pieces once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from derivchain.derivation import Table, derive
+from derivchain.network import dense
+from derivchain.render import render
+from derivchain.render.latex import _fractions, _group, visible_width
+
+NETWORKS = [
+    dict(layers="2,3,2,1", activation="sigmoid", loss="abs", bias=True),
+    dict(layers="2,2,2", activation="tanh", loss="squared"),
+    # The output delta's chain carries a named rewrite: an \intertext in align*, a line of its own
+    # inside the aligned block JSON gives.
+    dict(layers="2,2,1", activation="sigmoid", output_activation="sigmoid", loss="cross-entropy"),
+]
+
+
+@pytest.mark.parametrize("spec", NETWORKS, ids=lambda s: f"{s['layers']}-{s['loss']}")
+def test_table_rows_are_the_grad_objects_of_their_parameters(spec):
+    net = dense(**spec)
+    rows = json.loads(render(Table(net, max_paths=3), "json"))
+    assert [r["weight"] for r in rows] == [p.name for p in net.parameters]
+    for row in rows:
+        # A fresh network: nothing printed for the table is reused, every piece is printed anew.
+        alone = dense(**spec)
+        assert row == json.loads(render(derive(alone, row["weight"], max_paths=3), "json")), row["weight"]
+
+
+def test_delta_lines_printed_once_keep_each_blocks_own_layout():
+    net = dense("2,2,1", activation="sigmoid", output_activation="sigmoid", loss="cross-entropy")
+    d = derive(net, "W1")
+    first = render(d, "latex")
+    block = json.loads(render(d, "json"))["latex"]["derivation"]
+    assert r"\intertext" in first and r"\intertext" not in block and r"\text{\small Sigmoid + cross-entropy" in block
+    assert render(d, "latex") == first  # printed again from the printer's lines, the same
+
+
+def _group_by_characters(tex: str, start: int) -> int:
+    depth = 0
+    for i in range(start, len(tex)):
+        depth += {"{": 1, "}": -1}.get(tex[i], 0)
+        if depth == 0:
+            return i + 1
+    return len(tex)
+
+
+@pytest.mark.parametrize("tex", ["", "a", "{a}", "{a{b}c}d", "}{", "{{", r"\frac{a}{bc}", r"\frac{x", r"\frac{\frac{a}{b}}{c} + \frac{dd}{e}",
+                                 r"\left(\frac{W_{1}}{1 + e^{- X_{1}}}\right) \frac{a}"])
+def test_visible_width_walks_brace_groups_as_characters_did(tex):
+    for start in range(len(tex) + 2):
+        assert _group(tex, start) == _group_by_characters(tex, start)
+    assert visible_width(tex) == visible_width(tex)  # remembered: the same answer again
+
+
+def test_visible_width_counts_a_fraction_as_its_wider_part():
+    assert _fractions(r"\frac{\frac{a}{b}}{c} + \frac{dd}{e}") == "{{a}} + {dd}"
+    assert visible_width(r"\frac{\frac{a}{b}}{c} + \frac{dd}{e}") == 6
+    assert visible_width(r"\left(\frac{W_{1}}{1 + e^{- X_{1}}}\right)") == len("(1 + e- X1)")
+
+
+@pytest.mark.parametrize("spec", NETWORKS + [dict(layers="3,4,4,1", activation="tanh", loss="abs", bias=True)],
+                         ids=lambda s: f"{s['layers']}-{s['activation']}")
+def test_direct_compacted_in_one_walk_is_the_canonical_compact_form(spec):
+    from derivchain.differentiate import canonical, intern
+
+    net = dense(**spec)
+    for d in Table(net).rows:
+        table: dict = {}  # interned, equal trees are the same object: compared without writing them out
+        one_walk = intern(d.direct_compact, table)
+        assert one_walk is intern(canonical(net.compact(d.direct.value)), table), d.parameter
