@@ -180,11 +180,13 @@ def wrap_terms(line: str, width: int, indent: int = 4) -> list[str]:
     return [out[0]] + [" " * indent + p for p in out[1:]]
 
 
-# The places to break, in order of preference: terms, then factors, at each bracket depth.
-_LEVELS = [(depth, factors) for depth in range(6) for factors in (False, True)]
+# The places to break, in order of preference at each bracket depth: after a ";" (a matrix's rows, a
+# line's clauses), after a "," (entries, "label = value" items), before a term or an "=", after a "*".
+_KINDS = ("rows", "items", "terms", "factors")
+_LEVELS = [(depth, kind) for depth in range(6) for kind in _KINDS]
 
 
-def _cuts(text: str, depth: int, factors: bool) -> list[int]:
+def _cuts(text: str, depth: int, kind: str) -> list[int]:
     cuts, level = [], 0
     for i, c in enumerate(text):
         if c in "([{":
@@ -192,20 +194,25 @@ def _cuts(text: str, depth: int, factors: bool) -> list[int]:
         elif c in ")]}":
             level -= 1
         elif level == depth and i:
-            if not factors and c == " " and text[i + 1:i + 3] in ("+ ", "- ", "= "):
+            if kind == "rows" and c == " " and text[i - 1] == ";" or kind == "items" and c == " " and text[i - 1] == ",":
                 cuts.append(i)
-            elif factors and c == "*" and text[i - 1] != "*" and text[i + 1:i + 2] not in ("*", " "):
+            elif kind == "terms" and c == " " and text[i + 1:i + 3] in ("+ ", "- ", "= "):
+                cuts.append(i)
+            elif kind == "factors" and c == "*" and text[i - 1] != "*" and text[i + 1:i + 2] not in ("*", " "):
                 cuts.append(i + 1)  # after the *, so the next line starts with the factor
-            # A matrix [a, b; c, d]: between rows with the terms, between entries with the factors.
-            elif c == " " and text[i - 1] == (";" if not factors else ","):
-                cuts.append(i)
     return cuts
 
 
 def _wrap(text: str, width: int, indent: int, level: int, out: list[str]) -> None:
     room = width - (indent if out else 0)  # the first line has the whole width
-    if len(text.strip()) <= room or level >= len(_LEVELS):
+    if len(text.strip()) <= room:
         out.append(text.strip() if out else text)
+        return
+    if level >= len(_LEVELS):  # no place of those: between words, never inside a name or a number
+        import textwrap
+
+        words = textwrap.wrap(text.strip(), room, break_long_words=False, break_on_hyphens=False) or [""]
+        out.extend(words if out else [text[:len(text) - len(text.lstrip())] + words[0], *words[1:]])
         return
     cuts = _cuts(text, *_LEVELS[level])
     if not cuts:

@@ -304,7 +304,7 @@ def batch_values(b) -> Iterator[Line]:
     m = len(b.samples)
     loss = b.derivation.network.loss_symbol
     yield _line(f"Batch of {m} sample{'s' if m != 1 else ''}, reduction {b.reduction} ({arithmetic(b.exact, 'exact')}):",
-                style="bold")
+                style="bold", prose=True)
     yield Line("  " + batch_form(b))
     for i, at in enumerate(b.samples, start=1):
         yield Line(f"  sample {i}: {loss} = {at.loss}; sum over paths = {at.path_sum}, backprop = {at.backprop}, direct = {at.direct}")
@@ -379,7 +379,7 @@ def descent(r) -> Iterator[Line]:
     n = len(r.steps)
     how = arithmetic(r.exact)
     yield _line("Network: ", r.network.summary(), prose=True)
-    yield _line(f"gradient descent, lr = {learning_rate(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", style="bold")
+    yield _line(f"gradient descent, lr = {learning_rate(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", style="bold", prose=True)
     if r.samples:
         yield Line(f"{batch_words(r)}; each loss is the whole batch's")
     rows = [("parameter", "old value", "gradient" + (" (first step)" if n > 1 else ""), "new value")]
