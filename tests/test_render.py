@@ -194,7 +194,7 @@ def test_a_matrix_breaks_between_rows_then_between_entries():
 def test_label_value_items_break_between_items_and_a_word_never_runs_past_the_width():
     line = "  sample 1: Loss = 0.598; sum over paths = 0.00359305755097788, backprop = 0.00359305755097788, direct = 0.00359"
     assert wrap_terms(line, 60, 6) == ["  sample 1: Loss = 0.598;", "      sum over paths = 0.00359305755097788,",
-                                       "      backprop = 0.00359305755097788,", "      direct = 0.00359"]
+                                       "      backprop = 0.00359305755097788, direct = 0.00359"]
     prose = "Note: a long sentence with no operator in it at all, only words that go on and on past the width"
     assert all(len(p) <= 40 for p in wrap_terms(prose, 40, 2))
 
