@@ -528,9 +528,7 @@ def values_lines(at, printer) -> list[str]:
     for path, (factors, term) in zip(d.paths, at.paths):
         lines.append(r"&%s: \quad %s = %s" % (r" \to ".join(printer._print(s) for s in path.nodes),
                                               r" \cdot ".join(_num(f) for f in factors), _num(term)))
-    lhs = printer._print(d.lhs)
-    lines.append(r"%s &= %s \quad \text{(sum over paths, backprop: %s; direct: %s)}" % (
-        lhs, _num(at.path_sum), printer.text(str(at.backprop)), printer.text(str(at.direct))))
+    lines.append(_three(printer._print(d.lhs), at))
     if not at.agree:
         lines.append(r"&\text{\textbf{Warning:} %s}" % printer.text(DISAGREE))
     return lines
@@ -541,8 +539,19 @@ def _num(n) -> str:
     if " (~" in text:  # an exact fraction with its decimal: 1/3 (~0.333)
         exact, approx = text.split(" (~", 1)
         num, den = exact.split("/")
-        return r"\frac{%s}{%s} \approx %s" % (num, den, approx.rstrip(")"))
+        sign = "-" if num.startswith("-") else ""
+        return r"%s\frac{%s}{%s} \approx %s" % (sign, num.lstrip("-"), den, approx.rstrip(")"))
     return text
+
+
+def _three(lhs: str, at) -> str:
+    """``lhs = value`` of the sum over paths, and the other two forms' values: in words when they print the
+    same, else each (numbers in mathematics, so a minus is a minus)."""
+    shown = [str(at.path_sum), str(at.backprop), str(at.direct)]
+    if shown[1:] == shown[:1] * 2:
+        return r"%s &= %s \quad \text{(all three forms)}" % (lhs, _num(at.path_sum))
+    return r"%s &= %s \ \text{(sum over paths)}, \quad %s \ \text{(backprop)}, \quad %s \ \text{(direct)}" % (
+        lhs, _num(at.path_sum), _num(at.backprop), _num(at.direct))
 
 
 def values(at) -> str:
@@ -567,10 +576,8 @@ def batch_lines(b, printer) -> list[str]:
              r"%s &= %s \left[ %s \right]_{s}, \quad m = %d" % (lhs, lead, printer._print(d.backprop.local), m)]
     loss = printer._print(d.network.loss_symbol)
     for i, at in enumerate(b.samples, start=1):
-        lines.append(r"&\text{sample %d:} \quad %s = %s, \quad %s = %s \quad \text{(sum over paths, backprop: %s; direct: %s)}" % (
-            i, loss, _num(at.loss), lhs, _num(at.path_sum), printer.text(str(at.backprop)), printer.text(str(at.direct))))
-    lines.append(r"&\text{batch (%s):} \quad %s = %s, \quad %s = %s \quad \text{(sum over paths, backprop: %s; direct: %s)}" % (
-        b.reduction, loss, _num(b.loss), lhs, _num(b.path_sum), printer.text(str(b.backprop)), printer.text(str(b.direct))))
+        lines += [r"&\text{sample %d:} \quad %s = %s" % (i, loss, _num(at.loss)), _three(lhs, at)]
+    lines += [r"&\text{batch (%s):} \quad %s = %s" % (b.reduction, loss, _num(b.loss)), _three(lhs, b)]
     if not b.agree:
         lines.append(r"&\text{\textbf{Warning:} %s}" % printer.text(DISAGREE))
     return lines
