@@ -27,9 +27,22 @@ _INVISIBLE = re.compile(r"\\(left|right|operatorname|mathrm|text|quad|qquad)\b|[
 _COMMAND = re.compile(r"\\[a-zA-Z]+")
 
 
+_WIDTHS: dict[str, int] = {}
+
+
 def visible_width(tex: str) -> int:
     """A rough count of the characters a LaTeX math string shows (commands count as one, a fraction
     as its wider part)."""
+    # Remembered (bounded): a table's rows measure the same shared sums and terms again and again.
+    hit = _WIDTHS.get(tex)
+    if hit is None:
+        if len(_WIDTHS) > 20_000:
+            _WIDTHS.clear()
+        hit = _WIDTHS[tex] = _visible_width(tex)
+    return hit
+
+
+def _visible_width(tex: str) -> int:
     return len(_COMMAND.sub("x", _INVISIBLE.sub("", _fractions(tex))).replace("_", "").replace("^", ""))
 
 
@@ -92,6 +105,10 @@ class DerivPrinter(LatexPrinter):
         if kwargs or not isinstance(expr, sp.Basic):
             return super()._print(expr, **kwargs)
         return remembered(self._memo, expr, lambda: super(DerivPrinter, self)._print(expr))
+
+    def _as_ordered_terms(self, expr, order=None):
+        # Sorting a sum's terms compares them: a table's rows break the same shared sums again and again.
+        return list(remembered(self._memo, ("terms", expr, order), lambda: super(DerivPrinter, self)._as_ordered_terms(expr, order)))
 
     def name(self, name: str) -> str:
         """LaTeX for one symbol name, as the notation makes it: ``W13`` -> ``W_{13}``, ``w2_1_12`` -> ``w^{2}_{1,12}``."""
