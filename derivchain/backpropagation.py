@@ -161,18 +161,28 @@ def delta_equations(network: Network) -> dict[sp.Symbol, DeltaEquation]:
     return equations
 
 
+def _deltas_needed(network: Network, uses: tuple) -> tuple[DeltaEquation, ...]:
+    """The delta equations below ``uses`` (nodes), from the outputs back, layer by layer, each layer
+    in node order (Out1 before Out2); once per set of uses (every weight into a neuron shares them)."""
+    cache = network.cache.setdefault("deltas_needed", {})
+    key = tuple(u.symbol for u in uses)
+    hit = cache.get(key)
+    if hit is None:
+        all_deltas = delta_equations(network)
+        needed: set[sp.Symbol] = set()
+        for u in uses:
+            needed |= network.descendants(u)
+        order = sorted((n for n in network.neurons if n.symbol in needed), key=lambda n: -n.layer)
+        hit = cache[key] = tuple(all_deltas[n.symbol] for n in order)
+    return hit
+
+
 def backprop(network: Network, parameter: sp.Symbol) -> Backprop:
     """Derive dLoss/dleaf by the delta recursion, factored (not multiplied out), summed over its uses."""
     all_deltas = delta_equations(network)
     uses = tuple((network.loss_partial(parameter), None) if u is None else (u.inner_partial(parameter), u.symbol)
                  for u in network.uses.get(parameter, ()))
-    needed: set[sp.Symbol] = set()
-    for u in network.uses.get(parameter, ()):
-        if u is not None:
-            needed |= network.descendants(u)
-    # From the outputs back, layer by layer, each layer in node order (Out1 before Out2).
-    order = sorted((n for n in network.neurons if n.symbol in needed), key=lambda n: -n.layer)
-    equations = tuple(all_deltas[n.symbol] for n in order)
+    equations = _deltas_needed(network, tuple(u for u in network.uses.get(parameter, ()) if u is not None))
     terms = [c if n is None else all_deltas[n].value if c == 1 else c * all_deltas[n].value for c, n in uses]
     local = sp.Add(*terms)  # one use: a product that keeps the delta's factored shape
     source = neuron = None

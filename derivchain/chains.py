@@ -67,13 +67,28 @@ def _size(expr, limit: int) -> int:
         return tree_size(expr, limit)
     # Keyed by identity, the expression kept beside its size (so its id stays unique): equal but
     # distinct copies of a deep tree would be compared node by node on every lookup.
-    key = (id(expr), limit)
-    hit = _SIZES.get(key)
-    if hit is None:
-        if len(_SIZES) > 50_000:
-            _SIZES.clear()
-        hit = _SIZES[key] = (expr, tree_size(expr, limit))
-    return hit[1]
+    hit = _SIZES.get((id(expr), limit))
+    if hit is not None:
+        return hit[1]
+    # Summed over the arguments, each of them kept: a table row is o_i times a delta that every
+    # weight into the neuron shares, so the delta's size is found once, not once per weight (the
+    # same count: a node plus its arguments' sizes, capped).
+    size = 1
+    for a in expr.args:
+        size = min(size + _sized(a, limit), limit + 1)
+    return _keep(expr, limit, size)
+
+
+def _sized(expr, limit: int) -> int:
+    hit = _SIZES.get((id(expr), limit))
+    return hit[1] if hit is not None else _keep(expr, limit, tree_size(expr, limit))
+
+
+def _keep(expr, limit: int, size: int) -> int:
+    if len(_SIZES) > 50_000:
+        _SIZES.clear()
+    _SIZES[(id(expr), limit)] = (expr, size)
+    return size
 
 
 def too_large_note() -> str:

@@ -150,7 +150,7 @@ class Derivation:
         shown = self.direct_shown
         if shown is None:
             return None
-        return verify({"direct": self.direct.value, "shown": self.network.substitute(shown)})
+        return verify({"direct": self.direct.compared, "shown": self.network.substitute(shown)})
 
     def chains(self) -> tuple[Chain, ...]:
         """Every chain of equalities the renderers print for this derivation."""
@@ -294,5 +294,5 @@ def derive(network: Network, parameter: str | sp.Symbol, max_paths: int = DEFAUL
     paths = sum_over_paths(network, symbol, max_paths)
     bp = backprop(network, symbol)
     dr = direct(network, symbol)
-    verdict = verify({"direct": dr.value, "path sum": paths.substituted, "backprop": bp.substituted})
+    verdict = verify({"direct": dr.compared, "path sum": paths.substituted, "backprop": bp.substituted})
     return Derivation(network, symbol, paths.count, paths, bp, dr, verdict)

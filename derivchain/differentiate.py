@@ -130,7 +130,8 @@ def canonical(expr: sp.Basic) -> sp.Basic:
     return walk(expr)
 
 
-def _product(factors) -> sp.Expr:
+def product(factors) -> sp.Expr:
+    """The product of ``factors``, unevaluated (ones dropped, a zero wins)."""
     # Unevaluated: SymPy's canonical sort of a product compares its (large) factors, which was
     # most of the time on big networks. Ones are dropped and a zero wins, so results read cleanly.
     kept = []
@@ -146,7 +147,8 @@ def _product(factors) -> sp.Expr:
     return kept[0] if len(kept) == 1 else sp.Mul._from_args(kept, True)
 
 
-def _sum(terms) -> sp.Expr:
+def sum_of(terms) -> sp.Expr:
+    """The sum of ``terms``, unevaluated (zeros dropped)."""
     kept = [t for t in terms if t is not sp.S.Zero]
     if not kept:
         return sp.S.Zero
@@ -184,15 +186,16 @@ def dependency_masks(expr: sp.Basic, symbols) -> dict[sp.Basic, int]:
     return masks
 
 
-def differentiate(expr: sp.Expr, x: sp.Symbol, masks: dict[sp.Basic, int] | None = None, bit: int = 0) -> sp.Expr:
+def differentiate(expr: sp.Expr, x: sp.Basic, masks: dict[sp.Basic, int] | None = None, bit: int = 0) -> sp.Expr:
     """d expr / d x for real symbols, over shared subexpressions.
 
     ``masks`` and ``bit`` (from :func:`dependency_masks`, x's bit) let many derivatives of one
-    expression skip finding out, each time, which subexpressions contain x.
+    expression skip finding out, each time, which subexpressions contain x. ``x`` may also be a
+    subexpression of ``expr`` (a neuron's pre-activation): d expr/d x treating that node as a variable.
     """
-    memo: dict[sp.Basic, sp.Expr] = {}
+    memo: dict[sp.Basic, sp.Expr] = {x: sp.S.One}
     if masks is None:
-        depends: dict[sp.Basic, bool] = {}
+        depends: dict[sp.Basic, bool] = {x: True}
 
         def has_x(e: sp.Basic) -> bool:
             hit = depends.get(e)
@@ -212,21 +215,21 @@ def differentiate(expr: sp.Expr, x: sp.Symbol, masks: dict[sp.Basic, int] | None
         if e.is_Symbol:
             out = sp.S.One
         elif e.is_Add:
-            out = _sum([d(a) for a in e.args if has_x(a)])
+            out = sum_of([d(a) for a in e.args if has_x(a)])
         elif e.is_Mul:
             args = e.args
             dependent = [i for i, a in enumerate(args) if has_x(a)]
             if len(dependent) == 1:  # the usual case, W * H: one factor depends on x
                 i = dependent[0]
-                out = _product(args[:i] + (d(args[i]),) + args[i + 1:])
+                out = product(args[:i] + (d(args[i]),) + args[i + 1:])
             else:
-                out = _sum([_product(args[:i] + (d(args[i]),) + args[i + 1:]) for i in dependent])
+                out = sum_of([product(args[:i] + (d(args[i]),) + args[i + 1:]) for i in dependent])
         elif e.is_Pow:
             base, ex = e.args
             if has_x(ex):
                 out = e * (d(ex) * sp.log(base) + ex * d(base) / base)
             else:
-                out = _product([ex, base ** (ex - 1), d(base)])
+                out = product([ex, base ** (ex - 1), d(base)])
         elif (rule := rule_for(e)) is not None and rule.derivative is None:
             out = sp.diff(e, x)  # the rule asks for SymPy's own form (Max, Min)
         elif isinstance(e, sp.Function) or rule is not None:
@@ -238,8 +241,8 @@ def differentiate(expr: sp.Expr, x: sp.Symbol, masks: dict[sp.Basic, int] | None
                 if has_x(a):
                     f = _fdiff(e, i + 1)
                     if f is not sp.S.Zero:
-                        terms.append(_product([f, d(a)]))
-            out = _sum(terms)
+                        terms.append(product([f, d(a)]))
+            out = sum_of(terms)
         else:
             out = sp.diff(e, x)  # anything else (Piecewise, ...): SymPy's own rules
         memo[e] = out

@@ -91,10 +91,22 @@ class Neuron:
     def inner_partial(self, x: sp.Symbol) -> sp.Expr:
         """dz/dx in neighbour symbols: a weight's source, a source's weight, 1 for the bias (summed
         over the edges that carry x, a weight shared within the neuron included)."""
-        terms = [src for src, w in self.sources if w == x] + [w for src, w in self.sources if src == x]
+        by_weight, by_source = self._edges_by
+        terms = by_weight.get(x, []) + by_source.get(x, [])
         if self.bias == x:
             terms.append(sp.S.One)
         return sp.Add(*terms)
+
+    @cached_property
+    def _edges_by(self) -> tuple[dict, dict]:
+        # weight -> its sources and source -> its weights, in edge order: a wide neuron's partials
+        # are asked for every weight, and scanning the edges each time was quadratic in the fan-in.
+        by_weight: dict = {}
+        by_source: dict = {}
+        for src, w in self.sources:
+            by_weight.setdefault(w, []).append(src)
+            by_source.setdefault(src, []).append(w)
+        return by_weight, by_source
 
     def partial(self, x: sp.Symbol) -> sp.Expr:
         """The local partial d(node)/dx = f'(z) * dz/dx, f' the textbook way."""

@@ -30,3 +30,20 @@ def test_abs_loss_uses_sign():
     out, y = sp.symbols("Out Y", real=True)
     assert sp.diff(LOSSES["abs"].formula([out], [y]), out) == sp.sign(out - y)
     assert sp.sign(sp.Integer(0)) == 0
+
+
+def test_exp_of_builds_what_exps_own_evaluation_builds():
+    # exp_of skips exp's evaluation only where that evaluation leaves exp(u) as it is (a wide
+    # neuron's z): the same expression either way, so what is printed and compared does not change.
+    import sympy as sp
+
+    from derivchain.functions import exp_of
+    from derivchain.network import dense, real
+
+    W, X, B, P = real("W"), real("X"), real("B"), sp.Symbol("P", positive=True)
+    cases = [W, -W, W * X + B, -(W * X + B), 1 + W, 2 - W * X, sp.Rational(1, 2) * W - 3, W * X * B - 1,
+             sp.log(W), W + sp.log(X), P + W, sp.I * sp.pi * W, W**2 + X, sp.Integer(0), sp.Integer(2)]
+    net = dense("128,4,1", activation="sigmoid", loss="half-squared")
+    cases += [-net.substitute(n.preactivation) for n in net.hidden]
+    for u in cases:
+        assert exp_of(u) == sp.exp(u) and sp.srepr(exp_of(u)) == sp.srepr(sp.exp(u)), u

@@ -103,8 +103,11 @@ def relative_error(ours: float, theirs: float) -> float:
     return abs(ours - theirs) / max(abs(theirs), 1e-8)
 
 
-@pytest.mark.parametrize("share", [0.0, 0.4])
-def test_torch_autograd_agrees_on_random_networks(share):
+@pytest.mark.parametrize("share, per_neuron", [(0.0, False), (0.4, False), (0.0, True), (0.4, True)])
+def test_torch_autograd_agrees_on_random_networks(share, per_neuron, monkeypatch):
+    # per_neuron: every neuron's dLoss/dz shared by its weights (the direct form a large network compares).
+    if per_neuron:
+        monkeypatch.setattr("derivchain.direct_derivative.SHARED_ABOVE", 0)
     rng = random.Random(20261122)
     worst, compared = 0.0, 0
     for index in range(NETWORKS):
@@ -119,8 +122,9 @@ def test_torch_autograd_agrees_on_random_networks(share):
                 point[s] = mpmath.mpf(rng.uniform(-1.5, 1.5))
         theirs = torch_gradients(spec, net, point)
         for p in net.parameters + net.inputs:  # gradients to the inputs too (saliency)
-            ours = float(evaluate(direct(net, p).value, point))
-            worst = max(worst, relative_error(ours, theirs[p.name]))
+            form = direct(net, p)
+            for ours in (float(evaluate(form.value, point)), float(evaluate(form.compared, point))):  # as printed, as compared
+                worst = max(worst, relative_error(ours, theirs[p.name]))
             compared += 1
     print(f"torch cross-check (share {share}): {NETWORKS} networks, {compared} gradients, max relative error {worst:.2e}")
     assert compared >= 200 and worst < 1e-9

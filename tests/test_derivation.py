@@ -109,3 +109,53 @@ def test_public_names_are_the_functions_even_after_their_modules_load():
 
     for name in ("verify", "backprop", "direct", "derive", "latex", "dense", "descend", "at_values"):
         assert callable(getattr(dc, name)) and not isinstance(getattr(dc, name), type(dc)), name
+
+
+def test_a_deep_neurons_weights_share_its_direct_dloss_dz(monkeypatch):
+    # Every weight into one neuron compares dz/dw * dLoss/dz, the second factor one object per
+    # neuron (not one derivative per weight); the weight's own derivative is still what is printed,
+    # and all three forms are verified for each weight.
+    import derivchain.direct_derivative as dd
+    from derivchain.network import dense
+
+    net = dense("3,3,3,3,1", activation="sigmoid", loss="half-squared")
+    monkeypatch.setattr(dd, "SHARED_ABOVE", 0)
+    first = [w for w in net.weights if net.edges[w][1] is net.hidden[0]]
+    forms = [dd.direct(net, w) for w in first]
+    assert len(first) == 3 and len({id(f.compared.args[-1]) for f in forms}) == 1
+    for w, f in zip(first, forms):
+        assert f.compared.args[0] == net.substitute(net.edges[w][0])  # dz/dw: the weight's source
+        d = derive(net, w)
+        assert d.verdict.equal and d.checked and d.direct.compared is not d.direct.value
+
+
+def test_swish_reads_its_weights_outside_z_so_each_weight_is_differentiated_alone(monkeypatch):
+    # swish(z) = z*sigmoid(z) is flattened into W*X*sigmoid(W*X): W occurs outside the node z.
+    import derivchain.direct_derivative as dd
+    from derivchain.network import dense
+
+    net = dense("2,2,1", activation="swish", loss="half-squared")
+    monkeypatch.setattr(dd, "SHARED_ABOVE", 0)
+    for w in net.weights[:4]:
+        form = dd.direct(net, w)
+        assert form.compared is form.value
+
+
+def test_a_shared_direct_form_keeps_the_verdict_and_can_only_tighten_its_bound():
+    # Where a neuron's dLoss/dz is shared (a deep network), the direct form compared is dz/dw *
+    # dLoss/dz. The verdict's method and word are those of the per-weight derivative; the
+    # false-agreement bound it prints comes from the compared form's degree, which can be lower:
+    # grad W17 on a 13-layer network now says "below 1e-46" where it said "below 1e-45".
+    import re
+
+    from derivchain.network import dense
+    from derivchain.verification import verify
+
+    net = dense("4,4,4,4,4,4,4,4,4,4,4,4,4,1", activation="sigmoid", loss="half-squared")
+    exponent = lambda v: int(re.search(r"below 1e-(\d+)", v.detail).group(1))  # noqa: E731
+    for w in ("W1", "W17"):
+        d = derive(net, w)
+        assert d.direct.compared is not d.direct.value
+        per_weight = verify({"direct": d.direct.value, "path sum": d.path_sum.substituted, "backprop": d.backprop.substituted})
+        assert (d.verdict.word, d.verdict.method) == (per_weight.word, per_weight.method) == ("equal", "random points mod p")
+        assert exponent(d.verdict) >= exponent(per_weight)

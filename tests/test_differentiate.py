@@ -61,3 +61,19 @@ def test_replace_shared_equals_xreplace():
         assert replace_shared(expr, n.substitution, memo) == expr.xreplace(n.substitution)
     unevaluated = replace_shared(expr, n.substitution, {}, evaluate=False)
     assert verify({"a": unevaluated, "b": expr.xreplace(n.substitution)}).equal
+
+
+def test_differentiating_with_respect_to_a_node_is_the_chain_rule_at_that_node():
+    # d expr/d z for a subexpression z, with and without dependency masks: the same as replacing z
+    # by a fresh symbol, differentiating, and putting z back.
+    import sympy as sp
+
+    from derivchain.differentiate import dependency_masks, differentiate
+
+    x, y, t = sp.symbols("x y t", real=True)
+    z = x * y + 1
+    expr = sp.tanh(z) * z + sp.exp(2 * z) + y
+    want = sp.diff(expr.xreplace({z: t}), t).xreplace({t: z})
+    masks = dependency_masks(expr, (x, y, z))
+    for got in (differentiate(expr, z), differentiate(expr, z, masks, 1 << 2)):
+        assert sp.simplify(got - want) == 0

@@ -375,7 +375,7 @@ def test_batch_latex_and_markdown_write_the_formula_and_shapes(tmp_path):
     tex = run("matrix", *LINEAR, "--values", path, "-f", "latex").output
     assert (r"\frac{\partial \mathrm{Loss}}{\partial W^{[1]}} = \frac{1}{m} \Delta^{[1]} (A^{[0]})^{T} &= "
             r"\underset{\text{column } 1 \text{ of } 2}{\begin{bmatrix} \frac{7}{3} \approx 2.33333333333333 \end{bmatrix}}") in tex
-    assert r"\underset{\text{column } 2 \text{ of } 2}{\begin{bmatrix} \frac{-71}{48} \approx -1.47916666666667 \end{bmatrix}}" in tex
+    assert r"\underset{\text{column } 2 \text{ of } 2}{\begin{bmatrix} -\frac{71}{48} \approx -1.47916666666667 \end{bmatrix}}" in tex
     assert r"(1 \times 3)(3 \times 2) \to (1 \times 2)" in tex and r"A^{[0]} &= \begin{bmatrix} 1 & 3 & -2 \\ 2 & -1 & 0.5 \end{bmatrix}" in tex
     assert r"\frac{1}{m}" not in run("matrix", *LINEAR, "--values", path, "--reduction", "sum", "-f", "latex").output
     md = run("matrix", *LINEAR, "--values", path, "--reduction", "sum", "-f", "markdown").output

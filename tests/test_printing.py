@@ -35,3 +35,18 @@ def test_text_escapes_characters_that_change_glyph_in_text_mode():
     from derivchain.render.latex import DerivPrinter
 
     assert DerivPrinter().text("|u| < 1 > 0_x") == r"\textbar{}u\textbar{} \textless{} 1 \textgreater{} 0\_x"
+
+
+def test_printed_size_summed_over_arguments_is_the_tree_size():
+    # chains._size adds up the arguments' (kept) sizes: a row's o_i * delta_j sizes the shared
+    # delta once per neuron. It must count exactly as tree_size does, at and past the limit.
+    from derivchain.chains import _size, tree_size
+    from derivchain.network import dense
+
+    net = dense("3,4,4,1", activation="sigmoid", loss="half-squared")
+    forms = [net.substitute(n.equation) for n in net.neurons] + [net.loss_full]
+    for limit in (5, 40, 400, 20_000):
+        for e in forms:
+            assert _size(e, limit) == tree_size(e, limit), (e, limit)
+            product = e * net.inputs[0]
+            assert _size(product, limit) == tree_size(product, limit)
