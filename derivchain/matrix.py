@@ -4,7 +4,8 @@ Per layer l (layer 0 is the input): ``W^l`` has one row per neuron of layer l an
 neuron of layer l-1, so ``z^l = W^l a^{l-1} + b^l`` and ``a^l = f(z^l)``. Backwards:
 ``delta^L = grad_a L ⊙ f'(z^L)``, ``delta^l = ((W^{l+1})^T delta^{l+1}) ⊙ f'(z^l)``, and
 ``dL/dW^l = delta^l (a^{l-1})^T`` (an outer product: entry (j, i) is ``a^{l-1}_i delta^l_j``, the scalar
-rule ``o_i * delta_j``), ``dL/db^l = delta^l``. The transpose in the recursion sends each delta back
+rule ``o_i * delta_j``), ``dL/db^l = delta^l``; with ``--l2`` (lambda/2 * the sum of squared weights in the loss)
+``dL/dW^l`` gains ``lambda W^l``. The transpose in the recursion sends each delta back
 along the edges it came forward on: column j of ``W^{l+1}`` holds the weights leaving neuron j.
 
 Symbolic entries are written in the network's own symbols (neurons, deltas), as the scalar derivations
@@ -23,6 +24,7 @@ import mpmath
 import sympy as sp
 
 from .backpropagation import delta_equations, delta_symbol
+from .chains import Ordered, OrderedSum
 from .errors import DerivchainError
 from .network import ExprNode, Network
 from .rules import rule_for
@@ -55,12 +57,15 @@ class MatrixLayer:
     sources: tuple[str, ...]  # the previous layer's neurons (or inputs)
     weights: tuple[tuple[str, ...], ...]  # W^l's names, row by row
     biases: tuple[str, ...] | None
+    # Symbolic z and delta as printed: each entry's terms in neuron order, as the scalar equations write them.
+    z_shown: tuple | None = None
+    delta_shown: tuple | None = None
 
     @property
     def shapes(self) -> dict[str, Shape]:
         """Every matrix's shape (rows, columns)."""
         n, m = len(self.names), len(self.sources)
-        out = {"W": (n, m), "b": (n, 1), "z": (n, 1), "a": (n, 1), "a_prev": (m, 1), "delta": (n, 1), "grad_W": (n, m),
+        out = {"W": (n, m), "b": (n, 1), "z": (n, 1), "a": (n, 1), "a_prev": (m, 1), "fprime": (n, 1), "delta": (n, 1), "grad_W": (n, m),
                "grad_b": (n, 1)}
         if self.b is None:
             del out["b"], out["grad_b"]
@@ -116,6 +121,11 @@ class MatrixForm:
         """The loss's symbol (Loss, L)."""
         return self.network.loss_symbol
 
+    @property
+    def l2(self) -> Fraction | None:
+        """The L2 strength lambda (None without --l2): each dL/dW^l gains lambda W^l."""
+        return self.network.l2
+
     def __repr__(self) -> str:
         kind = "at values" if self.at_values else "symbolic"
         return f"MatrixForm({len(self.layers)} layers, {kind}, {self.check.verified}/{self.check.total} entries verified)"
@@ -136,7 +146,8 @@ def dense_layers(net: Network) -> list[list]:
     layer l reads every neuron of layer l-1, in order, through a weight of its own)."""
     def refuse(why: str):
         raise NotDenseError(f"matrix needs a layered dense network (each neuron reads every neuron of the layer before "
-                            f"through its own weight); {net.origin or 'this network'}: {why}")
+                            f"through its own weight); {net.origin or 'this network'}: {why}; use grad, table or export for "
+                            "this network (the matrix form needs layers of neurons without shared weights or skip connections)")
 
     if any(isinstance(n, ExprNode) for n in net.neurons):
         refuse("it has expression nodes")
@@ -159,7 +170,10 @@ def dense_layers(net: Network) -> list[list]:
     with_bias = {n.bias is not None for n in net.neurons}
     if len(with_bias) > 1:
         refuse("some neurons have a bias and some do not")
-    if set(net.uses_of_loss) - set(net.targets) - {o.symbol for o in net.outputs}:
+    read = set(net.uses_of_loss) - set(net.targets) - {o.symbol for o in net.outputs}
+    if net.l2 is not None:  # the L2 term reads every weight: dL/dW^l gains lambda W^l
+        read -= set(net.weights)
+    if read:
         refuse("the loss reads something other than the outputs and targets")
     return layers
 
@@ -218,6 +232,8 @@ def _symbolic(net: Network, layers: list[list]) -> MatrixForm:
     for k, (neurons, W, b, z, a, fprime, a_prev_l) in enumerate(forward):
         names = _column([delta_symbol(x.symbol) for x in neurons])
         grad_W = _checked(names * a_prev_l.T, names.shape, a_prev_l.T.shape, W.shape, f"delta^{k + 1} (a^{k})^T")
+        if net.l2 is not None:
+            grad_W = grad_W + _lambda(net) * W
         grad_b = names if b is not None else None
         for matrix, params in ((grad_W, W), (grad_b, b)):
             if matrix is None:
@@ -230,10 +246,15 @@ def _symbolic(net: Network, layers: list[list]) -> MatrixForm:
                     counts[verdict.method] = counts.get(verdict.method, 0) + 1
                 else:
                     failures.append(f"{p.name}: {verdict.word}")
-        out_layers.append(_layer(k + 1, neurons, a_prev_l, W, b, z, a, fprime, deltas[k], grad_W, grad_b))
+        out_layers.append(_layer(k + 1, neurons, a_prev_l, W, b, z, a, fprime, deltas[k], grad_W, grad_b, net))
     check = EntryCheck(total - len(failures), total, tuple(sorted(counts.items())),
                        "each compared with the direct derivative of its weight by verify", tuple(failures))
     return MatrixForm(net, _column(net.inputs), tuple(out_layers), check, grad_a)
+
+
+def _lambda(net: Network) -> sp.Rational:
+    """The L2 strength lambda as a SymPy Rational."""
+    return sp.Rational(net.l2.numerator, net.l2.denominator)
 
 
 def _hadamard_keep(left: sp.Matrix, right: sp.Matrix) -> sp.Matrix:
@@ -244,10 +265,19 @@ def _hadamard_keep(left: sp.Matrix, right: sp.Matrix) -> sp.Matrix:
     return sp.Matrix(left.shape[0], left.shape[1], entries)
 
 
-def _layer(index, neurons, a_prev, W, b, z, a, fprime, delta, grad_W, grad_b) -> MatrixLayer:
+def _layer(index, neurons, a_prev, W, b, z, a, fprime, delta, grad_W, grad_b, net) -> MatrixLayer:
+    equations = delta_equations(net)
     return MatrixLayer(index, W, b, z, a, fprime, delta, grad_W, grad_b, tuple(x.name for x in neurons),
                        tuple(s.name for s in a_prev), tuple(tuple(w.name for _, w in x.sources) for x in neurons),
-                       tuple(x.bias.name for x in neurons) if neurons[0].bias is not None else None)
+                       tuple(x.bias.name for x in neurons) if neurons[0].bias is not None else None,
+                       tuple((_z_form(x),) for x in neurons), tuple((equations[x.symbol].rhs_form,) for x in neurons))
+
+
+def _z_form(neuron) -> OrderedSum:
+    """z of one neuron in source order, the bias last: ``W31*H1 + ... + W40*H10 + B11`` (SymPy would sort the
+    terms by name, H10 before H2)."""
+    terms = tuple(Ordered((w, src), compact=True) for src, w in neuron.sources)
+    return OrderedSum(terms + ((neuron.bias,) if neuron.bias is not None else ()))
 
 
 # --- at values -------------------------------------------------------------------------------------
@@ -290,9 +320,14 @@ def _scalar_forms(net: Network, layers: list[list]) -> list[tuple[sp.Symbol, sp.
     out = []
     for neurons in layers:
         for x in neurons:
-            out += [(w, x.inner_partial(w) * deltas[x.symbol].value) for _, w in x.sources]
+            out += [(w, _with_l2(net, w, x.inner_partial(w) * deltas[x.symbol].value)) for _, w in x.sources]
         out += [(x.bias, deltas[x.symbol].value) for x in neurons if x.bias is not None]
     return out
+
+
+def _with_l2(net: Network, w: sp.Symbol, form: sp.Expr) -> sp.Expr:
+    # With --l2 the loss also reads w directly: backprop adds that use's partial, lambda * w.
+    return form if net.l2 is None else sp.Add(net.loss_partial(w), form)
 
 
 class _Pass:
@@ -330,6 +365,9 @@ class _Pass:
             self.loss = raw.number(raw(num(net.loss_local)))
             return
         self.grad_W = [[[d * o for o in f[6]] for d in deltas[k]] for k, f in enumerate(forward)]  # delta (a^{l-1})^T
+        if net.l2 is not None:  # + lambda W^l
+            lam = raw(net.l2)
+            self.grad_W = [[[g + lam * w for g, w in zip(gs, ws)] for gs, ws in zip(grad, f[1])] for grad, f in zip(self.grad_W, forward)]
         mine = []
         for k, (neurons, W, b, *_rest) in enumerate(forward):
             mine += [self.grad_W[k][j][i] for j in range(len(neurons)) for i in range(len(W[0]))]
@@ -497,6 +535,11 @@ class BatchMatrixForm:
         """The loss's symbol (Loss, L)."""
         return self.network.loss_symbol
 
+    @property
+    def l2(self) -> Fraction | None:
+        """The L2 strength lambda (None without --l2): each dL/dW^l gains lambda W^l."""
+        return self.network.l2
+
     def __repr__(self) -> str:
         return f"BatchMatrixForm({len(self.layers)} layers, {self.size} samples, {self.check.verified}/{self.check.total} entries verified)"
 
@@ -524,6 +567,9 @@ def batch_matrix_form(net: Network, parameters: dict, samples, reduction: str = 
             Delta = [[p.deltas[k][j] for p in passes] for j in range(len(neurons))]
             grad_W = [[scale * raw.dot(Delta[j], A_prev[i]) for i in range(len(A_prev))]
                       for j in range(len(neurons))]  # (1/m) Delta (A^{l-1})^T
+            if net.l2 is not None:  # each sample's loss holds the L2 term: lambda W^l reduced as the samples are (sum: m times)
+                lam = raw(net.l2) * (m if reduction == "sum" else 1)
+                grad_W = [[g + lam * w for g, w in zip(gs, ws)] for gs, ws in zip(grad_W, W)]
             grad_b = [scale * raw.total(Delta[j]) for j in range(len(neurons))] if b is not None else None  # (1/m) Delta 1
             mine += [v for row in grad_W for v in row] + (grad_b or [])
             sources = net.inputs if k == 0 else [x.symbol for x in layers[k - 1]]

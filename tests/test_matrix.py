@@ -146,10 +146,13 @@ def test_latex_and_markdown_use_bmatrix():
 @pytest.mark.parametrize("args,needle", [
     (["--network", str(ROOT / "examples" / "skip.toml")], "matrix needs a layered dense network"),
     (["--network", "rnn:steps=3,hidden=2"], "matrix needs a layered dense network"),
+    (["--network", str(ROOT / "examples" / "rnn.toml")], "W is shared"),
+    (["--network", str(ROOT / "examples" / "conv1d.toml")], "k1 is shared"),
 ])
 def test_a_graph_that_is_not_layered_dense_is_refused_in_one_line(args, needle):
     r = run("matrix", *args)
     assert r.exit_code == 2 and needle in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert "use grad, table or export for this network" in r.output  # the fix, not only the problem
 
 
 def test_missing_values_are_named():
@@ -172,7 +175,8 @@ def test_json_has_no_python_reprs_and_text_is_deterministic():
         elif isinstance(v, list):
             [walk(x) for x in v]
         elif isinstance(v, str):
-            assert not v.startswith(("Matrix(", "Number(", "(", "[")), v
+            # An expression may open with a bracket (f'(z) first: (1 - H1**2)*W5*delta_Out), a Python repr may not.
+            assert not v.startswith(("Matrix(", "Number(", "[", "((")) and not re.search(r"Fraction\(|mpf\(|Ordered", v), v
 
     walk(json.loads(first))
 
@@ -198,7 +202,10 @@ def test_batch_and_wide_matrices_compile(tmp_path):
     rng = random.Random(3)
     at.write_text(json.dumps({s.name: rng.randint(-50, 50) / 100 for s in (lambda n: n.inputs + n.targets + n.parameters)(
         dc.dense("8,8,8,1", bias=True))}))
-    pieces = [run("matrix", *args, "-f", "latex").output for args in (batch, wide, wide + ["--values", str(at)])]
+    readme = ["--layers", "2,2,1", "--activation", "relu", "--loss", "half-squared", "--bias", "--values",
+              str(ROOT / "examples" / "matrix_batch_values.json")]
+    cases = (batch, wide, wide + ["--values", str(at)], readme, readme + ["--l2", "0.1", "--reduction", "sum"])
+    pieces = [run("matrix", *args, "-f", "latex").output for args in cases]
     md = run("matrix", *batch, "--reduction", "sum", "-f", "markdown").output
     blocks = [r"\[" + block + r"\]" for block in md.split("$$")[1::2]]
     doc = "\\documentclass{article}\\usepackage[a4paper,margin=2cm]{geometry}\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
@@ -207,23 +214,24 @@ def test_batch_and_wide_matrices_compile(tmp_path):
 
 
 def test_wide_matrices_are_written_in_blocks_of_columns_and_long_entries_one_a_line():
-    from derivchain.render.latex import MATRIX_WIDTH, visible_width
+    from derivchain.render.latex import LINE_POINTS, points
 
     net = dc.dense("8,8,8,1", activation="sigmoid", loss="half-squared", bias=True)
     rng = random.Random(3)
     at = {s.name: Fraction(rng.randint(-50, 50), 100) for s in net.inputs + net.targets + net.parameters}
     for m in (dc.api.matrix(net), dc.api.matrix(net, at)):
-        # No matrix row shows more than MATRIX_WIDTH characters (the compile test checks the page itself).
+        # No matrix row is wider than the line less its name and shape (the compile tests check the page itself).
         rows_shown = [r for body in re.findall(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", render(m, "latex"))
                       for r in body.split(r" \\ ")]
-        assert max(visible_width(r) for r in rows_shown) <= MATRIX_WIDTH, max(rows_shown, key=visible_width)
+        widest = max(rows_shown, key=lambda r: points(r, fraction=0.8))
+        assert points(widest, fraction=0.8) <= LINE_POINTS - 150, widest
     tex = render(dc.api.matrix(net, at), "latex")
     assert r"W^{[1]} &= \underset{\text{columns } 1\text{--}5 \text{ of } 8}{\begin{bmatrix}" in tex
     assert r"&\phantom{=}\ \underset{\text{columns } 6\text{--}8 \text{ of } 8}{\begin{bmatrix}" in tex
     assert r"\underset{\text{column } 8 \text{ of } 8}" in tex  # dLoss/dW^1's 21-character entries: a column a line
     assert r" \cdot 10^{-5}" in tex and "e-5" not in tex
     symbolic = render(dc.api.matrix(net), "latex")
-    assert r"(z^{[1]})_{8} &= B_{8} + " in symbolic  # z^1's entries, one a line
+    assert r"(z^{[1]})_{8} &= W_{57} X_{1} + W_{58} X_{2} + " in symbolic  # z^1's entries, one a line, in source order
 
 
 # --- batches on the command line ------------------------------------------------------------------------
@@ -280,7 +288,11 @@ def test_cli_batch_json_layers_have_a_column_per_sample(tmp_path):
     hidden = data["layers"][0]
     assert {"W", "b", "z", "a", "delta", "grad_W", "grad_b"} <= set(hidden)
     assert [len(hidden[k]) for k in ("z", "a", "delta")] == [2, 2, 2] and all(len(r) == 3 for r in hidden["z"] + hidden["delta"])
-    assert hidden["shapes"]["Delta"] == [2, 3] and len(hidden["grad_W"]) == 2 and len(hidden["grad_W"][0]) == 2
+    assert hidden["shapes"]["delta"] == [2, 3] and len(hidden["grad_W"]) == 2 and len(hidden["grad_W"][0]) == 2
+    # The shapes' keys are the layer's own keys (z, a, f_prime, delta), as in the single-sample JSON.
+    assert set(hidden["shapes"]) == {"W", "b", "z", "a", "a_prev", "f_prime", "delta", "grad_W", "grad_b"}
+    single = json.loads(run("matrix", "--layers", "2,2,1", "--bias", "-f", "json").output)["layers"][0]
+    assert set(single["shapes"]) == set(hidden["shapes"]) and set(single["shapes"]) - {"a_prev"} <= set(single)
     assert data["equal"] and data["verified"] == data["total"] == 9
     # grad_W is the mean of the samples' own matrix forms.
     values = dc.read_values(batch_file(tmp_path))
@@ -373,9 +385,15 @@ def test_matrices_equal_torch_autograd_for_a_3_4_2_sigmoid_network():
 def test_batch_latex_and_markdown_write_the_formula_and_shapes(tmp_path):
     path = str(batch_file(tmp_path, LINEAR_BATCH))
     tex = run("matrix", *LINEAR, "--values", path, "-f", "latex").output
+    # Two 15-digit entries do not fit beside these names and shapes: a column a line; a negative fraction's sign before it.
     assert (r"\frac{\partial \mathrm{Loss}}{\partial W^{[1]}} = \frac{1}{m} \Delta^{[1]} (A^{[0]})^{T} &= "
             r"\underset{\text{column } 1 \text{ of } 2}{\begin{bmatrix} \frac{7}{3} \approx 2.33333333333333 \end{bmatrix}}") in tex
     assert r"\underset{\text{column } 2 \text{ of } 2}{\begin{bmatrix} -\frac{71}{48} \approx -1.47916666666667 \end{bmatrix}}" in tex
+    assert r"\frac{-" not in tex
+    # The README's example: its 1x2 dLoss/dW^[2] fits the line, so it is whole (the page compiles without an overfull box).
+    readme = run("matrix", "--layers", "2,2,1", "--activation", "relu", "--loss", "half-squared", "--bias", "--values",
+                 str(ROOT / "examples" / "matrix_batch_values.json"), "-f", "latex").output
+    assert r"&= \begin{bmatrix} \frac{37}{48} \approx 0.770833333333333 & -0.65625 \end{bmatrix} && (1 \times 3)(3 \times 2)" in readme
     assert r"(1 \times 3)(3 \times 2) \to (1 \times 2)" in tex and r"A^{[0]} &= \begin{bmatrix} 1 & 3 & -2 \\ 2 & -1 & 0.5 \end{bmatrix}" in tex
     assert r"\frac{1}{m}" not in run("matrix", *LINEAR, "--values", path, "--reduction", "sum", "-f", "latex").output
     md = run("matrix", *LINEAR, "--values", path, "--reduction", "sum", "-f", "markdown").output
@@ -416,3 +434,86 @@ def test_published_batch_example_to_its_printed_digits(tmp_path):
     assert [round(float(v), 8) for (v,) in out.grad_b] == COURSERA_PRINTED["db2"]
     # The test case's cached forward pass too (its A2 = [0.5002307, 0.49985831, 0.50023963]).
     assert [round(float(v), 8) for v in out.A[0]] == [0.5002307, 0.49985831, 0.50023963]
+
+
+# --- L2 regularisation: dL/dW^l = delta^l (a^(l-1))^T + lambda W^l ------------------------------------
+def test_l2_symbolic_adds_lambda_W_and_every_entry_verifies():
+    m = dc.api.matrix(dc.with_l2(dc.dense("2,1"), Fraction(1, 10)))
+    assert m.l2 == Fraction(1, 10) and m.layers[0].shapes["grad_W"] == (1, 2)
+    assert names(m.layers[0].grad_W) == [["W1/10 + X1*delta_Out", "W2/10 + X2*delta_Out"]]
+    assert m.check.equal and (m.check.verified, m.check.total) == (2, 2)
+
+
+def test_l2_left_out_is_caught(monkeypatch):
+    monkeypatch.setattr(mx, "_lambda", lambda net: 0)  # the matrix form forgets the L2 term: the scalar derivation disagrees
+    m = dc.api.matrix(dc.with_l2(dc.dense("2,1"), Fraction(1, 10)))
+    assert not m.check.equal and m.check.verified == 0
+
+
+def test_l2_at_values_and_biases_excluded():
+    net = dc.with_l2(dc.dense("2,1", loss="half-squared", bias=True), Fraction(1, 10))
+    m = dc.api.matrix(net, {"W1": Fraction(1, 2), "W2": Fraction(-1, 4), "B1": Fraction(1), "X1": 1, "X2": 2, "Y": 2})
+    # Out = 1/2 - 1/2 + 1 = 1, delta = Out - Y = -1: dL/dW = -[1, 2] + (1/10) [1/2, -1/4]; dL/db = delta, no L2.
+    assert [v.value for v in m.layers[0].grad_W[0]] == [Fraction(-19, 20), Fraction(-81, 40)]
+    assert [r[0].value for r in m.layers[0].grad_b] == [-1]
+    assert m.check.equal and m.check.total == 3
+
+
+@pytest.mark.parametrize("reduction,expected", [("mean", [Fraction(143, 60), Fraction(-361, 240)]),
+                                                ("sum", [Fraction(143, 20), Fraction(-361, 80)])])
+def test_l2_batch_counts_the_term_as_each_samples_loss_does(tmp_path, reduction, expected):
+    # Without L2: mean [7/3, -71/48], sum [7, -71/16]; each sample's loss holds lambda W: the sum has it m = 3 times.
+    net = dc.with_l2(dc.dense("2,1", loss="half-squared"), Fraction(1, 10))
+    b = dc.api.matrix(net, dc.read_values(batch_file(tmp_path, LINEAR_BATCH)), reduction)
+    assert [v.value for v in b.layers[0].grad_W[0]] == expected
+    assert b.check.equal and (b.check.verified, b.check.total) == (2, 2)
+    scalar = run("grad", "W1", *LINEAR, "--l2", "0.1", "--values", str(batch_file(tmp_path, LINEAR_BATCH)), "--reduction", reduction)
+    assert f"backprop = {expected[0]}" in scalar.output or f"backprop = {float(expected[0]):.15g}" in scalar.output, scalar.output
+
+
+def test_l2_in_every_format(tmp_path):
+    args = [*LINEAR, "--l2", "0.1"]
+    text = run("matrix", *args)
+    assert text.exit_code == 0 and "dLoss/dW^1 = delta^1 (a^0)^T + lambda W^1: (1x1)(1x2) -> 1x2" in text.output, text.output
+    assert "L2: lambda = 1/10" in text.output
+    summed = run("matrix", *args, "--values", str(batch_file(tmp_path, LINEAR_BATCH)), "--reduction", "sum")
+    assert "dLoss/dW^1 = Delta^1 (A^0)^T + m lambda W^1: (1x3)(3x2) -> 1x2" in summed.output, summed.output
+    tex = run("matrix", *args, "-f", "latex").output
+    assert r"(a^{[0]})^{T} + \lambda W^{[1]}" in tex and r"\lambda = \frac{1}{10}" in tex
+    assert r"\lambda W^{[1]}" in run("matrix", *args, "-f", "markdown").output
+    data = json.loads(run("matrix", *args, "--values", str(batch_file(tmp_path, LINEAR_BATCH)), "-f", "json").output)
+    assert data["l2"] == {"lambda": "1/10", "term": "lambda W^l"} and data["layers"][0]["grad_W"] == [[143 / 60, -361 / 240]]
+    assert json.loads(run("matrix", *LINEAR, "-f", "json").output)["l2"] is None
+
+
+def test_latex_and_markdown_label_each_layers_rows_as_the_text_does(tmp_path):
+    for args in (["--layers", "2,2,1", "--bias"], [*LINEAR, "--values", str(batch_file(tmp_path, LINEAR_BATCH))]):
+        text = run("matrix", *args).output
+        labels = re.findall(r"^  (layer \d+ \([^)]*\):)$", text, re.M)
+        assert labels and len(labels) == 2 * (len(args[1].split(",")) - 1), text
+        for fmt in ("latex", "markdown"):
+            shown = re.findall(r"&\\quad\\text\{(layer [^}]*)\}", run("matrix", *args, "-f", fmt).output)
+            assert shown == labels, (fmt, shown)
+    wide = render(dc.api.matrix(dc.dense("2,8,1")), "latex")
+    assert r"&\quad\text{layer 1 (H1, H2, ..., H8):}" in wide  # a long layer's label stays short
+
+
+def test_symbolic_z_and_delta_are_printed_in_neuron_order_as_the_scalar_equations():
+    from derivchain.chains import value_of
+
+    m = dc.api.matrix(dc.dense("10,2,12", activation="sigmoid", bias=True))
+    text = run("matrix", "--layers", "10,2,12", "--activation", "sigmoid", "--bias").output
+    # Source order, bias last (SymPy's name order would put W10*X10 before W2*X2).
+    assert "-> 2x1 = [W1*X1 + W2*X2 + W3*X3 + W4*X4 + W5*X5 + W6*X6 + W7*X7 + W8*X8 + W9*X9 + W10*X10 + B1; " in text, text
+    # delta^1 as the scalar recursion prints it: f'(z) first, then the successors in order (Out9 before Out10).
+    assert "[H1*(1 - H1)*(W21*delta_Out1 + W23*delta_Out2 + " in text and "W37*delta_Out9 + W39*delta_Out10 + " in text, text
+    for layer in m.layers:  # the printed forms are the matrices' own entries
+        for shown, entry in ((layer.z_shown, layer.z), (layer.delta_shown, layer.delta)):
+            assert all(sp_equal(value_of(s), e) for (s,), e in zip(shown, entry))
+    assert json.loads(run("matrix", "--layers", "10,2,1", "--bias", "-f", "json").output)["layers"][1]["z"] == ["W21*H1 + W22*H2 + B3"]
+
+
+def sp_equal(a, b) -> bool:
+    import sympy
+
+    return sympy.expand(a - b) == 0

@@ -302,10 +302,11 @@ def table_rows(table):
 def _entries(m):
     """A matrix's entries: numbers at values, expression text otherwise; a column as a flat list."""
     from ..matrix import rows
+    from ..values import Number
 
     if m is None:
         return None
-    out = [[_number(v) if not hasattr(v, "free_symbols") else expr(v) for v in row] for row in rows(m)]
+    out = [[_number(v) if isinstance(v, Number) else expr(v) for v in row] for row in rows(m)]
     return out
 
 
@@ -324,16 +325,16 @@ def matrix(m) -> dict:
             "neurons": list(layer.names),
             "W": _entries(layer.W),
             "b": _column(layer.b),
-            "z": _column(layer.z),
+            "z": _column(layer.z_shown or layer.z),
             "a": _column(layer.a),
             "f_prime": _column(layer.fprime),
-            "delta": _column(layer.delta),
+            "delta": _column(layer.delta_shown or layer.delta),
             "delta_names": [f"delta_{x}" for x in layer.names],
             "grad_W": _entries(layer.grad_W),
             "grad_b": _column(layer.grad_b),
             "weights": [list(r) for r in layer.weights],
             "biases": None if layer.biases is None else list(layer.biases),
-            "shapes": {k: list(v) for k, v in layer.shapes.items()},
+            "shapes": _shapes(layer),
         })
     return {
         "network": m.network.summary(),
@@ -344,8 +345,25 @@ def matrix(m) -> dict:
         "inputs": _column(m.inputs),
         "grad_a": _column(m.grad_a),
         "layers": layers,
+        **_l2(m),
         **_entry_check(m.check),
     }
+
+
+#: The layer attributes' names where the JSON layer keys differ (a batch's Z, A, Delta are its z, a, delta).
+_LAYER_KEYS = {"Z": "z", "A": "a", "A_prev": "a_prev", "fprime": "f_prime", "Delta": "delta"}
+
+
+def _shapes(layer) -> dict:
+    """Each matrix's [rows, columns], under the key the layer's entries have (``f_prime``, ``delta``)."""
+    return {_LAYER_KEYS.get(k, k): list(v) for k, v in layer.shapes.items()}
+
+
+def _l2(m) -> dict:
+    """``l2``: lambda and the term each ``grad_W`` includes (None without --l2)."""
+    from .text import l2_term
+
+    return {"l2": None if m.l2 is None else {"lambda": str(m.l2), "term": l2_term(m).removeprefix(" + ")}}
 
 
 def _entry_check(c) -> dict:
@@ -372,7 +390,7 @@ def batch_matrix(b) -> dict:
             "grad_b": _column(layer.grad_b),
             "weights": [list(r) for r in layer.weights],
             "biases": None if layer.biases is None else list(layer.biases),
-            "shapes": {k: list(v) for k, v in layer.shapes.items()},
+            "shapes": _shapes(layer),
         })
     return {
         "network": b.network.summary(),
@@ -386,5 +404,6 @@ def batch_matrix(b) -> dict:
         "inputs": _entries(b.inputs),
         "grad_a": _entries(b.grad_A),
         "layers": layers,
+        **_l2(b),
         **_entry_check(b.check),
     }

@@ -7,6 +7,7 @@ the aligned lines that documents and Markdown reuse.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
@@ -336,7 +337,10 @@ def expression_lines(printer, prefix: str, e, width: int | None = None) -> list[
     if isinstance(e, OrderedSum):
         return printer.broken_sum(prefix, [form(printer, t) for t in e.terms], width)
     if isinstance(e, Ordered):
-        return [r"%s &= %s" % (prefix, form(printer, e))]
+        shown = form(printer, e)
+        if visible_width(shown) <= width or not isinstance(e.factors[-1], OrderedSum) or len(e.factors[-1].terms) < 2:
+            return [r"%s &= %s" % (prefix, shown)]
+        return _laid_out(prefix, _ordered_tokens(printer, e), width)
     if visible_width(p(e)) <= width:
         return [r"%s &= %s" % (prefix, p(e))]
     # Too long for one line: a sum broken between its terms, a product around its widest sum, as
@@ -368,6 +372,15 @@ def _tokens(printer, e, width: int, sign: str = "", split: bool = False) -> list
                 (first, _), (last, last_starts) = body[0], body[-1]
                 return [(sign + head + r"\left(" + first, True), *body[1:-1], (last + r"\right)", last_starts)]
     return [(sign + p(e), True)]
+
+
+def _ordered_tokens(printer, e: Ordered) -> list[tuple[str, bool]]:
+    r"""A product ending in a long sum, in its own order (``f'(z) \left(W_{9} \delta_{H_{9}} + ...\right)``), as
+    :func:`_tokens` pieces: a line may start before each of the sum's terms."""
+    head = " ".join(_factor(printer, x) for x in e.factors[:-1])
+    terms = [form(printer, t) for t in e.factors[-1].terms]
+    pieces = [terms[0]] + [("- " + t[1:].lstrip()) if t.startswith("-") else "+ " + t for t in terms[1:]]
+    return [(head + r" \left(" + pieces[0], True), *((x, True) for x in pieces[1:-1]), (pieces[-1] + r"\right)", True)]
 
 
 def _laid_out(prefix: str, tokens: list[tuple[str, bool]], width: int) -> list[str]:
@@ -693,16 +706,58 @@ def table_footer(table) -> str:
     return "\\end{align*}\n}"
 
 
-#: The widest a matrix may print on one line (visible characters, beside its name and shape): a wider one is
-#: written in blocks of columns, one block a line, and a column of long expressions one entry a line.
+#: The widest a column of long expressions may print (visible characters): wider, one entry a line.
 MATRIX_WIDTH = 44
+#: The line a matrix form's ``align*`` block fills: 10pt article, A4 with 2 cm margins (the exported
+#: document's page), in points; a matrix wider than what its block's names and shapes leave is written in
+#: blocks of columns, one block a line.
+LINE_POINTS = 481
+#: The space ``align*`` keeps between its column pairs (amsmath's \minalignsep), and a margin for the estimate.
+ALIGN_GAP = 10 + 24
+
+#: Estimated widths (points, 10pt Computer Modern) of what a matrix line shows: relations and binary
+#: operators with their spacing, Greek letters, brackets; letters and digits by class below.
+_POINTS = {"=": 13.4, "+": 12.2, "(": 3.9, ")": 3.9, "[": 2.8, "]": 2.8, ".": 2.8, ",": 2.8, "'": 2.8, "/": 5,
+           r"\approx": 13.4, r"\to": 15.5, r"\times": 12.2, r"\odot": 12.2, r"\cdot": 7.2, r"\Delta": 8.3,
+           r"\delta": 4.5, r"\lambda": 5.8, r"\nabla": 8.3, r"\partial": 5.7, r"\sum": 10.6, r"\phantom": 0}
+_TOKEN = re.compile(r"\\[a-zA-Z]+|\\.|.", re.S)
+_SILENT = {r"\left", r"\right", r"\mathrm", r"\mathbf", r"\text", r"\textstyle", r"\operatorname", r"\mathit"}
+
+
+def points(tex: str, size: float = 1.0, fraction: float = 1.0) -> float:
+    """An estimate of the width a LaTeX math string prints, in points at 10pt (``size``: its scale, 0.8 in a
+    script; ``fraction``: the scale of a fraction's parts, 0.8 in text style, as in a matrix's cells)."""
+    width, i, operand = 0.0, 0, False
+    while i < len(tex):
+        token = _TOKEN.match(tex, i).group()
+        i += len(token)
+        if token in "^_":  # a script: its group (or one token) at 80 % (cmr7 beside cmr10)
+            end = _group(tex, i) if tex[i:i + 1] == "{" else i + len(_TOKEN.match(tex, i).group())
+            width += points(tex[i:end].strip("{}") if tex[i:i + 1] == "{" else tex[i:end], size * 0.8, fraction)
+            i = end
+        elif token == r"\frac":
+            top_end = _group(tex, i)
+            bottom_end = _group(tex, top_end)
+            parts = (tex[i + 1:top_end - 1], tex[top_end + 1:bottom_end - 1])
+            width += max(points(p, size * fraction, fraction) for p in parts) + 2 * size
+            i, operand = bottom_end, True
+        elif token in _SILENT or token in "{} \t\n&":
+            continue
+        elif token == "-":  # a minus after an operand is binary (spaced), else a sign
+            width += (12.2 if operand else 7.8) * size
+            operand = False
+        else:
+            known = _POINTS.get(token)
+            width += size * (known if known is not None else 5 if token.isdigit() else 8.8 if token.isupper() or token[0] == "\\" else 5.8)
+            operand = token not in ("=", "+", r"\approx", r"\to", r"\times", r"\odot", r"\cdot", "(", "[")
+    return width
 
 
 def _cells(printer, m) -> list[list[str]]:
     from ..matrix import rows
 
     # 1.5e-5 as 1.5 \cdot 10^{-5}: in math mode e-5 would read as e minus 5.
-    cell = lambda v: printer._print(v) if isinstance(v, sp.Basic) else _SCIENTIFIC.sub(r" \\cdot 10^{\1\2}", _num(v))  # noqa: E731
+    cell = lambda v: form(printer, v) if isinstance(v, (sp.Basic, Ordered, OrderedSum)) else _SCIENTIFIC.sub(r" \\cdot 10^{\1\2}", _num(v))  # noqa: E731
     return [[cell(v) for v in row] for row in rows(m)]
 
 
@@ -722,9 +777,58 @@ def _shape(n: int, k: int) -> str:
     return r"%d \times %d" % (n, k)
 
 
-def matrix_line(printer, lhs: str, name: str, m, shape: str) -> list[str]:
-    """``lhs &= [m] && (shape)`` as aligned lines: a matrix wider than :data:`MATRIX_WIDTH` in blocks of
-    columns (each block's columns named on the right), a column of long expressions one entry a line."""
+@dataclass(frozen=True)
+class _Row:
+    """A matrix line not yet laid out: the width it may take depends on its block's widest name and shape."""
+
+    lhs: str
+    name: str
+    m: object
+    shape: str
+
+
+def matrix_line(printer, lhs: str, name: str, m, shape: str) -> list[_Row]:
+    """``lhs &= [m] && (shape)``, laid out by :func:`laid_out` once the whole block is known."""
+    return [_Row(lhs, name, m, shape)]
+
+
+def laid_out(printer, lines: list) -> list[str]:
+    """The block's lines, each matrix in the width its ``align*`` columns leave: the line less the widest
+    name, the widest shape and the gaps."""
+    matrices = [x for x in lines if isinstance(x, _Row)]
+    lhs = max((points(x.lhs) for x in matrices), default=0)
+    shape = max((points("(%s)" % x.shape) for x in matrices), default=0)
+    room = LINE_POINTS - lhs - shape - ALIGN_GAP - _POINTS["="]
+    out = []
+    for x in lines:
+        out += _matrix_lines(printer, x.lhs, x.name, x.m, x.shape, room) if isinstance(x, _Row) else [x]
+    return out
+
+
+def _column_points(cells) -> list[float]:
+    # Each column as wide as its widest entry (text style: a fraction's parts in script size).
+    return [max(points(row[i], fraction=0.8) for row in cells) for i in range(len(cells[0]))]
+
+
+def _matrix_points(widths) -> float:
+    # The entries, 10pt between columns (2 \arraycolsep), the brackets.
+    return sum(widths) + 10 * (len(widths) - 1) + 8
+
+
+def _blocks(widths, room: float, count: int) -> list[range]:
+    """Columns packed left to right into blocks no wider than ``room`` (each block one column at least)."""
+    blocks, start = [], 0
+    for end in range(1, count + 1):
+        label = 3.5 * len("columns %d--%d of %d" % (start + 1, end, count))  # the label beneath, in script size
+        if end - start > 1 and max(_matrix_points(widths[start:end]), label) > room:
+            blocks.append(range(start, end - 1))
+            start = end - 1
+    return blocks + [range(start, count)]
+
+
+def _matrix_lines(printer, lhs: str, name: str, m, shape: str, room: float) -> list[str]:
+    """``lhs &= [m] && (shape)`` as aligned lines: a matrix wider than ``room`` points in blocks of
+    columns (each block's columns named beneath it), a column of long expressions one entry a line."""
     from ..matrix import rows
 
     cells = _cells(printer, m)
@@ -735,14 +839,37 @@ def matrix_line(printer, lhs: str, name: str, m, shape: str) -> list[str]:
         for j, (entry,) in enumerate(rows(m), start=1):
             lines += expression_lines(printer, r"(%s)_{%d}" % (name, j), entry, MATRIX_WIDTH)
         return lines
-    per = max(1, MATRIX_WIDTH // (widest + 3))  # an entry and the space between columns
-    if count <= per:
+    widths = _column_points(cells)
+    if count == 1 or _matrix_points(widths) <= room:
         return [r"%s &= %s && (%s)" % (lhs, bmatrix(printer, m), shape)]
-    blocks = [range(i, min(i + per, count)) for i in range(0, count, per)]
+    blocks = _blocks(widths, room, count)
     # Each block's columns written beneath it; the shape stays on the first line.
     where = lambda b: r"columns } %d\text{--}%d" % (b[0] + 1, b[-1] + 1) if len(b) > 1 else r"column } %d" % (b[0] + 1)  # noqa: E731
     block = lambda b: r"\underset{\text{%s \text{ of } %d}{%s}" % (where(b), count, bmatrix(printer, m, b))  # noqa: E731
     return [r"%s &= %s && (%s)" % (lhs, block(blocks[0]), shape)] + [r"&\phantom{=}\ %s" % block(b) for b in blocks[1:]]
+
+
+def l2_term(m, l: int) -> str:
+    r"""`` + \lambda W^{[l]}`` with --l2 (a batch summed: ``m \lambda W^{[l]}``), else ""."""
+    if m.l2 is None:
+        return ""
+    return r" + %s\lambda W^{[%d]}" % ("m " if getattr(m, "reduction", "mean") == "sum" else "", l)
+
+
+def l2_line(m, printer) -> list[str]:
+    """The L2 strength, as a line of text (none without --l2)."""
+    if m.l2 is None:
+        return []
+    lam = sp.Rational(m.l2.numerator, m.l2.denominator)
+    # In the second column, as the pass headings: the shapes' column is too narrow for the words.
+    return [r"&\text{L2: } \lambda = %s \text{ (the loss adds } \tfrac{\lambda}{2} \textstyle\sum w^{2}\text{)}" % sp.latex(lam)]
+
+
+def layer_label(printer, layer) -> str:
+    """``layer 1 (H1, H2)`` as a line of text, as the text output labels each layer's rows; a long layer's
+    neurons as the first two and the last (the label stays within the line)."""
+    names = layer.names if len(layer.names) <= 6 else (*layer.names[:2], "...", layer.names[-1])
+    return r"&\quad\text{%s}" % printer.text(f"layer {layer.index} ({', '.join(names)}):")
 
 
 def matrix_lines(m, printer) -> list[str]:
@@ -753,16 +880,17 @@ def matrix_lines(m, printer) -> list[str]:
     v = lambda name, l: r"%s^{[%d]}" % (name, l)  # noqa: E731
     dW = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, W(l))  # noqa: E731
     db = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, v("b", l))  # noqa: E731
-    lines = [r"&\text{%s}" % printer.text("Forward pass:")]
+    lines = l2_line(m, printer) + [r"&\text{%s}" % printer.text("Forward pass:")]
     lines += matrix_line(printer, v("a", 0), v("a", 0), m.inputs, _shape(len(m.layers[0].sources), 1))
     for layer in m.layers:
         l, (n, k) = layer.index, layer.shapes["W"]
+        lines.append(layer_label(printer, layer))
         lines += matrix_line(printer, W(l), W(l), layer.W, _shape(n, k))
         plus = ""
         if layer.b is not None:
             lines += matrix_line(printer, v("b", l), v("b", l), layer.b, _shape(n, 1))
             plus = " + " + v("b", l)
-        lines += matrix_line(printer, r"%s = %s %s%s" % (v("z", l), W(l), v("a", l - 1), plus), v("z", l), layer.z,
+        lines += matrix_line(printer, r"%s = %s %s%s" % (v("z", l), W(l), v("a", l - 1), plus), v("z", l), layer.z_shown or layer.z,
                              r"%s)(%s) \to (%s" % (_shape(n, k), _shape(k, 1), _shape(n, 1)))
         lines += matrix_line(printer, r"%s = f(%s)" % (v("a", l), v("z", l)), v("a", l), layer.a, _shape(n, 1))
     if m.loss_value is not None:
@@ -770,6 +898,7 @@ def matrix_lines(m, printer) -> list[str]:
     lines.append(r"&\text{%s}" % printer.text("Backward pass:"))
     for layer in reversed(m.layers):
         l, (n, k) = layer.index, layer.shapes["W"]
+        lines.append(layer_label(printer, layer))
         lines += matrix_line(printer, r"f'(%s)" % v("z", l), r"f'(%s)" % v("z", l), layer.fprime, _shape(n, 1))
         if not m.at_values:  # the names the gradients use for the entries of delta^l
             names = sp.Matrix([sp.Symbol(f"delta_{x}") for x in layer.names])
@@ -777,16 +906,16 @@ def matrix_lines(m, printer) -> list[str]:
         if l == L:
             lines += matrix_line(printer, r"\nabla_{a} %s" % loss, r"\nabla_{a} %s" % loss, m.grad_a, _shape(n, 1))
             lhs = r"%s = \nabla_{a} %s \odot f'(%s)" % (v(r"\delta", l), loss, v("z", l))
-            lines += matrix_line(printer, lhs, v(r"\delta", l), layer.delta, _shape(n, 1))
+            lines += matrix_line(printer, lhs, v(r"\delta", l), layer.delta_shown or layer.delta, _shape(n, 1))
         else:
             nxt = m.layers[l].shapes["W"][0]
             lhs = r"%s = \left((%s)^{T} %s\right) \odot f'(%s)" % (v(r"\delta", l), W(l + 1), v(r"\delta", l + 1), v("z", l))
-            lines += matrix_line(printer, lhs, v(r"\delta", l), layer.delta, r"%s)(%s) \to (%s" % (_shape(n, nxt), _shape(nxt, 1), _shape(n, 1)))
-        lines += matrix_line(printer, r"%s = %s (%s)^{T}" % (dW(l), v(r"\delta", l), v("a", l - 1)), dW(l), layer.grad_W,
+            lines += matrix_line(printer, lhs, v(r"\delta", l), layer.delta_shown or layer.delta, r"%s)(%s) \to (%s" % (_shape(n, nxt), _shape(nxt, 1), _shape(n, 1)))
+        lines += matrix_line(printer, r"%s = %s (%s)^{T}%s" % (dW(l), v(r"\delta", l), v("a", l - 1), l2_term(m, l)), dW(l), layer.grad_W,
                              r"%s)(%s) \to (%s" % (_shape(n, 1), _shape(1, k), _shape(n, k)))
         if layer.grad_b is not None:
             lines += matrix_line(printer, r"%s = %s" % (db(l), v(r"\delta", l)), db(l), layer.grad_b, _shape(n, 1))
-    return lines
+    return laid_out(printer, lines)
 
 
 def batch_matrix_lines(b, printer) -> list[str]:
@@ -798,10 +927,11 @@ def batch_matrix_lines(b, printer) -> list[str]:
     v = lambda name, l: r"%s^{[%d]}" % (name, l)  # noqa: E731
     dW = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, W(l))  # noqa: E731
     db = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, v("b", l))  # noqa: E731
-    lines = [r"&\text{%s}" % printer.text(f"Forward pass, a column per sample (m = {m}):")]
+    lines = l2_line(b, printer) + [r"&\text{%s}" % printer.text(f"Forward pass, a column per sample (m = {m}):")]
     lines += matrix_line(printer, v("A", 0), v("A", 0), b.inputs, _shape(*b.layers[0].A_prev_shape))
     for layer in b.layers:
         l, (n, k), nm = layer.index, layer.shapes["W"], _shape(*layer.delta_shape)
+        lines.append(layer_label(printer, layer))
         lines += matrix_line(printer, W(l), W(l), layer.W, _shape(n, k))
         plus = ""
         if layer.b is not None:
@@ -814,6 +944,7 @@ def batch_matrix_lines(b, printer) -> list[str]:
     lines.append(r"&\text{%s}" % printer.text("Backward pass:"))
     for layer in reversed(b.layers):
         l, (n, k), nm = layer.index, layer.shapes["W"], _shape(*layer.delta_shape)
+        lines.append(layer_label(printer, layer))
         lines += matrix_line(printer, r"f'(%s)" % v("Z", l), r"f'(%s)" % v("Z", l), layer.fprime, nm)
         if l == L:
             lines += matrix_line(printer, r"\nabla_{A} %s" % loss, r"\nabla_{A} %s" % loss, b.grad_A, nm)
@@ -823,12 +954,12 @@ def batch_matrix_lines(b, printer) -> list[str]:
             nxt = b.layers[l].shapes["W"][0]
             lhs = r"%s = \left((%s)^{T} %s\right) \odot f'(%s)" % (v(r"\Delta", l), W(l + 1), v(r"\Delta", l + 1), v("Z", l))
             lines += matrix_line(printer, lhs, v(r"\Delta", l), layer.Delta, r"%s)(%s) \to (%s" % (_shape(n, nxt), _shape(nxt, m), nm))
-        lines += matrix_line(printer, r"%s = %s%s (%s)^{T}" % (dW(l), scale, v(r"\Delta", l), v("A", l - 1)), dW(l), layer.grad_W,
+        lines += matrix_line(printer, r"%s = %s%s (%s)^{T}%s" % (dW(l), scale, v(r"\Delta", l), v("A", l - 1), l2_term(b, l)), dW(l), layer.grad_W,
                              r"%s)(%s) \to (%s" % (nm, _shape(m, k), _shape(n, k)))
         if layer.grad_b is not None:
             lines += matrix_line(printer, r"%s = %s%s \mathbf{1}" % (db(l), scale, v(r"\Delta", l)), db(l), layer.grad_b,
                                  r"%s)(%s) \to (%s" % (nm, _shape(m, 1), _shape(n, 1)))
-    return lines
+    return laid_out(printer, lines)
 
 
 def matrix_verdict(m, printer) -> str:

@@ -432,7 +432,7 @@ def table_footer(table) -> Iterator[Line]:
 
 # --- the matrix form --------------------------------------------------------------------------------
 def _cell(v) -> str:
-    return str(v) if not isinstance(v, sp.Basic) else expr(v)
+    return expr(v) if isinstance(v, (sp.Basic, Ordered, OrderedSum)) else str(v)
 
 
 def bracketed(m) -> str:
@@ -457,6 +457,20 @@ def matrix_check(check) -> str:
     return f"NOT verified: {check.verified} of {check.total} gradient entries agree with the scalar derivation; {shown}"
 
 
+def l2_term(m, l: object = "l") -> str:
+    """`` + lambda W^l`` with --l2 (a batch summed: ``m lambda W^l``, each sample's loss holding the term), else ""."""
+    if m.l2 is None:
+        return ""
+    return f" + {'m ' if getattr(m, 'reduction', 'mean') == 'sum' else ''}lambda W^{l}"
+
+
+def l2_line(m) -> Iterator[Line]:
+    """What --l2 adds to the loss and to each dL/dW^l (nothing without it)."""
+    if m.l2 is not None:
+        yield Line(f"  L2: lambda = {m.l2}; the loss adds lambda/2 * (sum of squared weights, biases excluded), "
+                   f"so d{m.loss_symbol.name}/dW^l gains{l2_term(m).removeprefix(' +')}")
+
+
 def matrix(m) -> Iterator[Line]:
     """``derivchain matrix``: the forward pass, then the backward pass, layer by layer, every shape printed."""
     loss = m.loss_symbol.name
@@ -468,7 +482,8 @@ def matrix(m) -> Iterator[Line]:
     b = " + b^l" if m.layers[0].b is not None else ""
     yield Line(f"  z^l = W^l a^(l-1){b},  a^l = f(z^l)")
     yield Line(f"  delta^{L} = grad_a {loss} ⊙ f'(z^{L}),  delta^l = ((W^(l+1))^T delta^(l+1)) ⊙ f'(z^l)")
-    yield Line(f"  d{loss}/dW^l = delta^l (a^(l-1))^T" + (f",  d{loss}/db^l = delta^l" if b else ""))
+    yield Line(f"  d{loss}/dW^l = delta^l (a^(l-1))^T{l2_term(m)}" + (f",  d{loss}/db^l = delta^l" if b else ""))
+    yield from l2_line(m)
     yield _line("Forward:", style="bold")
     yield Line(f"  a^0: {shape(len(m.layers[0].sources), 1)} = {bracketed(m.inputs)}")
     for layer in m.layers:
@@ -479,7 +494,7 @@ def matrix(m) -> Iterator[Line]:
         if layer.b is not None:
             yield Line(f"    b^{l}: {shape(n, 1)} = {bracketed(layer.b)}")
         yield Line(f"    z^{l} = W^{l} a^{l - 1}{f' + b^{l}' if layer.b is not None else ''}: "
-                   f"({shape(n, k)})({shape(k, 1)}) -> {shape(n, 1)} = {bracketed(layer.z)}")
+                   f"({shape(n, k)})({shape(k, 1)}) -> {shape(n, 1)} = {bracketed(layer.z_shown or layer.z)}")
         yield Line(f"    a^{l} = f(z^{l}): {shape(n, 1)} = {bracketed(layer.a)}")
     if m.loss_value is not None:
         yield Line(f"  {loss} = {m.loss_value}")
@@ -491,12 +506,12 @@ def matrix(m) -> Iterator[Line]:
         names = "" if m.at_values else " = [" + "; ".join(f"delta_{x}" for x in layer.names) + "]"
         if l == L:
             yield Line(f"    grad_a {loss}: {shape(n, 1)} = {bracketed(m.grad_a)}")
-            yield Line(f"    delta^{l}{names} = grad_a {loss} ⊙ f'(z^{l}): {shape(n, 1)} = {bracketed(layer.delta)}")
+            yield Line(f"    delta^{l}{names} = grad_a {loss} ⊙ f'(z^{l}): {shape(n, 1)} = {bracketed(layer.delta_shown or layer.delta)}")
         else:
             m_next = m.layers[l].shapes["W"][0]
             yield Line(f"    delta^{l}{names} = ((W^{l + 1})^T delta^{l + 1}) ⊙ f'(z^{l}): ({shape(n, m_next)})({shape(m_next, 1)}) "
-                       f"-> {shape(n, 1)} = {bracketed(layer.delta)}")
-        yield Line(f"    d{loss}/dW^{l} = delta^{l} (a^{l - 1})^T: ({shape(n, 1)})({shape(1, k)}) -> {shape(n, k)}, "
+                       f"-> {shape(n, 1)} = {bracketed(layer.delta_shown or layer.delta)}")
+        yield Line(f"    d{loss}/dW^{l} = delta^{l} (a^{l - 1})^T{l2_term(m, l)}: ({shape(n, 1)})({shape(1, k)}) -> {shape(n, k)}, "
                    f"the shape of W^{l} = {bracketed(layer.grad_W)}")
         if layer.grad_b is not None:
             yield Line(f"    d{loss}/db^{l} = delta^{l}: {shape(n, 1)} = {bracketed(layer.grad_b)}")
@@ -518,8 +533,9 @@ def batch_matrix(b) -> Iterator[Line]:
     bias = b.layers[0].b is not None
     yield Line(f"  Z^l = W^l A^(l-1){' + b^l 1^T' if bias else ''},  A^l = f(Z^l)")
     yield Line(f"  Delta^{L} = grad_A {loss} ⊙ f'(Z^{L}),  Delta^l = ((W^(l+1))^T Delta^(l+1)) ⊙ f'(Z^l)")
-    yield Line(f"  d{loss}/dW^l = {s}Delta^l (A^(l-1))^T" + (f",  d{loss}/db^l = {s}Delta^l 1" if bias else "")
+    yield Line(f"  d{loss}/dW^l = {s}Delta^l (A^(l-1))^T{l2_term(b)}" + (f",  d{loss}/db^l = {s}Delta^l 1" if bias else "")
                + f"  (the {b.reduction} over the samples)")
+    yield from l2_line(b)
     yield _line("Forward:", style="bold")
     yield Line(f"  A^0: {shape(*b.layers[0].A_prev_shape)} = {bracketed(b.inputs)}")
     for layer in b.layers:
@@ -544,7 +560,7 @@ def batch_matrix(b) -> Iterator[Line]:
             nxt = b.layers[l].shapes["W"][0]
             yield Line(f"    Delta^{l} = ((W^{l + 1})^T Delta^{l + 1}) ⊙ f'(Z^{l}): ({shape(n, nxt)})({shape(nxt, m)}) "
                        f"-> {shape(*nm)} = {bracketed(layer.Delta)}")
-        yield Line(f"    d{loss}/dW^{l} = {s}Delta^{l} (A^{l - 1})^T: ({shape(n, m)})({shape(m, k)}) -> {shape(n, k)}, "
+        yield Line(f"    d{loss}/dW^{l} = {s}Delta^{l} (A^{l - 1})^T{l2_term(b, l)}: ({shape(n, m)})({shape(m, k)}) -> {shape(n, k)}, "
                    f"the shape of W^{l} = {bracketed(layer.grad_W)}")
         if layer.grad_b is not None:
             yield Line(f"    d{loss}/db^{l} = {s}Delta^{l} 1: ({shape(n, m)})({shape(m, 1)}) -> {shape(n, 1)} = {bracketed(layer.grad_b)}")
