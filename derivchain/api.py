@@ -73,7 +73,12 @@ def given_values(path: str | None = None, assignments: list[str] | None = None) 
     from .values import parse_assignments, read_values
 
     given = read_values(path) if path else {}
-    given.update(parse_assignments(assignments or []))
+    assigned = parse_assignments(assignments or [])
+    per_sample = sorted(set(assigned) & {k for sample in given.get("samples", ()) for k in sample})
+    if per_sample:
+        raise OptionsError(f"--set {', '.join(per_sample)}: with samples in the values file, each sample gives the inputs "
+                           "and targets; --set gives weights and biases only (edit the samples instead)")
+    given.update(assigned)
     return given
 
 

@@ -50,4 +50,14 @@ class GeneralFormula:
 def general_formula(network: Network, parameter: str | None = None) -> GeneralFormula:
     """The general equations in the network's notation; with ``parameter``, instantiated for it too."""
     instance = backprop(network, network.parameter(parameter)) if parameter else None
-    return GeneralFormula(network, GRAPH_GENERAL if network.is_graph else network.notation.general, instance)
+    lines = GRAPH_GENERAL if network.is_graph else network.notation.general
+    if network.l2 is not None:  # the loss reads every weight itself: one more term, no path
+        lines = (*lines, L2_GENERAL)
+    return GeneralFormula(network, lines, instance)
+
+
+#: With --l2: each weight's gradient gains lambda * w (the loss's own use of it); biases none.
+L2_GENERAL = ("with L2 (lambda/2 * sum of squared weights in the loss):  dLoss/dW = (the above) + lambda * W;  "
+              "biases: no L2 term",
+              r"\text{with L2:}\ \frac{\partial \mathrm{Loss}}{\partial W} = (\dots) + \lambda W"
+              r"\quad \text{(biases: no L2 term)}")

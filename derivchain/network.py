@@ -490,6 +490,11 @@ class Network:
         weights = set(self.weights)  # a set: a tuple's `in` compares with every weight (833 x 833 in 16-16-16-16-1)
         return tuple(p for p in self.parameters if len(self.uses.get(p, ())) - (extra if p in weights else 0) > 1)
 
+    def _uses_text(self, p: sp.Symbol) -> str:
+        """``W (3 uses)``; the L2 term's reading of a weight named apart: ``W (3 uses + L2)``."""
+        l2 = self.l2 is not None and p in set(self.weights)
+        return f"{p.name} ({len(self.uses[p]) - l2} uses{' + L2' if l2 else ''})"
+
     def summary(self, formula: bool = True) -> str:
         """The network in one line (``formula``: with the loss's formula after its name)."""
         bias = "with biases" if self.biases else "no biases"
@@ -501,7 +506,7 @@ class Network:
             if nodes:
                 parts.append(count(len(nodes), "expression node"))
             parts.append(count(len(self.parameters), "parameter"))
-            shared = f"; shared: {', '.join(f'{p.name} ({len(self.uses[p])} uses)' for p in self.shared[:6])}" if self.shared else ""
+            shared = f"; shared: {', '.join(self._uses_text(p) for p in self.shared[:6])}" if self.shared else ""
             if len(self.shared) > 6:
                 shared += f", ... ({len(self.shared)} shared in all)"
             same = self.loss.name == self.loss.text or not formula

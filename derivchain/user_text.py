@@ -41,16 +41,17 @@ def read_limited(path: str | Path, label: str, error: type[Exception]) -> bytes:
 def parse_number(raw, name: str, where: str, error: type[Exception]) -> Fraction:
     """An exact number (``0.15`` is 3/20, ``1/3``) from text or a parsed file value, within the value limits;
     ``error`` (one line, naming ``where`` and ``name``) for anything else."""
+    at = clean(str(name))[:40] if where == name else f"{where}: {clean(str(name))[:40]}"  # --l2 = 'abc', once
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str, Decimal, Fraction)):
-        raise error(f"{where}: {clean(str(name))[:40]} = {clean(repr(raw))[:40]} is not a number")
+        raise error(f"{at} = {clean(repr(raw))[:40]} is not a number")
     if isinstance(raw, Fraction):
         return raw
     if isinstance(raw, int) and raw.bit_length() > 4 * limits.current().value_digits:
-        raise LimitError(f"{where}: {clean(str(name))[:40]} has more than {limits.current().value_digits} digits "
+        raise LimitError(f"{at} has more than {limits.current().value_digits} digits "
                          "(the value_digits limit; raise it with --limit value_digits=N)")
     text = str(raw).strip()
     if len(text) > 2 * limits.current().value_digits + 20:
-        raise LimitError(f"{where}: {clean(name)[:40]} = {clean(text)[:20]}... has more than {limits.current().value_digits} digits "
+        raise LimitError(f"{at} = {clean(text)[:20]}... has more than {limits.current().value_digits} digits "
                          f"(the value_digits limit; raise it with --limit value_digits=N)")
     try:
         decimal = Decimal(text)
@@ -58,10 +59,10 @@ def parse_number(raw, name: str, where: str, error: type[Exception]) -> Fraction
             # Checked before the exact value is built: 1e999999999 would be a billion-digit integer.
             sign, digits, exponent = decimal.as_tuple()
             if abs(exponent + len(digits)) > limits.current().value_exponent:
-                raise LimitError(f"{where}: {clean(name)[:40]} = {clean(text)[:20]} is too large or too small: its decimal "
+                raise LimitError(f"{at} = {clean(text)[:20]} is too large or too small: its decimal "
                                  f"exponent is past +-{limits.current().value_exponent} (the value_exponent limit)")
             if len(digits) > limits.current().value_digits:
-                raise LimitError(f"{where}: {clean(name)[:40]} has {len(digits)} significant digits, more than "
+                raise LimitError(f"{at} has {len(digits)} significant digits, more than "
                                  f"{limits.current().value_digits} (the value_digits limit; raise it with --limit value_digits=N)")
         value = Fraction(decimal)
     except LimitError:
@@ -72,6 +73,6 @@ def parse_number(raw, name: str, where: str, error: type[Exception]) -> Fraction
                 return Fraction(text)
             except (ValueError, ZeroDivisionError):
                 pass
-        raise error(f"{where}: {clean(str(name))[:40]} = {clean(repr(raw))[:40]} is not a number "
+        raise error(f"{at} = {clean(repr(raw))[:40]} is not a number "
                           "(NaN and infinity are not allowed either)") from None
     return value

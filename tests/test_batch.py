@@ -137,6 +137,8 @@ def test_l2_is_a_path_free_term_in_every_form():
     (["--batch-size", "4"], "--batch-size 4: the mini-batch size is larger than the batch (3 samples)"),
     (["--batch-size", "0"], "--batch-size 0: the mini-batch size must be positive"),
     (["--batch-size", "-2"], "--batch-size -2: the mini-batch size must be positive"),
+    (["--set", "X1=5"], "--set X1: with samples in the values file, each sample gives the inputs and targets"),
+    (["--l2", "abc"], "Error: --l2 = 'abc' is not a number"),
 ])
 def test_bad_batch_options(tmp_path, args, message):
     r = runner.invoke(app, ["step", *LINEAR, "--values", str(values_file(tmp_path)), *args])
@@ -178,3 +180,10 @@ def test_mini_batch_updates_count_against_the_steps_limit(tmp_path):
     r = runner.invoke(app, ["step", *LINEAR, "--values", str(values_file(tmp_path)), "--batch-size", "1",
                             "--steps", "4", "--limit", "steps=10"])
     assert r.exit_code == 2 and "the number of updates (--steps epochs x mini-batches) is 12" in r.output, r.output
+
+
+def test_l2_in_the_general_formula_and_the_summary():
+    f = runner.invoke(app, ["formula", "W1", "--layers", "2,2,1", "--bias", "--l2", "0.1"]).output
+    assert "with L2 (lambda/2 * sum of squared weights in the loss):  dLoss/dW = (the above) + lambda * W;  biases: no L2 term" in f
+    assert "with L2" not in runner.invoke(app, ["formula", "W1", "--layers", "2,2,1"]).output
+    assert "shared: W (3 uses + L2), U (2 uses + L2), b (3 uses)" in api.network("examples/rnn.toml", l2="0.1").summary()

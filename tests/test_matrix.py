@@ -311,7 +311,7 @@ def test_cli_batch_that_does_not_verify_exits_1(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("args,message", [
     (["--reduction", "max"], "--reduction 'max': choose mean (the default) or sum"),
-    (["--set", "X1=1"], "X1 given outside samples"),
+    (["--set", "X1=1"], "--set X1: with samples in the values file, each sample gives the inputs and targets"),
 ])
 def test_cli_batch_bad_input_is_one_line(tmp_path, args, message):
     r = run("matrix", *LINEAR, "--values", str(batch_file(tmp_path, LINEAR_BATCH)), *args)

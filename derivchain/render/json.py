@@ -126,6 +126,7 @@ def derivation(d, printed: Printed | None = None) -> dict:
         "weight": d.parameter.name,
         "network": network.summary(),
         "loss": expr(network.loss_local),
+        "l2": None if network.l2 is None else str(network.l2),  # lambda, exactly ("1/10"); the term is in loss
         "path_count": d.path_count,
         "direct": sized("direct", d.direct.value, True, None if d.direct_in_full else d.direct_compact),
         # As text and LaTeX print it: in full when short, else with whole neurons as their symbols.
@@ -272,6 +273,7 @@ def descent(r) -> dict:
     first, last = r.steps[0], r.steps[-1]
     return {
         "lr": float(r.lr),
+        "l2": None if getattr(r.network, "l2", None) is None else str(r.network.l2),
         "steps": len(r.steps),
         "exact": r.exact,
         "frozen": list(r.frozen),
