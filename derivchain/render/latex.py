@@ -353,6 +353,11 @@ def _tokens(printer, e, width: int, sign: str = "", split: bool = False) -> list
     long for a line, each broken the same way; a product with such a sum as its other factors, then
     ``\left(``, the sum's pieces, ``\right)``. A piece that fits on a line is kept whole, except a sum
     whose product does not fit (``split``): its terms are where that product's line can break."""
+    # Remembered with the printer's printed pieces: a table's rows break the same deltas again and again.
+    return remembered(printer._memo, ("tokens", e, width, sign, split), lambda: _make_tokens(printer, e, width, sign, split))
+
+
+def _make_tokens(printer, e, width: int, sign: str, split: bool) -> list[tuple[str, bool]]:
     p = printer._print
     if split or visible_width(p(e)) > width - 4:
         if e.is_Add:
