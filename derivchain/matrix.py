@@ -103,18 +103,8 @@ class EntryCheck:
         return self.verified == self.total and not self.failures
 
 
-@dataclass(frozen=True, repr=False)
-class MatrixForm:
-    """The matrix form of backpropagation: the input column, each layer's matrices, the entry check."""
-
-    network: Network
-    inputs: object  # a^0
-    layers: tuple[MatrixLayer, ...]
-    check: EntryCheck
-    grad_a: object = None  # grad_a L: dLoss/dOut per output, the column delta^L starts from
-    at_values: bool = False
-    exact: bool = True
-    loss_value: Number | None = None
+class _OfNetwork:
+    """What a matrix form reads off its network: the loss's symbol and the L2 strength."""
 
     @property
     def loss_symbol(self) -> sp.Symbol:
@@ -125,6 +115,20 @@ class MatrixForm:
     def l2(self) -> Fraction | None:
         """The L2 strength lambda (None without --l2): each dL/dW^l gains lambda W^l."""
         return self.network.l2
+
+
+@dataclass(frozen=True, repr=False)
+class MatrixForm(_OfNetwork):
+    """The matrix form of backpropagation: the input column, each layer's matrices, the entry check."""
+
+    network: Network
+    inputs: object  # a^0
+    layers: tuple[MatrixLayer, ...]
+    check: EntryCheck
+    grad_a: object = None  # grad_a L: dLoss/dOut per output, the column delta^L starts from
+    at_values: bool = False
+    exact: bool = True
+    loss_value: Number | None = None
 
     def __repr__(self) -> str:
         kind = "at values" if self.at_values else "symbolic"
@@ -517,7 +521,7 @@ class BatchLayer:
 
 
 @dataclass(frozen=True, repr=False)
-class BatchMatrixForm:
+class BatchMatrixForm(_OfNetwork):
     """The matrix form over a batch: A^0 (a column per sample), each layer's batch matrices, the entry check."""
 
     network: Network
@@ -529,16 +533,6 @@ class BatchMatrixForm:
     reduction: str = "mean"
     grad_A: tuple = ()  # grad_a L per sample: a row per output, a column per sample
     loss_value: Number | None = None  # the loss reduced over the samples as the gradient is
-
-    @property
-    def loss_symbol(self) -> sp.Symbol:
-        """The loss's symbol (Loss, L)."""
-        return self.network.loss_symbol
-
-    @property
-    def l2(self) -> Fraction | None:
-        """The L2 strength lambda (None without --l2): each dL/dW^l gains lambda W^l."""
-        return self.network.l2
 
     def __repr__(self) -> str:
         return f"BatchMatrixForm({len(self.layers)} layers, {self.size} samples, {self.check.verified}/{self.check.total} entries verified)"

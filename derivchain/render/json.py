@@ -322,22 +322,8 @@ def matrix(m) -> dict:
     numbers at values, of expression text otherwise; columns as flat lists) and their shapes, then the check."""
     layers = []
     for layer in m.layers:
-        layers.append({
-            "layer": layer.index,
-            "neurons": list(layer.names),
-            "W": _entries(layer.W),
-            "b": _column(layer.b),
-            "z": _column(layer.z_shown or layer.z),
-            "a": _column(layer.a),
-            "f_prime": _column(layer.fprime),
-            "delta": _column(layer.delta_shown or layer.delta),
-            "delta_names": [f"delta_{x}" for x in layer.names],
-            "grad_W": _entries(layer.grad_W),
-            "grad_b": _column(layer.grad_b),
-            "weights": [list(r) for r in layer.weights],
-            "biases": None if layer.biases is None else list(layer.biases),
-            "shapes": _shapes(layer),
-        })
+        layers.append(_layer(layer, _column(layer.z_shown or layer.z), _column(layer.a), _column(layer.fprime),
+                             _column(layer.delta_shown or layer.delta)))
     return {
         "network": m.network.summary(),
         "notation": m.network.notation.name,
@@ -349,6 +335,26 @@ def matrix(m) -> dict:
         "layers": layers,
         **_l2(m),
         **_entry_check(m.check),
+    }
+
+
+def _layer(layer, z, a, f_prime, delta) -> dict:
+    """One layer's JSON: the same keys for one sample (columns) and a batch (a column per sample)."""
+    return {
+        "layer": layer.index,
+        "neurons": list(layer.names),
+        "W": _entries(layer.W),
+        "b": _column(layer.b),
+        "z": z,
+        "a": a,
+        "f_prime": f_prime,
+        "delta": delta,
+        "delta_names": [f"delta_{x}" for x in layer.names],
+        "grad_W": _entries(layer.grad_W),
+        "grad_b": _column(layer.grad_b),
+        "weights": [list(r) for r in layer.weights],
+        "biases": None if layer.biases is None else list(layer.biases),
+        "shapes": _shapes(layer),
     }
 
 
@@ -378,22 +384,7 @@ def batch_matrix(b) -> dict:
     with a column per sample (lists of rows), ``grad_W`` and ``grad_b`` the ``reduction`` over the ``m`` samples."""
     layers = []
     for layer in b.layers:
-        layers.append({
-            "layer": layer.index,
-            "neurons": list(layer.names),
-            "W": _entries(layer.W),
-            "b": _column(layer.b),
-            "z": _entries(layer.Z),
-            "a": _entries(layer.A),
-            "f_prime": _entries(layer.fprime),
-            "delta": _entries(layer.Delta),
-            "delta_names": [f"delta_{x}" for x in layer.names],
-            "grad_W": _entries(layer.grad_W),
-            "grad_b": _column(layer.grad_b),
-            "weights": [list(r) for r in layer.weights],
-            "biases": None if layer.biases is None else list(layer.biases),
-            "shapes": _shapes(layer),
-        })
+        layers.append(_layer(layer, _entries(layer.Z), _entries(layer.A), _entries(layer.fprime), _entries(layer.Delta)))
     return {
         "network": b.network.summary(),
         "notation": b.network.notation.name,
