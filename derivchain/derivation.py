@@ -14,7 +14,7 @@ from .direct_derivative import Direct, direct
 from .network import Network
 from .paths import DEFAULT_MAX_PATHS, PathSum, sum_over_paths
 from .rules import rule_for
-from .verification import Verdict, verify
+from .verification import _STRENGTH, Verdict, verify
 
 
 #: Largest printed tree (in nodes, shared subtrees counted each time) shown fully substituted.
@@ -57,14 +57,47 @@ class Derivation:
         return self.path_sum.paths
 
     @cached_property
+    def _per_neuron(self) -> tuple | None:
+        """(dz/dw, dLoss/dz, z's bit) when the direct result compared is their product (a wide network,
+        see :func:`derivchain.direct_derivative.direct`) and too long to print in full, else None:
+        then the printed forms below are built from those two verified factors, not from a fresh
+        per-weight derivative (which a table would compact, size and check once per weight)."""
+        factors = self.direct.factors
+        if factors is None or self._compared_size(SHOW_FULL_NODES) <= SHOW_FULL_NODES:
+            return None
+        return factors
+
+    def _compared_size(self, limit: int) -> int:
+        """``tree_size(self.direct.compared, limit)``, dLoss/dz sized once per neuron: ``compared`` is
+        ``product([dz/dw, dLoss/dz])``, that product's node over its two factors (or one factor alone)."""
+        inner, outer, bit = self.direct.factors
+        compared = self.direct.compared
+        if compared is not outer and not (compared.is_Mul and compared.args == (inner, outer)):
+            return tree_size(compared, limit)  # product() dropped a factor or found a zero
+        sizes = self.network.cache.setdefault("direct_neuron_size", {})
+        known = sizes.get(bit)
+        if known is None or (known[0] > known[1] and limit > known[1]):  # (size capped at limit + 1, limit)
+            known = sizes[bit] = (tree_size(outer, limit), limit)
+        outer_size = min(known[0], limit + 1)
+        if compared is outer:
+            return outer_size
+        return min(1 + tree_size(inner, limit) + outer_size, limit + 1)
+
+    @cached_property
     def direct_in_full(self) -> bool:
         """True when the direct result is short enough to print fully substituted."""
+        if self._per_neuron is not None:
+            return False
         return tree_size(self.direct.value, SHOW_FULL_NODES) <= SHOW_FULL_NODES
 
     @cached_property
     def direct_compact(self) -> sp.Expr:
         """The direct result with whole neurons written as their symbols (compacted before SymPy's
         evaluation flattens Out - Y and hides Out), in canonical form."""
+        if self._per_neuron is not None:
+            inner, outer, bit = self._per_neuron
+            # (dz/dw) * (dLoss/dz), each factor compacted: dLoss/dz once per neuron for every weight into it.
+            return sp.Mul(self.network.compact_canonical(inner), _neuron_compact(self.network, outer, bit))
         return self.network.compact_canonical(self.direct.value)
 
     @cached_property
@@ -73,7 +106,9 @@ class Derivation:
         or None when even that is too long to read."""
         if self.direct_in_full:
             return canonical(self.direct.value)
-        if tree_size(self.direct.value, SHOW_COMPACT_SOURCE) > SHOW_COMPACT_SOURCE:
+        size = (tree_size(self.direct.value, SHOW_COMPACT_SOURCE) if self._per_neuron is None
+                else self._compared_size(SHOW_COMPACT_SOURCE))
+        if size > SHOW_COMPACT_SOURCE:
             return None
         compact = self.direct_compact
         return compact if tree_size(compact, SHOW_COMPACT_NODES) <= SHOW_COMPACT_NODES else None
@@ -150,6 +185,15 @@ class Derivation:
         shown = self.direct_shown
         if shown is None:
             return None
+        if self._per_neuron is not None:
+            # The printed form is sp.Mul(a, b), a = dz/dw and b = dLoss/dz compacted: each factor is
+            # checked against its own factor of the product compared (b once per neuron), and SymPy's
+            # evaluation of a product (sorting, collecting powers) keeps its value, so shown = compared.
+            inner, outer, bit = self._per_neuron
+            checks = (verify({"dz/dw": inner, "shown": self.network.substitute(self.network.compact_canonical(inner))}),
+                      _neuron_check(self.network, outer, bit))
+            failed = [v for v in checks if not v.equal]
+            return failed[0] if failed else max(checks, key=lambda v: _STRENGTH.index(v.method))
         return verify({"direct": self.direct.compared, "shown": self.network.substitute(shown)})
 
     def chains(self) -> tuple[Chain, ...]:
@@ -173,6 +217,24 @@ class Derivation:
         return f"Derivation(d{self.network.loss_symbol}/d{self.parameter}: {self.path_count} {noun}, {self.verdict.word})"
 
 
+def _neuron_compact(network: Network, outer: sp.Expr, bit: int) -> sp.Expr:
+    """dLoss/dz of one neuron (``bit``: its z's) compacted and canonical, once per network."""
+    cache = network.cache.setdefault("direct_neuron_compact", {})
+    hit = cache.get(bit)
+    if hit is None:
+        hit = cache[bit] = network.compact_canonical(outer)
+    return hit
+
+
+def _neuron_check(network: Network, outer: sp.Expr, bit: int) -> Verdict:
+    """dLoss/dz compacted (as printed in every weight's direct form) checked against dLoss/dz, once per network."""
+    cache = network.cache.setdefault("direct_neuron_check", {})
+    hit = cache.get(bit)
+    if hit is None:
+        hit = cache[bit] = verify({"dLoss/dz": outer, "shown": network.substitute(_neuron_compact(network, outer, bit))})
+    return hit
+
+
 @dataclass(frozen=True)
 class KinkNote:
     """A function's convention at its non-differentiable points (from the rule table), as a note."""
@@ -184,7 +246,15 @@ class KinkNote:
 def noted(network: Network) -> tuple:
     """The network's conventions at non-differentiable points: the loss if it has a note (else None),
     then each activation with a note, then each function with a kink that an expression node, a custom
-    activation or a loss without a note calls, once (each has ``note`` and ``note_tex``)."""
+    activation or a loss without a note calls, once (each has ``note`` and ``note_tex``); once per
+    network (every row of a table asks)."""
+    hit = network.cache.get("noted")
+    if hit is None:
+        hit = network.cache["noted"] = _noted(network)
+    return hit
+
+
+def _noted(network: Network) -> tuple:
     seen: dict = {}
     for n in network.neurons:
         if n.activation.note:

@@ -26,9 +26,10 @@ class Direct(Form):
     ``compared`` is dz/dw * dLoss/dz (see :func:`direct`); a printed value is checked against it.
     """
 
-    def __init__(self, parameter: sp.Symbol, compared: sp.Expr, written=None):
+    def __init__(self, parameter: sp.Symbol, compared: sp.Expr, written=None, factors=None):
+        # ``factors``: (dz/dw, dLoss/dz, z's bit) when ``compared`` is their product, else None.
         for name, value in (("engine", "direct"), ("parameter", parameter), ("how", "the fully substituted loss differentiated"),
-                            ("compared", compared), ("_written", written)):
+                            ("compared", compared), ("_written", written), ("factors", factors)):
             object.__setattr__(self, name, value)
 
     @cached_property
@@ -60,8 +61,9 @@ def direct(network: Network, parameter: sp.Symbol) -> Direct:
     # the second factor is the same for every weight into the neuron, so it is taken once per
     # neuron, not once per weight. This product is the direct form the verdict compares for w.
     z, zbit = node
-    compared = product([_inner_derivative(network, z, parameter, masks, bit), neuron_direct(network, z, masks, zbit)])
-    return Direct(parameter, compared, lambda: differentiate(network.loss_full, parameter, masks, bit))
+    inner, outer = _inner_derivative(network, z, parameter, masks, bit), neuron_direct(network, z, masks, zbit)
+    compared = product([inner, outer])
+    return Direct(parameter, compared, lambda: differentiate(network.loss_full, parameter, masks, bit), (inner, outer, zbit))
 
 
 def _inner_derivative(network: Network, z: sp.Expr, parameter: sp.Symbol, masks: dict, bit: int) -> sp.Expr:

@@ -159,3 +159,27 @@ def test_a_shared_direct_form_keeps_the_verdict_and_can_only_tighten_its_bound()
         per_weight = verify({"direct": d.direct.value, "path sum": d.path_sum.substituted, "backprop": d.backprop.substituted})
         assert (d.verdict.word, d.verdict.method) == (per_weight.word, per_weight.method) == ("equal", "random points mod p")
         assert exponent(d.verdict) >= exponent(per_weight)
+
+
+def test_a_shared_direct_form_is_printed_from_its_two_verified_factors(monkeypatch):
+    # Where dLoss/dz is shared (wide networks), the direct form printed in neuron symbols is
+    # (dz/dw) * (dLoss/dz) compacted, dLoss/dz once per neuron: it equals the per-weight derivative
+    # compacted (the form printed before), and each factor is checked, so a wrong one is caught.
+    import derivchain.derivation as dv
+    import derivchain.direct_derivative as dd
+    from derivchain.network import dense
+
+    monkeypatch.setattr(dd, "SHARED_ABOVE", 0)
+    monkeypatch.setattr(dv, "SHOW_FULL_NODES", 10)  # the compact form on a network small enough to expand
+    net = dense("2,3,3,1", activation="tanh", loss="half-squared")
+    rows = [d for d in (derive(net, p) for p in net.parameters) if d._per_neuron is not None]
+    assert len(rows) >= 6
+    for d in rows:
+        old = net.compact_canonical(d.direct.value)
+        assert sp.expand(net.substitute(d.direct_shown) - net.substitute(old)) == 0, d
+        assert d.checked and d.direct_check.equal
+    compact = dv._neuron_compact
+    monkeypatch.setattr(dv, "_neuron_compact", lambda n, outer, bit: compact(n, outer, bit) + 1)
+    fresh = dense("2,3,3,1", activation="tanh", loss="half-squared")  # nothing checked yet
+    d = derive(fresh, rows[0].parameter)
+    assert not d.checked and not d.direct_check.equal

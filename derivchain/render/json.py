@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json as _json
 
+import sympy as sp
+
 from ..chains import fits, too_large_note, tree_size
 from .latex import DerivPrinter, printer_for
 from .latex import form as latex_form
@@ -91,11 +93,17 @@ class _Sized:
     def __init__(self, network):
         self.network, self.compacted, self.omitted, self.forms = network, [], [], {}
 
-    def __call__(self, key: str, e, substituted: bool = False, compact=None):
+    def __call__(self, key: str, e, substituted: bool = False, compact=None, big: bool | None = None):
+        """``big``: whether ``e`` is past the full-printing limit, when the caller knows (``e`` may then
+        be a thunk, built only when printed in full)."""
         from ..derivation import SHOW_FULL_NODES
 
+        if big is None:
+            big = substituted and tree_size(e, SHOW_FULL_NODES) > SHOW_FULL_NODES
+        elif not big and not isinstance(e, sp.Basic):
+            e = e()
         shown = e
-        if substituted and tree_size(e, SHOW_FULL_NODES) > SHOW_FULL_NODES:
+        if big:
             shown = self.network.compact(e) if compact is None else compact
             if shown is not e:
                 self.compacted.append(key)
@@ -128,7 +136,9 @@ def derivation(d, printed: Printed | None = None) -> dict:
         "loss": expr(network.loss_local),
         "l2": None if network.l2 is None else str(network.l2),  # lambda, exactly ("1/10"); the term is in loss
         "path_count": d.path_count,
-        "direct": sized("direct", d.direct.value, True, None if d.direct_in_full else d.direct_compact),
+        # The direct form's size is the derivation's to decide (a wide network's is never built per weight).
+        "direct": sized("direct", lambda: d.direct.value, True, None if d.direct_in_full else d.direct_compact,
+                        big=not d.direct_in_full),
         # As text and LaTeX print it: in full when short, else with whole neurons as their symbols.
         "direct_shown": None if d.direct_shown is None else expr(d.direct_shown),
         "direct_shown_as": None if d.direct_shown is None else ("full" if d.direct_in_full else "neuron symbols"),
