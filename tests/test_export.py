@@ -95,6 +95,15 @@ def test_sums_nested_deeper_than_a_line_are_broken_at_every_level(tmp_path):
     assert not [l for l in log.splitlines() if l.startswith("Overfull \\hbox")]
 
 
+def test_a_long_case_example_in_markdown_is_a_display_of_broken_lines():
+    net = dense("2,4,4,4,1", activation="tanh")
+    text = markdown_document(net, [derive(net, "W1")], "deep")
+    example = text[text.index("for example, for"):]
+    assert example.split("\n")[2:4] == ["$$", "\\begin{aligned}"] and "\\left. {}+ " in example.split("$$")[1]
+    short = markdown_document(dense("2,2,1", activation="tanh"), [derive(dense("2,2,1", activation="tanh"), "W1")], "t")
+    assert r"for example, for $\mathrm{Out} - Y > 0$: $\frac{\partial \mathrm{Loss}}{\partial W_{1}} = " in short
+
+
 def test_markdown_document_has_every_weight_step_by_step():
     net = default_network()
     text = markdown_document(net, [derive(net, p) for p in net.parameters], "t")

@@ -469,8 +469,11 @@ def markdown_document(network, derivations, title: str, snippet: bool = False, b
     if case is not None:
         c = case.cases()[0]
         u = printer._print(c.argument)
-        out += [rf"- Where ${u} > 0$ the factor $\operatorname{{sign}}({u})$ in a gradient is $1$, where ${u} < 0$ it is $-1$; "
-                rf"for example, for ${u} > 0$: ${printer._print(case.lhs)} = {printer._print(c.value)}$."]
+        lines = expression_lines(printer, printer._print(case.lhs), c.value, DOCUMENT_WIDTH - 8)
+        lead = (rf"- Where ${u} > 0$ the factor $\operatorname{{sign}}({u})$ in a gradient is $1$, where ${u} < 0$ it is $-1$; "
+                rf"for example, for ${u} > 0$:")
+        # Short: inline; long: a display block of broken lines (inline math never breaks).
+        out += [lead + " $%s$." % lines[0].replace("&=", "=", 1)] if len(lines) == 1 else [lead, "", _math(lines), ""]
     out += ["- " + _methods(derivations, md.escape, "*%s*"), ""]
 
     out += [next(heading), "",
