@@ -14,7 +14,7 @@ from .direct_derivative import Direct, direct
 from .network import Network
 from .paths import DEFAULT_MAX_PATHS, PathSum, sum_over_paths
 from .rules import rule_for
-from .verification import _STRENGTH, Verdict, verify
+from .verification import Verdict, verify, weakest
 
 
 #: Largest printed tree (in nodes, shared subtrees counted each time) shown fully substituted.
@@ -190,10 +190,8 @@ class Derivation:
             # checked against its own factor of the product compared (b once per neuron), and SymPy's
             # evaluation of a product (sorting, collecting powers) keeps its value, so shown = compared.
             inner, outer, bit = self._per_neuron
-            checks = (verify({"dz/dw": inner, "shown": self.network.substitute(self.network.compact_canonical(inner))}),
-                      _neuron_check(self.network, outer, bit))
-            failed = [v for v in checks if not v.equal]
-            return failed[0] if failed else max(checks, key=lambda v: _STRENGTH.index(v.method))
+            return weakest((verify({"dz/dw": inner, "shown": self.network.substitute(self.network.compact_canonical(inner))}),
+                            _neuron_check(self.network, outer, bit)))
         return verify({"direct": self.direct.compared, "shown": self.network.substitute(shown)})
 
     def chains(self) -> tuple[Chain, ...]:

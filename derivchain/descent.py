@@ -74,7 +74,7 @@ def descend(
     limits.check("--steps", steps, "steps")
     check_reduction(reduction)
     batched = SAMPLES in values
-    samples = check_batch(network, {(k if isinstance(k, str) else k.name): v for k, v in values.items()})
+    samples = check_batch(network, values)
     m = len(samples)
     if batch_size is not None and not 1 <= batch_size <= m:
         what = "must be positive" if batch_size < 1 else f"is larger than the batch ({m} sample{'s' if m != 1 else ''})"

@@ -65,11 +65,7 @@ class MatrixLayer:
     def shapes(self) -> dict[str, Shape]:
         """Every matrix's shape (rows, columns)."""
         n, m = len(self.names), len(self.sources)
-        out = {"W": (n, m), "b": (n, 1), "z": (n, 1), "a": (n, 1), "a_prev": (m, 1), "fprime": (n, 1), "delta": (n, 1), "grad_W": (n, m),
-               "grad_b": (n, 1)}
-        if self.b is None:
-            del out["b"], out["grad_b"]
-        return out
+        return _shapes(self, z=(n, 1), a=(n, 1), a_prev=(m, 1), fprime=(n, 1), delta=(n, 1))
 
     def __post_init__(self):
         _check_shapes(self)
@@ -77,6 +73,16 @@ class MatrixLayer:
     def __repr__(self) -> str:
         n, m = len(self.names), len(self.sources)
         return f"MatrixLayer({self.index}: W {n}x{m})"
+
+
+def _shapes(layer, **forward_and_back) -> dict[str, Shape]:
+    """W, b, the layer's own ``forward_and_back`` matrices (by attribute name), dL/dW and dL/db: their
+    shapes, b and dL/db left out without biases. W and dL/dW have a row per neuron, a column per source."""
+    n, k = len(layer.names), len(layer.sources)
+    out = {"W": (n, k), "b": (n, 1), **forward_and_back, "grad_W": (n, k), "grad_b": (n, 1)}
+    if layer.b is None:
+        del out["b"], out["grad_b"]
+    return out
 
 
 def _check_shapes(layer) -> None:
@@ -506,12 +512,8 @@ class BatchLayer:
     @property
     def shapes(self) -> dict[str, Shape]:
         """Every matrix's shape (rows, columns): the per-sample ones have a column per sample."""
-        n, k = len(self.names), len(self.sources)
-        out = {"W": (n, k), "b": (n, 1), "Z": self.delta_shape, "A": self.delta_shape, "A_prev": self.A_prev_shape,
-               "fprime": self.delta_shape, "Delta": self.delta_shape, "grad_W": (n, k), "grad_b": (n, 1)}
-        if self.b is None:
-            del out["b"], out["grad_b"]
-        return out
+        each = self.delta_shape
+        return _shapes(self, Z=each, A=each, A_prev=self.A_prev_shape, fprime=each, Delta=each)
 
     def __post_init__(self):
         _check_shapes(self)

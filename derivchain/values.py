@@ -97,30 +97,36 @@ def check_batch(network: Network, values: dict) -> tuple[dict[sp.Symbol, Fractio
         return (check_values(network, values),)
     if not samples:
         raise ValuesError("values: samples is empty; give at least one sample")
-    shared = {(k if isinstance(k, str) else k.name): v for k, v in values.items() if k != SAMPLES}
+    shared = {k: v for k, v in by_name(values).items() if k != SAMPLES}
     data = [s.name for s in list(network.inputs) + list(network.targets)]
     params = [s.name for s in network.parameters]
     misplaced = [n for n in shared if n in data]
     if misplaced:
         raise ValuesError(f"values: {', '.join(misplaced)} given outside samples; with samples, each sample gives "
                           f"every input and target ({', '.join(data)})")
-    unknown = sorted(n for n in shared if n not in params)
-    if unknown:
-        raise ValuesError(f"values: unknown {', '.join(unknown)} (the weights and biases are {', '.join(params)})")
-    missing = [n for n in params if n not in shared]
-    if missing:
-        raise ValuesError(f"values: missing {', '.join(missing)} (weights and biases go outside samples)")
+    _exactly(shared, params, "values", f"the weights and biases are {', '.join(params)}", "weights and biases go outside samples")
     out = []
     for i, sample in enumerate(samples, start=1):
-        sample = {(k if isinstance(k, str) else k.name): v for k, v in sample.items()}
-        unknown = sorted(n for n in sample if n not in data)
-        if unknown:
-            raise ValuesError(f"sample {i}: unknown key {', '.join(unknown)} (a sample gives inputs and targets: {', '.join(data)})")
-        lacking = [n for n in data if n not in sample]
-        if lacking:
-            raise ValuesError(f"sample {i}: missing {', '.join(lacking)} (a sample gives every input and target: {', '.join(data)})")
+        sample = by_name(sample)
+        _exactly(sample, data, f"sample {i}", f"a sample gives inputs and targets: {', '.join(data)}",
+                 f"a sample gives every input and target: {', '.join(data)}", "key ")
         out.append(check_values(network, shared | sample))
     return tuple(out)
+
+
+def by_name(values: dict) -> dict:
+    """``values`` keyed by name (a symbol key by its name)."""
+    return {(k if isinstance(k, str) else k.name): v for k, v in values.items()}
+
+
+def _exactly(given: dict, allowed: list[str], where: str, unknown_why: str, missing_why: str, noun: str = "") -> None:
+    # Every allowed name given and nothing else: else one line naming the unknown (sorted), then the missing.
+    unknown = sorted(n for n in given if n not in allowed)
+    if unknown:
+        raise ValuesError(f"{where}: unknown {noun}{', '.join(unknown)} ({unknown_why})")
+    missing = [n for n in allowed if n not in given]
+    if missing:
+        raise ValuesError(f"{where}: missing {', '.join(missing)} ({missing_why})")
 
 
 REDUCTIONS = ("mean", "sum")
@@ -156,7 +162,7 @@ def parse_assignments(items: list[str]) -> dict[str, Fraction]:
 
 def check_values(network: Network, values: dict[str, Fraction]) -> dict[sp.Symbol, Fraction]:
     """Every input, target, weight and bias must have a value, and nothing else may."""
-    values = {(k if isinstance(k, str) else k.name): v for k, v in values.items()}
+    values = by_name(values)
     needed = list(network.inputs) + list(network.targets) + list(network.parameters)
     names = {s.name for s in needed}
     missing = [s.name for s in needed if s.name not in values]

@@ -781,6 +781,14 @@ def _compare_pair(a: sp.Expr, b: sp.Expr) -> tuple[str, str, bool, dict]:
 _STRENGTH = ["identical", "expansion", "random points mod p", "numeric", "undecided"]
 
 
+def weakest(verdicts) -> Verdict:
+    """Of verdicts on the parts of one claim: the first that is not equal, else the one by the weakest
+    method (the claim is shown only as strongly as its weakest part)."""
+    verdicts = list(verdicts)
+    failed = [v for v in verdicts if not v.equal]
+    return failed[0] if failed else max(verdicts, key=lambda v: _STRENGTH.index(v.method))
+
+
 def verify(forms: dict[str, sp.Expr]) -> Verdict:
     """Check that every form equals the first; report the weakest method any pair needed."""
     names = tuple(forms)
