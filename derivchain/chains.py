@@ -17,10 +17,11 @@ from .differentiate import replace_shared
 from .verification import Verdict, verify
 
 
-def tree_size(expr: sp.Basic, limit: int) -> int:
+def tree_size(expr: sp.Basic, limit: int, known: dict | None = None) -> int:
     """:func:`derivchain.expansion.tree_size` (nodes written out, ``limit + 1`` past ``limit``), the last
     answer for each of the few expressions last asked about kept: a derivation's direct result is sized
-    against several limits (shown in full? compacted? printed?), one walk can answer them all."""
+    against several limits (shown in full? compacted? printed?), one walk can answer them all.
+    ``known``: exact sizes of nodes kept alive (a network's :meth:`~derivchain.network.Network.sizes`)."""
     # tree_size(e, L) is min(size, L + 1): an exact size answers any limit, a size past a larger
     # limit answers a smaller one.
     hit = _LAST.get(id(expr))
@@ -30,7 +31,7 @@ def tree_size(expr: sp.Basic, limit: int) -> int:
             return min(size, limit + 1)
         if limit <= asked:
             return limit + 1
-    size = expansion.tree_size(expr, limit)
+    size = expansion.tree_size(expr, limit, known)
     if len(_LAST) > 256:  # a row's forms, not a table's: nothing per weight outlives a few rows
         _LAST.clear()
     _LAST[id(expr)] = (expr, size, limit)  # the expression kept, so its id stays its own
@@ -174,9 +175,11 @@ def _same(a: sp.Expr, b: sp.Expr, memo: dict | None) -> Verdict:
     return verdict
 
 
-def chain(lhs: sp.Expr, forms, reasons=(), rule: dict | None = None, memo: dict | None = None) -> Chain:
+def chain(lhs: sp.Expr, forms, reasons=(), rule: dict | None = None, memo: dict | None = None,
+          rule_memo: dict | None = None) -> Chain:
     """Build a chain and verify each link; ``rule`` replaces symbols (deltas by their values) before
-    comparing, and ``memo`` keeps verdicts of links shared by many chains (a network's deltas).
+    comparing, and ``memo`` keeps verdicts of links shared by many chains (a network's deltas);
+    ``rule_memo`` keeps the replaced nodes across chains with the same rule (see :func:`replace_shared`).
 
     Consecutive forms that are the same expression are printed once (an ordered product in a
     path's order is kept: showing that order is its point).
@@ -195,6 +198,6 @@ def chain(lhs: sp.Expr, forms, reasons=(), rule: dict | None = None, memo: dict 
         if rule:
             # Over shared subexpressions: xreplace walks the tree written out, exponential in depth
             # (an unrolled RNN's deltas: 57 s of a JSON row).
-            va, vb = replace_shared(va, rule), replace_shared(vb, rule)
+            va, vb = replace_shared(va, rule, rule_memo), replace_shared(vb, rule, rule_memo)
         links.append(_same(va, vb, memo))
     return Chain(lhs, tuple(kept), tuple(links), tuple(kept_reasons))

@@ -7,7 +7,7 @@ from functools import cached_property
 
 import sympy as sp
 
-from .backpropagation import Backprop, DeltaEquation, backprop, delta_equations
+from .backpropagation import Backprop, DeltaEquation, backprop, delta_equations, delta_symbol
 from .chains import Chain, Ordered, OrderedSum, chain, path_chain, tree_size
 from .differentiate import atoms_shared, canonical, replace_shared
 from .direct_derivative import Direct, direct
@@ -73,22 +73,22 @@ class Derivation:
         inner, outer, bit = self.direct.factors
         compared = self.direct.compared
         if compared is not outer and not (compared.is_Mul and compared.args == (inner, outer)):
-            return tree_size(compared, limit)  # product() dropped a factor or found a zero
+            return tree_size(compared, limit, self.network.sizes())  # product() dropped a factor or found a zero
         sizes = self.network.cache.setdefault("direct_neuron_size", {})
         known = sizes.get(bit)
         if known is None or (known[0] > known[1] and limit > known[1]):  # (size capped at limit + 1, limit)
-            known = sizes[bit] = (tree_size(outer, limit), limit)
+            known = sizes[bit] = (tree_size(outer, limit, self.network.sizes()), limit)
         outer_size = min(known[0], limit + 1)
         if compared is outer:
             return outer_size
-        return min(1 + tree_size(inner, limit) + outer_size, limit + 1)
+        return min(1 + tree_size(inner, limit, self.network.sizes()) + outer_size, limit + 1)
 
     @cached_property
     def direct_in_full(self) -> bool:
         """True when the direct result is short enough to print fully substituted."""
         if self._per_neuron is not None:
             return False
-        return tree_size(self.direct.value, SHOW_FULL_NODES) <= SHOW_FULL_NODES
+        return tree_size(self.direct.value, SHOW_FULL_NODES, self.network.sizes()) <= SHOW_FULL_NODES
 
     @cached_property
     def direct_compact(self) -> sp.Expr:
@@ -106,7 +106,7 @@ class Derivation:
         or None when even that is too long to read."""
         if self.direct_in_full:
             return canonical(self.direct.value)
-        size = (tree_size(self.direct.value, SHOW_COMPACT_SOURCE) if self._per_neuron is None
+        size = (tree_size(self.direct.value, SHOW_COMPACT_SOURCE, self.network.sizes()) if self._per_neuron is None
                 else self._compared_size(SHOW_COMPACT_SOURCE))
         if size > SHOW_COMPACT_SOURCE:
             return None
@@ -120,6 +120,8 @@ class Derivation:
     @cached_property
     def _cases(self) -> tuple[Case, ...]:
         # Built once: JSON prints the cases twice (its ``cases`` key and its LaTeX block).
+        if not _may_read_sign(self.network, self.backprop):
+            return ()
         signs = sorted(atoms_shared(self.backprop.local, sp.sign), key=sp.default_sort_key)
         if len(signs) != 1:
             return ()
@@ -215,6 +217,31 @@ class Derivation:
         return f"Derivation(d{self.network.loss_symbol}/d{self.parameter}: {self.path_count} {noun}, {self.verdict.word})"
 
 
+def _may_read_sign(network: Network, bp: Backprop) -> bool:
+    """False when no sign(...) can be in ``bp.local``: it is the sum of each use's coefficient times the
+    delta value of the node used, and evaluating sums and products makes no new sign(...). Each delta
+    value is looked at once per network (every weight into a neuron shares it), not walked per row."""
+    memo = network.memo("reads_sign")
+    values = delta_values(network)
+    return any(_reads(c, sp.sign, memo) or (n is not None and _reads(values[delta_symbol(n)], sp.sign, memo))
+               for c, n in bp.uses)
+
+
+def _reads(expr: sp.Basic, cls: type, memo: dict) -> bool:
+    """Whether ``expr`` has a node of type ``cls``; ``memo`` (id -> (node, answer)) kept across calls."""
+    stack = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if id(e) in memo:
+            continue
+        if ready or not e.args:
+            memo[id(e)] = (e, isinstance(e, cls) or any(memo[id(a)][1] for a in e.args))
+        else:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if id(a) not in memo)
+    return memo[id(expr)][1]
+
+
 def _neuron_compact(network: Network, outer: sp.Expr, bit: int) -> sp.Expr:
     """dLoss/dz of one neuron (``bit``: its z's) compacted and canonical, once per network."""
     cache = network.cache.setdefault("direct_neuron_compact", {})
@@ -303,7 +330,9 @@ def conditional_deltas(network: Network) -> dict[sp.Symbol, Conditional]:
 
 def entry_chain(network: Network, bp: Backprop) -> Chain:
     """dLoss/dW = source * delta_target = the backprop form, verified with the deltas replaced by their values."""
-    return chain(sp.Derivative(network.loss_symbol, bp.parameter), (bp.entry, bp.local), rule=delta_values(network))
+    # The replaced nodes kept across rows: every weight into a neuron compares that neuron's delta value.
+    return chain(sp.Derivative(network.loss_symbol, bp.parameter), (bp.entry, bp.local), rule=delta_values(network),
+                 rule_memo=network.memo("delta_values_memo"))
 
 
 def delta_values(network: Network) -> dict[sp.Symbol, sp.Expr]:
@@ -319,7 +348,8 @@ def delta_chain(network: Network, eq: DeltaEquation) -> Chain:
     cache = network.cache.setdefault("delta_chains", {})
     hit = cache.get(eq.delta)
     if hit is None:
-        hit = cache[eq.delta] = chain(eq.delta, (eq.rhs_form, eq.value), ("", eq.rewrite), rule=delta_values(network))
+        hit = cache[eq.delta] = chain(eq.delta, (eq.rhs_form, eq.value), ("", eq.rewrite), rule=delta_values(network),
+                                      rule_memo=network.memo("delta_values_memo"))
     return hit
 
 

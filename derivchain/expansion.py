@@ -49,12 +49,14 @@ def expand_within(expr: sp.Expr, limit: int) -> sp.Expr | None:
     return sp.expand(expr)
 
 
-def tree_size(expr: sp.Basic, limit: int) -> int:
+def tree_size(expr: sp.Basic, limit: int, known: dict | None = None) -> int:
     """Nodes of ``expr`` as printed (shared subtrees counted each time), or ``limit + 1`` past ``limit``.
 
     Walks each distinct node once (sizes of shared subtrees added, each capped at ``limit + 1``), and
     stops once more than ``limit`` distinct nodes were seen: linear in the printed limit, not in the
     written-out size (which grows exponentially with depth on a network's shared subexpressions).
+    ``known`` maps ids of nodes the caller keeps alive to their exact sizes (see :func:`exact_sizes`):
+    the walk stops at them.
     """
     cap = limit + 1
     sizes: dict[int, int] = {}
@@ -70,6 +72,11 @@ def tree_size(expr: sp.Basic, limit: int) -> int:
             continue
         if k in sizes:
             continue
+        if known is not None:
+            size = known.get(k)
+            if size is not None:
+                sizes[k] = size if size < cap else cap
+                continue
         args = e.args
         if not args:
             sizes[k] = 1
@@ -79,3 +86,19 @@ def tree_size(expr: sp.Basic, limit: int) -> int:
         stack.append((e, True))
         stack.extend((a, False) for a in args if id(a) not in sizes)
     return sizes[id(expr)]
+
+
+def exact_sizes(expr: sp.Basic, into: dict) -> dict:
+    """Add to ``into`` (id -> nodes written out) the exact size of every distinct node of ``expr`` not
+    in it yet: one walk, linear in the distinct nodes (the sizes themselves may be astronomically
+    large integers). The caller keeps ``expr`` alive, so the ids stay its nodes'."""
+    stack = [(expr, False)]
+    while stack:
+        e, done = stack.pop()
+        k = id(e)
+        if done:
+            into[k] = 1 + sum(into[id(a)] for a in e.args)
+        elif k not in into:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if id(a) not in into)
+    return into

@@ -23,7 +23,7 @@ import sympy as sp
 from . import limits
 from .activations import ACTIVATIONS, Activation, get_activation
 from .differentiate import differentiate, intern, replace_shared
-from .expansion import expand_within
+from .expansion import exact_sizes, expand_within
 from .errors import LayersError, LayersLimitError, UnknownLossError, UnknownParameterError
 from .losses import Loss, get_loss
 from .notation import FLAT, Name, Notation, get_notation
@@ -397,23 +397,24 @@ class Network:
 
     def compact(self, expr: sp.Expr) -> sp.Expr:
         """Write a substituted expression back in neuron symbols where whole neurons appear."""
-        return replace_shared(expr, self.compaction, self._bounded("compact_memo"))
+        return replace_shared(expr, self.compaction, self.memo("compact_memo"))
 
     def compact_canonical(self, expr: sp.Expr) -> sp.Expr:
         """``canonical(compact(expr))`` in one walk, each node evaluated once (not once to compact, again
         to make canonical), the nodes shared by many weights' derivatives once a table."""
-        return replace_shared(expr, self.compaction, self._bounded("compact_canonical_memo"), rebuild=True)
+        return replace_shared(expr, self.compaction, self.memo("compact_canonical_memo"), rebuild=True)
 
     def substitute(self, expr: sp.Expr) -> sp.Expr:
         """Replace every neuron symbol in ``expr`` by its full expression (sums and products as they stand)."""
         expr = self.intern(expr)
-        return self.intern(replace_shared(expr, self.substitution, self._bounded("substitute_memo"), evaluate=False))
+        return self.intern(replace_shared(expr, self.substitution, self.memo("substitute_memo"), evaluate=False))
 
     #: Entries a per-network memo of rebuilt nodes keeps before it starts again: the nodes of every
     #: weight's derivative would otherwise stay alive for the whole table (memory per weight).
     MEMO_LIMIT = 200_000
 
-    def _bounded(self, name: str) -> dict:
+    def memo(self, name: str) -> dict:
+        """The network's memo called ``name``, emptied once it holds ``MEMO_LIMIT`` entries."""
         memo = self.cache.setdefault(name, {})
         if len(memo) > self.MEMO_LIMIT:
             memo.clear()
@@ -432,6 +433,15 @@ class Network:
     def loss_full(self) -> sp.Expr:
         """The loss with every output fully substituted."""
         return self.substitute(self.loss_local)
+
+    def sizes(self) -> dict[int, int]:
+        """id -> nodes written out, for every node of the substituted loss (which the network keeps):
+        sizing a derivative stops where it reaches the loss's own subtrees, instead of walking the
+        network's shared nodes again for every weight."""
+        hit = self.cache.get("sizes")
+        if hit is None:
+            hit = self.cache["sizes"] = exact_sizes(self.loss_full, {})
+        return hit
 
     def loss_partial(self, x: sp.Symbol) -> sp.Expr:
         """dLoss/dx for a symbol the loss reads: an output's textbook derivative, else the rule table's."""

@@ -99,7 +99,7 @@ class _Sized:
         from ..derivation import SHOW_FULL_NODES
 
         if big is None:
-            big = substituted and tree_size(e, SHOW_FULL_NODES) > SHOW_FULL_NODES
+            big = substituted and tree_size(e, SHOW_FULL_NODES, self.network.sizes()) > SHOW_FULL_NODES
         elif not big and not isinstance(e, sp.Basic):
             e = e()
         shown = e
@@ -132,8 +132,8 @@ def derivation(d, printed: Printed | None = None) -> dict:
     network = d.network
     out = {
         "weight": d.parameter.name,
-        "network": network.summary(),
-        "loss": expr(network.loss_local),
+        "network": printed.once("summary", network, network.summary),
+        "loss": printed.once("loss", network, lambda: expr(network.loss_local)),
         "l2": None if network.l2 is None else str(network.l2),  # lambda, exactly ("1/10"); the term is in loss
         "path_count": d.path_count,
         # The direct form's size is the derivation's to decide (a wide network's is never built per weight).
@@ -142,12 +142,14 @@ def derivation(d, printed: Printed | None = None) -> dict:
         # As text and LaTeX print it: in full when short, else with whole neurons as their symbols.
         "direct_shown": None if d.direct_shown is None else expr(d.direct_shown),
         "direct_shown_as": None if d.direct_shown is None else ("full" if d.direct_in_full else "neuron symbols"),
-        "path_sum": sized("path_sum", d.path_sum.substituted, True),
+        # A form's substituted value is substitute(local) by definition, so in neuron symbols it is its
+        # own local form: nothing to compact (a fresh walk of the substituted tree per row).
+        "path_sum": sized("path_sum", d.path_sum.substituted, True, d.path_sum.local),
         "path_sum_local": sized("path_sum_local", d.path_sum.local),
         "path_sum_how": d.path_sum.how,
         "paths_listed": len(d.paths),
         "backprop": sized("backprop", d.backprop.local),
-        "backprop_substituted": sized("backprop_substituted", d.backprop.substituted, True),
+        "backprop_substituted": sized("backprop_substituted", d.backprop.substituted, True, d.backprop.local),
         "deltas": [printed.once("delta", eq, lambda eq=eq: _delta(network, eq)) for eq in d.backprop.deltas],
         "paths": [_path(path, printer) for path in d.paths],
         "cases": [{"condition": c.condition, "value": expr(c.value)} for c in d.cases()],

@@ -30,15 +30,19 @@ def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
     pairs: list[sp.Expr] = []
     for a in args:
         if a.is_Add and len(a.args) == 2 and sp.S.One in a.args:
-            o = -(a.args[0] if a.args[1] is sp.S.One else a.args[1])
+            # 1 - o is Add(1, Mul(-1, o)): read o off it rather than build -(-o) (a new Mul per factor).
+            minus = a.args[0] if a.args[1] is sp.S.One else a.args[1]
+            if not (minus.is_Mul and len(minus.args) == 2 and minus.args[0] is sp.S.NegativeOne):
+                continue
+            o = minus.args[1]
             if o.is_Symbol and o in present and o not in pairs:
                 pairs += [o, a]
     if not pairs:
         return None
-    rest = list(args)
-    for f in pairs:
-        rest.remove(f)
-    return pairs, sp.Mul(*rest)
+    taken = set(pairs)
+    rest = [a for a in args if a not in taken]
+    # What is left of a product in SymPy's canonical form is still in it: no flattening and sorting again.
+    return pairs, sp.Mul._from_args(rest) if len(rest) > 1 else rest[0] if rest else sp.S.One
 
 
 def with_activation_first(printer, expr: sp.Expr, separator: str) -> str | None:
@@ -85,8 +89,59 @@ def ordered_terms(printer, expr, order=None) -> list:
     if hit is None:
         if len(_TERMS) > 5_000:
             _TERMS.clear()
-        hit = _TERMS[key] = (expr, tuple(Printer._as_ordered_terms(printer, expr, order)))
+        fast = _lex_terms(expr) if order in (None, "lex") else None
+        hit = _TERMS[key] = (expr, tuple(Printer._as_ordered_terms(printer, expr, order) if fast is None else fast))
     return list(hit[1])
+
+
+_POWER: dict = {}  # factor -> (base, exponent), as decompose_power gives them
+_SORT_KEY: dict = {}  # base -> its default_sort_key
+
+
+def _lex_terms(expr) -> list | None:
+    """``expr.as_ordered_terms()`` (SymPy's lex order of a sum's terms) for a sum of more than two terms
+    whose coefficients are rationals and whose other factors are commutative and not numbers, else None.
+
+    The same computation as SymPy's ``as_terms`` and its sort key, with what each factor contributes
+    (its base and exponent, the base's sort key) kept across sums: a table's rows add up terms made of
+    the same few hundred factors, which SymPy decomposes again in every sum (a third of a JSON row)."""
+    from sympy.core.exprtools import decompose_power
+
+    if not expr.is_Add or len(expr.args) < 3:  # SymPy special-cases some two-term sums (1 - x)
+        return None
+    if len(_POWER) > 100_000 or len(_SORT_KEY) > 100_000:
+        _POWER.clear()
+        _SORT_KEY.clear()
+    terms, gens = [], set()
+    for term in expr.args:
+        coeff, rest = term.as_coeff_Mul()
+        if not coeff.is_Rational or abs(coeff.p) >= 2**53 or coeff.q >= 2**53:
+            return None  # complex(coeff) through evalf: kept to SymPy
+        powers = {}
+        for factor in (() if rest is sp.S.One else sp.Mul.make_args(rest)):
+            known = _POWER.get(factor)
+            if known is None:
+                if factor.is_number or not factor.is_commutative:
+                    return None
+                known = _POWER[factor] = decompose_power(factor)
+            powers[known[0]] = known[1]
+            gens.add(known[0])
+        # complex(Rational) is its correctly rounded double, as p / q is.
+        terms.append((term, coeff.p / coeff.q, powers))
+    for g in gens:
+        if g not in _SORT_KEY:
+            _SORT_KEY[g] = sp.default_sort_key(g)
+    index = {g: i for i, g in enumerate(sorted(gens, key=_SORT_KEY.__getitem__))}
+
+    def key(item):
+        # SymPy's key for lex order: the exponents negated, no non-commutative part, then the coefficient.
+        _, re, powers = item
+        monom = [0] * len(index)
+        for base, e in powers.items():
+            monom[index[base]] = -e
+        return tuple(monom), (), ((False, 0.0), (re, 0.0))
+
+    return [term for term, _, _ in sorted(terms, key=key)]
 
 
 class TextPrinter(StrPrinter):
