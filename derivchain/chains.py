@@ -9,6 +9,7 @@ rule is written), which is equal to the product of its factors.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import sympy as sp
 
@@ -82,7 +83,26 @@ def _size(expr, limit: int) -> int:
 
 def _sized(expr, limit: int) -> int:
     hit = _SIZES.get((id(expr), limit))
-    return hit[1] if hit is not None else _keep(expr, limit, tree_size(expr, limit))
+    if hit is not None:
+        return hit[1]
+    small = _written(expr, 64)  # most are a row's own small terms: counted directly, not walked by tree_size
+    return _keep(expr, limit, min(small, limit + 1) if small is not None else tree_size(expr, limit))
+
+
+def _written(expr, budget: int) -> int | None:
+    """Nodes of ``expr`` written out when at most ``budget``, else None (stops as soon as it knows)."""
+    n = 1
+    for a in expr.args:
+        if a.args:
+            k = _written(a, budget - n)
+            if k is None:
+                return None
+            n += k
+        else:
+            n += 1
+        if n > budget:
+            return None
+    return n
 
 
 def _keep(expr, limit: int, size: int) -> int:
@@ -105,7 +125,7 @@ class Ordered:
     factors: tuple
     compact: bool = False  # printed a*b (an equation's product) rather than a * b (a path's chain)
 
-    @property
+    @cached_property  # built once: a chain compares it twice (shown as one form? equal to the next?)
     def value(self) -> sp.Expr:
         """The product as one SymPy expression."""
         return sp.Mul(*(value_of(f) for f in self.factors))
@@ -120,7 +140,7 @@ class OrderedSum:
 
     terms: tuple
 
-    @property
+    @cached_property
     def value(self) -> sp.Expr:
         """The sum as one SymPy expression."""
         return sp.Add(*(value_of(t) for t in self.terms))

@@ -90,8 +90,8 @@ def _emit_table(table, fmt, module, out, on_row) -> None:
     # Each row is written as soon as it is derived; nothing is kept.
     if fmt is Format.json:
         out.write("[")
-        for i, (d, row) in enumerate(module.table_rows(table)):
-            out.write(("," if i else "") + "\n  " + module.dumps(row).replace("\n", "\n  "))
+        for i, (d, row) in enumerate(module.table_texts(table)):
+            out.write(("," if i else "") + "\n  " + row)
             out.flush()
             if on_row:
                 on_row(d)

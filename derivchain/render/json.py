@@ -17,9 +17,52 @@ from ..paths import Path
 from .text import expr, partials, remembered
 
 
-def dumps(obj) -> str:
-    """JSON text, keys in insertion order, two-space indent (deterministic)."""
-    return _json.dumps(obj, indent=2, ensure_ascii=False)
+def dumps(obj, printed: Printed | None = None, level: int = 0) -> str:
+    """JSON text, keys in insertion order, two-space indent (deterministic): ``json.dumps(obj, indent=2,
+    ensure_ascii=False)`` with every line after the first set in ``level`` steps more; the parts a table's
+    rows share (``printed``'s) are written once a table and their text reused, as they were printed once."""
+    if printed is None:
+        text = _json.dumps(obj, indent=2, ensure_ascii=False)
+        return text.replace("\n", "\n" + "  " * level) if level else text
+    parts: list[str] = []
+    _encode(obj, level, parts, printed)
+    return "".join(parts)
+
+
+_STRING = _json.encoder.encode_basestring  # ensure_ascii=False's, in C
+
+
+def _encode(o, level: int, parts: list, printed: Printed) -> None:
+    """``o`` as ``json.dumps(indent=2)`` writes it at nesting ``level`` (the same bytes), into ``parts``."""
+    if isinstance(o, str):
+        parts.append(_STRING(o))
+    elif o is None or o is True or o is False:
+        parts.append("null" if o is None else "true" if o else "false")
+    elif isinstance(o, (int, float)):
+        parts.append(_json.dumps(o))
+    elif isinstance(o, (dict, list, tuple)):
+        text = printed.text_of(o, level)
+        if text is not None:
+            parts.append(text)
+            return
+        start = len(parts)
+        if not o:
+            parts.append("{}" if isinstance(o, dict) else "[]")
+        else:
+            inner = "\n" + "  " * (level + 1)
+            parts.append("{" if isinstance(o, dict) else "[")
+            for i, item in enumerate(o.items() if isinstance(o, dict) else o):
+                parts.append(inner if i == 0 else "," + inner)
+                if isinstance(o, dict):
+                    key, item = item
+                    if not isinstance(key, str):
+                        raise TypeError("JSON object keys here are text")
+                    parts.append(_STRING(key) + ": ")
+                _encode(item, level + 1, parts, printed)
+            parts.append("\n" + "  " * level + ("}" if isinstance(o, dict) else "]"))
+        printed.keep_text(o, level, parts, start)
+    else:
+        raise TypeError(f"not JSON: {type(o).__name__}")
 
 
 def _printer(network) -> DerivPrinter:
@@ -50,12 +93,31 @@ class Printed:
 
     def __init__(self):
         self._memo: dict = {}
+        self._made: dict = {}  # id of each object once() made -> [the object, {level: its JSON text}]
 
     def once(self, kind: str, obj, make):
         """``make()`` for ``obj`` the first time ``kind`` of it is asked for; the same object after."""
         # Keyed by identity, the object kept beside its value so its id stays its own: the network
         # caches these objects, so every row hands over the same ones.
-        return remembered(self._memo, (kind, id(obj)), lambda: (obj, make()))[1]
+        made = remembered(self._memo, (kind, id(obj)), lambda: (obj, make()))[1]
+        if isinstance(made, (dict, list)) and id(made) not in self._made:
+            if len(self._made) > 100_000:
+                self._made.clear()
+            self._made[id(made)] = [made, {}]
+        return made
+
+    def text_of(self, o, level: int) -> str | None:
+        """The JSON text of a shared part at ``level``, once it was written there."""
+        hit = self._made.get(id(o))
+        return None if hit is None or hit[0] is not o else hit[1].get(level)
+
+    def keep_text(self, o, level: int, parts: list, start: int) -> None:
+        """Remember the JSON text of a shared part (``parts[start:]``), to write it again as it is."""
+        hit = self._made.get(id(o))
+        if hit is not None and hit[0] is o:
+            text = "".join(parts[start:])
+            parts[start:] = [text]
+            hit[1][level] = text
 
 
 def _delta(network, eq, verified: bool = False) -> dict:
@@ -311,6 +373,14 @@ def table_rows(table):
     printed = Printed()
     for d in table.rows:
         yield d, table_row(d, printed)
+
+
+def table_texts(table, level: int = 1):
+    """Each row of ``table`` as (derivation, its ``grad`` object's JSON text set in ``level`` steps, as
+    an element of the table's array): the shared parts' text written once a table, like their values."""
+    printed = Printed()
+    for d in table.rows:
+        yield d, dumps(table_row(d, printed), printed, level)
 
 
 def _entries(m):

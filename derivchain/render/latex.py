@@ -15,7 +15,7 @@ from sympy.printing.latex import LatexPrinter
 from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_note
 from ..notation import FLAT
 from ..rules import latex_call, rule_for
-from .text import DISAGREE, arithmetic, remembered, batch_words, learning_rate, ordered_terms, with_activation_first
+from .text import DISAGREE, arithmetic, remembered, batch_words, learning_rate, ordered_terms, sort_key, with_activation_first
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
                  # In text mode with the default font encoding |, < and > print as other glyphs.
@@ -93,6 +93,10 @@ def _join_terms(terms: list[str]) -> str:
     return out
 
 
+#: SymPy's test for two numbers side by side in a product (sympy.printing.latex): a number's end, a number's start.
+_NUMBER_END, _NUMBER_START = re.compile(r"[0-9][} ]*$"), re.compile(r"(\d|\\frac{\d+}{\d+})")
+
+
 class DerivPrinter(LatexPrinter):
     """SymPy's LaTeX printer with a network's names (W_{13}, \\mathrm{Out}, \\delta_{H_{4}}).
 
@@ -109,6 +113,7 @@ class DerivPrinter(LatexPrinter):
     def __init__(self, settings=None):
         super().__init__(settings)
         self._memo: dict = {}
+        self._factors: dict = {}  # (factor, first, last) -> its part of a product (see _plain_product)
         self._lines: dict = {}  # a network's delta chains as aligned lines (see delta_lines)
         self._names = self._settings["names"] or {}
         self._notation = self._settings["notation"] or FLAT
@@ -132,7 +137,39 @@ class DerivPrinter(LatexPrinter):
         return ordered_terms(self, expr, order)
 
     def _print_Mul(self, expr):
-        return with_activation_first(self, expr, " ") or super()._print_Mul(expr)
+        return with_activation_first(self, expr, " ") or self._plain_product(expr) or super()._print_Mul(expr)
+
+    def _plain_product(self, expr) -> str | None:
+        """What SymPy prints for a product of commutative factors none of which is a number, a power or
+        an exponential (so no fraction: ``H_{12} W_{515} \left(\mathrm{Out} - Y\right)``), each factor's
+        part kept across products (a table prints the same factors in every row); None for any other
+        product (SymPy's general way then). The same steps as SymPy's: factors in its order, each
+        bracketed where a product needs it, joined by the multiplication symbol."""
+        args = expr.args
+        if any(a.is_Number or a.is_Pow or isinstance(a, sp.exp) or not a.is_commutative
+               or hasattr(a, "_scale_factor") or hasattr(a, "is_physical_constant") for a in args):
+            return None
+        ordered = sorted(args, key=sort_key)
+        out = last = ""
+        for i, a in enumerate(ordered):
+            tex = self._factor_tex(a, i == 0, i == len(ordered) - 1)
+            if _NUMBER_END.search(last) and _NUMBER_START.match(tex):
+                out += self._settings["mul_symbol_latex_numbers"]
+            elif out:
+                out += self._settings["mul_symbol_latex"]
+            out += tex
+            last = tex
+        return out
+
+    def _factor_tex(self, a, first: bool, last: bool) -> str:
+        key = (a, first, last)
+        hit = self._factors.get(key)
+        if hit is None:
+            if len(self._factors) > 100_000:
+                self._factors.clear()
+            tex = self._print(a)
+            hit = self._factors[key] = r"\left(%s\right)" % tex if self._needs_mul_brackets(a, first=first, last=last) else tex
+        return hit
 
     def _print_Symbol(self, expr, style="plain"):
         return self.name(expr.name)

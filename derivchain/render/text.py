@@ -11,10 +11,18 @@ from typing import Iterator
 
 import sympy as sp
 
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.printer import Printer
 from sympy.printing.str import StrPrinter
 
 from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_note
+
+
+def negative_product(expr) -> bool:
+    """``Mul.could_extract_minus_sign()`` without building the negated product to compare: a product
+    equals its negation only with zoo or nan as its number, which is not negative anyway."""
+    c = expr.args[0]
+    return bool(c.is_Number and c.is_extended_negative)
 
 
 def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
@@ -23,7 +31,7 @@ def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
     SymPy's order writes ``H5*W13*(1 - H5)``; the sources write ``H5*(1 - H5)*W13``. Returns the
     paired factors in order and the rest of the product, or None when nothing is paired.
     """
-    if not expr.is_Mul or expr.could_extract_minus_sign():
+    if not expr.is_Mul or negative_product(expr):
         return None
     args = expr.args
     present = set(args)
@@ -48,7 +56,7 @@ def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
 def with_activation_first(printer, expr: sp.Expr, separator: str) -> str | None:
     """A product printed with its activation derivatives in front (see :func:`activation_first`), its
     factors joined by ``separator``; None when it has none (the printer's own way then)."""
-    if expr.is_Mul and expr.could_extract_minus_sign():
+    if expr.is_Mul and negative_product(expr):
         # -H5*(1 - H5)*W13: the sign in front, the pair still together.
         inner = with_activation_first(printer, -expr, separator)
         return None if inner is None else "-" + inner
@@ -98,6 +106,16 @@ _POWER: dict = {}  # factor -> (base, exponent), as decompose_power gives them
 _SORT_KEY: dict = {}  # base -> its default_sort_key
 
 
+def sort_key(e):
+    """``default_sort_key(e)``, kept per expression (a table orders the same factors in every row)."""
+    hit = _SORT_KEY.get(e)
+    if hit is None:
+        if len(_SORT_KEY) > 100_000:
+            _SORT_KEY.clear()
+        hit = _SORT_KEY[e] = sp.default_sort_key(e)
+    return hit
+
+
 def _lex_terms(expr) -> list | None:
     """``expr.as_ordered_terms()`` (SymPy's lex order of a sum's terms) for a sum of more than two terms
     whose coefficients are rationals and whose other factors are commutative and not numbers, else None.
@@ -109,9 +127,8 @@ def _lex_terms(expr) -> list | None:
 
     if not expr.is_Add or len(expr.args) < 3:  # SymPy special-cases some two-term sums (1 - x)
         return None
-    if len(_POWER) > 100_000 or len(_SORT_KEY) > 100_000:
+    if len(_POWER) > 100_000:
         _POWER.clear()
-        _SORT_KEY.clear()
     terms, gens = [], set()
     for term in expr.args:
         coeff, rest = term.as_coeff_Mul()
@@ -128,10 +145,7 @@ def _lex_terms(expr) -> list | None:
             gens.add(known[0])
         # complex(Rational) is its correctly rounded double, as p / q is.
         terms.append((term, coeff.p / coeff.q, powers))
-    for g in gens:
-        if g not in _SORT_KEY:
-            _SORT_KEY[g] = sp.default_sort_key(g)
-    index = {g: i for i, g in enumerate(sorted(gens, key=_SORT_KEY.__getitem__))}
+    index = {g: i for i, g in enumerate(sorted(gens, key=sort_key))}
 
     def key(item):
         # SymPy's key for lex order: the exponents negated, no non-commutative part, then the coefficient.
@@ -151,6 +165,7 @@ class TextPrinter(StrPrinter):
     def __init__(self, settings=None):
         super().__init__(settings)
         self._memo: dict = {}
+        self._factors: dict = {}
 
     def _print(self, expr, **kwargs):
         # A subexpression prints the same wherever it appears (the parent adds any brackets), and a
@@ -169,7 +184,25 @@ class TextPrinter(StrPrinter):
         return f"d/d{w}({self._print(inner)})"
 
     def _print_Mul(self, expr):
-        return with_activation_first(self, expr, "*") or super()._print_Mul(expr)
+        return with_activation_first(self, expr, "*") or self._plain_product(expr) or super()._print_Mul(expr)
+
+    def _plain_product(self, expr) -> str | None:
+        """What SymPy prints for a product of commutative factors none of which is a number or a power
+        (``H12*W515*(Out - Y)``: each factor, bracketed where a product needs it, in SymPy's order),
+        each factor's part kept across products (a table prints the same factors in every row); None
+        for any other product (SymPy's general way then)."""
+        args = expr.args
+        if any(a.is_Number or a.is_Pow or not a.is_commutative for a in args):
+            return None
+        return "*".join(self._factor_text(a) for a in sorted(args, key=sort_key))
+
+    def _factor_text(self, a) -> str:
+        hit = self._factors.get(a)
+        if hit is None:
+            if len(self._factors) > 100_000:
+                self._factors.clear()
+            hit = self._factors[a] = self.parenthesize(a, PRECEDENCE["Mul"], strict=False)
+        return hit
 
     def parenthesize(self, item, level, strict=False):
         # dOut/dW1 inside a product reads as one factor only in brackets: (Out - Y)*(dOut/dW1).
