@@ -126,7 +126,10 @@ class Derivation:
         if len(signs) != 1:
             return ()
         s = signs[0]
-        return tuple(Case(s.args[0], v, replace_shared(self.backprop.local, {s: sp.Integer(v)})) for v in (1, -1))
+        # Each side's replaced nodes kept across rows: every weight into a neuron shares its delta's value.
+        return tuple(Case(s.args[0], v, replace_shared(self.backprop.local, {s: sp.Integer(v)},
+                                                       _memo_for(self.network, "cases", (s, v))))
+                     for v in (1, -1))
 
     def notes(self) -> tuple[str, ...]:
         """What happens at the non-differentiable points this derivation touches."""
@@ -215,6 +218,14 @@ class Derivation:
     def __repr__(self) -> str:
         noun = "path" if self.path_count == 1 else "paths"
         return f"Derivation(d{self.network.loss_symbol}/d{self.parameter}: {self.path_count} {noun}, {self.verdict.word})"
+
+
+def _memo_for(network: Network, name: str, key) -> dict:
+    """The network's memo for one rule (``key``) among several of one kind, emptied as its memos are."""
+    memo = network.cache.setdefault(name, {}).setdefault(key, {})
+    if len(memo) > network.MEMO_LIMIT:
+        memo.clear()
+    return memo
 
 
 def _may_read_sign(network: Network, bp: Backprop) -> bool:
