@@ -101,14 +101,20 @@ class Derivation:
         return self.network.compact_canonical(self.direct.value)
 
     @cached_property
+    def direct_compactable(self) -> bool:
+        """False when the direct result is past ``SHOW_COMPACT_SOURCE`` nodes written out: then it is not
+        written in neuron symbols at all (in any format), only compared in full."""
+        size = (tree_size(self.direct.value, SHOW_COMPACT_SOURCE, self.network.sizes()) if self._per_neuron is None
+                else self._compared_size(SHOW_COMPACT_SOURCE))
+        return size <= SHOW_COMPACT_SOURCE
+
+    @cached_property
     def direct_shown(self) -> sp.Expr | None:
         """The direct result as printed: in full when short, else with whole neurons as their symbols,
         or None when even that is too long to read."""
         if self.direct_in_full:
             return canonical(self.direct.value)
-        size = (tree_size(self.direct.value, SHOW_COMPACT_SOURCE, self.network.sizes()) if self._per_neuron is None
-                else self._compared_size(SHOW_COMPACT_SOURCE))
-        if size > SHOW_COMPACT_SOURCE:
+        if not self.direct_compactable:
             return None
         compact = self.direct_compact
         return compact if tree_size(compact, SHOW_COMPACT_NODES) <= SHOW_COMPACT_NODES else None

@@ -177,6 +177,11 @@ class _Sized:
         self.forms[key] = shown
         return None if shown is None else expr(shown)
 
+    def omit(self, key: str) -> None:
+        """``key`` not printed (too large to write even with whole neurons as symbols)."""
+        self.omitted.append(key)
+        self.forms[key] = None
+
     def latex(self, printer, key: str) -> str:
         """The LaTeX of what ``key`` printed (the printing-limit note when it printed nothing)."""
         shown = self.forms[key]
@@ -199,8 +204,9 @@ def derivation(d, printed: Printed | None = None) -> dict:
         "l2": None if network.l2 is None else str(network.l2),  # lambda, exactly ("1/10"); the term is in loss
         "path_count": d.path_count,
         # The direct form's size is the derivation's to decide (a wide network's is never built per weight).
+        # Past the size where compaction is not attempted, as text and LaTeX: not printed.
         "direct": sized("direct", lambda: d.direct.value, True, None if d.direct_in_full else d.direct_compact,
-                        big=not d.direct_in_full),
+                        big=not d.direct_in_full) if d.direct_in_full or d.direct_compactable else sized.omit("direct"),
         # As text and LaTeX print it: in full when short, else with whole neurons as their symbols.
         "direct_shown": None if d.direct_shown is None else expr(d.direct_shown),
         "direct_shown_as": None if d.direct_shown is None else ("full" if d.direct_in_full else "neuron symbols"),

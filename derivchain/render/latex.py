@@ -425,19 +425,33 @@ def _ordered_tokens(printer, e: Ordered) -> list[tuple[str, bool]]:
     return [(head + r" \left(" + pieces[0], True), *((x, True) for x in pieces[1:-1]), (pieces[-1] + r"\right)", True)]
 
 
+def _piece(text: str) -> tuple[int, int]:
+    r"""A line piece's width with its space, and the brackets it leaves open (``\left(`` less ``\right)``),
+    kept per piece: a table lays out the same deltas' pieces on every row."""
+    hit = _PIECES.get(text)
+    if hit is None:
+        if len(_PIECES) > 200_000:
+            _PIECES.clear()
+        hit = _PIECES[text] = (visible_width(text) + 1, text.count(r"\left(") - text.count(r"\right)"))
+    return hit
+
+
+_PIECES: dict[str, tuple[int, int]] = {}
+
+
 def _laid_out(prefix: str, tokens: list[tuple[str, bool]], width: int) -> list[str]:
     r"""The pieces filled into lines of about ``width``: a new line where one may start and the piece would
     run past; each line closes the brackets still open with ``\right.`` and the next reopens them."""
-    lines, current, used, depth = [], "", 0, 0
+    lines, current, used, depth = [], [], 0, 0
     for text, may_start in tokens:
-        w = visible_width(text) + 1
+        w, opened = _piece(text)
         if current and may_start and used + w > width:
-            lines.append((current, depth))
-            current, used = "", 0
-        current += (" " if current else "") + text
+            lines.append((" ".join(current), depth))
+            current, used = [], 0
+        current.append(text)
         used += w
-        depth += text.count(r"\left(") - text.count(r"\right)")
-    lines.append((current, depth))
+        depth += opened
+    lines.append((" ".join(current), depth))
     out, open_before = [], 0
     for i, (body, open_after) in enumerate(lines):
         # {} makes a leading sign binary wherever the line starts (after \left. too): {}+ H_{6} W_{17};
