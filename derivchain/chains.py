@@ -189,7 +189,7 @@ def _same(a: sp.Expr, b: sp.Expr, memo: dict | None) -> Verdict:
     key = (a, b)
     if memo is not None and key in memo:
         return memo[key]
-    verdict = verify({"left": a, "right": b})
+    verdict = verify({"left": a, "right": b}, rewrites=True)  # a chain's next form is often a factored rewrite
     if memo is not None:
         memo[key] = verdict
     return verdict

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -744,6 +745,31 @@ def _numeric(a: sp.Expr, b: sp.Expr, seed: str) -> tuple[str, str, bool, dict]:
     return ("undecided", f"not shown: {', '.join(why) or 'too few points'}, and the exact test could not decide", False, {})
 
 
+#: Most terms a sum may have for :func:`_distributed_equal` to multiply a product out over it.
+DISTRIBUTED_TERMS = 1000
+
+
+def _distributed_equal(a: sp.Expr, b: sp.Expr) -> bool:
+    """True when ``a`` and ``b`` are the same once the factors their top products share are set aside and
+    what is left is multiplied out over one of its sums: ``s*(x*u + y*u)`` and ``s*u*(x + y)``.
+    Multiplying out keeps the value, so equal results prove the forms equal; False decides nothing."""
+    fa, fb = Counter(sp.Mul.make_args(a)), Counter(sp.Mul.make_args(b))
+    common = fa & fb
+    left = _spreads(sp.Mul(*(fa - common).elements()))
+    right = _spreads(sp.Mul(*(fb - common).elements()))
+    return any(x == y for x in left for y in right)
+
+
+def _spreads(e: sp.Expr) -> list[sp.Expr]:
+    # The product as it is, and multiplied out over each of its (first few) sums in turn.
+    out = [e]
+    sums = [f for f in e.args if f.is_Add and len(f.args) <= DISTRIBUTED_TERMS] if e.is_Mul else []
+    for widest in sums[:4]:
+        rest = [f for f in e.args if f is not widest]
+        out.append(sp.Add(*(sp.Mul(*rest, t) for t in widest.args)))
+    return out
+
+
 def _compare_pair(a: sp.Expr, b: sp.Expr) -> tuple[str, str, bool, dict]:
     """Compare two forms; returns (method, detail, equal, counterexample)."""
     if a == b:
@@ -789,8 +815,12 @@ def weakest(verdicts) -> Verdict:
     return failed[0] if failed else max(verdicts, key=lambda v: _STRENGTH.index(v.method))
 
 
-def verify(forms: dict[str, sp.Expr]) -> Verdict:
-    """Check that every form equals the first; report the weakest method any pair needed."""
+def verify(forms: dict[str, sp.Expr], rewrites: bool = False) -> Verdict:
+    """Check that every form equals the first; report the weakest method any pair needed.
+
+    ``rewrites``: each form may be the first with common factors pulled out of a sum (an equation's
+    factored right-hand side): such a pair is first multiplied out one level, which proves it exactly
+    at a fraction of a full expansion's cost."""
     names = tuple(forms)
     if len(names) < 2:
         raise ValueError("verify needs at least two forms to compare")
@@ -798,6 +828,9 @@ def verify(forms: dict[str, sp.Expr]) -> Verdict:
     results = []
     _EVALUATIONS.clear()
     for name in names[1:]:
+        if rewrites and _distributed_equal(reference, forms[name]):
+            results.append(("expansion", "proved: the two forms multiply out to the same terms"))
+            continue
         method, detail, equal, counter = _compare_pair(reference, forms[name])
         if not equal and method == "undecided":
             return Verdict(False, method, f"{name} vs {names[0]}: {detail}", False, names, decided=False)

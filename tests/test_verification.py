@@ -19,6 +19,19 @@ def test_expansion_proof():
     assert v.equal and v.proof and v.method == "expansion"
 
 
+def test_a_factored_rewrite_is_proved_by_multiplying_out_one_level():
+    # backprop's factoring: the common factor u*(x - y) pulled out of a sum (a delta equation's value).
+    s = x - y
+    v = verify({"rhs": u * (2 * x * s + 3 * y * s), "value": u * s * (2 * x + 3 * y)}, rewrites=True)
+    assert v.equal and v.proof and v.method == "expansion" and "multiply out to the same terms" in v.detail
+
+
+def test_a_wrong_factored_rewrite_is_not_taken_for_equal():
+    s = x - y
+    v = verify({"rhs": u * (2 * x * s + 3 * y * s), "value": u * s * (2 * x + 4 * y)}, rewrites=True)
+    assert not v.equal and v.decided
+
+
 def test_random_points_for_rational_identity():
     # sigma'(u) written two ways: exp(-u)/(1+exp(-u))^2 and sigma*(1 - sigma); not polynomial.
     s = 1 / (1 + sp.exp(-u))
