@@ -117,7 +117,24 @@ class Derivation:
         if not self.direct_compactable:
             return None
         compact = self.direct_compact
-        return compact if tree_size(compact, SHOW_COMPACT_NODES) <= SHOW_COMPACT_NODES else None
+        return compact if self._compact_size(compact, SHOW_COMPACT_NODES) <= SHOW_COMPACT_NODES else None
+
+    def _compact_size(self, compact: sp.Expr, limit: int) -> int:
+        """``tree_size(compact, limit)``, the compacted dLoss/dz of a wide network's neuron sized once per
+        neuron (``compact`` is (dz/dw) times it: a product node over the two, or one merged product)."""
+        if self._per_neuron is None:
+            return tree_size(compact, limit)
+        inner, outer, bit = self._per_neuron
+        shared = _neuron_compact(self.network, outer, bit)
+        parts = compact.args if compact.is_Mul else ()
+        if len(parts) != 2 or shared not in parts:
+            return tree_size(compact, limit)
+        sizes = self.network.cache.setdefault("direct_compact_size", {})
+        known = sizes.get(bit)
+        if known is None or (known[0] > known[1] and limit > known[1]):
+            known = sizes[bit] = (tree_size(shared, limit), limit)
+        other = parts[1] if parts[0] == shared else parts[0]
+        return min(1 + tree_size(other, limit) + min(known[0], limit + 1), limit + 1)
 
     def cases(self) -> tuple[Case, ...]:
         """The two sides of the single sign(...) kink in the result (the worked example's case split)."""
