@@ -10,11 +10,11 @@ Adding an activation is one entry in ``ACTIVATIONS``. ``get_activation`` also ac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import sympy as sp
 
+from .record import record
 from .errors import UnknownActivationError, choices
 from .user_text import parse_number
 from .functions import elu, leaky_relu, relu, sigmoid
@@ -22,7 +22,7 @@ from .functions import elu, leaky_relu, relu, sigmoid
 LEAKY_SLOPE = sp.Rational(1, 100)
 
 
-@dataclass(frozen=True)
+@record
 class Activation:
     """One activation: name, f(z), f'(z) in terms of z and the output o, and its caveat."""
 

@@ -87,9 +87,12 @@ def grad(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS, value
     """dLoss/dparameter three ways and verified (a Derivation); with ``values``, also its numbers; with a
     batch (``values["samples"]``), each sample's numbers and their ``reduction`` (mean or sum)."""
     from .derivation import derive
-    from .values import SAMPLES, check_batch, check_reduction
 
     check_max_paths(max_paths)
+    if values is None and reduction == "mean":  # no numbers to read or check: no values module (the cold start)
+        return derive(net, parameter, max_paths=max_paths)
+    from .values import SAMPLES, check_batch, check_reduction
+
     check_reduction(reduction)
     numbers = None
     if values is not None:

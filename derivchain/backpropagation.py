@@ -7,10 +7,10 @@ it feeds of (their dz/d(node)) * their delta; a leaf's gradient sums dz/d(leaf) 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 
 import sympy as sp
 
+from .record import record
 from .form import Form
 from .network import Network, real
 
@@ -20,7 +20,7 @@ def delta_symbol(neuron: sp.Symbol) -> sp.Symbol:
     return real(f"delta_{neuron.name}")
 
 
-@dataclass(frozen=True)
+@record(repr=False)
 class DeltaEquation:
     """delta_j = f'(z_j) * (dLoss/dOut_j if j is an output + sum_k w_jk * delta_k).
 
@@ -66,7 +66,7 @@ class DeltaEquation:
         return f"DeltaEquation({self.delta} = {self.rhs})"
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class Backprop(Form):
     """dLoss/dleaf = sum over its uses of dz_use/dleaf * delta_use (one use: source * delta(target)).
 

@@ -8,11 +8,11 @@ rule is written), which is equal to the product of its factors.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 
 import sympy as sp
 
+from .record import record
 from . import expansion, limits
 from .differentiate import replace_shared
 from .verification import Verdict, verify
@@ -118,7 +118,7 @@ def too_large_note() -> str:
     return f"not printed: more than {limit} nodes written out (--limit printed_nodes=N prints larger ones)"
 
 
-@dataclass(frozen=True)
+@record(repr=False)
 class Ordered:
     """A product whose factors are printed in the given order (SymPy's Mul would sort them)."""
 
@@ -134,7 +134,7 @@ class Ordered:
         return " * ".join(map(str, self.factors))
 
 
-@dataclass(frozen=True)
+@record(repr=False)
 class OrderedSum:
     """A sum of :class:`Ordered` products, printed term by term in the given order."""
 
@@ -154,7 +154,7 @@ def value_of(form) -> sp.Expr:
     return form.value if isinstance(form, (Ordered, OrderedSum)) else form
 
 
-@dataclass(frozen=True)
+@record(repr=False)
 class Chain:
     """``lhs = forms[0] = forms[1] = ...``: ``links[i]`` verifies forms[i] = forms[i+1]; ``reasons[i]``
     names the rewrite of that link when it is one a reader should know (a textbook simplification)."""

@@ -4,6 +4,7 @@ Typed library errors become one line on stderr and an exit code (see ``EXIT_CODE
 only inside the commands, so ``--help`` and ``--version`` stay fast.
 """
 
+import copy
 import functools
 import inspect
 import os
@@ -113,7 +114,6 @@ def _run(body, debug: bool = False):
     anything unexpected -> one line and exit code 3 (the traceback with --debug)."""
     from .errors import DerivchainError
     from .user_text import clean
-
     try:
         return body()
     except DerivchainError as exc:
@@ -142,12 +142,6 @@ def _closed_pipe() -> int:
     except (OSError, ValueError):  # no real file descriptor (an in-process test runner)
         pass
     return 0
-
-
-def _progress(total: int):
-    from .render import progress
-
-    return progress(total)
 
 
 def _emit(result, fmt: Format, on_row=None):
@@ -195,11 +189,12 @@ def show(net=None, fmt: Fmt = Format.text) -> None:
 def table(net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 0) -> None:
     """Every weight and bias: its number of paths, its gradient in neuron symbols, and the verdict."""
     from . import api
+    from .render import progress
 
     rows = api.table(net, max_paths)
     failed = []
 
-    with _progress(len(rows)) as advance:
+    with progress(len(rows)) as advance:
         def on_row(d):
             if not d.verdict.equal:
                 failed.append(d.parameter)
@@ -228,8 +223,9 @@ def step(values: Values = None, assign: Assign = None,
          reduction: Reduction = "mean", batch_size: BatchSize = None, net=None, fmt: Fmt = Format.text) -> None:
     """One (or --steps) gradient-descent step: w_new = w_old - lr * dLoss/dw, for every parameter."""
     from . import api
+    from .render import progress
 
-    with _progress(steps) as advance:
+    with progress(steps) as advance:
         result = api.step(net, api.given_values(values, assign), lr, steps, tuple(freeze or ()), advance, reduction, batch_size)
     _emit(result, fmt)
 
@@ -285,7 +281,6 @@ def matrix(net=None, fmt: Fmt = Format.text, values: Values = None, assign: Assi
 def _version(value: bool) -> None:
     if value:
         from . import __version__
-
         typer.echo(f"derivchain {__version__}")
         raise typer.Exit()
 
@@ -296,5 +291,10 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version, 
 
 
 def main(argv: Optional[list[str]] = None) -> None:
-    """Console-script entry point."""
-    app(args=argv if argv is not None else sys.argv[1:], prog_name="derivchain")
+    """Console-script entry point. Typer builds every command's options before parsing (a cold start paid
+    for ten): only the command named first is built, else (--help, a misspelt command) all of them."""
+    args = argv if argv is not None else sys.argv[1:]
+    one = copy.copy(app)
+    one.registered_commands = [c for c in app.registered_commands if args and args[0] == (
+        c.name or typer.main.get_command_name(c.callback.__name__))] or app.registered_commands
+    one(args=args, prog_name="derivchain")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 
 import sympy as sp
 
+from .record import record
 from .backpropagation import Backprop, DeltaEquation, backprop, delta_equations, delta_symbol
 from .chains import Chain, Ordered, OrderedSum, chain, path_chain, tree_size
 from .differentiate import atoms_shared, canonical, replace_shared
@@ -25,7 +25,7 @@ SHOW_COMPACT_NODES = 2000
 SHOW_COMPACT_SOURCE = 50_000
 
 
-@dataclass(frozen=True)
+@record
 class Case:
     """The derivative on one side of a kink: for ``condition``, sign(...) is ``sign`` and dLoss/dw is ``value``."""
 
@@ -39,7 +39,7 @@ class Case:
         return f"{self.argument} {'>' if self.sign > 0 else '<'} 0"
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class Derivation:
     """dLoss/dparameter: the paths, their sum, the backprop form, the direct result and the verdict."""
 
@@ -294,7 +294,7 @@ def _neuron_check(network: Network, outer: sp.Expr, bit: int) -> Verdict:
     return hit
 
 
-@dataclass(frozen=True)
+@record
 class KinkNote:
     """A function's convention at its non-differentiable points (from the rule table), as a note."""
 
@@ -326,7 +326,7 @@ def _noted(network: Network) -> tuple:
     return (network.loss if network.loss.note else None, *seen.values())
 
 
-@dataclass(frozen=True)
+@record
 class Conditional:
     """``lhs = value`` where ``condition`` holds (substituted by ``rule``), verified under it."""
 
@@ -398,7 +398,7 @@ def loss_chains(network: Network) -> tuple[Chain, ...]:
     return hit
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class Table:
     """Every parameter's derivation, derived one by one as ``rows`` is iterated (nothing kept)."""
 

@@ -8,11 +8,11 @@ each step); otherwise 50-digit arithmetic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from fnmatch import fnmatchcase
 from fractions import Fraction
 
-
+from .record import record
 from . import limits
 from .derivation import derive
 from .errors import DerivchainError
@@ -22,7 +22,7 @@ from .values import SAMPLES, Number, as_mpf, check_batch, check_reduction, envir
 EXACT_STEPS = 8
 
 
-@dataclass(frozen=True)
+@record
 class Step:
     """One gradient-descent step: the loss before, each gradient, the new values, the loss after."""
 
@@ -32,7 +32,7 @@ class Step:
     loss_after: Number
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class Descent:
     """All steps taken, with the parameters trained and those kept fixed."""
 

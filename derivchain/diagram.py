@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from dataclasses import dataclass
 from xml.sax.saxutils import escape
+
+from .record import record
 
 # --- the graph ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Node:
     """A node: its id, its name as plain text and as LaTeX, its column, and its kind: ``node``, or
     ``bias`` (a small node drawn just above the one node it feeds, not in the column's rows)."""
@@ -43,7 +44,7 @@ class Node:
     kind: str = "node"
 
 
-@dataclass(frozen=True)
+@record
 class Edge:
     """An edge from ``source`` to ``target`` (node ids), its label (plain text and LaTeX; empty for
     none) and the parameter it carries (a name, or None). Several edges may carry one parameter."""
@@ -55,7 +56,7 @@ class Edge:
     parameter: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Graph:
     """Nodes and edges; every non-bias edge goes from a lower column to a higher one."""
 
@@ -213,7 +214,7 @@ def text_width(text: str, size: float) -> float:
 Point = tuple[float, float]
 
 
-@dataclass(frozen=True)
+@record
 class PlacedNode:
     """A node's circle: centre, radius, the font size of its name, and whether it is highlighted."""
 
@@ -225,7 +226,7 @@ class PlacedNode:
     hot: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class Route:
     """One edge as drawn: from ``start``, pieces ``("L", (p,))`` (a line) or ``("C", (c1, c2, p))`` (a
     cubic Bezier) to the arrowhead's base; the arrowhead ``(tip, left, right)``."""
@@ -254,7 +255,7 @@ class Route:
         return pts
 
 
-@dataclass(frozen=True)
+@record
 class Label:
     """An edge label's box: centre, width, height (px), for edge ``index``."""
 
@@ -268,7 +269,7 @@ class Label:
     hot: bool
 
 
-@dataclass(frozen=True)
+@record
 class Layout:
     """Everything both pictures draw, in px, y downwards; the caption as paragraphs of (text, LaTeX or None) parts."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .rules import rule_for
+from .rules import rule_for, sign_of
 
 # f'(argument) of each function node: the same neuron's sigmoid appears in every weight's
 # derivative, so its fdiff is built once. Bounded.
@@ -113,18 +113,28 @@ def intern(expr: sp.Basic, table: dict, done: dict | None = None) -> sp.Basic:
     return done[id(expr)][1]
 
 
+# Each node's canonical form, kept across calls: a derivation's checks and its display canonicalise
+# the same sign(Out - Y) several times (bounded: cleared past 100,000 entries).
+_CANONICAL: dict[sp.Basic, sp.Basic] = {}
+
+
 def canonical(expr: sp.Basic) -> sp.Basic:
     """``expr`` rebuilt with SymPy's evaluation (sorted, flattened, collected), for display.
 
     Results built unevaluated for speed print with nested parentheses; this is for the small ones
     that are shown in full.
     """
-    memo: dict[sp.Basic, sp.Basic] = {}
+    memo = _CANONICAL
+    if len(memo) > 100_000:
+        memo.clear()
 
     def walk(e: sp.Basic) -> sp.Basic:
         hit = memo.get(e)
         if hit is None:
-            hit = memo[e] = e.func(*(walk(a) for a in e.args)) if e.args else e
+            if e.func is sp.sign:  # sign(Out - Y) as SymPy evaluates it, without its queries where they change nothing
+                hit = memo[e] = sign_of(walk(e.args[0]))
+            else:
+                hit = memo[e] = e.func(*(walk(a) for a in e.args)) if e.args else e
         return hit
 
     return walk(expr)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 
 import mpmath
 import sympy as sp
 
+from .record import record
 from .derivation import Derivation
 from .network import ExprNode
 from .values import SHOWN, Number, environment, value_of
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class DerivationAtValues:
     """The numbers beside a derivation's symbolic pieces."""
 
@@ -66,7 +66,7 @@ def at_values(d: Derivation, values: dict[sp.Symbol, Fraction]) -> DerivationAtV
     )
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class BatchAtValues:
     """A derivation at a batch of samples: each sample's numbers (every form) and the batch's, the
     mean or sum over samples of each form. The batch gradient is the reduction of the one symbolic form."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sympy as sp
 
+from .record import record
 
-@dataclass(frozen=True, repr=False)
+
+@record(repr=False)
 class Form:
     """One engine's dLoss/dparameter: ``local`` in neuron symbols, ``substituted`` in inputs and
     parameters only (what the verifier compares), and ``how`` it was obtained, in words."""

@@ -7,14 +7,13 @@ once in general (by the notation object) and then instantiated for one weight by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from .record import record
 from .backpropagation import Backprop, backprop
 from .network import Network
 from .notation import GRAPH_GENERAL
 
 
-@dataclass(frozen=True)
+@record
 class GeneralFormula:
     """The backpropagation equations for any layer, as text and LaTeX lines, and optionally one instance."""
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 
+from .record import record
 from .errors import LimitError
 
 
-@dataclass(frozen=True)
+@record
 class Limits:
     """The limits in force (see ``DESCRIPTIONS`` for what each bounds)."""
 

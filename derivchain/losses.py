@@ -6,16 +6,16 @@ Per-output losses (abs, squared, ...) are summed over outputs. Adding a loss is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import sympy as sp
 from sympy.core.mul import _keep_coeff  # k*(a + b) kept as written: SymPy would distribute k
 
+from .record import record
 from .errors import UnknownLossError, choices
 
 
-@dataclass(frozen=True)
+@record
 class Loss:
     """One loss: name, formula(outputs, targets), how it reads, its caveat and its requirements."""
 

@@ -17,12 +17,12 @@ values (the matrix arithmetic's number against the scalar backprop form evaluate
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 
 import mpmath
 import sympy as sp
 
+from .record import record
 from .backpropagation import delta_equations, delta_symbol
 from .chains import Ordered, OrderedSum
 from .errors import DerivchainError
@@ -40,7 +40,7 @@ class NotDenseError(DerivchainError):
 Shape = tuple[int, int]
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class MatrixLayer:
     """One layer's matrices: symbolic (SymPy Matrices) or at values (nested tuples of Numbers)."""
 
@@ -93,7 +93,7 @@ def _check_shapes(layer) -> None:
             raise AssertionError(f"layer {layer.index}: {key} is {_shape_of(got)}, expected {want}")
 
 
-@dataclass(frozen=True)
+@record
 class EntryCheck:
     """How many gradient entries were compared with the scalar derivation, how many agreed, and how."""
 
@@ -123,7 +123,7 @@ class _OfNetwork:
         return self.network.l2
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class MatrixForm(_OfNetwork):
     """The matrix form of backpropagation: the input column, each layer's matrices, the entry check."""
 
@@ -479,7 +479,7 @@ def _nested(rows, wrap) -> tuple:
 
 
 # --- a batch: one column per sample ----------------------------------------------------------------
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class BatchLayer:
     """One layer over a batch of m samples: ``Z = W A^{l-1} + b 1^T``, ``A = f(Z)``, ``Delta`` (one column per
     sample), ``dL/dW = (1/m) Delta (A^{l-1})^T`` and ``dL/db = (1/m) Delta 1`` (nested tuples of Numbers)."""
@@ -522,7 +522,7 @@ class BatchLayer:
         return f"BatchLayer({self.index}: W {len(self.names)}x{len(self.sources)}, {self.size} samples)"
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class BatchMatrixForm(_OfNetwork):
     """The matrix form over a batch: A^0 (a column per sample), each layer's batch matrices, the entry check."""
 

@@ -15,11 +15,12 @@ Two notations for dense networks, every symbol ``real=True``:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 
 import sympy as sp
 
+from .record import record
 from . import limits
 from .activations import ACTIVATIONS, Activation, get_activation
 from .differentiate import differentiate, intern, replace_shared
@@ -37,7 +38,7 @@ def real(name: str) -> sp.Symbol:
     return sp.Symbol(name, real=True)
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class Neuron:
     """One neuron: its output symbol, incoming (source, weight) edges, bias and activation."""
 
@@ -118,7 +119,7 @@ class Neuron:
 _NO_ACTIVATION = Activation("expression", lambda z: z, lambda z, o: sp.Integer(1), r"f(z) = z")
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class ExprNode:
     """A node given by an expression in inputs, parameters and other nodes: ``c = a + b``.
 
@@ -193,7 +194,7 @@ def _reading_order(expr: sp.Expr) -> tuple[sp.Symbol, ...]:
     return tuple(names[n] for n in dict.fromkeys(found))
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class Network:
     """A feed-forward network with named symbols, its equations and its loss."""
 

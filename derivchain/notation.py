@@ -10,8 +10,8 @@ Names a notation did not make (a network file's) get the generic rule :func:`gen
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from .record import record
 from .errors import UnknownNotationError
 
 _TRAILING_DIGITS = re.compile(r"^([A-Za-z]+)(\d+)$")
@@ -51,7 +51,7 @@ def _indices(*parts: int) -> str:
     return "".join(texts) if all(len(t) == 1 for t in texts) else ",".join(texts)
 
 
-@dataclass(frozen=True)
+@record
 class Name:
     """A symbol's name and its LaTeX, as a notation makes them."""
 
@@ -59,7 +59,7 @@ class Name:
     latex: str
 
 
-@dataclass(frozen=True)
+@record
 class Notation:
     """How a dense network's quantities are named (text and LaTeX) and how the general equations read."""
 
@@ -103,7 +103,7 @@ class Notation:
     general: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Flat(Notation):
     """The worked example's: X1.., H1.. across hidden layers, Out (Out1..), W1.. by target, B1.., Y, Loss."""
 
@@ -143,7 +143,7 @@ class Flat(Notation):
         return Name(f"B{number}", f"B_{{{number}}}")
 
 
-@dataclass(frozen=True)
+@record
 class Layered(Notation):
     """The second source's: x1.., O{l}_{j} (O_{lj}), w{l}_{i}_{j} (w^{l}_{ij}), b{l}_{j} (b^{l}_{j}), y, L."""
 

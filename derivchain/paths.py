@@ -6,12 +6,12 @@ successors in neuron order, so the same network always gives the same paths.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import islice
 from typing import Iterator
 
 import sympy as sp
 
+from .record import record
 from .form import Form
 from .network import Network, Neuron
 
@@ -22,7 +22,7 @@ DEFAULT_MAX_PATHS = 1000
 ENUMERATE_LIMIT = 32
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class Factor:
     """One local partial derivative d(numerator)/d(denominator) and its value in neuron symbols."""
 
@@ -38,7 +38,7 @@ class Factor:
 
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class Path:
     """One path, the leaf first and ``Loss`` last; its factors run from the loss back to the leaf.
 
@@ -72,7 +72,7 @@ class Path:
         return f"Path({self.arrow()})"
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class PathSum(Form):
     """dLoss/dparameter as the sum of its path terms, in neuron symbols and fully substituted.
 
@@ -152,7 +152,7 @@ def iter_paths(network: Network, parameter: str | sp.Symbol) -> Iterator[Path]:
             yield from walk(use, (leaf, use.symbol), (entry,))
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class PathListing:
     """The paths of one parameter: how many there are (counted, not enumerated) and the first ones listed."""
 

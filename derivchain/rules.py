@@ -8,12 +8,12 @@ differentiator, the verifier, the evaluators and the printer all read this table
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import mpmath
 import sympy as sp
 
+from .record import record
 from .functions import elu, leaky_relu, relu, sigmoid
 
 
@@ -46,7 +46,32 @@ def _abs_derivative(e: sp.Basic, index: int) -> sp.Expr:
     from .expansion import tree_size
 
     u = e.args[0]
-    return sp.sign(u) if tree_size(u, 400) <= 400 else sp.sign(u, evaluate=False)
+    return sign_of(u) if tree_size(u, 400) <= 400 else sp.sign(u, evaluate=False)
+
+
+def sign_of(u: sp.Expr) -> sp.Expr:
+    """``sp.sign(u)``, built unevaluated where SymPy's evaluation provably returns it unchanged.
+
+    That is a sum with a term ``c*s`` (``c`` a nonzero real number, ``s`` a real symbol) whose symbol
+    no other term contains: as ``s`` varies the sum takes every real part, so it is not zero, positive,
+    negative or imaginary for all values, and SymPy's (sound) assumptions cannot say it is; its
+    evaluation would only ask them about the whole sum (milliseconds on a network's output minus
+    its target, each time: a cold ``grad W1`` did it three times). Every other argument is evaluated
+    as before.
+    """
+    return sp.sign(u, evaluate=False) if _moves_freely(u) else sp.sign(u)
+
+
+def _moves_freely(u: sp.Expr) -> bool:
+    if not u.is_Add:
+        return False
+    terms = u.args
+    for i, t in enumerate(terms):
+        c, s = t.as_coeff_Mul()
+        if s.is_Symbol and s.is_real and c.is_Number and c.is_extended_real and c.is_nonzero:
+            if not any(s in other.free_symbols for j, other in enumerate(terms) if j != i):
+                return True
+    return False
 
 
 # The piecewise functions below are written once for both mpmath numbers and Fractions:
@@ -70,7 +95,7 @@ def _dirac(u, order=0):
     return type(u)(0)
 
 
-@dataclass(frozen=True)
+@record
 class FunctionRule:
     """One function: its SymPy class, how it is written, differentiated, evaluated and printed."""
 

@@ -9,16 +9,16 @@ next (by :func:`realize` and the verifier).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 
 import sympy as sp
 
+from .record import record
 from .backpropagation import factor_common
 from .network import Network
 
 
-@dataclass(frozen=True)
+@record
 class Equation:
     """``lhs = rhs`` inside a reason (typeset as mathematics in documents)."""
 
@@ -29,7 +29,7 @@ class Equation:
         return f"{self.lhs} = {self.rhs}"
 
 
-@dataclass(frozen=True)
+@record
 class Step:
     """One line: the expression, and why it equals the line before.
 
@@ -65,7 +65,7 @@ def _joined(pieces: list[list]) -> list:
     return out
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class StepByStep:
     """The step-by-step derivation of dLoss/dparameter, each line checked equal to the next."""
 

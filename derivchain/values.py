@@ -8,9 +8,6 @@ printed 15 significant digits are trustworthy.
 
 from __future__ import annotations
 
-import json
-import tomllib
-from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +15,7 @@ from pathlib import Path
 import mpmath
 import sympy as sp
 
+from .record import record
 from .errors import DerivchainError
 from .user_text import parse_number, read_limited
 from .network import Network
@@ -53,6 +51,10 @@ def read_values(path: str | Path) -> dict[str, Fraction]:
         text = read_limited(path, label, ValuesError).decode("utf-8")
     except UnicodeDecodeError:
         raise ValuesError(f"{label}: not UTF-8 text") from None
+    # Imported here: a command without a values file (the cold start) does not pay for the parsers.
+    import json
+    import tomllib
+
     try:
         # Decimal, not float: 0.15 stays 3/20. NaN/Infinity literals are refused below.
         data = (
@@ -210,7 +212,7 @@ def _exact(expr: sp.Basic, env: dict[sp.Symbol, Fraction], memo: dict) -> Fracti
     return out
 
 
-@dataclass(frozen=True)
+@record
 class Number:
     """A value: exact (a Fraction) or computed with 50 digits (an mpf)."""
 

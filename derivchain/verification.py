@@ -31,17 +31,18 @@ miss those sets with probability 1, so the verdict is about the derivative where
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import field
 from fractions import Fraction
 
 import mpmath
 import sympy as sp
 
+from .record import record
 from .differentiate import fold
 from .expansion import expansion_terms
+from .polynomial import expands_to_zero
 from .rules import DEFINED_FUNCTIONS, RULES, rule_for
 
 PRIME = 2**61 - 1  # the oracle's range for real sample points (the modular prime is drawn per seed)
@@ -55,7 +56,7 @@ EXPANSION_TERMS = 300  # past this the exact random-point test is much cheaper t
 SEED = "derivchain"
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class Verdict:
     """Whether the forms agree, how that was shown, and how strongly."""
 
@@ -87,6 +88,8 @@ class _Unsupported(Exception):
 
 def _oracle(*parts, modulus: int = PRIME) -> int:
     # A deterministic pseudo-random value (Python's hash() is salted per process).
+    import hashlib  # here: a verification proved by expansion (the cold start) never hashes
+
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).digest()
     return int.from_bytes(digest, "big") % modulus
 
@@ -110,6 +113,8 @@ def constants(expr: sp.Basic) -> frozenset:
 
 def seed_of(*forms: sp.Basic) -> str:
     """The seed of one verification: the forms' constants, so the prime cannot be known before them."""
+    import hashlib  # here, as in _oracle
+
     numbers = sorted(set().union(*(constants(f) for f in forms)))
     return hashlib.blake2b(repr(numbers).encode(), digest_size=16).hexdigest()
 
@@ -779,7 +784,7 @@ def _compare_pair(a: sp.Expr, b: sp.Expr) -> tuple[str, str, bool, dict]:
     ta = expansion_terms(a, EXPANSION_TERMS, atomic=DEFINED_FUNCTIONS)
     tb = None if ta is None else expansion_terms(b, EXPANSION_TERMS - ta, atomic=DEFINED_FUNCTIONS)
     if tb is not None:
-        if sp.expand(a - b) == 0:
+        if expands_to_zero(a, b):
             return ("expansion", "proved: the difference expands to 0", True, {})
 
     seed = seed_of(a, b)

@@ -7,11 +7,11 @@ the aligned lines that documents and Markdown reuse.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
+from ..record import record
 from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_note
 from ..notation import FLAT
 from ..rules import latex_call, rule_for
@@ -833,7 +833,7 @@ def _shape(n: int, k: int) -> str:
     return r"%d \times %d" % (n, k)
 
 
-@dataclass(frozen=True)
+@record
 class _Row:
     """A matrix line not yet laid out: the width it may take depends on its block's widest name and shape."""
 

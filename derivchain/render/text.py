@@ -6,7 +6,6 @@ Each function takes one kind of result and yields lines; :func:`derivchain.rende
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterator
 
 import sympy as sp
@@ -15,6 +14,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.printer import Printer
 from sympy.printing.str import StrPrinter
 
+from ..record import record
 from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_note
 
 
@@ -235,7 +235,7 @@ _P = _TEXT
 DISAGREE = ("the three results differ here beyond the digits shown: at values this extreme (a saturated activation, a huge input) the working precision is lost in some forms; do not trust these numbers")
 
 
-@dataclass(frozen=True)
+@record
 class Line:
     """One line of text output: its text, a style for terminals, and the label it starts with."""
 
