@@ -9,7 +9,7 @@ import sympy as sp
 from .record import record
 from .backpropagation import Backprop, DeltaEquation, backprop, delta_equations, delta_symbol
 from .chains import Chain, Ordered, OrderedSum, chain, path_chain, tree_size
-from .differentiate import atoms_shared, canonical, replace_shared
+from .differentiate import atoms_shared, canonical, contains, replace_shared
 from .direct_derivative import Direct, direct
 from .network import Network
 from .paths import DEFAULT_MAX_PATHS, PathSum, sum_over_paths
@@ -257,23 +257,8 @@ def _may_read_sign(network: Network, bp: Backprop) -> bool:
     value is looked at once per network (every weight into a neuron shares it), not walked per row."""
     memo = network.memo("reads_sign")
     values = delta_values(network)
-    return any(_reads(c, sp.sign, memo) or (n is not None and _reads(values[delta_symbol(n)], sp.sign, memo))
+    return any(contains(c, sp.sign, memo) or (n is not None and contains(values[delta_symbol(n)], sp.sign, memo))
                for c, n in bp.uses)
-
-
-def _reads(expr: sp.Basic, cls: type, memo: dict) -> bool:
-    """Whether ``expr`` has a node of type ``cls``; ``memo`` (id -> (node, answer)) kept across calls."""
-    stack = [(expr, False)]
-    while stack:
-        e, ready = stack.pop()
-        if id(e) in memo:
-            continue
-        if ready or not e.args:
-            memo[id(e)] = (e, isinstance(e, cls) or any(memo[id(a)][1] for a in e.args))
-        else:
-            stack.append((e, True))
-            stack.extend((a, False) for a in e.args if id(a) not in memo)
-    return memo[id(expr)][1]
 
 
 def _neuron_compact(network: Network, outer: sp.Expr, bit: int) -> sp.Expr:

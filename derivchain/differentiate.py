@@ -47,6 +47,22 @@ def atoms_shared(expr: sp.Basic, *types) -> set:
     return out
 
 
+def contains(expr: sp.Basic, cls, memo: dict) -> bool:
+    """Whether ``expr`` has a node of type ``cls``, each distinct node looked at once; ``memo`` (id ->
+    (node, answer)) may be kept across calls about the same ``cls`` (shared subtrees answered once)."""
+    stack = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if id(e) in memo:
+            continue
+        if ready or not e.args:
+            memo[id(e)] = (e, isinstance(e, cls) or any(memo[id(a)][1] for a in e.args))
+        else:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if id(a) not in memo)
+    return memo[id(expr)][1]
+
+
 def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluate: bool = True,
                    rebuild: bool = False) -> sp.Basic:
     """``expr.xreplace(rule)`` over shared subexpressions: each distinct node is visited once.

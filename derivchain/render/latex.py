@@ -15,7 +15,9 @@ from ..record import record
 from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_note
 from ..notation import FLAT
 from ..rules import latex_call, rule_for
-from .text import DISAGREE, arithmetic, remembered, batch_words, learning_rate, ordered_terms, sort_key, with_activation_first
+from ..differentiate import contains
+from .text import (DISAGREE, arithmetic, batch_words, learning_rate, negative_product, ordered_terms, remembered, sort_key,
+                   with_activation_first)
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
                  # In text mode with the default font encoding |, < and > print as other glyphs.
@@ -114,6 +116,7 @@ class DerivPrinter(LatexPrinter):
         super().__init__(settings)
         self._memo: dict = {}
         self._factors: dict = {}  # (factor, first, last) -> its part of a product (see _plain_product)
+        self._mods: dict = {}  # id -> (node, whether it holds a Mod): see _print_Add
         self._lines: dict = {}  # a network's delta chains as aligned lines (see delta_lines)
         self._names = self._settings["names"] or {}
         self._notation = self._settings["notation"] or FLAT
@@ -138,6 +141,25 @@ class DerivPrinter(LatexPrinter):
 
     def _print_Mul(self, expr):
         return with_activation_first(self, expr, " ") or self._plain_product(expr) or super()._print_Mul(expr)
+
+    def _print_Add(self, expr, order=None):
+        # SymPy's, with a product's minus sign read off its number (not by building its negation to
+        # compare) and whether a term holds a Mod found once per shared subtree (SymPy walks it
+        # written out, for every sum it appears in).
+        if len(self._mods) > 200_000:
+            self._mods.clear()
+        tex = ""
+        for i, term in enumerate(self._as_ordered_terms(expr, order=order)):
+            if i and (negative_product(term) if term.is_Mul else term.could_extract_minus_sign()):
+                tex += " - "
+                term = -term
+            elif i:
+                tex += " + "
+            term_tex = self._print(term)
+            if term.is_Relational or term.is_Add or contains(term, sp.Mod, self._mods):
+                term_tex = r"\left(%s\right)" % term_tex
+            tex += term_tex
+        return tex
 
     def _plain_product(self, expr) -> str | None:
         """What SymPy prints for a product of commutative factors none of which is a number, a power or

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import sympy as sp
 
-from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.printer import Printer
 from sympy.printing.str import StrPrinter
 
@@ -185,6 +185,20 @@ class TextPrinter(StrPrinter):
 
     def _print_Mul(self, expr):
         return with_activation_first(self, expr, "*") or self._plain_product(expr) or super()._print_Mul(expr)
+
+    def _print_Add(self, expr, order=None):
+        # SymPy's, but a product's precedence is not asked for: it is Mul's, or Add's own when it is
+        # negative, never below the sum's, so a product is never bracketed (asking builds its negation).
+        prec = precedence(expr)
+        out = []
+        for term in self._as_ordered_terms(expr, order=order):
+            t = self._print(term)
+            sign = "+"
+            if t.startswith("-") and not term.is_Add:
+                sign, t = "-", t[1:]
+            out += [sign, t if term.is_Mul or not (precedence(term) < prec or term.is_Add) else "(%s)" % t]
+        sign = out.pop(0)
+        return ("" if sign == "+" else sign) + " ".join(out)
 
     def _plain_product(self, expr) -> str | None:
         """What SymPy prints for a product of commutative factors none of which is a number or a power
