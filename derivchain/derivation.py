@@ -121,20 +121,22 @@ class Derivation:
 
     def _compact_size(self, compact: sp.Expr, limit: int) -> int:
         """``tree_size(compact, limit)``, the compacted dLoss/dz of a wide network's neuron sized once per
-        neuron (``compact`` is (dz/dw) times it: a product node over the two, or one merged product)."""
+        neuron: ``compact`` is SymPy's product of (dz/dw) and it, their factors side by side when nothing
+        merged (then its size is one node over their factors' sizes)."""
         if self._per_neuron is None:
             return tree_size(compact, limit)
         inner, outer, bit = self._per_neuron
         shared = _neuron_compact(self.network, outer, bit)
-        parts = compact.args if compact.is_Mul else ()
-        if len(parts) != 2 or shared not in parts:
+        own, theirs = sp.Mul.make_args(self.network.compact_canonical(inner)), sp.Mul.make_args(shared)
+        if not compact.is_Mul or len(compact.args) != len(own) + len(theirs) or set(compact.args) != set(own) | set(theirs):
             return tree_size(compact, limit)
         sizes = self.network.cache.setdefault("direct_compact_size", {})
         known = sizes.get(bit)
         if known is None or (known[0] > known[1] and limit > known[1]):
             known = sizes[bit] = (tree_size(shared, limit), limit)
-        other = parts[1] if parts[0] == shared else parts[0]
-        return min(1 + tree_size(other, limit) + min(known[0], limit + 1), limit + 1)
+        # The shared factors' sizes: dLoss/dz's own, less its product node when it is a product.
+        size = 1 + sum(tree_size(f, limit) for f in own) + min(known[0], limit + 1) - (1 if shared.is_Mul else 0)
+        return min(size, limit + 1)
 
     def cases(self) -> tuple[Case, ...]:
         """The two sides of the single sign(...) kink in the result (the worked example's case split)."""
