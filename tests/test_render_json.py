@@ -31,6 +31,18 @@ def test_table_rows_are_the_grad_objects_of_their_parameters(spec):
         assert row == json.loads(render(derive(alone, row["weight"], max_paths=3), "json")), row["weight"]
 
 
+@pytest.mark.parametrize("spec", NETWORKS, ids=lambda s: f"{s['layers']}-{s['loss']}")
+def test_table_text_is_json_dumps_of_its_rows_byte_for_byte(spec):
+    # The rows' shared parts (deltas, chains) are written once and their text reused: the bytes must
+    # be exactly json.dumps(indent=2) of each row, set in one step as an element of the array.
+    from derivchain.render.json import table_rows
+
+    table = Table(dense(**spec), max_paths=3)
+    expected = "[" + ",".join("\n  " + json.dumps(row, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+                              for _, row in table_rows(Table(dense(**spec), max_paths=3))) + "\n]\n"
+    assert render(table, "json") == expected
+
+
 def test_delta_lines_printed_once_keep_each_blocks_own_layout():
     net = dense("2,2,1", activation="sigmoid", output_activation="sigmoid", loss="cross-entropy")
     d = derive(net, "W1")
