@@ -15,6 +15,17 @@ from sympy.printing.printer import Printer
 from sympy.printing.str import StrPrinter
 
 from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_note
+from ..evaluated import mul
+
+
+def negative(expr: sp.Expr) -> bool:
+    """``expr.could_extract_minus_sign()``, answered without building ``-expr`` for a product whose first
+    factor is not a negative number (SymPy's answer then is False; a table asks of every row's product)."""
+    if expr.is_Mul:
+        c = expr.args[0]
+        if not (c.is_Number and c.is_extended_negative):
+            return False
+    return expr.could_extract_minus_sign()
 
 
 def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
@@ -23,28 +34,46 @@ def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
     SymPy's order writes ``H5*W13*(1 - H5)``; the sources write ``H5*(1 - H5)*W13``. Returns the
     paired factors in order and the rest of the product, or None when nothing is paired.
     """
-    if not expr.is_Mul or expr.could_extract_minus_sign():
+    if not expr.is_Mul or negative(expr):
         return None
     args = expr.args
     present = set(args)
     pairs: list[sp.Expr] = []
     for a in args:
-        if a.is_Add and len(a.args) == 2 and sp.S.One in a.args:
-            o = -(a.args[0] if a.args[1] is sp.S.One else a.args[1])
-            if o.is_Symbol and o in present and o not in pairs:
+        if a.is_Add:
+            o = _one_minus(a)
+            if o is not None and o in present and o not in pairs:
                 pairs += [o, a]
     if not pairs:
         return None
     rest = list(args)
     for f in pairs:
         rest.remove(f)
-    return pairs, sp.Mul(*rest)
+    return pairs, mul(*rest)
+
+
+_ONE_MINUS: dict = {}
+
+
+def _one_minus(a: sp.Expr) -> sp.Expr | None:
+    """The symbol o when the sum ``a`` is 1 - o, else None; once per sum (a table's rows print each
+    neuron's 1 - o again and again)."""
+    hit = _ONE_MINUS.get(a, a)
+    if hit is a:
+        hit = None
+        if len(a.args) == 2 and sp.S.One in a.args:
+            o = -(a.args[0] if a.args[1] is sp.S.One else a.args[1])
+            hit = o if o.is_Symbol else None
+        if len(_ONE_MINUS) > 100_000:
+            _ONE_MINUS.clear()
+        _ONE_MINUS[a] = hit
+    return hit
 
 
 def with_activation_first(printer, expr: sp.Expr, separator: str) -> str | None:
     """A product printed with its activation derivatives in front (see :func:`activation_first`), its
     factors joined by ``separator``; None when it has none (the printer's own way then)."""
-    if expr.is_Mul and expr.could_extract_minus_sign():
+    if expr.is_Mul and negative(expr):
         # -H5*(1 - H5)*W13: the sign in front, the pair still together.
         inner = with_activation_first(printer, -expr, separator)
         return None if inner is None else "-" + inner
@@ -125,7 +154,7 @@ class TextPrinter(StrPrinter):
     def factor(self, expr) -> str:
         """One factor of a product, parenthesised when it is a sum, negative, or a quotient."""
         out = self._print(expr)
-        if isinstance(expr, sp.Expr) and (expr.is_Add or expr.could_extract_minus_sign() or "/" in out and not expr.is_Function):
+        if isinstance(expr, sp.Expr) and (expr.is_Add or negative(expr) or "/" in out and not expr.is_Function):
             return f"({out})"
         return out
 
