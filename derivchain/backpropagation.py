@@ -11,6 +11,7 @@ from collections import Counter
 import sympy as sp
 
 from .record import record
+from .evaluated import mul
 from .form import Form
 from .network import Network, real
 
@@ -97,7 +98,12 @@ class Backprop(Form):
 
 def gradient_text(uses) -> str:
     """``H1 * delta_H4`` for one use; the uses' terms joined by `` + `` for several."""
-    return " + ".join(f"{c} * {delta_symbol(n)}" if n is not None else str(c) for c, n in uses) or "0"
+    return " + ".join(f"{_text(c)} * {delta_symbol(n).name}" if n is not None else _text(c) for c, n in uses) or "0"
+
+
+def _text(e: sp.Expr) -> str:
+    # str() of a plain symbol is its name (a table asks for every weight's source); anything else printed.
+    return e.name if type(e) is sp.Symbol else str(e)
 
 
 def _use_term(coefficient: sp.Expr, node: sp.Symbol | None) -> sp.Expr:
@@ -183,7 +189,7 @@ def backprop(network: Network, parameter: sp.Symbol) -> Backprop:
     uses = tuple((network.loss_partial(parameter), None) if u is None else (u.inner_partial(parameter), u.symbol)
                  for u in network.uses.get(parameter, ()))
     equations = _deltas_needed(network, tuple(u for u in network.uses.get(parameter, ()) if u is not None))
-    terms = [c if n is None else all_deltas[n].value if c == 1 else c * all_deltas[n].value for c, n in uses]
+    terms = [c if n is None else all_deltas[n].value if c == 1 else mul(c, all_deltas[n].value) for c, n in uses]
     local = sp.Add(*terms)  # one use: a product that keeps the delta's factored shape
     source = neuron = None
     if len(uses) == 1 and uses[0][1] is not None:

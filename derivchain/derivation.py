@@ -181,7 +181,7 @@ class Derivation:
             )
         return tuple(notes)
 
-    @property
+    @cached_property
     def lhs(self) -> sp.Expr:
         """dLoss/dparameter as an unevaluated derivative (printed as a partial-derivative fraction)."""
         return sp.Derivative(self.network.loss_symbol, self.parameter)

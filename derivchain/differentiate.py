@@ -12,6 +12,7 @@ Tests check it against ``sympy.diff``.
 from __future__ import annotations
 
 import sympy as sp
+from sympy.core.basic import _get_postprocessors
 
 from .rules import rule_for, sign_of
 
@@ -89,7 +90,9 @@ def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluat
             args = tuple(walk(a) for a in e.args)
             if not rebuild and all(a is b for a, b in zip(args, e.args)):
                 out = e
-            elif not evaluate and (e.is_Add or e.is_Mul or e.is_Pow or isinstance(e, (sp.Function, sp.Max, sp.Min))):
+            elif not evaluate and (e.is_Add or e.is_Mul):
+                out = unevaluated(e.func, args)
+            elif not evaluate and (e.is_Pow or isinstance(e, (sp.Function, sp.Max, sp.Min))):
                 # Functions too: Abs(Out - Y) would otherwise query the sign of the whole tree.
                 out = e.func(*args, evaluate=False)
             else:
@@ -98,6 +101,25 @@ def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluat
         return out
 
     return walk(expr)
+
+
+def unevaluated(cls, args) -> sp.Expr:
+    """``cls(*args, evaluate=False)`` for Add and Mul, without SymPy's per-argument checks: the node from
+    its arguments as they stand, and the constructor postprocessors of any argument that has them (a
+    matrix); a substitution rebuilds every path term of every weight this way."""
+    obj = cls._from_args(args)
+    name = cls.__name__
+    for a in args:
+        t = type(a)
+        post = _POSTPROCESSED.get((name, t))
+        if post is None:
+            post = _POSTPROCESSED[(name, t)] = bool(_get_postprocessors(name, t))
+        if post:
+            return cls._exec_constructor_postprocessors(obj)
+    return obj
+
+
+_POSTPROCESSED: dict = {}  # (Add or Mul, an argument's type) -> whether SymPy postprocesses that pair
 
 
 def intern(expr: sp.Basic, table: dict, done: dict | None = None) -> sp.Basic:

@@ -24,6 +24,7 @@ from .record import record
 from . import limits
 from .activations import ACTIVATIONS, Activation, get_activation
 from .differentiate import differentiate, intern, replace_shared
+from .evaluated import mul
 from .expansion import exact_sizes, expand_within
 from .errors import LayersError, LayersLimitError, UnknownLossError, UnknownParameterError
 from .losses import Loss, get_loss
@@ -60,7 +61,7 @@ class Neuron:
     @cached_property
     def preactivation(self) -> sp.Expr:
         """z = sum of source * weight (+ bias), in neighbour symbols."""
-        terms = [src * w for src, w in self.sources]
+        terms = [mul(src, w) for src, w in self.sources]
         if self.bias is not None:
             terms.append(self.bias)
         return sp.Add(*terms)
@@ -112,7 +113,7 @@ class Neuron:
     def partial(self, x: sp.Symbol) -> sp.Expr:
         """The local partial d(node)/dx = f'(z) * dz/dx, f' the textbook way."""
         inner = self.inner_partial(x)
-        return self.derivative() if inner == 1 else self.derivative() * inner
+        return self.derivative() if inner == 1 else mul(self.derivative(), inner)
 
 
 #: The activation an expression node reports: its expression is its own equation.

@@ -12,6 +12,7 @@ from typing import Iterator
 import sympy as sp
 
 from .record import record
+from .evaluated import add, mul, sorted_product
 from .form import Form
 from .network import Network, Neuron
 
@@ -54,7 +55,7 @@ class Path:
     @property
     def term(self) -> sp.Expr:
         """The path's contribution: the product of its factors' values."""
-        return sp.Mul(*(f.value for f in self.factors))
+        return mul(*(f.value for f in self.factors))
 
     @property
     def use(self) -> sp.Symbol:
@@ -197,17 +198,39 @@ def suffix_sums(network: Network) -> dict[sp.Symbol, sp.Expr]:
     return suffix
 
 
+def _term(network: Network, path: Path, leaf: sp.Symbol) -> sp.Expr:
+    """``path.term``, the same product: what every leaf into the same neuron by the same tail shares (f'(z)
+    and the factors after it) multiplied once per network, then the leaf's source sorted into it (a few
+    comparisons, where multiplying the path's factors afresh sorts them all again for every weight)."""
+    *tail, entry = path.factors
+    use = network.neuron_by_symbol.get(entry.numerator)
+    if not isinstance(use, Neuron):
+        return path.term
+    source = use.inner_partial(leaf)
+    if type(source) is not sp.Symbol:  # a bias, a weight shared within the neuron: as it stands
+        return path.term
+    cache = network.cache.setdefault("path_rests", {})
+    key = path.nodes[1:]
+    rest = cache.get(key)
+    if rest is None:
+        rest = cache[key] = sorted_product(use.derivative(), *(f.value for f in tail)) or False
+    # The entry factor is f'(z) * source (Neuron.partial); with every factor plain and no base twice,
+    # both products are the one sorted list of all the factors, so equal to path.term.
+    term = sorted_product(rest, source) if rest is not False else None
+    return path.term if term is None else term
+
+
 def sum_over_paths(network: Network, parameter: sp.Symbol, max_paths: int = DEFAULT_MAX_PATHS) -> PathSum:
     """The sum over the paths of a leaf, every use included; the first ``max_paths`` are listed (listing only)."""
     total = count_paths(network, parameter)
     listed = tuple(islice(iter_paths(network, parameter), max_paths))
     if total <= ENUMERATE_LIMIT:
         every = listed if len(listed) == total else tuple(iter_paths(network, parameter))
-        local = sp.Add(*(p.term for p in every))
+        local = add(*(_term(network, p, parameter) for p in every))
         how = f"the {total} path term{'s' if total != 1 else ''} added up"
     else:
         suffix = suffix_sums(network)
-        local = sp.Add(*(_entry_factor(network, parameter, use).value * (1 if use is None else suffix[use.symbol])
+        local = sp.Add(*(mul(_entry_factor(network, parameter, use).value, sp.S.One if use is None else suffix[use.symbol])
                          for use in network.uses.get(parameter, ())))
         how = f"all {total} paths, accumulated by suffix (each shared tail added once)"
     return PathSum("path sum", parameter, local, network.substitute(local), how,

@@ -199,10 +199,18 @@ class _ModularEvaluator:
         # Products and sums first: they are most of every derivative's nodes.
         memo = self.memo
         if e.is_Mul:
+            p = self.prime
             values, bad, num, den = None, 0, 0, 0
             for a in e.args:
                 v, b, n, d = memo.get(a) or self(a)
-                values = v if values is None else tuple(x * y % self.prime for x, y in zip(values, v))
+                if values is None:
+                    values = v
+                elif len(v) == 4:  # the usual POINTS lanes written out: a table multiplies millions of them
+                    x0, x1, x2, x3 = values
+                    y0, y1, y2, y3 = v
+                    values = (x0 * y0 % p, x1 * y1 % p, x2 * y2 % p, x3 * y3 % p)
+                else:
+                    values = tuple(x * y % p for x, y in zip(values, v))
                 bad, num, den = bad | b, num + n, den + d
             return (values, bad, num, den)
         if e.is_Add:
@@ -775,13 +783,19 @@ def _spreads(e: sp.Expr) -> list[sp.Expr]:
     return out
 
 
+_REFERENCE_TERMS: list = [None, None]  # (the last reference form, its expansion_terms estimate)
+
+
 def _compare_pair(a: sp.Expr, b: sp.Expr) -> tuple[str, str, bool, dict]:
     """Compare two forms; returns (method, detail, equal, counterexample)."""
     if a == b:
         return ("identical", "the forms are the same expression", True, {})
 
     # Estimate each side before building a - b: building it sorts and compares two large trees.
-    ta = expansion_terms(a, EXPANSION_TERMS, atomic=DEFINED_FUNCTIONS)
+    # The reference form is compared with each other form in turn: its estimate is made once.
+    if _REFERENCE_TERMS[0] is not a:
+        _REFERENCE_TERMS[:] = [a, expansion_terms(a, EXPANSION_TERMS, atomic=DEFINED_FUNCTIONS)]
+    ta = _REFERENCE_TERMS[1]
     tb = None if ta is None else expansion_terms(b, EXPANSION_TERMS - ta, atomic=DEFINED_FUNCTIONS)
     if tb is not None:
         if expands_to_zero(a, b):
@@ -793,8 +807,7 @@ def _compare_pair(a: sp.Expr, b: sp.Expr) -> tuple[str, str, bool, dict]:
         va, bad_a, na, da = evaluator(a)
         vb, bad_b, nb, db = evaluator(b)
         if not (bad_a | bad_b) and va == vb:
-            degree = max(na + db, nb + da, 1)
-            exponent = int(mpmath.floor(-POINTS * mpmath.log10(mpmath.mpf(degree) / evaluator.prime)))
+            exponent = _chance_exponent(max(na + db, nb + da, 1), evaluator.prime)
             return (
                 "random points mod p",
                 f"equal at {POINTS} random exact points modulo a 62-bit prime drawn from the forms, each "
@@ -807,6 +820,21 @@ def _compare_pair(a: sp.Expr, b: sp.Expr) -> tuple[str, str, bool, dict]:
     except (_Unsupported, RecursionError):
         pass
     return _numeric(a, b, seed)
+
+
+_EXPONENTS: dict[tuple[int, int, int], int] = {}
+
+
+def _chance_exponent(degree: int, prime: int) -> int:
+    """N in "false-agreement chance below 1e-N": (degree/p)**POINTS, as a power of ten; the same few
+    (degree, prime) pairs recur on every row of a table, so each is worked out once."""
+    key = (degree, prime, mpmath.mp.prec)
+    hit = _EXPONENTS.get(key)
+    if hit is None:
+        if len(_EXPONENTS) > 10_000:
+            _EXPONENTS.clear()
+        hit = _EXPONENTS[key] = int(mpmath.floor(-POINTS * mpmath.log10(mpmath.mpf(degree) / prime)))
+    return hit
 
 
 _STRENGTH = ["identical", "expansion", "random points mod p", "numeric", "undecided"]

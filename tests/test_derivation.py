@@ -129,16 +129,22 @@ def test_a_deep_neurons_weights_share_its_direct_dloss_dz(monkeypatch):
         assert d.verdict.equal and d.checked and d.direct.compared is not d.direct.value
 
 
-def test_swish_reads_its_weights_outside_z_so_each_weight_is_differentiated_alone(monkeypatch):
-    # swish(z) = z*sigmoid(z) is flattened into W*X*sigmoid(W*X): W occurs outside the node z.
+def test_swish_reads_z_twice_and_its_direct_form_is_still_exact(monkeypatch):
+    # swish(z) = z*sigmoid(z) reads z twice: dLoss/dw = dz/dw * dLoss/dz only where every occurrence of
+    # w in the substituted loss is inside the node z (checked); either way the form equals the
+    # derivative taken with respect to w itself, and the derivation verifies.
     import derivchain.direct_derivative as dd
     from derivchain.network import dense
+    from derivchain.verification import verify
 
     net = dense("2,2,1", activation="swish", loss="half-squared")
     monkeypatch.setattr(dd, "SHARED_ABOVE", 0)
     for w in net.weights[:4]:
         form = dd.direct(net, w)
-        assert form.compared is form.value
+        if form.compared is not form.value:
+            assert verify({"per neuron": form.compared, "per weight": form.value}).equal
+        d = derive(net, w)
+        assert d.verdict.equal and d.checked
 
 
 def test_a_shared_direct_form_keeps_the_verdict_and_can_only_tighten_its_bound():

@@ -13,11 +13,12 @@ from sympy.printing.latex import LatexPrinter
 
 from ..record import record
 from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_note
+from ..evaluated import mul
 from ..notation import FLAT
 from ..rules import latex_call, rule_for
 from ..differentiate import contains
-from .text import (DISAGREE, arithmetic, batch_words, learning_rate, negative_product, ordered_terms, remembered, sort_key,
-                   with_activation_first)
+from .text import (DISAGREE, arithmetic, batch_words, learning_rate, negative, negative_product, ordered_terms, remembered,
+                   sort_key, with_activation_first)
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
                  # In text mode with the default font encoding |, < and > print as other glyphs.
@@ -49,6 +50,63 @@ def visible_width(tex: str) -> int:
 _WIDTHS: dict[str, int] = {}
 _WIDTHS_KEPT = 0  # characters of the strings in _WIDTHS
 _BRACE = re.compile(r"[{}]")
+
+
+def wider_than(printer, e, limit: int) -> bool:
+    """``visible_width(printer._print(e)) > limit``, without measuring the whole LaTeX of a product when
+    one of its sums (printed and measured once, shared by many rows) is wider than ``limit`` already.
+
+    A product's LaTeX holds each factor's LaTeX whole: when the sum's LaTeX occurs in it with balanced
+    braces, and no letter, backslash or brace beside it (so no command runs into it or out of it, and no
+    group ends inside it), every visible character of it is visible in the product too (a fraction shows
+    the wider of its parts), so the product is at least as wide. Otherwise it is measured.
+    """
+    tex = printer._print(e)
+    known = _WIDTHS.get(tex)
+    if known is not None:
+        return known > limit
+    if e.is_Mul and len(tex) > 4 * limit:
+        for f in e.args:
+            if not f.is_Add:
+                continue
+            part = printer._print(f)
+            # visible_width(part) <= len(part): the short ones cannot tell.
+            if len(part) > limit and visible_width(part) > limit and _balanced(part) and _stands_alone(tex, part):
+                return True
+    return visible_width(tex) > limit
+
+
+def _stands_alone(tex: str, part: str) -> bool:
+    """True when ``part`` occurs in ``tex`` with neither a letter, a backslash nor a brace just before
+    it, and neither a letter nor a brace just after it."""
+    i = tex.find(part)
+    if i < 0:
+        return False
+    end = i + len(part)
+    before = tex[i - 1] if i else " "
+    after = tex[end] if end < len(tex) else " "
+    return not (before.isalpha() or before in "\\{}" or after.isalpha() or after in "{}")
+
+
+_BALANCED: dict[str, bool] = {}
+_BALANCED_KEPT = [0]  # characters of the strings in _BALANCED (they are long: kept up to a total, as _WIDTHS)
+
+
+def _balanced(tex: str) -> bool:
+    """True when the braces of ``tex`` nest (never more closed than opened, all closed at the end)."""
+    hit = _BALANCED.get(tex)
+    if hit is None:
+        if _BALANCED_KEPT[0] > 2_000_000:
+            _BALANCED.clear()
+            _BALANCED_KEPT[0] = 0
+        _BALANCED_KEPT[0] += len(tex)
+        depth = 0
+        for m in _BRACE.finditer(tex):
+            depth += 1 if m.group() == "{" else -1
+            if depth < 0:
+                break
+        hit = _BALANCED[tex] = depth == 0
+    return hit
 
 
 def _group(tex: str, start: int) -> int:
@@ -219,7 +277,7 @@ class DerivPrinter(LatexPrinter):
     def factor(self, expr) -> str:
         """One factor, parenthesised when it is a sum or a negative product."""
         tex = self._print(expr)
-        if isinstance(expr, sp.Expr) and (expr.is_Add or (expr.is_Mul and expr.could_extract_minus_sign())):
+        if isinstance(expr, sp.Expr) and (expr.is_Add or (expr.is_Mul and negative(expr))):
             return r"\left(%s\right)" % tex
         return tex
 
@@ -400,7 +458,7 @@ def expression_lines(printer, prefix: str, e, width: int | None = None) -> list[
         if visible_width(shown) <= width or not isinstance(e.factors[-1], OrderedSum) or len(e.factors[-1].terms) < 2:
             return [r"%s &= %s" % (prefix, shown)]
         return _laid_out(prefix, _ordered_tokens(printer, e), width)
-    if visible_width(p(e)) <= width:
+    if not wider_than(printer, e, width):
         return [r"%s &= %s" % (prefix, p(e))]
     # Too long for one line: a sum broken between its terms, a product around its widest sum, as
     # deep as it takes (an unrolled tanh network nests sums four levels down).
@@ -418,18 +476,18 @@ def _tokens(printer, e, width: int, sign: str = "", split: bool = False) -> list
 
 def _make_tokens(printer, e, width: int, sign: str, split: bool) -> list[tuple[str, bool]]:
     p = printer._print
-    if split or visible_width(p(e)) > width - 4:
+    if split or wider_than(printer, e, width - 4):
         if e.is_Add:
             out = []
             for i, t in enumerate(printer._as_ordered_terms(e)):
-                negative = t.could_extract_minus_sign()
-                lead = ("- " if negative else "+ ") if i else sign + ("-" if negative else "")
-                out += _tokens(printer, -t if negative else t, width, lead)
+                minus = negative(t)
+                lead = ("- " if minus else "+ ") if i else sign + ("-" if minus else "")
+                out += _tokens(printer, -t if minus else t, width, lead)
             return out
         sums = [f for f in e.args if f.is_Add] if e.is_Mul else []
         if sums:
             inner = max(sums, key=lambda f: visible_width(p(f)))
-            others = sp.Mul(*[f for f in e.args if f is not inner])
+            others = mul(*[f for f in e.args if f is not inner])
             head = "" if others == 1 else printer.factor(others) + " "
             body = _tokens(printer, inner, width, split=True)
             if len(body) > 1:
@@ -464,7 +522,29 @@ _PIECES: dict[str, tuple[int, int]] = {}
 def _laid_out(prefix: str, tokens: list[tuple[str, bool]], width: int) -> list[str]:
     r"""The pieces filled into lines of about ``width``: a new line where one may start and the piece would
     run past; each line closes the brackets still open with ``\right.`` and the next reopens them."""
-    lines, current, used, depth = [], [], 0, 0
+    current, used, depth = [], 0, 0
+    for i, (text, may_start) in enumerate(tokens):
+        w, opened = _piece(text)
+        if current and may_start and used + w > width:
+            return [r"%s &= %s%s" % (prefix, " ".join(current), r" \right." * depth), *_later_lines(tuple(tokens[i:]), depth, width)]
+        current.append(text)
+        used += w
+        depth += opened
+    return [r"%s &= %s%s" % (prefix, " ".join(current), r" \right." * depth)]
+
+
+# The lines after the first depend only on the pieces left and the brackets open: the rows of a table
+# into one neuron end in the same long sum, laid out once (the last few kept: rows come neuron by neuron).
+_LATER: dict = {}
+
+
+def _later_lines(tokens: tuple, open_before: int, width: int) -> list[str]:
+    """The lines of :func:`_laid_out` from a line start on, ``open_before`` brackets open there."""
+    key = (tokens, open_before, width)
+    hit = _LATER.get(key)
+    if hit is not None:
+        return hit
+    lines, current, used, depth = [], [], 0, open_before
     for text, may_start in tokens:
         w, opened = _piece(text)
         if current and may_start and used + w > width:
@@ -474,13 +554,15 @@ def _laid_out(prefix: str, tokens: list[tuple[str, bool]], width: int) -> list[s
         used += w
         depth += opened
     lines.append((" ".join(current), depth))
-    out, open_before = [], 0
-    for i, (body, open_after) in enumerate(lines):
+    out = []
+    for body, open_after in lines:
         # {} makes a leading sign binary wherever the line starts (after \left. too): {}+ H_{6} W_{17};
         # a line inside brackets is set in a little further for each, so the nesting shows.
-        start = r"%s &= " % prefix if i == 0 else r"&\quad " + r"\qquad " * open_before + r"\left. " * open_before + "{}"
-        out.append(start + body + r" \right." * open_after)
+        out.append(r"&\quad " + r"\qquad " * open_before + r"\left. " * open_before + "{}" + body + r" \right." * open_after)
         open_before = open_after
+    if len(_LATER) >= 16:
+        _LATER.clear()
+    _LATER[key] = out
     return out
 
 

@@ -18,6 +18,16 @@ from ..record import record
 from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_note
 
 
+def negative(expr: sp.Expr) -> bool:
+    """``expr.could_extract_minus_sign()``, answered without building ``-expr`` for a product whose first
+    factor is not a negative number (SymPy's answer then is False; a table asks of every row's product)."""
+    if expr.is_Mul:
+        c = expr.args[0]
+        if not (c.is_Number and c.is_extended_negative):
+            return False
+    return expr.could_extract_minus_sign()
+
+
 def negative_product(expr) -> bool:
     """``Mul.could_extract_minus_sign()`` without building the negated product to compare: a product
     equals its negation only with zoo or nan as its number, which is not negative anyway."""
@@ -227,7 +237,7 @@ class TextPrinter(StrPrinter):
     def factor(self, expr) -> str:
         """One factor of a product, parenthesised when it is a sum, negative, or a quotient."""
         out = self._print(expr)
-        if isinstance(expr, sp.Expr) and (expr.is_Add or expr.could_extract_minus_sign() or "/" in out and not expr.is_Function):
+        if isinstance(expr, sp.Expr) and (expr.is_Add or negative(expr) or "/" in out and not expr.is_Function):
             return f"({out})"
         return out
 
