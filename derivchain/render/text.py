@@ -78,7 +78,8 @@ def with_activation_first(printer, expr: sp.Expr, separator: str) -> str | None:
     parts = [printer._print(coefficient)] if coefficient != 1 else []  # 2*Out*(1 - Out)*X1: the number first
     parts += [printer.factor(f) for f in pairs]
     if rest != 1:
-        parts.append(printer._print(rest) if rest.is_Mul else printer.factor(rest))
+        # What is left has no pair: a plain product prints directly (no memo entry for a row's own product).
+        parts.append((printer._plain_product(rest) or printer._print(rest)) if rest.is_Mul else printer.factor(rest))
     return separator.join(parts)
 
 
