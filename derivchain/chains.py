@@ -15,6 +15,7 @@ import sympy as sp
 from .record import record
 from . import expansion, limits
 from .differentiate import replace_shared
+from .evaluated import add, mul
 from .verification import Verdict, verify
 
 
@@ -128,7 +129,7 @@ class Ordered:
     @cached_property  # built once: a chain compares it twice (shown as one form? equal to the next?)
     def value(self) -> sp.Expr:
         """The product as one SymPy expression."""
-        return sp.Mul(*(value_of(f) for f in self.factors))
+        return mul(*(value_of(f) for f in self.factors))
 
     def __repr__(self) -> str:
         return " * ".join(map(str, self.factors))
@@ -143,7 +144,7 @@ class OrderedSum:
     @cached_property
     def value(self) -> sp.Expr:
         """The sum as one SymPy expression."""
-        return sp.Add(*(value_of(t) for t in self.terms))
+        return add(*(value_of(t) for t in self.terms))
 
     def __repr__(self) -> str:
         return " + ".join(map(repr, self.terms))

@@ -202,7 +202,7 @@ class Derivation:
     @cached_property
     def entry_chain(self) -> Chain:
         """dLoss/dW = source * delta_target = the backprop form (deltas replaced by their values)."""
-        return entry_chain(self.network, self.backprop)
+        return entry_chain(self.network, self.backprop, self.lhs)
 
     @cached_property
     def delta_chains(self) -> tuple[Chain, ...]:
@@ -349,10 +349,12 @@ def conditional_deltas(network: Network) -> dict[sp.Symbol, Conditional]:
     return hit
 
 
-def entry_chain(network: Network, bp: Backprop) -> Chain:
-    """dLoss/dW = source * delta_target = the backprop form, verified with the deltas replaced by their values."""
+def entry_chain(network: Network, bp: Backprop, lhs: sp.Expr | None = None) -> Chain:
+    """dLoss/dW = source * delta_target = the backprop form, verified with the deltas replaced by their
+    values (``lhs``: dLoss/dW as the derivation has it, else built)."""
+    lhs = sp.Derivative(network.loss_symbol, bp.parameter) if lhs is None else lhs
     # The replaced nodes kept across rows: every weight into a neuron compares that neuron's delta value.
-    return chain(sp.Derivative(network.loss_symbol, bp.parameter), (bp.entry, bp.local), rule=delta_values(network),
+    return chain(lhs, (bp.entry, bp.local), rule=delta_values(network),
                  rule_memo=network.memo("delta_values_memo"))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.core.basic import _get_postprocessors
 
+from .evaluated import add, mul
 from .rules import rule_for, sign_of
 
 # f'(argument) of each function node: the same neuron's sigmoid appears in every weight's
@@ -95,6 +96,8 @@ def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluat
             elif not evaluate and (e.is_Pow or isinstance(e, (sp.Function, sp.Max, sp.Min))):
                 # Functions too: Abs(Out - Y) would otherwise query the sign of the whole tree.
                 out = e.func(*args, evaluate=False)
+            elif e.is_Mul or e.is_Add:
+                out = (mul if e.is_Mul else add)(*args)  # SymPy's evaluated result, without its flatten where nothing combines
             else:
                 out = e.func(*args)
         memo[id(e)] = (e, out)

@@ -34,33 +34,47 @@ _STRING = _json.encoder.encode_basestring  # ensure_ascii=False's, in C
 
 def _encode(o, level: int, parts: list, printed: Printed) -> None:
     """``o`` as ``json.dumps(indent=2)`` writes it at nesting ``level`` (the same bytes), into ``parts``."""
-    if isinstance(o, str):
+    kind = type(o)
+    if kind is str:
         parts.append(_STRING(o))
-    elif o is None or o is True or o is False:
-        parts.append("null" if o is None else "true" if o else "false")
-    elif isinstance(o, (int, float)):
-        parts.append(_json.dumps(o))
-    elif isinstance(o, (dict, list, tuple)):
+    elif kind is dict or kind is list or kind is tuple:
         text = printed.text_of(o, level)
         if text is not None:
             parts.append(text)
             return
         start = len(parts)
         if not o:
-            parts.append("{}" if isinstance(o, dict) else "[]")
+            parts.append("{}" if kind is dict else "[]")
         else:
             inner = "\n" + "  " * (level + 1)
-            parts.append("{" if isinstance(o, dict) else "[")
-            for i, item in enumerate(o.items() if isinstance(o, dict) else o):
-                parts.append(inner if i == 0 else "," + inner)
-                if isinstance(o, dict):
-                    key, item = item
-                    if not isinstance(key, str):
+            following = "," + inner
+            if kind is dict:
+                parts.append("{")
+                for i, (key, item) in enumerate(o.items()):
+                    if type(key) is not str:
                         raise TypeError("JSON object keys here are text")
-                    parts.append(_STRING(key) + ": ")
-                _encode(item, level + 1, parts, printed)
-            parts.append("\n" + "  " * level + ("}" if isinstance(o, dict) else "]"))
+                    parts.append((following if i else inner) + _STRING(key) + ": ")
+                    if type(item) is str:
+                        parts.append(_STRING(item))
+                    else:
+                        _encode(item, level + 1, parts, printed)
+                parts.append("\n" + "  " * level + "}")
+            else:
+                parts.append("[")
+                for i, item in enumerate(o):
+                    parts.append(following if i else inner)
+                    if type(item) is str:
+                        parts.append(_STRING(item))
+                    else:
+                        _encode(item, level + 1, parts, printed)
+                parts.append("\n" + "  " * level + "]")
         printed.keep_text(o, level, parts, start)
+    elif o is None or o is True or o is False:
+        parts.append("null" if o is None else "true" if o else "false")
+    elif isinstance(o, (int, float)):
+        parts.append(_json.dumps(o))
+    elif isinstance(o, (dict, list, tuple)):  # their subclasses: as json.dumps writes them
+        _encode(dict(o) if isinstance(o, dict) else list(o), level, parts, printed)
     else:
         raise TypeError(f"not JSON: {type(o).__name__}")
 
