@@ -191,7 +191,7 @@ class TextPrinter(StrPrinter):
     def _print_Derivative(self, e):
         inner, (w, _) = e.args[0], e.args[1]
         if inner.is_Symbol:
-            return f"d{inner}/d{w}"
+            return f"d{_name(inner)}/d{_name(w)}"
         return f"d/d{w}({self._print(inner)})"
 
     def _print_Mul(self, expr):
@@ -288,8 +288,13 @@ def expr(e) -> str:
             out += f" - {piece[1:]}" if piece.startswith("-") else f" + {piece}"
         return out
     if isinstance(e, sp.Derivative) and e.args[0].is_Symbol:
-        return f"d{e.args[0]}/d{e.args[1][0]}"
+        return f"d{_name(e.args[0])}/d{_name(e.args[1][0])}"
     return _P.doprint(e)
+
+
+def _name(s: sp.Symbol) -> str:
+    # A plain symbol prints as its name (str() would set up a SymPy printer for it, on every row of a table).
+    return s.name if type(s) is sp.Symbol else str(s)
 
 
 def _factor(f) -> str:
