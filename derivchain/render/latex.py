@@ -23,6 +23,8 @@ from .text import (DISAGREE, arithmetic, batch_words, learning_rate, negative, n
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
                  # In text mode with the default font encoding |, < and > print as other glyphs.
                  "|": r"\textbar{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+_TEXT_TABLE = str.maketrans(_TEXT_ESCAPES)  # one C pass over the text (a table escapes every row's verdict)
+_SUPERSCRIPT = re.compile(r"\\\^\{\}(\d+)")
 
 
 #: Visible characters of math that fit on a line of the exported documents (A4, 2 cm margins).
@@ -310,8 +312,8 @@ class DerivPrinter(LatexPrinter):
 
     def text(self, s: str) -> str:
         """Escape plain text for use inside \\text{...} (a power such as t^2 becomes a superscript)."""
-        escaped = "".join(_TEXT_ESCAPES.get(c, c) for c in s)
-        return re.sub(r"\\\^\{\}(\d+)", r"\\textsuperscript{\1}", escaped)
+        escaped = s.translate(_TEXT_TABLE)
+        return _SUPERSCRIPT.sub(r"\\textsuperscript{\1}", escaped) if "^" in s else escaped
 
     # derivchain's result objects, printed by class name (they know nothing of printing).
     def aligned(self, lines_of, result) -> str:
