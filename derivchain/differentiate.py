@@ -52,17 +52,7 @@ def atoms_shared(expr: sp.Basic, *types) -> set:
 def contains(expr: sp.Basic, cls, memo: dict) -> bool:
     """Whether ``expr`` has a node of type ``cls``, each distinct node looked at once; ``memo`` (id ->
     (node, answer)) may be kept across calls about the same ``cls`` (shared subtrees answered once)."""
-    stack = [(expr, False)]
-    while stack:
-        e, ready = stack.pop()
-        if id(e) in memo:
-            continue
-        if ready or not e.args:
-            memo[id(e)] = (e, isinstance(e, cls) or any(memo[id(a)][1] for a in e.args))
-        else:
-            stack.append((e, True))
-            stack.extend((a, False) for a in e.args if id(a) not in memo)
-    return memo[id(expr)][1]
+    return fold_by_id(expr, memo, lambda e, inside: isinstance(e, cls) or any(inside))
 
 
 def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluate: bool = True,
@@ -220,6 +210,23 @@ def fold(expr: sp.Basic, memo: dict, value) -> object:
             stack.append((e, True))
             stack.extend((a, False) for a in e.args if a not in memo)
     return memo[expr]
+
+
+def fold_by_id(expr: sp.Basic, memo: dict, value) -> object:
+    """:func:`fold` with ``memo`` keyed by identity (id -> (node, value)), the node kept alive beside its
+    value: for a memo that outlives one network, where looking up an equal node of another network by
+    value would compare the two trees node by node, written out."""
+    stack = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if id(e) in memo:
+            continue
+        if ready or not e.args:
+            memo[id(e)] = (e, value(e, [memo[id(a)][1] for a in e.args]))
+        else:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if id(a) not in memo)
+    return memo[id(expr)][1]
 
 
 def dependency_masks(expr: sp.Basic, symbols) -> dict[sp.Basic, int]:

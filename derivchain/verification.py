@@ -40,7 +40,7 @@ import mpmath
 import sympy as sp
 
 from .record import record
-from .differentiate import fold
+from .differentiate import fold_by_id
 from .expansion import expansion_terms
 from .polynomial import expands_to_zero
 from .rules import DEFINED_FUNCTIONS, RULES, rule_for
@@ -95,7 +95,9 @@ def _oracle(*parts, modulus: int = PRIME) -> int:
 
 
 # The constants of each node (memoized: a network's shared subtrees are walked once in a session).
-_CONSTANTS: dict[sp.Basic, frozenset] = {}
+# By identity, the node kept beside its answer: an equal node of another network (a second table in a
+# notebook) would otherwise be compared with this one node by node, over the tree written out.
+_CONSTANTS: dict[int, tuple[sp.Basic, frozenset]] = {}
 
 
 def constants(expr: sp.Basic) -> frozenset:
@@ -108,7 +110,7 @@ def constants(expr: sp.Basic) -> frozenset:
             return frozenset((str(sp.Rational(e)) if e.is_Float else str(e),))
         return frozenset().union(*children)
 
-    return fold(expr, _CONSTANTS, numbers)
+    return fold_by_id(expr, _CONSTANTS, numbers)
 
 
 def seed_of(*forms: sp.Basic) -> str:
@@ -158,10 +160,16 @@ class _ModularEvaluator:
         self.symbols: dict[str, tuple[int, ...]] = memo.setdefault("symbols", {})
 
     def __call__(self, expr: sp.Basic) -> tuple[tuple[int, ...], int, int, int]:
-        hit = self.memo.get(expr)
+        # By identity, the node kept beside its values (see _CONSTANTS): equal nodes of two networks
+        # share a seed's memo, and comparing them would walk both trees written out.
+        hit = self.memo.get(id(expr))
         if hit is None:
-            hit = self.memo[expr] = self._eval(expr)
-        return hit
+            hit = self.memo[id(expr)] = (expr, self._eval(expr))
+        return hit[1]
+
+    def _known(self, e: sp.Basic):
+        hit = self.memo.get(id(e))
+        return hit[1] if hit is not None else self(e)
 
     def _oracle(self, lane: int, name: str, value) -> int:
         return _oracle(self.seed, lane, name, value, modulus=self.prime)
@@ -197,12 +205,11 @@ class _ModularEvaluator:
 
     def _eval(self, e: sp.Basic) -> tuple[tuple[int, ...], int, int, int]:
         # Products and sums first: they are most of every derivative's nodes.
-        memo = self.memo
         if e.is_Mul:
             p = self.prime
             values, bad, num, den = None, 0, 0, 0
             for a in e.args:
-                v, b, n, d = memo.get(a) or self(a)
+                v, b, n, d = self._known(a)
                 if values is None:
                     values = v
                 elif len(v) == 4:  # the usual POINTS lanes written out: a table multiplies millions of them
@@ -214,7 +221,7 @@ class _ModularEvaluator:
                 bad, num, den = bad | b, num + n, den + d
             return (values, bad, num, den)
         if e.is_Add:
-            parts = [memo.get(a) or self(a) for a in e.args]
+            parts = [self._known(a) for a in e.args]
             den = sum(p[3] for p in parts)
             num = max(p[2] + den - p[3] for p in parts)
             values = tuple(sum(lane) % self.prime for lane in zip(*(p[0] for p in parts)))

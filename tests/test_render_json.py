@@ -85,3 +85,12 @@ def test_direct_compacted_in_one_walk_is_the_canonical_compact_form(spec):
         table: dict = {}  # interned, equal trees are the same object: compared without writing them out
         one_walk = intern(d.direct_compact, table)
         assert one_walk is intern(canonical(net.compact(d.direct.value)), table), d.parameter
+
+
+@pytest.mark.parametrize("fmt", ["text", "latex", "json"])
+def test_a_second_equal_network_in_the_same_session_prints_the_same(fmt):
+    # The printers' and verifier's memos outlive a network and are keyed by identity: an equal network
+    # built afresh (a second table in a notebook) is printed and verified anew, to the same bytes.
+    spec = dict(layers="3,3,3,1", activation="sigmoid", loss="abs")
+    first = render(Table(dense(**spec)), fmt)
+    assert render(Table(dense(**spec)), fmt) == first

@@ -113,18 +113,20 @@ def ordered_terms(printer, expr, order=None) -> list:
     return list(hit[1])
 
 
-_POWER: dict = {}  # factor -> (base, exponent), as decompose_power gives them
+_POWER: dict = {}  # id(factor) -> (factor, base, exponent), as decompose_power gives them
 _SORT_KEY: dict = {}  # base -> its default_sort_key
 
 
 def sort_key(e):
     """``default_sort_key(e)``, kept per expression (a table orders the same factors in every row)."""
-    hit = _SORT_KEY.get(e)
+    # By identity, the expression kept beside its key: these memos outlive a network, and an equal
+    # expression of the next one would be compared with it node by node (a second table in a session).
+    hit = _SORT_KEY.get(id(e))
     if hit is None:
         if len(_SORT_KEY) > 100_000:
             _SORT_KEY.clear()
-        hit = _SORT_KEY[e] = sp.default_sort_key(e)
-    return hit
+        hit = _SORT_KEY[id(e)] = (e, sp.default_sort_key(e))
+    return hit[1]
 
 
 def _lex_terms(expr) -> list | None:
@@ -147,13 +149,13 @@ def _lex_terms(expr) -> list | None:
             return None  # complex(coeff) through evalf: kept to SymPy
         powers = {}
         for factor in (() if rest is sp.S.One else sp.Mul.make_args(rest)):
-            known = _POWER.get(factor)
+            known = _POWER.get(id(factor))  # by identity, as sort_key's
             if known is None:
                 if factor.is_number or not factor.is_commutative:
                     return None
-                known = _POWER[factor] = decompose_power(factor)
-            powers[known[0]] = known[1]
-            gens.add(known[0])
+                known = _POWER[id(factor)] = (factor, *decompose_power(factor))
+            powers[known[1]] = known[2]
+            gens.add(known[1])
         # complex(Rational) is its correctly rounded double, as p / q is.
         terms.append((term, coeff.p / coeff.q, powers))
     index = {g: i for i, g in enumerate(sorted(gens, key=sort_key))}
@@ -183,7 +185,8 @@ class TextPrinter(StrPrinter):
         # table's rows repeat many (each neuron's factor, the deltas): print each once, as LaTeX does.
         if kwargs or not isinstance(expr, sp.Basic) or not expr.args:
             return super()._print(expr, **kwargs)
-        return remembered(self._memo, expr, lambda: super(TextPrinter, self)._print(expr))
+        # By identity (see sort_key): this printer serves every network of a session.
+        return remembered(self._memo, id(expr), lambda: (expr, super(TextPrinter, self)._print(expr)))[1]
 
     def _as_ordered_terms(self, expr, order=None):
         return ordered_terms(self, expr, order)
@@ -222,12 +225,12 @@ class TextPrinter(StrPrinter):
         return "*".join(self._factor_text(a) for a in sorted(args, key=sort_key))
 
     def _factor_text(self, a) -> str:
-        hit = self._factors.get(a)
+        hit = self._factors.get(id(a))  # by identity, as _print's memo
         if hit is None:
             if len(self._factors) > 100_000:
                 self._factors.clear()
-            hit = self._factors[a] = self.parenthesize(a, PRECEDENCE["Mul"], strict=False)
-        return hit
+            hit = self._factors[id(a)] = (a, self.parenthesize(a, PRECEDENCE["Mul"], strict=False))
+        return hit[1]
 
     def parenthesize(self, item, level, strict=False):
         # dOut/dW1 inside a product reads as one factor only in brackets: (Out - Y)*(dOut/dW1).
