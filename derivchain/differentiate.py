@@ -18,20 +18,22 @@ from .evaluated import add, mul
 from .rules import rule_for, sign_of
 
 # f'(argument) of each function node: the same neuron's sigmoid appears in every weight's
-# derivative, so its fdiff is built once. Bounded.
-_FDIFF: dict[tuple[sp.Basic, int], sp.Expr] = {}
+# derivative, so its fdiff is built once. Bounded. By identity, the node kept beside its derivative:
+# by value, an equal node of another network (a second table in a session) was compared node by node
+# and handed back the first network's derivative, whose nodes the second network's memos do not know.
+_FDIFF: dict[tuple[int, int], tuple[sp.Basic, sp.Expr]] = {}
 
 
 def _fdiff(e: sp.Function, index: int) -> sp.Expr:
-    key = (e, index)
+    key = (id(e), index)
     hit = _FDIFF.get(key)
     if hit is None:
         if len(_FDIFF) > 200_000:
             _FDIFF.clear()
         rule = rule_for(e)
         own = rule is not None and rule.derivative is not None
-        hit = _FDIFF[key] = rule.derivative(e, index) if own else e.fdiff(index)
-    return hit
+        hit = _FDIFF[key] = (e, rule.derivative(e, index) if own else e.fdiff(index))
+    return hit[1]
 
 
 def atoms_shared(expr: sp.Basic, *types) -> set:
@@ -145,8 +147,9 @@ def intern(expr: sp.Basic, table: dict, done: dict | None = None) -> sp.Basic:
 
 
 # Each node's canonical form, kept across calls: a derivation's checks and its display canonicalise
-# the same sign(Out - Y) several times (bounded: cleared past 100,000 entries).
-_CANONICAL: dict[sp.Basic, sp.Basic] = {}
+# the same sign(Out - Y) several times (bounded: cleared past 100,000 entries). By identity, the node
+# kept beside its form (see _FDIFF).
+_CANONICAL: dict[int, tuple[sp.Basic, sp.Basic]] = {}
 
 
 def canonical(expr: sp.Basic) -> sp.Basic:
@@ -160,13 +163,13 @@ def canonical(expr: sp.Basic) -> sp.Basic:
         memo.clear()
 
     def walk(e: sp.Basic) -> sp.Basic:
-        hit = memo.get(e)
+        hit = memo.get(id(e))
         if hit is None:
             if e.func is sp.sign:  # sign(Out - Y) as SymPy evaluates it, without its queries where they change nothing
-                hit = memo[e] = sign_of(walk(e.args[0]))
+                hit = memo[id(e)] = (e, sign_of(walk(e.args[0])))
             else:
-                hit = memo[e] = e.func(*(walk(a) for a in e.args)) if e.args else e
-        return hit
+                hit = memo[id(e)] = (e, e.func(*(walk(a) for a in e.args)) if e.args else e)
+        return hit[1]
 
     return walk(expr)
 

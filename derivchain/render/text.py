@@ -114,7 +114,7 @@ def ordered_terms(printer, expr, order=None) -> list:
 
 
 _POWER: dict = {}  # id(factor) -> (factor, base, exponent), as decompose_power gives them
-_SORT_KEY: dict = {}  # base -> its default_sort_key
+_SORT_KEY: dict = {}  # id(expression) -> (expression, its default_sort_key)
 
 
 def sort_key(e):
