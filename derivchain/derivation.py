@@ -74,11 +74,7 @@ class Derivation:
         compared = self.direct.compared
         if compared is not outer and not (compared.is_Mul and compared.args == (inner, outer)):
             return tree_size(compared, limit, self.network.sizes())  # product() dropped a factor or found a zero
-        sizes = self.network.cache.setdefault("direct_neuron_size", {})
-        known = sizes.get(bit)
-        if known is None or (known[0] > known[1] and limit > known[1]):  # (size capped at limit + 1, limit)
-            known = sizes[bit] = (tree_size(outer, limit, self.network.sizes()), limit)
-        outer_size = min(known[0], limit + 1)
+        outer_size = _neuron_size(self.network, "direct_neuron_size", bit, outer, limit)
         if compared is outer:
             return outer_size
         return min(1 + tree_size(inner, limit, self.network.sizes()) + outer_size, limit + 1)
@@ -130,12 +126,9 @@ class Derivation:
         own, theirs = sp.Mul.make_args(self.network.compact_canonical(inner)), sp.Mul.make_args(shared)
         if not compact.is_Mul or len(compact.args) != len(own) + len(theirs) or set(compact.args) != set(own) | set(theirs):
             return tree_size(compact, limit)
-        sizes = self.network.cache.setdefault("direct_compact_size", {})
-        known = sizes.get(bit)
-        if known is None or (known[0] > known[1] and limit > known[1]):
-            known = sizes[bit] = (tree_size(shared, limit), limit)
         # The shared factors' sizes: dLoss/dz's own, less its product node when it is a product.
-        size = 1 + sum(tree_size(f, limit) for f in own) + min(known[0], limit + 1) - (1 if shared.is_Mul else 0)
+        shared_size = _neuron_size(self.network, "direct_compact_size", bit, shared, limit)
+        size = 1 + sum(tree_size(f, limit) for f in own) + shared_size - (1 if shared.is_Mul else 0)
         return min(size, limit + 1)
 
     def cases(self) -> tuple[Case, ...]:
@@ -243,6 +236,16 @@ class Derivation:
     def __repr__(self) -> str:
         noun = "path" if self.path_count == 1 else "paths"
         return f"Derivation(d{self.network.loss_symbol}/d{self.parameter}: {self.path_count} {noun}, {self.verdict.word})"
+
+
+def _neuron_size(network: Network, name: str, bit: int, expr: sp.Expr, limit: int) -> int:
+    """``tree_size(expr, limit)`` for a form one neuron's weights share (``bit``: its z's), kept per neuron
+    in the network's ``name`` cache: an exact size answers any limit, a capped one any smaller limit."""
+    sizes = network.cache.setdefault(name, {})
+    known = sizes.get(bit)  # (size capped at asked + 1, asked)
+    if known is None or (known[0] > known[1] and limit > known[1]):
+        known = sizes[bit] = (tree_size(expr, limit, network.sizes()), limit)
+    return min(known[0], limit + 1)
 
 
 def _memo_for(network: Network, name: str, key) -> dict:

@@ -167,10 +167,6 @@ class _ModularEvaluator:
             hit = self.memo[id(expr)] = (expr, self._eval(expr))
         return hit[1]
 
-    def _known(self, e: sp.Basic):
-        hit = self.memo.get(id(e))
-        return hit[1] if hit is not None else self(e)
-
     def _oracle(self, lane: int, name: str, value) -> int:
         return _oracle(self.seed, lane, name, value, modulus=self.prime)
 
@@ -209,7 +205,7 @@ class _ModularEvaluator:
             p = self.prime
             values, bad, num, den = None, 0, 0, 0
             for a in e.args:
-                v, b, n, d = self._known(a)
+                v, b, n, d = self(a)
                 if values is None:
                     values = v
                 elif len(v) == 4:  # the usual POINTS lanes written out: a table multiplies millions of them
@@ -221,7 +217,7 @@ class _ModularEvaluator:
                 bad, num, den = bad | b, num + n, den + d
             return (values, bad, num, den)
         if e.is_Add:
-            parts = [self._known(a) for a in e.args]
+            parts = [self(a) for a in e.args]
             den = sum(p[3] for p in parts)
             num = max(p[2] + den - p[3] for p in parts)
             values = tuple(sum(lane) % self.prime for lane in zip(*(p[0] for p in parts)))
@@ -793,10 +789,12 @@ def _spreads(e: sp.Expr) -> list[sp.Expr]:
 _REFERENCE_TERMS: list = [None, None]  # (the last reference form, its expansion_terms estimate)
 
 
-def _compare_pair(a: sp.Expr, b: sp.Expr) -> tuple[str, str, bool, dict]:
-    """Compare two forms; returns (method, detail, equal, counterexample)."""
+def _compare_pair(a: sp.Expr, b: sp.Expr, rewrites: bool = False) -> tuple[str, str, bool, dict]:
+    """Compare two forms; returns (method, detail, equal, counterexample). ``rewrites``: see :func:`verify`."""
     if a == b:
         return ("identical", "the forms are the same expression", True, {})
+    if rewrites and _distributed_equal(a, b):
+        return ("expansion", "proved: the two forms multiply out to the same terms", True, {})
 
     # Estimate each side before building a - b: building it sorts and compares two large trees.
     # The reference form is compared with each other form in turn: its estimate is made once.
@@ -868,10 +866,7 @@ def verify(forms: dict[str, sp.Expr], rewrites: bool = False) -> Verdict:
     results = []
     _EVALUATIONS.clear()
     for name in names[1:]:
-        if rewrites and reference != forms[name] and _distributed_equal(reference, forms[name]):
-            results.append(("expansion", "proved: the two forms multiply out to the same terms"))
-            continue
-        method, detail, equal, counter = _compare_pair(reference, forms[name])
+        method, detail, equal, counter = _compare_pair(reference, forms[name], rewrites)
         if not equal and method == "undecided":
             return Verdict(False, method, f"{name} vs {names[0]}: {detail}", False, names, decided=False)
         if not equal:

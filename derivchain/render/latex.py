@@ -17,7 +17,7 @@ from ..evaluated import mul
 from ..notation import FLAT
 from ..rules import latex_call, rule_for
 from ..differentiate import contains
-from .text import (DISAGREE, arithmetic, batch_words, learning_rate, negative, negative_product, ordered_terms, remembered,
+from .text import (DISAGREE, arithmetic, batch_words, learning_rate, negative, ordered_terms, remembered,
                    sort_key, with_activation_first)
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
@@ -210,7 +210,7 @@ class DerivPrinter(LatexPrinter):
             self._mods.clear()
         tex = ""
         for i, term in enumerate(self._as_ordered_terms(expr, order=order)):
-            if i and (negative_product(term) if term.is_Mul else term.could_extract_minus_sign()):
+            if i and negative(term):
                 tex += " - "
                 term = -term
             elif i:

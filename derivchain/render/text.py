@@ -19,20 +19,13 @@ from ..chains import Chain, Ordered, OrderedSum, fits, path_chain, too_large_not
 
 
 def negative(expr: sp.Expr) -> bool:
-    """``expr.could_extract_minus_sign()``, answered without building ``-expr`` for a product whose first
-    factor is not a negative number (SymPy's answer then is False; a table asks of every row's product)."""
+    """``expr.could_extract_minus_sign()``; for a product read off its number, without building ``-expr``
+    to compare (a product equals its negation only with zoo or nan as its number, which is not negative
+    anyway; a table asks of every row's product)."""
     if expr.is_Mul:
         c = expr.args[0]
-        if not (c.is_Number and c.is_extended_negative):
-            return False
+        return bool(c.is_Number and c.is_extended_negative)
     return expr.could_extract_minus_sign()
-
-
-def negative_product(expr) -> bool:
-    """``Mul.could_extract_minus_sign()`` without building the negated product to compare: a product
-    equals its negation only with zoo or nan as its number, which is not negative anyway."""
-    c = expr.args[0]
-    return bool(c.is_Number and c.is_extended_negative)
 
 
 def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
@@ -41,7 +34,7 @@ def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
     SymPy's order writes ``H5*W13*(1 - H5)``; the sources write ``H5*(1 - H5)*W13``. Returns the
     paired factors in order and the rest of the product, or None when nothing is paired.
     """
-    if not expr.is_Mul or negative_product(expr):
+    if not expr.is_Mul or negative(expr):
         return None
     args = expr.args
     present = set(args)
@@ -66,7 +59,7 @@ def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
 def with_activation_first(printer, expr: sp.Expr, separator: str) -> str | None:
     """A product printed with its activation derivatives in front (see :func:`activation_first`), its
     factors joined by ``separator``; None when it has none (the printer's own way then)."""
-    if expr.is_Mul and negative_product(expr):
+    if expr.is_Mul and negative(expr):
         # -H5*(1 - H5)*W13: the sign in front, the pair still together.
         inner = with_activation_first(printer, -expr, separator)
         return None if inner is None else "-" + inner
