@@ -125,25 +125,17 @@ def intern(expr: sp.Basic, table: dict, done: dict | None = None) -> sp.Basic:
     Interned bottom-up, equal subtrees are the same object, so comparisons stop at identity.
     ``done`` (id -> (node, interned)) may be kept across calls, so shared subtrees are walked once.
     """
-    done = {} if done is None else done
-    stack = [(expr, False)]
-    while stack:
-        e, ready = stack.pop()
-        if id(e) in done:
-            continue
-        if ready or not e.args:
-            args = tuple(done[id(a)][1] for a in e.args)
-            node = e
-            if any(a is not b for a, b in zip(args, e.args)):
-                if e.is_Add or e.is_Mul:
-                    node = e.func._from_args(args, e.is_commutative)
-                else:
-                    node = e.func(*args, evaluate=False) if isinstance(e, (sp.Pow, sp.Function)) else e.func(*args)
-            done[id(e)] = (e, table.setdefault(node, node))  # e kept alive: its id stays its own
-        else:
-            stack.append((e, True))
-            stack.extend((a, False) for a in e.args if id(a) not in done)
-    return done[id(expr)][1]
+
+    def one(e: sp.Basic, args: list) -> sp.Basic:
+        node = e
+        if any(a is not b for a, b in zip(args, e.args)):
+            if e.is_Add or e.is_Mul:
+                node = e.func._from_args(tuple(args), e.is_commutative)
+            else:
+                node = e.func(*args, evaluate=False) if isinstance(e, (sp.Pow, sp.Function)) else e.func(*args)
+        return table.setdefault(node, node)
+
+    return fold_by_id(expr, {} if done is None else done, one)
 
 
 # Each node's canonical form, kept across calls: a derivation's checks and its display canonicalise
