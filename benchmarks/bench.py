@@ -45,10 +45,10 @@ FORMATS = ("text", "latex", "markdown", "json")
 # A built graph or a dense network, in both scripts (depth limit raised for the 50-step RNN).
 BUILD = r'''
 from derivchain.limits import raised
-from derivchain.network import dense
+from derivchain.model.network import dense
 def build(layers, act, loss):
     if ":" in layers:
-        from derivchain.builders import build as built
+        from derivchain.model.builders import build as built
         with raised(layers=80):
             return built(layers)
     return dense(layers, activation=act, loss=loss)
@@ -61,7 +61,7 @@ def build(layers, act, loss):
 PLAIN = BUILD + r'''
 import sys, time, json, resource
 import sympy as sp
-from derivchain.paths import iter_paths
+from derivchain.engines.paths import iter_paths
 layers, act, loss = sys.argv[1:4]
 net = build(layers, act, loss)
 start = time.perf_counter()
@@ -95,9 +95,9 @@ print(json.dumps({"seconds": time.perf_counter() - start,
 # for LaTeX on dense cases, timed apart, the full LaTeX derivation of every weight.
 OURS = BUILD + r'''
 import io, os, sys, time, json, resource
-from derivchain.derivation import Table
-from derivchain.render import emit
-from derivchain.render.latex import latex
+from derivchain.verification.derivation import Table
+from derivchain.renderers import emit
+from derivchain.renderers.latex import latex
 layers, act, loss, fmt = sys.argv[1:5]
 start = time.perf_counter()
 net = build(layers, act, loss)
@@ -121,8 +121,8 @@ print(json.dumps({"seconds": seconds, "full_latex": time.perf_counter() - start 
 # `derivchain grad W1 --format FORMAT`, in process (derivation and rendering, not the cold start).
 GRAD = BUILD + r'''
 import io, os, sys, time, json, resource
-from derivchain.derivation import derive
-from derivchain.render import emit
+from derivchain.verification.derivation import derive
+from derivchain.renderers import emit
 layers, act, loss, fmt = sys.argv[1:5]
 start = time.perf_counter()
 net = build(layers, act, loss)

@@ -11,7 +11,7 @@ import time
 from fractions import Fraction
 
 import derivchain as dc
-from derivchain.matrix import batch_matrix_form, matrix_form
+from derivchain.engines.matrix import batch_matrix_form, matrix_form
 
 
 def timed(label, make):

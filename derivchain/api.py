@@ -1,7 +1,7 @@
 """One function per task: what the command line calls, and what a Python user calls the same way.
 
 Each takes a network (see :func:`network`) and plain values, does the work, and returns a result
-object that :func:`derivchain.render.emit` renders in any format. Bad input raises a
+object that :func:`derivchain.renderers.emit` renders in any format. Bad input raises a
 :class:`~derivchain.errors.DerivchainError` subclass with a one-line message.
 """
 
@@ -11,11 +11,16 @@ from fractions import Fraction
 from pathlib import Path
 
 from .errors import DerivchainError
-from .network import Network, dense
-from .paths import DEFAULT_MAX_PATHS
+from .model.network import Network, dense
+from .engines.paths import DEFAULT_MAX_PATHS
 
 #: The most paths listed per parameter: listing more would print for minutes.
 MAX_LISTED = 100_000
+
+#: The tasks: one per command of the CLI, each returning the result that command renders (or the files it wrote).
+TASKS = ("show", "grad", "paths", "table", "formula", "steps", "step", "matrix", "draw", "export")
+#: What the CLI may call besides one task: reading its options into arguments, and reading a result's verdict.
+HELPERS = ("network", "given_values", "verified")
 
 
 class OptionsError(DerivchainError):
@@ -38,8 +43,8 @@ def network(path: str | None = None, layers: str | None = None, activation: str 
     net = _network(path, layers, activation, output_activation, loss, bias, notation)
     if l2 is None:
         return net
-    from .network import with_l2
-    from .values import read_number
+    from .model.network import with_l2
+    from .model.values import read_number
 
     lam = l2 if isinstance(l2, Fraction) else read_number(str(l2), "--l2")
     if lam < 0:
@@ -56,10 +61,10 @@ def _network(path, layers, activation, output_activation, loss, bias, notation) 
         if given:
             raise OptionsError(f"--network describes the whole network; drop {', '.join(given)} (set them in the file)")
         if path.split(":", 1)[0] in ("rnn", "conv1d") and not path.endswith((".toml", ".json")):
-            from .builders import build  # rnn:steps=10,hidden=4, conv1d:length=6,kernel=3
+            from .model.builders import build  # rnn:steps=10,hidden=4, conv1d:length=6,kernel=3
 
             return build(path)
-        from .netfile import load_network
+        from .model.network_file import load_network
 
         return load_network(path)
     return dense(layers or "2,3,2,1", activation=activation or "identity", output_activation=output_activation or "identity",
@@ -70,7 +75,7 @@ def given_values(path: str | None = None, assignments: list[str] | None = None) 
     """Numbers from a values file, overridden by each ``NAME=NUMBER``; None when neither is given."""
     if not path and not assignments:
         return None
-    from .values import parse_assignments, read_values
+    from .model.values import parse_assignments, read_values
 
     given = read_values(path) if path else {}
     assigned = parse_assignments(assignments or [])
@@ -82,16 +87,21 @@ def given_values(path: str | None = None, assignments: list[str] | None = None) 
     return given
 
 
+def show(net: Network) -> Network:
+    """The network itself: its equations, outputs nested and expanded, and its loss, as the renderers print it."""
+    return net
+
+
 def grad(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS, values: dict | None = None,
          reduction: str = "mean"):
     """dLoss/dparameter three ways and verified (a Derivation); with ``values``, also its numbers; with a
     batch (``values["samples"]``), each sample's numbers and their ``reduction`` (mean or sum)."""
-    from .derivation import derive
+    from .verification.derivation import derive
 
     check_max_paths(max_paths)
     if values is None and reduction == "mean":  # no numbers to read or check: no values module (the cold start)
         return derive(net, parameter, max_paths=max_paths)
-    from .values import SAMPLES, check_batch, check_reduction
+    from .model.values import SAMPLES, check_batch, check_reduction
 
     check_reduction(reduction)
     numbers = None
@@ -100,9 +110,18 @@ def grad(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS, value
     d = derive(net, parameter, max_paths=max_paths)
     if numbers is None:
         return d
-    from .evaluation import at_values, batch_at_values
+    from .verification.at_values import at_values, batch_at_values
 
     return batch_at_values(d, numbers, reduction) if SAMPLES in values else at_values(d, numbers[0])
+
+
+def verified(result) -> bool:
+    """True when a gradient's three forms were shown equal and every equality printed for it was verified
+    (a derivation, or its numbers at values)."""
+    from .renderers.shown import checked
+
+    d = getattr(result, "derivation", result)
+    return d.verdict.equal and checked(d)
 
 
 def matrix(net: Network, values: dict | None = None, reduction: str = "mean"):
@@ -110,8 +129,9 @@ def matrix(net: Network, values: dict | None = None, reduction: str = "mean"):
     dL/db = delta with their shapes (at ``values`` when given, exactly where they are rational), every gradient
     entry verified equal to the scalar derivation of its weight. With a batch (``values["samples"]``): Z, A and
     Delta have a column per sample and dL/dW = (1/m) Delta A^T (``reduction="sum"``: without the 1/m)."""
-    from .matrix import batch_matrix_form, matrix_form
-    from .values import SAMPLES, check_reduction
+    from .engines.matrix import batch_matrix_form
+    from .verification.matrix import matrix_form
+    from .model.values import SAMPLES, check_reduction
 
     check_reduction(reduction)
     if values is not None and SAMPLES in values:
@@ -122,28 +142,28 @@ def matrix(net: Network, values: dict | None = None, reduction: str = "mean"):
 
 def paths(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS):
     """The paths of ``parameter``: counted, and the first ``max_paths`` listed."""
-    from .paths import list_paths
+    from .engines.paths import list_paths
 
     return list_paths(net, parameter, check_max_paths(max_paths))
 
 
 def formula(net: Network, parameter: str | None = None):
     """The general backpropagation equations in the network's notation, instantiated for ``parameter``."""
-    from .formula import general_formula
+    from .engines.formula import general_formula
 
     return general_formula(net, parameter)
 
 
 def steps(net: Network, parameter: str):
     """The step-by-step derivation of dLoss/dparameter."""
-    from .steps import step_by_step
+    from .verification.steps import step_by_step
 
     return step_by_step(net, parameter)
 
 
 def table(net: Network, max_paths: int = 0):
     """Every parameter's derivation, derived as the rows are read (``max_paths`` listed per row)."""
-    from .derivation import Table
+    from .verification.derivation import Table
 
     _has_parameters(net, "table", "derivchain grad NAME")
     return Table(net, check_max_paths(max_paths))
@@ -162,19 +182,27 @@ def step(net: Network, values: dict | None, lr: str | Fraction = "0.1", steps: i
     """Gradient descent from ``values``: ``steps`` steps of w - lr * dLoss/dw (``freeze``: glob patterns kept fixed).
     With a batch (``values["samples"]``): full-batch steps, or with ``batch_size`` K mini-batch steps of K samples in
     file order (``steps`` then counts epochs); each gradient the ``reduction`` (mean or sum) over the samples used."""
-    from .descent import descend
-    from .values import read_number
+    from .engines.descent import descend
+    from .model.values import read_number
 
     if not values:
         raise OptionsError("step needs numbers: --values FILE or --set NAME=NUMBER for every input, target, weight and bias")
     rate = lr if isinstance(lr, Fraction) else read_number(str(lr), "--lr")
-    return descend(net, values, rate, steps, tuple(freeze or ()), on_step=on_step, reduction=reduction, batch_size=batch_size)
+    return descend(net, values, rate, steps, tuple(freeze or ()), on_step=on_step, reduction=reduction, batch_size=batch_size,
+                   gradient=verified_gradient)
+
+
+def verified_gradient(net: Network, parameter) -> object:
+    """dLoss/dparameter as backpropagation writes it, derived three ways and verified (what ``step`` descends on)."""
+    from .verification.derivation import derive
+
+    return derive(net, parameter, max_paths=0).backprop.local
 
 
 def draw(net: Network, parameter: str | None, out: str, force: bool = False) -> list[Path]:
     """Write the network's picture (``.tex``: TikZ, ``.svg``) with the paths of ``parameter`` highlighted."""
-    from .diagram import svg, tikz
-    from .export import write_new
+    from .renderers.diagram import svg, tikz
+    from .renderers.export import write_new
 
     target = Path(out) if out else None
     if target is None or target.suffix not in (".tex", ".svg"):
@@ -192,7 +220,7 @@ def export(net: Network, parameters: list[str] | None, out: str, snippet: bool =
     """Write the derivations as a LaTeX, Markdown or HTML document (or snippet); ``pdf`` compiles it; ``brief``:
     the network, the table of every derivative, the conventions and backpropagation only. Every file written
     (a Markdown document's SVG diagrams too)."""
-    from .export import export_document
+    from .renderers.export import export_document
 
     if not out:
         raise OptionsError("export needs --out FILE ending in .tex, .md or .html")

@@ -15,7 +15,7 @@ from typer.core import _click as click  # typer vendors click (a private name: p
 import typer
 from typer.core import TyperGroup
 
-from .formats import Format
+from .renderers.formats import Format
 
 #: What each exit code means.
 EXIT_CODES = {
@@ -98,7 +98,8 @@ def network_options(command):
         debug, changes = spec.pop("debug"), spec.pop("limit")
 
         def body():
-            from . import api, limits
+            from . import api
+            from . import limits
 
             with limits.raised(**limits.parse_limits(changes or [])):
                 return command(net=api.network(spec.pop("network"), **spec), **kwargs)
@@ -145,9 +146,14 @@ def _closed_pipe() -> int:
 
 
 def _emit(result, fmt: Format, on_row=None):
-    from .render import emit
+    from .renderers import emit
     emit(result, fmt, on_row=on_row)
     return result
+
+
+def _written(paths) -> None:
+    from .renderers import written
+    written(paths)
 
 
 def _verdict_exit(ok: bool) -> None:
@@ -164,8 +170,7 @@ def grad(weight: Weight, net=None, fmt: Fmt = Format.text, max_paths: MaxPaths =
 
     result = api.grad(net, weight, max_paths, api.given_values(values, assign), reduction)
     _emit(result, fmt)
-    d = getattr(result, "derivation", result)
-    _verdict_exit(d.verdict.equal and d.checked)
+    _verdict_exit(api.verified(result))
 
 
 @app.command()
@@ -181,7 +186,9 @@ def paths(weight: Weight, net=None, fmt: Fmt = Format.text, max_paths: MaxPaths 
 @network_options
 def show(net=None, fmt: Fmt = Format.text) -> None:
     """Print the network's equations, its outputs nested and expanded, and the loss."""
-    _emit(net, fmt)
+    from . import api
+
+    _emit(api.show(net), fmt)
 
 
 @app.command()
@@ -189,7 +196,7 @@ def show(net=None, fmt: Fmt = Format.text) -> None:
 def table(net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 0) -> None:
     """Every weight and bias: its number of paths, its gradient in neuron symbols, and the verdict."""
     from . import api
-    from .render import progress
+    from .renderers import progress
 
     rows = api.table(net, max_paths)
     failed = []
@@ -223,7 +230,7 @@ def step(values: Values = None, assign: Assign = None,
          reduction: Reduction = "mean", batch_size: BatchSize = None, net=None, fmt: Fmt = Format.text) -> None:
     """One (or --steps) gradient-descent step: w_new = w_old - lr * dLoss/dw, for every parameter."""
     from . import api
-    from .render import progress
+    from .renderers import progress
 
     with progress(steps) as advance:
         result = api.step(net, api.given_values(values, assign), lr, steps, tuple(freeze or ()), advance, reduction, batch_size)
@@ -249,8 +256,7 @@ def draw(weight: Annotated[Optional[str], typer.Argument(help="Highlight the pat
     """Draw the network (TikZ or SVG), with the paths of WEIGHT highlighted."""
     from . import api
 
-    for path in api.draw(net, weight, out, force):
-        typer.echo(f"wrote {path}")
+    _written(api.draw(net, weight, out, force))
 
 
 @app.command()
@@ -266,8 +272,7 @@ def export(weights: Annotated[Optional[list[str]], typer.Argument(help="Weights 
     """Write the derivations as a LaTeX, Markdown or HTML document (or snippet); --pdf compiles it. Lists every file written."""
     from . import api
 
-    for path in api.export(net, weights, out, snippet, force, pdf, title, max_paths, brief):
-        typer.echo(f"wrote {path}")
+    _written(api.export(net, weights, out, snippet, force, pdf, title, max_paths, brief))
 
 
 @app.command()

@@ -18,7 +18,7 @@ try:  # the property and fuzz tests draw the same examples every run: CI is not 
 except ImportError:
     pass
 
-from derivchain.network import default_network  # noqa: E402
+from derivchain.model.network import default_network  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,9 @@
 import pytest
 import sympy as sp
 
-from derivchain.activations import ACTIVATIONS
-from derivchain.losses import LOSSES
-from derivchain.verification import evaluate
+from derivchain.model.activations import ACTIVATIONS
+from derivchain.model.losses import LOSSES
+from derivchain.symbolic.evaluate import evaluate
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
@@ -37,8 +37,8 @@ def test_exp_of_builds_what_exps_own_evaluation_builds():
     # neuron's z): the same expression either way, so what is printed and compared does not change.
     import sympy as sp
 
-    from derivchain.functions import exp_of
-    from derivchain.network import dense, real
+    from derivchain.symbolic.functions import exp_of
+    from derivchain.model.network import dense, real
 
     W, X, B, P = real("W"), real("X"), real("B"), sp.Symbol("P", positive=True)
     cases = [W, -W, W * X + B, -(W * X + B), 1 + W, 2 - W * X, sp.Rational(1, 2) * W - 3, W * X * B - 1,

@@ -1,7 +1,7 @@
 import sympy as sp
 
-from derivchain.backpropagation import backprop
-from derivchain.network import dense, real
+from derivchain.engines.backprop import backprop
+from derivchain.model.network import dense, real
 
 
 def test_w1_factored_like_the_worked_example(net):
@@ -30,7 +30,7 @@ def test_output_delta_sums_loss_and_later_terms():
 
 
 def test_factor_common_pulls_out_shared_factors_one_level():
-    from derivchain.backpropagation import factor_common
+    from derivchain.engines.backprop import factor_common
 
     a, b, c, d, s = sp.symbols("a b c d s", real=True)
     assert factor_common([a * b * s, c * d * s]) == s * (a * b + c * d)

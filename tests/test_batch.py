@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 
 from derivchain import api
 from derivchain.cli import app
-from derivchain.descent import descend
-from derivchain.network import dense, with_l2
-from derivchain.render import render
-from derivchain.values import ValuesError, check_batch, read_values
+from derivchain.engines.descent import descend
+from derivchain.model.network import dense, with_l2
+from derivchain.renderers import render
+from derivchain.model.values import ValuesError, check_batch, read_values
 
 runner = CliRunner()
 #: A 2-1 linear network, Loss = (Out - Y)^2/2 with Out = W1*X1 + W2*X2, and three samples.
@@ -169,7 +169,7 @@ def test_inputs_outside_samples_and_missing_weights_are_named():
 
 def test_terminating_decimals_print_every_digit():
     # 33/64 = 0.515625 exactly (was printed 0.5156 under "exact"); long ones fall back to a fraction.
-    from derivchain.values import Number
+    from derivchain.model.values import Number
 
     assert str(Number(Fr(33, 64), True)) == "0.515625" and str(Number(Fr(-1, 20), True)) == "-0.05"
     assert str(Number(Fr(1, 1024), True)) == "0.0009765625"

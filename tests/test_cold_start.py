@@ -9,9 +9,9 @@ import inspect
 import pytest
 import sympy as sp
 
-from derivchain.polynomial import expands_to_zero
+from derivchain.symbolic.polynomial import expands_to_zero
 from derivchain.record import record
-from derivchain.rules import sign_of
+from derivchain.symbolic.rules import sign_of
 
 x, y, z = sp.symbols("x y z", real=True)
 w = sp.Symbol("w")  # no assumptions: not real

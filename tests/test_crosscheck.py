@@ -11,9 +11,9 @@ import random
 import mpmath
 import pytest
 
-from derivchain.direct_derivative import direct
-from derivchain.netfile import build_network
-from derivchain.verification import central_difference, evaluate
+from derivchain.engines.direct import direct
+from derivchain.model.network_file import build_network
+from derivchain.symbolic.evaluate import central_difference, evaluate
 
 if os.environ.get("CI"):
     import torch  # on CI (CI=true) torch must be there: .ci/run installs it
@@ -107,7 +107,7 @@ def relative_error(ours: float, theirs: float) -> float:
 def test_torch_autograd_agrees_on_random_networks(share, per_neuron, monkeypatch):
     # per_neuron: every neuron's dLoss/dz shared by its weights (the direct form a large network compares).
     if per_neuron:
-        monkeypatch.setattr("derivchain.direct_derivative.SHARED_ABOVE", 0)
+        monkeypatch.setattr("derivchain.engines.direct.SHARED_ABOVE", 0)
     rng = random.Random(20261122)
     worst, compared = 0.0, 0
     for index in range(NETWORKS):
@@ -145,7 +145,7 @@ def test_central_differences_agree_on_random_networks():
 
 def _three_forms(net, leaf, point) -> list[float]:
     """dLoss/dleaf at ``point`` from each of derivchain's three forms (direct, path sum, backprop)."""
-    from derivchain.derivation import derive
+    from derivchain.verification.derivation import derive
 
     d = derive(net, leaf)
     assert d.verdict.equal
@@ -154,7 +154,7 @@ def _three_forms(net, leaf, point) -> list[float]:
 
 def test_conv1d_against_torch_conv1d():
     """A shared kernel: derivchain's conv1d graph against torch.nn.functional.conv1d, written from the sizes alone."""
-    from derivchain.builders import conv1d
+    from derivchain.model.builders import conv1d
 
     rng = random.Random(11)
     for length, kernel in ((5, 3), (7, 2), (6, 6)):
@@ -179,7 +179,7 @@ def test_conv1d_against_torch_conv1d():
 
 def test_rnn_against_torch_rnncell():
     """Backprop through time: derivchain's unrolled RNN against torch.nn.RNNCell stepped by hand."""
-    from derivchain.builders import rnn
+    from derivchain.model.builders import rnn
 
     rng = random.Random(5)
     for steps, hidden in ((3, 1), (4, 2)):

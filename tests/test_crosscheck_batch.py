@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 
 from derivchain import api
-from derivchain.descent import descend
+from derivchain.engines.descent import descend
 
 if os.environ.get("CI"):
     import torch  # on CI torch must be there

@@ -6,11 +6,11 @@ import mpmath
 import pytest
 import sympy as sp
 
-from derivchain.activations import ACTIVATIONS
-from derivchain.derivation import derive
-from derivchain.losses import LOSSES
-from derivchain.network import dense, real
-from derivchain.verification import central_difference, evaluate
+from derivchain.model.activations import ACTIVATIONS
+from derivchain.verification.derivation import derive
+from derivchain.model.losses import LOSSES
+from derivchain.model.network import dense, real
+from derivchain.symbolic.evaluate import central_difference, evaluate
 
 
 def test_worked_example_w7(net):
@@ -103,9 +103,9 @@ def test_derivation_latex_for_notebooks(net):
 def test_public_names_are_the_functions_even_after_their_modules_load():
     # A submodule named like the function it exports would shadow it once imported.
     import derivchain as dc
-    import derivchain.backpropagation  # noqa: F401
-    import derivchain.direct_derivative  # noqa: F401
-    import derivchain.verification  # noqa: F401
+    import derivchain.engines.backprop  # noqa: F401
+    import derivchain.engines.direct  # noqa: F401
+    import derivchain.verification.compare  # noqa: F401
 
     for name in ("verify", "backprop", "direct", "derive", "latex", "dense", "descend", "at_values"):
         assert callable(getattr(dc, name)) and not isinstance(getattr(dc, name), type(dc)), name
@@ -115,8 +115,8 @@ def test_a_deep_neurons_weights_share_its_direct_dloss_dz(monkeypatch):
     # Every weight into one neuron compares dz/dw * dLoss/dz, the second factor one object per
     # neuron (not one derivative per weight); the weight's own derivative is still what is printed,
     # and all three forms are verified for each weight.
-    import derivchain.direct_derivative as dd
-    from derivchain.network import dense
+    import derivchain.engines.direct as dd
+    from derivchain.model.network import dense
 
     net = dense("3,3,3,3,1", activation="sigmoid", loss="half-squared")
     monkeypatch.setattr(dd, "SHARED_ABOVE", 0)
@@ -133,9 +133,9 @@ def test_swish_reads_z_twice_and_its_direct_form_is_still_exact(monkeypatch):
     # swish(z) = z*sigmoid(z) reads z twice: dLoss/dw = dz/dw * dLoss/dz only where every occurrence of
     # w in the substituted loss is inside the node z (checked); either way the form equals the
     # derivative taken with respect to w itself, and the derivation verifies.
-    import derivchain.direct_derivative as dd
-    from derivchain.network import dense
-    from derivchain.verification import verify
+    import derivchain.engines.direct as dd
+    from derivchain.model.network import dense
+    from derivchain.verification.compare import verify
 
     net = dense("2,2,1", activation="swish", loss="half-squared")
     monkeypatch.setattr(dd, "SHARED_ABOVE", 0)
@@ -154,8 +154,8 @@ def test_a_shared_direct_form_keeps_the_verdict_and_can_only_tighten_its_bound()
     # grad W17 on a 13-layer network now says "below 1e-46" where it said "below 1e-45".
     import re
 
-    from derivchain.network import dense
-    from derivchain.verification import verify
+    from derivchain.model.network import dense
+    from derivchain.verification.compare import verify
 
     net = dense("4,4,4,4,4,4,4,4,4,4,4,4,4,1", activation="sigmoid", loss="half-squared")
     exponent = lambda v: int(re.search(r"below 1e-(\d+)", v.detail).group(1))  # noqa: E731
@@ -171,21 +171,22 @@ def test_a_shared_direct_form_is_printed_from_its_two_verified_factors(monkeypat
     # Where dLoss/dz is shared (wide networks), the direct form printed in neuron symbols is
     # (dz/dw) * (dLoss/dz) compacted, dLoss/dz once per neuron: it equals the per-weight derivative
     # compacted (the form printed before), and each factor is checked, so a wrong one is caught.
-    import derivchain.derivation as dv
-    import derivchain.direct_derivative as dd
-    from derivchain.network import dense
+    import derivchain.renderers.shown as dv
+    import derivchain.engines.direct as dd
+    from derivchain.model.network import dense
+    from derivchain.renderers.shown import checked, shown
 
     monkeypatch.setattr(dd, "SHARED_ABOVE", 0)
     monkeypatch.setattr(dv, "SHOW_FULL_NODES", 10)  # the compact form on a network small enough to expand
     net = dense("2,3,3,1", activation="tanh", loss="half-squared")
-    rows = [d for d in (derive(net, p) for p in net.parameters) if d._per_neuron is not None]
+    rows = [d for d in (derive(net, p) for p in net.parameters) if shown(d)._per_neuron is not None]
     assert len(rows) >= 6
     for d in rows:
         old = net.compact_canonical(d.direct.value)
-        assert sp.expand(net.substitute(d.direct_shown) - net.substitute(old)) == 0, d
-        assert d.checked and d.direct_check.equal
+        assert sp.expand(net.substitute(shown(d).direct_shown) - net.substitute(old)) == 0, d
+        assert checked(d) and shown(d).direct_check.equal
     compact = dv._neuron_compact
     monkeypatch.setattr(dv, "_neuron_compact", lambda n, outer, bit: compact(n, outer, bit) + 1)
     fresh = dense("2,3,3,1", activation="tanh", loss="half-squared")  # nothing checked yet
     d = derive(fresh, rows[0].parameter)
-    assert not d.checked and not d.direct_check.equal
+    assert not checked(d) and not shown(d).direct_check.equal

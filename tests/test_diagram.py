@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from derivchain.cli import app
-from derivchain.diagram import Edge, Graph, Node, graph_of, layout, path_edges, svg, tikz
-from derivchain.export import compile_text, latex_engine
-from derivchain.netfile import build_network, load_network
-from derivchain.network import dense, real
-from derivchain.paths import iter_paths
+from derivchain.renderers.diagram import Edge, Graph, Node, graph_of, layout, path_edges, svg, tikz
+from derivchain.renderers.export import compile_text, latex_engine
+from derivchain.model.network_file import build_network, load_network
+from derivchain.model.network import dense, real
+from derivchain.engines.paths import iter_paths
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
@@ -439,8 +439,8 @@ def test_tikz_labels_in_the_notation():
 
 
 def test_output_is_the_same_whatever_the_hash_seed():
-    code = ("from derivchain.diagram import svg, tikz; from derivchain.network import dense; "
-            "from derivchain.netfile import load_network; import sys; sys.path.insert(0, 'tests'); "
+    code = ("from derivchain.renderers.diagram import svg, tikz; from derivchain.model.network import dense; "
+            "from derivchain.model.network_file import load_network; import sys; sys.path.insert(0, 'tests'); "
             "from test_diagram import random_network; "
             "print(svg(load_network('examples/skip.toml'), 'W1') + tikz(dense('3,4,4,1', bias=True), 'B2') "
             "+ svg(random_network(5)) + tikz(random_network(7)))")

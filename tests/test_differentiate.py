@@ -3,10 +3,10 @@
 import pytest
 import sympy as sp
 
-from derivchain.differentiate import differentiate
-from derivchain.functions import elu, leaky_relu, relu, sigmoid
-from derivchain.network import dense
-from derivchain.verification import verify
+from derivchain.symbolic.walk import differentiate
+from derivchain.symbolic.functions import elu, leaky_relu, relu, sigmoid
+from derivchain.model.network import dense
+from derivchain.verification.compare import verify
 
 x, y, z = sp.symbols("x y z", real=True)
 
@@ -39,7 +39,7 @@ def test_constant_and_independent():
 
 
 def test_dependency_masks_and_masked_derivative_agree_with_plain():
-    from derivchain.differentiate import dependency_masks
+    from derivchain.symbolic.walk import dependency_masks
 
     n = dense("2,3,2,1", activation="tanh", bias=True, loss="half-squared")
     masks = dependency_masks(n.loss_full, n.parameters)
@@ -52,7 +52,7 @@ def test_dependency_masks_and_masked_derivative_agree_with_plain():
 
 
 def test_replace_shared_equals_xreplace():
-    from derivchain.differentiate import replace_shared
+    from derivchain.symbolic.walk import replace_shared
 
     n = dense("2,3,2,1", activation="sigmoid")
     expr = sp.Symbol("Out", real=True) * sp.Symbol("H1", real=True) + sp.sign(sp.Symbol("Out", real=True) - 1)
@@ -68,7 +68,7 @@ def test_differentiating_with_respect_to_a_node_is_the_chain_rule_at_that_node()
     # by a fresh symbol, differentiating, and putting z back.
     import sympy as sp
 
-    from derivchain.differentiate import dependency_masks, differentiate
+    from derivchain.symbolic.walk import dependency_masks, differentiate
 
     x, y, t = sp.symbols("x y t", real=True)
     z = x * y + 1

@@ -6,14 +6,14 @@ import random
 import pytest
 import sympy as sp
 
-from derivchain.backpropagation import delta_equations
-from derivchain.builders import build
-from derivchain.derivation import derive
-from derivchain.evaluated import add, mul
-from derivchain.network import dense
-from derivchain.paths import _term, iter_paths
-from derivchain.render import latex as latex_module
-from derivchain.render.latex import _laid_out, _tokens, printer_for, visible_width, wider_than
+from derivchain.engines.backprop import delta_equations
+from derivchain.model.builders import build
+from derivchain.verification.derivation import derive
+from derivchain.symbolic.build import add, mul
+from derivchain.model.network import dense
+from derivchain.engines.paths import _term, iter_paths
+from derivchain.renderers import latex as latex_module
+from derivchain.renderers.latex import _laid_out, _tokens, printer_for, visible_width, wider_than
 
 NETWORKS = [("2,3,2,1", "identity", "abs"), ("3,4,3,1", "sigmoid", "half-squared"), ("3,3,3,1", "tanh", "squared"),
             ("2,3,2", "sigmoid", "softmax"), ("2,3,1", "elu", "abs"), ("2,3,1", "leaky_relu:0.1", "abs"),

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 import derivchain as dc
 from derivchain.cli import app
-from derivchain.derivation import derive
-from derivchain.export import ExportError, compile_pdf, compile_text, latex_document, latex_engine, markdown_document, write_new
-from derivchain.netfile import load_network
-from derivchain.network import default_network, dense
-from derivchain.render.latex import printer_for
+from derivchain.verification.derivation import derive
+from derivchain.renderers.export import ExportError, compile_pdf, compile_text, latex_document, latex_engine, markdown_document, write_new
+from derivchain.model.network_file import load_network
+from derivchain.model.network import default_network, dense
+from derivchain.renderers.latex import printer_for
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 runner = CliRunner()
@@ -76,7 +76,7 @@ def test_documents_compile_without_errors_or_overfull_lines(name, network, tmp_p
         overfull = [l for l in log.splitlines() if l.startswith("Overfull \\hbox")]
         assert not overfull, overfull
     # A snippet compiles in a document that loads the packages it names.
-    from derivchain.render.document import PACKAGES
+    from derivchain.renderers.document import PACKAGES
 
     snippet = latex_document(network, derivations[:2], name, snippet=True)
     assert snippet.startswith("% derivchain notes: needs \\usepackage{mathtools,amssymb}")
@@ -251,7 +251,7 @@ def test_markdown_export_lists_and_references_every_file(tmp_path):
 
 
 def test_pdf_without_engine_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr("derivchain.export.latex_engine", lambda: None)
+    monkeypatch.setattr("derivchain.renderers.export.latex_engine", lambda: None)
     tex = tmp_path / "n.tex"
     write_new(tex, "x")
     with pytest.raises(ExportError, match="no LaTeX engine found"):

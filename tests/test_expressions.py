@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from derivchain.cli import app
 from derivchain.errors import ExpressionError
-from derivchain.expressions import parse_expression
+from derivchain.symbolic.parse import parse_expression
 
 x = sp.Symbol("x", real=True)
 runner = CliRunner()

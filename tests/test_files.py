@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import derivchain.files as files
 from derivchain.cli import app
-from derivchain.export import compile_text, latex_engine
+from derivchain.renderers.export import compile_text, latex_engine
 from derivchain.files import ExportError, write_files
 
 runner = CliRunner()
@@ -151,7 +151,7 @@ def test_compiling_cannot_read_files_outside_its_folder():
 
 
 def test_an_engine_that_writes_no_log_or_hangs_is_one_line(monkeypatch):
-    monkeypatch.setattr("derivchain.export.latex_engine", lambda: "pdflatex")
+    monkeypatch.setattr("derivchain.renderers.export.latex_engine", lambda: "pdflatex")
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", ""))
     with pytest.raises(ExportError, match="could not compile x.tex: no log was written; nothing was written"):
         compile_text("x", "x.tex")
@@ -165,7 +165,7 @@ def test_an_engine_that_writes_no_log_or_hangs_is_one_line(monkeypatch):
 
 
 def test_missing_engine_names_every_package_a_document_needs(monkeypatch):
-    monkeypatch.setattr("derivchain.export.latex_engine", lambda: None)
+    monkeypatch.setattr("derivchain.renderers.export.latex_engine", lambda: None)
     with pytest.raises(ExportError, match="apt-get install texlive-base texlive-latex-base texlive-latex-recommended texlive-pictures;"):
         compile_text("x")
 
@@ -214,8 +214,8 @@ def test_an_engine_that_cannot_be_run_is_one_line(tmp_path, monkeypatch):
 
 
 def test_the_install_advice_names_the_package_of_every_file_a_document_loads():
-    from derivchain.export import TEX_FILES, TEX_PACKAGES
-    from derivchain.render.document import PREAMBLE
+    from derivchain.renderers.export import TEX_FILES, TEX_PACKAGES
+    from derivchain.renderers.document import PREAMBLE
 
     loaded = {f"{name}.sty" for group in re.findall(r"\\usepackage(?:\[[^]]*\])?\{([^}]*)\}", PREAMBLE) for name in group.split(",")}
     loaded |= {f"{c}.cls" for c in re.findall(r"\\documentclass(?:\[[^]]*\])?\{([^}]*)\}", PREAMBLE)}

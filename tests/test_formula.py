@@ -7,11 +7,11 @@ import sympy as sp
 from typer.testing import CliRunner
 
 from derivchain.cli import app
-from derivchain.derivation import derive
-from derivchain.network import dense
-from derivchain.notation import LAYERED
-from derivchain.render.latex import latex
-from derivchain.verification import verify
+from derivchain.verification.derivation import derive
+from derivchain.model.network import dense
+from derivchain.model.notation import LAYERED
+from derivchain.renderers.latex import latex
+from derivchain.verification.compare import verify
 
 runner = CliRunner()
 

@@ -9,16 +9,16 @@ import sympy as sp
 from typer.testing import CliRunner
 
 from derivchain import api
-from derivchain.builders import build, conv1d, rnn
+from derivchain.model.builders import build, conv1d, rnn
 from derivchain.cli import app
-from derivchain.derivation import derive
+from derivchain.verification.derivation import derive
 from derivchain.errors import NetworkFileError
-from derivchain.evaluation import at_values
+from derivchain.verification.at_values import at_values
 from derivchain.limits import raised
-from derivchain.values import check_values
-from derivchain.netfile import build_network, load_network
-from derivchain.paths import count_paths, iter_paths
-from derivchain.steps import step_by_step
+from derivchain.model.values import check_values
+from derivchain.model.network_file import build_network, load_network
+from derivchain.engines.paths import count_paths, iter_paths
+from derivchain.verification.steps import step_by_step
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 runner = CliRunner()

@@ -20,12 +20,12 @@ from typer.testing import CliRunner
 
 from derivchain import api
 from derivchain.cli import app
-from derivchain.derivation import derive
-from derivchain.export import html_document
-from derivchain.network import default_network, dense
-from derivchain.notation import get_notation
-from derivchain.render.html import MathMLPrinter, mathml, pieces, printer_for
-from derivchain.steps import step_by_step
+from derivchain.verification.derivation import derive
+from derivchain.renderers.export import html_document
+from derivchain.model.network import default_network, dense
+from derivchain.model.notation import get_notation
+from derivchain.renderers.html import MathMLPrinter, mathml, pieces, printer_for
+from derivchain.verification.steps import step_by_step
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -147,7 +147,7 @@ def test_any_name_is_well_formed_mathml(name):
 def test_functions_are_written_as_the_rules_table_writes_them():
     net = dense("2,1,1", activation="sigmoid", loss="abs")
     x = net.inputs[0]
-    from derivchain.functions import leaky_relu, relu
+    from derivchain.symbolic.functions import leaky_relu, relu
 
     assert mathml(sp.sign(x), net) == '<mrow><mi>sign</mi><mo>&#8289;</mo><mrow><mo stretchy="false">(</mo><msub><mi>X</mi><mn>1</mn></msub><mo stretchy="false">)</mo></mrow></mrow>'
     assert "<mi>&#963;</mi>" in mathml(net.neurons[0].equation, net)  # sigma

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 from derivchain import limits
 from derivchain.cli import app
 from derivchain.errors import DerivchainError, LimitError
-from derivchain.export import compile_text, latex_engine
-from derivchain.netfile import build_network, load_network
-from derivchain.network import parse_layers
-from derivchain.values import parse_assignments, read_values
+from derivchain.renderers.export import compile_text, latex_engine
+from derivchain.model.network_file import build_network, load_network
+from derivchain.model.network import parse_layers
+from derivchain.model.values import parse_assignments, read_values
 
 runner = CliRunner()
 NEEDS_TEX = pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine (CI installs one)")

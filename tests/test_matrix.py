@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 import derivchain as dc
-from derivchain import matrix as mx
+from derivchain.engines import matrix as mx
 from derivchain.cli import app
-from derivchain.render import render
+from derivchain.renderers import render
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,7 +181,7 @@ def test_json_has_no_python_reprs_and_text_is_deterministic():
     walk(json.loads(first))
 
 
-from derivchain.export import compile_text, latex_engine  # noqa: E402
+from derivchain.renderers.export import compile_text, latex_engine  # noqa: E402
 
 
 @pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine (CI installs one)")
@@ -214,7 +214,7 @@ def test_batch_and_wide_matrices_compile(tmp_path):
 
 
 def test_wide_matrices_are_written_in_blocks_of_columns_and_long_entries_one_a_line():
-    from derivchain.render.latex import LINE_POINTS, points
+    from derivchain.renderers.latex import LINE_POINTS, points
 
     net = dc.dense("8,8,8,1", activation="sigmoid", loss="half-squared", bias=True)
     rng = random.Random(3)
@@ -499,7 +499,7 @@ def test_latex_and_markdown_label_each_layers_rows_as_the_text_does(tmp_path):
 
 
 def test_symbolic_z_and_delta_are_printed_in_neuron_order_as_the_scalar_equations():
-    from derivchain.chains import value_of
+    from derivchain.engines.forms import value_of
 
     m = dc.api.matrix(dc.dense("10,2,12", activation="sigmoid", bias=True))
     text = run("matrix", "--layers", "10,2,12", "--activation", "sigmoid", "--bias").output

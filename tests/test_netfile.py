@@ -7,10 +7,10 @@ import pytest
 from typer.testing import CliRunner
 
 from derivchain.cli import app
-from derivchain.derivation import derive
+from derivchain.verification.derivation import derive
 from derivchain.errors import NetworkFileError
-from derivchain.netfile import build_network, load_network
-from derivchain.network import default_network
+from derivchain.model.network_file import build_network, load_network
+from derivchain.model.network import default_network
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 runner = CliRunner()

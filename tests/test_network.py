@@ -2,7 +2,7 @@ import pytest
 import sympy as sp
 
 from derivchain.errors import LayersError, UnknownActivationError, UnknownLossError, UnknownParameterError
-from derivchain.network import dense, parse_layers, real
+from derivchain.model.network import dense, parse_layers, real
 
 
 def test_worked_example_equations(net):

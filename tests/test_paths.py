@@ -3,10 +3,10 @@ import itertools
 import pytest
 import sympy as sp
 
-from derivchain.network import dense, real
-import derivchain.paths as paths_module
-from derivchain.paths import count_paths, iter_paths, sum_over_paths
-from derivchain.verification import verify
+from derivchain.model.network import dense, real
+import derivchain.engines.paths as paths_module
+from derivchain.engines.paths import count_paths, iter_paths, sum_over_paths
+from derivchain.verification.compare import verify
 
 
 def names(path):

@@ -1,8 +1,8 @@
 import sympy as sp
 
-from derivchain.derivation import derive
-from derivchain.network import real
-from derivchain.render.latex import latex
+from derivchain.verification.derivation import derive
+from derivchain.model.network import real
+from derivchain.renderers.latex import latex
 
 
 def test_names_subscripted():
@@ -32,7 +32,7 @@ def test_latex_is_deterministic(net):
 
 
 def test_text_escapes_characters_that_change_glyph_in_text_mode():
-    from derivchain.render.latex import DerivPrinter
+    from derivchain.renderers.latex import DerivPrinter
 
     assert DerivPrinter().text("|u| < 1 > 0_x") == r"\textbar{}u\textbar{} \textless{} 1 \textgreater{} 0\_x"
 
@@ -40,8 +40,9 @@ def test_text_escapes_characters_that_change_glyph_in_text_mode():
 def test_printed_size_summed_over_arguments_is_the_tree_size():
     # chains._size adds up the arguments' (kept) sizes: a row's o_i * delta_j sizes the shared
     # delta once per neuron. It must count exactly as tree_size does, at and past the limit.
-    from derivchain.chains import _size, tree_size
-    from derivchain.network import dense
+    from derivchain.renderers.fitting import _size
+    from derivchain.renderers.fitting import tree_size
+    from derivchain.model.network import dense
 
     net = dense("3,4,4,1", activation="sigmoid", loss="half-squared")
     forms = [net.substitute(n.equation) for n in net.neurons] + [net.loss_full]

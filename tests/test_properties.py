@@ -5,11 +5,11 @@ import mpmath
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from derivchain.activations import ACTIVATIONS
-from derivchain.derivation import derive
-from derivchain.losses import LOSSES
-from derivchain.netfile import build_network
-from derivchain.verification import central_difference, evaluate
+from derivchain.model.activations import ACTIVATIONS
+from derivchain.verification.derivation import derive
+from derivchain.model.losses import LOSSES
+from derivchain.model.network_file import build_network
+from derivchain.symbolic.evaluate import central_difference, evaluate
 
 ACTS = sorted(ACTIVATIONS) + ["leaky_relu:0.3", "x/(1+abs(x))"]
 LOSS_NAMES = sorted(LOSSES) + ["(Out-Y)**4/4"]

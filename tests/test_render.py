@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 import derivchain as dc
 from derivchain.cli import app
-from derivchain.form import Form
-from derivchain.render import Format, RENDERERS, render, wrap_terms
+from derivchain.engines.forms import Form
+from derivchain.renderers import Format, RENDERERS, render, wrap_terms
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,7 +200,7 @@ def test_label_value_items_break_between_items_and_a_word_never_runs_past_the_wi
 
 
 def test_a_table_row_continues_under_the_gradient_column():
-    from derivchain.render.text import TABLE_GRADIENT_COLUMN
+    from derivchain.renderers.text import TABLE_GRADIENT_COLUMN
 
     row = "W1" + " " * (TABLE_GRADIENT_COLUMN - 2) + " + ".join(f"H{i}*W{i}" for i in range(30))
     pieces = wrap_terms(row, 80, TABLE_GRADIENT_COLUMN)
@@ -256,7 +256,7 @@ def test_every_printed_equality_of_a_derivation_is_checked():
 
 
 # --- what every LaTeX-bearing format prints compiles ---------------------------------------------
-from derivchain.export import compile_text, latex_engine  # noqa: E402
+from derivchain.renderers.export import compile_text, latex_engine  # noqa: E402
 
 NEEDS_TEX = pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine (CI installs one)")
 NETWORKS = [

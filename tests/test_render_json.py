@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from derivchain.derivation import Table, derive
-from derivchain.network import dense
-from derivchain.render import render
-from derivchain.render.latex import _fractions, _group, visible_width
+from derivchain.verification.derivation import Table, derive
+from derivchain.model.network import dense
+from derivchain.renderers import render
+from derivchain.renderers.shown import shown
+from derivchain.renderers.latex import _fractions, _group, visible_width
 
 NETWORKS = [
     dict(layers="2,3,2,1", activation="sigmoid", loss="abs", bias=True),
@@ -35,7 +36,7 @@ def test_table_rows_are_the_grad_objects_of_their_parameters(spec):
 def test_table_text_is_json_dumps_of_its_rows_byte_for_byte(spec):
     # The rows' shared parts (deltas, chains) are written once and their text reused: the bytes must
     # be exactly json.dumps(indent=2) of each row, set in one step as an element of the array.
-    from derivchain.render.json import table_rows
+    from derivchain.renderers.json import table_rows
 
     table = Table(dense(**spec), max_paths=3)
     expected = "[" + ",".join("\n  " + json.dumps(row, indent=2, ensure_ascii=False).replace("\n", "\n  ")
@@ -78,12 +79,12 @@ def test_visible_width_counts_a_fraction_as_its_wider_part():
 @pytest.mark.parametrize("spec", NETWORKS + [dict(layers="3,4,4,1", activation="tanh", loss="abs", bias=True)],
                          ids=lambda s: f"{s['layers']}-{s['activation']}")
 def test_direct_compacted_in_one_walk_is_the_canonical_compact_form(spec):
-    from derivchain.differentiate import canonical, intern
+    from derivchain.symbolic.walk import canonical, intern
 
     net = dense(**spec)
     for d in Table(net).rows:
         table: dict = {}  # interned, equal trees are the same object: compared without writing them out
-        one_walk = intern(d.direct_compact, table)
+        one_walk = intern(shown(d).direct_compact, table)
         assert one_walk is intern(canonical(net.compact(d.direct.value)), table), d.parameter
 
 

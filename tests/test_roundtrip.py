@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from derivchain.activations import ACTIVATIONS
-from derivchain.derivation import derive
-from derivchain.expressions import parse_expression
-from derivchain.losses import LOSSES
-from derivchain.netfile import load_network
-from derivchain.network import dense, real
-from derivchain.render import render
-from derivchain.render.latex import form as latex_form
-from derivchain.render.latex import LINE_WIDTH, printer_for, visible_width
-from derivchain.verification import verify
+from derivchain.model.activations import ACTIVATIONS
+from derivchain.verification.derivation import derive
+from derivchain.symbolic.parse import parse_expression
+from derivchain.model.losses import LOSSES
+from derivchain.model.network_file import load_network
+from derivchain.model.network import dense, real
+from derivchain.renderers import render
+from derivchain.renderers.latex import form as latex_form
+from derivchain.renderers.latex import LINE_WIDTH, printer_for, visible_width
+from derivchain.verification.compare import verify
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -63,7 +63,7 @@ def _parse(text: str, symbols) -> sp.Expr:
 
 
 def _delta_rule(net):
-    from derivchain.derivation import delta_values
+    from derivchain.verification.derivation import delta_values
 
     return delta_values(net)
 

@@ -6,12 +6,13 @@ import mpmath
 import pytest
 import sympy as sp
 
-from derivchain.differentiate import differentiate
-from derivchain.expressions import FUNCTIONS, _ARITY, parse_expression
+from derivchain.symbolic.walk import differentiate
+from derivchain.symbolic.parse import FUNCTIONS, _ARITY, parse_expression
 from derivchain.errors import ExpressionError
-from derivchain.render.latex import latex
-from derivchain.rules import DEFINED_FUNCTIONS, RULES, latex_call, rule_for
-from derivchain.verification import central_difference, evaluate, verify
+from derivchain.renderers.latex import latex
+from derivchain.symbolic.rules import DEFINED_FUNCTIONS, RULES, latex_call, rule_for
+from derivchain.symbolic.evaluate import central_difference, evaluate
+from derivchain.verification.compare import verify
 
 x, y = sp.symbols("x y", real=True)
 SYMBOLS = {"x": x, "y": y}
@@ -174,7 +175,7 @@ def test_dirac_delta_latex():
 
 def test_dirac_delta_from_a_custom_activation_evaluates():
     # sp.diff(heaviside(x)*x) = x*DiracDelta(x) + Heaviside(x); a dead neuron makes the argument 0.
-    from derivchain.activations import custom_activation
+    from derivchain.model.activations import custom_activation
 
     act = custom_activation("heaviside(x, 0)*x")
     d = act.derivative(x, None)

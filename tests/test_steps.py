@@ -8,11 +8,11 @@ import sympy as sp
 from typer.testing import CliRunner
 
 from derivchain.cli import app
-from derivchain.derivation import derive
-from derivchain.netfile import load_network
-from derivchain.network import dense, real
-from derivchain.steps import derivation_steps, realize
-from derivchain.verification import verify
+from derivchain.verification.derivation import derive
+from derivchain.model.network_file import load_network
+from derivchain.model.network import dense, real
+from derivchain.engines.steps import derivation_steps, realize
+from derivchain.verification.compare import verify
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 runner = CliRunner()

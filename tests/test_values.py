@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from derivchain.cli import app
-from derivchain.descent import descend
-from derivchain.network import dense
-from derivchain.values import ValuesError, check_values, environment, parse_assignments, read_values, value_of
+from derivchain.engines.descent import descend
+from derivchain.model.network import dense
+from derivchain.model.values import ValuesError, check_values, environment, parse_assignments, read_values, value_of
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 runner = CliRunner()

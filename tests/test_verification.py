@@ -1,10 +1,11 @@
 import sympy as sp
 import pytest
 
-from derivchain.derivation import derive
-from derivchain.network import dense, real
-from derivchain.paths import sum_over_paths
-from derivchain.verification import central_difference, evaluate, verify
+from derivchain.verification.derivation import derive
+from derivchain.model.network import dense, real
+from derivchain.engines.paths import sum_over_paths
+from derivchain.symbolic.evaluate import central_difference, evaluate
+from derivchain.verification.compare import verify
 
 x, y, u = (sp.Symbol(n, real=True) for n in "xyu")
 
@@ -112,9 +113,9 @@ def test_central_difference_matches_known_derivative():
 
 def test_tampering_is_caught_on_a_larger_network(monkeypatch):
     # Paths past the display cap are summed by suffix; a tampered sum must still be caught.
-    from derivchain.network import dense
+    from derivchain.model.network import dense
 
-    import derivchain.paths as paths_module
+    import derivchain.engines.paths as paths_module
 
     monkeypatch.setattr(paths_module, "ENUMERATE_LIMIT", 4)
     n = dense("4,8,8,1", activation="sigmoid", loss="half-squared")
@@ -148,13 +149,13 @@ HUGE_POINT = {"W1": "-12", "X1": "16", "W2": "2", "W3": "10", "X2": "12", "Y": "
 def test_cancellation_inside_a_huge_product_is_no_counterexample():
     import mpmath
 
-    from derivchain.netfile import build_network
+    from derivchain.model.network_file import build_network
 
     net = build_network(HUGE_GRADIENT, "huge")
     d = derive(net, "W1")
     assert d.verdict.equal, d.verdict  # was: NOT equal, at two values printed the same
 
-    from derivchain.verification import compare_at
+    from derivchain.verification.numeric import compare_at
 
     # At a fixed point: the forms agree, and the error bound covers what 60 digits really lose.
     point = {real(name): mpmath.mpf(value) for name, value in HUGE_POINT.items()}

@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from derivchain.functions import elu, leaky_relu, relu, sigmoid
-from derivchain.verification import verify
+from derivchain.symbolic.functions import elu, leaky_relu, relu, sigmoid
+from derivchain.verification.compare import verify
 
 x, y, z = sp.symbols("x y z", real=True)
 P = 2**61 - 1  # the prime an earlier verifier used, fixed

@@ -1,0 +1,225 @@
+"""The one memo layer: every cache derivchain keeps is a :class:`Memo` of a :class:`Kind` declared here.
+
+Speed comes from remembering work (a neuron's delta is shared by every weight into it), and memory
+from forgetting it. So each memo says how it is keyed, how much it keeps, and who owns it:
+
+* Memos about one network belong to it (``network.memos``): they die with the network and
+  everything derived from it, never outliving their inputs.
+* Memos a walk needs but whose callers do not name a network (canonical forms, the verifier's
+  constants, a printer's pieces) are taken from the *current owner*: the network a derivation,
+  verification or rendering is working for (:func:`owner`). Outside any owner each call gets fresh
+  memos of its own, so nothing is shared between unrelated calls and every function is re-entrant.
+
+Key styles: ``value`` (keys compared by equality, as a dict) and ``identity`` (the key is
+``id(obj)`` and the value is kept as ``(obj, answer)``, so the id stays the object's own; equal
+trees of two networks are then never compared node by node). Hot walks use a memo as the dict it
+is; :meth:`Memo.lookup` also counts hits and misses for :func:`statistics`.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of memo: its name, its key style, and the entries it keeps before it starts again."""
+
+    name: str
+    key: str = "value"  # "value" or "identity" (see the module)
+    bound: int | None = None  # None: as many as its owner produces (one per neuron, per parameter, ...)
+    holds: str = ""  # what it remembers, in words
+
+    def __post_init__(self):
+        if self.key not in ("value", "identity"):
+            raise ValueError(f"memo {self.name}: key style {self.key!r} is not 'value' or 'identity'")
+
+
+class Memo(dict):
+    """A dict that knows its :class:`Kind`: bounded (emptied once past its bound, at :meth:`room`) and counted."""
+
+    __slots__ = ("kind", "hits", "misses", "clears")
+
+    def __init__(self, kind: Kind):
+        super().__init__()
+        self.kind, self.hits, self.misses, self.clears = kind, 0, 0, 0
+
+    def room(self) -> "Memo":
+        """This memo, emptied first if it holds more than its bound (call before a walk that fills it)."""
+        if self.kind.bound is not None and len(self) > self.kind.bound:
+            self.clear()
+            self.clears += 1
+        return self
+
+    def lookup(self, key, compute: Callable[[], object]):
+        """The value for ``key`` (an object, for identity memos), computing and keeping it on a miss."""
+        if self.kind.key == "identity":
+            hit = dict.get(self, id(key))
+            if hit is not None:
+                self.hits += 1
+                return hit[1]
+            self.misses += 1
+            value = compute()
+            self.room()[id(key)] = (key, value)
+            return value
+        hit = dict.get(self, key, _MISSING)
+        if hit is not _MISSING:
+            self.hits += 1
+            return hit
+        self.misses += 1
+        value = compute()
+        self.room()[key] = value
+        return value
+
+    def __repr__(self) -> str:
+        return f"Memo({self.kind.name}: {len(self)} entries, {self.hits} hits, {self.misses} misses)"
+
+
+_MISSING = object()
+
+
+class Memos:
+    """The memos one owner holds (a network's), one per kind, created when first asked for."""
+
+    __slots__ = ("_by_kind", "__weakref__")
+
+    def __init__(self):
+        self._by_kind: dict[Kind, Memo] = {}
+
+    def __getitem__(self, kind: Kind) -> Memo:
+        memo = self._by_kind.get(kind)
+        if memo is None:
+            if DECLARED.get(kind.name) is not kind:
+                raise KeyError(f"memo kind {kind.name!r} is not declared in derivchain.memo")
+            memo = self._by_kind[kind] = Memo(kind)
+        return memo
+
+    def __len__(self) -> int:
+        return sum(len(m) for m in self._by_kind.values())
+
+    def clear(self) -> None:
+        """Forget everything (the owner keeps working, more slowly)."""
+        self._by_kind.clear()
+
+    def statistics(self) -> dict[str, dict[str, int]]:
+        """Kind name -> entries, hits, misses and clears, for each memo in use."""
+        return {k.name: {"entries": len(m), "hits": m.hits, "misses": m.misses, "clears": m.clears}
+                for k, m in sorted(self._by_kind.items(), key=lambda item: item[0].name)}
+
+    def __repr__(self) -> str:
+        return f"Memos({len(self._by_kind)} kinds, {len(self)} entries)"
+
+
+# --- the current owner ------------------------------------------------------------------------------
+
+_OWNER: ContextVar[Memos | None] = ContextVar("derivchain_memo_owner", default=None)
+
+
+@contextmanager
+def owner(memos: Memos | None):
+    """Within this block, memos not named by their callers are ``memos``' (a network's); nested blocks for
+    the same owner cost nothing, and the previous owner is back afterwards (re-entrant, thread- and task-safe)."""
+    if memos is None or _OWNER.get() is memos:
+        yield memos
+        return
+    token = _OWNER.set(memos)
+    try:
+        yield memos
+    finally:
+        _OWNER.reset(token)
+
+
+@contextmanager
+def scratch():
+    """Within this block, fresh memos when no owner is current (a call outside any network's work)."""
+    if _OWNER.get() is not None:
+        yield _OWNER.get()
+        return
+    with owner(Memos()) as memos:
+        yield memos
+
+
+def of(owner) -> Memos:
+    """The memos ``owner`` holds (a network, a derivation), kept with it: they die when it does."""
+    memos = owner.__dict__.get("_memos")
+    if memos is None:
+        memos = owner.__dict__["_memos"] = Memos()
+    return memos
+
+
+def current(kind: Kind) -> Memo:
+    """The current owner's memo of ``kind``; outside any owner, a new empty one (nothing is kept)."""
+    memos = _OWNER.get()
+    return Memo(kind) if memos is None else memos[kind]
+
+
+# --- the declared kinds: every memo derivchain keeps --------------------------------------------------
+
+DECLARED: dict[str, Kind] = {}
+
+
+def declare(name: str, key: str = "value", bound: int | None = None, holds: str = "") -> Kind:
+    """Declare a kind of memo (once per name; a name declared twice is a mistake)."""
+    if name in DECLARED:
+        raise ValueError(f"memo kind {name!r} is declared twice")
+    kind = DECLARED[name] = Kind(name, key, bound, holds)
+    return kind
+
+
+#: Entries a memo of rebuilt nodes keeps before it starts again: the nodes of every weight's derivative
+#: would otherwise stay alive for a whole table.
+NODES = 200_000
+
+# The network model.
+INTERN = declare("intern", "identity", None, "each subtree -> the network's one copy of it")
+INTERN_DONE = declare("intern done", "identity", None, "the subtrees already made the network's own")
+SUBSTITUTE = declare("substitute", "identity", NODES, "node -> the node with every neuron substituted")
+COMPACT = declare("compact", "identity", NODES, "node -> the node with whole neurons as their symbols")
+COMPACT_CANONICAL = declare("compact canonical", "identity", NODES, "node -> compacted and in canonical form")
+SIZES = declare("sizes", "value", None, "the substituted loss's node sizes (id -> nodes written out)")
+PARTIALS = declare("partials", "value", None, "(node, symbol) -> an expression node's local partial")
+
+# The symbolic toolkit (taken from the current owner).
+FUNCTION_DERIVATIVES = declare("function derivatives", "identity", NODES, "(function node, argument) -> f'")
+CANONICAL = declare("canonical", "identity", NODES, "node -> its canonical form")
+
+# The engines.
+DELTAS = declare("deltas", "value", None, "the delta equations, from the outputs back")
+DELTAS_NEEDED = declare("deltas needed", "value", None, "the uses of a leaf -> the delta equations below them")
+PATH_COUNTS = declare("path counts", "value", None, "each node -> the number of paths from it to the loss")
+EDGE_FACTORS = declare("edge factors", "value", None, "(edge, use) -> its factor on a path")
+SUFFIX_SUMS = declare("suffix sums", "value", None, "each node -> the sum over the paths from it to the loss")
+PATH_RESTS = declare("path rests", "value", None, "(use, tail) -> the product of a path's shared tail")
+DIRECT_TERMS = declare("direct terms", "value", None, "neuron z -> its direct derivative's terms")
+DIRECT_BY_NODE = declare("direct by node", "value", None, "z's bit -> dLoss/dz by direct differentiation")
+DEPENDENCY_MASKS = declare("dependency masks", "value", None, "which z each node of the loss depends on")
+DIRECT_THROUGH = declare("direct through", "value", None, "parameter -> whether it reaches the loss through one z only")
+DIRECT_OWN_BITS = declare("direct own bits", "value", None, "node -> the bit of the z it is")
+
+# The verifier (taken from the current owner).
+CONSTANTS = declare("constants", "identity", 2_000_000, "node -> the numbers in it")
+PRIMES = declare("primes", "value", None, "seed -> its 62-bit prime")
+MODULAR = declare("modular values", "value", 8, "seed -> (node id -> its values at the sample points)")
+CHANCES = declare("chance exponents", "value", 10_000, "(degree, prime, precision) -> the false-agreement exponent")
+
+# Verified derivations.
+DELTA_VALUES = declare("delta values", "value", None, "each delta symbol -> its value in neuron symbols")
+DELTA_VALUES_REPLACED = declare("delta values replaced", "identity", NODES, "node -> with the deltas replaced by their values")
+DELTA_CHAINS = declare("delta chains", "value", None, "delta -> its verified chain")
+LOSS_CHAINS = declare("loss chains", "value", None, "the verified chains of dLoss/dOut")
+CONDITIONAL_DELTAS = declare("conditional deltas", "value", None, "delta -> its textbook form under a condition")
+CASES = declare("cases", "identity", NODES, "(sign node, side) -> replaced nodes")
+READS_SIGN = declare("reads sign", "identity", NODES, "node -> whether a sign(...) is in it")
+
+# What the renderers show.
+SHOWN = declare("shown", "value", None, "what is printed of a derivation (kept with the derivation)")
+NOTED = declare("noted", "value", None, "the network's conventions at non-differentiable points")
+NEURON_SIZES = declare("neuron sizes", "value", None, "(which form, z's bit) -> (its size capped, the limit asked)")
+NEURON_COMPACT = declare("neuron compact", "value", None, "z's bit -> dLoss/dz compacted")
+NEURON_CHECKS = declare("neuron checks", "value", None, "z's bit -> the check of dLoss/dz compacted")
+PRINTERS = declare("printers", "value", None, "(format, settings) -> the network's printer")
+LAST_SIZES = declare("last sizes", "identity", 256, "expression -> (size, limit asked)")
+FORM_SIZES = declare("form sizes", "value", 50_000, "(id, limit) -> (expression, size)")

@@ -1,0 +1,536 @@
+"""Lecture notes: a whole LaTeX or Markdown document for a network and some of its parameters.
+
+Both formats have the same sections: the network; a table of every derivative (parameter, number of
+paths, gradient, verdict); the conventions, once (the kink of |u|, ReLU at 0, how a product is
+written, what a verdict means); backpropagation's deltas, once; then for each parameter its paths
+and their chains, the sum, the step-by-step derivation, the backprop form and the verdict, each
+fact once. ``brief``: the network, the table, the conventions and backpropagation only.
+
+Every formula is printed from the verified objects (chains, :class:`~derivchain.verification.derivation.Derivation`
+fields, the step-by-step lines), never recomputed beside them; "the same" is said only where the
+two expressions are the same and the links between them were verified.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..verification.derivation import delta_chain
+from .shown import noted
+from ..model.network import count
+from ..verification.steps import step_by_step
+from . import markdown as md
+from .latex import align, chain_lines, delta_lines, expression_lines, form, network_lines, printer_for, visible_width
+
+#: Packages an exported document (or a pasted snippet) needs; Debian: texlive-latex-base,
+#: texlive-latex-recommended (mathtools, booktabs) and texlive-pictures (TikZ).
+PACKAGES = r"""\usepackage{mathtools,amssymb}
+\usepackage{graphicx,tikz}
+\usepackage{array,longtable,booktabs}
+"""
+
+#: Start a new page unless ``#1`` is left on this one, so no heading or label ends a page (the
+#: needspace package's method, written out: that package is not in Debian's base TeX Live).
+NEEDSPACE = (r"\providecommand{\needspace}[1]{\par\begingroup\dimen0=#1\relax\vskip 0pt plus \dimen0"
+             r"\penalty-100\vskip 0pt plus -\dimen0\vskip\dimen0\penalty9999\vskip-\dimen0\vskip 0pt\endgroup}")
+
+PREAMBLE = (r"""\documentclass[10pt]{article}
+\usepackage[a4paper,margin=2cm]{geometry}
+""" + PACKAGES + r"""\usepackage[bookmarks=true,bookmarksdepth=2,bookmarksnumbered=true,bookmarksopen=true,bookmarksopenlevel=1,hidelinks,pdfcreator={derivchain}]{hyperref}
+\allowdisplaybreaks
+\setcounter{tocdepth}{1}
+\setlength{\parindent}{0pt}
+\setlength{\parskip}{3pt plus 2pt}
+\makeatletter
+% Notes, not a paper: less space around displays and headings, a contents list without gaps.
+\g@addto@macro\normalsize{\setlength\abovedisplayskip{5pt plus 2pt minus 2pt}\setlength\belowdisplayskip{5pt plus 2pt minus 2pt}}
+\renewcommand\subsection{\@startsection{subsection}{2}{\z@}{-2.5ex\@plus -1ex \@minus -.2ex}{1ex \@plus .2ex}{\normalfont\large\bfseries}}
+\renewcommand*\l@section{\@dottedtocline{1}{0em}{1.5em}}
+\makeatother
+""" + NEEDSPACE + "\n")
+
+#: What a pasted snippet needs that a document may lack (each defined only when missing).
+SNIPPET_HEAD = ("% derivchain notes: needs " + " ".join(PACKAGES.split()) + "\n"
+                + NEEDSPACE + "\n" + r"\providecommand{\texorpdfstring}[2]{#1}" + "\n"
+                + r"\providecommand{\shortintertext}{\intertext}" + "\n")
+
+#: Visible characters of a gradient in a table column 8.4 cm wide (others in proportion).
+TABLE_CHARS = 50
+#: Paths listed beside the picture; more are listed below it.
+PATHS_BESIDE = 8
+#: A parameter's picture, as a fraction of the line width: beside its paths' chains, or above them.
+PICTURE = 0.3
+SMALL_PICTURE = 0.25
+STACKED_PICTURE = 0.5
+#: Visible characters of a path's chain beside the picture.
+SIDE_WIDTH = 68
+#: Visible characters of a display line in the document's size (10 pt on A4 with 2 cm margins).
+DOCUMENT_WIDTH = 78
+#: The same for a path's chain of partials and its product, on one line.
+PATH_WIDTH = 90
+#: The column of a step's reason, as a fraction of the line width; the characters of a line in it
+#: (\small, estimated low so that a reason never runs into the next one); and the width left for
+#: the step's expression.
+REASON = 0.25
+REASON_CHARS = 27
+STEP_WIDTH = 50
+#: The line width in points (A4, 2 cm margins) and the most a visible character of math takes (10 pt).
+LINE_POINTS = 483
+POINTS_PER_CHARACTER = 5.4
+
+
+def label(parameter) -> str:
+    """The LaTeX label (and Markdown anchor) of a parameter's section."""
+    return "derivchain-" + re.sub(r"[^A-Za-z0-9]", "-", parameter.name)
+
+
+def _partial(printer, network, parameter) -> str:
+    # dLoss/dW in a line of text (a fraction would be too tall there).
+    return r"\partial %s/\partial %s" % (printer._print(network.loss_symbol), printer._print(parameter))
+
+
+def _used_deltas(network, derivations) -> list:
+    """The deltas the derivations need, each once, from the outputs back."""
+    from ..engines.backprop import delta_equations
+
+    used = {eq.delta for d in derivations for eq in d.backprop.deltas}
+    return [delta_chain(network, eq) for eq in delta_equations(network).values() if eq.delta in used]
+
+
+def _verdict_sentence(d, text, strong: str) -> str:
+    """``equal, by expansion (proved: the difference expands to 0).`` What was compared and how the
+    method works are said once, before the table and in the conventions (see :func:`_how`)."""
+    v = d.verdict
+    if v.equal:
+        return "%s, by %s (%s)." % (text(v.word), text(v.method), text(_how(v)[1]))
+    return "%s (%s): %s." % (strong % text(v.word), text(v.method), text(v.detail))
+
+
+def _how(v) -> tuple[str, str]:
+    """An equal verdict's detail as (how the method works, what it found): the same for every
+    parameter but the last part (random points: ``equal at 4 random exact points ...: polynomial
+    identity, false-agreement chance below 1e-67``); ("", detail) when it has no such parts."""
+    detail = v.detail.split(": ", 1)[1] if v.detail.startswith(", ".join(v.forms) + ": ") else v.detail
+    if v.method == "random points mod p" and ": " in detail:
+        how, result = detail.rsplit(": ", 1)
+        return how, result
+    return "", detail
+
+
+def _methods(derivations, text, emphasis: str) -> str:
+    """What a verdict's method means (random points: how they were drawn, from the first such verdict)."""
+    how = next((h for h in (_how(d.verdict)[0] for d in derivations if d.verdict.equal) if h), "")
+    random = "an exact test at random points modulo a large prime" + (f" ({text(how)})" if how else "")
+    return ("A verdict names how equality was shown: %s and %s are proofs; %s is %s, with the chance of a false "
+            "agreement it states; %s is evidence at high precision, not a proof. Direct differentiation is SymPy's "
+            "derivative of the loss with every neuron substituted."
+            % (emphasis % "identical", emphasis % "expansion", emphasis % "random points mod p", random, emphasis % "numeric"))
+
+
+def _case_example(derivations, printer):
+    """The derivation whose case split shows the convention: the first that is short, else the shortest."""
+    with_cases = [d for d in derivations if d.cases()]
+    if not with_cases:
+        return None
+    width = lambda d: visible_width(printer._print(d.cases()[0].value))  # noqa: E731
+    return next((d for d in with_cases if width(d) <= 40), min(with_cases, key=width))
+
+
+def _same_as_steps(d, s) -> bool:
+    """True when backprop's form is, verified, the step-by-step derivation's last line."""
+    entry = d.entry_chain
+    return entry.verified and s.verified and len(entry.forms) > 1 and entry.forms[-1] == s.steps[-1].expr
+
+
+def _path_rows(printer, d) -> list[tuple[str, str, str]]:
+    """Each listed path's ``(1) dLoss/dOut * ...``, its relation and its product (factors in path order)."""
+    rows = []
+    for number, (path, c) in enumerate(zip(d.paths, d.path_chains), start=1):
+        relation = "=" if not c.links or c.links[0].equal or len(c.forms) < 2 else r"\overset{?}{=}"
+        rows.append((r"(%d)\quad %s" % (number, printer.chain(path.factors)), relation, form(printer, c.forms[0])))
+    return rows
+
+
+def _path_lines(rows, width: int, keep: str = r" \\*") -> list[str] | None:
+    """The paths' chains as aligned lines of at most ``width`` characters: ``(1) ... &= product``, or
+    when one is too long each product on a line of its own (``keep``: what ends the first line,
+    no page break there); None when even that is too wide."""
+    if all(visible_width(a) + visible_width(c) <= width for a, _, c in rows):
+        return [r"%s &%s %s" % row for row in rows]
+    if all(max(visible_width(a), visible_width(c) + 4) <= width for a, _, c in rows):
+        return [r"&%s%s" % (a, keep) + "\n" + r"&\qquad %s %s" % (b, c) for a, b, c in rows]
+    return None
+
+
+# --- LaTeX -------------------------------------------------------------------------------------
+
+def latex_document(network, derivations, title: str, snippet: bool = False, brief: bool = False) -> str:
+    """The document (or, with ``snippet``, its body to paste into a document with :data:`PACKAGES`)."""
+    printer = printer_for(network, intertext="shortintertext", width=DOCUMENT_WIDTH)
+    body = _latex_network(network, printer)
+    body += _latex_table(network, derivations, printer, linked=not brief)
+    body += _latex_conventions(network, derivations, printer, brief)
+    body += _latex_backprop(network, derivations, printer, brief, snippet)
+    if not brief:
+        body += [r"\needspace{8\baselineskip}", r"\section{Each parameter}"]
+        for d in derivations:
+            body += _latex_parameter(d, printer, snippet)
+    text = "\n".join(body) + "\n"
+    if snippet:
+        return SNIPPET_HEAD + text
+    pdf_title = re.sub(r"[^A-Za-z0-9 .,:;()+=-]", " ", title)
+    head = (PREAMBLE + r"\hypersetup{pdftitle={%s}}" % pdf_title + "\n\\begin{document}\n"
+            + r"\begin{center}{\LARGE %s}\end{center}" % printer.text(title) + "\n\\tableofcontents\n")
+    return head + text + "\\end{document}\n"
+
+
+def _latex_network(network, printer) -> list[str]:
+    from .diagram import tikz
+
+    equations = network_lines(network, printer)
+    picture = tikz(network, None, printer)
+    summary = printer.text(network.summary(formula=False))
+    out = [r"\section{The network}", "The network: %s." % summary]
+    if max(visible_width(l) for l in equations) <= 34:  # the equations fit beside the picture
+        out.append(r"\begin{center}\begin{minipage}[c]{0.5\linewidth}%s\end{minipage}\hfill"
+                   r"\begin{minipage}[c]{0.46\linewidth}\[\begin{aligned}%s\end{aligned}\]\end{minipage}\end{center}"
+                   % (picture, r" \\ ".join(equations)))
+    else:
+        out.append(r"\begin{center}\begin{minipage}{0.62\linewidth}%s\end{minipage}\end{center}" % picture)
+        out.append(align(equations))
+    return out
+
+
+def _cell(printer, e, width: int) -> str | None:
+    """An expression broken into lines for a table cell (aligned, each continuation led by its sign);
+    None when a piece of it that cannot be broken is wider than ``width``."""
+    lines = expression_lines(printer, "", e, width)
+    if max(visible_width(l.split("&", 1)[-1]) for l in lines) > width + 6:
+        return None
+    if len(lines) == 1:
+        return "$%s$" % lines[0].split("&=", 1)[1].strip()
+    lines[0] = "&" + lines[0].split("&=", 1)[1]
+    return r"$\begin{aligned}[t]%s\end{aligned}$" % r" \\ ".join(lines)
+
+
+def _table_intro(derivations, text, emphasis: str) -> str:
+    """The sentence before the table; a method shared by every verdict is named there, once."""
+    methods = {d.verdict.method for d in derivations}
+    shared = ("; every verdict below is by " + emphasis % text(methods.pop())) if len(methods) == 1 else ""
+    return ("Each gradient in neuron symbols, as backpropagation writes it; the verdict says whether the sum over paths, "
+            "backpropagation and direct differentiation were shown equal, and how" + shared + ".")
+
+
+def _table_verdict(d, shared: bool, text, strong: str, emphasis: str) -> str:
+    word = text(d.verdict.word) if d.verdict.equal else strong % text(d.verdict.word)
+    return word if shared else "%s (%s)" % (word, emphasis % text(d.verdict.method))
+
+
+def _latex_table(network, derivations, printer, linked: bool) -> list[str]:
+    loss = printer._print(network.loss_symbol)
+    shared = len({d.verdict.method for d in derivations}) == 1
+    verdict_width = 1.2 if shared else 3.9
+    grad = 11.9 - verdict_width - (0.9 if linked else 0)
+    columns = r"@{}l r >{\raggedright\arraybackslash}p{%.1fcm} >{\raggedright\arraybackslash}p{%.1fcm}%s@{}" % (
+        grad, verdict_width, " r" if linked else "")
+    head = r"parameter & paths & $\partial %s / \partial w$ & verdict%s \\" % (loss, " & page" if linked else "")
+    out = [r"\needspace{8\baselineskip}", r"\section{Every derivative}", _table_intro(derivations, printer.text, r"\emph{%s}"),
+           r"\begin{longtable}{%s}" % columns, r"\toprule", head, r"\midrule", r"\endhead", r"\bottomrule", r"\endfoot"]
+    chars = int(grad / 8.4 * TABLE_CHARS)
+    for d in derivations:
+        verdict = _table_verdict(d, shared, printer.text, r"\textbf{%s}", r"{\footnotesize %s}")
+        page = r" & \pageref{%s}" % label(d.parameter) if linked else ""
+        cell = _cell(printer, d.backprop.local, chars)
+        out.append(r"$%s$ & %d & %s & %s%s \\" % (printer._print(d.parameter), d.path_count, cell or "(below)", verdict, page))
+        if cell is None:  # too wide for its column: on a line of its own, below its row
+            lines = expression_lines(printer, "", d.backprop.local, DOCUMENT_WIDTH - 4)
+            lines[0] = "&" + lines[0].split("&=", 1)[1]
+            out[-1] = out[-1][:-2] + r"\\*"
+            out.append(r"\multicolumn{%d}{@{}l@{}}{\quad $\begin{aligned}[t]%s\end{aligned}$} \\" % (5 if linked else 4, r" \\ ".join(lines)))
+    out.append(r"\end{longtable}")
+    return out
+
+
+def _latex_conventions(network, derivations, printer, brief: bool) -> list[str]:
+    items = []
+    if not brief:
+        items.append("A path is written from the parameter to the loss, and the chain rule along it from the loss "
+                     "back to the parameter, so that each denominator is the next numerator.")
+    rules = list({n.activation.name: n.activation for n in network.neurons if n.activation.rule_tex}.values())
+    if rules:
+        items.append("An activation's derivative is written in the neuron's own output and kept beside the factor it "
+                     "belongs to: " + "; ".join(a.rule_tex for a in rules) + ".")
+    for x in noted(network):
+        if x is not None:
+            items.append(x.note_tex or printer.text(x.note[0].upper() + x.note[1:]))
+    case = _case_example(derivations, printer)
+    if case is not None:
+        c = case.cases()[0]
+        u = printer._print(c.argument)
+        items.append(r"Where $%s > 0$ the factor $\operatorname{sign}(%s)$ in a gradient is $1$, where $%s < 0$ it is "
+                     r"$-1$; for example, for $%s > 0$:" % (u, u, u, u)
+                     # broken like every long expression (the shortest example can still be long)
+                     + r"\[ \begin{aligned}%s\end{aligned} \]" % r" \\ ".join(
+                         expression_lines(printer, printer._print(case.lhs), c.value, DOCUMENT_WIDTH - 8)))
+    items.append(_methods(derivations, printer.text, "\\emph{%s}"))
+    return ([r"\needspace{6\baselineskip}", r"\section{Conventions}\label{derivchain-conventions}",
+             r"\begin{itemize}\setlength{\itemsep}{1pt}"] + [r"\item " + i for i in items] + [r"\end{itemize}"])
+
+
+def _latex_backprop(network, derivations, printer, brief: bool, snippet: bool) -> list[str]:
+    loss = printer._print(network.loss_symbol)
+    out = [r"\needspace{8\baselineskip}", r"\section{Backpropagation}\label{derivchain-backprop}",
+           r"The derivative by a weight is the output of the node the weight leaves times the delta of the neuron it "
+           r"enters, $\delta = \partial %s/\partial z$ for the neuron's weighted input $z$ (by a bias: the delta "
+           r"alone). The deltas, from the output back:" % loss]
+    out.append(align(delta_lines(printer, network, _used_deltas(network, derivations)), breakable=snippet))
+    if brief:
+        out.append("So, for each parameter:")
+        entries = [r"%s &= %s" % (printer._print(d.lhs), printer._print(d.backprop.entry)) for d in derivations]
+        rows = [" & ".join(entries[i:i + 3]) for i in range(0, len(entries), 3)]
+        out.append(align(rows, breakable=snippet))
+    return out
+
+
+def _latex_parameter(d, printer, snippet: bool) -> list[str]:
+    from .diagram import tikz
+
+    net, p = d.network, printer._print
+    lhs = p(d.lhs)
+    s = step_by_step(net, d.parameter)
+    out = [r"\needspace{6\baselineskip}",
+           r"\subsection{\texorpdfstring{$%s$}{d%s/d%s}}\label{%s}" % (_partial(printer, net, d.parameter), printer.text(net.loss_symbol.name),
+                                                                    printer.text(d.parameter.name), label(d.parameter))]
+    picture = tikz(net, d.parameter, printer, caption=False)
+    intro = r"%s from $%s$ to the loss, in red; the chain rule along %s:" % (
+        count(d.path_count, "path").capitalize(), p(d.parameter), "each" if len(d.paths) > 1 else "it")
+    if not d.paths:
+        intro = r"%s from $%s$ to the loss, in red." % (count(d.path_count, "path").capitalize(), p(d.parameter))
+    more = (r" \dots\ and %d more (raise \texttt{-{}-max-paths} to list them)." % (d.path_count - len(d.paths))
+            if d.paths and not d.path_sum.listed_all else "")
+    rows = _path_rows(printer, d)
+    beside = _path_lines(rows, SIDE_WIDTH, r" \\") if len(rows) <= PATHS_BESIDE else None
+    if beside is not None:  # the chains beside the picture
+        # {} first: with mathtools, an aligned block that opens with & cannot hold \operatorname.
+        chains = r"\[\begin{aligned}{}%s\end{aligned}\]" % " \\\\\n".join(beside) if rows else ""
+        size = PICTURE if len(rows) > 2 else SMALL_PICTURE  # a picture about as tall as its chains
+        out.append(r"\begin{minipage}[c]{%.2f\linewidth}%s\end{minipage}\hfill\begin{minipage}[c]{%.2f\linewidth}%s%s%s\end{minipage}"
+                   % (size, picture, 0.98 - size, intro, chains, more))
+    else:
+        out.append(r"\begin{center}\begin{minipage}{%s\linewidth}%s\end{minipage}\end{center}" % (STACKED_PICTURE, picture))
+        out.append(intro)
+        out.append(align(_path_lines(rows, PATH_WIDTH) or [r"&%s \\*" % a + "\n" + r"&\qquad %s %s" % (b, c) for a, b, c in rows],
+                         breakable=snippet) + more)
+    if d.path_count > 1 or not d.paths:
+        what = "Their sum" if d.path_sum.listed_all else f"The sum over all {d.path_count} paths"
+        if not d.path_sum.enumerated:
+            what += ", accumulated by suffix (each shared tail added once)"
+        out.append(printer.text(what) + ":")
+        out.append(align(expression_lines(printer, lhs, d.sum_chain.forms[-1]) if d.sum_chain.verified
+                         else chain_lines(printer, d.sum_chain, lhs), breakable=snippet))
+    out.append(r"Step by step, each line with its reason:")
+    out.append(_steps_block(s, printer, snippet))
+    if _same_as_steps(d, s):
+        out.append(r"Backpropagation gives the same expression as $%s = %s$%s." % (
+            _partial(printer, net, d.parameter), p(d.backprop.entry), _once(d, p, r" (Section~\ref{derivchain-backprop})")))
+    else:
+        out.append(r"Backpropagation (Section~\ref{derivchain-backprop}):")
+        out.append(align(chain_lines(printer, d.entry_chain, lhs), breakable=snippet))
+    out.append(r"\emph{Verdict:} " + _verdict_sentence(d, printer.text, r"\textbf{%s}"))
+    return out
+
+
+def _pitch(row: str) -> float:
+    # The height of an aligned line in points (10 pt): with a fraction about 26, else 15.
+    return 26 if r"\frac" in row else 15
+
+
+def _steps_block(s, printer, snippet: bool) -> str:
+    """The step-by-step derivation flush left, each line's reason beside it on the right.
+
+    The reasons form a column at the right margin, as wide as the steps leave free; a reason hangs
+    down from its line over the lines its step breaks into (blank lines are added when it is longer;
+    no page break under it). When a step is too wide to leave room for the column (one term that
+    cannot be broken), every reason is written above its step instead.
+    """
+    steps, p = s.steps, printer._print
+    first = expression_lines(printer, p(steps[0].expr), steps[1].expr, STEP_WIDTH)
+    lhs = visible_width(p(steps[0].expr)) + 2  # the column before the equals signs
+    plans = []
+    for k, st in enumerate(steps[2:], start=2):
+        body = expression_lines(printer, "", st.expr, STEP_WIDTH)
+        used = (lhs + max(visible_width(b.split("&", 1)[-1]) for b in body)) * POINTS_PER_CHARACTER + 12
+        plans.append((k, st, body, 1 - used / LINE_POINTS))
+
+    def lines(st, share):  # a reason's lines at that width, estimated
+        return -(-len(st.reason) * REASON // (REASON_CHARS * share))
+
+    def blanks(body, n):  # blank lines for a reason of n lines to hang over
+        pitch, extra = sum(_pitch(b) for b in body), 0
+        while 1 + (pitch - 9) / 11 < n:
+            pitch, extra = pitch + 15, extra + 1
+        return extra
+
+    # One layout for the whole derivation: the reasons beside it when every step leaves room for them,
+    # in a column as wide as the narrowest room; else every reason above its step.
+    share = min([0.5] + [round(f - 0.005, 2) for *_, f in plans])
+    beside = share >= REASON
+    rows = [first]
+    for k, st, body, free in plans:
+        wide = not beside
+        if wide:
+            body = expression_lines(printer, "", st.expr)
+        if not s.links[k - 1].equal:
+            body[0] = body[0].replace("&=", r"&\overset{?}{=}", 1)
+        if wide:
+            rows.append(printer.reason(st.reason, body[0], st.parts) + body[1:])
+            continue
+        words = printer.prose(st.parts) if st.parts else printer.text(st.reason[0].upper() + st.reason[1:])
+        n = lines(st, share)
+        body += ["&"] * blanks(body, n)
+        # A box of no width at the right margin, the reason hanging from it to the left.
+        body[0] += r" && \llap{\smash[b]{\parbox[t]{%.2f\linewidth}{\raggedright\small %s}}}" % (share, words)
+        covered = 1 - 9 / 11
+        for i in range(len(body) - 1):  # no page break under the lines the reason hangs over
+            if covered >= n:
+                break
+            covered += _pitch(body[i]) / 11
+            body[i] += r" \\*"
+        rows.append(body)
+    text = " \\\\\n".join(_rows(step) for step in rows)
+    block = "\\begin{flalign*}\n" + text + "\n\\end{flalign*}"
+    return "{\\allowdisplaybreaks\n" + block + "\n}" if snippet else block
+
+
+def _rows(lines: list[str]) -> str:
+    # Aligned lines joined by \\, except where a line already ends with \\* (no page break after it).
+    return "".join(l + ("\n" if l.endswith(r"\\*") else " \\\\\n") for l in lines[:-1]) + lines[-1]
+
+
+def _once(d, p, where: str) -> str:
+    r"""``, once $\delta_{H_1}$ (where) is written out``: the deltas of the parameter's uses, each once."""
+    from ..engines.backprop import delta_symbol
+
+    deltas = list(dict.fromkeys(delta_symbol(n) for _, n in d.backprop.uses if n is not None))
+    if not deltas:
+        return ""
+    listed = ", ".join(f"${p(x)}$" for x in deltas)
+    return f", once {listed}{where} {'is' if len(deltas) == 1 else 'are'} written out"
+
+
+# --- Markdown ----------------------------------------------------------------------------------
+
+def _math(lines: list[str]) -> str:
+    return "$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$"
+
+
+def markdown_document(network, derivations, title: str, snippet: bool = False, brief: bool = False,
+                      pictures: dict | None = None) -> str:
+    """The same document as Markdown with ``$$`` math; ``pictures`` maps None (the network) and each
+    parameter to the file name of its SVG diagram, written beside the document."""
+    printer = md.printer_for(network)
+    pictures = pictures or {}
+    sections = [("The network", "derivchain-network"), ("Every derivative", "derivchain-table"),
+                ("Conventions", "derivchain-conventions"), ("Backpropagation", "derivchain-backprop")]
+    if not brief:
+        sections.append(("Each parameter", "derivchain-parameters"))
+    out = [] if snippet else [f"# {md.escape(title)}", "",
+                              "Contents: " + " · ".join(f"[{i}. {t}](#{a})" for i, (t, a) in enumerate(sections, start=1)), ""]
+    heading = iter(f'<a id="{a}"></a>\n\n## {i}. {t}' for i, (t, a) in enumerate(sections, start=1))
+
+    out += [next(heading), "", f"The network: {md.escape(network.summary(formula=False))}.", ""]
+    if None in pictures:
+        out += [f"![the network]({pictures[None]})", ""]
+    out += [_math(network_lines(network, printer)), ""]
+
+    loss = printer._print(network.loss_symbol)
+    shared = len({d.verdict.method for d in derivations}) == 1
+    out += [next(heading), "", _table_intro(derivations, md.escape, "*%s*"), "",
+            rf"| parameter | paths | $\partial {loss}/\partial w$ | verdict |", "|---|---:|---|---|"]
+    for d in derivations:
+        name = f"${printer._print(d.parameter)}$"
+        if not brief:
+            name = f"[{name}](#{label(d.parameter)})"
+        tex = printer._print(d.backprop.local).replace("|", r"\vert ")
+        out.append(f"| {name} | {d.path_count} | ${tex}$ | {_table_verdict(d, shared, md.escape, '**%s**', '*%s*')} |")
+    out.append("")
+
+    out += [next(heading), ""]
+    if not brief:
+        out.append("- A path is written from the parameter to the loss, and the chain rule along it from the loss back to "
+                   "the parameter, so that each denominator is the next numerator.")
+    rules = list({n.activation.name: n.activation for n in network.neurons if n.activation.rule_tex}.values())
+    if rules:
+        out.append("- An activation's derivative is written in the neuron's own output and kept beside the factor it belongs "
+                   "to: " + "; ".join(a.rule_tex for a in rules) + ".")
+    for x in noted(network):
+        if x is not None:
+            out.append("- " + (x.note_tex or md.escape(x.note[0].upper() + x.note[1:])))
+    case = _case_example(derivations, printer)
+    if case is not None:
+        c = case.cases()[0]
+        u = printer._print(c.argument)
+        lines = expression_lines(printer, printer._print(case.lhs), c.value, DOCUMENT_WIDTH - 8)
+        lead = (rf"- Where ${u} > 0$ the factor $\operatorname{{sign}}({u})$ in a gradient is $1$, where ${u} < 0$ it is $-1$; "
+                rf"for example, for ${u} > 0$:")
+        # Short: inline; long: a display block of broken lines (inline math never breaks).
+        out += [lead + " $%s$." % lines[0].replace("&=", "=", 1)] if len(lines) == 1 else [lead, "", _math(lines), ""]
+    out += ["- " + _methods(derivations, md.escape, "*%s*"), ""]
+
+    out += [next(heading), "",
+            rf"The derivative by a weight is the output of the node the weight leaves times the delta of the neuron it "
+            rf"enters, $\delta = \partial {loss}/\partial z$ for the neuron's weighted input $z$ (by a bias: the delta "
+            "alone). The deltas, from the output back:", "",
+            _math(delta_lines(printer, network, _used_deltas(network, derivations))), ""]
+    if brief:
+        out += ["So, for each parameter:", "",
+                _math([r"%s &= %s" % (printer._print(d.lhs), printer._print(d.backprop.entry)) for d in derivations]), ""]
+        return "\n".join(out)
+
+    out += [next(heading), ""]
+    for d in derivations:
+        out += _markdown_parameter(d, printer, pictures.get(d.parameter))
+    return "\n".join(out)
+
+
+def _markdown_parameter(d, printer, picture: str | None) -> list[str]:
+    net, p = d.network, printer._print
+    lhs = p(d.lhs)
+    s = step_by_step(net, d.parameter)
+    out = [f'<a id="{label(d.parameter)}"></a>', "", f"### ${_partial(printer, net, d.parameter)}$", ""]
+    if picture:
+        out += [f"![the paths of {md.escape(d.parameter.name)}]({picture})", ""]
+    paths = count(d.path_count, "path").capitalize()
+    if d.paths:
+        out += [f"{paths} from ${p(d.parameter)}$ to the loss{', in red' if picture else ''}; the chain rule along "
+                f"{'each' if len(d.paths) > 1 else 'it'}:", ""]
+        rows = _path_rows(printer, d)
+        lines = _path_lines(rows, PATH_WIDTH, r" \\") or [r"&%s \\" % a + "\n" + r"&\qquad %s %s" % (b, c) for a, b, c in rows]
+        out += [_math(lines), ""]
+    else:
+        out += [f"{paths} from ${p(d.parameter)}$ to the loss{', in red' if picture else ''}.", ""]
+    if not d.path_sum.listed_all:
+        out += [f"... and {d.path_count - len(d.paths)} more (raise `--max-paths` to list them).", ""]
+    if d.path_count > 1 or not d.paths:
+        what = "Their sum" if d.path_sum.listed_all else f"The sum over all {d.path_count} paths"
+        if not d.path_sum.enumerated:
+            what += ", accumulated by suffix (each shared tail added once)"
+        sums = (expression_lines(printer, lhs, d.sum_chain.forms[-1]) if d.sum_chain.verified
+                else chain_lines(printer, d.sum_chain, lhs))
+        out += [f"{what}:", "", _math(sums), ""]
+    out += ["Step by step:", ""]
+    steps = s.steps
+    first = expression_lines(printer, p(steps[0].expr), steps[1].expr)
+    out += [_math(first), ""]
+    for k, st in enumerate(steps[2:], start=2):
+        body = expression_lines(printer, "", st.expr)
+        if not s.links[k - 1].equal:
+            body[0] = body[0].replace("&=", r"&\overset{?}{=}", 1)
+        out += [f"*{md.prose(st.parts, printer)}:*", "", _math(body), ""]
+    if _same_as_steps(d, s):
+        out.append(f"Backpropagation gives the same expression as ${_partial(printer, net, d.parameter)} = {p(d.backprop.entry)}$"
+                   f"{_once(d, p, ' ([Backpropagation](#derivchain-backprop))')}.")
+    else:
+        out += ["Backpropagation:", "", _math(chain_lines(printer, d.entry_chain, lhs))]
+    out += ["", "*Verdict:* " + _verdict_sentence(d, md.escape, "**%s**"), ""]
+    return out

@@ -1,0 +1,151 @@
+"""Documents for notes: a complete LaTeX, Markdown or HTML file (or a snippet), written atomically.
+
+An existing file is never replaced unless asked (``force``); the text is written to a temporary
+file in the same folder and renamed over the target, so a reader never sees half a document.
+``compile_pdf`` runs a real LaTeX engine when one is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ..verification.derivation import derive
+from ..files import ExportError, check_targets, write_files
+from ..model.network import Network
+from .document import latex_document, markdown_document
+
+
+def html_document(network: Network, derivations: list, title: str, snippet: bool = False) -> str:
+    """The same content as one self-contained HTML page (MathML, inline SVG, no script; see render/html.py)."""
+    from .html import document
+
+    return document(network, derivations, title, snippet)
+
+
+def export_document(network: Network, parameters, target: Path, title: str, snippet: bool = False, force: bool = False,
+                    pdf: bool = False, max_paths: int = 1000, brief: bool = False) -> list[Path]:
+    """Derive each parameter and write the document (a Markdown one with its SVG diagrams beside it: the
+    network's, and unless ``brief`` each parameter's with its paths; with ``pdf``, the compiled PDF beside
+    the .tex; an HTML page alone, its diagrams inline): every target checked first, all written or none.
+    The files written, every one."""
+    target = Path(target)
+    if target.suffix == ".tex":
+        outputs = [target, target.with_suffix(".pdf")] if pdf else [target]
+    elif target.suffix == ".html":
+        outputs = [target]
+    else:
+        # Markdown hosts render SVG images: the diagrams go beside the .md file.
+        pictures = {None: target.stem + "-network.svg"}
+        if not brief:
+            pictures.update({p: f"{target.stem}-paths-{p.name}.svg" for p in parameters})
+        outputs = [target] + [target.with_name(name) for name in pictures.values()]
+    check_targets(outputs, force)  # before the (slow) derivations and compilation
+    derivations = [derive(network, p, max_paths=max_paths) for p in parameters]
+    if target.suffix == ".tex":
+        text = latex_document(network, derivations, title, snippet, brief)
+        files = {target: text}
+        if pdf:
+            files[outputs[1]], _ = compile_text(text, target.name)
+        return write_files(files, force)
+    if target.suffix == ".html":
+        return write_files({target: html_document(network, derivations, title, snippet)}, force)
+    from .diagram import svg
+
+    files = {target: markdown_document(network, derivations, title, snippet, brief, pictures)}
+    for p, name in pictures.items():
+        files[target.with_name(name)] = svg(network, p) + "\n"
+    return write_files(files, force)
+
+
+def write_new(path: Path, text: str, force: bool = False) -> None:
+    """Write ``text`` to ``path`` atomically; refuse to replace an existing file unless ``force``."""
+    write_files({path: text}, force)
+
+
+ENGINES = ("pdflatex", "lualatex", "xelatex")
+#: Each file an exported document loads (its class, the preamble's packages, what TikZ and hyperref
+#: load) and the Debian package that holds it (checked with kpsewhich and dpkg -S by the tests).
+TEX_FILES = {"article.cls": "texlive-latex-base", "geometry.sty": "texlive-latex-base", "amsmath.sty": "texlive-latex-base",
+             "amssymb.sty": "texlive-base", "graphicx.sty": "texlive-latex-base", "tikz.sty": "texlive-pictures",
+             "xcolor.sty": "texlive-latex-recommended", "mathtools.sty": "texlive-latex-recommended",
+             "array.sty": "texlive-latex-base", "longtable.sty": "texlive-latex-base",
+             "booktabs.sty": "texlive-latex-recommended", "hyperref.sty": "texlive-latex-base"}
+#: Debian's packages that hold everything an exported document needs.
+TEX_PACKAGES = " ".join(sorted(set(TEX_FILES.values())))
+_LOG_LINE = re.compile(r"^l\.(\d+)")
+#: Seconds a LaTeX run may take before it is stopped.
+COMPILE_SECONDS = 120
+
+
+def latex_engine() -> str | None:
+    """The first LaTeX engine on PATH, or None."""
+    return next((e for e in ENGINES if shutil.which(e)), None)
+
+
+def compile_text(text: str, name: str = "document.tex") -> tuple[bytes, str]:
+    """Compile a LaTeX document; the PDF's bytes and the log.
+
+    Confined: in a new temporary folder holding only the document, with shell escape off and TeX
+    allowed to read and write only there (openin_any/openout_any = paranoid: no absolute paths, no
+    parent folders), under a time limit.
+    """
+    engine = latex_engine()
+    if engine is None:
+        raise ExportError(f"no LaTeX engine found (pdflatex, lualatex or xelatex); on Debian: apt-get install "
+                          f"{TEX_PACKAGES}; or export without --pdf")
+    env = {**os.environ, "openin_any": "p", "openout_any": "p", "shell_escape": "f"}
+    with tempfile.TemporaryDirectory(prefix="derivchain-tex-") as work:
+        (Path(work) / "document.tex").write_text(text, encoding="utf-8")
+        for _ in range(2):  # twice, so cross-references settle
+            try:
+                run = subprocess.run([engine, "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "document.tex"],
+                                     capture_output=True, text=True, cwd=work, env=env, timeout=COMPILE_SECONDS,
+                                     stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                raise ExportError(f"{engine} did not finish compiling {name} in {COMPILE_SECONDS} s; nothing was written") from None
+            except OSError as exc:
+                raise ExportError(f"cannot run {engine}: {exc.strerror or exc}; nothing was written") from None
+            log_path = Path(work) / "document.log"
+            log = log_path.read_text(errors="replace") if log_path.is_file() else ""
+            if run.returncode != 0:
+                error = first_error(log, name, (run.stdout or "") + (run.stderr or ""))
+                raise ExportError(f"{engine} could not compile {name}: {error}; nothing was written")
+        pdf = Path(work) / "document.pdf"
+        if not pdf.exists():
+            raise ExportError(f"{engine} wrote no PDF for {name}; nothing was written")
+        return pdf.read_bytes(), log
+
+
+def first_error(log: str, name: str = "document.tex", output: str = "") -> str:
+    """The log's first error as one line: TeX's ``! ...`` line and the line of ``name`` it stopped at
+    (``l.NN``), with the packages to install when a file was not found. Without one, the engine's
+    last line of output (``output``), or that no log was written."""
+    lines = log.splitlines()
+    at = next((i for i, l in enumerate(lines) if l.startswith("!")), None)
+    if at is None:
+        said = [" ".join(l.split()) for l in output.splitlines() if l.strip()]
+        last = f" (it said: {said[-1][:200]})" if said else ""
+        return ("no log was written" if not log.strip() else "the log names no error") + last
+    error = " ".join(lines[at].split())
+    where = next((m.group(1) for m in map(_LOG_LINE.match, lines[at + 1:]) if m), None)
+    if where is not None:
+        error += f" ({name}, line {where})"
+    missing = re.search(r"File `([^']+)' not found", error)
+    if missing and missing.group(1) in TEX_FILES:  # a file the notes load: name everything they need
+        error += f"; on Debian: apt-get install {TEX_PACKAGES}"
+    return error
+
+
+def compile_pdf(tex: Path, force: bool = False) -> tuple[Path, str]:
+    """Compile the document ``tex`` into the PDF beside it (see :func:`compile_text`); the PDF path and the log."""
+    tex = Path(tex)
+    pdf = tex.with_suffix(".pdf")
+    check_targets([pdf], force)
+    data, log = compile_text(tex.read_text(encoding="utf-8"), tex.name)
+    write_files({pdf: data}, force)
+    return pdf, log

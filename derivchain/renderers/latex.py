@@ -1,0 +1,1147 @@
+"""LaTeX snippets for notes (amsmath ``align*``), built from the same checked chains as every format.
+
+Each public function takes one kind of result and returns LaTeX text; ``*_lines`` functions return
+the aligned lines that documents and Markdown reuse.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+from ..record import record
+from ..verification.chains import Chain, path_chain
+from ..engines.forms import Ordered, OrderedSum
+from .fitting import fits, too_large_note
+from ..symbolic.build import mul
+from ..model.notation import FLAT
+from ..symbolic.rules import latex_call, rule_for
+from ..symbolic.walk import contains
+from .shown import notes as derivation_notes, shown as shown_of
+from .text import (DISAGREE, arithmetic, batch_words, learning_rate, negative, ordered_terms, remembered,
+                   sort_key, with_activation_first)
+
+_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
+                 # In text mode with the default font encoding |, < and > print as other glyphs.
+                 "|": r"\textbar{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+_TEXT_TABLE = str.maketrans(_TEXT_ESCAPES)  # one C pass over the text (a table escapes every row's verdict)
+_SUPERSCRIPT = re.compile(r"\\\^\{\}(\d+)")
+
+
+#: Visible characters of math that fit on a line of the exported documents (A4, 2 cm margins).
+LINE_WIDTH = 62
+_INVISIBLE = re.compile(r"\\(left|right|operatorname|mathrm|text|quad|qquad)\b|[{}]")
+_COMMAND = re.compile(r"\\[a-zA-Z]+")
+
+
+def visible_width(tex: str) -> int:
+    """A rough count of the characters a LaTeX math string shows (commands count as one, a fraction
+    as its wider part)."""
+    # Asked again of the same strings (a row's direct result is measured twice; the printer's memo
+    # hands back the same string): kept up to a total length, the strings being up to kilobytes each.
+    hit = _WIDTHS.get(tex)
+    if hit is None:
+        global _WIDTHS_KEPT
+        if _WIDTHS_KEPT > 2_000_000:
+            _WIDTHS.clear()
+            _WIDTHS_KEPT = 0
+        hit = _WIDTHS[tex] = len(_COMMAND.sub("x", _INVISIBLE.sub("", _fractions(tex))).replace("_", "").replace("^", ""))
+        _WIDTHS_KEPT += len(tex)
+    return hit
+
+
+_WIDTHS: dict[str, int] = {}
+_WIDTHS_KEPT = 0  # characters of the strings in _WIDTHS
+_BRACE = re.compile(r"[{}]")
+
+
+def wider_than(printer, e, limit: int) -> bool:
+    """``visible_width(printer._print(e)) > limit``, without measuring the whole LaTeX of a product when
+    one of its sums (printed and measured once, shared by many rows) is wider than ``limit`` already.
+
+    A product's LaTeX holds each factor's LaTeX whole: when the sum's LaTeX occurs in it with balanced
+    braces, and no letter, backslash or brace beside it (so no command runs into it or out of it, and no
+    group ends inside it), every visible character of it is visible in the product too (a fraction shows
+    the wider of its parts), so the product is at least as wide. Otherwise it is measured.
+    """
+    tex = printer._print(e)
+    known = _WIDTHS.get(tex)
+    if known is not None:
+        return known > limit
+    if e.is_Mul and len(tex) > 4 * limit:
+        for f in e.args:
+            if not f.is_Add:
+                continue
+            part = printer._print(f)
+            # visible_width(part) <= len(part): the short ones cannot tell.
+            if len(part) > limit and visible_width(part) > limit and _balanced(part) and _stands_alone(tex, part):
+                return True
+    return visible_width(tex) > limit
+
+
+def _stands_alone(tex: str, part: str) -> bool:
+    """True when ``part`` occurs in ``tex`` with neither a letter, a backslash nor a brace just before
+    it, and neither a letter nor a brace just after it."""
+    i = tex.find(part)
+    if i < 0:
+        return False
+    end = i + len(part)
+    before = tex[i - 1] if i else " "
+    after = tex[end] if end < len(tex) else " "
+    return not (before.isalpha() or before in "\\{}" or after.isalpha() or after in "{}")
+
+
+_BALANCED: dict[str, bool] = {}
+_BALANCED_KEPT = [0]  # characters of the strings in _BALANCED (they are long: kept up to a total, as _WIDTHS)
+
+
+def _balanced(tex: str) -> bool:
+    """True when the braces of ``tex`` nest (never more closed than opened, all closed at the end)."""
+    hit = _BALANCED.get(tex)
+    if hit is None:
+        if _BALANCED_KEPT[0] > 2_000_000:
+            _BALANCED.clear()
+            _BALANCED_KEPT[0] = 0
+        _BALANCED_KEPT[0] += len(tex)
+        depth = 0
+        for m in _BRACE.finditer(tex):
+            depth += 1 if m.group() == "{" else -1
+            if depth < 0:
+                break
+        hit = _BALANCED[tex] = depth == 0
+    return hit
+
+
+def _group(tex: str, start: int) -> int:
+    """The index just past the brace group that opens at ``tex[start]``."""
+    if start >= len(tex):
+        return len(tex)
+    if tex[start] not in "{}":
+        return start + 1
+    # From brace to brace, not character by character: a direct result's LaTeX runs to kilobytes of
+    # nested fractions, each measured on every row of a table.
+    depth = 0
+    for m in _BRACE.finditer(tex, start):
+        depth += 1 if m.group() == "{" else -1
+        if depth == 0:
+            return m.end()
+    return len(tex)
+
+
+def _fractions(tex: str) -> str:
+    # \frac{a}{b} -> the wider of a and b (each written once, stacked). Left to right without
+    # slicing off the rest at each fraction (quadratic in a long sum of fractions).
+    out, pos = [], 0
+    while True:
+        start = tex.find("\\frac{", pos)
+        if start < 0:
+            out.append(tex[pos:])
+            return "".join(out)
+        a_end = _group(tex, start + 5)
+        if a_end >= len(tex) or tex[a_end] != "{":
+            out.append(tex[pos:a_end])
+            pos = a_end
+            continue
+        b_end = _group(tex, a_end)
+        a, b = _fractions(tex[start + 6:a_end - 1]), _fractions(tex[a_end + 1:b_end - 1])
+        wider = a if visible_width(a) >= visible_width(b) else b
+        out.append(tex[pos:start] + "{" + wider + "}")
+        pos = b_end
+
+
+def _join_terms(terms: list[str]) -> str:
+    out = terms[0]
+    for t in terms[1:]:
+        out += (" - " + t[1:].lstrip()) if t.startswith("-") else " + " + t
+    return out
+
+
+#: SymPy's test for two numbers side by side in a product (sympy.printing.latex): a number's end, a number's start.
+_NUMBER_END, _NUMBER_START = re.compile(r"[0-9][} ]*$"), re.compile(r"(\d|\\frac{\d+}{\d+})")
+
+
+class DerivPrinter(LatexPrinter):
+    """SymPy's LaTeX printer with a network's names (W_{13}, \\mathrm{Out}, \\delta_{H_{4}}).
+
+    Settings: ``notation`` (a :class:`~derivchain.model.notation.Notation`) and ``names`` (name -> LaTeX,
+    as the notation made them for one network); other names get the notation's own rule.
+    """
+
+    printmethod = "_latex"
+    # intertext: reasons between aligned lines as \intertext (align* in documents); off inside an
+    # aligned block (Markdown, notebooks, KaTeX), where a reason is a line of its own.
+    # width: visible characters of a display line (None: LINE_WIDTH), for documents of another size.
+    _default_settings = {**LatexPrinter._default_settings, "notation": None, "names": None, "intertext": True, "width": None}
+
+    def __init__(self, settings=None):
+        super().__init__(settings)
+        self._memo: dict = {}
+        self._factors: dict = {}  # (factor, first, last) -> its part of a product (see _plain_product)
+        self._mods: dict = {}  # id -> (node, whether it holds a Mod): see _print_Add
+        self._lines: dict = {}  # a network's delta chains as aligned lines (see delta_lines)
+        self._names = self._settings["names"] or {}
+        self._notation = self._settings["notation"] or FLAT
+
+    def _print(self, expr, **kwargs):
+        # A subexpression prints the same wherever it appears (the parent adds any parentheses),
+        # and derivations repeat many (sign(Out - Y), each neuron's factor): print each once.
+        rule = rule_for(expr) if isinstance(expr, sp.Basic) and expr.args else None
+        if rule is not None:  # every function's LaTeX comes from the rules table
+            return latex_call(rule, [self._print(a) for a in expr.args], kwargs.get("exp"))
+        if kwargs or not isinstance(expr, sp.Basic):
+            return super()._print(expr, **kwargs)
+        return remembered(self._memo, expr, lambda: super(DerivPrinter, self)._print(expr))
+
+    def name(self, name: str) -> str:
+        """LaTeX for one symbol name, as the notation makes it: ``W13`` -> ``W_{13}``, ``w2_1_12`` -> ``w^{2}_{1,12}``."""
+        tex = self._names.get(name)
+        return tex if tex is not None else self._notation.latex(name)
+
+    def _as_ordered_terms(self, expr, order=None):
+        return ordered_terms(self, expr, order)
+
+    def _print_Mul(self, expr):
+        return with_activation_first(self, expr, " ") or self._plain_product(expr) or super()._print_Mul(expr)
+
+    def _print_Add(self, expr, order=None):
+        # SymPy's, with a product's minus sign read off its number (not by building its negation to
+        # compare) and whether a term holds a Mod found once per shared subtree (SymPy walks it
+        # written out, for every sum it appears in).
+        if len(self._mods) > 200_000:
+            self._mods.clear()
+        tex = ""
+        for i, term in enumerate(self._as_ordered_terms(expr, order=order)):
+            if i and negative(term):
+                tex += " - "
+                term = -term
+            elif i:
+                tex += " + "
+            term_tex = self._print(term)
+            if term.is_Relational or term.is_Add or contains(term, sp.Mod, self._mods):
+                term_tex = r"\left(%s\right)" % term_tex
+            tex += term_tex
+        return tex
+
+    def _plain_product(self, expr) -> str | None:
+        """What SymPy prints for a product of commutative factors none of which is a number, a power or
+        an exponential (so no fraction: ``H_{12} W_{515} \left(\mathrm{Out} - Y\right)``), each factor's
+        part kept across products (a table prints the same factors in every row); None for any other
+        product (SymPy's general way then). The same steps as SymPy's: factors in its order, each
+        bracketed where a product needs it, joined by the multiplication symbol."""
+        args = expr.args
+        if any(a.is_Number or a.is_Pow or isinstance(a, sp.exp) or not a.is_commutative
+               or hasattr(a, "_scale_factor") or hasattr(a, "is_physical_constant") for a in args):
+            return None
+        ordered = sorted(args, key=sort_key)
+        out = last = ""
+        for i, a in enumerate(ordered):
+            tex = self._factor_tex(a, i == 0, i == len(ordered) - 1)
+            if _NUMBER_END.search(last) and _NUMBER_START.match(tex):
+                out += self._settings["mul_symbol_latex_numbers"]
+            elif out:
+                out += self._settings["mul_symbol_latex"]
+            out += tex
+            last = tex
+        return out
+
+    def _factor_tex(self, a, first: bool, last: bool) -> str:
+        key = (a, first, last)
+        hit = self._factors.get(key)
+        if hit is None:
+            if len(self._factors) > 100_000:
+                self._factors.clear()
+            tex = self._print(a)
+            hit = self._factors[key] = r"\left(%s\right)" % tex if self._needs_mul_brackets(a, first=first, last=last) else tex
+        return hit
+
+    def _print_Symbol(self, expr, style="plain"):
+        return self.name(expr.name)
+
+    def _print_Derivative(self, expr):
+        # Always partial (SymPy writes d for one variable): dLoss/dW1 is a partial derivative here.
+        inner, (w, _) = expr.args[0], expr.args[1]
+        if inner.is_Symbol:
+            return self.partial(inner, w)
+        return r"\frac{\partial}{\partial %s} \left(%s\right)" % (self._print(w), self._print(inner))
+
+    def _print_Heaviside(self, expr, exp=None):
+        # The value at 0 is stated in the notes, not in every formula.
+        tex = r"\theta\left(%s\right)" % self._print(expr.args[0])
+        return tex if exp is None else r"%s^{%s}" % (tex, exp)
+
+    def partial(self, numerator: sp.Symbol, denominator: sp.Symbol) -> str:
+        """The fraction d numerator / d denominator with partial signs."""
+        return r"\frac{\partial %s}{\partial %s}" % (self._print(numerator), self._print(denominator))
+
+    def product(self, factors) -> str:
+        """Factors joined by \\cdot in the given order (SymPy's Mul would sort them)."""
+        return r" \cdot ".join(self.factor(f) for f in factors)
+
+    def factor(self, expr) -> str:
+        """One factor, parenthesised when it is a sum or a negative product."""
+        tex = self._print(expr)
+        if isinstance(expr, sp.Expr) and (expr.is_Add or (expr.is_Mul and negative(expr))):
+            return r"\left(%s\right)" % tex
+        return tex
+
+    def chain(self, factors) -> str:
+        """The chain of partial-derivative fractions, in path order."""
+        return r" \cdot ".join(self._print(f) for f in factors)
+
+    def broken_sum(self, lhs: str, terms: list[str], width: int = LINE_WIDTH) -> list[str]:
+        r"""``lhs &= t1 + t2 ...`` as aligned lines, starting a new line before a term that would
+        run past ``width`` (estimated visible characters), continuing with ``&\quad + ...``."""
+        lines, current, used = [], [], 0
+        for t in terms:
+            w = visible_width(t) + 3
+            if current and used + w > width:
+                lines.append(current)
+                current, used = [], 0
+            current.append(t)
+            used += w
+        if current:
+            lines.append(current)
+        out = []
+        for i, chunk in enumerate(lines):
+            body = _join_terms(chunk)
+            if i == 0:
+                out.append(r"%s &= %s" % (lhs, body))
+            else:
+                # {} makes the sign binary wherever the line starts (after \left. too): {}+ H_{6} W_{17}.
+                out.append(r"&\quad {}%s" % ("- " + body[1:].lstrip() if body.startswith("-") else "+ " + body))
+        return out
+
+    def text(self, s: str) -> str:
+        """Escape plain text for use inside \\text{...} (a power such as t^2 becomes a superscript)."""
+        escaped = s.translate(_TEXT_TABLE)
+        return _SUPERSCRIPT.sub(r"\\textsuperscript{\1}", escaped) if "^" in s else escaped
+
+    # derivchain's result objects, printed by class name (they know nothing of printing).
+    def aligned(self, lines_of, result) -> str:
+        """``lines_of(result, self)`` as one aligned block (no \\intertext: it is not allowed there)."""
+        outer = self._settings["intertext"]
+        self._settings["intertext"] = False
+        try:
+            return r"\begin{aligned}%s\end{aligned}" % r" \\ ".join(lines_of(result, self))
+        finally:
+            self._settings["intertext"] = outer
+
+    def reason(self, text: str, first_line: str, parts=()) -> list[str]:
+        """A reason before ``first_line``: an \\intertext (its mathematics typeset as such when its
+        ``parts`` are given, see :meth:`prose`), or a line of its own inside an aligned block."""
+        command = self._settings["intertext"]
+        if command:
+            words = self.prose(parts) if parts else self.text(text[0].upper() + text[1:])
+            return [r"\%s{\small %s:} %s" % ("intertext" if command is True else command, words, first_line)]
+        return [r"&\text{\small %s:}" % self.text(text[0].upper() + text[1:]), first_line]
+
+    def prose(self, parts, capital: bool = True) -> str:
+        """A reason's parts (see :class:`derivchain.engines.steps.Step`) as LaTeX prose: words as text, names
+        and equations as mathematics, an activation as its derivative rule."""
+        out = []
+        for part in parts:
+            if isinstance(part, str):
+                out.append(self.text(part))
+            elif isinstance(part, tuple):
+                out.append(", ".join("$%s$" % self._print(p) for p in part))
+            elif isinstance(getattr(part, "rule", None), str):  # an activation
+                out.append(part.rule_tex or self.text(part.rule))
+            elif hasattr(part, "lhs") and hasattr(part, "rhs"):  # an Equation
+                out.append("$%s = %s$" % (self._print(part.lhs), self._print(part.rhs)))
+            else:
+                out.append("$%s$" % self._print(part))
+        text = "".join(out)
+        return text[:1].upper() + text[1:] if capital and text[:1].isalpha() else text
+
+    def _print_Ordered(self, f) -> str:
+        return form(self, f)
+
+    _print_OrderedSum = _print_Ordered
+
+    def _print_Derivation(self, d) -> str:
+        return self.aligned(derivation_lines, d)
+
+    def _print_DerivationAtValues(self, at) -> str:
+        return self.aligned(lambda a, p: derivation_lines(a.derivation, p) + values_lines(a, p), at)
+
+    def _print_BatchAtValues(self, b) -> str:
+        return self.aligned(lambda a, p: derivation_lines(a.derivation, p) + batch_lines(a, p), b)
+
+    def _print_StepByStep(self, s) -> str:
+        return self.aligned(steps_lines, s)
+
+    def _print_GeneralFormula(self, f) -> str:
+        return self.aligned(formula_lines, f)
+
+    def _print_PathListing(self, listing) -> str:
+        return self.aligned(paths_lines, listing)
+
+    def _print_Network(self, net) -> str:
+        return self.aligned(network_lines, net)
+
+    def _print_Factor(self, f) -> str:
+        return self.partial(f.numerator, f.denominator)
+
+    def _print_Path(self, p) -> str:
+        return self.chain(p.factors)
+
+    def _print_Verdict(self, v) -> str:
+        word = r"\text{%s}" % v.word if v.decided else r"\textbf{undecided}"
+        return r"%s\ (\text{%s})" % (word, self.text(v.method))
+
+
+def printer_settings(network) -> dict:
+    """The printer settings that give ``network``'s names: its notation and the LaTeX it made."""
+    return {"notation": network.notation, "names": network.latex_names}
+
+
+def printer_for(network, **settings) -> DerivPrinter:
+    """A LaTeX printer in ``network``'s notation (with any other settings), one per network and
+    settings: its memo of printed subexpressions serves every row of a table."""
+    key = ("latex printer", tuple(sorted(settings.items())))
+    printer = network.cache.get(key)
+    if printer is None:
+        printer = network.cache[key] = DerivPrinter({**printer_settings(network), **settings})
+    return printer
+
+
+def latex(obj, network=None, **settings) -> str:
+    """LaTeX for any derivchain result or SymPy expression, in its network's notation."""
+    if network is None:
+        network = getattr(obj, "network", None) or getattr(getattr(obj, "derivation", None), "network", None)
+    if network is not None:
+        return printer_for(network, **settings).doprint(obj)  # one printer (and memo) per network
+    return DerivPrinter(settings).doprint(obj)
+
+
+
+
+def align(lines: list[str], breakable: bool = True) -> str:
+    """Lines in an ``align*`` environment; ``breakable``: in a group that lets it break across pages
+    (a snippet pasted into any document; amsmath would otherwise keep it whole, off the page)."""
+    block = "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}"
+    return "{\\allowdisplaybreaks\n" + block + "\n}" if breakable else block
+
+
+def form(printer, f) -> str:
+    """One form: an expression, or an ordered product or sum in its own order (past the printing
+    limit, a note saying so)."""
+    if not fits(f):
+        return r"\text{[%s]}" % printer.text(too_large_note())
+    if isinstance(f, Ordered):
+        return (" " if f.compact else r" \cdot ").join(_factor(printer, x) for x in f.factors)
+    if isinstance(f, OrderedSum):
+        out = form(printer, f.terms[0])
+        for t in f.terms[1:]:
+            piece = form(printer, t)
+            out += f" - {piece[1:].lstrip()}" if piece.startswith("-") else f" + {piece}"
+        return out
+    return printer._print(f)
+
+
+def _factor(printer, f) -> str:
+    if isinstance(f, OrderedSum):
+        return r"\left(%s\right)" % form(printer, f) if len(f.terms) > 1 else form(printer, f)
+    if isinstance(f, Ordered):
+        return form(printer, f)
+    return printer.factor(f)
+
+
+def expression_lines(printer, prefix: str, e, width: int | None = None) -> list[str]:
+    """``prefix &= e`` as aligned lines of about ``width`` characters (the printer's width setting, or
+    :data:`LINE_WIDTH`): long sums broken, and long products inside their sum."""
+    p = printer._print
+    width = width or printer._settings.get("width") or LINE_WIDTH
+    if not fits(e):
+        return [r"%s &= %s" % (prefix, form(printer, e))]
+    if isinstance(e, OrderedSum):
+        return printer.broken_sum(prefix, [form(printer, t) for t in e.terms], width)
+    if isinstance(e, Ordered):
+        shown = form(printer, e)
+        if visible_width(shown) <= width or not isinstance(e.factors[-1], OrderedSum) or len(e.factors[-1].terms) < 2:
+            return [r"%s &= %s" % (prefix, shown)]
+        return _laid_out(prefix, _ordered_tokens(printer, e), width)
+    if not wider_than(printer, e, width):
+        return [r"%s &= %s" % (prefix, p(e))]
+    # Too long for one line: a sum broken between its terms, a product around its widest sum, as
+    # deep as it takes (an unrolled tanh network nests sums four levels down).
+    return _laid_out(prefix, _tokens(printer, e, width), width)
+
+
+def _tokens(printer, e, width: int, sign: str = "", split: bool = False) -> list[tuple[str, bool]]:
+    r"""``e`` as (LaTeX, a line may start here) pieces, ``sign`` before the first: the terms of a sum too
+    long for a line, each broken the same way; a product with such a sum as its other factors, then
+    ``\left(``, the sum's pieces, ``\right)``. A piece that fits on a line is kept whole, except a sum
+    whose product does not fit (``split``): its terms are where that product's line can break."""
+    # Remembered with the printer's printed pieces: a table's rows break the same deltas again and again.
+    return remembered(printer._memo, ("tokens", e, width, sign, split), lambda: _make_tokens(printer, e, width, sign, split))
+
+
+def _make_tokens(printer, e, width: int, sign: str, split: bool) -> list[tuple[str, bool]]:
+    p = printer._print
+    if split or wider_than(printer, e, width - 4):
+        if e.is_Add:
+            out = []
+            for i, t in enumerate(printer._as_ordered_terms(e)):
+                minus = negative(t)
+                lead = ("- " if minus else "+ ") if i else sign + ("-" if minus else "")
+                out += _tokens(printer, -t if minus else t, width, lead)
+            return out
+        sums = [f for f in e.args if f.is_Add] if e.is_Mul else []
+        if sums:
+            inner = max(sums, key=lambda f: visible_width(p(f)))
+            others = mul(*[f for f in e.args if f is not inner])
+            head = "" if others == 1 else printer.factor(others) + " "
+            body = _tokens(printer, inner, width, split=True)
+            if len(body) > 1:
+                (first, _), (last, last_starts) = body[0], body[-1]
+                return [(sign + head + r"\left(" + first, True), *body[1:-1], (last + r"\right)", last_starts)]
+    return [(sign + p(e), True)]
+
+
+def _ordered_tokens(printer, e: Ordered) -> list[tuple[str, bool]]:
+    r"""A product ending in a long sum, in its own order (``f'(z) \left(W_{9} \delta_{H_{9}} + ...\right)``), as
+    :func:`_tokens` pieces: a line may start before each of the sum's terms."""
+    head = " ".join(_factor(printer, x) for x in e.factors[:-1])
+    terms = [form(printer, t) for t in e.factors[-1].terms]
+    pieces = [terms[0]] + [("- " + t[1:].lstrip()) if t.startswith("-") else "+ " + t for t in terms[1:]]
+    return [(head + r" \left(" + pieces[0], True), *((x, True) for x in pieces[1:-1]), (pieces[-1] + r"\right)", True)]
+
+
+def _piece(text: str) -> tuple[int, int]:
+    r"""A line piece's width with its space, and the brackets it leaves open (``\left(`` less ``\right)``),
+    kept per piece: a table lays out the same deltas' pieces on every row."""
+    hit = _PIECES.get(text)
+    if hit is None:
+        if len(_PIECES) > 200_000:
+            _PIECES.clear()
+        hit = _PIECES[text] = (visible_width(text) + 1, text.count(r"\left(") - text.count(r"\right)"))
+    return hit
+
+
+_PIECES: dict[str, tuple[int, int]] = {}
+
+
+def _laid_out(prefix: str, tokens: list[tuple[str, bool]], width: int) -> list[str]:
+    r"""The pieces filled into lines of about ``width``: a new line where one may start and the piece would
+    run past; each line closes the brackets still open with ``\right.`` and the next reopens them."""
+    current, used, depth = [], 0, 0
+    for i, (text, may_start) in enumerate(tokens):
+        w, opened = _piece(text)
+        if current and may_start and used + w > width:
+            return [r"%s &= %s%s" % (prefix, " ".join(current), r" \right." * depth), *_later_lines(tuple(tokens[i:]), depth, width)]
+        current.append(text)
+        used += w
+        depth += opened
+    return [r"%s &= %s%s" % (prefix, " ".join(current), r" \right." * depth)]
+
+
+# The lines after the first depend only on the pieces left and the brackets open: the rows of a table
+# into one neuron end in the same long sum, laid out once (the last few kept: rows come neuron by neuron).
+_LATER: dict = {}
+
+
+def _later_lines(tokens: tuple, open_before: int, width: int) -> list[str]:
+    """The lines of :func:`_laid_out` from a line start on, ``open_before`` brackets open there."""
+    key = (tokens, open_before, width)
+    hit = _LATER.get(key)
+    if hit is not None:
+        return hit
+    lines, current, used, depth = [], [], 0, open_before
+    for text, may_start in tokens:
+        w, opened = _piece(text)
+        if current and may_start and used + w > width:
+            lines.append((" ".join(current), depth))
+            current, used = [], 0
+        current.append(text)
+        used += w
+        depth += opened
+    lines.append((" ".join(current), depth))
+    out = []
+    for body, open_after in lines:
+        # {} makes a leading sign binary wherever the line starts (after \left. too): {}+ H_{6} W_{17};
+        # a line inside brackets is set in a little further for each, so the nesting shows.
+        out.append(r"&\quad " + r"\qquad " * open_before + r"\left. " * open_before + "{}" + body + r" \right." * open_after)
+        open_before = open_after
+    if len(_LATER) >= 16:
+        _LATER.clear()
+    _LATER[key] = out
+    return out
+
+
+def chain_lines(printer, c: Chain, lhs: str | None = None) -> list[str]:
+    """A checked chain as aligned lines: ``lhs &= f1`` then ``&= f2`` (a named rewrite as an \\intertext)."""
+    lhs = lhs if lhs is not None else printer._print(c.lhs)
+    lines: list[str] = []
+    for i, f in enumerate(c.forms):
+        relation = "=" if i == 0 or c.links[i - 1].equal else r"\overset{?}{=}"
+        body = expression_lines(printer, lhs if i == 0 else "", f)
+        if relation != "=":
+            body[0] = body[0].replace("&=", "&" + relation, 1)
+        if i and c.reasons[i]:
+            body[:1] = printer.reason(c.reasons[i], body[0])
+        lines += body
+    return lines
+
+
+def steps_lines(s, printer) -> list[str]:
+    """The step-by-step derivation as align* lines; each reason is an \\intertext (it wraps) placed
+    between the two lines it connects. The first reason (the loss's formula) is the first line's."""
+    steps = s.steps
+    lhs = printer._print(steps[0].expr)
+    lines = expression_lines(printer, lhs, steps[1].expr)
+    for k, st in enumerate(steps[2:], start=2):
+        body = expression_lines(printer, "", st.expr)
+        if not s.links[k - 1].equal:
+            body[0] = body[0].replace("&=", r"&\overset{?}{=}", 1)
+        body[:1] = printer.reason(st.reason, body[0], st.parts)
+        lines += body
+    return lines
+
+
+def path_lines(printer, p, c: Chain, number: int) -> list[str]:
+    """``path 1: W1 -> H1 -> ...`` and its chain of partials = factors in path order = term."""
+    nodes = r" \to ".join(printer._print(s) for s in p.nodes)
+    lines = [r"&\text{path %d: } %s" % (number, nodes)]
+    partials = printer.chain(p.factors)
+    product = form(printer, c.forms[0])
+    if visible_width(partials) + visible_width(product) > LINE_WIDTH:
+        lines.append(r"&\quad %s" % partials)
+        lines.append(r"&\qquad = %s" % product)
+    else:
+        lines.append(r"&\quad %s = %s" % (partials, product))
+    return lines
+
+
+def derivation_lines(d, printer) -> list[str]:
+    """The derivation as aligned LaTeX lines: paths, sum, backprop, cases, direct, verdict."""
+    p = printer._print
+    lhs = p(d.lhs)
+    lines = []
+    for i, (path, c) in enumerate(zip(d.paths, d.path_chains), start=1):
+        lines += path_lines(printer, path, c, i)
+    if not d.path_sum.listed_all:
+        lines.append(r"&\text{\dots\ %d more paths}" % (d.path_count - len(d.paths)))
+    if not d.path_sum.enumerated:
+        lines.append(r"&\text{%s:}" % printer.text(f"the sum over all {d.path_count} paths, accumulated by suffix"))
+    lines += chain_lines(printer, d.sum_chain, lhs)
+    lines.append(r"&\text{backprop:}")
+    lines += chain_lines(printer, d.entry_chain, lhs)
+    lines += delta_lines(printer, d.network, d.delta_chains)
+    for case in d.cases():
+        cond = r"%s %s 0" % (p(case.argument), ">" if case.sign > 0 else "<")
+        lines.append(r"&\text{for } %s:" % cond)
+        lines += expression_lines(printer, lhs, case.value)
+    shown = shown_of(d).direct_shown
+    if shown is not None and visible_width(p(shown)) > 2 * LINE_WIDTH:
+        shown = shown_of(d).direct_compact
+        label = r"\text{direct (neurons as symbols):}"
+    else:
+        label = r"\text{direct:}"
+    lines.append(r"&%s" % label)
+    if shown is not None and visible_width(p(shown)) <= 6 * LINE_WIDTH:
+        lines += expression_lines(printer, lhs, shown)
+    else:
+        lines.append(r"&\quad \text{not printed (too large; compared in full by the verdict)}")
+    lines.append(r"&\text{verdict: } %s" % p(d.verdict))
+    return lines
+
+
+def delta_lines(printer, network, chains) -> list[str]:
+    """Each delta's chain (delta = its recursion = its value), with its textbook form under a condition
+    on the targets where the loss has one."""
+    from ..verification.derivation import conditional_deltas
+
+    p = printer._print
+
+    def one(c) -> list[str]:
+        lines = chain_lines(printer, c)
+        cond = conditional_deltas(network).get(c.lhs)
+        if cond is not None:
+            lines.append(r"&\text{where } %s = %s \text{ (%s):}" % (p(cond.equation[0]), p(cond.equation[1]), printer.text(cond.condition)))
+            lines += expression_lines(printer, p(c.lhs), cond.value)
+        return lines
+
+    # A network's delta chains are its own (cached there) and every derivation through a neuron prints
+    # its delta again: each chain's lines are made once per printer and setting (inside an aligned
+    # block or not), the chain kept beside them so its id stays its own.
+    intertext = printer._settings["intertext"]
+    out = []
+    for c in chains:
+        out += remembered(printer._lines, (id(c), intertext), lambda c=c: (c, one(c)))[1]
+    return out
+
+
+def _comment(text: str) -> str:
+    # A LaTeX comment ends at the line's end: keep free text on one line.
+    return "% " + " ".join(text.split())
+
+
+def notes(d, printer) -> str:
+    """The verdict in full and the notes, as paragraphs after a derivation."""
+    paragraphs = [r"\noindent Verdict: \emph{%s} (%s): %s.\par" % (printer.text(d.verdict.word), printer.text(d.verdict.method),
+                                                                 printer.text(d.verdict.detail))]
+    paragraphs += [r"\noindent\emph{Note.} %s\par" % printer.text(note) for note in derivation_notes(d)]
+    return "\n".join(paragraphs)
+
+
+def derivation(d) -> str:
+    """The derivation as an ``align*`` block, with a comment naming the network, then the verdict and notes."""
+    printer = printer_for(d.network)
+    head = _comment(f"d{d.network.loss_symbol}/d{d.parameter}; {d.network.summary()}")
+    return head + "\n" + align(derivation_lines(d, printer)) + "\n" + notes(d, printer)
+
+
+def values_lines(at, printer) -> list[str]:
+    """The numbers of a derivation as aligned lines."""
+    d = at.derivation
+    how = arithmetic(at.exact, "exact")
+    lines = [r"&\text{%s}" % printer.text(f"At the given values ({how}):")]
+    for name, z, o in at.neurons:
+        sym = d.network.latex_name(name)
+        lines.append(r"z_{%s} &= %s, \quad %s = %s" % (sym, _num(z), sym, _num(o)) if z is not None else r"%s &= %s" % (sym, _num(o)))
+    lines.append(r"%s &= %s" % (printer._print(d.network.loss_symbol), _num(at.loss)))
+    for path, (factors, term) in zip(d.paths, at.paths):
+        lines.append(r"&%s: \quad %s = %s" % (r" \to ".join(printer._print(s) for s in path.nodes),
+                                              r" \cdot ".join(_num(f) for f in factors), _num(term)))
+    lines.append(_three(printer._print(d.lhs), at))
+    if not at.agree:
+        lines.append(r"&\text{\textbf{Warning:} %s}" % printer.text(DISAGREE))
+    return lines
+
+
+def _num(n) -> str:
+    text = str(n)
+    if " (~" in text:  # an exact fraction with its decimal: 1/3 (~0.333)
+        exact, approx = text.split(" (~", 1)
+        num, den = exact.split("/")
+        sign = "-" if num.startswith("-") else ""
+        return r"%s\frac{%s}{%s} \approx %s" % (sign, num.lstrip("-"), den, approx.rstrip(")"))
+    return text
+
+
+def _three(lhs: str, at) -> str:
+    """``lhs = value`` of the sum over paths, and the other two forms' values: in words when they print the
+    same, else each (numbers in mathematics, so a minus is a minus)."""
+    shown = [str(at.path_sum), str(at.backprop), str(at.direct)]
+    if shown[1:] == shown[:1] * 2:
+        return r"%s &= %s \quad \text{(all three forms)}" % (lhs, _num(at.path_sum))
+    return r"%s &= %s \ \text{(sum over paths)}, \quad %s \ \text{(backprop)}, \quad %s \ \text{(direct)}" % (
+        lhs, _num(at.path_sum), _num(at.backprop), _num(at.direct))
+
+
+def values(at) -> str:
+    """``grad --values``: the numbers as an ``align*`` block."""
+    return align(values_lines(at, printer_for(at.derivation.network)))
+
+
+def derivation_at_values(at) -> str:
+    """``grad --values``: the derivation, then its numbers."""
+    return derivation(at.derivation) + "\n" + values(at)
+
+
+def batch_lines(b, printer) -> list[str]:
+    """A batch's numbers as aligned lines: the batch form (the reduction of the single-sample form), each
+    sample's results, the batch's."""
+    d = b.derivation
+    m = len(b.samples)
+    lhs = printer._print(d.lhs)
+    how = arithmetic(b.exact, "exact")
+    lead = r"\frac{1}{m}\sum_{s=1}^{m}" if b.reduction == "mean" else r"\sum_{s=1}^{m}"
+    lines = [r"&\text{%s}" % printer.text(f"Batch of {m} sample{'s' if m != 1 else ''}, reduction {b.reduction} ({how}):"),
+             r"%s &= %s \left[ %s \right]_{s}, \quad m = %d" % (lhs, lead, printer._print(d.backprop.local), m)]
+    loss = printer._print(d.network.loss_symbol)
+    for i, at in enumerate(b.samples, start=1):
+        lines += [r"&\text{sample %d:} \quad %s = %s" % (i, loss, _num(at.loss)), _three(lhs, at)]
+    lines += [r"&\text{batch (%s):} \quad %s = %s" % (b.reduction, loss, _num(b.loss)), _three(lhs, b)]
+    if not b.agree:
+        lines.append(r"&\text{\textbf{Warning:} %s}" % printer.text(DISAGREE))
+    return lines
+
+
+def batch_at_values(b) -> str:
+    """``grad --values`` with a batch: the derivation, then the batch's numbers."""
+    return derivation(b.derivation) + "\n" + align(batch_lines(b, printer_for(b.derivation.network)))
+
+
+def paths_lines(listing, printer) -> list[str]:
+    """The paths and their chains as aligned lines."""
+    lines = []
+    for i, p in enumerate(listing.paths, start=1):
+        lines += path_lines(printer, p, path_chain(p), i)
+    if len(listing.paths) < listing.count:
+        more = listing.count - len(listing.paths)
+        lines.append(r"&\text{\dots\ %d more path%s}" % (more, "" if more == 1 else "s"))
+    return lines
+
+
+def paths(listing) -> str:
+    """The paths and their chains as an ``align*`` block."""
+    return align(paths_lines(listing, printer_for(listing.network)))
+
+
+def network_lines(net, printer) -> list[str]:
+    """The network's equations and loss as aligned lines."""
+    lines = [r"%s &= %s" % (printer._print(n.symbol), printer._print(n.equation)) for n in net.neurons]
+    lines.append(r"%s &= %s" % (printer._print(net.loss_symbol), printer._print(net.loss_local)))
+    return lines
+
+
+def network(net) -> str:
+    """The network's equations and loss as an ``align*`` block."""
+    return _comment(net.summary()) + "\n" + align(network_lines(net, printer_for(net)))
+
+
+def formula_lines(f, printer) -> list[str]:
+    """The general equations, then their checked instance for one parameter."""
+    lines = [line.replace("=", "&=", 1) for line in f.latex]
+    bp = f.instance
+    if bp is not None:
+        from ..verification.derivation import delta_chain, entry_chain
+
+        lines.append(r"&\text{for } %s:" % printer._print(bp.parameter))
+        lines += chain_lines(printer, entry_chain(f.network, bp))
+        for eq in bp.deltas:
+            lines += chain_lines(printer, delta_chain(f.network, eq))
+    return lines
+
+
+def formula(f) -> str:
+    """``derivchain formula`` as an ``align*`` block."""
+    return align(formula_lines(f, printer_for(f.network)))
+
+
+def steps(s) -> str:
+    """The step-by-step derivation as an ``align*`` block."""
+    return align(steps_lines(s, printer_for(s.network)))
+
+
+def descent_rows(r, printer) -> list[str]:
+    """Rows ``name & old & gradient & new`` of the descent table."""
+    first, last = r.steps[0], r.steps[-1]
+    return [r"$%s$ & %s & %s & %s \\" % (r.network.latex_name(name), _num(r.initial[name]), _num(first.gradients[name]),
+                                          _num(last.updated[name])) for name in r.trained]
+
+
+def descent(r) -> str:
+    """Gradient descent as a ``tabular`` (parameter, old value, gradient, new value) and the losses."""
+    printer = printer_for(r.network)
+    first, last = r.steps[0], r.steps[-1]
+    n = len(r.steps)
+    how = arithmetic(r.exact)
+    lr = printer.text(learning_rate(r.lr))
+    rows = "\n".join(descent_rows(r, printer))
+    grad_head = "gradient" + (" (first step)" if n > 1 else "")
+    lines = [
+        _comment(r.network.summary()),
+        r"\noindent Gradient descent, learning rate %s, %d step%s (%s%s).\par" % (lr, n, "s" if n > 1 else "", printer.text(how),
+                                                                             printer.text("; " + batch_words(r)) if r.samples else ""),
+        r"\begin{tabular}{llll}",
+        r"parameter & old value & %s & new value \\ \hline" % grad_head,
+        rows,
+        r"\end{tabular}",
+    ]
+    if r.frozen:
+        lines.append(r"\par\noindent Kept fixed: %s.\par" % ", ".join("$%s$" % r.network.latex_name(f) for f in r.frozen))
+    losses = [("before", first.loss)] + [(f"after step {i}", st.loss) for i, st in enumerate(r.steps[1:], start=1)]
+    losses.append(("after", last.loss_after))
+    loss = printer._print(r.network.loss_symbol)
+    lines.append(align([r"%s_{\text{%s}} &= %s" % (loss, when, _num(v)) for when, v in losses]))
+    return "\n".join(lines)
+
+
+def table_header(table) -> str:
+    """The opening of the table's ``align*`` block."""
+    return _comment(table.network.summary()) + "\n{\\allowdisplaybreaks\n\\begin{align*}"
+
+
+def table_row(d) -> str:
+    """dLoss/dW = the backprop form (broken across lines when long), then its path count and verdict."""
+    printer = printer_for(d.network)
+    noun = "path" if d.path_count == 1 else "paths"
+    lines = expression_lines(printer, printer._print(d.lhs), d.backprop.local)
+    lines.append(r"&\qquad \text{(%d %s; %s)}" % (d.path_count, noun, printer.text(f"{d.verdict.word}, {d.verdict.method}")))
+    return " \\\\\n".join(lines)
+
+
+def table_footer(table) -> str:
+    """The end of the table's block."""
+    return "\\end{align*}\n}"
+
+
+#: The widest a column of long expressions may print (visible characters): wider, one entry a line.
+MATRIX_WIDTH = 44
+#: The line a matrix form's ``align*`` block fills: 10pt article, A4 with 2 cm margins (the exported
+#: document's page), in points; a matrix wider than what its block's names and shapes leave is written in
+#: blocks of columns, one block a line.
+LINE_POINTS = 481
+#: The space ``align*`` keeps between its column pairs (amsmath's \minalignsep), and a margin for the estimate.
+ALIGN_GAP = 10 + 24
+
+#: Estimated widths (points, 10pt Computer Modern) of what a matrix line shows: relations and binary
+#: operators with their spacing, Greek letters, brackets; letters and digits by class below.
+_POINTS = {"=": 13.4, "+": 12.2, "(": 3.9, ")": 3.9, "[": 2.8, "]": 2.8, ".": 2.8, ",": 2.8, "'": 2.8, "/": 5,
+           r"\approx": 13.4, r"\to": 15.5, r"\times": 12.2, r"\odot": 12.2, r"\cdot": 7.2, r"\Delta": 8.3,
+           r"\delta": 4.5, r"\lambda": 5.8, r"\nabla": 8.3, r"\partial": 5.7, r"\sum": 10.6, r"\phantom": 0}
+_TOKEN = re.compile(r"\\[a-zA-Z]+|\\.|.", re.S)
+_SILENT = {r"\left", r"\right", r"\mathrm", r"\mathbf", r"\text", r"\textstyle", r"\operatorname", r"\mathit"}
+
+
+def points(tex: str, size: float = 1.0, fraction: float = 1.0) -> float:
+    """An estimate of the width a LaTeX math string prints, in points at 10pt (``size``: its scale, 0.8 in a
+    script; ``fraction``: the scale of a fraction's parts, 0.8 in text style, as in a matrix's cells)."""
+    width, i, operand = 0.0, 0, False
+    while i < len(tex):
+        token = _TOKEN.match(tex, i).group()
+        i += len(token)
+        if token in "^_":  # a script: its group (or one token) at 80 % (cmr7 beside cmr10)
+            end = _group(tex, i) if tex[i:i + 1] == "{" else i + len(_TOKEN.match(tex, i).group())
+            width += points(tex[i:end].strip("{}") if tex[i:i + 1] == "{" else tex[i:end], size * 0.8, fraction)
+            i = end
+        elif token == r"\frac":
+            top_end = _group(tex, i)
+            bottom_end = _group(tex, top_end)
+            parts = (tex[i + 1:top_end - 1], tex[top_end + 1:bottom_end - 1])
+            width += max(points(p, size * fraction, fraction) for p in parts) + 2 * size
+            i, operand = bottom_end, True
+        elif token in _SILENT or token in "{} \t\n&":
+            continue
+        elif token == "-":  # a minus after an operand is binary (spaced), else a sign
+            width += (12.2 if operand else 7.8) * size
+            operand = False
+        else:
+            known = _POINTS.get(token)
+            width += size * (known if known is not None else 5 if token.isdigit() else 8.8 if token.isupper() or token[0] == "\\" else 5.8)
+            operand = token not in ("=", "+", r"\approx", r"\to", r"\times", r"\odot", r"\cdot", "(", "[")
+    return width
+
+
+def _cells(printer, m) -> list[list[str]]:
+    from ..engines.matrix import rows
+
+    # 1.5e-5 as 1.5 \cdot 10^{-5}: in math mode e-5 would read as e minus 5.
+    cell = lambda v: form(printer, v) if isinstance(v, (sp.Basic, Ordered, OrderedSum)) else _SCIENTIFIC.sub(r" \\cdot 10^{\1\2}", _num(v))  # noqa: E731
+    return [[cell(v) for v in row] for row in rows(m)]
+
+
+_SCIENTIFIC = re.compile(r"e\+?(-?)0*(\d+)$")
+
+
+def bmatrix(printer, m, columns: range | None = None) -> str:
+    """A matrix (or the given ``columns`` of it) as ``\\begin{bmatrix} ... \\end{bmatrix}`` (numbers at values,
+    the network's symbols otherwise)."""
+    cells = _cells(printer, m)
+    columns = columns or range(len(cells[0]))
+    body = r" \\ ".join(" & ".join(row[i] for i in columns) for row in cells)
+    return r"\begin{bmatrix} %s \end{bmatrix}" % body
+
+
+def _shape(n: int, k: int) -> str:
+    return r"%d \times %d" % (n, k)
+
+
+@record
+class _Row:
+    """A matrix line not yet laid out: the width it may take depends on its block's widest name and shape."""
+
+    lhs: str
+    name: str
+    m: object
+    shape: str
+
+
+def matrix_line(printer, lhs: str, name: str, m, shape: str) -> list[_Row]:
+    """``lhs &= [m] && (shape)``, laid out by :func:`laid_out` once the whole block is known."""
+    return [_Row(lhs, name, m, shape)]
+
+
+def laid_out(printer, lines: list) -> list[str]:
+    """The block's lines, each matrix in the width its ``align*`` columns leave: the line less the widest
+    name, the widest shape and the gaps."""
+    matrices = [x for x in lines if isinstance(x, _Row)]
+    lhs = max((points(x.lhs) for x in matrices), default=0)
+    shape = max((points("(%s)" % x.shape) for x in matrices), default=0)
+    room = LINE_POINTS - lhs - shape - ALIGN_GAP - _POINTS["="]
+    out = []
+    for x in lines:
+        out += _matrix_lines(printer, x.lhs, x.name, x.m, x.shape, room) if isinstance(x, _Row) else [x]
+    return out
+
+
+def _column_points(cells) -> list[float]:
+    # Each column as wide as its widest entry (text style: a fraction's parts in script size).
+    return [max(points(row[i], fraction=0.8) for row in cells) for i in range(len(cells[0]))]
+
+
+def _matrix_points(widths) -> float:
+    # The entries, 10pt between columns (2 \arraycolsep), the brackets.
+    return sum(widths) + 10 * (len(widths) - 1) + 8
+
+
+def _blocks(widths, room: float, count: int) -> list[range]:
+    """Columns packed left to right into blocks no wider than ``room`` (each block one column at least)."""
+    blocks, start = [], 0
+    for end in range(1, count + 1):
+        label = 3.5 * len("columns %d--%d of %d" % (start + 1, end, count))  # the label beneath, in script size
+        if end - start > 1 and max(_matrix_points(widths[start:end]), label) > room:
+            blocks.append(range(start, end - 1))
+            start = end - 1
+    return blocks + [range(start, count)]
+
+
+def _matrix_lines(printer, lhs: str, name: str, m, shape: str, room: float) -> list[str]:
+    """``lhs &= [m] && (shape)`` as aligned lines: a matrix wider than ``room`` points in blocks of
+    columns (each block's columns named beneath it), a column of long expressions one entry a line."""
+    from ..engines.matrix import rows
+
+    cells = _cells(printer, m)
+    widest, count = max(visible_width(c) for row in cells for c in row), len(cells[0])
+    if count == 1 and widest > MATRIX_WIDTH:  # symbolic z or delta of a wide layer: entry by entry, each broken if long
+        lines = [r"%s &= \begin{bmatrix} %s \end{bmatrix} && (%s)" % (
+            lhs, r" \\ ".join(r"(%s)_{%d}" % (name, j) for j in range(1, len(cells) + 1)), shape)]
+        for j, (entry,) in enumerate(rows(m), start=1):
+            lines += expression_lines(printer, r"(%s)_{%d}" % (name, j), entry, MATRIX_WIDTH)
+        return lines
+    widths = _column_points(cells)
+    if count == 1 or _matrix_points(widths) <= room:
+        return [r"%s &= %s && (%s)" % (lhs, bmatrix(printer, m), shape)]
+    blocks = _blocks(widths, room, count)
+    # Each block's columns written beneath it; the shape stays on the first line.
+    where = lambda b: r"columns } %d\text{--}%d" % (b[0] + 1, b[-1] + 1) if len(b) > 1 else r"column } %d" % (b[0] + 1)  # noqa: E731
+    block = lambda b: r"\underset{\text{%s \text{ of } %d}{%s}" % (where(b), count, bmatrix(printer, m, b))  # noqa: E731
+    return [r"%s &= %s && (%s)" % (lhs, block(blocks[0]), shape)] + [r"&\phantom{=}\ %s" % block(b) for b in blocks[1:]]
+
+
+def l2_term(m, l: int) -> str:
+    r"""`` + \lambda W^{[l]}`` with --l2 (a batch summed: ``m \lambda W^{[l]}``), else ""."""
+    if m.l2 is None:
+        return ""
+    return r" + %s\lambda W^{[%d]}" % ("m " if getattr(m, "reduction", "mean") == "sum" else "", l)
+
+
+def l2_line(m, printer) -> list[str]:
+    """The L2 strength, as a line of text (none without --l2)."""
+    if m.l2 is None:
+        return []
+    lam = sp.Rational(m.l2.numerator, m.l2.denominator)
+    # In the second column, as the pass headings: the shapes' column is too narrow for the words.
+    return [r"&\text{L2: } \lambda = %s \text{ (the loss adds } \tfrac{\lambda}{2} \textstyle\sum w^{2}\text{)}" % sp.latex(lam)]
+
+
+def layer_label(printer, layer) -> str:
+    """``layer 1 (H1, H2)`` as a line of text, as the text output labels each layer's rows; a long layer's
+    neurons as the first two and the last (the label stays within the line)."""
+    names = layer.names if len(layer.names) <= 6 else (*layer.names[:2], "...", layer.names[-1])
+    return r"&\quad\text{%s}" % printer.text(f"layer {layer.index} ({', '.join(names)}):")
+
+
+def matrix_lines(m, printer) -> list[str]:
+    """The matrix form as aligned lines: the forward pass, then the backward pass, each shape beside its matrix."""
+    L = len(m.layers)
+    loss = printer._print(m.loss_symbol)
+    W = lambda l: r"W^{[%d]}" % l  # noqa: E731
+    v = lambda name, l: r"%s^{[%d]}" % (name, l)  # noqa: E731
+    dW = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, W(l))  # noqa: E731
+    db = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, v("b", l))  # noqa: E731
+    lines = l2_line(m, printer) + [r"&\text{%s}" % printer.text("Forward pass:")]
+    lines += matrix_line(printer, v("a", 0), v("a", 0), m.inputs, _shape(len(m.layers[0].sources), 1))
+    for layer in m.layers:
+        l, (n, k) = layer.index, layer.shapes["W"]
+        lines.append(layer_label(printer, layer))
+        lines += matrix_line(printer, W(l), W(l), layer.W, _shape(n, k))
+        plus = ""
+        if layer.b is not None:
+            lines += matrix_line(printer, v("b", l), v("b", l), layer.b, _shape(n, 1))
+            plus = " + " + v("b", l)
+        lines += matrix_line(printer, r"%s = %s %s%s" % (v("z", l), W(l), v("a", l - 1), plus), v("z", l), layer.z_shown or layer.z,
+                             r"%s)(%s) \to (%s" % (_shape(n, k), _shape(k, 1), _shape(n, 1)))
+        lines += matrix_line(printer, r"%s = f(%s)" % (v("a", l), v("z", l)), v("a", l), layer.a, _shape(n, 1))
+    if m.loss_value is not None:
+        lines.append(r"%s &= %s" % (loss, _num(m.loss_value)))
+    lines.append(r"&\text{%s}" % printer.text("Backward pass:"))
+    for layer in reversed(m.layers):
+        l, (n, k) = layer.index, layer.shapes["W"]
+        lines.append(layer_label(printer, layer))
+        lines += matrix_line(printer, r"f'(%s)" % v("z", l), r"f'(%s)" % v("z", l), layer.fprime, _shape(n, 1))
+        if not m.at_values:  # the names the gradients use for the entries of delta^l
+            names = sp.Matrix([sp.Symbol(f"delta_{x}") for x in layer.names])
+            lines += matrix_line(printer, v(r"\delta", l), v(r"\delta", l), names, _shape(n, 1))
+        if l == L:
+            lines += matrix_line(printer, r"\nabla_{a} %s" % loss, r"\nabla_{a} %s" % loss, m.grad_a, _shape(n, 1))
+            lhs = r"%s = \nabla_{a} %s \odot f'(%s)" % (v(r"\delta", l), loss, v("z", l))
+            lines += matrix_line(printer, lhs, v(r"\delta", l), layer.delta_shown or layer.delta, _shape(n, 1))
+        else:
+            nxt = m.layers[l].shapes["W"][0]
+            lhs = r"%s = \left((%s)^{T} %s\right) \odot f'(%s)" % (v(r"\delta", l), W(l + 1), v(r"\delta", l + 1), v("z", l))
+            lines += matrix_line(printer, lhs, v(r"\delta", l), layer.delta_shown or layer.delta, r"%s)(%s) \to (%s" % (_shape(n, nxt), _shape(nxt, 1), _shape(n, 1)))
+        lines += matrix_line(printer, r"%s = %s (%s)^{T}%s" % (dW(l), v(r"\delta", l), v("a", l - 1), l2_term(m, l)), dW(l), layer.grad_W,
+                             r"%s)(%s) \to (%s" % (_shape(n, 1), _shape(1, k), _shape(n, k)))
+        if layer.grad_b is not None:
+            lines += matrix_line(printer, r"%s = %s" % (db(l), v(r"\delta", l)), db(l), layer.grad_b, _shape(n, 1))
+    return laid_out(printer, lines)
+
+
+def batch_matrix_lines(b, printer) -> list[str]:
+    """The matrix form over a batch as aligned lines: Z, A and Delta with a column per sample, every shape."""
+    L, m = len(b.layers), b.size
+    loss = printer._print(b.loss_symbol)
+    scale = r"\frac{1}{m} " if b.reduction == "mean" else ""
+    W = lambda l: r"W^{[%d]}" % l  # noqa: E731
+    v = lambda name, l: r"%s^{[%d]}" % (name, l)  # noqa: E731
+    dW = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, W(l))  # noqa: E731
+    db = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, v("b", l))  # noqa: E731
+    lines = l2_line(b, printer) + [r"&\text{%s}" % printer.text(f"Forward pass, a column per sample (m = {m}):")]
+    lines += matrix_line(printer, v("A", 0), v("A", 0), b.inputs, _shape(*b.layers[0].A_prev_shape))
+    for layer in b.layers:
+        l, (n, k), nm = layer.index, layer.shapes["W"], _shape(*layer.delta_shape)
+        lines.append(layer_label(printer, layer))
+        lines += matrix_line(printer, W(l), W(l), layer.W, _shape(n, k))
+        plus = ""
+        if layer.b is not None:
+            lines += matrix_line(printer, v("b", l), v("b", l), layer.b, _shape(n, 1))
+            plus = r" + %s \mathbf{1}^{T}" % v("b", l)
+        lines += matrix_line(printer, r"%s = %s %s%s" % (v("Z", l), W(l), v("A", l - 1), plus), v("Z", l), layer.Z,
+                             r"%s)(%s) \to (%s" % (_shape(n, k), _shape(k, m), nm))
+        lines += matrix_line(printer, r"%s = f(%s)" % (v("A", l), v("Z", l)), v("A", l), layer.A, nm)
+    lines.append(r"%s &= %s && \text{%s}" % (loss, _num(b.loss_value), printer.text(f"the {b.reduction} over the samples")))
+    lines.append(r"&\text{%s}" % printer.text("Backward pass:"))
+    for layer in reversed(b.layers):
+        l, (n, k), nm = layer.index, layer.shapes["W"], _shape(*layer.delta_shape)
+        lines.append(layer_label(printer, layer))
+        lines += matrix_line(printer, r"f'(%s)" % v("Z", l), r"f'(%s)" % v("Z", l), layer.fprime, nm)
+        if l == L:
+            lines += matrix_line(printer, r"\nabla_{A} %s" % loss, r"\nabla_{A} %s" % loss, b.grad_A, nm)
+            lhs = r"%s = \nabla_{A} %s \odot f'(%s)" % (v(r"\Delta", l), loss, v("Z", l))
+            lines += matrix_line(printer, lhs, v(r"\Delta", l), layer.Delta, nm)
+        else:
+            nxt = b.layers[l].shapes["W"][0]
+            lhs = r"%s = \left((%s)^{T} %s\right) \odot f'(%s)" % (v(r"\Delta", l), W(l + 1), v(r"\Delta", l + 1), v("Z", l))
+            lines += matrix_line(printer, lhs, v(r"\Delta", l), layer.Delta, r"%s)(%s) \to (%s" % (_shape(n, nxt), _shape(nxt, m), nm))
+        lines += matrix_line(printer, r"%s = %s%s (%s)^{T}%s" % (dW(l), scale, v(r"\Delta", l), v("A", l - 1), l2_term(b, l)), dW(l), layer.grad_W,
+                             r"%s)(%s) \to (%s" % (nm, _shape(m, k), _shape(n, k)))
+        if layer.grad_b is not None:
+            lines += matrix_line(printer, r"%s = %s%s \mathbf{1}" % (db(l), scale, v(r"\Delta", l)), db(l), layer.grad_b,
+                                 r"%s)(%s) \to (%s" % (nm, _shape(m, 1), _shape(n, 1)))
+    return laid_out(printer, lines)
+
+
+def matrix_verdict(m, printer) -> str:
+    """The entry check as a paragraph."""
+    from .text import matrix_check
+
+    return r"\noindent %s.\par" % printer.text(matrix_check(m.check))
+
+
+def matrix(m) -> str:
+    """``derivchain matrix`` as an ``align*`` block (``bmatrix``, shapes on the right), then the entry check."""
+    printer = printer_for(m.network)
+    return _comment(f"matrix form; {m.network.summary()}") + "\n" + align(matrix_lines(m, printer)) + "\n" + matrix_verdict(m, printer)
+
+
+def batch_matrix(b) -> str:
+    """``derivchain matrix`` with a batch, as :func:`matrix`: a column per sample."""
+    printer = printer_for(b.network)
+    head = _comment(f"matrix form over a batch of {b.size} samples ({b.reduction}); {b.network.summary()}")
+    return head + "\n" + align(batch_matrix_lines(b, printer)) + "\n" + matrix_verdict(b, printer)

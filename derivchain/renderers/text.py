@@ -1,0 +1,684 @@
+"""Plain text: one :class:`Line` at a time, every expression printed so that it parses back.
+
+Each function takes one kind of result and yields lines; :func:`derivchain.renderers.emit` writes them
+(styled and wrapped between top-level terms on a terminal, unwrapped to a pipe or file).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import sympy as sp
+
+from sympy.printing.precedence import PRECEDENCE, precedence
+from sympy.printing.printer import Printer
+from sympy.printing.str import StrPrinter
+
+from ..record import record
+from ..verification.chains import Chain, path_chain
+from ..engines.forms import Ordered, OrderedSum
+from .fitting import fits, too_large_note
+from .shown import notes as derivation_notes, shown as shown_of
+
+
+def negative(expr: sp.Expr) -> bool:
+    """``expr.could_extract_minus_sign()``; for a product read off its number, without building ``-expr``
+    to compare (a product equals its negation only with zoo or nan as its number, which is not negative
+    anyway; a table asks of every row's product)."""
+    if expr.is_Mul:
+        c = expr.args[0]
+        return bool(c.is_Number and c.is_extended_negative)
+    return expr.could_extract_minus_sign()
+
+
+def activation_first(expr: sp.Expr) -> tuple[list[sp.Expr], sp.Expr] | None:
+    """A product's activation derivatives o*(1 - o) pulled to the front, each kept beside its factor.
+
+    SymPy's order writes ``H5*W13*(1 - H5)``; the sources write ``H5*(1 - H5)*W13``. Returns the
+    paired factors in order and the rest of the product, or None when nothing is paired.
+    """
+    if not expr.is_Mul or negative(expr):
+        return None
+    args = expr.args
+    present = set(args)
+    pairs: list[sp.Expr] = []
+    for a in args:
+        if a.is_Add and len(a.args) == 2 and sp.S.One in a.args:
+            # 1 - o is Add(1, Mul(-1, o)): read o off it rather than build -(-o) (a new Mul per factor).
+            minus = a.args[0] if a.args[1] is sp.S.One else a.args[1]
+            if not (minus.is_Mul and len(minus.args) == 2 and minus.args[0] is sp.S.NegativeOne):
+                continue
+            o = minus.args[1]
+            if o.is_Symbol and o in present and o not in pairs:
+                pairs += [o, a]
+    if not pairs:
+        return None
+    taken = set(pairs)
+    rest = [a for a in args if a not in taken]
+    # What is left of a product in SymPy's canonical form is still in it: no flattening and sorting again.
+    return pairs, sp.Mul._from_args(rest) if len(rest) > 1 else rest[0] if rest else sp.S.One
+
+
+def with_activation_first(printer, expr: sp.Expr, separator: str) -> str | None:
+    """A product printed with its activation derivatives in front (see :func:`activation_first`), its
+    factors joined by ``separator``; None when it has none (the printer's own way then)."""
+    if expr.is_Mul and negative(expr):
+        # -H5*(1 - H5)*W13: the sign in front, the pair still together.
+        inner = with_activation_first(printer, -expr, separator)
+        return None if inner is None else "-" + inner
+    split = activation_first(expr)
+    if split is None:
+        return None
+    pairs, rest = split
+    coefficient, rest = rest.as_coeff_Mul()
+    parts = [printer._print(coefficient)] if coefficient != 1 else []  # 2*Out*(1 - Out)*X1: the number first
+    parts += [printer.factor(f) for f in pairs]
+    if rest != 1:
+        # What is left has no pair: a plain product prints directly (no memo entry for a row's own product).
+        parts.append((printer._plain_product(rest) or printer._print(rest)) if rest.is_Mul else printer.factor(rest))
+    return separator.join(parts)
+
+
+def remembered(memo: dict, expr, make):
+    """``memo[expr]``, made by ``make()`` the first time: a printer's each subexpression printed once
+    (bounded: cleared past 100,000 entries, so a long session does not grow without end)."""
+    hit = memo.get(expr)
+    if hit is None:
+        if len(memo) > 100_000:
+            memo.clear()
+        hit = memo[expr] = make()
+    return hit
+
+
+_TERMS: dict = {}
+
+
+def ordered_terms(printer, expr, order=None) -> list:
+    """``printer._as_ordered_terms(expr, order)``, SymPy's sort of a sum's terms done once for every
+    printer: a table row prints the same sums as text and as LaTeX, and LaTeX lays long ones out again."""
+    order = order or printer.order
+    # By identity, the sum kept beside its terms (so its id stays its own); a few thousand kept, the
+    # sums being a row's own (nothing per row outlives the next few rows).
+    key = (id(expr), order)
+    hit = _TERMS.get(key)
+    if hit is None:
+        if len(_TERMS) > 5_000:
+            _TERMS.clear()
+        fast = _lex_terms(expr) if order in (None, "lex") else None
+        hit = _TERMS[key] = (expr, tuple(Printer._as_ordered_terms(printer, expr, order) if fast is None else fast))
+    return list(hit[1])
+
+
+_POWER: dict = {}  # id(factor) -> (factor, base, exponent), as decompose_power gives them
+_SORT_KEY: dict = {}  # id(expression) -> (expression, its default_sort_key)
+
+
+def sort_key(e):
+    """``default_sort_key(e)``, kept per expression (a table orders the same factors in every row)."""
+    # By identity, the expression kept beside its key: these memos outlive a network, and an equal
+    # expression of the next one would be compared with it node by node (a second table in a session).
+    hit = _SORT_KEY.get(id(e))
+    if hit is None:
+        if len(_SORT_KEY) > 100_000:
+            _SORT_KEY.clear()
+        hit = _SORT_KEY[id(e)] = (e, sp.default_sort_key(e))
+    return hit[1]
+
+
+def _lex_terms(expr) -> list | None:
+    """``expr.as_ordered_terms()`` (SymPy's lex order of a sum's terms) for a sum of more than two terms
+    whose coefficients are rationals and whose other factors are commutative and not numbers, else None.
+
+    The same computation as SymPy's ``as_terms`` and its sort key, with what each factor contributes
+    (its base and exponent, the base's sort key) kept across sums: a table's rows add up terms made of
+    the same few hundred factors, which SymPy decomposes again in every sum (a third of a JSON row)."""
+    from sympy.core.exprtools import decompose_power
+
+    if not expr.is_Add or len(expr.args) < 3:  # SymPy special-cases some two-term sums (1 - x)
+        return None
+    if len(_POWER) > 100_000:
+        _POWER.clear()
+    terms, gens = [], set()
+    for term in expr.args:
+        coeff, rest = term.as_coeff_Mul()
+        if not coeff.is_Rational or abs(coeff.p) >= 2**53 or coeff.q >= 2**53:
+            return None  # complex(coeff) through evalf: kept to SymPy
+        powers = {}
+        for factor in (() if rest is sp.S.One else sp.Mul.make_args(rest)):
+            known = _POWER.get(id(factor))  # by identity, as sort_key's
+            if known is None:
+                if factor.is_number or not factor.is_commutative:
+                    return None
+                known = _POWER[id(factor)] = (factor, *decompose_power(factor))
+            powers[known[1]] = known[2]
+            gens.add(known[1])
+        # complex(Rational) is its correctly rounded double, as p / q is.
+        terms.append((term, coeff.p / coeff.q, powers))
+    index = {g: i for i, g in enumerate(sorted(gens, key=sort_key))}
+
+    def key(item):
+        # SymPy's key for lex order: the exponents negated, no non-commutative part, then the coefficient.
+        _, re, powers = item
+        monom = [0] * len(index)
+        for base, e in powers.items():
+            monom[index[base]] = -e
+        return tuple(monom), (), ((False, 0.0), (re, 0.0))
+
+    return [term for term, _, _ in sorted(terms, key=key)]
+
+
+class TextPrinter(StrPrinter):
+    """Plain text that parses back: SymPy's str, pending derivatives as dH4/dW1, activation derivatives
+    beside their factor (``H5*(1 - H5)*W13``)."""
+
+    def __init__(self, settings=None):
+        super().__init__(settings)
+        self._memo: dict = {}
+        self._factors: dict = {}
+
+    def _print(self, expr, **kwargs):
+        # A subexpression prints the same wherever it appears (the parent adds any brackets), and a
+        # table's rows repeat many (each neuron's factor, the deltas): print each once, as LaTeX does.
+        if kwargs or not isinstance(expr, sp.Basic) or not expr.args:
+            return super()._print(expr, **kwargs)
+        # By identity (see sort_key): this printer serves every network of a session.
+        return remembered(self._memo, id(expr), lambda: (expr, super(TextPrinter, self)._print(expr)))[1]
+
+    def _as_ordered_terms(self, expr, order=None):
+        return ordered_terms(self, expr, order)
+
+    def _print_Derivative(self, e):
+        inner, (w, _) = e.args[0], e.args[1]
+        if inner.is_Symbol:
+            return f"d{_name(inner)}/d{_name(w)}"
+        return f"d/d{w}({self._print(inner)})"
+
+    def _print_Mul(self, expr):
+        return with_activation_first(self, expr, "*") or self._plain_product(expr) or super()._print_Mul(expr)
+
+    def _print_Add(self, expr, order=None):
+        # SymPy's, but a product's precedence is not asked for: it is Mul's, or Add's own when it is
+        # negative, never below the sum's, so a product is never bracketed (asking builds its negation).
+        prec = precedence(expr)
+        out = []
+        for term in self._as_ordered_terms(expr, order=order):
+            t = self._print(term)
+            sign = "+"
+            if t.startswith("-") and not term.is_Add:
+                sign, t = "-", t[1:]
+            out += [sign, t if term.is_Mul or not (precedence(term) < prec or term.is_Add) else "(%s)" % t]
+        sign = out.pop(0)
+        return ("" if sign == "+" else sign) + " ".join(out)
+
+    def _plain_product(self, expr) -> str | None:
+        """What SymPy prints for a product of commutative factors none of which is a number or a power
+        (``H12*W515*(Out - Y)``: each factor, bracketed where a product needs it, in SymPy's order),
+        each factor's part kept across products (a table prints the same factors in every row); None
+        for any other product (SymPy's general way then)."""
+        args = expr.args
+        if any(a.is_Number or a.is_Pow or not a.is_commutative for a in args):
+            return None
+        return "*".join(self._factor_text(a) for a in sorted(args, key=sort_key))
+
+    def _factor_text(self, a) -> str:
+        hit = self._factors.get(id(a))  # by identity, as _print's memo
+        if hit is None:
+            if len(self._factors) > 100_000:
+                self._factors.clear()
+            hit = self._factors[id(a)] = (a, self.parenthesize(a, PRECEDENCE["Mul"], strict=False))
+        return hit[1]
+
+    def parenthesize(self, item, level, strict=False):
+        # dOut/dW1 inside a product reads as one factor only in brackets: (Out - Y)*(dOut/dW1).
+        if isinstance(item, sp.Derivative) and item.args[0].is_Symbol:
+            return f"({self._print(item)})"
+        return super().parenthesize(item, level, strict)
+
+    def factor(self, expr) -> str:
+        """One factor of a product, parenthesised when it is a sum, negative, or a quotient."""
+        out = self._print(expr)
+        if isinstance(expr, sp.Expr) and (expr.is_Add or negative(expr) or "/" in out and not expr.is_Function):
+            return f"({out})"
+        return out
+
+    def product(self, factors) -> str:
+        """Factors joined by `` * `` in the given order (SymPy's Mul would sort them)."""
+        return " * ".join(self.factor(f) for f in factors)
+
+
+_TEXT = TextPrinter()
+
+
+def text(expr) -> str:
+    """Plain text for an expression; it parses back with :func:`derivchain.symbolic.parse.parse_expression`."""
+    return _TEXT.doprint(expr)
+
+_P = _TEXT
+
+#: What every format says when a derivation's three numbers disagree at the given values.
+DISAGREE = ("the three results differ here beyond the digits shown: at values this extreme (a saturated activation, a huge input) the working precision is lost in some forms; do not trust these numbers")
+
+
+@record
+class Line:
+    """One line of text output: its text, a style for terminals, and the label it starts with."""
+
+    text: str
+    style: str = ""
+    label: str = ""  # printed bold on a terminal; part of ``text``
+    prose: bool = False  # words, not an expression: a terminal may wrap it between any two words
+
+
+def _line(label: str, body: str = "", style: str = "", prose: bool = False) -> Line:
+    return Line(f"{label}{body}", style, label, prose)
+
+
+def expr(e) -> str:
+    """One form as text: an expression, or an ordered product or sum printed in its own order
+    (past the printing limit, a note saying so)."""
+    if isinstance(e, (sp.Basic, Ordered, OrderedSum)) and not isinstance(e, sp.Derivative) and not fits(e):
+        return f"[{too_large_note()}]"
+    if isinstance(e, Ordered):
+        return ("*" if e.compact else " * ").join(_factor(f) for f in e.factors)
+    if isinstance(e, OrderedSum):
+        out = expr(e.terms[0])
+        for t in e.terms[1:]:
+            piece = expr(t)
+            out += f" - {piece[1:]}" if piece.startswith("-") else f" + {piece}"
+        return out
+    if isinstance(e, sp.Derivative) and e.args[0].is_Symbol:
+        return f"d{_name(e.args[0])}/d{_name(e.args[1][0])}"
+    return _P.doprint(e)
+
+
+def _name(s: sp.Symbol) -> str:
+    # A plain symbol prints as its name (str() would set up a SymPy printer for it, on every row of a table).
+    return s.name if type(s) is sp.Symbol else str(s)
+
+
+def _factor(f) -> str:
+    if isinstance(f, OrderedSum):
+        return f"({expr(f)})" if len(f.terms) > 1 else expr(f)
+    if isinstance(f, Ordered):
+        return expr(f)
+    return _P.factor(f)
+
+
+def chain_text(c: Chain, lhs: str | None = None) -> str:
+    """``lhs = f1 = f2``; a link that was not shown equal is printed ``=?`` (it never is, by the tests)."""
+    out = lhs if lhs is not None else expr(c.lhs)
+    for i, form in enumerate(c.forms):
+        sign = " = " if i == 0 or c.links[i - 1].equal else " =? "
+        out += sign + expr(form)
+    return out
+
+
+def _reasons(c: Chain, indent: str) -> Iterator[Line]:
+    for reason in c.reasons:
+        if reason:
+            yield Line(f"{indent}({reason})", "dim", prose=True)
+
+
+def more_paths(n: int) -> str:
+    """``1 more path``, ``97 more paths``."""
+    return f"{n} more path{'' if n == 1 else 's'}"
+
+
+def partials(path) -> str:
+    """``dLoss/dOut * dOut/dH4 * dH4/dW7``."""
+    return " * ".join(str(f) for f in path.factors)
+
+
+def paths(listing) -> Iterator[Line]:
+    """``derivchain paths``: how many, then each listed path with its chain of partials."""
+    noun = "path" if listing.count == 1 else "paths"
+    yield _line(f"{listing.count} {noun} from {listing.parameter} to the loss", style="bold")
+    yield from _path_lines(listing.paths, listing.count)
+
+
+def _path_lines(listed, count) -> Iterator[Line]:
+    for i, p in enumerate(listed, start=1):
+        yield Line(f"  path {i}: {p.arrow()}", "green")
+        c = path_chain(p)
+        yield Line("    " + chain_text(c, partials(p)))
+    if len(listed) < count:
+        yield Line(f"  ... {more_paths(count - len(listed))} not shown (raise --max-paths to see them)", "yellow")
+
+
+def derivation(d) -> Iterator[Line]:
+    """Everything ``derivchain grad`` prints, in order."""
+    w = d.parameter.name
+    lhs = expr(d.lhs)
+    yield _line("Network: ", d.network.summary(), prose=True)
+    noun = "path" if d.path_count == 1 else "paths"
+    yield _line(f"{lhs}: {d.path_count} {noun} from {w} to the loss", style="bold")
+    for i, (p, c) in enumerate(zip(d.paths, d.path_chains), start=1):
+        yield Line(f"  path {i}: {p.arrow()}", "green")
+        yield Line("    " + chain_text(c, partials(p)))
+    if not d.path_sum.listed_all:
+        yield Line(f"  ... {more_paths(d.path_count - len(d.paths))} not shown (raise --max-paths to see them)", "yellow", prose=True)
+    yield _line("Sum over paths: ", chain_text(d.sum_chain))
+    if not d.path_sum.enumerated:
+        yield Line(f"  ({d.path_sum.how})", "dim", prose=True)
+    yield _line("Backpropagation: ", chain_text(d.entry_chain))
+    for c in d.delta_chains:
+        yield Line("  " + chain_text(c))
+        yield from _reasons(c, "    ")
+        cond = d.conditional(c.lhs)
+        if cond is not None:
+            where = f"{expr(cond.equation[0])} = {expr(cond.equation[1])}"
+            yield Line(f"    where {where} ({cond.condition}): {c.lhs} = {expr(cond.value)}", "" if cond.verdict.equal else "red")
+    for case in d.cases():
+        yield _line(f"Case {case.condition}: ", f"{lhs} = {expr(case.value)}")
+    shown = shown_of(d).direct_shown
+    if shown is None:
+        yield _line("Direct: ", "not printed (too large; compared in full by the verdict)")
+    else:
+        label = "Direct: " if shown_of(d).direct_in_full else "Direct (whole neurons written as their symbols): "
+        yield _line(label, f"{lhs} = {expr(shown)}")
+    yield verdict(d.verdict)
+    for note in derivation_notes(d):
+        yield Line(f"Note: {note}", "dim", prose=True)
+
+
+def verdict(v) -> Line:
+    """``Verdict: equal [expansion] ...``."""
+    style = "bold green" if v.equal else "bold red"
+    return Line(f"Verdict: {v.word} [{v.method}] {v.detail}", style, "Verdict: ", prose=True)
+
+
+def values(at) -> Iterator[Line]:
+    """A derivation's numbers: each neuron, the loss, each path's factors and term, the three results."""
+    d = at.derivation
+    how = arithmetic(at.exact, "exact")
+    yield _line(f"At the given values ({how}):", style="bold")
+    for name, z, o in at.neurons:
+        yield Line(f"  {name}: z = {z}, output = {o}" if z is not None else f"  {name} = {o}")
+    yield Line(f"  {d.network.loss_symbol} = {at.loss}")
+    for path, (factors, term) in zip(d.paths, at.paths):
+        yield Line(f"  {path.arrow()}: " + " * ".join(str(f) for f in factors) + f" = {term}")
+    lhs = expr(d.lhs)
+    yield Line(f"  {lhs}: sum over paths = {at.path_sum}, backprop = {at.backprop}, direct = {at.direct}")
+    if not at.agree:
+        yield Line(f"Warning: {DISAGREE}", "bold red", prose=True)
+
+
+def derivation_at_values(at) -> Iterator[Line]:
+    """``grad --values``: the derivation, then its numbers."""
+    yield from derivation(at.derivation)
+    yield from values(at)
+
+
+def batch_form(b) -> str:
+    """The batch gradient as the reduction over samples of the one verified single-sample form."""
+    d = b.derivation
+    lead = "(1/m) * sum" if b.reduction == "mean" else "sum"
+    return f"{expr(d.lhs)} = {lead} over samples s of [{expr(d.backprop.local)}]_s, m = {len(b.samples)}"
+
+
+def batch_values(b) -> Iterator[Line]:
+    """Each sample's loss and three results, then the batch's (their mean or sum)."""
+    m = len(b.samples)
+    loss = b.derivation.network.loss_symbol
+    yield _line(f"Batch of {m} sample{'s' if m != 1 else ''}, reduction {b.reduction} ({arithmetic(b.exact, 'exact')}):",
+                style="bold", prose=True)
+    yield Line("  " + batch_form(b))
+    for i, at in enumerate(b.samples, start=1):
+        yield Line(f"  sample {i}: {loss} = {at.loss}; sum over paths = {at.path_sum}, backprop = {at.backprop}, direct = {at.direct}")
+    yield Line(f"  batch ({b.reduction}): {loss} = {b.loss}; sum over paths = {b.path_sum}, backprop = {b.backprop}, "
+               f"direct = {b.direct}", "bold")
+    if not b.agree:
+        yield Line(f"Warning: {DISAGREE}", "bold red", prose=True)
+
+
+def batch_at_values(b) -> Iterator[Line]:
+    """``grad --values`` with a batch: the derivation, then each sample's numbers and the batch's."""
+    yield from derivation(b.derivation)
+    yield from batch_values(b)
+
+
+def batch_words(r) -> str:
+    """How a descent used its batch, e.g. ``batch of 4 samples, mini-batches of 2 in file order, reduction mean``."""
+    if not r.samples:
+        return ""
+    m = r.samples
+    size = f", mini-batches of {r.batch_size} in file order, {r.epochs} epoch{'s' if r.epochs != 1 else ''}" if r.batch_size else ", full batch"
+    return f"batch of {m} sample{'s' if m != 1 else ''}{size}, reduction {r.reduction}"
+
+
+def network(net) -> Iterator[Line]:
+    """Everything ``derivchain show`` prints: summary, equations, outputs nested and expanded, loss."""
+    yield _line("Network: ", net.summary(), prose=True)
+    yield Line(f"Inputs: {', '.join(s.name for s in net.inputs) or 'none'}; targets: {', '.join(s.name for s in net.targets) or 'none'}")
+    yield Line(f"Parameters: {net.describe_parameters(leaves=False)}")
+    yield _line("Equations:", style="bold")
+    for n in net.neurons:
+        yield Line(f"  {n.name} = {expr(n.equation)}")
+    yield _line(f"{net.loss_symbol} = ", expr(net.loss_local))
+    for n in net.outputs:
+        yield _line(f"{n.name} nested: ", expr(net.substitution[n.symbol]))
+        value = net.expanded_output(n)
+        yield _line(f"{n.name} expanded: ", expr(value) if value is not None else "not expanded: more than 2000 terms")
+
+
+def formula(f) -> Iterator[Line]:
+    """The general backpropagation equations, then their instance for one parameter."""
+    yield _line(f"Backpropagation at an arbitrary layer ({f.where}):", style="bold")
+    for line in f.text:
+        yield Line("  " + line)
+    bp = f.instance
+    if bp is None:
+        return
+    from ..verification.derivation import delta_chain, entry_chain
+
+    net = f.network
+    yield _line(f"For {bp.parameter}:", style="bold")
+    yield Line("  " + chain_text(entry_chain(net, bp)))
+    for eq in bp.deltas:
+        c = delta_chain(net, eq)
+        yield Line("  " + chain_text(c))
+        yield from _reasons(c, "    ")
+
+
+def steps(s) -> Iterator[Line]:
+    """The step-by-step derivation: one line per rewriting, the reason after it."""
+    yield _line(f"d{s.network.loss_symbol}/d{s.parameter}, step by step:", style="bold")
+    for i, st in enumerate(s.steps):
+        sign = "    " if i == 0 else ("  = " if s.links[i - 1].equal else "  =?")
+        yield Line(f"{sign}{expr(st.expr)}")
+        if i:
+            yield Line(f"      [{st.reason}]", "dim")
+
+
+def descent(r) -> Iterator[Line]:
+    """Gradient descent: the table of parameters (old value, gradient, new value) and the losses."""
+    first, last = r.steps[0], r.steps[-1]
+    n = len(r.steps)
+    how = arithmetic(r.exact)
+    yield _line("Network: ", r.network.summary(), prose=True)
+    yield _line(f"gradient descent, lr = {learning_rate(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", style="bold", prose=True)
+    if r.samples:
+        yield Line(f"{batch_words(r)}; each loss is the whole batch's")
+    rows = [("parameter", "old value", "gradient" + (" (first step)" if n > 1 else ""), "new value")]
+    rows += [(name, str(r.initial[name]), str(first.gradients[name]), str(last.updated[name])) for name in r.trained]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for k, row in enumerate(rows):
+        yield Line("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip(), "bold" if k == 0 else "")
+    if r.frozen:
+        yield Line(f"kept fixed: {', '.join(r.frozen)}")
+    yield Line(f"loss before: {first.loss}")
+    if n > 1:
+        for i, st in enumerate(r.steps[1:], start=1):
+            yield Line(f"loss after step {i}: {st.loss}")
+    yield Line(f"loss after: {last.loss_after}")
+
+
+def learning_rate(lr) -> str:
+    """The learning rate as the values are printed: exactly (0.5, 1/3 (~0.333...))."""
+    from ..model.values import Number
+
+    return str(Number(lr, True))
+
+
+def arithmetic(exact: bool, exact_text: str = "exact arithmetic") -> str:
+    """How the numbers were computed, as every format says it."""
+    return exact_text if exact else "50-digit arithmetic, 15 significant digits shown"
+
+
+TABLE_HEADER = f"{'parameter':<10} {'paths':>7}  {'verdict':<10} {'method':<20} gradient"
+#: Where the gradient column starts: continuation lines on a terminal are indented to it.
+TABLE_GRADIENT_COLUMN = len(TABLE_HEADER) - len("gradient")
+
+
+def table_header(table) -> Iterator[Line]:
+    """The network line and the column titles of ``derivchain table``."""
+    yield _line("Network: ", table.network.summary(), prose=True)
+    yield Line(TABLE_HEADER, "bold")
+
+
+def table_row(d) -> Iterator[Line]:
+    """One row: parameter, path count, verdict, method, the backprop gradient in neuron symbols."""
+    style = "" if d.verdict.equal else "red"
+    yield Line(f"{d.parameter.name:<10} {d.path_count:>7}  {d.verdict.word:<10} {d.verdict.method:<20} {expr(d.backprop.local)}", style)
+
+
+def table_footer(table) -> Iterator[Line]:
+    """Nothing after the rows in text."""
+    return iter(())
+
+
+# --- the matrix form --------------------------------------------------------------------------------
+def _cell(v) -> str:
+    return expr(v) if isinstance(v, (sp.Basic, Ordered, OrderedSum)) else str(v)
+
+
+def bracketed(m) -> str:
+    """A matrix on one line, rows separated by ``;``: ``[W1, W2; W3, W4]`` (a column: ``[X1; X2]``)."""
+    from ..engines.matrix import rows
+
+    return "[" + "; ".join(", ".join(_cell(v) for v in row) for row in rows(m)) + "]"
+
+
+def shape(rows: int, cols: int) -> str:
+    """``3x2``."""
+    return f"{rows}x{cols}"
+
+
+def matrix_check(check) -> str:
+    """``Verified: 14 of 14 gradient entries ...`` (never "equal" unless every entry was verified)."""
+    how = ", ".join(f"{method}: {n}" for method, n in check.methods if n)
+    if check.equal:
+        return (f"Verified: {check.verified} of {check.total} gradient entries equal the scalar derivation of their weight "
+                f"({check.against}; {how})")
+    shown = "; ".join(check.failures[:5]) + (" ..." if len(check.failures) > 5 else "")
+    return f"NOT verified: {check.verified} of {check.total} gradient entries agree with the scalar derivation; {shown}"
+
+
+def l2_term(m, l: object = "l") -> str:
+    """`` + lambda W^l`` with --l2 (a batch summed: ``m lambda W^l``, each sample's loss holding the term), else ""."""
+    if m.l2 is None:
+        return ""
+    return f" + {'m ' if getattr(m, 'reduction', 'mean') == 'sum' else ''}lambda W^{l}"
+
+
+def l2_line(m) -> Iterator[Line]:
+    """What --l2 adds to the loss and to each dL/dW^l (nothing without it)."""
+    if m.l2 is not None:
+        yield Line(f"  L2: lambda = {m.l2}; the loss adds lambda/2 * (sum of squared weights, biases excluded), "
+                   f"so d{m.loss_symbol.name}/dW^l gains{l2_term(m).removeprefix(' +')}")
+
+
+def matrix(m) -> Iterator[Line]:
+    """``derivchain matrix``: the forward pass, then the backward pass, layer by layer, every shape printed."""
+    loss = m.loss_symbol.name
+    L = len(m.layers)
+    yield _line("Network: ", m.network.summary(), prose=True)
+    where = f" at the given values ({arithmetic(m.exact, 'exact')})" if m.at_values else ", symbolic"
+    yield _line(f"Matrix form{where}: W^l has a row per neuron of layer l and a column per neuron of layer l-1 "
+                "(layer 0 is the input)", style="bold", prose=True)
+    b = " + b^l" if m.layers[0].b is not None else ""
+    yield Line(f"  z^l = W^l a^(l-1){b},  a^l = f(z^l)")
+    yield Line(f"  delta^{L} = grad_a {loss} ⊙ f'(z^{L}),  delta^l = ((W^(l+1))^T delta^(l+1)) ⊙ f'(z^l)")
+    yield Line(f"  d{loss}/dW^l = delta^l (a^(l-1))^T{l2_term(m)}" + (f",  d{loss}/db^l = delta^l" if b else ""))
+    yield from l2_line(m)
+    yield _line("Forward:", style="bold")
+    yield Line(f"  a^0: {shape(len(m.layers[0].sources), 1)} = {bracketed(m.inputs)}")
+    for layer in m.layers:
+        l, s = layer.index, layer.shapes
+        n, k = s["W"]
+        yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
+        yield Line(f"    W^{l}: {shape(n, k)} = {bracketed(layer.W)}")
+        if layer.b is not None:
+            yield Line(f"    b^{l}: {shape(n, 1)} = {bracketed(layer.b)}")
+        yield Line(f"    z^{l} = W^{l} a^{l - 1}{f' + b^{l}' if layer.b is not None else ''}: "
+                   f"({shape(n, k)})({shape(k, 1)}) -> {shape(n, 1)} = {bracketed(layer.z_shown or layer.z)}")
+        yield Line(f"    a^{l} = f(z^{l}): {shape(n, 1)} = {bracketed(layer.a)}")
+    if m.loss_value is not None:
+        yield Line(f"  {loss} = {m.loss_value}")
+    yield _line("Backward:", style="bold")
+    for layer in reversed(m.layers):
+        l, (n, k) = layer.index, layer.shapes["W"]
+        yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
+        yield Line(f"    f'(z^{l}): {shape(n, 1)} = {bracketed(layer.fprime)}")
+        names = "" if m.at_values else " = [" + "; ".join(f"delta_{x}" for x in layer.names) + "]"
+        if l == L:
+            yield Line(f"    grad_a {loss}: {shape(n, 1)} = {bracketed(m.grad_a)}")
+            yield Line(f"    delta^{l}{names} = grad_a {loss} ⊙ f'(z^{l}): {shape(n, 1)} = {bracketed(layer.delta_shown or layer.delta)}")
+        else:
+            m_next = m.layers[l].shapes["W"][0]
+            yield Line(f"    delta^{l}{names} = ((W^{l + 1})^T delta^{l + 1}) ⊙ f'(z^{l}): ({shape(n, m_next)})({shape(m_next, 1)}) "
+                       f"-> {shape(n, 1)} = {bracketed(layer.delta_shown or layer.delta)}")
+        yield Line(f"    d{loss}/dW^{l} = delta^{l} (a^{l - 1})^T{l2_term(m, l)}: ({shape(n, 1)})({shape(1, k)}) -> {shape(n, k)}, "
+                   f"the shape of W^{l} = {bracketed(layer.grad_W)}")
+        if layer.grad_b is not None:
+            yield Line(f"    d{loss}/db^{l} = delta^{l}: {shape(n, 1)} = {bracketed(layer.grad_b)}")
+    yield Line(matrix_check(m.check), "bold green" if m.check.equal else "bold red", prose=True)
+
+
+def _batch_scale(b) -> str:
+    """``(1/m) `` for a mean over the samples, nothing for a sum."""
+    return "(1/m) " if b.reduction == "mean" else ""
+
+
+def batch_matrix(b) -> Iterator[Line]:
+    """``derivchain matrix`` with a batch: Z, A and Delta with a column per sample, every shape printed."""
+    loss, L, m, s = b.loss_symbol.name, len(b.layers), b.size, _batch_scale(b)
+    yield _line("Network: ", b.network.summary(), prose=True)
+    yield _line(f"Matrix form over a batch of m = {m} sample{'s' if m != 1 else ''} ({arithmetic(b.exact, 'exact')}): "
+                "Z, A and Delta have a column per sample; W^l has a row per neuron of layer l and a column per neuron "
+                "of layer l-1 (layer 0 is the input)", style="bold", prose=True)
+    bias = b.layers[0].b is not None
+    yield Line(f"  Z^l = W^l A^(l-1){' + b^l 1^T' if bias else ''},  A^l = f(Z^l)")
+    yield Line(f"  Delta^{L} = grad_A {loss} ⊙ f'(Z^{L}),  Delta^l = ((W^(l+1))^T Delta^(l+1)) ⊙ f'(Z^l)")
+    yield Line(f"  d{loss}/dW^l = {s}Delta^l (A^(l-1))^T{l2_term(b)}" + (f",  d{loss}/db^l = {s}Delta^l 1" if bias else "")
+               + f"  (the {b.reduction} over the samples)")
+    yield from l2_line(b)
+    yield _line("Forward:", style="bold")
+    yield Line(f"  A^0: {shape(*b.layers[0].A_prev_shape)} = {bracketed(b.inputs)}")
+    for layer in b.layers:
+        l, (n, k), nm = layer.index, layer.shapes["W"], layer.delta_shape
+        yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
+        yield Line(f"    W^{l}: {shape(n, k)} = {bracketed(layer.W)}")
+        if layer.b is not None:
+            yield Line(f"    b^{l}: {shape(n, 1)} = {bracketed(layer.b)}")
+        yield Line(f"    Z^{l} = W^{l} A^{l - 1}{f' + b^{l} 1^T' if layer.b is not None else ''}: "
+                   f"({shape(n, k)})({shape(k, m)}) -> {shape(*nm)} = {bracketed(layer.Z)}")
+        yield Line(f"    A^{l} = f(Z^{l}): {shape(*nm)} = {bracketed(layer.A)}")
+    yield Line(f"  {loss} ({b.reduction} over the samples) = {b.loss_value}")
+    yield _line("Backward:", style="bold")
+    for layer in reversed(b.layers):
+        l, (n, k), nm = layer.index, layer.shapes["W"], layer.delta_shape
+        yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
+        yield Line(f"    f'(Z^{l}): {shape(*nm)} = {bracketed(layer.fprime)}")
+        if l == L:
+            yield Line(f"    grad_A {loss}: {shape(*nm)} = {bracketed(b.grad_A)}")
+            yield Line(f"    Delta^{l} = grad_A {loss} ⊙ f'(Z^{l}): {shape(*nm)} = {bracketed(layer.Delta)}")
+        else:
+            nxt = b.layers[l].shapes["W"][0]
+            yield Line(f"    Delta^{l} = ((W^{l + 1})^T Delta^{l + 1}) ⊙ f'(Z^{l}): ({shape(n, nxt)})({shape(nxt, m)}) "
+                       f"-> {shape(*nm)} = {bracketed(layer.Delta)}")
+        yield Line(f"    d{loss}/dW^{l} = {s}Delta^{l} (A^{l - 1})^T{l2_term(b, l)}: ({shape(n, m)})({shape(m, k)}) -> {shape(n, k)}, "
+                   f"the shape of W^{l} = {bracketed(layer.grad_W)}")
+        if layer.grad_b is not None:
+            yield Line(f"    d{loss}/db^{l} = {s}Delta^{l} 1: ({shape(n, m)})({shape(m, 1)}) -> {shape(n, 1)} = {bracketed(layer.grad_b)}")
+    yield Line(matrix_check(b.check), "bold green" if b.check.equal else "bold red", prose=True)

@@ -1,0 +1,323 @@
+"""Real values of an expression at a point, with a bound on their error: the numeric evaluator.
+
+Every value carries a bound on its error from a running error analysis (each node's rounding plus its
+arguments' errors carried through by the node's own sensitivity), so cancellation anywhere in a tree
+counts, also where its result is then multiplied by something huge. The verifier raises the precision
+until the bounds leave enough digits; the values module evaluates numbers a user gives with it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import sympy as sp
+
+from .rules import rule_for
+
+
+DIGITS = 50
+
+
+class Undefined(ArithmeticError):
+    """A form has no real value at a point (log of a negative, a division by zero, an overflow)."""
+
+
+# Error bounds are binary exponents: a node's value is within 2**E of the exact value at the point.
+# Exact values have E = -inf; INF marks a value this precision cannot bound (an argument whose
+# error could carry it across a breakpoint, a pole, or an exponent).
+EXACT = float("-inf")
+
+
+INF = float("inf")
+
+
+def mag(value) -> float:
+    """The binary exponent of an mpf, as mpmath.mag (|value| < 2**mag), -inf at 0; without its dispatch."""
+    _, man, exp, bc = value._mpf_
+    return exp + bc if man else EXACT
+
+
+def join_errors(*exponents: float) -> float:
+    """The exponent of a bound on a sum of errors 2**e (tight: log2 of the sum, not max + slack)."""
+    top = max(exponents)
+    if top == INF or top == EXACT:
+        return top
+    return top + math.log2(sum(2.0 ** (e - top) for e in exponents))
+
+
+def _bound(value, error: float) -> float:
+    """The exponent of a bound on |value| + error: what a factor can multiply another's error by."""
+    size = mag(value)
+    return size if error <= size - 8 else max(size, error) + 1
+
+
+def _determined(value, error: float) -> bool:
+    """Whether the sign of ``value`` is certain: its error is less than a quarter of it."""
+    return bool(value) and error < mag(value) - 3
+
+
+# d f/du for the functions in the table, as the exponent of a bound at u (value) with f(u) = out.
+# A function not listed is bounded by a difference quotient at u +- its error (see evaluate).
+_SLOPES = {
+    "exp": lambda u, out: mag(out),
+    "sinh": lambda u, out: max(mag(out), 0) + 1,  # cosh <= |sinh| + 1
+    "cosh": lambda u, out: mag(out),  # |sinh| <= cosh
+    "tan": lambda u, out: 2 * max(mag(out), 0) + 1,  # 1 + tan**2
+    "tanh": lambda u, out: 0,
+    "sin": lambda u, out: 0,
+    "cos": lambda u, out: 0,
+    "atan": lambda u, out: 0,
+    "asinh": lambda u, out: 0,
+    "erf": lambda u, out: 1,
+    "sigmoid": lambda u, out: -2,
+    "Abs": lambda u, out: 0,
+    "relu": lambda u, out: 0,
+    "elu": lambda u, out: 0,
+}
+
+
+# Slopes that grow with the value: an argument error past 1/16 makes the first-order bound meaningless.
+_STEEP = {"exp", "sinh", "cosh", "tan"}
+
+
+# Piecewise constant: exact unless the argument's error reaches 0, then off by up to the jump (2**value).
+_JUMPS = {"sign": 1, "Heaviside": 0}
+
+
+def _not_real(name: str, args) -> str:
+    """Why a function value is undefined here: ``log(-2) is not a real number``."""
+    return f"{name}({', '.join(mpmath.nstr(a, 6) for a in args)}) is not a real number"
+
+
+def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGITS, magnitude: list | None = None,
+             error: list | None = None, memo: dict | None = None) -> mpmath.mpf:
+    """Evaluate ``expr`` at ``point`` with the real functions, to ``digits`` digits, over shared subtrees.
+
+    Raises :class:`Undefined` where the value is not a finite real number. ``magnitude``, when given,
+    receives the largest power of two any intermediate value reached. ``error``, when given, receives
+    the binary exponent of a bound on the result's error, from a running error analysis: each node's
+    rounding, plus its arguments' errors carried through by the node's own sensitivity, so
+    cancellation anywhere in the tree counts, also where its result is then multiplied by something
+    large. -inf when the result is exact, inf when this precision cannot bound it (an argument whose
+    error reaches a breakpoint, a pole or a large exponent).
+    """
+    # ``memo``: subtrees' values kept across calls at the same point and digits (many forms sharing
+    # parts); not with ``error``, whose bounds are kept beside the values of this call only.
+    memo = {} if memo is None or error is not None else memo
+    errs: dict[sp.Basic, float] = {}
+    largest = [0]
+    track = error is not None
+
+    def holds(cond) -> bool:
+        if cond is sp.true or cond is True:
+            return True
+        if cond is sp.false or cond is False:
+            return False
+        if isinstance(cond, sp.core.relational.Relational):
+            left, right = ev(cond.lhs), ev(cond.rhs)
+            return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right,
+                    "==": left == right, "!=": left != right}[cond.rel_op]
+        if isinstance(cond, sp.And):
+            return all(holds(c) for c in cond.args)
+        if isinstance(cond, sp.Or):
+            return any(holds(c) for c in cond.args)
+        if isinstance(cond, sp.Not):
+            return not holds(cond.args[0])
+        raise Undefined(f"cannot decide the condition {cond}")
+
+    def call(e, rule, args):
+        if rule is not None:
+            out = rule.numeric(*args)
+        else:
+            out = sp.N(e.func(*(sp.Float(a, digits) for a in args)), digits)
+            if not out.is_real:
+                raise Undefined(_not_real(e.func.__name__, args))
+            out = mpmath.mpf(out)
+        if isinstance(out, mpmath.mpc):
+            if out.imag != 0:
+                raise Undefined(_not_real(rule.parser_name or e.func.__name__ if rule else e.func.__name__, args))
+            out = out.real
+        return mpmath.mpf(out)
+
+    def ev(e):
+        hit = memo.get(e)
+        if hit is not None:
+            return hit
+        if e.is_Symbol:
+            if e not in point:
+                raise KeyError(f"no value for {e}")
+            out = mpmath.mpf(point[e])
+        elif e.is_Number or e.is_NumberSymbol:
+            out = mpmath.mpf(sp.N(e, digits + 10)) if not e.is_Rational else mpmath.mpf(int(e.p)) / int(e.q)
+        elif e.is_Add:
+            out = mpmath.fsum(ev(a) for a in e.args)
+        elif e.is_Mul:
+            out = mpmath.fprod(ev(a) for a in e.args)
+        elif e.is_Pow:
+            base = ev(e.args[0])
+            if e.args[1].is_Integer:
+                k = int(e.args[1])
+                if base == 0 and k < 0:
+                    raise Undefined(f"division by zero in {e}")
+                out = mpmath.power(base, k)
+            else:
+                out = mpmath.power(base, ev(e.args[1]))
+                if isinstance(out, mpmath.mpc):
+                    if out.imag != 0:
+                        raise Undefined(f"({mpmath.nstr(base, 6)})**{mpmath.nstr(ev(e.args[1]), 6)} is not a real number: "
+                                        "a negative base to a non-integer power")
+                    out = out.real
+        elif (rule := rule_for(e)) is not None:
+            out = call(e, rule, [ev(a) for a in e.args])
+        elif isinstance(e, sp.Piecewise):
+            out = next((ev(piece) for piece, cond in e.args if holds(cond)), None)
+            if out is None:
+                raise Undefined("no piece of a Piecewise applies")
+        else:
+            out = call(e, None, [ev(a) for a in e.args])
+        out = mpmath.mpf(out)
+        if not mpmath.isfinite(out):
+            raise Undefined(f"{e} is not finite here")
+        if out:
+            bits = mag(out)  # the binary exponent: cheap, unlike log10 at high precision
+            if bits > largest[0]:
+                largest[0] = bits
+                if bits > 1 << 20:  # past about 10**315000: exp of it would not finish
+                    raise Undefined("a value too large to work with (past 10**300000)")
+        if track:
+            errs[e] = node_error(e, out)
+        memo[e] = out
+        return out
+
+    def node_error(e, out) -> float:
+        """The exponent of a bound on the error of ``e``'s value ``out``, from its arguments' bounds."""
+        rounding = mag(out) - prec + 1
+        if e.is_Symbol:
+            return EXACT  # both forms see the same (rounded) point
+        if e.is_Number or e.is_NumberSymbol:
+            return EXACT if e.is_Integer and abs(int(e.p)).bit_length() <= prec else rounding
+        if e.is_Add:
+            # The terms' errors add up (fsum rounds once). The bound is relative to the terms, so
+            # cancellation shows as an error that is large next to the sum.
+            return join_errors(*[errs[a] for a in e.args], rounding)
+        if e.is_Mul:
+            sizes = [_bound(memo[a], errs[a]) for a in e.args]
+            if EXACT in sizes:
+                return EXACT  # an exact zero factor
+            if INF in sizes:
+                return INF
+            total = sum(sizes)
+            # Each factor's error times the others' size, and a rounding per multiplication.
+            return join_errors(*[errs[a] + total - s for a, s in zip(e.args, sizes)], rounding + math.log2(len(sizes)))
+        if e.is_Pow:
+            base, eb = memo[e.args[0]], errs[e.args[0]]
+            if e.args[1].is_Integer:
+                k = int(e.args[1])
+                if k == 0 or eb == EXACT:
+                    return rounding + 1
+                if k > 0:  # k * b**(k - 1) times the base's error
+                    return join_errors(eb + math.log2(k) + (k - 1) * _bound(base, eb), rounding + 1)
+                if _determined(base, eb + math.log2(-k) + 1):  # relative errors: |k| times the base's
+                    return join_errors(mag(out) + eb - mag(base) + 2 + math.log2(-k), rounding + 1)
+                return INF
+            exponent, ee = memo[e.args[1]], errs[e.args[1]]
+            if eb == EXACT and ee == EXACT:
+                return rounding + 1
+            if base == 0 and eb == EXACT:
+                return EXACT if exponent > 0 and _determined(exponent, ee) else INF
+            if _determined(base, eb) and ee < -4:  # d/db = c*out/b, d/dc = out*log(b)
+                from_base = eb - mag(base) + 2 + mag(exponent)
+                from_exponent = ee + mag(mpmath.log(abs(base))) if abs(base) != 1 else ee
+                return join_errors(mag(out) + join_errors(from_base, from_exponent) + 1, rounding + 1)
+            return INF
+        if isinstance(e, sp.Piecewise):
+            for piece, cond in e.args:
+                if not decided(cond):
+                    return INF  # the piece taken may be the wrong one
+                if holds(cond):
+                    return errs[piece]
+        args = [memo[a] for a in e.args]
+        name = e.func.__name__
+        u, eu = args[0], errs[e.args[0]]
+        if name in _JUMPS:
+            return EXACT if eu == EXACT or _determined(u, eu) else _JUMPS[name]
+        if name == "DiracDelta":
+            return EXACT
+        # ELU's exp(u) - 1 rounds at 1, not at its value: 1e-20 below 0 it has lost 20 digits.
+        inner = -prec + 1 if name == "elu" and u <= 0 else EXACT
+        if eu == EXACT and len(args) == 1:
+            return join_errors(rounding, inner)
+        if name in _SLOPES and len(args) == 1:
+            if name in _STEEP and eu > -4:
+                return INF
+            return join_errors(eu + _SLOPES[name](u, out), rounding, inner)
+        if name == "log":
+            return join_errors(eu - mag(u) + 2, rounding) if _determined(u, eu) else INF
+        if name == "atanh":
+            gap = 1 - abs(u)
+            return join_errors(eu - mag(gap) + 2, rounding) if _determined(gap, eu) else INF
+        if name == "leaky_relu":
+            slope, es = args[1], errs[e.args[1]]
+            if INF in (eu, es):
+                return INF
+            return join_errors(eu + max(0, mag(slope)), es + _bound(u, eu), rounding)
+        if name in ("Max", "Min"):
+            return join_errors(max(errs[a] for a in e.args), rounding)
+        # Any other function: the largest change over each argument's error interval.
+        rule = rule_for(e)
+        total = [rounding]
+        for index, a in enumerate(e.args):
+            ea = errs[a]
+            if ea == EXACT:
+                continue
+            if ea == INF:
+                return INF
+            for sign in (-1, 1):
+                moved = list(args)
+                moved[index] = args[index] + sign * mpmath.ldexp(1, int(math.ceil(ea)))
+                try:
+                    other = call(e, rule, moved)
+                except (Undefined, ZeroDivisionError, ValueError, OverflowError):
+                    return INF
+                total.append(mag(other - out) + 1)
+        return join_errors(*total)
+
+    def decided(cond) -> bool:
+        """Whether a condition's truth is certain despite its sides' errors."""
+        if isinstance(cond, sp.core.relational.Relational):
+            left, right = ev(cond.lhs), ev(cond.rhs)
+            el, er = errs[cond.lhs], errs[cond.rhs]
+            if el == EXACT and er == EXACT:
+                return True
+            return cond.rel_op not in ("==", "!=") and _determined(left - right, join_errors(el, er))
+        if isinstance(cond, (sp.And, sp.Or, sp.Not)):
+            return all(decided(c) for c in cond.args)
+        return True
+
+    try:
+        with mpmath.workdps(digits + 10):
+            prec = mpmath.mp.prec
+            value = ev(expr)
+            if track:
+                error.append(errs[expr])
+            return value
+    except (ZeroDivisionError, ValueError, OverflowError) as exc:
+        raise Undefined(str(exc)) from None
+    finally:
+        if magnitude is not None:
+            magnitude.append(largest[0])
+
+
+def central_difference(expr: sp.Basic, symbol: sp.Symbol, point: dict, digits: int = DIGITS) -> mpmath.mpf:
+    """d expr/d symbol at ``point`` by a central difference with step 1e-15, at ``digits + 10`` digits.
+
+    Truncation error is about h**2 = 1e-30 and rounding about 10**-(digits + 10)/h, so at the default
+    50 digits the result is good to about 1e-30 relative to the derivative's scale.
+    """
+    with mpmath.workdps(digits + 10):
+        h = mpmath.mpf("1e-15")
+        up, down = dict(point), dict(point)
+        up[symbol] = mpmath.mpf(point[symbol]) + h
+        down[symbol] = mpmath.mpf(point[symbol]) - h
+        return (evaluate(expr, up, digits) - evaluate(expr, down, digits)) / (2 * h)

@@ -1,0 +1,150 @@
+"""A whitelist parser for user expressions: never ``eval``, ``sympify`` or ``parse_expr``.
+
+The text is parsed by :func:`ast.parse` and walked node by node; only numbers, the documented
+symbol names, ``+ - * / **`` and a fixed set of functions are accepted, and SymPy objects are built
+directly. Length, nesting and exponents are bounded, so no input can hang the parser.
+"""
+
+from __future__ import annotations
+
+import ast
+from fractions import Fraction
+
+import sympy as sp
+
+from ..errors import ExpressionError
+from .rules import PARSER_ONLY, RULES
+
+MAX_LENGTH = 500
+MAX_DEPTH = 40
+MAX_EXPONENT = 64
+MAX_DIGITS = 30
+MAX_BITS = 4096  # largest numerator or denominator an exact number may reach while parsing
+
+# Each user-callable rule by the name a user writes and by the name SymPy prints (abs and Abs,
+# max and Max, heaviside and Heaviside), so printed expressions parse back.
+_RULES = {r.parser_name: r for r in RULES.values() if r.parser_name is not None}
+_RULES.update({r.text: r for r in _RULES.copy().values()})
+# Error messages list the names a user writes; the printed aliases are accepted silently.
+_DOCUMENTED = [r.parser_name for r in RULES.values() if r.parser_name is not None] + list(PARSER_ONLY)
+#: The functions a user expression may call, by the name it uses (from derivchain.symbolic.rules).
+FUNCTIONS = {**{name: r.cls for name, r in _RULES.items()}, **PARSER_ONLY}
+_ARITY = {name: (_RULES[name].arity if name in _RULES else 1) for name in FUNCTIONS}
+_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+
+
+def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str, max_length: int | None = MAX_LENGTH) -> sp.Expr:
+    """Parse ``text`` into a SymPy expression over ``symbols``; ``what`` names it in errors.
+
+    ``max_length`` bounds user input; reading back derivchain's own printed output, None lifts it
+    (the nesting bound stays).
+    """
+    names = ", ".join(symbols)
+    tree = _syntax_tree(text, what, max_length)
+
+    def fail(node, problem: str):
+        raise ExpressionError(
+            f"{what}: {problem} in {text!r}; allowed are numbers, the names {names}, + - * / **, "
+            f"and the functions {', '.join(_DOCUMENTED)}"
+        )
+
+    def bounded(value: sp.Expr) -> sp.Expr:
+        if value.is_Rational and max(abs(int(value.p)).bit_length(), int(value.q).bit_length()) > MAX_BITS:
+            raise ExpressionError(f"{what}: {text!r} produces a number with more than {MAX_BITS} bits")
+        return value
+
+    def build(node, depth: int) -> sp.Expr:
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"{what}: {text!r} is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                fail(node, f"the constant {value!r} is not a number")
+            digits = ast.get_source_segment(text.strip(), node) or repr(value)
+            if len(digits) > MAX_DIGITS:
+                raise ExpressionError(f"{what}: the number {digits[:20]}... has more than {MAX_DIGITS} characters")
+            if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+                fail(node, "a non-finite number")
+            return sp.Integer(value) if isinstance(value, int) else sp.Rational(Fraction(digits.replace("_", "")))
+        if isinstance(node, ast.Name):
+            if node.id not in symbols:
+                if node.id in FUNCTIONS:
+                    fail(node, f"the function {node.id!r} is used without arguments")
+                fail(node, f"unknown name {node.id!r}")
+            return symbols[node.id]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            inner = build(node.operand, depth + 1)
+            return -inner if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            left = build(node.left, depth + 1)
+            right = build(node.right, depth + 1)
+            if isinstance(node.op, ast.Add):
+                return bounded(left + right)
+            if isinstance(node.op, ast.Sub):
+                return bounded(left - right)
+            if isinstance(node.op, ast.Mult):
+                return bounded(left * right)
+            if isinstance(node.op, ast.Div):
+                if right == 0:
+                    fail(node, "division by zero")
+                return bounded(left / right)
+            # Powers: a numeric exponent must be small; a symbolic one must not sit on a number
+            # tower (9**9**9 would otherwise be computed exactly).
+            if right.is_Number:
+                if abs(right) > MAX_EXPONENT:
+                    raise ExpressionError(f"{what}: exponent {right} in {text!r} is larger than {MAX_EXPONENT}")
+                if left.is_Rational and right.is_Integer:
+                    # Size of the exact result before computing it.
+                    bits = max(abs(int(left.p)).bit_length(), int(left.q).bit_length()) * abs(int(right))
+                    if bits > MAX_BITS:
+                        raise ExpressionError(f"{what}: {text!r} produces a number with more than {MAX_BITS} bits")
+            elif not right.free_symbols:
+                fail(node, "a numeric exponent that is not a plain number")
+            return bounded(left**right)
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                called = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+                fail(node, f"the call {called}(...) is not allowed")
+            if node.keywords:
+                fail(node, "keyword arguments")
+            rule = _RULES.get(node.func.id)
+            least = _ARITY[node.func.id]
+            most = rule.max_arity if rule is not None else least
+            if len(node.args) < least or (most is not None and len(node.args) > most):
+                count = str(least) if most == least else f"{least} or more" if most is None else f"{least} or {most}"
+                usage = rule.usage if rule is not None else f"{node.func.id}(u)"
+                raise ExpressionError(f"{what}: {node.func.id}() takes {count} argument{'s' if most != 1 else ''}, "
+                                      f"got {len(node.args)} in {text!r}; write {usage}")
+            return FUNCTIONS[node.func.id](*(build(a, depth + 1) for a in node.args))
+        fail(node, f"the construct {type(node).__name__!r} ({ast.unparse(node)!r}) is not allowed")
+
+    return build(tree.body, 0)
+
+
+def expression_names(text: str, what: str, max_length: int | None = MAX_LENGTH) -> list[str]:
+    """The names ``text`` reads (not the functions it calls), in order of first appearance; syntax and
+    length checked as by :func:`parse_expression`, so a file can tell its inputs from its parameters
+    before building the expression."""
+    tree = _syntax_tree(text, what, max_length)
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called and n.id not in FUNCTIONS]
+    found.sort(key=lambda n: (n.lineno, n.col_offset))
+    return list(dict.fromkeys(n.id for n in found))
+
+
+def _syntax_tree(text: str, what: str, max_length: int | None) -> ast.Expression:
+    """``text`` parsed by :func:`ast.parse` after the type and length checks, or a one-line error."""
+    if not isinstance(text, str):
+        raise ExpressionError(f"{what}: expected text, got {type(text).__name__}")
+    if max_length is not None and len(text) > max_length:
+        raise ExpressionError(f"{what}: expression is {len(text)} characters long; at most {max_length} are allowed")
+    stripped = text.strip()
+    if not stripped:
+        raise ExpressionError(f"{what}: the expression is empty; write one, e.g. 'w*x + b' or 'sigmoid(z)'")
+    try:
+        return ast.parse(stripped, mode="eval")
+    except SyntaxError as exc:
+        # Python reports a missing operand at the end as offset 0; a 1-based column otherwise.
+        at = (f"at character {exc.offset} ({stripped[exc.offset - 1:exc.offset + 9]!r})"
+              if exc.offset and exc.offset <= len(stripped) else "at the end: something is missing")
+        raise ExpressionError(f"{what}: {text!r} is not a valid expression ({exc.msg} {at})") from None
