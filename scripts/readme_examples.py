@@ -56,7 +56,12 @@ class Example:
 
     @property
     def where(self) -> str:
-        return f"{self.page.relative_to(ROOT)}:{self.line}"
+        return f"{shown(self.page)}:{self.line}"
+
+
+def shown(page: Path) -> str:
+    """The page's name as a reader knows it: relative to the repository root (when it is inside it)."""
+    return str(page.relative_to(ROOT)) if page.is_relative_to(ROOT) else str(page)
 
 
 @dataclass(frozen=True)
@@ -219,7 +224,7 @@ def run_python(example: Example) -> tuple[dict | list | None, str]:
     with root_copy() as cwd:
         source, results = cwd / ".example.py", cwd / ".results.json"
         source.write_text(example.text)
-        name = str(example.page.relative_to(ROOT))
+        name = shown(example.page)
         done = subprocess.run([sys.executable, "-c", DRIVER, example.kind, name, str(example.line), str(source), str(results)],
                               cwd=cwd, capture_output=True, text=True, env=_env())
         if done.returncode != 0 or not results.exists():
@@ -315,7 +320,7 @@ def main(argv: list[str]) -> int:
         new = "".join(pieces) + text[at:]
         if not check and new != text:
             page.write_text(new)
-            print(f"refreshed {page.relative_to(ROOT)}")
+            print(f"refreshed {shown(page)}")
     if not named:
         differ += pictures(check)
     if check and differ:
