@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 
 from derivchain.symbolic.walk import differentiate
-from derivchain.symbolic.parse import FUNCTIONS, _ARITY, parse_expression
+from derivchain.symbolic.parse import FUNCTIONS, _RULES, parse_expression
 from derivchain.errors import ExpressionError
 from derivchain.renderers.latex import latex
 from derivchain.symbolic.rules import DEFINED_FUNCTIONS, RULES, latex_call, rule_for
@@ -151,7 +151,7 @@ def test_compatibility_names_come_from_the_table():
 
     assert set(DEFINED_FUNCTIONS) == {"sigmoid", "relu", "leaky_relu", "elu"}
     assert FUNCTIONS["abs"] is FUNCTIONS["Abs"] is sp.Abs and FUNCTIONS["sqrt"] is sp.sqrt
-    assert _ARITY["max"] == _ARITY["leaky_relu"] == 2 and _ARITY["exp"] == 1
+    assert _RULES["max"].arity == _RULES["leaky_relu"].arity == 2 and _RULES["exp"].arity == 1
 
 
 @pytest.mark.parametrize("rule", [r for r in RULES.values() if r.name != "DiracDelta"], ids=lambda r: r.name)
