@@ -186,7 +186,7 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
             if rule.error is not None:
                 return rule.error(args, [errs[a] for a in e.args], out, rounding, prec)
         if eu == EXACT and len(args) == 1:
-            return rounding
+            return join_errors(rounding)
         if rule is not None and rule.slope is not None and len(args) == 1:
             if rule.steep and eu > -4:
                 return INF
