@@ -22,7 +22,7 @@ import sympy as sp
 
 from ..record import record
 from .. import limits
-from .activations import ACTIVATIONS, Activation, get_activation
+from .activations import Activation, activation_of, get_activation
 from ..symbolic.walk import differentiate, intern, replace_shared
 from ..symbolic.build import mul
 from ..symbolic.sizes import exact_sizes, expand_within
@@ -170,7 +170,7 @@ class ExprNode:
         cache = self.__dict__.setdefault("_partials", {})
         hit = cache.get(x)
         if hit is None:
-            act = ACTIVATIONS.get(type(self.expr).__name__.lower()) if len(self.expr.args) == 1 else None
+            act = activation_of(self.expr)
             if act is not None and self.expr == act.function(self.expr.args[0]):
                 # f(u): f' the textbook way in the node's own symbol (sigmoid: s*(1 - s)) times du/dx
                 inner = differentiate(self.expr.args[0], x)

@@ -266,11 +266,6 @@ class DerivPrinter(LatexPrinter):
             return self.partial(inner, w)
         return r"\frac{\partial}{\partial %s} \left(%s\right)" % (self._print(w), self._print(inner))
 
-    def _print_Heaviside(self, expr, exp=None):
-        # The value at 0 is stated in the notes, not in every formula.
-        tex = r"\theta\left(%s\right)" % self._print(expr.args[0])
-        return tex if exp is None else r"%s^{%s}" % (tex, exp)
-
     def partial(self, numerator: sp.Symbol, denominator: sp.Symbol) -> str:
         """The fraction d numerator / d denominator with partial signs."""
         return r"\frac{\partial %s}{\partial %s}" % (self._print(numerator), self._print(denominator))
