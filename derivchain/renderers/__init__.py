@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import IO
 
+from .. import memo
 from .formats import Format
 
 
@@ -67,7 +68,23 @@ def render(result, fmt: Format | str) -> str:
 
 def emit(result, fmt: Format | str = Format.text, out: IO[str] | None = None, on_row=None) -> None:
     """Write ``result`` rendered in ``fmt`` to ``out`` (standard output); a table streams row by row,
-    calling ``on_row(derivation)`` after each (a progress bar, the verdicts)."""
+    calling ``on_row(derivation)`` after each (a progress bar, the verdicts). What the printers remember
+    while printing is the result's network's (see :mod:`derivchain.memo`)."""
+    network = _network_of(result)
+    with memo.working_for(network) if network is not None else memo.scratch():
+        _emit(result, fmt, out, on_row)
+
+
+def _network_of(result):
+    """The network a result describes (a network its own), or None."""
+    from ..model.network import Network
+
+    if isinstance(result, Network):
+        return result
+    return getattr(result, "network", None) or getattr(getattr(result, "derivation", None), "network", None)
+
+
+def _emit(result, fmt: Format, out: IO[str] | None, on_row) -> None:
     fmt = Format(fmt)
     out = sys.stdout if out is None else out
     module = RENDERERS[fmt]
