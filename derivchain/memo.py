@@ -18,6 +18,7 @@ is; :meth:`Memo.lookup` also counts hits and misses for :func:`statistics`.
 
 from __future__ import annotations
 
+import sys
 import weakref
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -177,10 +178,9 @@ def _forgotten(_ref) -> None:
 
 
 def clear_sympy_cache() -> None:
-    """Empty SymPy's cache (imported here only if SymPy is loaded: the memo layer itself needs no SymPy)."""
-    import sys
-
-    cache = sys.modules.get("sympy.core.cache")
+    """Empty SymPy's cache (when SymPy is loaded: the memo layer itself needs no SymPy)."""
+    modules = getattr(sys, "modules", None)  # None while the interpreter shuts down
+    cache = modules.get("sympy.core.cache") if modules else None
     if cache is not None:
         cache.clear_cache()
 
