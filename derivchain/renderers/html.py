@@ -1159,6 +1159,11 @@ def matrix_form_rows(m, printer: MathMLPrinter, batch: bool) -> tuple[list[tuple
     return equations, forward, backward
 
 
+def _ascii(text: str) -> str:
+    """``text`` with every character outside ASCII as its numeric reference: the same bytes in any encoding."""
+    return text.encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
 #: The style of a result's page: the notes' and a column title over numbers set as they are.
 PAGE_STYLE = STYLE + "\n.derivchain th.n { text-align: right; }"
 
@@ -1168,7 +1173,7 @@ class HtmlRenderer(StringRenderer):
     nothing loaded, the same style); a table as the page's table, written a row at a time."""
 
     def _page(self, title: str, parts: list[str]) -> str:
-        return page(title, "\n".join(parts), PAGE_STYLE)
+        return _ascii(page(title, "\n".join(parts), PAGE_STYLE))
 
     def _derivation(self, d, printer: MathMLPrinter) -> list[str]:
         return [f"<h1>{math(printer, partial_title(printer, d.network, d.parameter))}</h1>", _network_line(d.network),
@@ -1298,11 +1303,11 @@ class HtmlRenderer(StringRenderer):
 
     def table_header(self, table) -> str:
         """The page up to the first row: the network and the table's head."""
-        return page_head("Every derivative", PAGE_STYLE) + "\n".join(["<h1>Every derivative</h1>", _network_line(table.network), GRADS_HEAD])
+        return _ascii(page_head("Every derivative", PAGE_STYLE) + "\n".join(["<h1>Every derivative</h1>", _network_line(table.network), GRADS_HEAD]))
 
     def table_row(self, d) -> str:
         """One derivative's row: parameter, path count, verdict, backprop form."""
-        return grads_row(d, printer_for(d.network), link=False)
+        return _ascii(grads_row(d, printer_for(d.network), link=False))
 
     def table_footer(self, table) -> str:
         """The end of the table and of the page."""
