@@ -1,4 +1,5 @@
-"""HTML notes: one self-contained page, math as presentation MathML, diagrams as inline SVG.
+"""HTML: one self-contained page, math as presentation MathML, diagrams as inline SVG; the exported
+notes (:func:`document`) and, by :class:`HtmlRenderer`, a page for each kind of result (``--format html``).
 
 The page has no script and loads nothing (a Content-Security-Policy forbids both): its style is
 inline and its fonts are the reader's own. Every formula is printed by :class:`MathMLPrinter` from
