@@ -88,7 +88,6 @@ def test_long_rows_measure_and_lay_out_as_before(layers, act):
         e = derive(net, p, 0).backprop.local
         tex = printer._print(e)
         for limit in (20, 58, 62, 200):
-            latex_module._WIDTHS.pop(tex, None)  # measured afresh, not remembered
             assert wider_than(printer, e, limit) == (visible_width(tex) > limit)
         for width in (30, 62):
             tokens = _tokens(printer, e, width)

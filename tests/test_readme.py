@@ -1,4 +1,5 @@
-"""The README shows what the tool prints: every `$ derivchain ...` example is run again and compared."""
+"""The README and every docs/ page show what the tool prints: every `$ derivchain ...` example, `>>>`
+session and Python block is run again and compared (scripts/readme_examples.py --check)."""
 
 import subprocess
 import sys

@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 
 from derivchain.symbolic.walk import differentiate
-from derivchain.symbolic.parse import FUNCTIONS, _ARITY, parse_expression
+from derivchain.symbolic.parse import FUNCTIONS, _RULES, parse_expression
 from derivchain.errors import ExpressionError
 from derivchain.renderers.latex import latex
 from derivchain.symbolic.rules import DEFINED_FUNCTIONS, RULES, latex_call, rule_for
@@ -151,7 +151,7 @@ def test_compatibility_names_come_from_the_table():
 
     assert set(DEFINED_FUNCTIONS) == {"sigmoid", "relu", "leaky_relu", "elu"}
     assert FUNCTIONS["abs"] is FUNCTIONS["Abs"] is sp.Abs and FUNCTIONS["sqrt"] is sp.sqrt
-    assert _ARITY["max"] == _ARITY["leaky_relu"] == 2 and _ARITY["exp"] == 1
+    assert _RULES["max"].arity == _RULES["leaky_relu"].arity == 2 and _RULES["exp"].arity == 1
 
 
 @pytest.mark.parametrize("rule", [r for r in RULES.values() if r.name != "DiracDelta"], ids=lambda r: r.name)
@@ -191,3 +191,156 @@ def test_latex_call_examples():
     assert latex_call(RULES["Max"], ["a", "b"]) == r"\max\left(a, b\right)"
     assert latex_call(RULES["Heaviside"], ["u", "0"]) == r"\theta\left(u\right)"
     assert latex_call(RULES["exp"], ["u"], "2") == r"\left(e^{u}\right)^{2}"
+
+
+# A primitive added at run time through what functions.py and rules.py offer: its SymPy class and
+# its rule, registered and removed again. Nothing else is touched; the parser, activations by
+# expression, graph nodes, the differentiator, the verifier, the evaluators and every printer read it.
+class hardtanh(sp.Function):
+    """clip(u, -1, 1): u between -1 and 1, else the nearer bound; derivative 1 inside, 0 outside and at the kinks."""
+
+    @staticmethod
+    def definition(u):
+        """The closed form."""
+        return sp.Max(-1, sp.Min(u, 1))
+
+    @staticmethod
+    def numeric(u):
+        """The value at an mpmath number or a Fraction, in the argument's own kind of number."""
+        one = type(u)(1)
+        return -one if u < -1 else one if u > 1 else u
+
+    @classmethod
+    def eval(cls, u):
+        if u.is_Number:
+            return cls.definition(u)
+        return None
+
+    def fdiff(self, argindex=1):
+        u = self.args[0]
+        return sp.Heaviside(u + 1, 0) * sp.Heaviside(1 - u, 0)
+
+    def _eval_is_extended_real(self):
+        return self.args[0].is_extended_real
+
+
+def hardtanh_rule(**changes):
+    from derivchain.symbolic.rules import FunctionRule
+
+    fields = dict(
+        parity="odd", definition=hardtanh.definition, slope=lambda u, out: 0,
+        kinks=lambda args: (args[0] + 1, args[0] - 1),
+        kink="hardtanh(u) is not differentiable at u = -1 and u = 1; derivchain uses the slope 0 there.",
+    )
+    fields.update(changes)
+    return FunctionRule("hardtanh", hardtanh, "hardtanh", 1, lambda e, index: e.fdiff(index), hardtanh.numeric,
+                        hardtanh.numeric, r"\operatorname{hardtanh}", "call", **fields)
+
+
+@pytest.fixture
+def registered():
+    from derivchain.symbolic.rules import register, unregister
+
+    rule = register(hardtanh_rule())
+    try:
+        yield rule
+    finally:
+        unregister("hardtanh")
+    assert "hardtanh" not in RULES and "hardtanh" not in FUNCTIONS
+
+
+def test_a_registered_primitive_parses_evaluates_and_finds_its_kinks(registered):
+    from derivchain.verification.numeric import _kinks
+
+    e = parse_expression("hardtanh(2*x - y)", SYMBOLS, "test")
+    assert rule_for(e) is registered and parse_expression(str(e), SYMBOLS, "test") == e
+    assert _kinks(e) == [2 * x - y + 1, 2 * x - y - 1]
+    assert [evaluate(e, {x: mp(v), y: 0}) for v in (sp.Rational(-3, 2), sp.Rational(1, 4), sp.Integer(2))] == [-1, mpmath.mpf(1) / 2, 1]
+    # The value of its derivative at a kink is the convention its fdiff states: 0.
+    assert evaluate(differentiate(e, x), {x: mpmath.mpf(1) / 2, y: 0}) == 0
+    assert evaluate(differentiate(e, x), {x: mpmath.mpf(1) / 4, y: 0}) == 2
+    with pytest.raises(ExpressionError, match=r"hardtanh\(\) takes 1 argument"):
+        parse_expression("hardtanh(x, y)", SYMBOLS, "test")
+    # Equal to its closed form (breakpoints of both tried), and an error bound from the rule's slope.
+    assert verify({"rule": e, "closed": hardtanh.definition(2 * x - y)}).equal
+    bound: list = []
+    evaluate(hardtanh(x / 3), {x: mpmath.mpf(1)}, error=bound)
+    assert -300 < bound[0] < -150
+
+
+def test_the_verifier_tries_both_sides_of_a_registered_kink(registered):
+    # hardtanh(K*x) and tanh(K*x) agree to every digit wherever |x| is past 1/K: random points (scales
+    # 1e-3 to 1e6) all land there. They differ only across the kinks at K*x = +-1, which the rule names.
+    K = 10**10
+    verdict = verify({"hardtanh": hardtanh(K * x), "tanh": sp.tanh(K * x)})
+    assert not verdict.equal and verdict.decided and verdict.method == "numeric"
+    assert abs(mpmath.mpf(verdict.counterexample["point"]["x"])) < mpmath.mpf(10) ** -9
+    # Without the rule's breakpoints, the same pair is (wrongly) found equal: the kinks field is what is read.
+    from derivchain.symbolic.rules import register, unregister
+
+    unregister("hardtanh")
+    register(hardtanh_rule(kinks=None))
+    assert verify({"hardtanh": hardtanh(K * x), "tanh": sp.tanh(K * x)}).equal
+
+
+def test_a_registered_primitive_as_an_activation_and_a_graph_node(registered, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from derivchain import api
+    from derivchain.cli import app
+    from derivchain.model.network_file import build_network
+    from derivchain.renderers import render
+    from derivchain.renderers.html import mathml
+
+    net = api.network(layers="2,2,1", activation="hardtanh(x)", loss="half-squared")
+    d = api.grad(net, "W1")
+    assert d.verdict.equal and d.direct.compared.has(hardtanh) and d.direct.compared.has(sp.Heaviside)
+    text, tex = render(d, "text"), render(d, "latex")
+    assert "hardtanh(" in text and registered.kink in text
+    assert r"\operatorname{hardtanh}\left(" in tex
+    assert "hardtanh(" in json.dumps(json.loads(render(d, "json")))
+    assert "<mi>hardtanh</mi>" in mathml(hardtanh(x))
+    page = api.export(net, ["W1"], str(tmp_path / "notes.html"))[0].read_text()
+    assert "<mi>hardtanh</mi>" in page
+    result = CliRunner().invoke(app, ["grad", "W1", "--layers", "2,2,1", "--activation", "hardtanh(x)", "--loss", "half-squared"])
+    assert result.exit_code == 0 and "hardtanh(" in result.output, result.output
+
+    # At numbers, exactly (the rule's exact value), the three forms agreeing: H1 = hardtanh(1/2 + 2/8) = 3/4
+    # inside, H2 = hardtanh(3) = 1 clipped; Out = 2*3/4 - 1 = 1/2, so dLoss/dW1 = (Out - Y)*W5*1*X1 = 1/3.
+    values = {"X1": 1, "X2": 2, "Y": Fraction(1, 3), "W1": Fraction(1, 2), "W2": Fraction(1, 8), "W3": 1, "W4": 1, "W5": 2, "W6": -1}
+    at = {w: api.grad(net, w, values={k: Fraction(v) for k, v in values.items()}) for w in ("W1", "W3")}
+    assert all(a.exact and a.agree for a in at.values())
+    assert at["W1"].direct.value == Fraction(1, 3) and at["W3"].direct.value == 0  # H2 is clipped: slope 0
+    # At the kink (z1 = 1/2 + 2/4 = 1) the slope is the rule's convention, 0.
+    at_kink = api.grad(net, "W1", values={k: Fraction(v) for k, v in {**values, "W2": Fraction(1, 4)}.items()})
+    assert at_kink.exact and at_kink.agree and at_kink.direct.value == 0
+
+    # A graph node calling it, derived three ways and verified.
+    g = build_network({"loss": "e", "nodes": [{"name": "h", "expr": "hardtanh(w*x + b)"},
+                                              {"name": "e", "expr": "(v*h - y)**2/2"}]}, "g.json")
+    dg = api.grad(g, "w")
+    assert dg.verdict.equal and dg.direct.compared.has(hardtanh)
+    assert "hardtanh(" in render(dg, "text") and r"\operatorname{hardtanh}" in render(dg, "latex")
+    at = api.grad(g, "w", values={"w": Fraction(1, 2), "x": Fraction(1), "b": Fraction(0), "v": Fraction(3), "y": Fraction(1)})
+    assert at.exact and at.direct.value == (3 * Fraction(1, 2) - 1) * 3 * 1  # (v*h - y) * v * h' * x, h' = 1 inside
+
+
+def test_an_unregistered_primitive_is_refused():
+    from derivchain.errors import UnknownActivationError
+    from derivchain.model.activations import get_activation
+    from derivchain.symbolic.rules import register, unregister
+
+    register(hardtanh_rule())
+    try:
+        assert parse_expression("hardtanh(x)", SYMBOLS, "test") == hardtanh(x)
+        with pytest.raises(ValueError, match="already"):
+            register(hardtanh_rule())
+    finally:
+        unregister("hardtanh")
+    with pytest.raises(ExpressionError, match=r"the call hardtanh\(\.\.\.\) is not allowed"):
+        parse_expression("hardtanh(x)", SYMBOLS, "test")
+    with pytest.raises((ExpressionError, UnknownActivationError)):
+        get_activation("hardtanh(x)")
+    assert rule_for(hardtanh(x)) is None and "hardtanh" not in DEFINED_FUNCTIONS

@@ -10,6 +10,7 @@ from collections import Counter
 
 import sympy as sp
 
+from .. import memo
 from ..record import record
 from ..symbolic.build import mul
 from .forms import Form
@@ -144,9 +145,10 @@ def factor_common(terms: list[sp.Expr]) -> sp.Expr:
 
 def delta_equations(network: Network) -> dict[sp.Symbol, DeltaEquation]:
     """Every neuron's delta equation, from the outputs back; computed once per network."""
-    cached = network.cache.get("deltas")
-    if cached is not None:
-        return cached
+    return network.memos.value(memo.DELTAS, lambda: _delta_equations(network))
+
+
+def _delta_equations(network: Network) -> dict[sp.Symbol, DeltaEquation]:
     values: dict[sp.Symbol, sp.Expr] = {}
     equations: dict[sp.Symbol, DeltaEquation] = {}
     for n in reversed(network.neurons):
@@ -163,14 +165,13 @@ def delta_equations(network: Network) -> dict[sp.Symbol, DeltaEquation]:
         rewrite = network.loss.rewrite if n.is_output and len(inner) == 1 else ""
         values[n.symbol] = value
         equations[n.symbol] = DeltaEquation(n.symbol, delta_symbol(n.symbol), n.derivative(), loss_derivative, terms, value, rewrite)
-    network.cache["deltas"] = equations
     return equations
 
 
 def _deltas_needed(network: Network, uses: tuple) -> tuple[DeltaEquation, ...]:
     """The delta equations below ``uses`` (nodes), from the outputs back, layer by layer, each layer
     in node order (Out1 before Out2); once per set of uses (every weight into a neuron shares them)."""
-    cache = network.cache.setdefault("deltas_needed", {})
+    cache = network.memos[memo.DELTAS_NEEDED]
     key = tuple(u.symbol for u in uses)
     hit = cache.get(key)
     if hit is None:

@@ -6,6 +6,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from .. import memo
 from ..symbolic.walk import dependency_masks, differentiate, product, sum_of
 from .forms import Form
 from ..model.network import Network, Neuron
@@ -71,7 +72,7 @@ def _inner_derivative(network: Network, z: sp.Expr, parameter: sp.Symbol, masks:
     only the terms that contain the parameter visited (found once per neuron, not scanned per weight)."""
     if not z.is_Add:
         return differentiate(z, parameter, masks, bit)
-    cache = network.cache.setdefault("direct_terms", {})
+    cache = network.memos[memo.DIRECT_TERMS]
     terms = cache.get(z)
     if terms is None:
         terms = cache[z] = {}
@@ -87,7 +88,7 @@ def _inner_derivative(network: Network, z: sp.Expr, parameter: sp.Symbol, masks:
 
 def neuron_direct(network: Network, z: sp.Expr, masks: dict, bit: int) -> sp.Expr:
     """d Loss/dz for one neuron's substituted pre-activation ``z`` (a node of the substituted loss), once per network."""
-    cache = network.cache.setdefault("direct_by_node", {})
+    cache = network.memos[memo.DIRECT_BY_NODE]
     hit = cache.get(bit)
     if hit is None:
         hit = cache[bit] = differentiate(network.loss_full, z, masks, bit)
@@ -97,19 +98,20 @@ def neuron_direct(network: Network, z: sp.Expr, masks: dict, bit: int) -> sp.Exp
 def _masks(network: Network) -> tuple[dict, dict]:
     """Which leaves and which neurons' substituted pre-activations each node of the loss contains, and
     each neuron symbol -> (its pre-activation node, that node's bit); once per network."""
-    hit = network.cache.get("dependency_masks")
-    if hit is None:
-        loss, leaves = network.loss_full, network.leaves
-        found = {}
-        for n in network.neurons:
-            if isinstance(n, Neuron):
-                found[n.symbol] = network.substitute(n.preactivation)  # interned: the very node inside the loss
-        zs = list(dict.fromkeys(z for z in found.values() if not z.is_Symbol))
-        masks = dependency_masks(loss, leaves + tuple(zs))
-        bits = {z: 1 << (len(leaves) + i) for i, z in enumerate(zs)}
-        nodes = {s: (z, bits[z]) for s, z in found.items() if z in bits and z in masks}
-        hit = network.cache["dependency_masks"] = (masks, nodes)
-    return hit
+    return network.memos.value(memo.DEPENDENCY_MASKS, lambda: _dependencies(network))
+
+
+def _dependencies(network: Network) -> tuple[dict, dict]:
+    loss, leaves = network.loss_full, network.leaves
+    found = {}
+    for n in network.neurons:
+        if isinstance(n, Neuron):
+            found[n.symbol] = network.substitute(n.preactivation)  # interned: the very node inside the loss
+    zs = list(dict.fromkeys(z for z in found.values() if not z.is_Symbol))
+    masks = dependency_masks(loss, leaves + tuple(zs))
+    bits = {z: 1 << (len(leaves) + i) for i, z in enumerate(zs)}
+    nodes = {s: (z, bits[z]) for s, z in found.items() if z in bits and z in masks}
+    return masks, nodes
 
 
 def _inner_node(network: Network, parameter: sp.Symbol, nodes: dict) -> tuple[sp.Expr, int] | None:
@@ -119,7 +121,7 @@ def _inner_node(network: Network, parameter: sp.Symbol, nodes: dict) -> tuple[sp
     edge = network.edges.get(parameter)
     if edge is None or not isinstance(edge[1], Neuron) or edge[1].symbol not in nodes:
         return None
-    checked = network.cache.setdefault("direct_through", {})
+    checked = network.memos[memo.DIRECT_THROUGH]
     neuron = edge[1].symbol
     if neuron not in checked:
         z, bit = nodes[neuron]
@@ -132,12 +134,14 @@ def _inner_node(network: Network, parameter: sp.Symbol, nodes: dict) -> tuple[sp
 
 def _own_bits(network: Network) -> dict[sp.Symbol, int]:
     """Each neuron -> the bits of the parameters that only its edges and bias read; once per network."""
-    hit = network.cache.get("direct_own_bits")
-    if hit is None:
-        hit = network.cache["direct_own_bits"] = {}
-        for p, (_, n) in network.edges.items():
-            hit[n.symbol] = hit.get(n.symbol, 0) | 1 << network.parameter_index[p]
-    return hit
+    return network.memos.value(memo.DIRECT_OWN_BITS, lambda: _parameter_bits(network))
+
+
+def _parameter_bits(network: Network) -> dict[sp.Symbol, int]:
+    bits: dict[sp.Symbol, int] = {}
+    for p, (_, n) in network.edges.items():
+        bits[n.symbol] = bits.get(n.symbol, 0) | 1 << network.parameter_index[p]
+    return bits
 
 
 def _only_through(loss: sp.Expr, masks: dict, z: sp.Expr, bit: int, own: int) -> int | None:

@@ -11,6 +11,7 @@ from typing import Iterator
 
 import sympy as sp
 
+from .. import memo
 from ..record import record
 from ..symbolic.build import add, mul, sorted_product
 from .forms import Form
@@ -98,12 +99,13 @@ def _leaf(network: Network, leaf: str | sp.Symbol) -> sp.Symbol:
 
 def _counts(network: Network) -> dict[sp.Symbol, int]:
     """Paths from each node to the loss, by dynamic programming, once per network."""
-    counts = network.cache.get("path_counts")
-    if counts is None:
-        counts = {}
-        for n in reversed(network.neurons):
-            counts[n.symbol] = int(n.is_output) + sum(counts[s.symbol] for s, _ in network.successors.get(n.symbol, ()))
-        network.cache["path_counts"] = counts
+    return network.memos.value(memo.PATH_COUNTS, lambda: _count(network))
+
+
+def _count(network: Network) -> dict[sp.Symbol, int]:
+    counts: dict[sp.Symbol, int] = {}
+    for n in reversed(network.neurons):
+        counts[n.symbol] = int(n.is_output) + sum(counts[s.symbol] for s, _ in network.successors.get(n.symbol, ()))
     return counts
 
 
@@ -122,7 +124,7 @@ def _entry_factor(network: Network, leaf: sp.Symbol, use: Neuron | None) -> Fact
 
 def _edge_factor(network: Network, to: Neuron, coefficient: sp.Expr, frm: sp.Symbol) -> Factor:
     # Edges are shared by many paths and many parameters: each Factor is built once per network.
-    cache = network.cache.setdefault("edge_factors", {})
+    cache = network.memos[memo.EDGE_FACTORS]
     key = (to.symbol, frm)
     hit = cache.get(key)
     if hit is None:
@@ -181,9 +183,10 @@ def suffix_sums(network: Network) -> dict[sp.Symbol, sp.Expr]:
     suffix(n) = sum_o dLoss/dOut_o * P_o(n), with P_o(o) = 1 and P_o(n) = sum over edges n -> k of
     (dk/dn) * P_o(k): every shared tail is added once. Computed once per network.
     """
-    cached = network.cache.get("suffix_sums")
-    if cached is not None:
-        return cached
+    return network.memos.value(memo.SUFFIX_SUMS, lambda: _suffix_sums(network))
+
+
+def _suffix_sums(network: Network) -> dict[sp.Symbol, sp.Expr]:
     to_output: dict[sp.Symbol, dict[sp.Symbol, sp.Expr]] = {}
     for o in network.outputs:
         chains: dict[sp.Symbol, sp.Expr] = {}
@@ -196,7 +199,6 @@ def suffix_sums(network: Network) -> dict[sp.Symbol, sp.Expr]:
         n.symbol: sp.Add(*(network.loss_derivative(o) * to_output[o.symbol][n.symbol] for o in network.outputs))
         for n in network.neurons
     }
-    network.cache["suffix_sums"] = suffix
     return suffix
 
 
@@ -211,7 +213,7 @@ def _term(network: Network, path: Path, leaf: sp.Symbol) -> sp.Expr:
     source = use.inner_partial(leaf)
     if type(source) is not sp.Symbol:  # a bias, a weight shared within the neuron: as it stands
         return path.term
-    cache = network.cache.setdefault("path_rests", {})
+    cache = network.memos[memo.PATH_RESTS]
     key = path.nodes[1:]
     rest = cache.get(key)
     if rest is None:

@@ -106,6 +106,15 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
+# The activations whose function is a SymPy function class (sigmoid, tanh, relu, elu, exp), by that class.
+_BY_FUNCTION = {a.function: a for a in ACTIVATIONS.values() if isinstance(a.function, sp.FunctionClass)}
+
+
+def activation_of(expr: sp.Expr) -> Activation | None:
+    """The activation ``expr`` is a call of (``sigmoid(u)``: sigmoid), by its function's class; else None."""
+    return _BY_FUNCTION.get(expr.func) if len(expr.args) == 1 else None
+
+
 def custom_activation(text: str, what: str = "activation") -> Activation:
     """An activation given as an expression in ``x``, parsed by the whitelist parser."""
     from ..symbolic.parse import parse_expression

@@ -21,8 +21,8 @@ from functools import cached_property
 import sympy as sp
 
 from ..record import record
-from .. import limits
-from .activations import ACTIVATIONS, Activation, get_activation
+from .. import limits, memo
+from .activations import Activation, activation_of, get_activation
 from ..symbolic.walk import differentiate, intern, replace_shared
 from ..symbolic.build import mul
 from ..symbolic.sizes import exact_sizes, expand_within
@@ -167,10 +167,10 @@ class ExprNode:
 
     def inner_partial(self, x: sp.Symbol) -> sp.Expr:
         """d(expr)/dx in neighbour symbols, by the rule table, the node's own expression written as its symbol."""
-        cache = self.__dict__.setdefault("_partials", {})
+        cache = memo.of(self)[memo.PARTIALS]
         hit = cache.get(x)
         if hit is None:
-            act = ACTIVATIONS.get(type(self.expr).__name__.lower()) if len(self.expr.args) == 1 else None
+            act = activation_of(self.expr)
             if act is not None and self.expr == act.function(self.expr.args[0]):
                 # f(u): f' the textbook way in the node's own symbol (sigmoid: s*(1 - s)) times du/dx
                 inner = differentiate(self.expr.args[0], x)
@@ -215,8 +215,6 @@ class Network:
     order: tuple = field(default=(), compare=False, repr=False, hash=False)
     # Each name's LaTeX, as the notation made it; names not here get the notation's generic rule.
     latex_names: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
-    # Per-network results that engines reuse across parameters (deltas, path suffix sums).
-    cache: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     def __repr__(self) -> str:
         shape = self.origin or "-".join(map(str, self.layers))
@@ -401,32 +399,27 @@ class Network:
 
     def compact(self, expr: sp.Expr) -> sp.Expr:
         """Write a substituted expression back in neuron symbols where whole neurons appear."""
-        return replace_shared(expr, self.compaction, self.memo("compact_memo"))
+        return replace_shared(expr, self.compaction, self.memos[memo.COMPACT].room())
 
     def compact_canonical(self, expr: sp.Expr) -> sp.Expr:
         """``canonical(compact(expr))`` in one walk, each node evaluated once (not once to compact, again
         to make canonical), the nodes shared by many weights' derivatives once a table."""
-        return replace_shared(expr, self.compaction, self.memo("compact_canonical_memo"), rebuild=True)
+        return replace_shared(expr, self.compaction, self.memos[memo.COMPACT_CANONICAL].room(), rebuild=True)
 
     def substitute(self, expr: sp.Expr) -> sp.Expr:
         """Replace every neuron symbol in ``expr`` by its full expression (sums and products as they stand)."""
         expr = self.intern(expr)
-        return self.intern(replace_shared(expr, self.substitution, self.memo("substitute_memo"), evaluate=False))
+        return self.intern(replace_shared(expr, self.substitution, self.memos[memo.SUBSTITUTE].room(), evaluate=False))
 
-    #: Entries a per-network memo of rebuilt nodes keeps before it starts again: the nodes of every
-    #: weight's derivative would otherwise stay alive for the whole table (memory per weight).
-    MEMO_LIMIT = 200_000
-
-    def memo(self, name: str) -> dict:
-        """The network's memo called ``name``, emptied once it holds ``MEMO_LIMIT`` entries."""
-        memo = self.cache.setdefault(name, {})
-        if len(memo) > self.MEMO_LIMIT:
-            memo.clear()
-        return memo
+    @property
+    def memos(self) -> memo.Memos:
+        """The network's memos (see :mod:`derivchain.memo`): what engines, the verifier and the renderers
+        remember about it, dropped with it."""
+        return memo.of(self)
 
     def intern(self, expr: sp.Expr) -> sp.Expr:
-        """``expr`` with each subtree the network's one copy of it (see :func:`differentiate.intern`)."""
-        return intern(expr, self.cache.setdefault("intern", {}), self.cache.setdefault("intern_done", {}))
+        """``expr`` with each subtree the network's one copy of it (see :func:`derivchain.symbolic.walk.intern`)."""
+        return intern(expr, self.memos[memo.INTERN], self.memos[memo.INTERN_DONE])
 
     @cached_property
     def loss_local(self) -> sp.Expr:
@@ -442,10 +435,7 @@ class Network:
         """id -> nodes written out, for every node of the substituted loss (which the network keeps):
         sizing a derivative stops where it reaches the loss's own subtrees, instead of walking the
         network's shared nodes again for every weight."""
-        hit = self.cache.get("sizes")
-        if hit is None:
-            hit = self.cache["sizes"] = exact_sizes(self.loss_full, {})
-        return hit
+        return self.memos.value(memo.SIZES, lambda: exact_sizes(self.loss_full, {}))
 
     def loss_partial(self, x: sp.Symbol) -> sp.Expr:
         """dLoss/dx for a symbol the loss reads: an output's textbook derivative, else the rule table's."""
@@ -670,12 +660,12 @@ def with_l2(network: Network, lam) -> Network:
     if network.l2 is not None:
         raise UnknownLossError("this network has an L2 term already")
     base = network.loss
-    term = replace(network, l2=lam, cache={}).l2_term
+    term = replace(network, l2=lam).l2_term
     lam_text = str(sp.Rational(lam.numerator, lam.denominator))
     loss = Loss(f"{base.name} + L2 (lambda = {lam_text})", lambda outs, ys: sp.Add(base.formula(outs, ys), term),
                 f"{base.text} + {lam_text}/2*sum(w**2)", base.note, base.note_tex, base.output_activation,
                 base.min_outputs, base.derivative, base.rewrite, base.conditional)
-    return replace(network, loss=loss, l2=lam, cache={})
+    return replace(network, loss=loss, l2=lam)
 
 
 def default_network() -> Network:

@@ -12,6 +12,7 @@ import sys
 from contextlib import contextmanager
 from typing import IO
 
+from .. import memo
 from .base import KINDS, Renderer, kind
 from .formats import FORMATS, Format, info
 from .terminal import wrap_terms
@@ -41,8 +42,20 @@ def render(result, fmt: Format | str) -> str:
 
 def emit(result, fmt: Format | str = Format.text, out: IO[str] | None = None, on_row=None) -> None:
     """Write ``result`` rendered in ``fmt`` to ``out`` (standard output); a table streams row by row,
-    calling ``on_row(derivation)`` after each (a progress bar, the verdicts)."""
-    renderer(fmt).emit(result, sys.stdout if out is None else out, on_row)
+    calling ``on_row(derivation)`` after each (a progress bar, the verdicts). What the printers remember
+    while printing is the result's network's (see :mod:`derivchain.memo`)."""
+    network = _network_of(result)
+    with memo.working_for(network) if network is not None else memo.scratch():
+        renderer(fmt).emit(result, sys.stdout if out is None else out, on_row)
+
+
+def _network_of(result):
+    """The network a result describes (a network its own), or None."""
+    from ..model.network import Network
+
+    if isinstance(result, Network):
+        return result
+    return getattr(result, "network", None) or getattr(getattr(result, "derivation", None), "network", None)
 
 
 def written(paths, out: IO[str] | None = None) -> None:

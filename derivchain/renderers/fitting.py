@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .. import limits
+from .. import limits, memo
 from ..symbolic import sizes as expansion
 from ..engines.forms import Ordered, OrderedSum
 
@@ -20,7 +20,8 @@ def tree_size(expr: sp.Basic, limit: int, known: dict | None = None) -> int:
     ``known``: exact sizes of nodes kept alive (a network's :meth:`~derivchain.model.network.Network.sizes`)."""
     # tree_size(e, L) is min(size, L + 1): an exact size answers any limit, a size past a larger
     # limit answers a smaller one.
-    hit = _LAST.get(id(expr))
+    last = memo.current(memo.LAST_SIZES)
+    hit = last.get(id(expr))
     if hit is not None:
         _, size, asked = hit
         if size <= asked:
@@ -28,13 +29,9 @@ def tree_size(expr: sp.Basic, limit: int, known: dict | None = None) -> int:
         if limit <= asked:
             return limit + 1
     size = expansion.tree_size(expr, limit, known)
-    if len(_LAST) > 256:  # a row's forms, not a table's: nothing per weight outlives a few rows
-        _LAST.clear()
-    _LAST[id(expr)] = (expr, size, limit)  # the expression kept, so its id stays its own
+    # A row's forms, not a table's (bounded at a few hundred): nothing per weight outlives a few rows.
+    last.room()[id(expr)] = (expr, size, limit)  # the expression kept, so its id stays its own
     return size
-
-
-_LAST: dict = {}
 
 
 def fits(form) -> bool:
@@ -54,9 +51,6 @@ def _form_size(form, limit: int) -> int:
     return _size(form, limit)
 
 
-_SIZES: dict = {}
-
-
 def _size(expr, limit: int) -> int:
     # Renderers ask again and again about the same forms (a network's delta chains on every row of a
     # table): sizes are kept per expression and limit, a bounded number of them.
@@ -64,7 +58,7 @@ def _size(expr, limit: int) -> int:
         return tree_size(expr, limit)
     # Keyed by identity, the expression kept beside its size (so its id stays unique): equal but
     # distinct copies of a deep tree would be compared node by node on every lookup.
-    hit = _SIZES.get((id(expr), limit))
+    hit = memo.current(memo.FORM_SIZES).get((id(expr), limit))
     if hit is not None:
         return hit[1]
     # Summed over the arguments, each of them kept: a table row is o_i times a delta that every
@@ -77,7 +71,7 @@ def _size(expr, limit: int) -> int:
 
 
 def _sized(expr, limit: int) -> int:
-    hit = _SIZES.get((id(expr), limit))
+    hit = memo.current(memo.FORM_SIZES).get((id(expr), limit))
     if hit is not None:
         return hit[1]
     small = _written(expr, 64)  # most are a row's own small terms: counted directly, not walked by tree_size
@@ -101,9 +95,7 @@ def _written(expr, budget: int) -> int | None:
 
 
 def _keep(expr, limit: int, size: int) -> int:
-    if len(_SIZES) > 50_000:
-        _SIZES.clear()
-    _SIZES[(id(expr), limit)] = (expr, size)
+    memo.current(memo.FORM_SIZES).room()[(id(expr), limit)] = (expr, size)
     return size
 
 

@@ -21,6 +21,7 @@ from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 from sympy.printing.pretty.pretty_symbology import greek_unicode
 
+from .. import memo
 from ..verification.chains import Chain
 
 from ..engines.forms import Ordered, OrderedSum
@@ -117,9 +118,9 @@ class MathMLPrinter(MathMLPresentationPrinter):
         self.dom = _Document()
         self._names = self._settings["names"] or {}
         self._notation = self._settings["notation"] or FLAT
-        self._name_memo: dict[str, Node] = {}
-        self._memo: dict = {}
-        self._widths: dict = {}
+        self._name_memo = memo.Memo(memo.PRINTED_NAMES)
+        self._memo = memo.Memo(memo.PRINTED)
+        self._widths = memo.Memo(memo.PRINTED_WIDTHS)
 
     # Building blocks.
     def el(self, tag: str, *children, **attrs) -> Node:
@@ -172,7 +173,7 @@ class MathMLPrinter(MathMLPresentationPrinter):
         hit = self._name_memo.get(name)
         if hit is None:
             tex = self._names.get(name)
-            hit = self._name_memo[name] = self.from_latex(tex if tex is not None else self._notation.latex(name))
+            hit = self._name_memo.room()[name] = self.from_latex(tex if tex is not None else self._notation.latex(name))
         return hit
 
     def from_latex(self, tex: str, slots=()) -> Node:
@@ -281,7 +282,7 @@ class MathMLPrinter(MathMLPresentationPrinter):
         """About how many characters wide ``expr`` prints (see :func:`width`)."""
         hit = self._widths.get(expr)
         if hit is None:
-            hit = self._widths[expr] = width(self._print(expr))
+            hit = self._widths.room()[expr] = width(self._print(expr))
         return hit
 
     def _print_Symbol(self, expr, style="plain"):
@@ -409,10 +410,7 @@ def printer_settings(network) -> dict:
 
 def printer_for(network) -> MathMLPrinter:
     """A MathML printer in ``network``'s notation, one per network."""
-    printer = network.cache.get("mathml printer")
-    if printer is None:
-        printer = network.cache["mathml printer"] = MathMLPrinter(printer_settings(network))
-    return printer
+    return memo.of(network)[memo.PRINTERS].lookup("mathml", lambda: MathMLPrinter(printer_settings(network)))
 
 
 def mathml(obj, network=None) -> str:

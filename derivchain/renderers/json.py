@@ -10,6 +10,7 @@ import json as _json
 
 import sympy as sp
 
+from .. import memo
 from .base import Renderer
 from .fitting import fits, too_large_note, tree_size
 from .latex import DerivPrinter, printer_for
@@ -108,8 +109,8 @@ class Printed:
     with it, bounded as every printer memo is (see :func:`remembered`)."""
 
     def __init__(self):
-        self._memo: dict = {}
-        self._made: dict = {}  # id of each object once() made -> [the object, {level: its JSON text}]
+        self._memo = memo.Memo(memo.PRINTED)
+        self._made = memo.Memo(memo.JSON_MADE)  # id of each object once() made -> [the object, {level: its JSON text}]
 
     def once(self, kind: str, obj, make):
         """``make()`` for ``obj`` the first time ``kind`` of it is asked for; the same object after."""
@@ -117,9 +118,7 @@ class Printed:
         # caches these objects, so every row hands over the same ones.
         made = remembered(self._memo, (kind, id(obj)), lambda: (obj, make()))[1]
         if isinstance(made, (dict, list)) and id(made) not in self._made:
-            if len(self._made) > 100_000:
-                self._made.clear()
-            self._made[id(made)] = [made, {}]
+            self._made.room()[id(made)] = [made, {}]
         return made
 
     def text_of(self, o, level: int) -> str | None:

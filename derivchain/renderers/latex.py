@@ -11,6 +11,7 @@ import re
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
+from .. import memo
 from ..record import record
 from .base import StringRenderer
 from ..verification.chains import Chain, path_chain
@@ -41,20 +42,14 @@ def visible_width(tex: str) -> int:
     """A rough count of the characters a LaTeX math string shows (commands count as one, a fraction
     as its wider part)."""
     # Asked again of the same strings (a row's direct result is measured twice; the printer's memo
-    # hands back the same string): kept up to a total length, the strings being up to kilobytes each.
-    hit = _WIDTHS.get(tex)
+    # hands back the same string): kept by the current owner.
+    widths = memo.current(memo.LATEX_WIDTHS)
+    hit = widths.get(tex)
     if hit is None:
-        global _WIDTHS_KEPT
-        if _WIDTHS_KEPT > 2_000_000:
-            _WIDTHS.clear()
-            _WIDTHS_KEPT = 0
-        hit = _WIDTHS[tex] = len(_COMMAND.sub("x", _INVISIBLE.sub("", _fractions(tex))).replace("_", "").replace("^", ""))
-        _WIDTHS_KEPT += len(tex)
+        hit = widths.room()[tex] = len(_COMMAND.sub("x", _INVISIBLE.sub("", _fractions(tex))).replace("_", "").replace("^", ""))
     return hit
 
 
-_WIDTHS: dict[str, int] = {}
-_WIDTHS_KEPT = 0  # characters of the strings in _WIDTHS
 _BRACE = re.compile(r"[{}]")
 
 
@@ -68,7 +63,7 @@ def wider_than(printer, e, limit: int) -> bool:
     the wider of its parts), so the product is at least as wide. Otherwise it is measured.
     """
     tex = printer._print(e)
-    known = _WIDTHS.get(tex)
+    known = memo.current(memo.LATEX_WIDTHS).get(tex)
     if known is not None:
         return known > limit
     if e.is_Mul and len(tex) > 4 * limit:
@@ -94,25 +89,18 @@ def _stands_alone(tex: str, part: str) -> bool:
     return not (before.isalpha() or before in "\\{}" or after.isalpha() or after in "{}")
 
 
-_BALANCED: dict[str, bool] = {}
-_BALANCED_KEPT = [0]  # characters of the strings in _BALANCED (they are long: kept up to a total, as _WIDTHS)
-
-
 def _balanced(tex: str) -> bool:
     """True when the braces of ``tex`` nest (never more closed than opened, all closed at the end)."""
-    hit = _BALANCED.get(tex)
-    if hit is None:
-        if _BALANCED_KEPT[0] > 2_000_000:
-            _BALANCED.clear()
-            _BALANCED_KEPT[0] = 0
-        _BALANCED_KEPT[0] += len(tex)
-        depth = 0
-        for m in _BRACE.finditer(tex):
-            depth += 1 if m.group() == "{" else -1
-            if depth < 0:
-                break
-        hit = _BALANCED[tex] = depth == 0
-    return hit
+    return memo.current(memo.LATEX_BALANCED).lookup(tex, lambda: _nests(tex))
+
+
+def _nests(tex: str) -> bool:
+    depth = 0
+    for m in _BRACE.finditer(tex):
+        depth += 1 if m.group() == "{" else -1
+        if depth < 0:
+            break
+    return depth == 0
 
 
 def _group(tex: str, start: int) -> int:
@@ -178,10 +166,10 @@ class DerivPrinter(LatexPrinter):
 
     def __init__(self, settings=None):
         super().__init__(settings)
-        self._memo: dict = {}
-        self._factors: dict = {}  # (factor, first, last) -> its part of a product (see _plain_product)
-        self._mods: dict = {}  # id -> (node, whether it holds a Mod): see _print_Add
-        self._lines: dict = {}  # a network's delta chains as aligned lines (see delta_lines)
+        self._memo = memo.Memo(memo.PRINTED)
+        self._factors = memo.Memo(memo.PRINTED_FACTORS)  # (factor, first, last) -> its part of a product
+        self._mods = memo.Memo(memo.HOLDS_MOD)  # id -> (node, whether it holds a Mod): see _print_Add
+        self._lines = memo.Memo(memo.PRINTED_LINES)  # a network's delta chains as aligned lines (see delta_lines)
         self._names = self._settings["names"] or {}
         self._notation = self._settings["notation"] or FLAT
 
@@ -210,8 +198,7 @@ class DerivPrinter(LatexPrinter):
         # SymPy's, with a product's minus sign read off its number (not by building its negation to
         # compare) and whether a term holds a Mod found once per shared subtree (SymPy walks it
         # written out, for every sum it appears in).
-        if len(self._mods) > 200_000:
-            self._mods.clear()
+        self._mods.room()
         tex = ""
         for i, term in enumerate(self._as_ordered_terms(expr, order=order)):
             if i and negative(term):
@@ -226,7 +213,7 @@ class DerivPrinter(LatexPrinter):
         return tex
 
     def _plain_product(self, expr) -> str | None:
-        """What SymPy prints for a product of commutative factors none of which is a number, a power or
+        r"""What SymPy prints for a product of commutative factors none of which is a number, a power or
         an exponential (so no fraction: ``H_{12} W_{515} \left(\mathrm{Out} - Y\right)``), each factor's
         part kept across products (a table prints the same factors in every row); None for any other
         product (SymPy's general way then). The same steps as SymPy's: factors in its order, each
@@ -251,10 +238,8 @@ class DerivPrinter(LatexPrinter):
         key = (a, first, last)
         hit = self._factors.get(key)
         if hit is None:
-            if len(self._factors) > 100_000:
-                self._factors.clear()
             tex = self._print(a)
-            hit = self._factors[key] = r"\left(%s\right)" % tex if self._needs_mul_brackets(a, first=first, last=last) else tex
+            hit = self._factors.room()[key] = r"\left(%s\right)" % tex if self._needs_mul_brackets(a, first=first, last=last) else tex
         return hit
 
     def _print_Symbol(self, expr, style="plain"):
@@ -266,11 +251,6 @@ class DerivPrinter(LatexPrinter):
         if inner.is_Symbol:
             return self.partial(inner, w)
         return r"\frac{\partial}{\partial %s} \left(%s\right)" % (self._print(w), self._print(inner))
-
-    def _print_Heaviside(self, expr, exp=None):
-        # The value at 0 is stated in the notes, not in every formula.
-        tex = r"\theta\left(%s\right)" % self._print(expr.args[0])
-        return tex if exp is None else r"%s^{%s}" % (tex, exp)
 
     def partial(self, numerator: sp.Symbol, denominator: sp.Symbol) -> str:
         """The fraction d numerator / d denominator with partial signs."""
@@ -401,11 +381,8 @@ def printer_settings(network) -> dict:
 def printer_for(network, **settings) -> DerivPrinter:
     """A LaTeX printer in ``network``'s notation (with any other settings), one per network and
     settings: its memo of printed subexpressions serves every row of a table."""
-    key = ("latex printer", tuple(sorted(settings.items())))
-    printer = network.cache.get(key)
-    if printer is None:
-        printer = network.cache[key] = DerivPrinter({**printer_settings(network), **settings})
-    return printer
+    key = ("latex", tuple(sorted(settings.items())))
+    return memo.of(network)[memo.PRINTERS].lookup(key, lambda: DerivPrinter({**printer_settings(network), **settings}))
 
 
 def latex(obj, network=None, **settings) -> str:
@@ -514,15 +491,11 @@ def _ordered_tokens(printer, e: Ordered) -> list[tuple[str, bool]]:
 def _piece(text: str) -> tuple[int, int]:
     r"""A line piece's width with its space, and the brackets it leaves open (``\left(`` less ``\right)``),
     kept per piece: a table lays out the same deltas' pieces on every row."""
-    hit = _PIECES.get(text)
+    pieces = memo.current(memo.LATEX_PIECES)
+    hit = pieces.get(text)
     if hit is None:
-        if len(_PIECES) > 200_000:
-            _PIECES.clear()
-        hit = _PIECES[text] = (visible_width(text) + 1, text.count(r"\left(") - text.count(r"\right)"))
+        hit = pieces.room()[text] = (visible_width(text) + 1, text.count(r"\left(") - text.count(r"\right)"))
     return hit
-
-
-_PIECES: dict[str, tuple[int, int]] = {}
 
 
 def _laid_out(prefix: str, tokens: list[tuple[str, bool]], width: int) -> list[str]:
@@ -539,15 +512,13 @@ def _laid_out(prefix: str, tokens: list[tuple[str, bool]], width: int) -> list[s
     return [r"%s &= %s%s" % (prefix, " ".join(current), r" \right." * depth)]
 
 
-# The lines after the first depend only on the pieces left and the brackets open: the rows of a table
-# into one neuron end in the same long sum, laid out once (the last few kept: rows come neuron by neuron).
-_LATER: dict = {}
-
-
 def _later_lines(tokens: tuple, open_before: int, width: int) -> list[str]:
     """The lines of :func:`_laid_out` from a line start on, ``open_before`` brackets open there."""
+    # They depend only on the pieces left and the brackets open: the rows of a table into one neuron end
+    # in the same long sum, laid out once (the last few kept: rows come neuron by neuron).
+    later = memo.current(memo.LATEX_LATER)
     key = (tokens, open_before, width)
-    hit = _LATER.get(key)
+    hit = later.get(key)
     if hit is not None:
         return hit
     lines, current, used, depth = [], [], 0, open_before
@@ -566,9 +537,7 @@ def _later_lines(tokens: tuple, open_before: int, width: int) -> list[str]:
         # a line inside brackets is set in a little further for each, so the nesting shows.
         out.append(r"&\quad " + r"\qquad " * open_before + r"\left. " * open_before + "{}" + body + r" \right." * open_after)
         open_before = open_after
-    if len(_LATER) >= 16:
-        _LATER.clear()
-    _LATER[key] = out
+    later.room()[key] = out
     return out
 
 

@@ -14,6 +14,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.printer import Printer
 from sympy.printing.str import StrPrinter
 
+from .. import memo
 from ..record import record
 from ..verification.chains import Chain, path_chain
 from ..engines.forms import Ordered, OrderedSum
@@ -81,18 +82,13 @@ def with_activation_first(printer, expr: sp.Expr, separator: str) -> str | None:
     return separator.join(parts)
 
 
-def remembered(memo: dict, expr, make):
-    """``memo[expr]``, made by ``make()`` the first time: a printer's each subexpression printed once
-    (bounded: cleared past 100,000 entries, so a long session does not grow without end)."""
-    hit = memo.get(expr)
+def remembered(kept: memo.Memo, key, make):
+    """``kept[key]``, made by ``make()`` the first time: a printer's each subexpression printed once
+    (bounded as its memo's kind says, so a long session does not grow without end)."""
+    hit = kept.get(key)
     if hit is None:
-        if len(memo) > 100_000:
-            memo.clear()
-        hit = memo[expr] = make()
+        hit = kept.room()[key] = make()
     return hit
-
-
-_TERMS: dict = {}
 
 
 def ordered_terms(printer, expr, order=None) -> list:
@@ -101,30 +97,20 @@ def ordered_terms(printer, expr, order=None) -> list:
     order = order or printer.order
     # By identity, the sum kept beside its terms (so its id stays its own); a few thousand kept, the
     # sums being a row's own (nothing per row outlives the next few rows).
+    terms = memo.current(memo.ORDERED_TERMS)
     key = (id(expr), order)
-    hit = _TERMS.get(key)
+    hit = terms.get(key)
     if hit is None:
-        if len(_TERMS) > 5_000:
-            _TERMS.clear()
         fast = _lex_terms(expr) if order in (None, "lex") else None
-        hit = _TERMS[key] = (expr, tuple(Printer._as_ordered_terms(printer, expr, order) if fast is None else fast))
+        hit = terms.room()[key] = (expr, tuple(Printer._as_ordered_terms(printer, expr, order) if fast is None else fast))
     return list(hit[1])
-
-
-_POWER: dict = {}  # id(factor) -> (factor, base, exponent), as decompose_power gives them
-_SORT_KEY: dict = {}  # id(expression) -> (expression, its default_sort_key)
 
 
 def sort_key(e):
     """``default_sort_key(e)``, kept per expression (a table orders the same factors in every row)."""
-    # By identity, the expression kept beside its key: these memos outlive a network, and an equal
-    # expression of the next one would be compared with it node by node (a second table in a session).
-    hit = _SORT_KEY.get(id(e))
-    if hit is None:
-        if len(_SORT_KEY) > 100_000:
-            _SORT_KEY.clear()
-        hit = _SORT_KEY[id(e)] = (e, sp.default_sort_key(e))
-    return hit[1]
+    # By identity, the expression kept beside its key: an equal expression built apart would be compared
+    # with it node by node.
+    return memo.current(memo.SORT_KEYS).lookup(e, lambda: sp.default_sort_key(e))
 
 
 def _lex_terms(expr) -> list | None:
@@ -138,8 +124,7 @@ def _lex_terms(expr) -> list | None:
 
     if not expr.is_Add or len(expr.args) < 3:  # SymPy special-cases some two-term sums (1 - x)
         return None
-    if len(_POWER) > 100_000:
-        _POWER.clear()
+    decomposed = memo.current(memo.POWERS).room()
     terms, gens = [], set()
     for term in expr.args:
         coeff, rest = term.as_coeff_Mul()
@@ -147,11 +132,11 @@ def _lex_terms(expr) -> list | None:
             return None  # complex(coeff) through evalf: kept to SymPy
         powers = {}
         for factor in (() if rest is sp.S.One else sp.Mul.make_args(rest)):
-            known = _POWER.get(id(factor))  # by identity, as sort_key's
+            known = decomposed.get(id(factor))  # by identity, as sort_key's
             if known is None:
                 if factor.is_number or not factor.is_commutative:
                     return None
-                known = _POWER[id(factor)] = (factor, *decompose_power(factor))
+                known = decomposed[id(factor)] = (factor, *decompose_power(factor))
             powers[known[1]] = known[2]
             gens.add(known[1])
         # complex(Rational) is its correctly rounded double, as p / q is.
@@ -175,15 +160,15 @@ class TextPrinter(StrPrinter):
 
     def __init__(self, settings=None):
         super().__init__(settings)
-        self._memo: dict = {}
-        self._factors: dict = {}
+        self._memo = memo.Memo(memo.PRINTED)
+        self._factors = memo.Memo(memo.PRINTED_FACTORS)
 
     def _print(self, expr, **kwargs):
         # A subexpression prints the same wherever it appears (the parent adds any brackets), and a
         # table's rows repeat many (each neuron's factor, the deltas): print each once, as LaTeX does.
         if kwargs or not isinstance(expr, sp.Basic) or not expr.args:
             return super()._print(expr, **kwargs)
-        # By identity (see sort_key): this printer serves every network of a session.
+        # By identity (see sort_key), the expression kept beside its text.
         return remembered(self._memo, id(expr), lambda: (expr, super(TextPrinter, self)._print(expr)))[1]
 
     def _as_ordered_terms(self, expr, order=None):
@@ -223,12 +208,7 @@ class TextPrinter(StrPrinter):
         return "*".join(self._factor_text(a) for a in sorted(args, key=sort_key))
 
     def _factor_text(self, a) -> str:
-        hit = self._factors.get(id(a))  # by identity, as _print's memo
-        if hit is None:
-            if len(self._factors) > 100_000:
-                self._factors.clear()
-            hit = self._factors[id(a)] = (a, self.parenthesize(a, PRECEDENCE["Mul"], strict=False))
-        return hit[1]
+        return self._factors.lookup(a, lambda: self.parenthesize(a, PRECEDENCE["Mul"], strict=False))
 
     def parenthesize(self, item, level, strict=False):
         # dOut/dW1 inside a product reads as one factor only in brackets: (Out - Y)*(dOut/dW1).
@@ -248,14 +228,14 @@ class TextPrinter(StrPrinter):
         return " * ".join(self.factor(f) for f in factors)
 
 
-_TEXT = TextPrinter()
+def printer() -> TextPrinter:
+    """The current owner's text printer (a network's: its memos serve every row of a table), or a new one."""
+    return memo.current(memo.PRINTERS).lookup("text", TextPrinter)
 
 
 def text(expr) -> str:
     """Plain text for an expression; it parses back with :func:`derivchain.symbolic.parse.parse_expression`."""
-    return _TEXT.doprint(expr)
-
-_P = _TEXT
+    return printer().doprint(expr)
 
 #: What every format says when a derivation's three numbers disagree at the given values.
 DISAGREE = ("the three results differ here beyond the digits shown: at values this extreme (a saturated activation, a huge input) the working precision is lost in some forms; do not trust these numbers")
@@ -290,7 +270,7 @@ def expr(e) -> str:
         return out
     if isinstance(e, sp.Derivative) and e.args[0].is_Symbol:
         return f"d{_name(e.args[0])}/d{_name(e.args[1][0])}"
-    return _P.doprint(e)
+    return printer().doprint(e)
 
 
 def _name(s: sp.Symbol) -> str:
@@ -303,7 +283,7 @@ def _factor(f) -> str:
         return f"({expr(f)})" if len(f.terms) > 1 else expr(f)
     if isinstance(f, Ordered):
         return expr(f)
-    return _P.factor(f)
+    return printer().factor(f)
 
 
 def chain_text(c: Chain, lhs: str | None = None) -> str:

@@ -13,6 +13,7 @@ import math
 import mpmath
 import sympy as sp
 
+from .bounds import EXACT, INF, bound as _bound, determined as _determined, join_errors, mag
 from .rules import rule_for
 
 
@@ -21,68 +22,6 @@ DIGITS = 50
 
 class Undefined(ArithmeticError):
     """A form has no real value at a point (log of a negative, a division by zero, an overflow)."""
-
-
-# Error bounds are binary exponents: a node's value is within 2**E of the exact value at the point.
-# Exact values have E = -inf; INF marks a value this precision cannot bound (an argument whose
-# error could carry it across a breakpoint, a pole, or an exponent).
-EXACT = float("-inf")
-
-
-INF = float("inf")
-
-
-def mag(value) -> float:
-    """The binary exponent of an mpf, as mpmath.mag (|value| < 2**mag), -inf at 0; without its dispatch."""
-    _, man, exp, bc = value._mpf_
-    return exp + bc if man else EXACT
-
-
-def join_errors(*exponents: float) -> float:
-    """The exponent of a bound on a sum of errors 2**e (tight: log2 of the sum, not max + slack)."""
-    top = max(exponents)
-    if top == INF or top == EXACT:
-        return top
-    return top + math.log2(sum(2.0 ** (e - top) for e in exponents))
-
-
-def _bound(value, error: float) -> float:
-    """The exponent of a bound on |value| + error: what a factor can multiply another's error by."""
-    size = mag(value)
-    return size if error <= size - 8 else max(size, error) + 1
-
-
-def _determined(value, error: float) -> bool:
-    """Whether the sign of ``value`` is certain: its error is less than a quarter of it."""
-    return bool(value) and error < mag(value) - 3
-
-
-# d f/du for the functions in the table, as the exponent of a bound at u (value) with f(u) = out.
-# A function not listed is bounded by a difference quotient at u +- its error (see evaluate).
-_SLOPES = {
-    "exp": lambda u, out: mag(out),
-    "sinh": lambda u, out: max(mag(out), 0) + 1,  # cosh <= |sinh| + 1
-    "cosh": lambda u, out: mag(out),  # |sinh| <= cosh
-    "tan": lambda u, out: 2 * max(mag(out), 0) + 1,  # 1 + tan**2
-    "tanh": lambda u, out: 0,
-    "sin": lambda u, out: 0,
-    "cos": lambda u, out: 0,
-    "atan": lambda u, out: 0,
-    "asinh": lambda u, out: 0,
-    "erf": lambda u, out: 1,
-    "sigmoid": lambda u, out: -2,
-    "Abs": lambda u, out: 0,
-    "relu": lambda u, out: 0,
-    "elu": lambda u, out: 0,
-}
-
-
-# Slopes that grow with the value: an argument error past 1/16 makes the first-order bound meaningless.
-_STEEP = {"exp", "sinh", "cosh", "tan"}
-
-
-# Piecewise constant: exact unless the argument's error reaches 0, then off by up to the jump (2**value).
-_JUMPS = {"sign": 1, "Heaviside": 0}
 
 
 def _not_real(name: str, args) -> str:
@@ -237,35 +176,22 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
                     return INF  # the piece taken may be the wrong one
                 if holds(cond):
                     return errs[piece]
-        args = [memo[a] for a in e.args]
-        name = e.func.__name__
-        u, eu = args[0], errs[e.args[0]]
-        if name in _JUMPS:
-            return EXACT if eu == EXACT or _determined(u, eu) else _JUMPS[name]
-        if name == "DiracDelta":
-            return EXACT
-        # ELU's exp(u) - 1 rounds at 1, not at its value: 1e-20 below 0 it has lost 20 digits.
-        inner = -prec + 1 if name == "elu" and u <= 0 else EXACT
-        if eu == EXACT and len(args) == 1:
-            return join_errors(rounding, inner)
-        if name in _SLOPES and len(args) == 1:
-            if name in _STEEP and eu > -4:
-                return INF
-            return join_errors(eu + _SLOPES[name](u, out), rounding, inner)
-        if name == "log":
-            return join_errors(eu - mag(u) + 2, rounding) if _determined(u, eu) else INF
-        if name == "atanh":
-            gap = 1 - abs(u)
-            return join_errors(eu - mag(gap) + 2, rounding) if _determined(gap, eu) else INF
-        if name == "leaky_relu":
-            slope, es = args[1], errs[e.args[1]]
-            if INF in (eu, es):
-                return INF
-            return join_errors(eu + max(0, mag(slope)), es + _bound(u, eu), rounding)
-        if name in ("Max", "Min"):
-            return join_errors(max(errs[a] for a in e.args), rounding)
-        # Any other function: the largest change over each argument's error interval.
+        # A function: its rule's own error analysis (see FunctionRule), looked up once per node.
         rule = rule_for(e)
+        args = [memo[a] for a in e.args]
+        u, eu = args[0], errs[e.args[0]]
+        if rule is not None:
+            if rule.jump is not None:
+                return EXACT if eu == EXACT or _determined(u, eu) else rule.jump
+            if rule.error is not None:
+                return rule.error(args, [errs[a] for a in e.args], out, rounding, prec)
+        if eu == EXACT and len(args) == 1:
+            return join_errors(rounding)
+        if rule is not None and rule.slope is not None and len(args) == 1:
+            if rule.steep and eu > -4:
+                return INF
+            return join_errors(eu + rule.slope(u, out), rounding)
+        # Any other function: the largest change over each argument's error interval.
         total = [rounding]
         for index, a in enumerate(e.args):
             ea = errs[a]

@@ -2,8 +2,9 @@
 
 Each knows its own definition (used by direct differentiation and by numeric evaluation), so the
 textbook derivative rules in :mod:`derivchain.model.activations` are checked against it, not assumed.
-The rest of what derivchain knows about them (parser name, exact values, parity, LaTeX) is their
-entry in :data:`derivchain.symbolic.rules.RULES`, which points at ``definition`` and ``numeric`` here.
+The rest of what derivchain knows about them (parser name, exact values, parity, breakpoints, error
+bounds, LaTeX) is their entry in :data:`derivchain.symbolic.rules.RULES`, which points at ``definition``
+and ``numeric`` here. A new function is a class here and a rule there, nothing else.
 """
 
 from __future__ import annotations

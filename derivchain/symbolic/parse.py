@@ -13,7 +13,7 @@ from fractions import Fraction
 import sympy as sp
 
 from ..errors import ExpressionError
-from .rules import PARSER_ONLY, RULES
+from .rules import CALLABLE as _RULES, DOCUMENTED as _DOCUMENTED, PARSER_FUNCTIONS
 
 MAX_LENGTH = 500
 MAX_DEPTH = 40
@@ -21,15 +21,10 @@ MAX_EXPONENT = 64
 MAX_DIGITS = 30
 MAX_BITS = 4096  # largest numerator or denominator an exact number may reach while parsing
 
-# Each user-callable rule by the name a user writes and by the name SymPy prints (abs and Abs,
-# max and Max, heaviside and Heaviside), so printed expressions parse back.
-_RULES = {r.parser_name: r for r in RULES.values() if r.parser_name is not None}
-_RULES.update({r.text: r for r in _RULES.copy().values()})
-# Error messages list the names a user writes; the printed aliases are accepted silently.
-_DOCUMENTED = [r.parser_name for r in RULES.values() if r.parser_name is not None] + list(PARSER_ONLY)
-#: The functions a user expression may call, by the name it uses (from derivchain.symbolic.rules).
-FUNCTIONS = {**{name: r.cls for name, r in _RULES.items()}, **PARSER_ONLY}
-_ARITY = {name: (_RULES[name].arity if name in _RULES else 1) for name in FUNCTIONS}
+#: The functions a user expression may call, by the name it uses: the rules table's index, kept in
+#: step with it as functions are registered (so are ``_RULES``, each callable rule by the name a user
+#: writes and the name SymPy prints, and ``_DOCUMENTED``, the names error messages list).
+FUNCTIONS = PARSER_FUNCTIONS
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 
 
@@ -108,7 +103,7 @@ def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str, max_le
             if node.keywords:
                 fail(node, "keyword arguments")
             rule = _RULES.get(node.func.id)
-            least = _ARITY[node.func.id]
+            least = rule.arity if rule is not None else 1  # 1: sqrt
             most = rule.max_arity if rule is not None else least
             if len(node.args) < least or (most is not None and len(node.args) > most):
                 count = str(least) if most == least else f"{least} or more" if most is None else f"{least} or {most}"

@@ -1,19 +1,23 @@
 """One table of function rules: everything derivchain knows about each function, in one entry.
 
-Adding an activation or function is one entry in ``RULES``: its SymPy class, the name a user
-writes, its derivative for direct differentiation, its value in mpmath and (where rational) in
-exact fractions, the parity the exact verifier builds in, and its LaTeX. The parser, the
-differentiator, the verifier, the evaluators and the printer all read this table.
+Adding an activation or function is its SymPy class (:mod:`derivchain.symbolic.functions`) and one
+entry here (in ``RULES``, or through :func:`register` at run time): the name a user writes, its
+derivative for direct differentiation, its value in mpmath and (where rational) in exact fractions,
+the parity the exact verifier builds in, its slope, jumps and special error rule for the numeric
+evaluator's error bounds, where its breakpoints are, its convention at a kink, and its LaTeX. The
+parser, the differentiator, the verifier, the evaluators and the printers all read this table, and
+nothing else keeps a list of functions.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
 
 import mpmath
 import sympy as sp
 
 from ..record import record
+from .bounds import EXACT, INF, bound, determined, join_errors, mag
 from .functions import elu, leaky_relu, relu, sigmoid
 
 
@@ -95,6 +99,57 @@ def _dirac(u, order=0):
     return type(u)(0)
 
 
+def _at_zero(args) -> tuple:
+    """A breakpoint where the first argument is 0 (|u|, sign, Heaviside, ReLU, ...)."""
+    return args[:1]
+
+
+def _where_equal(args) -> list:
+    """A breakpoint where two neighbouring arguments are equal (max, min)."""
+    return [a - b for a, b in zip(args, args[1:])]
+
+
+# Error rules (see FunctionRule.error): the exponent of a bound on the error of the value ``out`` from
+# the arguments' values ``args`` and their error exponents ``errors`` (see derivchain.symbolic.bounds);
+# ``rounding`` is out's own rounding and ``prec`` the working precision in bits.
+def _log_error(args, errors, out, rounding, prec) -> float:
+    """log: the argument's relative error; unbounded where its sign is not certain."""
+    u, eu = args[0], errors[0]
+    return join_errors(eu - mag(u) + 2, rounding) if determined(u, eu) else INF
+
+
+def _atanh_error(args, errors, out, rounding, prec) -> float:
+    """atanh: the argument's error relative to its distance from the poles at +-1."""
+    u, eu = args[0], errors[0]
+    gap = 1 - abs(u)
+    return join_errors(eu - mag(gap) + 2, rounding) if determined(gap, eu) else INF
+
+
+def _leaky_relu_error(args, errors, out, rounding, prec) -> float:
+    """leaky_relu(u, a): u's error times the larger slope, plus a's error times |u|."""
+    (u, slope), (eu, es) = args[:2], errors[:2]
+    if INF in (eu, es):
+        return INF
+    return join_errors(eu + max(0, mag(slope)), es + bound(u, eu), rounding)
+
+
+def _extreme_error(args, errors, out, rounding, prec) -> float:
+    """max, min: off by no more than the argument with the largest error."""
+    return join_errors(max(errors), rounding)
+
+
+def _elu_error(args, errors, out, rounding, prec) -> float:
+    """ELU: slope at most 1, and exp(u) - 1 rounds at 1, not at its value: 1e-20 below 0 it has lost 20 digits."""
+    u, eu = args[0], errors[0]
+    inner = -prec + 1 if u <= 0 else EXACT
+    return join_errors(rounding, inner) if eu == EXACT else join_errors(eu, rounding, inner)
+
+
+def _exact_error(args, errors, out, rounding, prec) -> float:
+    """Exact: the value is 0 everywhere (DiracDelta as derivchain values it)."""
+    return EXACT
+
+
 @record
 class FunctionRule:
     """One function: its SymPy class, how it is written, differentiated, evaluated and printed."""
@@ -127,6 +182,19 @@ class FunctionRule:
     # Where the function is not differentiable and the value derivchain's derivative takes there: a
     # note printed with every derivation whose expressions call it.
     kink: str = ""
+    # Where its breakpoints are, from its arguments: expressions whose sign change crosses one (the
+    # numeric verifier tries points on both sides of each). None: smooth.
+    kinks: Callable[[tuple], Iterable[sp.Expr]] | None = None
+    # For the numeric evaluator's error bounds (see derivchain.symbolic.bounds). ``slope(u, out)``: the
+    # exponent of a bound on |f'(u)| of a one-argument function, f(u) = out. ``steep``: the slope grows
+    # with the value, so an argument error past 1/16 leaves the first-order bound meaningless.
+    # ``jump``: piecewise constant, exact unless the argument's error reaches 0, then off by up to
+    # 2**jump. ``error(args, errors, out, rounding, prec)``: a rule of its own (see _log_error), in
+    # place of those. With none of them: the largest change over each argument's error interval.
+    slope: Callable[[mpmath.mpf, mpmath.mpf], float] | None = None
+    steep: bool = False
+    jump: float | None = None
+    error: Callable[..., float] | None = None
 
     def __post_init__(self):
         if self.max_arity == -1:
@@ -141,60 +209,125 @@ class FunctionRule:
 RULES: dict[str, FunctionRule] = {
     r.name: r
     for r in (
-        FunctionRule("exp", sp.exp, "exp", 1, _self, mpmath.exp, None, r"e^{%s}", "around", parity="exp", degree=(1, 1)),
-        FunctionRule("log", sp.log, "log", 1, _by_fdiff, mpmath.log, None, r"\log{\left(%s \right)}", "around"),
+        FunctionRule("exp", sp.exp, "exp", 1, _self, mpmath.exp, None, r"e^{%s}", "around", parity="exp", degree=(1, 1),
+                     slope=lambda u, out: mag(out), steep=True),
+        FunctionRule("log", sp.log, "log", 1, _by_fdiff, mpmath.log, None, r"\log{\left(%s \right)}", "around", error=_log_error),
         FunctionRule("Abs", sp.Abs, "abs", 1, _abs_derivative, abs, abs, r"\left|{%s}\right|", "around", parity="even",
-                     kink="abs(u) is not differentiable at u = 0; derivchain uses d|u|/du = sign(u), 0 at u = 0."),
+                     kink="abs(u) is not differentiable at u = 0; derivchain uses d|u|/du = sign(u), 0 at u = 0.",
+                     kinks=_at_zero, slope=lambda u, out: 0),
         FunctionRule("sign", sp.sign, "sign", 1, _zero, _sign, _sign, r"\operatorname{sign}", parity="odd",
-                     kink="sign(u) jumps at u = 0; derivchain takes its derivative as 0 everywhere, at u = 0 too."),
+                     kink="sign(u) jumps at u = 0; derivchain takes its derivative as 0 everywhere, at u = 0 too.",
+                     kinks=_at_zero, jump=1),
         # Heaviside(u, H0) prints as theta(u): the value at 0 is stated in the notes.
         FunctionRule("Heaviside", sp.Heaviside, "heaviside", 1, _zero, _heaviside, _heaviside, r"\theta", "call",
                      parity="heaviside", max_arity=2, usage="heaviside(u) or heaviside(u, value_at_0)",
-                     kink="heaviside(u) jumps at u = 0; derivchain takes its derivative as 0 everywhere, at u = 0 too."),
-        FunctionRule("tanh", sp.tanh, "tanh", 1, _tanh_derivative, mpmath.tanh, None, r"\tanh", parity="odd"),
-        FunctionRule("sinh", sp.sinh, "sinh", 1, _by_fdiff, mpmath.sinh, None, r"\sinh", parity="odd"),
-        FunctionRule("cosh", sp.cosh, "cosh", 1, _by_fdiff, mpmath.cosh, None, r"\cosh", parity="even"),
-        FunctionRule("sin", sp.sin, "sin", 1, _by_fdiff, mpmath.sin, None, r"\sin", parity="odd"),
-        FunctionRule("cos", sp.cos, "cos", 1, _by_fdiff, mpmath.cos, None, r"\cos", parity="even"),
-        FunctionRule("atan", sp.atan, "atan", 1, _by_fdiff, mpmath.atan, None, r"\operatorname{atan}", parity="odd"),
-        FunctionRule("erf", sp.erf, "erf", 1, _by_fdiff, mpmath.erf, None, r"\operatorname{erf}", parity="odd"),
+                     kink="heaviside(u) jumps at u = 0; derivchain takes its derivative as 0 everywhere, at u = 0 too.",
+                     kinks=_at_zero, jump=0),
+        FunctionRule("tanh", sp.tanh, "tanh", 1, _tanh_derivative, mpmath.tanh, None, r"\tanh", parity="odd",
+                     slope=lambda u, out: 0),
+        FunctionRule("sinh", sp.sinh, "sinh", 1, _by_fdiff, mpmath.sinh, None, r"\sinh", parity="odd",
+                     slope=lambda u, out: max(mag(out), 0) + 1, steep=True),  # cosh <= |sinh| + 1
+        FunctionRule("cosh", sp.cosh, "cosh", 1, _by_fdiff, mpmath.cosh, None, r"\cosh", parity="even",
+                     slope=lambda u, out: mag(out), steep=True),  # |sinh| <= cosh
+        FunctionRule("sin", sp.sin, "sin", 1, _by_fdiff, mpmath.sin, None, r"\sin", parity="odd", slope=lambda u, out: 0),
+        FunctionRule("cos", sp.cos, "cos", 1, _by_fdiff, mpmath.cos, None, r"\cos", parity="even", slope=lambda u, out: 0),
+        FunctionRule("atan", sp.atan, "atan", 1, _by_fdiff, mpmath.atan, None, r"\operatorname{atan}", parity="odd",
+                     slope=lambda u, out: 0),
+        FunctionRule("erf", sp.erf, "erf", 1, _by_fdiff, mpmath.erf, None, r"\operatorname{erf}", parity="odd",
+                     slope=lambda u, out: 1),
         # Not user-callable; should SymPy produce them, the verifier builds their parity in.
-        FunctionRule("tan", sp.tan, None, 1, _by_fdiff, mpmath.tan, None, r"\tan", parity="odd"),
-        FunctionRule("asinh", sp.asinh, None, 1, _by_fdiff, mpmath.asinh, None, r"\operatorname{asinh}", parity="odd"),
-        FunctionRule("atanh", sp.atanh, None, 1, _by_fdiff, mpmath.atanh, None, r"\operatorname{atanh}", parity="odd"),
+        FunctionRule("tan", sp.tan, None, 1, _by_fdiff, mpmath.tan, None, r"\tan", parity="odd",
+                     slope=lambda u, out: 2 * max(mag(out), 0) + 1, steep=True),  # 1 + tan**2
+        FunctionRule("asinh", sp.asinh, None, 1, _by_fdiff, mpmath.asinh, None, r"\operatorname{asinh}", parity="odd",
+                     slope=lambda u, out: 0),
+        FunctionRule("atanh", sp.atanh, None, 1, _by_fdiff, mpmath.atanh, None, r"\operatorname{atanh}", parity="odd",
+                     error=_atanh_error),
         # SymPy's derivative of sign and Heaviside, in custom activations' derivatives (taken by
         # sp.diff). Valued 0 everywhere, at 0 too: derivchain's convention that a piecewise-constant
         # function's derivative is 0 (as sign' and Heaviside' above), so forms with and without it agree.
         # No exact value: such values stay on the 50-digit path they have always taken.
         FunctionRule("DiracDelta", sp.DiracDelta, None, 1, _zero, _dirac, None, r"\delta\left(%s\right)", "around",
-                     max_arity=2),
+                     max_arity=2, error=_exact_error),
         FunctionRule("sigmoid", sigmoid, "sigmoid", 1, _by_fdiff, sigmoid.numeric, None, r"\sigma", "call",
-                     parity="sigmoid", degree=(1, 1), definition=sigmoid.definition),
+                     parity="sigmoid", degree=(1, 1), definition=sigmoid.definition, slope=lambda u, out: -2),
         FunctionRule("relu", relu, "relu", 1, _by_fdiff, relu.numeric, relu.numeric, r"\operatorname{ReLU}", "call",
                      definition=relu.definition,
-                     kink="relu(u) is not differentiable at u = 0; derivchain uses relu'(0) = 0 (Heaviside(u, 0)), as PyTorch does."),
+                     kink="relu(u) is not differentiable at u = 0; derivchain uses relu'(0) = 0 (Heaviside(u, 0)), as PyTorch does.",
+                     kinks=_at_zero, slope=lambda u, out: 0),
         FunctionRule("leaky_relu", leaky_relu, "leaky_relu", 2, _by_fdiff, leaky_relu.numeric, leaky_relu.numeric,
                      r"\operatorname{LeakyReLU}_{%s}", "call", definition=leaky_relu.definition,
                      usage="leaky_relu(u, slope), e.g. leaky_relu(z, 1/100)",
-                     kink="leaky_relu(u, a) is not differentiable at u = 0; derivchain uses the slope a there, as PyTorch does."),
+                     kink="leaky_relu(u, a) is not differentiable at u = 0; derivchain uses the slope a there, as PyTorch does.",
+                     kinks=_at_zero, error=_leaky_relu_error),
         FunctionRule("elu", elu, "elu", 1, _by_fdiff, elu.numeric, None, r"\operatorname{ELU}", "call",
-                     definition=elu.definition),
+                     definition=elu.definition, kinks=_at_zero, error=_elu_error),
         # Max and Min: sympy.diff's evaluated form (Heaviside(a - b) + ...), which derivations have
         # always printed; the chain rule over fdiff gives the same values in another arrangement.
         FunctionRule("Max", sp.Max, "max", 2, None, max, max, r"\max", "call", max_arity=None, usage="max(a, b, ...)",
                      kink="max(a, b) is not differentiable where a = b; its derivative Heaviside(a - b) is 1/2 there, "
-                     "the slope shared equally between the arguments."),
+                     "the slope shared equally between the arguments.", kinks=_where_equal, error=_extreme_error),
         FunctionRule("Min", sp.Min, "min", 2, None, min, min, r"\min", "call", max_arity=None, usage="min(a, b, ...)",
                      kink="min(a, b) is not differentiable where a = b; its derivative Heaviside(b - a) is 1/2 there, "
-                     "the slope shared equally between the arguments."),
+                     "the slope shared equally between the arguments.", kinks=_where_equal, error=_extreme_error),
     )
 }
 
 #: Names the parser accepts that build other nodes: sqrt(u) is Pow(u, 1/2), handled by the power rules.
 PARSER_ONLY: dict[str, Callable[[sp.Expr], sp.Expr]] = {"sqrt": sp.sqrt}
 
+# The indexes below are read off RULES, and kept in step with it by register() and unregister():
+# each is one dict, updated in place, so a module that imported it sees a function added later.
+
 #: derivchain's own functions (closed forms in other functions), by name.
-DEFINED_FUNCTIONS = {name: r.cls for name, r in RULES.items() if r.definition is not None}
+DEFINED_FUNCTIONS: dict[str, type] = {}
+
+#: Each user-callable rule by the name a user writes and by the name SymPy prints (abs and Abs, max
+#: and Max, heaviside and Heaviside), so printed expressions parse back.
+CALLABLE: dict[str, FunctionRule] = {}
+
+#: What each name the parser accepts builds: the user-callable rules' classes, then ``PARSER_ONLY``.
+PARSER_FUNCTIONS: dict[str, Callable] = {}
+
+#: The names a user writes, in the table's order, for error messages (printed aliases are accepted silently).
+DOCUMENTED: list[str] = []
+
+
+def _index() -> None:
+    """Rebuild the indexes from RULES, in place."""
+    callable_rules = [r for r in RULES.values() if r.parser_name is not None]
+    DEFINED_FUNCTIONS.clear()
+    DEFINED_FUNCTIONS.update((name, r.cls) for name, r in RULES.items() if r.definition is not None)
+    CALLABLE.clear()
+    CALLABLE.update((r.parser_name, r) for r in callable_rules)
+    CALLABLE.update((r.text, r) for r in callable_rules)
+    PARSER_FUNCTIONS.clear()
+    PARSER_FUNCTIONS.update((name, r.cls) for name, r in CALLABLE.items())
+    PARSER_FUNCTIONS.update(PARSER_ONLY)
+    DOCUMENTED[:] = [r.parser_name for r in callable_rules] + list(PARSER_ONLY)
+
+
+_index()
+
+
+def register(rule: FunctionRule) -> FunctionRule:
+    """Add a function to the table: the parser, differentiator, verifier, evaluators and printers then handle it."""
+    names = {rule.parser_name, rule.text} - {None}
+    taken = sorted(n for n in names if n in PARSER_FUNCTIONS)
+    if rule.name in RULES or taken:
+        raise ValueError(f"a function named {rule.name!r} is already in the table" if rule.name in RULES
+                         else f"the parser already reads {', '.join(taken)}")
+    if getattr(rule.cls, "__name__", None) != rule.name:
+        raise ValueError(f"rule {rule.name!r}: its class is named {getattr(rule.cls, '__name__', None)!r} (rule_for finds rules by it)")
+    RULES[rule.name] = rule
+    _index()
+    return rule
+
+
+def unregister(name: str) -> FunctionRule:
+    """Remove the function ``name`` (its SymPy class name) from the table; the parser refuses it afterwards."""
+    rule = RULES.pop(name)
+    _index()
+    return rule
 
 
 def rule_for(expr: sp.Basic) -> FunctionRule | None:

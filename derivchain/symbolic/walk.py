@@ -14,25 +14,21 @@ from __future__ import annotations
 import sympy as sp
 from sympy.core.basic import _get_postprocessors
 
+from .. import memo
+from ..memo import FUNCTION_DERIVATIVES, current
 from .build import add, mul
 from .rules import rule_for, sign_of
 
-# f'(argument) of each function node: the same neuron's sigmoid appears in every weight's
-# derivative, so its fdiff is built once. Bounded. By identity, the node kept beside its derivative:
-# by value, an equal node of another network (a second table in a session) was compared node by node
-# and handed back the first network's derivative, whose nodes the second network's memos do not know.
-_FDIFF: dict[tuple[int, int], tuple[sp.Basic, sp.Expr]] = {}
-
-
-def _fdiff(e: sp.Function, index: int) -> sp.Expr:
+def _fdiff(e: sp.Function, index: int, memo_: dict) -> sp.Expr:
+    # f'(argument) of each function node: the same neuron's sigmoid appears in every weight's derivative,
+    # so its fdiff is built once per owner (a network). By identity, the node kept beside its derivative:
+    # by value, an equal node of another network would be compared node by node.
     key = (id(e), index)
-    hit = _FDIFF.get(key)
+    hit = memo_.get(key)
     if hit is None:
-        if len(_FDIFF) > 200_000:
-            _FDIFF.clear()
         rule = rule_for(e)
         own = rule is not None and rule.derivative is not None
-        hit = _FDIFF[key] = (e, rule.derivative(e, index) if own else e.fdiff(index))
+        hit = memo_[key] = (e, rule.derivative(e, index) if own else e.fdiff(index))
     return hit[1]
 
 
@@ -106,15 +102,28 @@ def unevaluated(cls, args) -> sp.Expr:
     name = cls.__name__
     for a in args:
         t = type(a)
-        post = _POSTPROCESSED.get((name, t))
+        known = memo.process(memo.POSTPROCESSED)
+        post = known.get((name, t))
         if post is None:
-            post = _POSTPROCESSED[(name, t)] = bool(_get_postprocessors(name, t))
+            post = known[(name, t)] = bool(_get_postprocessors(name, t))
         if post:
             return cls._exec_constructor_postprocessors(obj)
     return obj
 
 
-_POSTPROCESSED: dict = {}  # (Add or Mul, an argument's type) -> whether SymPy postprocesses that pair
+def _with_args(node: sp.Basic, args) -> sp.Basic:
+    """A copy of ``node`` whose arguments are ``args`` (equal to its own, as other objects), made without
+    SymPy's constructors (which look the arguments up in SymPy's cache and may hand ``node`` back)."""
+    cls = type(node)
+    copy = object.__new__(cls)
+    for klass in cls.__mro__:
+        for slot in getattr(klass, "__slots__", ()):
+            if hasattr(node, slot):
+                object.__setattr__(copy, slot, getattr(node, slot))
+    if hasattr(node, "__dict__"):
+        copy.__dict__.update(node.__dict__)
+    copy._args = tuple(args)  # equal in value: the hash, assumptions and all else carry over
+    return copy
 
 
 def intern(expr: sp.Basic, table: dict, done: dict | None = None) -> sp.Basic:
@@ -133,34 +142,33 @@ def intern(expr: sp.Basic, table: dict, done: dict | None = None) -> sp.Basic:
                 node = e.func._from_args(tuple(args), e.is_commutative)
             else:
                 node = e.func(*args, evaluate=False) if isinstance(e, (sp.Pow, sp.Function)) else e.func(*args)
+                if any(a is not b for a, b in zip(node.args, args)):
+                    # SymPy's cache (keyed by value) handed back an equal node built earlier from other
+                    # objects (another network's): a table node whose arguments are not the table's
+                    # breaks the identity checks below it (a second equal network's per-neuron direct
+                    # form was never found). The same node with the table's arguments instead.
+                    node = _with_args(node, args)
         return table.setdefault(node, node)
 
     return fold_by_id(expr, {} if done is None else done, one)
-
-
-# Each node's canonical form, kept across calls: a derivation's checks and its display canonicalise
-# the same sign(Out - Y) several times (bounded: cleared past 100,000 entries). By identity, the node
-# kept beside its form (see _FDIFF).
-_CANONICAL: dict[int, tuple[sp.Basic, sp.Basic]] = {}
 
 
 def canonical(expr: sp.Basic) -> sp.Basic:
     """``expr`` rebuilt with SymPy's evaluation (sorted, flattened, collected), for display.
 
     Results built unevaluated for speed print with nested parentheses; this is for the small ones
-    that are shown in full.
+    that are shown in full. Each node's form is kept by the current owner (a derivation's checks and its
+    display canonicalise the same sign(Out - Y) several times), by identity, the node kept beside it.
     """
-    memo = _CANONICAL
-    if len(memo) > 100_000:
-        memo.clear()
+    memo_ = memo.current(memo.CANONICAL).room()
 
     def walk(e: sp.Basic) -> sp.Basic:
-        hit = memo.get(id(e))
+        hit = memo_.get(id(e))
         if hit is None:
             if e.func is sp.sign:  # sign(Out - Y) as SymPy evaluates it, without its queries where they change nothing
-                hit = memo[id(e)] = (e, sign_of(walk(e.args[0])))
+                hit = memo_[id(e)] = (e, sign_of(walk(e.args[0])))
             else:
-                hit = memo[id(e)] = (e, e.func(*(walk(a) for a in e.args)) if e.args else e)
+                hit = memo_[id(e)] = (e, e.func(*(walk(a) for a in e.args)) if e.args else e)
         return hit[1]
 
     return walk(expr)
@@ -247,6 +255,7 @@ def differentiate(expr: sp.Expr, x: sp.Basic, masks: dict[sp.Basic, int] | None 
     subexpression of ``expr`` (a neuron's pre-activation): d expr/d x treating that node as a variable.
     """
     memo: dict[sp.Basic, sp.Expr] = {x: sp.S.One}
+    derivatives = current(FUNCTION_DERIVATIVES).room()
     if masks is None:
         depends: dict[sp.Basic, bool] = {x: True}
 
@@ -292,7 +301,7 @@ def differentiate(expr: sp.Expr, x: sp.Basic, masks: dict[sp.Basic, int] | None 
             terms = []
             for i, a in enumerate(e.args):
                 if has_x(a):
-                    f = _fdiff(e, i + 1)
+                    f = _fdiff(e, i + 1, derivatives)
                     if f is not sp.S.Zero:
                         terms.append(product([f, d(a)]))
             out = sum_of(terms)

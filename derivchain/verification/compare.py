@@ -35,6 +35,7 @@ from collections import Counter
 
 import sympy as sp
 
+from .. import memo
 from ..symbolic.sizes import expansion_terms
 from ..symbolic.polynomial import expands_to_zero
 from ..symbolic.rules import DEFINED_FUNCTIONS
@@ -121,6 +122,11 @@ def verify(forms: dict[str, sp.Expr], rewrites: bool = False) -> Verdict:
     names = tuple(forms)
     if len(names) < 2:
         raise ValueError("verify needs at least two forms to compare")
+    with memo.scratch():  # outside any network's work, this call's own memos (shared by its pairs)
+        return _verify(forms, names, rewrites)
+
+
+def _verify(forms: dict[str, sp.Expr], names: tuple[str, ...], rewrites: bool) -> Verdict:
     reference = forms[names[0]]
     results = []
     scratch: dict = {}

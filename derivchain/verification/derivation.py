@@ -6,6 +6,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from .. import memo
 from ..record import record
 from ..engines.backprop import Backprop, DeltaEquation, backprop, delta_equations, delta_symbol
 from .chains import Chain, chain, path_chain
@@ -15,7 +16,6 @@ from ..engines.direct import Direct, direct
 from ..model.network import Network
 from ..engines.paths import DEFAULT_MAX_PATHS, PathSum, sum_over_paths
 from .compare import Verdict, verify
-
 
 
 @record
@@ -66,7 +66,7 @@ class Derivation:
         s = signs[0]
         # Each side's replaced nodes kept across rows: every weight into a neuron shares its delta's value.
         return tuple(Case(s.args[0], v, replace_shared(self.backprop.local, {s: sp.Integer(v)},
-                                                       _memo_for(self.network, "cases", (s, v))))
+                                                       _case_memo(self.network, (s, v))))
                      for v in (1, -1))
 
     @cached_property
@@ -117,28 +117,24 @@ class Derivation:
         return f"Derivation(d{self.network.loss_symbol}/d{self.parameter}: {self.path_count} {noun}, {self.verdict.word})"
 
 
-
-def _memo_for(network: Network, name: str, key) -> dict:
-    """The network's memo for one rule (``key``) among several of one kind, emptied as its memos are."""
-    memo = network.cache.setdefault(name, {}).setdefault(key, {})
-    if len(memo) > network.MEMO_LIMIT:
-        memo.clear()
-    return memo
+def _case_memo(network: Network, key) -> dict:
+    """The replaced nodes for one side of one kink (``key``: the sign node and the side), emptied past
+    :data:`derivchain.memo.NODES` entries as the network's other node memos are."""
+    cases = network.memos[memo.CASES]
+    replaced = cases.get(key)
+    if replaced is None or len(replaced) > memo.NODES:
+        replaced = cases[key] = {}
+    return replaced
 
 
 def _may_read_sign(network: Network, bp: Backprop) -> bool:
     """False when no sign(...) can be in ``bp.local``: it is the sum of each use's coefficient times the
     delta value of the node used, and evaluating sums and products makes no new sign(...). Each delta
     value is looked at once per network (every weight into a neuron shares it), not walked per row."""
-    memo = network.memo("reads_sign")
+    seen = network.memos[memo.READS_SIGN].room()
     values = delta_values(network)
-    return any(contains(c, sp.sign, memo) or (n is not None and contains(values[delta_symbol(n)], sp.sign, memo))
+    return any(contains(c, sp.sign, seen) or (n is not None and contains(values[delta_symbol(n)], sp.sign, seen))
                for c, n in bp.uses)
-
-
-
-
-
 
 
 @record
@@ -154,9 +150,10 @@ class Conditional:
 
 def conditional_deltas(network: Network) -> dict[sp.Symbol, Conditional]:
     """Output deltas' textbook forms that hold under a condition on the targets (softmax: one-hot)."""
-    hit = network.cache.get("conditional_deltas")
-    if hit is not None:
-        return hit
+    return network.memos.value(memo.CONDITIONAL_DELTAS, lambda: _conditional_deltas(network))
+
+
+def _conditional_deltas(network: Network) -> dict[sp.Symbol, Conditional]:
     hit = {}
     if network.loss.conditional is not None:
         words, imposed, derivative = network.loss.conditional
@@ -173,7 +170,6 @@ def conditional_deltas(network: Network) -> dict[sp.Symbol, Conditional]:
                 value = OrderedSum(tuple(t for t in terms if not t.could_extract_minus_sign())
                                    + tuple(t for t in terms if t.could_extract_minus_sign()))
             hit[eq.delta] = Conditional(eq.delta, words, equation, value, verdict)
-    network.cache["conditional_deltas"] = hit
     return hit
 
 
@@ -183,36 +179,29 @@ def entry_chain(network: Network, bp: Backprop, lhs: sp.Expr | None = None) -> C
     lhs = sp.Derivative(network.loss_symbol, bp.parameter) if lhs is None else lhs
     # The replaced nodes kept across rows: every weight into a neuron compares that neuron's delta value.
     return chain(lhs, (bp.entry, bp.local), rule=delta_values(network),
-                 rule_memo=network.memo("delta_values_memo"))
+                 rule_memo=network.memos[memo.DELTA_VALUES_REPLACED].room())
 
 
 def delta_values(network: Network) -> dict[sp.Symbol, sp.Expr]:
     """Each delta symbol -> its value in neuron symbols: what a delta chain's links compare."""
-    hit = network.cache.get("delta_values")
-    if hit is None:
-        hit = network.cache["delta_values"] = {eq.delta: eq.value for eq in delta_equations(network).values()}
-    return hit
+    return network.memos.value(memo.DELTA_VALUES, lambda: {eq.delta: eq.value for eq in delta_equations(network).values()})
 
 
 def delta_chain(network: Network, eq: DeltaEquation) -> Chain:
     """delta = the recursion = its value; verified once per network."""
-    cache = network.cache.setdefault("delta_chains", {})
+    cache = network.memos[memo.DELTA_CHAINS]
     hit = cache.get(eq.delta)
     if hit is None:
         hit = cache[eq.delta] = chain(eq.delta, (eq.rhs_form, eq.value), ("", eq.rewrite), rule=delta_values(network),
-                                      rule_memo=network.memo("delta_values_memo"))
+                                      rule_memo=network.memos[memo.DELTA_VALUES_REPLACED].room())
     return hit
 
 
 def loss_chains(network: Network) -> tuple[Chain, ...]:
     """dLoss/dOut: SymPy's derivative of the loss = the textbook form the derivations use (per output)."""
-    hit = network.cache.get("loss_chains")
-    if hit is None:
-        hit = network.cache["loss_chains"] = tuple(
-            chain(sp.Derivative(network.loss_symbol, o.symbol), (sp.diff(network.loss_local, o.symbol), network.loss_derivative(o)))
-            for o in network.outputs
-        )
-    return hit
+    return network.memos.value(memo.LOSS_CHAINS, lambda: tuple(
+        chain(sp.Derivative(network.loss_symbol, o.symbol), (sp.diff(network.loss_local, o.symbol), network.loss_derivative(o)))
+        for o in network.outputs))
 
 
 @record(repr=False)
@@ -242,8 +231,9 @@ def derive(network: Network, parameter: str | sp.Symbol, max_paths: int = DEFAUL
     At most ``max_paths`` paths are listed; past that the path sum is accumulated by suffix.
     """
     symbol = network.parameter(parameter if isinstance(parameter, str) else parameter.name)
-    paths = sum_over_paths(network, symbol, max_paths)
-    bp = backprop(network, symbol)
-    dr = direct(network, symbol)
-    verdict = verify({"direct": dr.compared, "path sum": paths.substituted, "backprop": bp.substituted})
+    with memo.working_for(network):  # what the walks and the verifier remember is the network's
+        paths = sum_over_paths(network, symbol, max_paths)
+        bp = backprop(network, symbol)
+        dr = direct(network, symbol)
+        verdict = verify({"direct": dr.compared, "path sum": paths.substituted, "backprop": bp.substituted})
     return Derivation(network, symbol, paths.count, paths, bp, dr, verdict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from .. import memo
 from ..engines.direct import direct
 from ..engines.matrix import EntryCheck, MatrixForm
 from ..engines.matrix import matrix_form as unchecked_form
@@ -21,12 +22,13 @@ def checked(form: MatrixForm) -> MatrixForm:
     """``form`` with its entry check: each entry compared with the direct derivative of its parameter by verify."""
     counts: dict[str, int] = {}
     failures = []
-    for p, mine in form.claims:
-        verdict = verify({"direct": direct(form.network, p).value, "matrix": mine})
-        if verdict.equal:
-            counts[verdict.method] = counts.get(verdict.method, 0) + 1
-        else:
-            failures.append(f"{p.name}: {verdict.word}")
+    with memo.working_for(form.network):
+        for p, mine in form.claims:
+            verdict = verify({"direct": direct(form.network, p).value, "matrix": mine})
+            if verdict.equal:
+                counts[verdict.method] = counts.get(verdict.method, 0) + 1
+            else:
+                failures.append(f"{p.name}: {verdict.word}")
     total = len(form.claims)
     check = EntryCheck(total - len(failures), total, tuple(sorted(counts.items())),
                        "each compared with the direct derivative of its weight by verify", tuple(failures))

@@ -12,6 +12,7 @@ from fractions import Fraction
 import mpmath
 import sympy as sp
 
+from .. import memo
 from ..symbolic.walk import fold_by_id
 from ..symbolic.rules import RULES, rule_for
 
@@ -37,23 +38,16 @@ def oracle(*parts, modulus: int = PRIME) -> int:
     return int.from_bytes(digest, "big") % modulus
 
 
-# The constants of each node (memoized: a network's shared subtrees are walked once in a session).
-# By identity, the node kept beside its answer: an equal node of another network (a second table in a
-# notebook) would otherwise be compared with this one node by node, over the tree written out.
-_CONSTANTS: dict[int, tuple[sp.Basic, frozenset]] = {}
-
-
 def constants(expr: sp.Basic) -> frozenset:
-    """Every number in ``expr`` (exactly, as p/q text), over shared subexpressions, without recursion."""
-    if len(_CONSTANTS) > 2_000_000:
-        _CONSTANTS.clear()
+    """Every number in ``expr`` (exactly, as p/q text), over shared subexpressions, without recursion; each
+    node's answer kept by the current owner (a network's shared subtrees are walked once), by identity."""
 
     def numbers(e, children):
         if e.is_Number:
             return frozenset((str(sp.Rational(e)) if e.is_Float else str(e),))
         return frozenset().union(*children)
 
-    return fold_by_id(expr, _CONSTANTS, numbers)
+    return fold_by_id(expr, memo.current(memo.CONSTANTS).room(), numbers)
 
 
 def seed_of(*forms: sp.Basic) -> str:
@@ -64,25 +58,15 @@ def seed_of(*forms: sp.Basic) -> str:
     return hashlib.blake2b(repr(numbers).encode(), digest_size=16).hexdigest()
 
 
-_PRIMES: dict[str, int] = {}
-
-
 def prime_of(seed: str) -> int:
-    """A 62-bit prime drawn from ``seed``."""
-    hit = _PRIMES.get(seed)
-    if hit is None:
-        start = 2**61 + oracle("prime", seed, modulus=2**60)
-        hit = _PRIMES[seed] = int(sp.nextprime(start))
-    return hit
+    """A 62-bit prime drawn from ``seed`` (each seed's worked out once in a process)."""
+    return memo.process(memo.PRIMES).lookup(seed, lambda: int(sp.nextprime(2**61 + oracle("prime", seed, modulus=2**60))))
 
 
-# A node's values at the sample points depend only on the node and the seed, so one memo per seed
-# serves every comparison with that seed: a network's neurons are evaluated once, not once per
-# weight (its forms share their constants, so their seed). Bounded.
-_MEMOS: dict[str, dict] = {}
-
-
-_MEMO_LIMIT = 1_000_000
+#: Most values one seed's memo keeps before it starts again.
+SEED_VALUES = 1_000_000
+#: Seeds whose values are kept at once (the most recently used).
+SEEDS_KEPT = 8
 
 
 _LANES = tuple(range(POINTS))
@@ -98,17 +82,21 @@ class ModularEvaluator:
 
     def __init__(self, seed: str):
         self.seed, self.prime = seed, prime_of(seed)
-        memo = _MEMOS.pop(seed, None)
-        if memo is None or len(memo) > _MEMO_LIMIT:
-            memo = {}
-        while len(_MEMOS) >= 8:  # the most recently used seeds are kept
-            _MEMOS.pop(next(iter(_MEMOS)))
-        _MEMOS[seed] = self.memo = memo
-        self.symbols: dict[str, tuple[int, ...]] = memo.setdefault("symbols", {})
+        # A node's values at the sample points depend only on the node and the seed, so one memo per seed
+        # serves every comparison with that seed: a network's neurons are evaluated once, not once per
+        # weight (its forms share their constants, so their seed). Kept by the current owner, bounded.
+        seeds = memo.current(memo.MODULAR)
+        values = seeds.pop(seed, None)
+        if values is None or len(values) > SEED_VALUES:
+            values = {}
+        while len(seeds) >= SEEDS_KEPT:  # the most recently used seeds are kept
+            seeds.pop(next(iter(seeds)))
+        seeds[seed] = self.memo = values
+        self.symbols: dict[str, tuple[int, ...]] = values.setdefault("symbols", {})
 
     def __call__(self, expr: sp.Basic) -> tuple[tuple[int, ...], int, int, int]:
-        # By identity, the node kept beside its values (see _CONSTANTS): equal nodes of two networks
-        # share a seed's memo, and comparing them would walk both trees written out.
+        # By identity, the node kept beside its values: comparing equal nodes by value would walk
+        # both trees written out.
         hit = self.memo.get(id(expr))
         if hit is None:
             hit = self.memo[id(expr)] = (expr, self._eval(expr))
@@ -217,16 +205,8 @@ class ModularEvaluator:
         raise Unsupported(type(e).__name__)
 
 
-_EXPONENTS: dict[tuple[int, int, int], int] = {}
-
-
 def chance_exponent(degree: int, prime: int) -> int:
     """N in "false-agreement chance below 1e-N": (degree/p)**POINTS, as a power of ten; the same few
     (degree, prime) pairs recur on every row of a table, so each is worked out once."""
-    key = (degree, prime, mpmath.mp.prec)
-    hit = _EXPONENTS.get(key)
-    if hit is None:
-        if len(_EXPONENTS) > 10_000:
-            _EXPONENTS.clear()
-        hit = _EXPONENTS[key] = int(mpmath.floor(-POINTS * mpmath.log10(mpmath.mpf(degree) / prime)))
-    return hit
+    return memo.process(memo.CHANCES).lookup(
+        (degree, prime, mpmath.mp.prec), lambda: int(mpmath.floor(-POINTS * mpmath.log10(mpmath.mpf(degree) / prime))))

@@ -9,6 +9,7 @@ import mpmath
 import sympy as sp
 
 from ..symbolic.evaluate import DIGITS, EXACT, INF, Undefined, evaluate, join_errors, mag
+from ..symbolic.rules import rule_for
 from .modular import POINTS, PRIME, SEED, constants, oracle
 
 
@@ -43,7 +44,8 @@ def _digits_needed(*forms: sp.Basic) -> int:
 
 
 def _kinks(*forms: sp.Basic) -> list[sp.Expr]:
-    """The arguments whose sign changes a piecewise form (|u|, sign, Heaviside, max, min, ReLU, ...)."""
+    """The expressions whose sign changes a piecewise form (|u|, sign, Heaviside, max, min, ReLU, ...: each
+    function's ``kinks`` in the rules table, and Piecewise conditions)."""
     found: dict[sp.Expr, None] = {}
     seen: set = set()
     stack = list(forms)
@@ -52,12 +54,10 @@ def _kinks(*forms: sp.Basic) -> list[sp.Expr]:
         if e in seen or not e.args:
             continue
         seen.add(e)
-        name = getattr(e.func, "__name__", "")
-        if name in ("Abs", "sign", "Heaviside", "relu", "leaky_relu", "elu"):
-            found.setdefault(e.args[0])
-        elif name in ("Max", "Min"):
-            for a, b in zip(e.args, e.args[1:]):
-                found.setdefault(a - b)
+        rule = rule_for(e)
+        if rule is not None and rule.kinks is not None:  # where the rules table says its breakpoints are
+            for kink in rule.kinks(e.args):
+                found.setdefault(kink)
         elif isinstance(e, sp.Piecewise):
             for _, cond in e.args:
                 if isinstance(cond, sp.core.relational.Relational):

@@ -6,6 +6,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from .. import memo
 from ..record import record
 from ..engines.steps import Step, derivation_steps, realize
 from ..model.network import Network
@@ -25,8 +26,9 @@ class StepByStep:
     @cached_property
     def links(self) -> tuple:
         """The verdict of each line = next line, every pending derivative taken (see :func:`realize`)."""
-        real = [realize(self.network, s.expr) for s in self.steps]
-        return tuple(verify({"line": a, "next line": b}) for a, b in zip(real, real[1:]))
+        with memo.working_for(self.network):
+            real = [realize(self.network, s.expr) for s in self.steps]
+            return tuple(verify({"line": a, "next line": b}) for a, b in zip(real, real[1:]))
 
     @property
     def verified(self) -> bool:
