@@ -221,12 +221,13 @@ def export(net: Network, parameters: list[str] | None, out: str, snippet: bool =
     the network, the table of every derivative, the conventions and backpropagation only. Every file written
     (a Markdown document's SVG diagrams too)."""
     from .renderers.export import export_document
+    from .renderers.formats import document_suffixes, listed, suffixes_named
 
     if not out:
-        raise OptionsError("export needs --out FILE ending in .tex, .md or .html")
+        raise OptionsError(f"export needs --out FILE ending in {listed(document_suffixes())}")
     target = Path(out)
-    if target.suffix not in (".tex", ".md", ".html"):
-        raise OptionsError(f"--out {out}: choose a file ending in .tex (LaTeX), .md (Markdown) or .html (HTML)")
+    if target.suffix not in document_suffixes():
+        raise OptionsError(f"--out {out}: choose a file ending in {suffixes_named()}")
     if pdf and (target.suffix != ".tex" or snippet):
         raise OptionsError("--pdf compiles a whole .tex document: use --out FILE.tex without --snippet")
     check_max_paths(max_paths)

@@ -15,7 +15,7 @@ from typer.core import _click as click  # typer vendors click (a private name: p
 import typer
 from typer.core import TyperGroup
 
-from .renderers.formats import Format
+from .renderers.formats import Format, help_text as format_help
 
 #: What each exit code means.
 EXIT_CODES = {
@@ -61,7 +61,7 @@ app = typer.Typer(
 )
 
 Weight = Annotated[str, typer.Argument(help="The weight or bias, e.g. W1 or B3.")]
-Fmt = Annotated[Format, typer.Option("--format", "-f", case_sensitive=False, help="Output format.")]
+Fmt = Annotated[Format, typer.Option("--format", "-f", case_sensitive=False, metavar="<format>", help=format_help())]
 MaxPaths = Annotated[int, typer.Option("--max-paths", help="Most paths to list per weight (listing only: the count and the sum always cover all).")]
 Values = Annotated[Optional[str], typer.Option("--values", help="Numbers (.json/.toml) for every input, target, weight and bias.")]
 Assign = Annotated[Optional[list[str]], typer.Option("--set", help="NAME=NUMBER, repeatable; overrides --values.")]

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import derivchain as dc
 from derivchain.cli import app
 from derivchain.engines.forms import Form
-from derivchain.renderers import Format, RENDERERS, render, wrap_terms
+from derivchain.renderers import Format, render, wrap_terms
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,12 +153,6 @@ def test_show_json_holds_objects_not_python_reprs():
     data = json.loads(run("show", "--format", "json").output)
     assert data["outputs_expanded"] == {"Out": data["outputs_expanded"]["Out"]} and isinstance(data["outputs_expanded"]["Out"], str)
     assert isinstance(data["equations"], dict)
-
-
-def test_every_renderer_has_the_same_functions():
-    names = {"derivation", "derivation_at_values", "values", "paths", "network", "formula", "steps", "descent", "table_row"}
-    for fmt, module in RENDERERS.items():
-        assert names <= set(dir(module)), fmt
 
 
 # --- text: never broken inside an expression -------------------------------------------------------

@@ -37,6 +37,8 @@ class Step:
 class Descent:
     """All steps taken, with the parameters trained and those kept fixed."""
 
+    kind = "descent"  # the renderers' method for it (see renderers.base.KINDS)
+
     lr: Fraction
     trained: tuple[str, ...]
     frozen: tuple[str, ...]

@@ -17,6 +17,8 @@ from ..model.notation import GRAPH_GENERAL
 class GeneralFormula:
     """The backpropagation equations for any layer, as text and LaTeX lines, and optionally one instance."""
 
+    kind = "formula"  # the renderers' method for it (see renderers.base.KINDS)
+
     network: Network
     lines: tuple[tuple[str, str], ...]
     instance: Backprop | None = None

@@ -128,6 +128,8 @@ class _OfNetwork:
 class MatrixForm(_OfNetwork):
     """The matrix form of backpropagation: the input column, each layer's matrices, the entry check."""
 
+    kind = "matrix"  # the renderers' method for it (see renderers.base.KINDS)
+
     network: Network
     inputs: object  # a^0
     layers: tuple[MatrixLayer, ...]
@@ -518,6 +520,8 @@ class BatchLayer:
 @record(repr=False)
 class BatchMatrixForm(_OfNetwork):
     """The matrix form over a batch: A^0 (a column per sample), each layer's batch matrices, the entry check."""
+
+    kind = "batch_matrix"  # the renderers' method for it (see renderers.base.KINDS)
 
     network: Network
     inputs: tuple

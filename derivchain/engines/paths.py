@@ -159,6 +159,8 @@ def iter_paths(network: Network, parameter: str | sp.Symbol) -> Iterator[Path]:
 class PathListing:
     """The paths of one parameter: how many there are (counted, not enumerated) and the first ones listed."""
 
+    kind = "paths"  # the renderers' method for it (see renderers.base.KINDS)
+
     network: Network
     parameter: sp.Symbol
     count: int

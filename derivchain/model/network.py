@@ -199,6 +199,8 @@ def _reading_order(expr: sp.Expr) -> tuple[sp.Symbol, ...]:
 class Network:
     """A feed-forward network with named symbols, its equations and its loss."""
 
+    kind = "network"  # the renderers' method for it (see renderers.base.KINDS)
+
     layers: tuple[int, ...]
     inputs: tuple[sp.Symbol, ...]
     neurons: tuple[Neuron, ...]

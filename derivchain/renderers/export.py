@@ -18,6 +18,7 @@ from ..verification.derivation import derive
 from ..files import ExportError, check_targets, write_files
 from ..model.network import Network
 from .document import latex_document, markdown_document
+from .formats import format_of_suffix, suffixes_named
 
 
 def html_document(network: Network, derivations: list, title: str, snippet: bool = False) -> str:
@@ -34,9 +35,12 @@ def export_document(network: Network, parameters, target: Path, title: str, snip
     the .tex; an HTML page alone, its diagrams inline): every target checked first, all written or none.
     The files written, every one."""
     target = Path(target)
-    if target.suffix == ".tex":
+    fmt = format_of_suffix(target.suffix)  # the registry's: .tex LaTeX, .md Markdown, .html HTML
+    if fmt not in ("latex", "markdown", "html"):
+        raise ExportError(f"--out {target}: choose a file ending in {suffixes_named()}")
+    if fmt == "latex":
         outputs = [target, target.with_suffix(".pdf")] if pdf else [target]
-    elif target.suffix == ".html":
+    elif fmt == "html":
         outputs = [target]
     else:
         # Markdown hosts render SVG images: the diagrams go beside the .md file.
@@ -46,13 +50,13 @@ def export_document(network: Network, parameters, target: Path, title: str, snip
         outputs = [target] + [target.with_name(name) for name in pictures.values()]
     check_targets(outputs, force)  # before the (slow) derivations and compilation
     derivations = [derive(network, p, max_paths=max_paths) for p in parameters]
-    if target.suffix == ".tex":
+    if fmt == "latex":
         text = latex_document(network, derivations, title, snippet, brief)
         files = {target: text}
         if pdf:
             files[outputs[1]], _ = compile_text(text, target.name)
         return write_files(files, force)
-    if target.suffix == ".html":
+    if fmt == "html":
         return write_files({target: html_document(network, derivations, title, snippet)}, force)
     from .diagram import svg
 

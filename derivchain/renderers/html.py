@@ -1,4 +1,5 @@
-"""HTML notes: one self-contained page, math as presentation MathML, diagrams as inline SVG.
+"""HTML: one self-contained page, math as presentation MathML, diagrams as inline SVG; the exported
+notes (:func:`document`) and, by :class:`HtmlRenderer`, a page for each kind of result (``--format html``).
 
 The page has no script and loads nothing (a Content-Security-Policy forbids both): its style is
 inline and its fonts are the reader's own. Every formula is printed by :class:`MathMLPrinter` from
@@ -25,6 +26,7 @@ from ..verification.chains import Chain
 
 from ..engines.forms import Ordered, OrderedSum
 
+from .base import StringRenderer
 from .fitting import fits, too_large_note
 from ..model.notation import FLAT
 from ..symbolic.rules import rule_for
@@ -553,17 +555,22 @@ def chain_rows(printer: MathMLPrinter, c: Chain, lhs: Node | None = None) -> lis
 
 def path_rows(printer: MathMLPrinter, path, c: Chain, number: int) -> list[tuple]:
     """``path 1: W1 -> H1 -> ...`` and its chain of partials = the factors in path order = its term."""
-    arrow = []
-    for s in path.nodes:
-        if arrow:
-            arrow.append(printer.mo(ARROW))
-        arrow.append(printer._print(s))
     out = printer.chain(path.factors)
     for i, f in enumerate(c.forms):
         first, *rest = pieces(printer, f)
         out.append(printer.row(_relation(printer, i == 0 or c.links[i - 1].equal, lead=True), first))
         out += rest
-    return [("text", [f"path {number}: ", printer.row(*arrow)]), ("cont", out)]
+    return [("text", [f"path {number}: ", arrow(printer, path)]), ("cont", out)]
+
+
+def arrow(printer: MathMLPrinter, path) -> Node:
+    """A path's nodes joined by arrows: ``W1 -> H1 -> Out -> Loss``."""
+    nodes = []
+    for s in path.nodes:
+        if nodes:
+            nodes.append(printer.mo(ARROW))
+        nodes.append(printer._print(s))
+    return printer.row(*nodes)
 
 
 def derivation_rows(d, printer: MathMLPrinter) -> list[tuple]:
@@ -706,40 +713,63 @@ def _verdict(v) -> str:
 TABLE_SPLIT = 40
 
 
+#: The head of the table of every derivative (and its end, :data:`GRADS_END`).
+GRADS_HEAD = ('<div class="wide">\n<table class="grads">\n<thead><tr><th>derivative</th><th>paths</th><th>verdict</th>'
+              "<th>gradient, by backpropagation</th></tr></thead>\n<tbody>")
+GRADS_END = "</tbody>\n</table>\n</div>"
+
+
+def grads_row(d, printer: MathMLPrinter, link: bool = True) -> str:
+    """One derivative's row: its parameter (``link``: to its section), path count, verdict and backprop form."""
+    lhs = math(printer, printer._print(d.lhs))
+    if link:
+        lhs = f'<a href="#{html.escape(_anchor(d.parameter))}">{lhs}</a>'
+    value = _pieces_html(printer, pieces(printer, d.backprop.local, TABLE_SPLIT))
+    word = html.escape(d.verdict.word)
+    word = word if d.verdict.equal else f'<span class="bad">{word}</span>'
+    return (f'<tr><td>{lhs}</td><td class="n">{d.path_count}</td>'
+            f'<td class="v">{word}<br><small>{html.escape(d.verdict.method)}</small></td><td class="g">{value}</td></tr>')
+
+
 def table(network, derivations, printer: MathMLPrinter) -> str:
     """Every derivative: its parameter, path count, backprop form in neuron symbols, and verdict."""
-    out = ['<div class="wide">', '<table class="grads">', "<thead><tr><th>derivative</th><th>paths</th><th>verdict</th><th>gradient, by backpropagation</th></tr></thead>",
-           "<tbody>"]
-    for d in derivations:
-        lhs = math(printer, printer._print(d.lhs))
-        value = _pieces_html(printer, pieces(printer, d.backprop.local, TABLE_SPLIT))
-        word = html.escape(d.verdict.word)
-        word = word if d.verdict.equal else f'<span class="bad">{word}</span>'
-        out.append(f'<tr><td><a href="#{html.escape(_anchor(d.parameter))}">{lhs}</a></td><td class="n">{d.path_count}</td>'
-                   f'<td class="v">{word}<br><small>{html.escape(d.verdict.method)}</small></td><td class="g">{value}</td></tr>')
-    out += ["</tbody>", "</table>", "</div>"]
-    return "\n".join(out)
+    return "\n".join([GRADS_HEAD, *(grads_row(d, printer) for d in derivations), GRADS_END])
+
+
+def partial_title(printer: MathMLPrinter, network, parameter) -> Node:
+    """dLoss/dparameter with partial signs, on one line (a heading's)."""
+    p = printer._print
+    return printer.row(printer.mo(PARTIAL), p(network.loss_symbol), printer.mo("/"), printer.mo(PARTIAL), p(parameter))
+
+
+def diagram(network, parameter=None, label: str = "") -> str:
+    """The network's picture as inline SVG (``parameter``: its paths in red), described by ``label``."""
+    from .diagram import svg
+
+    # Inline SVG takes its namespace from the HTML parser: the page names no URL at all.
+    picture = svg(network, parameter).replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
+    return f'<div class="diagram" role="img" aria-label="{html.escape(label)}">\n{picture}\n</div>'
+
+
+def derivation_body(d, printer: MathMLPrinter) -> list[str]:
+    """A derivation: the diagram with its paths in red, how many paths, the derivation, the verdict, the notes."""
+    noun = "path" if d.path_count == 1 else "paths"
+    out = [diagram(d.network, d.parameter, f"the network, the {noun} of {d.parameter.name} in red"),
+           f"<p>{d.path_count} {noun} from {math(printer, printer._print(d.parameter))} to the loss.</p>",
+           block(printer, derivation_rows(d, printer)),
+           _verdict(d.verdict)]
+    return out + [f'<p class="note"><em>Note.</em> {html.escape(note)}</p>' for note in derivation_notes(d)]
 
 
 def derivation_section(d, printer: MathMLPrinter) -> str:
     """One parameter: the diagram with its paths in red, the derivation, the verdict and notes, then
     the step-by-step derivation."""
-    from .diagram import svg
     from ..verification.steps import step_by_step
 
     net = d.network
     p = printer._print
-    title = printer.row(printer.mo(PARTIAL), p(net.loss_symbol), printer.mo("/"), printer.mo(PARTIAL), p(d.parameter))
-    noun = "path" if d.path_count == 1 else "paths"
-    # Inline SVG takes its namespace from the HTML parser: the page names no URL at all.
-    picture = svg(net, d.parameter).replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
-    out = [f'<section id="{html.escape(_anchor(d.parameter))}">',
-           f"<h2>{math(printer, title)}</h2>",
-           f'<div class="diagram" role="img" aria-label="{html.escape(f"the network, the {noun} of {d.parameter.name} in red")}">\n{picture}\n</div>',
-           f"<p>{d.path_count} {noun} from {math(printer, p(d.parameter))} to the loss.</p>",
-           block(printer, derivation_rows(d, printer)),
-           _verdict(d.verdict)]
-    out += [f'<p class="note"><em>Note.</em> {html.escape(note)}</p>' for note in derivation_notes(d)]
+    out = [f'<section id="{html.escape(_anchor(d.parameter))}">', f"<h2>{math(printer, partial_title(printer, net, d.parameter))}</h2>",
+           *derivation_body(d, printer)]
     chain = step_by_step(net, d.parameter)
     start = printer.row(p(net.loss_symbol), printer.mo("="), p(net.loss_local))
     out += [f"<h3>Step by step, from {math(printer, start)}</h3>", block(printer, steps_rows(chain, printer)), "</section>"]
@@ -759,13 +789,557 @@ def document(network, derivations, title: str, snippet: bool = False) -> str:
     content = "\n".join(body)
     if snippet:
         return f'<div class="derivchain">\n<style>\n{STYLE}\n</style>\n{content}\n</div>\n'
+    return page(title, content)
+
+
+def page_head(title: str, style: str = STYLE) -> str:
+    """A self-contained page up to its content: the policy (no script, nothing loaded), ``title``, the style."""
     return ("<!DOCTYPE html>\n"
             '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{html.escape(title)}</title>\n<style>\n{STYLE}\n</style>\n</head>\n"
-            f'<body>\n<main class="derivchain">\n{content}\n</main>\n</body>\n</html>\n')
+            f"<title>{html.escape(title)}</title>\n<style>\n{style}\n</style>\n</head>\n"
+            '<body>\n<main class="derivchain">\n')
 
 
-__all__ = ["MathMLPrinter", "printer_for", "mathml", "document", "form", "pieces", "block", "derivation_rows",
-           "steps_rows", "network_rows", "chain_rows", "path_rows", "table", "STYLE", "POLICY"]
+#: What ends a page after its content.
+PAGE_END = "</main>\n</body>\n</html>"
+
+
+def page(title: str, content: str, style: str = STYLE) -> str:
+    """One self-contained page holding ``content`` (HTML), titled ``title``."""
+    return f"{page_head(title, style)}{content}\n{PAGE_END}\n"
+
+
+# --- a page for each kind of result (``--format html``) ----------------------------------------------
+_TEX_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+|[A-Za-z]|\s+|.", re.S)
+#: TeX commands written as MathML operators.
+_TEX_OPERATORS = {r"\partial": PARTIAL, r"\to": ARROW, r"\ni": "\u220b", r"\dots": "\u2026", r"\cdot": DOT, r"\odot": "\u2299",
+                  r"\times": "\u00d7", r"\approx": "\u2248", r"\nabla": "\u2207", "-": MINUS, "'": "\u2032"}
+_TEX_SPACES = {r"\,": "0.1667em", r"\;": "0.2778em", r"\ ": "0.25em", r"\quad": "1em", r"\qquad": "2em"}
+_TEX_DELIMITERS = {r"\left", r"\right", r"\bigl", r"\bigr", r"\Bigl", r"\Bigr"}
+_TEX_LARGE = {r"\sum": "\u2211"}
+
+
+def tex(printer: MathMLPrinter, source: str) -> Node:
+    """MathML for the LaTeX that the general equations and the matrix form's equations are written in:
+    letters, digits, Greek letters, ``^``/``_`` (under and over a sum), ``\\frac``, ``\\text``, ``\\mathrm``,
+    ``\\mathbf``, spaces, delimiters and the operators in ``_TEX_OPERATORS``. Anything else is a ValueError
+    (a new equation's LaTeX fails in the tests, not on a page)."""
+    tokens = _TEX_TOKEN.findall(source)
+    pos = 0
+
+    def skip() -> None:
+        nonlocal pos
+        while pos < len(tokens) and tokens[pos].isspace():
+            pos += 1
+
+    def group() -> list[Node]:
+        # Items up to the closing brace (or the end).
+        items = []
+        skip()
+        while pos < len(tokens) and tokens[pos] != "}":
+            items.append(scripted())
+            skip()
+        return items
+
+    def argument() -> Node:
+        nonlocal pos
+        skip()
+        if tokens[pos] != "{":
+            return atom()
+        pos += 1
+        items = group()
+        pos += 1  # the closing brace
+        return printer.row(*items) if items else printer.el("mrow")
+
+    def words() -> str:
+        # The text of a {...} argument, spaces kept.
+        nonlocal pos
+        skip()
+        end = tokens.index("}", pos)
+        text = "".join(tokens[pos + 1:end])
+        pos = end + 1
+        return text
+
+    def scripted() -> Node:
+        nonlocal pos
+        skip()
+        large = tokens[pos] in _TEX_LARGE
+        base, scripts = atom(), {}
+        skip()
+        while pos < len(tokens) and tokens[pos] in "^_":
+            mark = tokens[pos]
+            pos += 1
+            scripts[mark] = argument()
+            skip()
+        if not scripts:
+            return base
+        under, over = ("munder", "mover") if large else ("msub", "msup")
+        if len(scripts) == 2:
+            return printer.el("munderover" if large else "msubsup", base, scripts["_"], scripts["^"])
+        return printer.el(under, base, scripts["_"]) if "_" in scripts else printer.el(over, base, scripts["^"])
+
+    def atom() -> Node:
+        nonlocal pos
+        skip()
+        t = tokens[pos]
+        if t == "{":
+            return argument()
+        pos += 1
+        if t in (r"\frac", r"\tfrac"):
+            return printer.el("mfrac", argument(), argument())
+        if t == r"\text":
+            return printer.mtext(words())
+        if t in (r"\mathrm", r"\operatorname"):
+            word = words()
+            return printer.el("mi", word, mathvariant="normal") if len(word) == 1 else printer.el("mi", word)
+        if t == r"\mathbf":  # MathML Core draws no mathvariant but normal: the bold characters themselves
+            word = words()
+            return printer.el("mn" if word.isdigit() else "mi", "".join(_bold(c) for c in word))
+        if t in _TEX_DELIMITERS:  # \Bigl( stretches over what it encloses; \left( stays the font's (as SymPy's brackets)
+            skip()
+            pos += 1
+            fixed = {"stretchy": "false"} if t in (r"\left", r"\right") else {}
+            return printer.mo(tokens[pos - 1].lstrip("\\"), **fixed)
+        if t in _TEX_SPACES:
+            return printer.el("mspace", width=_TEX_SPACES[t])
+        if t in _TEX_LARGE:
+            return printer.mo(_TEX_LARGE[t])
+        if t in _TEX_OPERATORS:
+            return printer.mo(_TEX_OPERATORS[t])
+        if t.startswith("\\") and t[1:] in greek_unicode:  # capitals upright, as TeX sets them
+            return printer.el("mi", greek_unicode[t[1:]], **({"mathvariant": "normal"} if t[1].isupper() else {}))
+        if t.isdigit():
+            return printer.el("mn", t)
+        if t.isalpha() and len(t) == 1:
+            return printer.el("mi", t)
+        if t in "()[]":  # a bracket written bare keeps its size (\left( stretches)
+            return printer.mo(t, stretchy="false")
+        if t in "=+,;:<>|/":
+            return printer.mo(t)
+        raise ValueError(f"no MathML for {t!r} in {source!r}")
+
+    items = group()
+    if pos < len(tokens):
+        raise ValueError(f"unbalanced braces in {source!r}")
+    return printer.row(*items) if items else printer.el("mrow")
+
+
+def _bold(c: str) -> str:
+    """The mathematical bold form of a digit or a Latin letter (others as they are)."""
+    if c.isdigit():
+        return chr(0x1D7CE + int(c))
+    if c.isascii() and c.isalpha():
+        return chr((0x1D400 if c.isupper() else 0x1D41A) + ord(c.lower()) - ord("a"))
+    return c
+
+
+_SCIENTIFIC = re.compile(r"(-?)([0-9.]+)e([+-]?)0*(\d+)")
+
+
+def number_node(printer: MathMLPrinter, n) -> Node:
+    """A value as the text output prints it: an exact fraction beside its decimal, a decimal (1.5e-5 as
+    1.5 times 10 to the -5), a minus sign as a minus."""
+    text = str(n)
+    if " (~" in text:  # 1/3 (~0.333333333333333)
+        exact, approx = text.split(" (~", 1)
+        top, bottom = exact.split("/")
+        frac = printer.el("mfrac", printer.el("mn", top.lstrip("-")), printer.el("mn", bottom))
+        return printer.row(printer.mo(MINUS) if top.startswith("-") else None, frac, printer.mo("\u2248"),
+                           number_node(printer, approx[:-1]))
+    sign = printer.mo(MINUS) if text.startswith("-") else None
+    scientific = _SCIENTIFIC.fullmatch(text)
+    if scientific:
+        _, mantissa, minus, power = scientific.groups()
+        exponent = printer.row(printer.mo(MINUS) if minus == "-" else None, printer.el("mn", power))
+        return printer.row(sign, printer.el("mn", mantissa), printer.mo("\u00d7"), printer.el("msup", printer.el("mn", "10"), exponent))
+    return printer.row(sign, printer.el("mn", text.lstrip("-")))
+
+
+def _three(printer: MathMLPrinter, lhs: Node, at) -> tuple:
+    """``lhs = value`` of the three forms: once when they print the same, else each with its name."""
+    shown = [str(at.path_sum), str(at.backprop), str(at.direct)]
+    if shown[1:] == shown[:1] * 2:
+        return ("eq", lhs, printer.mo("="), [number_node(printer, at.path_sum), printer.mtext("(all three forms)")])
+    named = [(at.path_sum, "sum over paths"), (at.backprop, "backprop"), (at.direct, "direct")]
+    return ("eq", lhs, printer.mo("="), [printer.row(number_node(printer, v), printer.el("mspace", width="0.3em"), printer.mtext(f"({name})"),
+                                                     printer.mo(",") if i < 2 else None) for i, (v, name) in enumerate(named)])
+
+
+def values_rows(at, printer: MathMLPrinter) -> list[tuple]:
+    """A derivation's numbers: each neuron's z and output, the loss, each path's factors and term, the three results."""
+    d = at.derivation
+    p = printer._print
+    rows: list[tuple] = []
+    for name, z, o in at.neurons:
+        symbol = printer.name(name)
+        if z is None:
+            rows.append(("eq", symbol, printer.mo("="), [number_node(printer, o)]))
+        else:
+            rows.append(("eq", printer.el("msub", printer.el("mi", "z"), symbol), printer.mo("="),
+                         [printer.row(number_node(printer, z), printer.mo(",")), printer.row(symbol, printer.mo("="), number_node(printer, o))]))
+    rows.append(("eq", p(d.network.loss_symbol), printer.mo("="), [number_node(printer, at.loss)]))
+    for i, (path, (factors, term)) in enumerate(zip(d.paths, at.paths), start=1):
+        product = [number_node(printer, f) if j == 0 else printer.row(printer.lead(DOT), number_node(printer, f)) for j, f in enumerate(factors)]
+        rows += [("text", [f"path {i}: ", arrow(printer, path)]), ("cont", product + [printer.row(printer.lead("="), number_node(printer, term))])]
+    rows.append(_three(printer, p(d.lhs), at))
+    return rows
+
+
+def batch_rows(b, printer: MathMLPrinter) -> list[tuple]:
+    """A batch's numbers: the batch form (the reduction of the one symbolic form), each sample's results, the batch's."""
+    d = b.derivation
+    p = printer._print
+    lhs, loss, s, m = p(d.lhs), p(d.network.loss_symbol), printer.el("mi", "s"), printer.el("mi", "m")
+    total = printer.el("munderover", printer.mo("\u2211"), printer.row(s, printer.mo("="), printer.el("mn", "1")), m)
+    lead = [printer.el("mfrac", printer.el("mn", "1"), m), total] if b.reduction == "mean" else [total]
+    term = printer.el("msub", printer.row(printer.mo("["), form(printer, d.backprop.local), printer.mo("]")), s)
+    rows: list[tuple] = [("eq", lhs, printer.mo("="), [printer.row(*lead, term, printer.mo(",")),
+                                                        printer.row(m, printer.mo("="), printer.el("mn", str(len(b.samples))))])]
+    for i, at in enumerate(b.samples, start=1):
+        rows += [("text", [f"sample {i}:"]), ("eq", loss, printer.mo("="), [number_node(printer, at.loss)]), _three(printer, lhs, at)]
+    rows += [("text", [f"batch ({b.reduction}):"]), ("eq", loss, printer.mo("="), [number_node(printer, b.loss)]), _three(printer, lhs, b)]
+    return rows
+
+
+def _network_line(network) -> str:
+    return f"<p>Network: {html.escape(network.summary())}.</p>"
+
+
+def _warning(agree: bool) -> list[str]:
+    from .text import DISAGREE
+
+    return [] if agree else [f'<p class="bad">Warning: {html.escape(DISAGREE)}</p>']
+
+
+def _names(printer: MathMLPrinter, symbols) -> str:
+    return ", ".join(math(printer, printer._print(s)) for s in symbols) or "none"
+
+
+def _matrix(printer: MathMLPrinter, cells: list[list[Node]]) -> Node:
+    """A matrix of printed entries in square brackets."""
+    rows = [printer.el("mtr", *[printer.el("mtd", c) for c in row]) for row in cells]
+    return printer.row(printer.mo("["), printer.el("mtable", *rows), printer.mo("]"))
+
+
+def _cell(printer: MathMLPrinter, v) -> Node:
+    """A matrix entry: an expression (a sum in its own order with its signs between the terms), or a number."""
+    if isinstance(v, OrderedSum) and fits(v):
+        nodes = []
+        for i, t in enumerate(v.terms):
+            negative, rest = _split_sign(printer, form(printer, t)) if i else (False, form(printer, t))
+            nodes += [printer.mo(MINUS if negative else "+"), rest] if i else [rest]
+        return printer.row(*nodes)  # one row: each sign between two terms, spaced as a binary operator
+    return form(printer, v) if isinstance(v, (sp.Basic, Ordered, OrderedSum)) else number_node(printer, v)
+
+
+#: A column whose widest entry is wider than this (characters, see :func:`width`) is written entry by entry.
+MATRIX_WIDTH = 44
+
+
+def matrix_rows(printer: MathMLPrinter, lhs: str, name: str, m, shape: str) -> list[tuple]:
+    """``lhs = [m]  (shape)`` (``lhs``, ``name`` and ``shape`` in LaTeX); a column of long expressions as the
+    names of its entries, then each entry on its own line (wrapping between its terms)."""
+    from ..engines.matrix import rows as rows_of
+
+    entries = rows_of(m)
+    cells = [[_cell(printer, v) for v in row] for row in entries]
+    shown = printer.row(printer.el("mspace", width="1em"), tex(printer, shape))
+    if len(cells[0]) > 1 or max(width(c) for (c,) in cells) <= MATRIX_WIDTH:
+        return [("eq", tex(printer, lhs), printer.mo("="), [_matrix(printer, cells), shown])]
+    names = [tex(printer, r"(%s)_{%d}" % (name, j)) for j in range(1, len(cells) + 1)]
+    out = [("eq", tex(printer, lhs), printer.mo("="), [_matrix(printer, [[n] for n in names]), shown])]
+    for n, (entry,) in zip(names, entries):
+        out.append(("eq", n, printer.mo("="), pieces(printer, entry) if isinstance(entry, (sp.Basic, Ordered, OrderedSum))
+                    else [number_node(printer, entry)]))
+    return out
+
+
+def _layer_label(printer: MathMLPrinter, layer) -> tuple:
+    """``layer 1 (H1, H2):``; a long layer's neurons as the first two and the last."""
+    names = [printer.name(x) for x in layer.names]
+    if len(names) > 6:
+        names = [*names[:2], printer.mo("\u2026"), names[-1]]
+    segments: list = [f"layer {layer.index} ("]
+    for i, n in enumerate(names):
+        segments += [", "] * bool(i) + [n]
+    return ("text", segments + ["):"])
+
+
+def _shape(n: int, k: int) -> str:
+    return r"(%d \times %d)" % (n, k)
+
+
+def _product_shape(a: tuple, b: tuple) -> str:
+    """``(n x k)(k x m) -> (n x m)``."""
+    return r"%s%s \to %s" % (_shape(*a), _shape(*b), _shape(a[0], b[1]))
+
+
+def _l2_rows(printer: MathMLPrinter, m) -> list[tuple]:
+    """The L2 strength, as a line of text (none without --l2)."""
+    if m.l2 is None:
+        return []
+    lam = sp.latex(sp.Rational(m.l2.numerator, m.l2.denominator))
+    return [("text", ["L2: ", tex(printer, r"\lambda = %s" % lam), " (the loss adds ", tex(printer, r"\frac{\lambda}{2} \sum w^{2}"), ")"])]
+
+
+def _l2_term(m, l: object) -> str:
+    """`` + \\lambda W^{[l]}`` with --l2 (a batch summed: ``m \\lambda W^{[l]}``), else ""."""
+    if m.l2 is None:
+        return ""
+    return r" + %s\lambda W^{[%s]}" % ("m " if getattr(m, "reduction", "mean") == "sum" else "", l)
+
+
+def matrix_form_rows(m, printer: MathMLPrinter, batch: bool) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """The matrix form (one sample, or a ``batch`` with a column per sample) as three blocks of rows: its
+    equations, the forward pass and the backward pass, every shape beside its matrix."""
+    L = len(m.layers)
+    loss = latex_printer(m.network)._print(m.loss_symbol)
+    z, a, delta = ("Z", "A", r"\Delta") if batch else ("z", "a", r"\delta")
+    cols = m.size if batch else 1
+    scale = r"\frac{1}{m} " if batch and m.reduction == "mean" else ""
+    ones = r" \mathbf{1}" if batch else ""
+    W = lambda l: r"W^{[%s]}" % l  # noqa: E731
+    v = lambda name, l: r"%s^{[%s]}" % (name, l)  # noqa: E731
+    dW = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, W(l))  # noqa: E731
+    db = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, v("b", l))  # noqa: E731
+    bias = m.layers[0].b is not None
+    plus = lambda l: r" + %s%s" % (v("b", l), r" \mathbf{1}^{T}" if batch else "") if bias else ""  # noqa: E731
+    recursion = lambda l: r"%s = \left((%s)^{T} %s\right) \odot f'(%s)" % (v(delta, l), W(l + 1), v(delta, l + 1), v(z, l))  # noqa: E731
+    general = [r"%s = %s %s%s, \quad %s = f(%s)" % (v(z, "l"), W("l"), v(a, "l-1"), plus("l"), v(a, "l"), v(z, "l")),
+               r"%s = \nabla_{%s} %s \odot f'(%s), \quad %s = \left((%s)^{T} %s\right) \odot f'(%s)" % (
+                   v(delta, L), a, loss, v(z, L), v(delta, "l"), W("l+1"), v(delta, "l+1"), v(z, "l")),
+               r"%s = %s%s (%s)^{T}%s" % (dW("l"), scale, v(delta, "l"), v(a, "l-1"), _l2_term(m, "l"))
+               + (r", \quad %s = %s%s%s" % (db("l"), scale, v(delta, "l"), ones) if bias else "")]
+    equations = []
+    for line in general:
+        left, right = line.split("=", 1)
+        equations.append(("eq", tex(printer, left), printer.mo("="), [tex(printer, right)]))
+    equations += _l2_rows(printer, m)
+    first = m.layers[0]
+    forward = matrix_rows(printer, v(a, 0), v(a, 0), m.inputs,
+                          _shape(*first.A_prev_shape) if batch else _shape(len(first.sources), 1))
+    for layer in m.layers:
+        l, (n, k) = layer.index, layer.shapes["W"]
+        forward.append(_layer_label(printer, layer))
+        forward += matrix_rows(printer, W(l), W(l), layer.W, _shape(n, k))
+        if layer.b is not None:
+            forward += matrix_rows(printer, v("b", l), v("b", l), layer.b, _shape(n, 1))
+        values = (layer.Z, layer.A) if batch else (layer.z_shown or layer.z, layer.a)
+        forward += matrix_rows(printer, r"%s = %s %s%s" % (v(z, l), W(l), v(a, l - 1), plus(l) if layer.b is not None else ""),
+                               v(z, l), values[0], _product_shape((n, k), (k, cols)))
+        forward += matrix_rows(printer, r"%s = f(%s)" % (v(a, l), v(z, l)), v(a, l), values[1], _shape(n, cols))
+    loss_value = m.loss_value
+    if loss_value is not None:
+        words = [printer.mtext(f"(the {m.reduction} over the samples)")] if batch else []
+        forward.append(("eq", tex(printer, loss), printer.mo("="), [number_node(printer, loss_value), *words]))
+    backward: list[tuple] = []
+    for layer in reversed(m.layers):
+        l, (n, k) = layer.index, layer.shapes["W"]
+        backward.append(_layer_label(printer, layer))
+        backward += matrix_rows(printer, r"f'(%s)" % v(z, l), r"f'(%s)" % v(z, l), layer.fprime, _shape(n, cols))
+        if not batch and not m.at_values:  # the names the gradients use for the entries of delta^l
+            names = sp.Matrix([sp.Symbol(f"delta_{x}") for x in layer.names])
+            backward += matrix_rows(printer, v(delta, l), v(delta, l), names, _shape(n, 1))
+        deltas = layer.Delta if batch else layer.delta_shown or layer.delta
+        if l == L:
+            grad = r"\nabla_{%s} %s" % ("A" if batch else "a", loss)
+            backward += matrix_rows(printer, grad, grad, m.grad_A if batch else m.grad_a, _shape(n, cols))
+            backward += matrix_rows(printer, r"%s = %s \odot f'(%s)" % (v(delta, l), grad, v(z, l)), v(delta, l), deltas, _shape(n, cols))
+        else:
+            after = m.layers[l].shapes["W"][0]
+            backward += matrix_rows(printer, recursion(l), v(delta, l), deltas, _product_shape((n, after), (after, cols)))
+        backward += matrix_rows(printer, r"%s = %s%s (%s)^{T}%s" % (dW(l), scale, v(delta, l), v(a, l - 1), _l2_term(m, l)), dW(l),
+                                layer.grad_W, _product_shape((n, cols), (cols, k)))
+        if layer.grad_b is not None:
+            backward += matrix_rows(printer, r"%s = %s%s%s" % (db(l), scale, v(delta, l), ones), db(l), layer.grad_b,
+                                    _product_shape((n, cols), (cols, 1)) if batch else _shape(n, 1))
+    return equations, forward, backward
+
+
+def _ascii(text: str) -> str:
+    """``text`` with every character outside ASCII as its numeric reference: the same bytes in any encoding."""
+    return text.encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
+#: The style of a result's page: the notes' and a column title over numbers set as they are.
+PAGE_STYLE = STYLE + "\n.derivchain th.n { text-align: right; }"
+
+
+class HtmlRenderer(StringRenderer):
+    """HTML: each kind as one self-contained page, as ``export`` writes (MathML, inline SVG, no script,
+    nothing loaded, the same style); a table as the page's table, written a row at a time."""
+
+    def _page(self, title: str, parts: list[str]) -> str:
+        return _ascii(page(title, "\n".join(parts), PAGE_STYLE))
+
+    def _derivation(self, d, printer: MathMLPrinter) -> list[str]:
+        return [f"<h1>{math(printer, partial_title(printer, d.network, d.parameter))}</h1>", _network_line(d.network),
+                *derivation_body(d, printer)]
+
+    @staticmethod
+    def _title(d) -> str:
+        return f"d{d.network.loss_symbol}/d{d.parameter}"
+
+    def derivation(self, d) -> str:
+        """``grad``: the network, the diagram with the paths in red, the derivation, the verdict, the notes."""
+        return self._page(self._title(d), self._derivation(d, printer_for(d.network)))
+
+    def derivation_at_values(self, at) -> str:
+        """``grad --values``: the derivation, then its numbers."""
+        from .text import arithmetic
+
+        d = at.derivation
+        printer = printer_for(d.network)
+        parts = self._derivation(d, printer) + [f"<h2>At the given values ({arithmetic(at.exact, 'exact')})</h2>",
+                                                block(printer, values_rows(at, printer)), *_warning(at.agree)]
+        return self._page(self._title(d), parts)
+
+    def batch_at_values(self, b) -> str:
+        """``grad --values`` with a batch: the derivation, then each sample's numbers and the batch's."""
+        from .text import arithmetic
+
+        d, m = b.derivation, len(b.samples)
+        printer = printer_for(d.network)
+        heading = f"At the given values: a batch of {m} sample{'s' if m != 1 else ''}, reduction {b.reduction} ({arithmetic(b.exact, 'exact')})"
+        parts = self._derivation(d, printer) + [f"<h2>{html.escape(heading)}</h2>", block(printer, batch_rows(b, printer)), *_warning(b.agree)]
+        return self._page(self._title(d), parts)
+
+    def paths(self, listing) -> str:
+        """``paths``: how many, the diagram with them in red, each listed path with its chain of partials."""
+        from ..verification.chains import path_chain
+        from .text import more_paths
+
+        net, printer = listing.network, printer_for(listing.network)
+        noun = "path" if listing.count == 1 else "paths"
+        rows: list[tuple] = []
+        for i, p in enumerate(listing.paths, start=1):
+            rows += path_rows(printer, p, path_chain(p), i)
+        if len(listing.paths) < listing.count:
+            rows.append(("text", [f"\u2026 {more_paths(listing.count - len(listing.paths))} not shown (raise --max-paths to see them)"]))
+        name = math(printer, printer._print(listing.parameter))
+        return self._page(f"{listing.count} {noun} from {listing.parameter} to the loss",
+                          [f"<h1>{listing.count} {noun} from {name} to the loss</h1>", _network_line(net),
+                           diagram(net, listing.parameter, f"the network, the {noun} of {listing.parameter.name} in red"), block(printer, rows)])
+
+    def network(self, net) -> str:
+        """``show``: the network, its diagram, its equations and loss, its outputs nested and expanded."""
+        printer = printer_for(net)
+        outputs: list[tuple] = []
+        for n in net.outputs:
+            symbol = printer._print(n.symbol)
+            expanded = net.expanded_output(n)
+            outputs += [("text", [symbol, " nested (each neuron written as its equation):"]),
+                        ("eq", symbol, printer.mo("="), pieces(printer, net.substitution[n.symbol])),
+                        ("text", [symbol, " expanded:"])]
+            outputs.append(("eq", symbol, printer.mo("="), pieces(printer, expanded)) if expanded is not None
+                           else ("text", ["not expanded: more than 2000 terms"]))
+        return self._page("The network", [
+            "<h1>The network</h1>", _network_line(net),
+            f"<p>Inputs: {_names(printer, net.inputs)}; targets: {_names(printer, net.targets)}.</p>",
+            f"<p>Parameters: {html.escape(net.describe_parameters(leaves=False))}.</p>",
+            diagram(net, None, "the network"),
+            "<h2>Equations</h2>", block(printer, network_rows(net, printer)),
+            "<h2>Outputs</h2>", block(printer, outputs)])
+
+    def formula(self, f) -> str:
+        """``formula``: the general backpropagation equations, then their checked instance for one parameter."""
+        net, printer = f.network, printer_for(f.network)
+        rows: list[tuple] = []
+        for line in f.latex:
+            left, equals, right = line.partition("=")
+            rows.append(("eq", tex(printer, left), printer.mo("="), [tex(printer, right)]) if equals else ("cont", [tex(printer, line)]))
+        title = f"Backpropagation at an arbitrary layer ({f.where})"
+        parts = [f"<h1>{html.escape(title)}</h1>", _network_line(net), block(printer, rows)]
+        bp = f.instance
+        if bp is not None:
+            from ..verification.derivation import delta_chain, entry_chain
+
+            instance = chain_rows(printer, entry_chain(net, bp))
+            for eq in bp.deltas:
+                instance += chain_rows(printer, delta_chain(net, eq))
+            parts += [f"<h2>For {math(printer, printer._print(bp.parameter))}</h2>", block(printer, instance)]
+        return self._page(title, parts)
+
+    def steps(self, s) -> str:
+        """``steps``: the step-by-step derivation, each reason before the line it gives."""
+        net, printer = s.network, printer_for(s.network)
+        p = printer._print
+        start = printer.row(p(net.loss_symbol), printer.mo("="), p(net.loss_local))
+        return self._page(f"d{net.loss_symbol}/d{s.parameter}, step by step", [
+            f"<h1>{math(printer, partial_title(printer, net, s.parameter))}, step by step</h1>", _network_line(net),
+            f"<p>From {math(printer, start)}:</p>", block(printer, steps_rows(s, printer))])
+
+    def descent(self, r) -> str:
+        """``step``: each parameter's old value, gradient and new value, then the losses."""
+        from .text import arithmetic, batch_words, learning_rate
+
+        printer = printer_for(r.network)
+        first, last = r.steps[0], r.steps[-1]
+        n = len(r.steps)
+        title = f"Gradient descent, lr = {learning_rate(r.lr)}, {n} step{'s' if n > 1 else ''} ({arithmetic(r.exact)})"
+        value = lambda x: math(printer, number_node(printer, x))  # noqa: E731
+        head = f'<th class="n">gradient{" (first step)" if n > 1 else ""}</th>'
+        table = ['<div class="wide">', "<table>", f'<thead><tr><th>parameter</th><th class="n">old value</th>{head}<th class="n">new value</th></tr></thead>',
+                 "<tbody>"]
+        table += [f'<tr><td>{math(printer, printer.name(name))}</td><td class="n">{value(r.initial[name])}</td>'
+                  f'<td class="n">{value(first.gradients[name])}</td><td class="n">{value(last.updated[name])}</td></tr>'
+                  for name in r.trained]
+        table += ["</tbody>", "</table>", "</div>"]
+        parts = [f"<h1>{html.escape(title)}</h1>", _network_line(r.network)]
+        if r.samples:
+            words = batch_words(r)
+            parts.append(f"<p>{html.escape(words[:1].upper() + words[1:])}; each loss is the whole batch's.</p>")
+        parts += table
+        if r.frozen:
+            parts.append(f"<p>Kept fixed: {', '.join(math(printer, printer.name(name)) for name in r.frozen)}.</p>")
+        loss = printer._print(r.network.loss_symbol)
+        losses = [("before", first.loss)] + [(f"after step {i}", st.loss) for i, st in enumerate(r.steps[1:], start=1)]
+        losses.append(("after", last.loss_after))
+        rows = [("eq", printer.el("msub", loss, printer.mtext(when)), printer.mo("="), [number_node(printer, v)]) for when, v in losses]
+        return self._page(title, parts + ["<h2>The loss</h2>", block(printer, rows)])
+
+    def table_header(self, table) -> str:
+        """The page up to the first row: the network and the table's head."""
+        return _ascii(page_head("Every derivative", PAGE_STYLE) + "\n".join(["<h1>Every derivative</h1>", _network_line(table.network), GRADS_HEAD]))
+
+    def table_row(self, d) -> str:
+        """One derivative's row: parameter, path count, verdict, backprop form."""
+        return _ascii(grads_row(d, printer_for(d.network), link=False))
+
+    def table_footer(self, table) -> str:
+        """The end of the table and of the page."""
+        return GRADS_END + "\n" + PAGE_END
+
+    def _matrix_page(self, title: str, m, batch: bool) -> str:
+        from .text import matrix_check
+
+        printer = printer_for(m.network)
+        equations, forward, backward = matrix_form_rows(m, printer, batch)
+        columns = "Z, A and Delta have a column per sample; " if batch else ""
+        check = html.escape(matrix_check(m.check))
+        check = check if m.check.equal else f'<span class="bad">{check}</span>'
+        return self._page(title, [
+            f"<h1>{html.escape(title)}</h1>", _network_line(m.network),
+            f"<p>{columns}W<sup>[l]</sup> has a row per neuron of layer l and a column per neuron of layer l&#8722;1 (layer 0 is the input).</p>",
+            block(printer, equations), "<h2>Forward pass</h2>", block(printer, forward), "<h2>Backward pass</h2>", block(printer, backward),
+            f'<p class="verdict">{check}.</p>'])
+
+    def matrix(self, m) -> str:
+        """``matrix``: the forward pass, then the backward pass, layer by layer, every shape beside its matrix; the entry check."""
+        from .text import arithmetic
+
+        where = f" at the given values ({arithmetic(m.exact, 'exact')})" if m.at_values else ", symbolic"
+        return self._matrix_page("Matrix form" + where, m, batch=False)
+
+    def batch_matrix(self, b) -> str:
+        """``matrix`` with a batch: as :meth:`matrix`, Z, A and Delta with a column per sample."""
+        from .text import arithmetic
+
+        return self._matrix_page(f"Matrix form over a batch of m = {b.size} sample{'s' if b.size != 1 else ''} ({b.reduction}, "
+                                 f"{arithmetic(b.exact, 'exact')})", b, batch=True)
+
+
+__all__ = ["MathMLPrinter", "HtmlRenderer", "printer_for", "mathml", "document", "page", "form", "pieces", "block", "tex",
+           "derivation_rows", "steps_rows", "network_rows", "chain_rows", "path_rows", "table", "STYLE", "POLICY"]

@@ -1,7 +1,7 @@
 """JSON: stable keys, JSON objects and numbers (never Python reprs), expressions as text that parses back.
 
-Each function returns one JSON-ready object; :func:`derivchain.renderers.emit` dumps it (a table streams
-its rows as the elements of one array).
+:class:`JsonRenderer` has a method for each kind of result returning one JSON-ready object, and dumps it
+(a table streams its rows as the elements of one array).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json as _json
 import sympy as sp
 
 from .. import memo
+from .base import Renderer
 from .fitting import fits, too_large_note, tree_size
 from .latex import DerivPrinter, printer_for
 from .latex import form as latex_form
@@ -202,63 +203,6 @@ class _Sized:
         return latex_form(printer, self.forms[key]) if shown is not None else r"\text{[%s]}" % printer.text(too_large_note())
 
 
-def derivation(d, printed: Printed | None = None) -> dict:
-    """The ``grad`` contract: weight, loss, the three forms, paths, deltas, verdict and LaTeX.
-
-    ``printed`` keeps what a table's rows share (see :class:`Printed`): each row's object is the same,
-    only printed once."""
-    printed = Printed() if printed is None else printed
-    printer = _printer(d.network)
-    sized = _Sized(d.network)
-    network = d.network
-    out = {
-        "weight": d.parameter.name,
-        "network": printed.once("summary", network, network.summary),
-        "loss": printed.once("loss", network, lambda: expr(network.loss_local)),
-        "l2": None if network.l2 is None else str(network.l2),  # lambda, exactly ("1/10"); the term is in loss
-        "path_count": d.path_count,
-        # The direct form's size is the derivation's to decide (a wide network's is never built per weight).
-        # Past the size where compaction is not attempted, as text and LaTeX: not printed.
-        "direct": sized("direct", lambda: d.direct.value, True, None if shown_of(d).direct_in_full else shown_of(d).direct_compact,
-                        big=not shown_of(d).direct_in_full) if shown_of(d).direct_in_full or shown_of(d).direct_compactable else sized.omit("direct"),
-        # As text and LaTeX print it: in full when short, else with whole neurons as their symbols.
-        "direct_shown": None if shown_of(d).direct_shown is None else expr(shown_of(d).direct_shown),
-        "direct_shown_as": None if shown_of(d).direct_shown is None else ("full" if shown_of(d).direct_in_full else "neuron symbols"),
-        # A form's substituted value is substitute(local) by definition, so in neuron symbols it is its
-        # own local form: nothing to compact (a fresh walk of the substituted tree per row).
-        "path_sum": sized("path_sum", d.path_sum.substituted, True, d.path_sum.local),
-        "path_sum_local": sized("path_sum_local", d.path_sum.local),
-        "path_sum_how": d.path_sum.how,
-        "paths_listed": len(d.paths),
-        "backprop": sized("backprop", d.backprop.local),
-        "backprop_substituted": sized("backprop_substituted", d.backprop.substituted, True, d.backprop.local),
-        "deltas": [printed.once("delta", eq, lambda eq=eq: _delta(network, eq)) for eq in d.backprop.deltas],
-        "paths": [_path(path, printer) for path in d.paths],
-        "cases": [{"condition": c.condition, "value": expr(c.value)} for c in d.cases()],
-        "equal": d.verdict.equal,
-        "method": d.verdict.method,
-        "proof": d.verdict.proof,
-        "decided": d.verdict.decided,
-        "verdict": d.verdict.detail,
-        "checked": all_checked(d),
-        "chains": _chains(d, printed),
-        "notes": list(derivation_notes(d)),
-        "latex": {
-            "direct": sized.latex(printer, "direct"),
-            "path_sum": sized.latex(printer, "path_sum"),
-            "path_sum_local": sized.latex(printer, "path_sum_local"),
-            "backprop": sized.latex(printer, "backprop"),
-            "paths": [printer._print(path) for path in d.paths],
-            "derivation": printer._print(d),  # the aligned block, as render/latex.py prints it
-        },
-    }
-    # One rule for every format: past the printing limit, substituted forms are given in neuron
-    # symbols, others are null; these keys say which.
-    out["printed_in_neuron_symbols"] = sized.compacted
-    out["not_printed"] = sized.omitted
-    return out
-
-
 def _number(n) -> float | None:
     # JSON has no infinity or NaN: a value too large for a double is given as null.
     value = float(n)  # Number.__float__: +-inf past the doubles' range
@@ -280,111 +224,10 @@ def values(at) -> dict:
     }
 
 
-def derivation_at_values(at) -> dict:
-    """``grad --values``: the derivation with its numbers under ``at_values``."""
-    out = derivation(at.derivation)
-    out["at_values"] = values(at)
-    return out
-
-
-def batch_at_values(b) -> dict:
-    """``grad --values`` with a batch: ``at_values`` holds the batch's three results (reduced over samples)
-    and ``samples``, each sample's."""
-    out = derivation(b.derivation)
-    each = [{"loss": _number(s.loss), "direct": _number(s.direct), "path_sum": _number(s.path_sum),
-             "backprop": _number(s.backprop), "agree": s.agree} for s in b.samples]
-    from .text import batch_form
-
-    out["at_values"] = {
-        "exact": b.exact,
-        "reduction": b.reduction,
-        "m": len(b.samples),
-        "form": batch_form(b),
-        "loss": _number(b.loss),
-        "direct": _number(b.direct),
-        "path_sum": _number(b.path_sum),
-        "backprop": _number(b.backprop),
-        "agree": b.agree,
-        "samples": each,
-        "text": {"loss": str(b.loss), "path_sum": str(b.path_sum), "backprop": str(b.backprop), "direct": str(b.direct)},
-    }
-    return out
-
-
-def paths(listing) -> dict:
-    """The ``paths`` command: the weight, how many paths, and each listed path."""
-    printer = _printer(listing.network)
-    return {"weight": listing.parameter.name, "count": listing.count, "paths": [_path(p, printer) for p in listing.paths]}
-
-
-def network(net) -> dict:
-    """The ``show`` contract: names by role, each neuron's equation, the loss, the outputs nested and expanded."""
-    expanded = {n.name: net.expanded_output(n) for n in net.outputs}
-    return {
-        "summary": net.summary(),
-        "layers": list(net.layers),
-        "notation": net.notation.name,
-        "inputs": [s.name for s in net.inputs],
-        "hidden": [n.name for n in net.hidden],
-        "outputs": [n.name for n in net.outputs],
-        "weights": [s.name for s in net.weights],
-        "biases": [s.name for s in net.biases],
-        "targets": [s.name for s in net.targets],
-        "parameters": [s.name for s in net.parameters],
-        "shared": {p.name: [u.name if u is not None else net.loss_symbol.name for u in net.uses[p]] for p in net.shared},
-        "equations": {n.name: expr(n.equation) for n in net.neurons},
-        "loss": expr(net.loss_local),
-        "outputs_nested": {n.name: expr(net.substitution[n.symbol]) for n in net.outputs},
-        "outputs_expanded": {name: None if e is None else expr(e) for name, e in expanded.items()},
-    }
-
-
-def formula(f) -> dict:
-    """The general equations (text and LaTeX) and, for a parameter, their instance."""
-    out = {"notation": f.notation, "general": f.text, "general_latex": f.latex}
-    bp = f.instance
-    if bp is not None:
-        out["weight"] = bp.parameter.name
-        out["instance"] = {
-            "gradient": bp.gradient_text,
-            "deltas": [_delta(f.network, eq, verified=True) for eq in bp.deltas],
-            "value": expr(bp.local),
-        }
-    return out
-
-
-def steps(s) -> dict:
-    """The step-by-step derivation: each line's expression and reason, and whether it was checked."""
-    return {
-        "weight": s.parameter.name,
-        "steps": [{"expr": expr(st.expr), "reason": st.reason} for st in s.steps],
-        "verified": s.verified,
-    }
-
-
-def descent(r) -> dict:
-    """The ``step`` contract: lr, loss before and after, each gradient and updated value."""
-    first, last = r.steps[0], r.steps[-1]
-    return {
-        "lr": float(r.lr),
-        "l2": None if getattr(r.network, "l2", None) is None else str(r.network.l2),
-        "steps": len(r.steps),
-        "exact": r.exact,
-        "frozen": list(r.frozen),
-        "loss": _number(first.loss),
-        "gradients": {k: _number(v) for k, v in first.gradients.items()},
-        "updated": {k: _number(v) for k, v in last.updated.items()},
-        "loss_after": _number(last.loss_after),
-        "losses": [_number(s.loss) for s in r.steps] + [_number(last.loss_after)],
-        **({"reduction": r.reduction, "samples": r.samples, "batch_size": r.batch_size or r.samples, "epochs": r.epochs}
-           if r.samples else {}),
-    }
-
-
 def table_row(d, printed: Printed | None = None) -> dict:
     """One row of ``table``: the full ``grad`` object of that parameter (``printed``: what the rows
     of one table share, see :class:`Printed`)."""
-    return derivation(d, printed)
+    return JsonRenderer().derivation(d, printed)
 
 
 def table_rows(table):
@@ -417,27 +260,6 @@ def _entries(m):
 def _column(m):
     entries = _entries(m)
     return None if entries is None else [row[0] for row in entries]
-
-
-def matrix(m) -> dict:
-    """The ``matrix`` contract: per layer ``W``, ``b``, ``z``, ``a``, ``delta``, ``grad_W``, ``grad_b`` (rows of
-    numbers at values, of expression text otherwise; columns as flat lists) and their shapes, then the check."""
-    layers = []
-    for layer in m.layers:
-        layers.append(_layer(layer, _column(layer.z_shown or layer.z), _column(layer.a), _column(layer.fprime),
-                             _column(layer.delta_shown or layer.delta)))
-    return {
-        "network": m.network.summary(),
-        "notation": m.network.notation.name,
-        "at_values": m.at_values,
-        "exact": m.exact if m.at_values else None,
-        "loss": None if m.loss_value is None else _number(m.loss_value),
-        "inputs": _column(m.inputs),
-        "grad_a": _column(m.grad_a),
-        "layers": layers,
-        **_l2(m),
-        **_entry_check(m.check),
-    }
 
 
 def _layer(layer, z, a, f_prime, delta) -> dict:
@@ -481,24 +303,213 @@ def _entry_check(c) -> dict:
             "failures": list(c.failures)}
 
 
-def batch_matrix(b) -> dict:
-    """The ``matrix`` contract over a batch: the same ``layers`` keys, ``z``, ``a``, ``f_prime`` and ``delta`` matrices
-    with a column per sample (lists of rows), ``grad_W`` and ``grad_b`` the ``reduction`` over the ``m`` samples."""
-    layers = []
-    for layer in b.layers:
-        layers.append(_layer(layer, _entries(layer.Z), _entries(layer.A), _entries(layer.fprime), _entries(layer.Delta)))
-    return {
-        "network": b.network.summary(),
-        "notation": b.network.notation.name,
-        "at_values": True,
-        "exact": b.exact,
-        "m": b.size,
-        "samples": b.size,
-        "reduction": b.reduction,
-        "loss": _number(b.loss_value),
-        "inputs": _entries(b.inputs),
-        "grad_a": _entries(b.grad_A),
-        "layers": layers,
-        **_l2(b),
-        **_entry_check(b.check),
-    }
+class JsonRenderer(Renderer):
+    """JSON: each kind as one JSON-ready object, dumped by :func:`dumps`; a table as one array whose
+    elements (each row's ``grad`` object) are written as each row is derived."""
+
+    def write(self, obj, out) -> None:
+        """The object as JSON text, then a newline."""
+        out.write(dumps(obj) + "\n")
+
+    def write_part(self, part: str, out) -> None:
+        """A part of a table's array, as it is."""
+        out.write(part)
+
+    def table(self, table):
+        """``derivchain table``: an array of every parameter's ``grad`` object, row by row (see :func:`table_texts`)."""
+        yield "[", None
+        for i, (d, row) in enumerate(table_texts(table)):
+            yield ("," if i else "") + "\n  " + row, d
+        yield "\n]\n", None
+
+    def derivation(self, d, printed: Printed | None = None) -> dict:
+        """The ``grad`` contract: weight, loss, the three forms, paths, deltas, verdict and LaTeX.
+
+        ``printed`` keeps what a table's rows share (see :class:`Printed`): each row's object is the same,
+        only printed once."""
+        printed = Printed() if printed is None else printed
+        printer = _printer(d.network)
+        sized = _Sized(d.network)
+        network = d.network
+        out = {
+            "weight": d.parameter.name,
+            "network": printed.once("summary", network, network.summary),
+            "loss": printed.once("loss", network, lambda: expr(network.loss_local)),
+            "l2": None if network.l2 is None else str(network.l2),  # lambda, exactly ("1/10"); the term is in loss
+            "path_count": d.path_count,
+            # The direct form's size is the derivation's to decide (a wide network's is never built per weight).
+            # Past the size where compaction is not attempted, as text and LaTeX: not printed.
+            "direct": sized("direct", lambda: d.direct.value, True, None if shown_of(d).direct_in_full else shown_of(d).direct_compact,
+                            big=not shown_of(d).direct_in_full) if shown_of(d).direct_in_full or shown_of(d).direct_compactable else sized.omit("direct"),
+            # As text and LaTeX print it: in full when short, else with whole neurons as their symbols.
+            "direct_shown": None if shown_of(d).direct_shown is None else expr(shown_of(d).direct_shown),
+            "direct_shown_as": None if shown_of(d).direct_shown is None else ("full" if shown_of(d).direct_in_full else "neuron symbols"),
+            # A form's substituted value is substitute(local) by definition, so in neuron symbols it is its
+            # own local form: nothing to compact (a fresh walk of the substituted tree per row).
+            "path_sum": sized("path_sum", d.path_sum.substituted, True, d.path_sum.local),
+            "path_sum_local": sized("path_sum_local", d.path_sum.local),
+            "path_sum_how": d.path_sum.how,
+            "paths_listed": len(d.paths),
+            "backprop": sized("backprop", d.backprop.local),
+            "backprop_substituted": sized("backprop_substituted", d.backprop.substituted, True, d.backprop.local),
+            "deltas": [printed.once("delta", eq, lambda eq=eq: _delta(network, eq)) for eq in d.backprop.deltas],
+            "paths": [_path(path, printer) for path in d.paths],
+            "cases": [{"condition": c.condition, "value": expr(c.value)} for c in d.cases()],
+            "equal": d.verdict.equal,
+            "method": d.verdict.method,
+            "proof": d.verdict.proof,
+            "decided": d.verdict.decided,
+            "verdict": d.verdict.detail,
+            "checked": all_checked(d),
+            "chains": _chains(d, printed),
+            "notes": list(derivation_notes(d)),
+            "latex": {
+                "direct": sized.latex(printer, "direct"),
+                "path_sum": sized.latex(printer, "path_sum"),
+                "path_sum_local": sized.latex(printer, "path_sum_local"),
+                "backprop": sized.latex(printer, "backprop"),
+                "paths": [printer._print(path) for path in d.paths],
+                "derivation": printer._print(d),  # the aligned block, as render/latex.py prints it
+            },
+        }
+        # One rule for every format: past the printing limit, substituted forms are given in neuron
+        # symbols, others are null; these keys say which.
+        out["printed_in_neuron_symbols"] = sized.compacted
+        out["not_printed"] = sized.omitted
+        return out
+
+    def derivation_at_values(self, at) -> dict:
+        """``grad --values``: the derivation with its numbers under ``at_values``."""
+        out = self.derivation(at.derivation)
+        out["at_values"] = values(at)
+        return out
+
+    def batch_at_values(self, b) -> dict:
+        """``grad --values`` with a batch: ``at_values`` holds the batch's three results (reduced over samples)
+        and ``samples``, each sample's."""
+        out = self.derivation(b.derivation)
+        each = [{"loss": _number(s.loss), "direct": _number(s.direct), "path_sum": _number(s.path_sum),
+                 "backprop": _number(s.backprop), "agree": s.agree} for s in b.samples]
+        from .text import batch_form
+
+        out["at_values"] = {
+            "exact": b.exact,
+            "reduction": b.reduction,
+            "m": len(b.samples),
+            "form": batch_form(b),
+            "loss": _number(b.loss),
+            "direct": _number(b.direct),
+            "path_sum": _number(b.path_sum),
+            "backprop": _number(b.backprop),
+            "agree": b.agree,
+            "samples": each,
+            "text": {"loss": str(b.loss), "path_sum": str(b.path_sum), "backprop": str(b.backprop), "direct": str(b.direct)},
+        }
+        return out
+
+    def paths(self, listing) -> dict:
+        """The ``paths`` command: the weight, how many paths, and each listed path."""
+        printer = _printer(listing.network)
+        return {"weight": listing.parameter.name, "count": listing.count, "paths": [_path(p, printer) for p in listing.paths]}
+
+    def network(self, net) -> dict:
+        """The ``show`` contract: names by role, each neuron's equation, the loss, the outputs nested and expanded."""
+        expanded = {n.name: net.expanded_output(n) for n in net.outputs}
+        return {
+            "summary": net.summary(),
+            "layers": list(net.layers),
+            "notation": net.notation.name,
+            "inputs": [s.name for s in net.inputs],
+            "hidden": [n.name for n in net.hidden],
+            "outputs": [n.name for n in net.outputs],
+            "weights": [s.name for s in net.weights],
+            "biases": [s.name for s in net.biases],
+            "targets": [s.name for s in net.targets],
+            "parameters": [s.name for s in net.parameters],
+            "shared": {p.name: [u.name if u is not None else net.loss_symbol.name for u in net.uses[p]] for p in net.shared},
+            "equations": {n.name: expr(n.equation) for n in net.neurons},
+            "loss": expr(net.loss_local),
+            "outputs_nested": {n.name: expr(net.substitution[n.symbol]) for n in net.outputs},
+            "outputs_expanded": {name: None if e is None else expr(e) for name, e in expanded.items()},
+        }
+
+    def formula(self, f) -> dict:
+        """The general equations (text and LaTeX) and, for a parameter, their instance."""
+        out = {"notation": f.notation, "general": f.text, "general_latex": f.latex}
+        bp = f.instance
+        if bp is not None:
+            out["weight"] = bp.parameter.name
+            out["instance"] = {
+                "gradient": bp.gradient_text,
+                "deltas": [_delta(f.network, eq, verified=True) for eq in bp.deltas],
+                "value": expr(bp.local),
+            }
+        return out
+
+    def steps(self, s) -> dict:
+        """The step-by-step derivation: each line's expression and reason, and whether it was checked."""
+        return {
+            "weight": s.parameter.name,
+            "steps": [{"expr": expr(st.expr), "reason": st.reason} for st in s.steps],
+            "verified": s.verified,
+        }
+
+    def descent(self, r) -> dict:
+        """The ``step`` contract: lr, loss before and after, each gradient and updated value."""
+        first, last = r.steps[0], r.steps[-1]
+        return {
+            "lr": float(r.lr),
+            "l2": None if getattr(r.network, "l2", None) is None else str(r.network.l2),
+            "steps": len(r.steps),
+            "exact": r.exact,
+            "frozen": list(r.frozen),
+            "loss": _number(first.loss),
+            "gradients": {k: _number(v) for k, v in first.gradients.items()},
+            "updated": {k: _number(v) for k, v in last.updated.items()},
+            "loss_after": _number(last.loss_after),
+            "losses": [_number(s.loss) for s in r.steps] + [_number(last.loss_after)],
+            **({"reduction": r.reduction, "samples": r.samples, "batch_size": r.batch_size or r.samples, "epochs": r.epochs}
+               if r.samples else {}),
+        }
+
+    def matrix(self, m) -> dict:
+        """The ``matrix`` contract: per layer ``W``, ``b``, ``z``, ``a``, ``delta``, ``grad_W``, ``grad_b`` (rows of
+        numbers at values, of expression text otherwise; columns as flat lists) and their shapes, then the check."""
+        layers = []
+        for layer in m.layers:
+            layers.append(_layer(layer, _column(layer.z_shown or layer.z), _column(layer.a), _column(layer.fprime),
+                                 _column(layer.delta_shown or layer.delta)))
+        return {
+            "network": m.network.summary(),
+            "notation": m.network.notation.name,
+            "at_values": m.at_values,
+            "exact": m.exact if m.at_values else None,
+            "loss": None if m.loss_value is None else _number(m.loss_value),
+            "inputs": _column(m.inputs),
+            "grad_a": _column(m.grad_a),
+            "layers": layers,
+            **_l2(m),
+            **_entry_check(m.check),
+        }
+
+    def batch_matrix(self, b) -> dict:
+        """The ``matrix`` contract over a batch: the same ``layers`` keys, ``z``, ``a``, ``f_prime`` and ``delta`` matrices
+        with a column per sample (lists of rows), ``grad_W`` and ``grad_b`` the ``reduction`` over the ``m`` samples."""
+        layers = []
+        for layer in b.layers:
+            layers.append(_layer(layer, _entries(layer.Z), _entries(layer.A), _entries(layer.fprime), _entries(layer.Delta)))
+        return {
+            "network": b.network.summary(),
+            "notation": b.network.notation.name,
+            "at_values": True,
+            "exact": b.exact,
+            "m": b.size,
+            "samples": b.size,
+            "reduction": b.reduction,
+            "loss": _number(b.loss_value),
+            "inputs": _entries(b.inputs),
+            "grad_a": _entries(b.grad_A),
+            "layers": layers,
+            **_l2(b),
+            **_entry_check(b.check),
+        }

@@ -1,7 +1,7 @@
 """LaTeX snippets for notes (amsmath ``align*``), built from the same checked chains as every format.
 
-Each public function takes one kind of result and returns LaTeX text; ``*_lines`` functions return
-the aligned lines that documents and Markdown reuse.
+:class:`LatexRenderer` has a method for each kind of result returning LaTeX text; the ``*_lines``
+functions return the aligned lines that documents and Markdown reuse.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from sympy.printing.latex import LatexPrinter
 
 from .. import memo
 from ..record import record
+from .base import StringRenderer
 from ..verification.chains import Chain, path_chain
 from ..engines.forms import Ordered, OrderedSum
 from .fitting import fits, too_large_note
@@ -656,13 +657,6 @@ def notes(d, printer) -> str:
     return "\n".join(paragraphs)
 
 
-def derivation(d) -> str:
-    """The derivation as an ``align*`` block, with a comment naming the network, then the verdict and notes."""
-    printer = printer_for(d.network)
-    head = _comment(f"d{d.network.loss_symbol}/d{d.parameter}; {d.network.summary()}")
-    return head + "\n" + align(derivation_lines(d, printer)) + "\n" + notes(d, printer)
-
-
 def values_lines(at, printer) -> list[str]:
     """The numbers of a derivation as aligned lines."""
     d = at.derivation
@@ -706,11 +700,6 @@ def values(at) -> str:
     return align(values_lines(at, printer_for(at.derivation.network)))
 
 
-def derivation_at_values(at) -> str:
-    """``grad --values``: the derivation, then its numbers."""
-    return derivation(at.derivation) + "\n" + values(at)
-
-
 def batch_lines(b, printer) -> list[str]:
     """A batch's numbers as aligned lines: the batch form (the reduction of the single-sample form), each
     sample's results, the batch's."""
@@ -730,11 +719,6 @@ def batch_lines(b, printer) -> list[str]:
     return lines
 
 
-def batch_at_values(b) -> str:
-    """``grad --values`` with a batch: the derivation, then the batch's numbers."""
-    return derivation(b.derivation) + "\n" + align(batch_lines(b, printer_for(b.derivation.network)))
-
-
 def paths_lines(listing, printer) -> list[str]:
     """The paths and their chains as aligned lines."""
     lines = []
@@ -746,21 +730,11 @@ def paths_lines(listing, printer) -> list[str]:
     return lines
 
 
-def paths(listing) -> str:
-    """The paths and their chains as an ``align*`` block."""
-    return align(paths_lines(listing, printer_for(listing.network)))
-
-
 def network_lines(net, printer) -> list[str]:
     """The network's equations and loss as aligned lines."""
     lines = [r"%s &= %s" % (printer._print(n.symbol), printer._print(n.equation)) for n in net.neurons]
     lines.append(r"%s &= %s" % (printer._print(net.loss_symbol), printer._print(net.loss_local)))
     return lines
-
-
-def network(net) -> str:
-    """The network's equations and loss as an ``align*`` block."""
-    return _comment(net.summary()) + "\n" + align(network_lines(net, printer_for(net)))
 
 
 def formula_lines(f, printer) -> list[str]:
@@ -777,67 +751,11 @@ def formula_lines(f, printer) -> list[str]:
     return lines
 
 
-def formula(f) -> str:
-    """``derivchain formula`` as an ``align*`` block."""
-    return align(formula_lines(f, printer_for(f.network)))
-
-
-def steps(s) -> str:
-    """The step-by-step derivation as an ``align*`` block."""
-    return align(steps_lines(s, printer_for(s.network)))
-
-
 def descent_rows(r, printer) -> list[str]:
     """Rows ``name & old & gradient & new`` of the descent table."""
     first, last = r.steps[0], r.steps[-1]
     return [r"$%s$ & %s & %s & %s \\" % (r.network.latex_name(name), _num(r.initial[name]), _num(first.gradients[name]),
                                           _num(last.updated[name])) for name in r.trained]
-
-
-def descent(r) -> str:
-    """Gradient descent as a ``tabular`` (parameter, old value, gradient, new value) and the losses."""
-    printer = printer_for(r.network)
-    first, last = r.steps[0], r.steps[-1]
-    n = len(r.steps)
-    how = arithmetic(r.exact)
-    lr = printer.text(learning_rate(r.lr))
-    rows = "\n".join(descent_rows(r, printer))
-    grad_head = "gradient" + (" (first step)" if n > 1 else "")
-    lines = [
-        _comment(r.network.summary()),
-        r"\noindent Gradient descent, learning rate %s, %d step%s (%s%s).\par" % (lr, n, "s" if n > 1 else "", printer.text(how),
-                                                                             printer.text("; " + batch_words(r)) if r.samples else ""),
-        r"\begin{tabular}{llll}",
-        r"parameter & old value & %s & new value \\ \hline" % grad_head,
-        rows,
-        r"\end{tabular}",
-    ]
-    if r.frozen:
-        lines.append(r"\par\noindent Kept fixed: %s.\par" % ", ".join("$%s$" % r.network.latex_name(f) for f in r.frozen))
-    losses = [("before", first.loss)] + [(f"after step {i}", st.loss) for i, st in enumerate(r.steps[1:], start=1)]
-    losses.append(("after", last.loss_after))
-    loss = printer._print(r.network.loss_symbol)
-    lines.append(align([r"%s_{\text{%s}} &= %s" % (loss, when, _num(v)) for when, v in losses]))
-    return "\n".join(lines)
-
-
-def table_header(table) -> str:
-    """The opening of the table's ``align*`` block."""
-    return _comment(table.network.summary()) + "\n{\\allowdisplaybreaks\n\\begin{align*}"
-
-
-def table_row(d) -> str:
-    """dLoss/dW = the backprop form (broken across lines when long), then its path count and verdict."""
-    printer = printer_for(d.network)
-    noun = "path" if d.path_count == 1 else "paths"
-    lines = expression_lines(printer, printer._print(d.lhs), d.backprop.local)
-    lines.append(r"&\qquad \text{(%d %s; %s)}" % (d.path_count, noun, printer.text(f"{d.verdict.word}, {d.verdict.method}")))
-    return " \\\\\n".join(lines)
-
-
-def table_footer(table) -> str:
-    """The end of the table's block."""
-    return "\\end{align*}\n}"
 
 
 #: The widest a column of long expressions may print (visible characters): wider, one entry a line.
@@ -1103,14 +1021,91 @@ def matrix_verdict(m, printer) -> str:
     return r"\noindent %s.\par" % printer.text(matrix_check(m.check))
 
 
-def matrix(m) -> str:
-    """``derivchain matrix`` as an ``align*`` block (``bmatrix``, shapes on the right), then the entry check."""
-    printer = printer_for(m.network)
-    return _comment(f"matrix form; {m.network.summary()}") + "\n" + align(matrix_lines(m, printer)) + "\n" + matrix_verdict(m, printer)
+class LatexRenderer(StringRenderer):
+    """LaTeX: each kind as amsmath ``align*`` blocks (a comment naming the network, the verdict and notes as
+    paragraphs); a table as one block, a row a line."""
 
+    ROW_SEPARATOR = " \\\\\n"
 
-def batch_matrix(b) -> str:
-    """``derivchain matrix`` with a batch, as :func:`matrix`: a column per sample."""
-    printer = printer_for(b.network)
-    head = _comment(f"matrix form over a batch of {b.size} samples ({b.reduction}); {b.network.summary()}")
-    return head + "\n" + align(batch_matrix_lines(b, printer)) + "\n" + matrix_verdict(b, printer)
+    def derivation(self, d) -> str:
+        """The derivation as an ``align*`` block, with a comment naming the network, then the verdict and notes."""
+        printer = printer_for(d.network)
+        head = _comment(f"d{d.network.loss_symbol}/d{d.parameter}; {d.network.summary()}")
+        return head + "\n" + align(derivation_lines(d, printer)) + "\n" + notes(d, printer)
+
+    def derivation_at_values(self, at) -> str:
+        """``grad --values``: the derivation, then its numbers."""
+        return self.derivation(at.derivation) + "\n" + values(at)
+
+    def batch_at_values(self, b) -> str:
+        """``grad --values`` with a batch: the derivation, then the batch's numbers."""
+        return self.derivation(b.derivation) + "\n" + align(batch_lines(b, printer_for(b.derivation.network)))
+
+    def paths(self, listing) -> str:
+        """The paths and their chains as an ``align*`` block."""
+        return align(paths_lines(listing, printer_for(listing.network)))
+
+    def network(self, net) -> str:
+        """The network's equations and loss as an ``align*`` block."""
+        return _comment(net.summary()) + "\n" + align(network_lines(net, printer_for(net)))
+
+    def formula(self, f) -> str:
+        """``derivchain formula`` as an ``align*`` block."""
+        return align(formula_lines(f, printer_for(f.network)))
+
+    def steps(self, s) -> str:
+        """The step-by-step derivation as an ``align*`` block."""
+        return align(steps_lines(s, printer_for(s.network)))
+
+    def descent(self, r) -> str:
+        """Gradient descent as a ``tabular`` (parameter, old value, gradient, new value) and the losses."""
+        printer = printer_for(r.network)
+        first, last = r.steps[0], r.steps[-1]
+        n = len(r.steps)
+        how = arithmetic(r.exact)
+        lr = printer.text(learning_rate(r.lr))
+        rows = "\n".join(descent_rows(r, printer))
+        grad_head = "gradient" + (" (first step)" if n > 1 else "")
+        lines = [
+            _comment(r.network.summary()),
+            r"\noindent Gradient descent, learning rate %s, %d step%s (%s%s).\par" % (lr, n, "s" if n > 1 else "", printer.text(how),
+                                                                                 printer.text("; " + batch_words(r)) if r.samples else ""),
+            r"\begin{tabular}{llll}",
+            r"parameter & old value & %s & new value \\ \hline" % grad_head,
+            rows,
+            r"\end{tabular}",
+        ]
+        if r.frozen:
+            lines.append(r"\par\noindent Kept fixed: %s.\par" % ", ".join("$%s$" % r.network.latex_name(f) for f in r.frozen))
+        losses = [("before", first.loss)] + [(f"after step {i}", st.loss) for i, st in enumerate(r.steps[1:], start=1)]
+        losses.append(("after", last.loss_after))
+        loss = printer._print(r.network.loss_symbol)
+        lines.append(align([r"%s_{\text{%s}} &= %s" % (loss, when, _num(v)) for when, v in losses]))
+        return "\n".join(lines)
+
+    def table_header(self, table) -> str:
+        """The opening of the table's ``align*`` block."""
+        return _comment(table.network.summary()) + "\n{\\allowdisplaybreaks\n\\begin{align*}"
+
+    def table_row(self, d) -> str:
+        """dLoss/dW = the backprop form (broken across lines when long), then its path count and verdict."""
+        printer = printer_for(d.network)
+        noun = "path" if d.path_count == 1 else "paths"
+        lines = expression_lines(printer, printer._print(d.lhs), d.backprop.local)
+        lines.append(r"&\qquad \text{(%d %s; %s)}" % (d.path_count, noun, printer.text(f"{d.verdict.word}, {d.verdict.method}")))
+        return " \\\\\n".join(lines)
+
+    def table_footer(self, table) -> str:
+        """The end of the table's block."""
+        return "\\end{align*}\n}"
+
+    def matrix(self, m) -> str:
+        """``derivchain matrix`` as an ``align*`` block (``bmatrix``, shapes on the right), then the entry check."""
+        printer = printer_for(m.network)
+        return _comment(f"matrix form; {m.network.summary()}") + "\n" + align(matrix_lines(m, printer)) + "\n" + matrix_verdict(m, printer)
+
+    def batch_matrix(self, b) -> str:
+        """``derivchain matrix`` with a batch, as :func:`matrix`: a column per sample."""
+        printer = printer_for(b.network)
+        head = _comment(f"matrix form over a batch of {b.size} samples ({b.reduction}); {b.network.summary()}")
+        return head + "\n" + align(batch_matrix_lines(b, printer)) + "\n" + matrix_verdict(b, printer)

@@ -1,11 +1,12 @@
 """Markdown with ``$$`` math blocks (GitHub, GitLab and Jupyter render them), from the same checked chains.
 
-Each public function takes one kind of result and returns Markdown text.
+:class:`MarkdownRenderer` has a method for each kind of result returning Markdown text.
 """
 
 from __future__ import annotations
 
 from . import latex as _latex
+from .base import StringRenderer
 from .latex import printer_for as _latex_printer
 from .text import arithmetic, batch_words, expr, learning_rate, more_paths
 from .shown import notes as derivation_notes
@@ -50,124 +51,13 @@ def _math(lines: list[str]) -> list[str]:
     return ["$$", r"\begin{aligned}", " \\\\\n".join(lines), r"\end{aligned}", "$$"]
 
 
-def derivation(d) -> str:
-    """The derivation: a heading, the network, the paths, the aligned derivation, the verdict, notes."""
-    printer = printer_for(d.network)
-    lines = [
-        f"## d{d.network.loss_symbol}/d{d.parameter}",
-        "",
-        f"Network: {escape(d.network.summary())}.",
-        "",
-        f"{d.path_count} path{'s' if d.path_count != 1 else ''} from {d.parameter} to the loss:",
-        "",
-    ]
-    lines += [f"{i}. `{p.arrow()}`" for i, p in enumerate(d.paths, start=1)]
-    lines += [""] + _math(_latex.derivation_lines(d, printer)) + [""]
-    lines.append(f"Verdict: **{d.verdict.word}** ({escape(d.verdict.method)}): {escape(d.verdict.detail)}.")
-    for note in derivation_notes(d):
-        lines += ["", f"> {escape(note)}"]
-    return "\n".join(lines) + "\n"
-
-
 def values(at) -> str:
     """The numbers of a derivation as a Markdown block."""
     printer = printer_for(at.derivation.network)
     return "\n".join(["### At the given values", ""] + _math(_latex.values_lines(at, printer)) + [""])
 
 
-def derivation_at_values(at) -> str:
-    """``grad --values``: the derivation, then its numbers."""
-    return derivation(at.derivation) + "\n" + values(at)
-
-
-def batch_at_values(b) -> str:
-    """``grad --values`` with a batch: the derivation, then each sample's numbers and the batch's."""
-    printer = printer_for(b.derivation.network)
-    return derivation(b.derivation) + "\n" + "\n".join(["### At the given values: a batch", ""] + _math(_latex.batch_lines(b, printer)) + [""])
-
-
-def paths(listing) -> str:
-    """The paths as a numbered list, then their chains as math."""
-    noun = "path" if listing.count == 1 else "paths"
-    lines = [f"## {listing.count} {noun} from {listing.parameter} to the loss", ""]
-    lines += [f"{i}. `{p.arrow()}`" for i, p in enumerate(listing.paths, start=1)]
-    if len(listing.paths) < listing.count:
-        lines.append(f"\n... {more_paths(listing.count - len(listing.paths))} not shown.")
-    body = _latex.paths(listing).replace("\\begin{align*}", "\\begin{aligned}").replace("\\end{align*}", "\\end{aligned}")
-    return "\n".join(lines + ["", "$$", body, "$$", ""])
-
-
-def network(net) -> str:
-    """The network's equations."""
-    printer = printer_for(net)
-    return "\n".join(["## Network", "", f"{escape(net.summary())}.", ""] + _math(_latex.network_lines(net, printer)) + [""])
-
-
-def formula(f) -> str:
-    """The general equations and their instance."""
-    printer = printer_for(f.network)
-    title = f"## Backpropagation at an arbitrary layer ({f.where})"
-    return "\n".join([title, ""] + _math(_latex.formula_lines(f, printer)) + [""])
-
-
-def steps(s) -> str:
-    """The step-by-step derivation."""
-    printer = printer_for(s.network)
-    return "\n".join([f"## d{s.network.loss_symbol}/d{s.parameter}, step by step", ""] + _math(_latex.steps_lines(s, printer)) + [""])
-
-
-def descent(r) -> str:
-    """Gradient descent as a Markdown table and the losses."""
-    first, last = r.steps[0], r.steps[-1]
-    n = len(r.steps)
-    how = arithmetic(r.exact)
-    lines = [f"## Gradient descent, lr = {learning_rate(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", "",
-             f"Network: {escape(r.network.summary())}.", "",
-             *([f"{escape(batch_words(r))}; each loss is the whole batch's.", ""] if r.samples else []),
-             "| parameter | old value | gradient" + (" (first step)" if n > 1 else "") + " | new value |",
-             "|---|---|---|---|"]
-    for name in r.trained:
-        lines.append(f"| `{name}` | {r.initial[name]} | {first.gradients[name]} | {last.updated[name]} |")
-    lines.append("")
-    if r.frozen:
-        lines += [f"Kept fixed: {', '.join(f'`{f}`' for f in r.frozen)}.", ""]
-    lines.append(f"- loss before: {first.loss}")
-    for i, st in enumerate(r.steps[1:], start=1):
-        lines.append(f"- loss after step {i}: {st.loss}")
-    lines.append(f"- loss after: {last.loss_after}")
-    return "\n".join(lines) + "\n"
-
-
-def table_header(table) -> str:
-    """The table's heading and column titles."""
-    return "\n".join([f"Network: {escape(table.network.summary())}.", "",
-                      "| parameter | paths | gradient | verdict |", "|---|---:|---|---|"])
-
-
-def table_row(d) -> str:
-    """One row: the parameter, its path count, the backprop form as math, the verdict."""
-    # The printing limit, as the LaTeX and text rows (an unrolled RNN's first weights: 44 s and 1 GB).
-    tex = _latex.form(printer_for(d.network), d.backprop.local).replace("|", r"\vert ")
-    return f"| `{d.parameter}` | {d.path_count} | ${tex}$ | {d.verdict.word} ({escape(d.verdict.method)}) |"
-
-
-def table_footer(table) -> str:
-    """Nothing after the rows."""
-    return ""
-
-
-__all__ = ["prose", "derivation", "values", "derivation_at_values", "batch_at_values", "paths", "network", "formula", "steps", "descent",
-           "table_header", "table_row", "table_footer", "escape", "expr"]
-
-
-def matrix(m) -> str:
-    """The matrix form: a heading, the network, the aligned forward and backward passes, the entry check."""
-    return _matrix_page("Matrix form" + (" at the given values" if m.at_values else ""), m, _latex.matrix_lines)
-
-
-def batch_matrix(b) -> str:
-    """The matrix form over a batch, as :func:`matrix`: a column per sample."""
-    return _matrix_page(f"Matrix form over a batch of {b.size} samples ({b.reduction})", b, _latex.batch_matrix_lines)
+__all__ = ["MarkdownRenderer", "printer_for", "escape", "prose", "values", "expr"]
 
 
 def _matrix_page(title: str, m, lines_of) -> str:
@@ -177,3 +67,104 @@ def _matrix_page(title: str, m, lines_of) -> str:
     lines = ["## " + title, "", f"Network: {escape(m.network.summary())}.", ""]
     lines += _math(lines_of(m, printer)) + ["", escape(matrix_check(m.check)) + ".", ""]
     return "\n".join(lines)
+
+
+class MarkdownRenderer(StringRenderer):
+    """Markdown: each kind as a heading, prose and ``$$`` math blocks; a table as a Markdown table, a row a line."""
+
+    def derivation(self, d) -> str:
+        """The derivation: a heading, the network, the paths, the aligned derivation, the verdict, notes."""
+        printer = printer_for(d.network)
+        lines = [
+            f"## d{d.network.loss_symbol}/d{d.parameter}",
+            "",
+            f"Network: {escape(d.network.summary())}.",
+            "",
+            f"{d.path_count} path{'s' if d.path_count != 1 else ''} from {d.parameter} to the loss:",
+            "",
+        ]
+        lines += [f"{i}. `{p.arrow()}`" for i, p in enumerate(d.paths, start=1)]
+        lines += [""] + _math(_latex.derivation_lines(d, printer)) + [""]
+        lines.append(f"Verdict: **{d.verdict.word}** ({escape(d.verdict.method)}): {escape(d.verdict.detail)}.")
+        for note in derivation_notes(d):
+            lines += ["", f"> {escape(note)}"]
+        return "\n".join(lines) + "\n"
+
+    def derivation_at_values(self, at) -> str:
+        """``grad --values``: the derivation, then its numbers."""
+        return self.derivation(at.derivation) + "\n" + values(at)
+
+    def batch_at_values(self, b) -> str:
+        """``grad --values`` with a batch: the derivation, then each sample's numbers and the batch's."""
+        printer = printer_for(b.derivation.network)
+        return self.derivation(b.derivation) + "\n" + "\n".join(["### At the given values: a batch", ""] + _math(_latex.batch_lines(b, printer)) + [""])
+
+    def paths(self, listing) -> str:
+        """The paths as a numbered list, then their chains as math."""
+        noun = "path" if listing.count == 1 else "paths"
+        lines = [f"## {listing.count} {noun} from {listing.parameter} to the loss", ""]
+        lines += [f"{i}. `{p.arrow()}`" for i, p in enumerate(listing.paths, start=1)]
+        if len(listing.paths) < listing.count:
+            lines.append(f"\n... {more_paths(listing.count - len(listing.paths))} not shown.")
+        body = _latex.LatexRenderer().paths(listing).replace("\\begin{align*}", "\\begin{aligned}").replace("\\end{align*}", "\\end{aligned}")
+        return "\n".join(lines + ["", "$$", body, "$$", ""])
+
+    def network(self, net) -> str:
+        """The network's equations."""
+        printer = printer_for(net)
+        return "\n".join(["## Network", "", f"{escape(net.summary())}.", ""] + _math(_latex.network_lines(net, printer)) + [""])
+
+    def formula(self, f) -> str:
+        """The general equations and their instance."""
+        printer = printer_for(f.network)
+        title = f"## Backpropagation at an arbitrary layer ({f.where})"
+        return "\n".join([title, ""] + _math(_latex.formula_lines(f, printer)) + [""])
+
+    def steps(self, s) -> str:
+        """The step-by-step derivation."""
+        printer = printer_for(s.network)
+        return "\n".join([f"## d{s.network.loss_symbol}/d{s.parameter}, step by step", ""] + _math(_latex.steps_lines(s, printer)) + [""])
+
+    def descent(self, r) -> str:
+        """Gradient descent as a Markdown table and the losses."""
+        first, last = r.steps[0], r.steps[-1]
+        n = len(r.steps)
+        how = arithmetic(r.exact)
+        lines = [f"## Gradient descent, lr = {learning_rate(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", "",
+                 f"Network: {escape(r.network.summary())}.", "",
+                 *([f"{escape(batch_words(r))}; each loss is the whole batch's.", ""] if r.samples else []),
+                 "| parameter | old value | gradient" + (" (first step)" if n > 1 else "") + " | new value |",
+                 "|---|---|---|---|"]
+        for name in r.trained:
+            lines.append(f"| `{name}` | {r.initial[name]} | {first.gradients[name]} | {last.updated[name]} |")
+        lines.append("")
+        if r.frozen:
+            lines += [f"Kept fixed: {', '.join(f'`{f}`' for f in r.frozen)}.", ""]
+        lines.append(f"- loss before: {first.loss}")
+        for i, st in enumerate(r.steps[1:], start=1):
+            lines.append(f"- loss after step {i}: {st.loss}")
+        lines.append(f"- loss after: {last.loss_after}")
+        return "\n".join(lines) + "\n"
+
+    def table_header(self, table) -> str:
+        """The table's heading and column titles."""
+        return "\n".join([f"Network: {escape(table.network.summary())}.", "",
+                          "| parameter | paths | gradient | verdict |", "|---|---:|---|---|"])
+
+    def table_row(self, d) -> str:
+        """One row: the parameter, its path count, the backprop form as math, the verdict."""
+        # The printing limit, as the LaTeX and text rows (an unrolled RNN's first weights: 44 s and 1 GB).
+        tex = _latex.form(printer_for(d.network), d.backprop.local).replace("|", r"\vert ")
+        return f"| `{d.parameter}` | {d.path_count} | ${tex}$ | {d.verdict.word} ({escape(d.verdict.method)}) |"
+
+    def table_footer(self, table) -> str:
+        """Nothing after the rows."""
+        return ""
+
+    def matrix(self, m) -> str:
+        """The matrix form: a heading, the network, the aligned forward and backward passes, the entry check."""
+        return _matrix_page("Matrix form" + (" at the given values" if m.at_values else ""), m, _latex.matrix_lines)
+
+    def batch_matrix(self, b) -> str:
+        """The matrix form over a batch, as :func:`matrix`: a column per sample."""
+        return _matrix_page(f"Matrix form over a batch of {b.size} samples ({b.reduction})", b, _latex.batch_matrix_lines)

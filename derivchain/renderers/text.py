@@ -1,7 +1,7 @@
 """Plain text: one :class:`Line` at a time, every expression printed so that it parses back.
 
-Each function takes one kind of result and yields lines; :func:`derivchain.renderers.emit` writes them
-(styled and wrapped between top-level terms on a terminal, unwrapped to a pipe or file).
+:class:`TextRenderer` has a method for each kind of result, yielding lines, and writes them (styled and
+wrapped between top-level terms on a terminal, unwrapped to a pipe or file).
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from .. import memo
 from ..record import record
 from ..verification.chains import Chain, path_chain
 from ..engines.forms import Ordered, OrderedSum
+from .base import Renderer
 from .fitting import fits, too_large_note
 from .shown import notes as derivation_notes, shown as shown_of
+from .terminal import write_lines
 
 
 def negative(expr: sp.Expr) -> bool:
@@ -309,13 +311,6 @@ def partials(path) -> str:
     return " * ".join(str(f) for f in path.factors)
 
 
-def paths(listing) -> Iterator[Line]:
-    """``derivchain paths``: how many, then each listed path with its chain of partials."""
-    noun = "path" if listing.count == 1 else "paths"
-    yield _line(f"{listing.count} {noun} from {listing.parameter} to the loss", style="bold")
-    yield from _path_lines(listing.paths, listing.count)
-
-
 def _path_lines(listed, count) -> Iterator[Line]:
     for i, p in enumerate(listed, start=1):
         yield Line(f"  path {i}: {p.arrow()}", "green")
@@ -323,42 +318,6 @@ def _path_lines(listed, count) -> Iterator[Line]:
         yield Line("    " + chain_text(c, partials(p)))
     if len(listed) < count:
         yield Line(f"  ... {more_paths(count - len(listed))} not shown (raise --max-paths to see them)", "yellow")
-
-
-def derivation(d) -> Iterator[Line]:
-    """Everything ``derivchain grad`` prints, in order."""
-    w = d.parameter.name
-    lhs = expr(d.lhs)
-    yield _line("Network: ", d.network.summary(), prose=True)
-    noun = "path" if d.path_count == 1 else "paths"
-    yield _line(f"{lhs}: {d.path_count} {noun} from {w} to the loss", style="bold")
-    for i, (p, c) in enumerate(zip(d.paths, d.path_chains), start=1):
-        yield Line(f"  path {i}: {p.arrow()}", "green")
-        yield Line("    " + chain_text(c, partials(p)))
-    if not d.path_sum.listed_all:
-        yield Line(f"  ... {more_paths(d.path_count - len(d.paths))} not shown (raise --max-paths to see them)", "yellow", prose=True)
-    yield _line("Sum over paths: ", chain_text(d.sum_chain))
-    if not d.path_sum.enumerated:
-        yield Line(f"  ({d.path_sum.how})", "dim", prose=True)
-    yield _line("Backpropagation: ", chain_text(d.entry_chain))
-    for c in d.delta_chains:
-        yield Line("  " + chain_text(c))
-        yield from _reasons(c, "    ")
-        cond = d.conditional(c.lhs)
-        if cond is not None:
-            where = f"{expr(cond.equation[0])} = {expr(cond.equation[1])}"
-            yield Line(f"    where {where} ({cond.condition}): {c.lhs} = {expr(cond.value)}", "" if cond.verdict.equal else "red")
-    for case in d.cases():
-        yield _line(f"Case {case.condition}: ", f"{lhs} = {expr(case.value)}")
-    shown = shown_of(d).direct_shown
-    if shown is None:
-        yield _line("Direct: ", "not printed (too large; compared in full by the verdict)")
-    else:
-        label = "Direct: " if shown_of(d).direct_in_full else "Direct (whole neurons written as their symbols): "
-        yield _line(label, f"{lhs} = {expr(shown)}")
-    yield verdict(d.verdict)
-    for note in derivation_notes(d):
-        yield Line(f"Note: {note}", "dim", prose=True)
 
 
 def verdict(v) -> Line:
@@ -383,12 +342,6 @@ def values(at) -> Iterator[Line]:
         yield Line(f"Warning: {DISAGREE}", "bold red", prose=True)
 
 
-def derivation_at_values(at) -> Iterator[Line]:
-    """``grad --values``: the derivation, then its numbers."""
-    yield from derivation(at.derivation)
-    yield from values(at)
-
-
 def batch_form(b) -> str:
     """The batch gradient as the reduction over samples of the one verified single-sample form."""
     d = b.derivation
@@ -411,12 +364,6 @@ def batch_values(b) -> Iterator[Line]:
         yield Line(f"Warning: {DISAGREE}", "bold red", prose=True)
 
 
-def batch_at_values(b) -> Iterator[Line]:
-    """``grad --values`` with a batch: the derivation, then each sample's numbers and the batch's."""
-    yield from derivation(b.derivation)
-    yield from batch_values(b)
-
-
 def batch_words(r) -> str:
     """How a descent used its batch, e.g. ``batch of 4 samples, mini-batches of 2 in file order, reduction mean``."""
     if not r.samples:
@@ -424,73 +371,6 @@ def batch_words(r) -> str:
     m = r.samples
     size = f", mini-batches of {r.batch_size} in file order, {r.epochs} epoch{'s' if r.epochs != 1 else ''}" if r.batch_size else ", full batch"
     return f"batch of {m} sample{'s' if m != 1 else ''}{size}, reduction {r.reduction}"
-
-
-def network(net) -> Iterator[Line]:
-    """Everything ``derivchain show`` prints: summary, equations, outputs nested and expanded, loss."""
-    yield _line("Network: ", net.summary(), prose=True)
-    yield Line(f"Inputs: {', '.join(s.name for s in net.inputs) or 'none'}; targets: {', '.join(s.name for s in net.targets) or 'none'}")
-    yield Line(f"Parameters: {net.describe_parameters(leaves=False)}")
-    yield _line("Equations:", style="bold")
-    for n in net.neurons:
-        yield Line(f"  {n.name} = {expr(n.equation)}")
-    yield _line(f"{net.loss_symbol} = ", expr(net.loss_local))
-    for n in net.outputs:
-        yield _line(f"{n.name} nested: ", expr(net.substitution[n.symbol]))
-        value = net.expanded_output(n)
-        yield _line(f"{n.name} expanded: ", expr(value) if value is not None else "not expanded: more than 2000 terms")
-
-
-def formula(f) -> Iterator[Line]:
-    """The general backpropagation equations, then their instance for one parameter."""
-    yield _line(f"Backpropagation at an arbitrary layer ({f.where}):", style="bold")
-    for line in f.text:
-        yield Line("  " + line)
-    bp = f.instance
-    if bp is None:
-        return
-    from ..verification.derivation import delta_chain, entry_chain
-
-    net = f.network
-    yield _line(f"For {bp.parameter}:", style="bold")
-    yield Line("  " + chain_text(entry_chain(net, bp)))
-    for eq in bp.deltas:
-        c = delta_chain(net, eq)
-        yield Line("  " + chain_text(c))
-        yield from _reasons(c, "    ")
-
-
-def steps(s) -> Iterator[Line]:
-    """The step-by-step derivation: one line per rewriting, the reason after it."""
-    yield _line(f"d{s.network.loss_symbol}/d{s.parameter}, step by step:", style="bold")
-    for i, st in enumerate(s.steps):
-        sign = "    " if i == 0 else ("  = " if s.links[i - 1].equal else "  =?")
-        yield Line(f"{sign}{expr(st.expr)}")
-        if i:
-            yield Line(f"      [{st.reason}]", "dim")
-
-
-def descent(r) -> Iterator[Line]:
-    """Gradient descent: the table of parameters (old value, gradient, new value) and the losses."""
-    first, last = r.steps[0], r.steps[-1]
-    n = len(r.steps)
-    how = arithmetic(r.exact)
-    yield _line("Network: ", r.network.summary(), prose=True)
-    yield _line(f"gradient descent, lr = {learning_rate(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", style="bold", prose=True)
-    if r.samples:
-        yield Line(f"{batch_words(r)}; each loss is the whole batch's")
-    rows = [("parameter", "old value", "gradient" + (" (first step)" if n > 1 else ""), "new value")]
-    rows += [(name, str(r.initial[name]), str(first.gradients[name]), str(last.updated[name])) for name in r.trained]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for k, row in enumerate(rows):
-        yield Line("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip(), "bold" if k == 0 else "")
-    if r.frozen:
-        yield Line(f"kept fixed: {', '.join(r.frozen)}")
-    yield Line(f"loss before: {first.loss}")
-    if n > 1:
-        for i, st in enumerate(r.steps[1:], start=1):
-            yield Line(f"loss after step {i}: {st.loss}")
-    yield Line(f"loss after: {last.loss_after}")
 
 
 def learning_rate(lr) -> str:
@@ -508,23 +388,6 @@ def arithmetic(exact: bool, exact_text: str = "exact arithmetic") -> str:
 TABLE_HEADER = f"{'parameter':<10} {'paths':>7}  {'verdict':<10} {'method':<20} gradient"
 #: Where the gradient column starts: continuation lines on a terminal are indented to it.
 TABLE_GRADIENT_COLUMN = len(TABLE_HEADER) - len("gradient")
-
-
-def table_header(table) -> Iterator[Line]:
-    """The network line and the column titles of ``derivchain table``."""
-    yield _line("Network: ", table.network.summary(), prose=True)
-    yield Line(TABLE_HEADER, "bold")
-
-
-def table_row(d) -> Iterator[Line]:
-    """One row: parameter, path count, verdict, method, the backprop gradient in neuron symbols."""
-    style = "" if d.verdict.equal else "red"
-    yield Line(f"{d.parameter.name:<10} {d.path_count:>7}  {d.verdict.word:<10} {d.verdict.method:<20} {expr(d.backprop.local)}", style)
-
-
-def table_footer(table) -> Iterator[Line]:
-    """Nothing after the rows in text."""
-    return iter(())
 
 
 # --- the matrix form --------------------------------------------------------------------------------
@@ -568,97 +431,238 @@ def l2_line(m) -> Iterator[Line]:
                    f"so d{m.loss_symbol.name}/dW^l gains{l2_term(m).removeprefix(' +')}")
 
 
-def matrix(m) -> Iterator[Line]:
-    """``derivchain matrix``: the forward pass, then the backward pass, layer by layer, every shape printed."""
-    loss = m.loss_symbol.name
-    L = len(m.layers)
-    yield _line("Network: ", m.network.summary(), prose=True)
-    where = f" at the given values ({arithmetic(m.exact, 'exact')})" if m.at_values else ", symbolic"
-    yield _line(f"Matrix form{where}: W^l has a row per neuron of layer l and a column per neuron of layer l-1 "
-                "(layer 0 is the input)", style="bold", prose=True)
-    b = " + b^l" if m.layers[0].b is not None else ""
-    yield Line(f"  z^l = W^l a^(l-1){b},  a^l = f(z^l)")
-    yield Line(f"  delta^{L} = grad_a {loss} ⊙ f'(z^{L}),  delta^l = ((W^(l+1))^T delta^(l+1)) ⊙ f'(z^l)")
-    yield Line(f"  d{loss}/dW^l = delta^l (a^(l-1))^T{l2_term(m)}" + (f",  d{loss}/db^l = delta^l" if b else ""))
-    yield from l2_line(m)
-    yield _line("Forward:", style="bold")
-    yield Line(f"  a^0: {shape(len(m.layers[0].sources), 1)} = {bracketed(m.inputs)}")
-    for layer in m.layers:
-        l, s = layer.index, layer.shapes
-        n, k = s["W"]
-        yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
-        yield Line(f"    W^{l}: {shape(n, k)} = {bracketed(layer.W)}")
-        if layer.b is not None:
-            yield Line(f"    b^{l}: {shape(n, 1)} = {bracketed(layer.b)}")
-        yield Line(f"    z^{l} = W^{l} a^{l - 1}{f' + b^{l}' if layer.b is not None else ''}: "
-                   f"({shape(n, k)})({shape(k, 1)}) -> {shape(n, 1)} = {bracketed(layer.z_shown or layer.z)}")
-        yield Line(f"    a^{l} = f(z^{l}): {shape(n, 1)} = {bracketed(layer.a)}")
-    if m.loss_value is not None:
-        yield Line(f"  {loss} = {m.loss_value}")
-    yield _line("Backward:", style="bold")
-    for layer in reversed(m.layers):
-        l, (n, k) = layer.index, layer.shapes["W"]
-        yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
-        yield Line(f"    f'(z^{l}): {shape(n, 1)} = {bracketed(layer.fprime)}")
-        names = "" if m.at_values else " = [" + "; ".join(f"delta_{x}" for x in layer.names) + "]"
-        if l == L:
-            yield Line(f"    grad_a {loss}: {shape(n, 1)} = {bracketed(m.grad_a)}")
-            yield Line(f"    delta^{l}{names} = grad_a {loss} ⊙ f'(z^{l}): {shape(n, 1)} = {bracketed(layer.delta_shown or layer.delta)}")
-        else:
-            m_next = m.layers[l].shapes["W"][0]
-            yield Line(f"    delta^{l}{names} = ((W^{l + 1})^T delta^{l + 1}) ⊙ f'(z^{l}): ({shape(n, m_next)})({shape(m_next, 1)}) "
-                       f"-> {shape(n, 1)} = {bracketed(layer.delta_shown or layer.delta)}")
-        yield Line(f"    d{loss}/dW^{l} = delta^{l} (a^{l - 1})^T{l2_term(m, l)}: ({shape(n, 1)})({shape(1, k)}) -> {shape(n, k)}, "
-                   f"the shape of W^{l} = {bracketed(layer.grad_W)}")
-        if layer.grad_b is not None:
-            yield Line(f"    d{loss}/db^{l} = delta^{l}: {shape(n, 1)} = {bracketed(layer.grad_b)}")
-    yield Line(matrix_check(m.check), "bold green" if m.check.equal else "bold red", prose=True)
-
-
 def _batch_scale(b) -> str:
     """``(1/m) `` for a mean over the samples, nothing for a sum."""
     return "(1/m) " if b.reduction == "mean" else ""
 
 
-def batch_matrix(b) -> Iterator[Line]:
-    """``derivchain matrix`` with a batch: Z, A and Delta with a column per sample, every shape printed."""
-    loss, L, m, s = b.loss_symbol.name, len(b.layers), b.size, _batch_scale(b)
-    yield _line("Network: ", b.network.summary(), prose=True)
-    yield _line(f"Matrix form over a batch of m = {m} sample{'s' if m != 1 else ''} ({arithmetic(b.exact, 'exact')}): "
-                "Z, A and Delta have a column per sample; W^l has a row per neuron of layer l and a column per neuron "
-                "of layer l-1 (layer 0 is the input)", style="bold", prose=True)
-    bias = b.layers[0].b is not None
-    yield Line(f"  Z^l = W^l A^(l-1){' + b^l 1^T' if bias else ''},  A^l = f(Z^l)")
-    yield Line(f"  Delta^{L} = grad_A {loss} ⊙ f'(Z^{L}),  Delta^l = ((W^(l+1))^T Delta^(l+1)) ⊙ f'(Z^l)")
-    yield Line(f"  d{loss}/dW^l = {s}Delta^l (A^(l-1))^T{l2_term(b)}" + (f",  d{loss}/db^l = {s}Delta^l 1" if bias else "")
-               + f"  (the {b.reduction} over the samples)")
-    yield from l2_line(b)
-    yield _line("Forward:", style="bold")
-    yield Line(f"  A^0: {shape(*b.layers[0].A_prev_shape)} = {bracketed(b.inputs)}")
-    for layer in b.layers:
-        l, (n, k), nm = layer.index, layer.shapes["W"], layer.delta_shape
-        yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
-        yield Line(f"    W^{l}: {shape(n, k)} = {bracketed(layer.W)}")
-        if layer.b is not None:
-            yield Line(f"    b^{l}: {shape(n, 1)} = {bracketed(layer.b)}")
-        yield Line(f"    Z^{l} = W^{l} A^{l - 1}{f' + b^{l} 1^T' if layer.b is not None else ''}: "
-                   f"({shape(n, k)})({shape(k, m)}) -> {shape(*nm)} = {bracketed(layer.Z)}")
-        yield Line(f"    A^{l} = f(Z^{l}): {shape(*nm)} = {bracketed(layer.A)}")
-    yield Line(f"  {loss} ({b.reduction} over the samples) = {b.loss_value}")
-    yield _line("Backward:", style="bold")
-    for layer in reversed(b.layers):
-        l, (n, k), nm = layer.index, layer.shapes["W"], layer.delta_shape
-        yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
-        yield Line(f"    f'(Z^{l}): {shape(*nm)} = {bracketed(layer.fprime)}")
-        if l == L:
-            yield Line(f"    grad_A {loss}: {shape(*nm)} = {bracketed(b.grad_A)}")
-            yield Line(f"    Delta^{l} = grad_A {loss} ⊙ f'(Z^{l}): {shape(*nm)} = {bracketed(layer.Delta)}")
+class TextRenderer(Renderer):
+    """Plain text: each kind as :class:`Line` objects, written by :func:`~derivchain.renderers.terminal.write_lines`
+    (styled and wrapped between top-level terms on a terminal, as they are to a pipe or file)."""
+
+    def write(self, lines, out) -> None:
+        """Every line, on a terminal styled and wrapped."""
+        write_lines(lines, out)
+
+    def write_part(self, part, out) -> None:
+        """A part of a table: (its lines, the column continuation lines hang under)."""
+        write_lines(part[0], out, hang=part[1])
+
+    def table(self, table) -> Iterator[tuple[tuple[Iterator[Line], int | None], object]]:
+        """``derivchain table``: the network line and the column titles, then one row per parameter (nothing after)."""
+        yield (self.table_header(table), None), None
+        for d in table.rows:
+            yield (self.table_row(d), TABLE_GRADIENT_COLUMN), d
+
+    def paths(self, listing) -> Iterator[Line]:
+        """``derivchain paths``: how many, then each listed path with its chain of partials."""
+        noun = "path" if listing.count == 1 else "paths"
+        yield _line(f"{listing.count} {noun} from {listing.parameter} to the loss", style="bold")
+        yield from _path_lines(listing.paths, listing.count)
+
+    def derivation(self, d) -> Iterator[Line]:
+        """Everything ``derivchain grad`` prints, in order."""
+        w = d.parameter.name
+        lhs = expr(d.lhs)
+        yield _line("Network: ", d.network.summary(), prose=True)
+        noun = "path" if d.path_count == 1 else "paths"
+        yield _line(f"{lhs}: {d.path_count} {noun} from {w} to the loss", style="bold")
+        for i, (p, c) in enumerate(zip(d.paths, d.path_chains), start=1):
+            yield Line(f"  path {i}: {p.arrow()}", "green")
+            yield Line("    " + chain_text(c, partials(p)))
+        if not d.path_sum.listed_all:
+            yield Line(f"  ... {more_paths(d.path_count - len(d.paths))} not shown (raise --max-paths to see them)", "yellow", prose=True)
+        yield _line("Sum over paths: ", chain_text(d.sum_chain))
+        if not d.path_sum.enumerated:
+            yield Line(f"  ({d.path_sum.how})", "dim", prose=True)
+        yield _line("Backpropagation: ", chain_text(d.entry_chain))
+        for c in d.delta_chains:
+            yield Line("  " + chain_text(c))
+            yield from _reasons(c, "    ")
+            cond = d.conditional(c.lhs)
+            if cond is not None:
+                where = f"{expr(cond.equation[0])} = {expr(cond.equation[1])}"
+                yield Line(f"    where {where} ({cond.condition}): {c.lhs} = {expr(cond.value)}", "" if cond.verdict.equal else "red")
+        for case in d.cases():
+            yield _line(f"Case {case.condition}: ", f"{lhs} = {expr(case.value)}")
+        shown = shown_of(d).direct_shown
+        if shown is None:
+            yield _line("Direct: ", "not printed (too large; compared in full by the verdict)")
         else:
-            nxt = b.layers[l].shapes["W"][0]
-            yield Line(f"    Delta^{l} = ((W^{l + 1})^T Delta^{l + 1}) ⊙ f'(Z^{l}): ({shape(n, nxt)})({shape(nxt, m)}) "
-                       f"-> {shape(*nm)} = {bracketed(layer.Delta)}")
-        yield Line(f"    d{loss}/dW^{l} = {s}Delta^{l} (A^{l - 1})^T{l2_term(b, l)}: ({shape(n, m)})({shape(m, k)}) -> {shape(n, k)}, "
-                   f"the shape of W^{l} = {bracketed(layer.grad_W)}")
-        if layer.grad_b is not None:
-            yield Line(f"    d{loss}/db^{l} = {s}Delta^{l} 1: ({shape(n, m)})({shape(m, 1)}) -> {shape(n, 1)} = {bracketed(layer.grad_b)}")
-    yield Line(matrix_check(b.check), "bold green" if b.check.equal else "bold red", prose=True)
+            label = "Direct: " if shown_of(d).direct_in_full else "Direct (whole neurons written as their symbols): "
+            yield _line(label, f"{lhs} = {expr(shown)}")
+        yield verdict(d.verdict)
+        for note in derivation_notes(d):
+            yield Line(f"Note: {note}", "dim", prose=True)
+
+    def derivation_at_values(self, at) -> Iterator[Line]:
+        """``grad --values``: the derivation, then its numbers."""
+        yield from self.derivation(at.derivation)
+        yield from values(at)
+
+    def batch_at_values(self, b) -> Iterator[Line]:
+        """``grad --values`` with a batch: the derivation, then each sample's numbers and the batch's."""
+        yield from self.derivation(b.derivation)
+        yield from batch_values(b)
+
+    def network(self, net) -> Iterator[Line]:
+        """Everything ``derivchain show`` prints: summary, equations, outputs nested and expanded, loss."""
+        yield _line("Network: ", net.summary(), prose=True)
+        yield Line(f"Inputs: {', '.join(s.name for s in net.inputs) or 'none'}; targets: {', '.join(s.name for s in net.targets) or 'none'}")
+        yield Line(f"Parameters: {net.describe_parameters(leaves=False)}")
+        yield _line("Equations:", style="bold")
+        for n in net.neurons:
+            yield Line(f"  {n.name} = {expr(n.equation)}")
+        yield _line(f"{net.loss_symbol} = ", expr(net.loss_local))
+        for n in net.outputs:
+            yield _line(f"{n.name} nested: ", expr(net.substitution[n.symbol]))
+            value = net.expanded_output(n)
+            yield _line(f"{n.name} expanded: ", expr(value) if value is not None else "not expanded: more than 2000 terms")
+
+    def formula(self, f) -> Iterator[Line]:
+        """The general backpropagation equations, then their instance for one parameter."""
+        yield _line(f"Backpropagation at an arbitrary layer ({f.where}):", style="bold")
+        for line in f.text:
+            yield Line("  " + line)
+        bp = f.instance
+        if bp is None:
+            return
+        from ..verification.derivation import delta_chain, entry_chain
+
+        net = f.network
+        yield _line(f"For {bp.parameter}:", style="bold")
+        yield Line("  " + chain_text(entry_chain(net, bp)))
+        for eq in bp.deltas:
+            c = delta_chain(net, eq)
+            yield Line("  " + chain_text(c))
+            yield from _reasons(c, "    ")
+
+    def steps(self, s) -> Iterator[Line]:
+        """The step-by-step derivation: one line per rewriting, the reason after it."""
+        yield _line(f"d{s.network.loss_symbol}/d{s.parameter}, step by step:", style="bold")
+        for i, st in enumerate(s.steps):
+            sign = "    " if i == 0 else ("  = " if s.links[i - 1].equal else "  =?")
+            yield Line(f"{sign}{expr(st.expr)}")
+            if i:
+                yield Line(f"      [{st.reason}]", "dim")
+
+    def descent(self, r) -> Iterator[Line]:
+        """Gradient descent: the table of parameters (old value, gradient, new value) and the losses."""
+        first, last = r.steps[0], r.steps[-1]
+        n = len(r.steps)
+        how = arithmetic(r.exact)
+        yield _line("Network: ", r.network.summary(), prose=True)
+        yield _line(f"gradient descent, lr = {learning_rate(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", style="bold", prose=True)
+        if r.samples:
+            yield Line(f"{batch_words(r)}; each loss is the whole batch's")
+        rows = [("parameter", "old value", "gradient" + (" (first step)" if n > 1 else ""), "new value")]
+        rows += [(name, str(r.initial[name]), str(first.gradients[name]), str(last.updated[name])) for name in r.trained]
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        for k, row in enumerate(rows):
+            yield Line("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip(), "bold" if k == 0 else "")
+        if r.frozen:
+            yield Line(f"kept fixed: {', '.join(r.frozen)}")
+        yield Line(f"loss before: {first.loss}")
+        if n > 1:
+            for i, st in enumerate(r.steps[1:], start=1):
+                yield Line(f"loss after step {i}: {st.loss}")
+        yield Line(f"loss after: {last.loss_after}")
+
+    def table_header(self, table) -> Iterator[Line]:
+        """The network line and the column titles of ``derivchain table``."""
+        yield _line("Network: ", table.network.summary(), prose=True)
+        yield Line(TABLE_HEADER, "bold")
+
+    def table_row(self, d) -> Iterator[Line]:
+        """One row: parameter, path count, verdict, method, the backprop gradient in neuron symbols."""
+        style = "" if d.verdict.equal else "red"
+        yield Line(f"{d.parameter.name:<10} {d.path_count:>7}  {d.verdict.word:<10} {d.verdict.method:<20} {expr(d.backprop.local)}", style)
+
+    def matrix(self, m) -> Iterator[Line]:
+        """``derivchain matrix``: the forward pass, then the backward pass, layer by layer, every shape printed."""
+        loss = m.loss_symbol.name
+        L = len(m.layers)
+        yield _line("Network: ", m.network.summary(), prose=True)
+        where = f" at the given values ({arithmetic(m.exact, 'exact')})" if m.at_values else ", symbolic"
+        yield _line(f"Matrix form{where}: W^l has a row per neuron of layer l and a column per neuron of layer l-1 "
+                    "(layer 0 is the input)", style="bold", prose=True)
+        b = " + b^l" if m.layers[0].b is not None else ""
+        yield Line(f"  z^l = W^l a^(l-1){b},  a^l = f(z^l)")
+        yield Line(f"  delta^{L} = grad_a {loss} ⊙ f'(z^{L}),  delta^l = ((W^(l+1))^T delta^(l+1)) ⊙ f'(z^l)")
+        yield Line(f"  d{loss}/dW^l = delta^l (a^(l-1))^T{l2_term(m)}" + (f",  d{loss}/db^l = delta^l" if b else ""))
+        yield from l2_line(m)
+        yield _line("Forward:", style="bold")
+        yield Line(f"  a^0: {shape(len(m.layers[0].sources), 1)} = {bracketed(m.inputs)}")
+        for layer in m.layers:
+            l, s = layer.index, layer.shapes
+            n, k = s["W"]
+            yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
+            yield Line(f"    W^{l}: {shape(n, k)} = {bracketed(layer.W)}")
+            if layer.b is not None:
+                yield Line(f"    b^{l}: {shape(n, 1)} = {bracketed(layer.b)}")
+            yield Line(f"    z^{l} = W^{l} a^{l - 1}{f' + b^{l}' if layer.b is not None else ''}: "
+                       f"({shape(n, k)})({shape(k, 1)}) -> {shape(n, 1)} = {bracketed(layer.z_shown or layer.z)}")
+            yield Line(f"    a^{l} = f(z^{l}): {shape(n, 1)} = {bracketed(layer.a)}")
+        if m.loss_value is not None:
+            yield Line(f"  {loss} = {m.loss_value}")
+        yield _line("Backward:", style="bold")
+        for layer in reversed(m.layers):
+            l, (n, k) = layer.index, layer.shapes["W"]
+            yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
+            yield Line(f"    f'(z^{l}): {shape(n, 1)} = {bracketed(layer.fprime)}")
+            names = "" if m.at_values else " = [" + "; ".join(f"delta_{x}" for x in layer.names) + "]"
+            if l == L:
+                yield Line(f"    grad_a {loss}: {shape(n, 1)} = {bracketed(m.grad_a)}")
+                yield Line(f"    delta^{l}{names} = grad_a {loss} ⊙ f'(z^{l}): {shape(n, 1)} = {bracketed(layer.delta_shown or layer.delta)}")
+            else:
+                m_next = m.layers[l].shapes["W"][0]
+                yield Line(f"    delta^{l}{names} = ((W^{l + 1})^T delta^{l + 1}) ⊙ f'(z^{l}): ({shape(n, m_next)})({shape(m_next, 1)}) "
+                           f"-> {shape(n, 1)} = {bracketed(layer.delta_shown or layer.delta)}")
+            yield Line(f"    d{loss}/dW^{l} = delta^{l} (a^{l - 1})^T{l2_term(m, l)}: ({shape(n, 1)})({shape(1, k)}) -> {shape(n, k)}, "
+                       f"the shape of W^{l} = {bracketed(layer.grad_W)}")
+            if layer.grad_b is not None:
+                yield Line(f"    d{loss}/db^{l} = delta^{l}: {shape(n, 1)} = {bracketed(layer.grad_b)}")
+        yield Line(matrix_check(m.check), "bold green" if m.check.equal else "bold red", prose=True)
+
+    def batch_matrix(self, b) -> Iterator[Line]:
+        """``derivchain matrix`` with a batch: Z, A and Delta with a column per sample, every shape printed."""
+        loss, L, m, s = b.loss_symbol.name, len(b.layers), b.size, _batch_scale(b)
+        yield _line("Network: ", b.network.summary(), prose=True)
+        yield _line(f"Matrix form over a batch of m = {m} sample{'s' if m != 1 else ''} ({arithmetic(b.exact, 'exact')}): "
+                    "Z, A and Delta have a column per sample; W^l has a row per neuron of layer l and a column per neuron "
+                    "of layer l-1 (layer 0 is the input)", style="bold", prose=True)
+        bias = b.layers[0].b is not None
+        yield Line(f"  Z^l = W^l A^(l-1){' + b^l 1^T' if bias else ''},  A^l = f(Z^l)")
+        yield Line(f"  Delta^{L} = grad_A {loss} ⊙ f'(Z^{L}),  Delta^l = ((W^(l+1))^T Delta^(l+1)) ⊙ f'(Z^l)")
+        yield Line(f"  d{loss}/dW^l = {s}Delta^l (A^(l-1))^T{l2_term(b)}" + (f",  d{loss}/db^l = {s}Delta^l 1" if bias else "")
+                   + f"  (the {b.reduction} over the samples)")
+        yield from l2_line(b)
+        yield _line("Forward:", style="bold")
+        yield Line(f"  A^0: {shape(*b.layers[0].A_prev_shape)} = {bracketed(b.inputs)}")
+        for layer in b.layers:
+            l, (n, k), nm = layer.index, layer.shapes["W"], layer.delta_shape
+            yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
+            yield Line(f"    W^{l}: {shape(n, k)} = {bracketed(layer.W)}")
+            if layer.b is not None:
+                yield Line(f"    b^{l}: {shape(n, 1)} = {bracketed(layer.b)}")
+            yield Line(f"    Z^{l} = W^{l} A^{l - 1}{f' + b^{l} 1^T' if layer.b is not None else ''}: "
+                       f"({shape(n, k)})({shape(k, m)}) -> {shape(*nm)} = {bracketed(layer.Z)}")
+            yield Line(f"    A^{l} = f(Z^{l}): {shape(*nm)} = {bracketed(layer.A)}")
+        yield Line(f"  {loss} ({b.reduction} over the samples) = {b.loss_value}")
+        yield _line("Backward:", style="bold")
+        for layer in reversed(b.layers):
+            l, (n, k), nm = layer.index, layer.shapes["W"], layer.delta_shape
+            yield Line(f"  layer {l} ({', '.join(layer.names)}):", "green")
+            yield Line(f"    f'(Z^{l}): {shape(*nm)} = {bracketed(layer.fprime)}")
+            if l == L:
+                yield Line(f"    grad_A {loss}: {shape(*nm)} = {bracketed(b.grad_A)}")
+                yield Line(f"    Delta^{l} = grad_A {loss} ⊙ f'(Z^{l}): {shape(*nm)} = {bracketed(layer.Delta)}")
+            else:
+                nxt = b.layers[l].shapes["W"][0]
+                yield Line(f"    Delta^{l} = ((W^{l + 1})^T Delta^{l + 1}) ⊙ f'(Z^{l}): ({shape(n, nxt)})({shape(nxt, m)}) "
+                           f"-> {shape(*nm)} = {bracketed(layer.Delta)}")
+            yield Line(f"    d{loss}/dW^{l} = {s}Delta^{l} (A^{l - 1})^T{l2_term(b, l)}: ({shape(n, m)})({shape(m, k)}) -> {shape(n, k)}, "
+                       f"the shape of W^{l} = {bracketed(layer.grad_W)}")
+            if layer.grad_b is not None:
+                yield Line(f"    d{loss}/db^{l} = {s}Delta^{l} 1: ({shape(n, m)})({shape(m, 1)}) -> {shape(n, 1)} = {bracketed(layer.grad_b)}")
+        yield Line(matrix_check(b.check), "bold green" if b.check.equal else "bold red", prose=True)

@@ -17,6 +17,8 @@ from ..model.values import SHOWN, Number, environment, value_of
 class DerivationAtValues:
     """The numbers beside a derivation's symbolic pieces."""
 
+    kind = "derivation_at_values"  # the renderers' method for it (see renderers.base.KINDS)
+
     derivation: Derivation
     neurons: tuple[tuple[str, Number | None, Number], ...]  # name, pre-activation z (None: an expression node), output
     loss: Number
@@ -70,6 +72,8 @@ def at_values(d: Derivation, values: dict[sp.Symbol, Fraction]) -> DerivationAtV
 class BatchAtValues:
     """A derivation at a batch of samples: each sample's numbers (every form) and the batch's, the
     mean or sum over samples of each form. The batch gradient is the reduction of the one symbolic form."""
+
+    kind = "batch_at_values"  # the renderers' method for it (see renderers.base.KINDS)
 
     derivation: Derivation
     samples: tuple[DerivationAtValues, ...]

@@ -36,6 +36,8 @@ class Case:
 class Derivation:
     """dLoss/dparameter: the paths, their sum, the backprop form, the direct result and the verdict."""
 
+    kind = "derivation"  # the renderers' method for it (see renderers.base.KINDS)
+
     network: Network
     parameter: sp.Symbol
     path_count: int
@@ -205,6 +207,8 @@ def loss_chains(network: Network) -> tuple[Chain, ...]:
 @record(repr=False)
 class Table:
     """Every parameter's derivation, derived one by one as ``rows`` is iterated (nothing kept)."""
+
+    kind = "table"  # the renderers' method for it (see renderers.base.KINDS)
 
     network: Network
     max_paths: int = 0

@@ -17,6 +17,8 @@ from .compare import verify
 class StepByStep:
     """The step-by-step derivation of dLoss/dparameter, each line checked equal to the next."""
 
+    kind = "steps"  # the renderers' method for it (see renderers.base.KINDS)
+
     network: Network
     parameter: sp.Symbol
     steps: tuple[Step, ...]
