@@ -55,11 +55,11 @@ _EXPORTS = {
 _DEPRECATED = {
     "count_paths": ("engines.paths", "dc.api.paths(net, name, 0).count"),
     "iter_paths": ("engines.paths", "dc.api.paths(net, name).paths"),
-    "list_paths": ("engines.paths", "dc.api.paths(net, name)"),
+    "list_paths": ("verification.listing", "dc.api.paths(net, name)"),
     "sum_over_paths": ("engines.paths", "dc.derive(net, name).path_sum"),
     "backprop": ("engines.backprop", "dc.derive(net, name).backprop"),
     "direct": ("engines.direct", "dc.derive(net, name).direct"),
-    "general_formula": ("engines.formula", "dc.api.formula(net, name)"),
+    "general_formula": ("verification.formula", "dc.api.formula(net, name)"),
     "step_by_step": ("verification.steps", "dc.api.steps(net, name)"),
     "derivation_steps": ("engines.steps", "dc.api.steps(net, name).steps"),
     "matrix_form": ("verification.matrix", "dc.api.matrix(net, values)"),

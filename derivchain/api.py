@@ -142,14 +142,14 @@ def matrix(net: Network, values: dict | None = None, reduction: str = "mean"):
 
 def paths(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS):
     """The paths of ``parameter``: counted, and the first ``max_paths`` listed."""
-    from .engines.paths import list_paths
+    from .verification.listing import list_paths
 
     return list_paths(net, parameter, check_max_paths(max_paths))
 
 
 def formula(net: Network, parameter: str | None = None):
     """The general backpropagation equations in the network's notation, instantiated for ``parameter``."""
-    from .engines.formula import general_formula
+    from .verification.formula import general_formula
 
     return general_formula(net, parameter)
 
@@ -234,4 +234,6 @@ def export(net: Network, parameters: list[str] | None, out: str, snippet: bool =
     if not parameters or parameters == ["all"]:
         _has_parameters(net, "export", "derivchain export NAME ... (any leaf may be named)")
     chosen = net.parameters if not parameters or parameters == ["all"] else [net.parameter(w) for w in parameters]
-    return export_document(net, chosen, target, title, snippet, force, pdf, max_paths, brief)
+    from .verification.notes import Notes
+
+    return export_document(Notes(net, chosen, max_paths), target, title, snippet, force, pdf, brief)

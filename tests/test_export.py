@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 import derivchain as dc
 from derivchain.cli import app
-from derivchain.verification.derivation import derive
 from derivchain.renderers.export import ExportError, compile_pdf, compile_text, latex_document, latex_engine, markdown_document, write_new
+from derivchain.verification.notes import Notes
 from derivchain.model.network_file import load_network
 from derivchain.model.network import default_network, dense
 from derivchain.renderers.latex import printer_for
@@ -67,10 +67,9 @@ def documents():
 @pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine installed (CI installs one)")
 @pytest.mark.parametrize("name, network", list(documents()), ids=[n for n, _ in documents()])
 def test_documents_compile_without_errors_or_overfull_lines(name, network, tmp_path):
-    derivations = [derive(network, p) for p in network.parameters]
     for brief in (False, True):
         tex = tmp_path / f"notes-{brief}.tex"
-        write_new(tex, latex_document(network, derivations, name, brief=brief))
+        write_new(tex, latex_document(Notes(network, network.parameters), name, brief=brief))
         pdf, log = compile_pdf(tex)
         assert pdf.exists() and pdf.stat().st_size > 1000
         overfull = [l for l in log.splitlines() if l.startswith("Overfull \\hbox")]
@@ -78,7 +77,7 @@ def test_documents_compile_without_errors_or_overfull_lines(name, network, tmp_p
     # A snippet compiles in a document that loads the packages it names.
     from derivchain.renderers.document import PACKAGES
 
-    snippet = latex_document(network, derivations[:2], name, snippet=True)
+    snippet = latex_document(Notes(network, network.parameters[:2]), name, snippet=True)
     assert snippet.startswith("% derivchain notes: needs \\usepackage{mathtools,amssymb}")
     _, log = compile_text("\\documentclass{article}\n" + PACKAGES + "\\begin{document}\n" + snippet + "\\end{document}\n")
     assert "Error" not in log
@@ -89,7 +88,7 @@ def test_sums_nested_deeper_than_a_line_are_broken_at_every_level(tmp_path):
     # 2-4-4-4-1 tanh: the steps of dLoss/dW1 nest sums three brackets deep; each level is broken.
     net = dense("2,4,4,4,1", activation="tanh")
     tex = tmp_path / "deep.tex"
-    write_new(tex, latex_document(net, [derive(net, "W1")], "deep"))
+    write_new(tex, latex_document(Notes(net, ["W1"]), "deep"))
     assert r"&\quad \qquad \qquad \left. \left. {}+ " in tex.read_text()
     _, log = compile_pdf(tex)
     assert not [l for l in log.splitlines() if l.startswith("Overfull \\hbox")]
@@ -97,16 +96,16 @@ def test_sums_nested_deeper_than_a_line_are_broken_at_every_level(tmp_path):
 
 def test_a_long_case_example_in_markdown_is_a_display_of_broken_lines():
     net = dense("2,4,4,4,1", activation="tanh")
-    text = markdown_document(net, [derive(net, "W1")], "deep")
+    text = markdown_document(Notes(net, ["W1"]), "deep")
     example = text[text.index("for example, for"):]
     assert example.split("\n")[2:4] == ["$$", "\\begin{aligned}"] and "\\left. {}+ " in example.split("$$")[1]
-    short = markdown_document(dense("2,2,1", activation="tanh"), [derive(dense("2,2,1", activation="tanh"), "W1")], "t")
+    short = markdown_document(Notes(dense("2,2,1", activation="tanh"), ["W1"]), "t")
     assert r"for example, for $\mathrm{Out} - Y > 0$: $\frac{\partial \mathrm{Loss}}{\partial W_{1}} = " in short
 
 
 def test_markdown_document_has_every_weight_step_by_step():
     net = default_network()
-    text = markdown_document(net, [derive(net, p) for p in net.parameters], "t")
+    text = markdown_document(Notes(net, net.parameters), "t")
     for i in range(1, 15):
         assert f'<a id="derivchain-W{i}"></a>\n\n### $\\partial \\mathrm{{Loss}}/\\partial W_{{{i}}}$' in text
         assert f"[$W_{{{i}}}$](#derivchain-W{i})" in text  # the table links to it
@@ -174,8 +173,8 @@ def test_notes_are_short_with_contents_and_bookmarks(tmp_path, args, most):
 
 def worked_example_notes():
     net = default_network()
-    derivations = [derive(net, p) for p in net.parameters]
-    return net, derivations, latex_document(net, derivations, "t"), markdown_document(net, derivations, "t")
+    notes = Notes(net, net.parameters)
+    return net, notes.derivations, latex_document(notes, "t"), markdown_document(notes, "t")
 
 
 def test_each_fact_once():
@@ -208,7 +207,7 @@ def test_mathematics_is_typeset_and_prose_is_prose():
 
 def test_broken_lines_start_with_their_operator_and_activation_derivatives_stay_together():
     net = dense("3,4,4,1", activation="sigmoid")
-    tex = latex_document(net, [derive(net, p) for p in net.parameters[:2]], "t")
+    tex = latex_document(Notes(net, net.parameters[:2]), "t")
     continued = [l for l in tex.splitlines() if l.startswith(r"&\quad ")]
     # Inside k open brackets: k \qquad then k \left. before the sign, and k \right. at the end.
     shape = re.compile(r"&\\quad ((?:\\qquad )*)((?:\\left\. )*)\{\}[+-] ")
@@ -218,19 +217,19 @@ def test_broken_lines_start_with_their_operator_and_activation_derivatives_stay_
     for k in (1, 5, 6, 7, 8):
         assert not re.search(r"H_\{%d\} (W_\{\d+\} |X_\{\d+\} )+\\left\(1 - H_\{%d\}\\right\)" % (k, k), tex)
         assert rf"H_{{{k}}} \left(1 - H_{{{k}}}\right)" in tex
-    neg = latex_document(dense("2,2,1", activation="sigmoid"), [derive(dense("2,2,1", activation="sigmoid"), "W1")], "t")
+    neg = latex_document(Notes(dense("2,2,1", activation="sigmoid"), ["W1"]), "t")
     assert r"\frac{\partial \mathrm{Loss}}{\partial W_{1}} &= H_{1} \left(1 - H_{1}\right) W_{5} X_{1}" in neg
 
 
 def test_brief_has_the_table_and_backprop_only(tmp_path):
     net, derivations, tex, text = worked_example_notes()
-    brief = latex_document(net, derivations, "t", brief=True)
+    brief = latex_document(Notes(net, net.parameters), "t", brief=True)
     assert len(brief) < len(tex) / 3
     assert r"\section{Every derivative}" in brief and r"\section{Backpropagation}" in brief
     body = brief[brief.index(r"\begin{document}"):]
     assert "Step by step" not in body and r"\subsection" not in body
     assert r"\frac{\partial \mathrm{Loss}}{\partial W_{1}} &= X_{1} \delta_{H_{1}}" in brief
-    md_brief = markdown_document(net, derivations, "t", brief=True)
+    md_brief = markdown_document(Notes(net, net.parameters), "t", brief=True)
     assert len(md_brief) < len(text) / 3 and "Step by step" not in md_brief
     # The API takes it too; a brief Markdown export has only the network's picture.
     written = dc.api.export(net, ["W1", "W7"], str(tmp_path / "b.md"), brief=True)

@@ -22,6 +22,7 @@ from derivchain import api
 from derivchain.cli import app
 from derivchain.verification.derivation import derive
 from derivchain.renderers.export import html_document
+from derivchain.verification.notes import Notes
 from derivchain.model.network import default_network, dense
 from derivchain.model.notation import get_notation
 from derivchain.renderers.html import MathMLPrinter, mathml, pieces, printer_for
@@ -183,11 +184,11 @@ def test_every_printed_form_is_a_verified_one(pages):
 def test_free_text_is_escaped(tmp_path):
     title = '<script>alert("x")</script> & <b>'
     net = dense("2,1")
-    text = html_document(net, [derive(net, "W1")], title)
+    text = html_document(Notes(net, ["W1"]), title)
     assert "<script" not in text and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;" in text
     file = tmp_path / "n.toml"
     file.write_text('name = "</p><script>x</script>"\ninputs = ["X1"]\n[[neurons]]\nname = "Out"\ninputs = { X1 = "W1" }\noutput = true\n')
-    text = html_document(api.network(str(file)), [], "t")
+    text = html_document(Notes(api.network(str(file)), []), "t")
     assert "<script" not in text and "&lt;/p&gt;&lt;script&gt;" in text
 
 

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "derivchain"
 #: The layers, lowest first: a module may import from its own layer and the ones before it, never after.
 LAYERS = (
     ("base", ("derivchain.errors", "derivchain.limits", "derivchain.record", "derivchain.memo", "derivchain.user_text",
-              "derivchain.files", "derivchain.callables")),
+              "derivchain.files", "derivchain.result")),
     ("symbolic", ("derivchain.symbolic",)),
     ("model", ("derivchain.model",)),
     ("engines", ("derivchain.engines",)),

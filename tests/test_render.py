@@ -81,15 +81,15 @@ def test_a_negative_product_keeps_the_activation_derivative_together():
     net = dc.dense("2,2,1", activation="sigmoid")
     d = dc.derive(net, "W1")
     negative = d.cases()[1].value
-    assert dc.text(negative) == "-H1*(1 - H1)*W5*X1"
-    assert dc.latex(negative, net) == r"-H_{1} \left(1 - H_{1}\right) W_{5} X_{1}"
+    assert dc.render(negative) == "-H1*(1 - H1)*W5*X1"
+    assert dc.render(negative, "latex", net) == r"-H_{1} \left(1 - H_{1}\right) W_{5} X_{1}"
     # A number stays in front of the pair: 2*Out*(1 - Out)*X1, not Out*(1 - Out)*2*X1.
     out = run("grad", "W1", "--layers", "2,1", "--output-activation", "sigmoid", "--loss", "squared").output
     assert "Backpropagation: dLoss/dW1 = X1*delta_Out = 2*Out*(1 - Out)*X1*(Out - Y)" in out
 
 
 def test_the_step_that_applies_the_sigmoid_names_its_rule():
-    s = dc.step_by_step(dc.dense("2,2,1", activation="sigmoid", loss="half-squared"), "W1")
+    s = dc.api.steps(dc.dense("2,2,1", activation="sigmoid", loss="half-squared"), "W1")
     assert any("sigmoid: s' = s(1 - s)" in st.reason for st in s.steps)
     assert s.verified
 
@@ -231,7 +231,7 @@ def test_reprs_are_short_and_dir_lists_the_api():
         assert len(repr(obj)) < 120, repr(obj)
     assert repr(d) == "Derivation(dLoss/dW1: 2 paths, equal)"
     listed = dir(dc)
-    for name in ("derive", "dense", "descend", "read_values", "latex", "emit", "Derivation", "Network", "api", "verify"):
+    for name in ("derive", "dense", "descend", "read_values", "render", "emit", "Derivation", "Network", "api", "verify"):
         assert name in listed
     assert "annotations" not in listed
 
@@ -287,9 +287,19 @@ def test_every_latex_output_compiles(net):
 
 @NEEDS_TEX
 def test_notebook_latex_of_results_compiles():
+    # Every result's _repr_latex_ (what Jupyter shows) is one math block that compiles.
     net = dc.dense("2,2,1", activation="sigmoid", output_activation="sigmoid", loss="cross-entropy")
-    shown = [dc.latex(dc.derive(net, "W1")), dc.latex(dc.step_by_step(net, "W1")), dc.latex(dc.general_formula(net, "W1")),
-             dc.latex(dc.list_paths(net, "W1")), dc.latex(net)]
-    assert all("intertext" not in s for s in shown)
+    values = {"X1": 1, "X2": 2, "Y": 1, "W1": "1/2", "W2": "1/3", "W3": "1/4", "W4": "1/5", "W5": 1, "W6": 2}
+    batch = {**{k: v for k, v in values.items() if k[0] == "W"}, "samples": [{"X1": 1, "X2": 2, "Y": 1}, {"X1": 0, "X2": 1, "Y": 0}]}
+    results = [dc.derive(net, "W1"), dc.api.steps(net, "W1"), dc.api.formula(net, "W1"), dc.api.paths(net, "W1"), net,
+               dc.api.table(net), dc.api.matrix(net), dc.api.matrix(net, batch), dc.api.step(net, values),
+               dc.api.grad(net, "W1", values=values), dc.api.grad(net, "W1", values=batch)]
+    shown = []
+    for r in results:
+        latex, page = r._repr_latex_(), r._repr_html_()
+        assert latex.startswith("$$") and latex.endswith("$$") and "intertext" not in latex, type(r)
+        assert "<math" in page and "<script" not in page and not page.startswith("<!DOCTYPE"), type(r)
+        shown.append(latex[2:-2])
+    assert len({type(r) for r in results}) == 11  # every kind of result
     doc = "\\documentclass{article}\\usepackage{amsmath,amssymb}\\begin{document}\n" + "\n".join(rf"\[{s}\]" for s in shown)
     compile_text(doc + "\n\\end{document}\n", "notebook.tex")

@@ -14,6 +14,7 @@ from fnmatch import fnmatchcase
 from fractions import Fraction
 
 from ..record import record
+from ..result import Result
 from .. import limits
 from .backprop import backprop
 from ..errors import DerivchainError
@@ -34,10 +35,10 @@ class Step:
 
 
 @record(repr=False)
-class Descent:
+class Descent(Result):
     """All steps taken, with the parameters trained and those kept fixed."""
 
-    kind = "descent"  # the renderers' method for it (see renderers.base.KINDS)
+    kind = "descent"  # the renderers' method for it (see derivchain.result)
 
     lr: Fraction
     trained: tuple[str, ...]

@@ -7,21 +7,28 @@ once in general (by the notation object) and then instantiated for one weight by
 
 from __future__ import annotations
 
+from dataclasses import field
+
 from ..record import record
+from ..result import Result
 from .backprop import Backprop, backprop
 from ..model.network import Network
 from ..model.notation import GRAPH_GENERAL
 
 
 @record
-class GeneralFormula:
+class GeneralFormula(Result):
     """The backpropagation equations for any layer, as text and LaTeX lines, and optionally one instance."""
 
-    kind = "formula"  # the renderers' method for it (see renderers.base.KINDS)
+    kind = "formula"  # the renderers' method for it (see derivchain.result)
 
     network: Network
     lines: tuple[tuple[str, str], ...]
     instance: Backprop | None = None
+    # The instance's verified chains (dLoss/dW = source * delta, then each delta's), and each delta's textbook
+    # form under a condition where the loss has one; None until the verifier made them (verification.formula).
+    chains: tuple | None = field(default=None, compare=False, repr=False)
+    conditionals: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def notation(self) -> str:

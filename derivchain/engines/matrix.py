@@ -24,6 +24,7 @@ import mpmath
 import sympy as sp
 
 from ..record import record
+from ..result import Result
 from .backprop import delta_equations, delta_symbol
 from .forms import Ordered, OrderedSum
 from ..errors import DerivchainError
@@ -125,10 +126,10 @@ class _OfNetwork:
 
 
 @record(repr=False)
-class MatrixForm(_OfNetwork):
+class MatrixForm(_OfNetwork, Result):
     """The matrix form of backpropagation: the input column, each layer's matrices, the entry check."""
 
-    kind = "matrix"  # the renderers' method for it (see renderers.base.KINDS)
+    kind = "matrix"  # the renderers' method for it (see derivchain.result)
 
     network: Network
     inputs: object  # a^0
@@ -518,10 +519,10 @@ class BatchLayer:
 
 
 @record(repr=False)
-class BatchMatrixForm(_OfNetwork):
+class BatchMatrixForm(_OfNetwork, Result):
     """The matrix form over a batch: A^0 (a column per sample), each layer's batch matrices, the entry check."""
 
-    kind = "batch_matrix"  # the renderers' method for it (see renderers.base.KINDS)
+    kind = "batch_matrix"  # the renderers' method for it (see derivchain.result)
 
     network: Network
     inputs: tuple

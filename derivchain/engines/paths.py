@@ -6,6 +6,7 @@ successors in neuron order, so the same network always gives the same paths.
 
 from __future__ import annotations
 
+from dataclasses import field
 from itertools import islice
 from typing import Iterator
 
@@ -13,6 +14,7 @@ import sympy as sp
 
 from .. import memo
 from ..record import record
+from ..result import Result
 from ..symbolic.build import add, mul, sorted_product
 from .forms import Form
 from ..model.network import Network, Neuron
@@ -156,15 +158,18 @@ def iter_paths(network: Network, parameter: str | sp.Symbol) -> Iterator[Path]:
 
 
 @record(repr=False)
-class PathListing:
+class PathListing(Result):
     """The paths of one parameter: how many there are (counted, not enumerated) and the first ones listed."""
 
-    kind = "paths"  # the renderers' method for it (see renderers.base.KINDS)
+    kind = "paths"  # the renderers' method for it (see derivchain.result)
 
     network: Network
     parameter: sp.Symbol
     count: int
     paths: tuple[Path, ...]
+    # Each listed path's chain (partials = factors in path order = term), verified; None until the verifier
+    # has checked them (verification.listing.list_paths): what the renderers print of each path.
+    chains: tuple | None = field(default=None, compare=False, repr=False)
 
     def __repr__(self) -> str:
         return f"PathListing({self.parameter}: {self.count} paths, {len(self.paths)} listed)"

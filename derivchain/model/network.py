@@ -21,6 +21,7 @@ from functools import cached_property
 import sympy as sp
 
 from ..record import record
+from ..result import Result
 from .. import limits, memo
 from .activations import Activation, activation_of, get_activation
 from ..symbolic.walk import differentiate, intern, replace_shared
@@ -196,10 +197,10 @@ def _reading_order(expr: sp.Expr) -> tuple[sp.Symbol, ...]:
 
 
 @record(repr=False)
-class Network:
+class Network(Result):
     """A feed-forward network with named symbols, its equations and its loss."""
 
-    kind = "network"  # the renderers' method for it (see renderers.base.KINDS)
+    kind = "network"  # the renderers' method for it (see derivchain.result)
 
     layers: tuple[int, ...]
     inputs: tuple[sp.Symbol, ...]

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import IO
 
 from .. import memo
+from ..result import Result
 from .base import KINDS, Renderer, kind
 from .formats import FORMATS, Format, info
 from .terminal import wrap_terms
@@ -31,13 +32,54 @@ def renderer(fmt: Format | str) -> Renderer:
     return getattr(importlib.import_module(found.module), found.cls)()
 
 
-def render(result, fmt: Format | str) -> str:
-    """The whole output for ``result`` in ``fmt``, as one string (a table is rendered in full)."""
+def render(result, fmt: Format | str = Format.text, network=None) -> str:
+    """The whole output for ``result`` in ``fmt``, as one string (a table is rendered in full). A SymPy
+    expression (a form of a derivation, say) is printed alone, in ``network``'s notation when given."""
     import io
 
+    if not isinstance(result, Result):
+        return expression(result, fmt, network)
     buffer = io.StringIO()
     emit(result, fmt, buffer)
     return buffer.getvalue()
+
+
+def expression(expr, fmt: Format | str = Format.text, network=None) -> str:
+    """One expression in ``fmt``: text that parses back, LaTeX, MathML (html), ``$LaTeX$`` (markdown) or a JSON
+    string of its text; in ``network``'s notation (its names' LaTeX) when given."""
+    import sympy as sp
+
+    if not isinstance(expr, sp.Basic):
+        raise TypeError(f"nothing renders a {type(expr).__name__}: give a derivchain result or a SymPy expression")
+    name = info(fmt).name
+    with memo.working_for(network) if network is not None else memo.scratch():
+        if name == "text":
+            from .text import text
+            return text(expr)
+        if name in ("latex", "markdown"):
+            from .latex import latex
+            return latex(expr, network) if name == "latex" else f"${latex(expr, network)}$"
+        if name == "html":
+            from .html import mathml
+            return mathml(expr, network)
+        if name == "json":
+            import json as _json
+            from .text import text
+            return _json.dumps(text(expr))
+    raise TypeError(f"the {name} format renders derivchain results, not expressions")
+
+
+def notebook(result, fmt: str) -> str:
+    """What Jupyter shows of a result: its LaTeX between ``$$`` (MathJax), or an HTML fragment (the page's
+    style, scoped to it, and its content: MathML, no script)."""
+    if fmt == "latex":  # the result as one aligned block in its network's notation (MathJax's subset of LaTeX)
+        from .latex import latex
+        return "$$%s$$" % latex(result)
+    page = render(result, "html")
+    start = '<main class="derivchain">'
+    style = page[page.index("<style>"):page.index("</style>") + len("</style>")]
+    body = page[page.index(start) + len(start):page.rindex("</main>")]
+    return f'{style}\n<div class="derivchain">{body}</div>'
 
 
 def emit(result, fmt: Format | str = Format.text, out: IO[str] | None = None, on_row=None) -> None:
@@ -84,5 +126,5 @@ def progress(total: int):
         yield lambda *_: progress.advance(task)
 
 
-__all__ = ["Format", "FORMATS", "KINDS", "Renderer", "emit", "render", "renderer", "kind", "wrap_terms", "progress",
-           "written", "html", "json", "latex", "markdown", "text"]
+__all__ = ["Format", "FORMATS", "KINDS", "Renderer", "emit", "render", "expression", "notebook", "renderer", "kind",
+           "wrap_terms", "progress", "written", "html", "json", "latex", "markdown", "text"]

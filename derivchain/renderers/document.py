@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import re
 
-from ..verification.derivation import delta_chain
 from .shown import noted
 from ..model.network import count
-from ..verification.steps import step_by_step
 from . import markdown as md
 from .latex import align, chain_lines, delta_lines, expression_lines, form, network_lines, printer_for, visible_width
 
@@ -89,14 +87,6 @@ def _partial(printer, network, parameter) -> str:
     return r"\partial %s/\partial %s" % (printer._print(network.loss_symbol), printer._print(parameter))
 
 
-def _used_deltas(network, derivations) -> list:
-    """The deltas the derivations need, each once, from the outputs back."""
-    from ..engines.backprop import delta_equations
-
-    used = {eq.delta for d in derivations for eq in d.backprop.deltas}
-    return [delta_chain(network, eq) for eq in delta_equations(network).values() if eq.delta in used]
-
-
 def _verdict_sentence(d, text, strong: str) -> str:
     """``equal, by expansion (proved: the difference expands to 0).`` What was compared and how the
     method works are said once, before the table and in the conventions (see :func:`_how`)."""
@@ -164,17 +154,19 @@ def _path_lines(rows, width: int, keep: str = r" \\*") -> list[str] | None:
 
 # --- LaTeX -------------------------------------------------------------------------------------
 
-def latex_document(network, derivations, title: str, snippet: bool = False, brief: bool = False) -> str:
-    """The document (or, with ``snippet``, its body to paste into a document with :data:`PACKAGES`)."""
+def latex_document(notes, title: str, snippet: bool = False, brief: bool = False) -> str:
+    """The document of ``notes`` (:class:`~derivchain.verification.notes.Notes`), or with ``snippet`` its body to
+    paste into a document with :data:`PACKAGES`."""
+    network, derivations = notes.network, notes.derivations
     printer = printer_for(network, intertext="shortintertext", width=DOCUMENT_WIDTH)
     body = _latex_network(network, printer)
     body += _latex_table(network, derivations, printer, linked=not brief)
     body += _latex_conventions(network, derivations, printer, brief)
-    body += _latex_backprop(network, derivations, printer, brief, snippet)
+    body += _latex_backprop(notes, printer, brief, snippet)
     if not brief:
         body += [r"\needspace{8\baselineskip}", r"\section{Each parameter}"]
         for d in derivations:
-            body += _latex_parameter(d, printer, snippet)
+            body += _latex_parameter(d, notes.steps(d), printer, snippet)
     text = "\n".join(body) + "\n"
     if snippet:
         return SNIPPET_HEAD + text
@@ -277,13 +269,14 @@ def _latex_conventions(network, derivations, printer, brief: bool) -> list[str]:
              r"\begin{itemize}\setlength{\itemsep}{1pt}"] + [r"\item " + i for i in items] + [r"\end{itemize}"])
 
 
-def _latex_backprop(network, derivations, printer, brief: bool, snippet: bool) -> list[str]:
+def _latex_backprop(notes, printer, brief: bool, snippet: bool) -> list[str]:
+    network, derivations = notes.network, notes.derivations
     loss = printer._print(network.loss_symbol)
     out = [r"\needspace{8\baselineskip}", r"\section{Backpropagation}\label{derivchain-backprop}",
            r"The derivative by a weight is the output of the node the weight leaves times the delta of the neuron it "
            r"enters, $\delta = \partial %s/\partial z$ for the neuron's weighted input $z$ (by a bias: the delta "
            r"alone). The deltas, from the output back:" % loss]
-    out.append(align(delta_lines(printer, network, _used_deltas(network, derivations)), breakable=snippet))
+    out.append(align(delta_lines(printer, notes.delta_chains, notes.conditional), breakable=snippet))
     if brief:
         out.append("So, for each parameter:")
         entries = [r"%s &= %s" % (printer._print(d.lhs), printer._print(d.backprop.entry)) for d in derivations]
@@ -292,12 +285,11 @@ def _latex_backprop(network, derivations, printer, brief: bool, snippet: bool) -
     return out
 
 
-def _latex_parameter(d, printer, snippet: bool) -> list[str]:
+def _latex_parameter(d, s, printer, snippet: bool) -> list[str]:
     from .diagram import tikz
 
     net, p = d.network, printer._print
     lhs = p(d.lhs)
-    s = step_by_step(net, d.parameter)
     out = [r"\needspace{6\baselineskip}",
            r"\subsection{\texorpdfstring{$%s$}{d%s/d%s}}\label{%s}" % (_partial(printer, net, d.parameter), printer.text(net.loss_symbol.name),
                                                                     printer.text(d.parameter.name), label(d.parameter))]
@@ -424,10 +416,10 @@ def _math(lines: list[str]) -> str:
     return "$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$"
 
 
-def markdown_document(network, derivations, title: str, snippet: bool = False, brief: bool = False,
-                      pictures: dict | None = None) -> str:
+def markdown_document(notes, title: str, snippet: bool = False, brief: bool = False, pictures: dict | None = None) -> str:
     """The same document as Markdown with ``$$`` math; ``pictures`` maps None (the network) and each
     parameter to the file name of its SVG diagram, written beside the document."""
+    network, derivations = notes.network, notes.derivations
     printer = md.printer_for(network)
     pictures = pictures or {}
     sections = [("The network", "derivchain-network"), ("Every derivative", "derivchain-table"),
@@ -481,7 +473,7 @@ def markdown_document(network, derivations, title: str, snippet: bool = False, b
             rf"The derivative by a weight is the output of the node the weight leaves times the delta of the neuron it "
             rf"enters, $\delta = \partial {loss}/\partial z$ for the neuron's weighted input $z$ (by a bias: the delta "
             "alone). The deltas, from the output back:", "",
-            _math(delta_lines(printer, network, _used_deltas(network, derivations))), ""]
+            _math(delta_lines(printer, notes.delta_chains, notes.conditional)), ""]
     if brief:
         out += ["So, for each parameter:", "",
                 _math([r"%s &= %s" % (printer._print(d.lhs), printer._print(d.backprop.entry)) for d in derivations]), ""]
@@ -489,14 +481,13 @@ def markdown_document(network, derivations, title: str, snippet: bool = False, b
 
     out += [next(heading), ""]
     for d in derivations:
-        out += _markdown_parameter(d, printer, pictures.get(d.parameter))
+        out += _markdown_parameter(d, notes.steps(d), printer, pictures.get(d.parameter))
     return "\n".join(out)
 
 
-def _markdown_parameter(d, printer, picture: str | None) -> list[str]:
+def _markdown_parameter(d, s, printer, picture: str | None) -> list[str]:
     net, p = d.network, printer._print
     lhs = p(d.lhs)
-    s = step_by_step(net, d.parameter)
     out = [f'<a id="{label(d.parameter)}"></a>', "", f"### ${_partial(printer, net, d.parameter)}$", ""]
     if picture:
         out += [f"![the paths of {md.escape(d.parameter.name)}]({picture})", ""]

@@ -14,23 +14,22 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ..verification.derivation import derive
 from ..files import ExportError, check_targets, write_files
-from ..model.network import Network
+from ..verification.notes import Notes
 from .document import latex_document, markdown_document
 from .formats import format_of_suffix, suffixes_named
 
 
-def html_document(network: Network, derivations: list, title: str, snippet: bool = False) -> str:
-    """The same content as one self-contained HTML page (MathML, inline SVG, no script; see render/html.py)."""
+def html_document(notes: Notes, title: str, snippet: bool = False) -> str:
+    """The same content as one self-contained HTML page (MathML, inline SVG, no script; see renderers/html.py)."""
     from .html import document
 
-    return document(network, derivations, title, snippet)
+    return document(notes, title, snippet)
 
 
-def export_document(network: Network, parameters, target: Path, title: str, snippet: bool = False, force: bool = False,
-                    pdf: bool = False, max_paths: int = 1000, brief: bool = False) -> list[Path]:
-    """Derive each parameter and write the document (a Markdown one with its SVG diagrams beside it: the
+def export_document(notes: Notes, target: Path, title: str, snippet: bool = False, force: bool = False,
+                    pdf: bool = False, brief: bool = False) -> list[Path]:
+    """Write the document of ``notes`` (a Markdown one with its SVG diagrams beside it: the
     network's, and unless ``brief`` each parameter's with its paths; with ``pdf``, the compiled PDF beside
     the .tex; an HTML page alone, its diagrams inline): every target checked first, all written or none.
     The files written, every one."""
@@ -46,23 +45,22 @@ def export_document(network: Network, parameters, target: Path, title: str, snip
         # Markdown hosts render SVG images: the diagrams go beside the .md file.
         pictures = {None: target.stem + "-network.svg"}
         if not brief:
-            pictures.update({p: f"{target.stem}-paths-{p.name}.svg" for p in parameters})
+            pictures.update({p: f"{target.stem}-paths-{p.name}.svg" for p in notes.parameters})
         outputs = [target] + [target.with_name(name) for name in pictures.values()]
-    check_targets(outputs, force)  # before the (slow) derivations and compilation
-    derivations = [derive(network, p, max_paths=max_paths) for p in parameters]
+    check_targets(outputs, force)  # before the (slow) derivations (the notes derive when first read) and compilation
     if fmt == "latex":
-        text = latex_document(network, derivations, title, snippet, brief)
+        text = latex_document(notes, title, snippet, brief)
         files = {target: text}
         if pdf:
             files[outputs[1]], _ = compile_text(text, target.name)
         return write_files(files, force)
     if fmt == "html":
-        return write_files({target: html_document(network, derivations, title, snippet)}, force)
+        return write_files({target: html_document(notes, title, snippet)}, force)
     from .diagram import svg
 
-    files = {target: markdown_document(network, derivations, title, snippet, brief, pictures)}
+    files = {target: markdown_document(notes, title, snippet, brief, pictures)}
     for p, name in pictures.items():
-        files[target.with_name(name)] = svg(network, p) + "\n"
+        files[target.with_name(name)] = svg(notes.network, p) + "\n"
     return write_files(files, force)
 
 

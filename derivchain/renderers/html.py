@@ -761,23 +761,22 @@ def derivation_body(d, printer: MathMLPrinter) -> list[str]:
     return out + [f'<p class="note"><em>Note.</em> {html.escape(note)}</p>' for note in derivation_notes(d)]
 
 
-def derivation_section(d, printer: MathMLPrinter) -> str:
+def derivation_section(d, steps, printer: MathMLPrinter) -> str:
     """One parameter: the diagram with its paths in red, the derivation, the verdict and notes, then
-    the step-by-step derivation."""
-    from ..verification.steps import step_by_step
-
+    the step-by-step derivation ``steps``."""
     net = d.network
     p = printer._print
     out = [f'<section id="{html.escape(_anchor(d.parameter))}">', f"<h2>{math(printer, partial_title(printer, net, d.parameter))}</h2>",
            *derivation_body(d, printer)]
-    chain = step_by_step(net, d.parameter)
+    chain = steps
     start = printer.row(p(net.loss_symbol), printer.mo("="), p(net.loss_local))
     out += [f"<h3>Step by step, from {math(printer, start)}</h3>", block(printer, steps_rows(chain, printer)), "</section>"]
     return "\n".join(out)
 
 
-def document(network, derivations, title: str, snippet: bool = False) -> str:
-    """The whole page (or, with ``snippet``, its body in a ``<div>`` with its style, to paste into a page)."""
+def document(notes, title: str, snippet: bool = False) -> str:
+    """The whole page of ``notes`` (or, with ``snippet``, its body in a ``<div>`` with its style, to paste into a page)."""
+    network, derivations = notes.network, notes.derivations
     printer = printer_for(network)
     body = []
     if not snippet:
@@ -785,7 +784,7 @@ def document(network, derivations, title: str, snippet: bool = False) -> str:
     body += ['<section id="network">', "<h2>The network</h2>", f"<p>{html.escape(network.summary())}.</p>",
              block(printer, network_rows(network, printer)), "</section>",
              '<section id="derivatives">', "<h2>Every derivative</h2>", table(network, derivations, printer), "</section>"]
-    body += [derivation_section(d, printer) for d in derivations]
+    body += [derivation_section(d, notes.steps(d), printer) for d in derivations]
     content = "\n".join(body)
     if snippet:
         return f'<div class="derivchain">\n<style>\n{STYLE}\n</style>\n{content}\n</div>\n'
@@ -1208,14 +1207,13 @@ class HtmlRenderer(StringRenderer):
 
     def paths(self, listing) -> str:
         """``paths``: how many, the diagram with them in red, each listed path with its chain of partials."""
-        from ..verification.chains import path_chain
-        from .text import more_paths
+        from .text import more_paths, verified_chains
 
         net, printer = listing.network, printer_for(listing.network)
         noun = "path" if listing.count == 1 else "paths"
         rows: list[tuple] = []
-        for i, p in enumerate(listing.paths, start=1):
-            rows += path_rows(printer, p, path_chain(p), i)
+        for i, (p, c) in enumerate(zip(listing.paths, verified_chains(listing)), start=1):
+            rows += path_rows(printer, p, c, i)
         if len(listing.paths) < listing.count:
             rows.append(("text", [f"\u2026 {more_paths(listing.count - len(listing.paths))} not shown (raise --max-paths to see them)"]))
         name = math(printer, printer._print(listing.parameter))
@@ -1254,11 +1252,12 @@ class HtmlRenderer(StringRenderer):
         parts = [f"<h1>{html.escape(title)}</h1>", _network_line(net), block(printer, rows)]
         bp = f.instance
         if bp is not None:
-            from ..verification.derivation import delta_chain, entry_chain
+            from .text import verified_chains
 
-            instance = chain_rows(printer, entry_chain(net, bp))
-            for eq in bp.deltas:
-                instance += chain_rows(printer, delta_chain(net, eq))
+            entry, *deltas = verified_chains(f)
+            instance = chain_rows(printer, entry)
+            for c in deltas:
+                instance += chain_rows(printer, c)
             parts += [f"<h2>For {math(printer, printer._print(bp.parameter))}</h2>", block(printer, instance)]
         return self._page(title, parts)
 

@@ -135,14 +135,12 @@ class Printed:
             hit[1][level] = text
 
 
-def _delta(network, eq, verified: bool = False) -> dict:
-    """One delta equation; ``verified`` adds whether its printed chain was shown."""
-    from ..verification.derivation import conditional_deltas, delta_chain
-
+def _delta(eq, cond=None, chain=None) -> dict:
+    """One delta equation; ``cond``: its textbook form under a condition on the targets; ``chain``: its
+    printed chain, and whether it was shown."""
     out = {"delta": eq.delta.name, "rhs": expr(eq.rhs_form), "value": expr(eq.value), "rewrite": eq.rewrite}
-    if verified:
-        out["verified"] = delta_chain(network, eq).verified
-    cond = conditional_deltas(network).get(eq.delta)
+    if chain is not None:
+        out["verified"] = chain.verified
     if cond is not None:
         out["conditional"] = {"condition": cond.condition, "equation": f"{expr(cond.equation[0])} = {expr(cond.equation[1])}", "value": expr(cond.value),
                               "verified": cond.verdict.equal}
@@ -151,11 +149,9 @@ def _delta(network, eq, verified: bool = False) -> dict:
 
 def _chains(d, printed: Printed) -> list[dict]:
     """Every chain of the derivation; the network's own (its deltas', its loss's) printed once a table."""
-    from ..verification.derivation import loss_chains
-
     # Asked for last: built before the derivation's other forms, the delta chains left its entry chain
     # comparing equal but distinct deep copies (2 s a row on a 10-step RNN).
-    shared = {id(c) for c in (*d.delta_chains, *loss_chains(d.network))}
+    shared = {id(c) for c in (*d.delta_chains, *d.loss_chains)}
     return [printed.once("chain", c, lambda c=c: _chain(c)) if id(c) in shared else _chain(c) for c in d.chains()]
 
 
@@ -352,7 +348,7 @@ class JsonRenderer(Renderer):
             "paths_listed": len(d.paths),
             "backprop": sized("backprop", d.backprop.local),
             "backprop_substituted": sized("backprop_substituted", d.backprop.substituted, True, d.backprop.local),
-            "deltas": [printed.once("delta", eq, lambda eq=eq: _delta(network, eq)) for eq in d.backprop.deltas],
+            "deltas": [printed.once("delta", eq, lambda eq=eq: _delta(eq, d.conditional(eq.delta))) for eq in d.backprop.deltas],
             "paths": [_path(path, printer) for path in d.paths],
             "cases": [{"condition": c.condition, "value": expr(c.value)} for c in d.cases()],
             "equal": d.verdict.equal,
@@ -438,10 +434,13 @@ class JsonRenderer(Renderer):
         out = {"notation": f.notation, "general": f.text, "general_latex": f.latex}
         bp = f.instance
         if bp is not None:
+            from .text import verified_chains
+
+            _, *chains = verified_chains(f)
             out["weight"] = bp.parameter.name
             out["instance"] = {
                 "gradient": bp.gradient_text,
-                "deltas": [_delta(f.network, eq, verified=True) for eq in bp.deltas],
+                "deltas": [_delta(eq, f.conditionals.get(eq.delta), c) for eq, c in zip(bp.deltas, chains)],
                 "value": expr(bp.local),
             }
         return out

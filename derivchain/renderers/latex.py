@@ -14,7 +14,7 @@ from sympy.printing.latex import LatexPrinter
 from .. import memo
 from ..record import record
 from .base import StringRenderer
-from ..verification.chains import Chain, path_chain
+from ..verification.chains import Chain
 from ..engines.forms import Ordered, OrderedSum
 from .fitting import fits, too_large_note
 from ..symbolic.build import mul
@@ -23,7 +23,7 @@ from ..symbolic.rules import latex_call, rule_for
 from ..symbolic.walk import contains
 from .shown import notes as derivation_notes, shown as shown_of
 from .text import (DISAGREE, arithmetic, batch_words, learning_rate, negative, ordered_terms, remembered,
-                   sort_key, with_activation_first)
+                   sort_key, verified_chains, with_activation_first)
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
                  # In text mode with the default font encoding |, < and > print as other glyphs.
@@ -362,6 +362,18 @@ class DerivPrinter(LatexPrinter):
     def _print_Network(self, net) -> str:
         return self.aligned(network_lines, net)
 
+    def _print_Table(self, table) -> str:
+        return self.aligned(table_lines, table)
+
+    def _print_MatrixForm(self, m) -> str:
+        return self.aligned(matrix_lines, m)
+
+    def _print_BatchMatrixForm(self, b) -> str:
+        return self.aligned(batch_matrix_lines, b)
+
+    def _print_Descent(self, r) -> str:
+        return self.aligned(descent_lines, r)
+
     def _print_Factor(self, f) -> str:
         return self.partial(f.numerator, f.denominator)
 
@@ -599,7 +611,7 @@ def derivation_lines(d, printer) -> list[str]:
     lines += chain_lines(printer, d.sum_chain, lhs)
     lines.append(r"&\text{backprop:}")
     lines += chain_lines(printer, d.entry_chain, lhs)
-    lines += delta_lines(printer, d.network, d.delta_chains)
+    lines += delta_lines(printer, d.delta_chains, d.conditional)
     for case in d.cases():
         cond = r"%s %s 0" % (p(case.argument), ">" if case.sign > 0 else "<")
         lines.append(r"&\text{for } %s:" % cond)
@@ -619,16 +631,14 @@ def derivation_lines(d, printer) -> list[str]:
     return lines
 
 
-def delta_lines(printer, network, chains) -> list[str]:
+def delta_lines(printer, chains, conditional) -> list[str]:
     """Each delta's chain (delta = its recursion = its value), with its textbook form under a condition
-    on the targets where the loss has one."""
-    from ..verification.derivation import conditional_deltas
-
+    on the targets where the loss has one (``conditional(delta)``: that form, or None)."""
     p = printer._print
 
     def one(c) -> list[str]:
         lines = chain_lines(printer, c)
-        cond = conditional_deltas(network).get(c.lhs)
+        cond = conditional(c.lhs)
         if cond is not None:
             lines.append(r"&\text{where } %s = %s \text{ (%s):}" % (p(cond.equation[0]), p(cond.equation[1]), printer.text(cond.condition)))
             lines += expression_lines(printer, p(c.lhs), cond.value)
@@ -722,8 +732,8 @@ def batch_lines(b, printer) -> list[str]:
 def paths_lines(listing, printer) -> list[str]:
     """The paths and their chains as aligned lines."""
     lines = []
-    for i, p in enumerate(listing.paths, start=1):
-        lines += path_lines(printer, p, path_chain(p), i)
+    for i, (p, c) in enumerate(zip(listing.paths, verified_chains(listing)), start=1):
+        lines += path_lines(printer, p, c, i)
     if len(listing.paths) < listing.count:
         more = listing.count - len(listing.paths)
         lines.append(r"&\text{\dots\ %d more path%s}" % (more, "" if more == 1 else "s"))
@@ -742,12 +752,33 @@ def formula_lines(f, printer) -> list[str]:
     lines = [line.replace("=", "&=", 1) for line in f.latex]
     bp = f.instance
     if bp is not None:
-        from ..verification.derivation import delta_chain, entry_chain
-
+        entry, *deltas = verified_chains(f)
         lines.append(r"&\text{for } %s:" % printer._print(bp.parameter))
-        lines += chain_lines(printer, entry_chain(f.network, bp))
-        for eq in bp.deltas:
-            lines += chain_lines(printer, delta_chain(f.network, eq))
+        lines += chain_lines(printer, entry)
+        for c in deltas:
+            lines += chain_lines(printer, c)
+    return lines
+
+
+def table_lines(table, printer) -> list[str]:
+    """Every row of a table as aligned lines: dLoss/dW = its backprop form, then its path count and verdict."""
+    lines: list[str] = []
+    for d in table.rows:
+        noun = "path" if d.path_count == 1 else "paths"
+        lines += expression_lines(printer, printer._print(d.lhs), d.backprop.local)
+        lines.append(r"&\qquad \text{(%d %s; %s)}" % (d.path_count, noun, printer.text(f"{d.verdict.word}, {d.verdict.method}")))
+    return lines
+
+
+def descent_lines(r, printer) -> list[str]:
+    """Gradient descent as aligned lines: each parameter's old value, gradient and new value, then the losses."""
+    first, last = r.steps[0], r.steps[-1]
+    lines = [r"%s &: %s \;\to\; %s \qquad \text{(gradient %s)}" % (r.network.latex_name(name), _num(r.initial[name]),
+                                                                 _num(last.updated[name]), _num(first.gradients[name]))
+             for name in r.trained]
+    loss = printer._print(r.network.loss_symbol)
+    lines.append(r"%s_{\text{before}} &= %s" % (loss, _num(first.loss)))
+    lines.append(r"%s_{\text{after}} &= %s" % (loss, _num(last.loss_after)))
     return lines
 
 

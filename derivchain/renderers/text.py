@@ -16,7 +16,7 @@ from sympy.printing.str import StrPrinter
 
 from .. import memo
 from ..record import record
-from ..verification.chains import Chain, path_chain
+from ..verification.chains import Chain
 from ..engines.forms import Ordered, OrderedSum
 from .base import Renderer
 from .fitting import fits, too_large_note
@@ -301,6 +301,15 @@ def _reasons(c: Chain, indent: str) -> Iterator[Line]:
             yield Line(f"{indent}({reason})", "dim", prose=True)
 
 
+def verified_chains(result) -> tuple:
+    """The chains a path listing or a formula's instance prints, as the verifier made them (see
+    :mod:`derivchain.verification.listing` and :mod:`derivchain.verification.formula`)."""
+    if result.chains is None:
+        raise TypeError(f"this {type(result).__name__} was not verified: make it with derivchain.api "
+                        f"(dc.api.paths, dc.api.formula), which verifies every chain it prints")
+    return result.chains
+
+
 def more_paths(n: int) -> str:
     """``1 more path``, ``97 more paths``."""
     return f"{n} more path{'' if n == 1 else 's'}"
@@ -311,10 +320,9 @@ def partials(path) -> str:
     return " * ".join(str(f) for f in path.factors)
 
 
-def _path_lines(listed, count) -> Iterator[Line]:
-    for i, p in enumerate(listed, start=1):
+def _path_lines(listed, chains, count) -> Iterator[Line]:
+    for i, (p, c) in enumerate(zip(listed, chains), start=1):
         yield Line(f"  path {i}: {p.arrow()}", "green")
-        c = path_chain(p)
         yield Line("    " + chain_text(c, partials(p)))
     if len(listed) < count:
         yield Line(f"  ... {more_paths(count - len(listed))} not shown (raise --max-paths to see them)", "yellow")
@@ -458,7 +466,7 @@ class TextRenderer(Renderer):
         """``derivchain paths``: how many, then each listed path with its chain of partials."""
         noun = "path" if listing.count == 1 else "paths"
         yield _line(f"{listing.count} {noun} from {listing.parameter} to the loss", style="bold")
-        yield from _path_lines(listing.paths, listing.count)
+        yield from _path_lines(listing.paths, verified_chains(listing), listing.count)
 
     def derivation(self, d) -> Iterator[Line]:
         """Everything ``derivchain grad`` prints, in order."""
@@ -527,13 +535,10 @@ class TextRenderer(Renderer):
         bp = f.instance
         if bp is None:
             return
-        from ..verification.derivation import delta_chain, entry_chain
-
-        net = f.network
+        entry, *deltas = verified_chains(f)
         yield _line(f"For {bp.parameter}:", style="bold")
-        yield Line("  " + chain_text(entry_chain(net, bp)))
-        for eq in bp.deltas:
-            c = delta_chain(net, eq)
+        yield Line("  " + chain_text(entry))
+        for c in deltas:
             yield Line("  " + chain_text(c))
             yield from _reasons(c, "    ")
 

@@ -8,16 +8,17 @@ import mpmath
 import sympy as sp
 
 from ..record import record
+from ..result import Result
 from .derivation import Derivation
 from ..model.network import ExprNode
 from ..model.values import SHOWN, Number, environment, value_of
 
 
 @record(repr=False)
-class DerivationAtValues:
+class DerivationAtValues(Result):
     """The numbers beside a derivation's symbolic pieces."""
 
-    kind = "derivation_at_values"  # the renderers' method for it (see renderers.base.KINDS)
+    kind = "derivation_at_values"  # the renderers' method for it (see derivchain.result)
 
     derivation: Derivation
     neurons: tuple[tuple[str, Number | None, Number], ...]  # name, pre-activation z (None: an expression node), output
@@ -69,11 +70,11 @@ def at_values(d: Derivation, values: dict[sp.Symbol, Fraction]) -> DerivationAtV
 
 
 @record(repr=False)
-class BatchAtValues:
+class BatchAtValues(Result):
     """A derivation at a batch of samples: each sample's numbers (every form) and the batch's, the
     mean or sum over samples of each form. The batch gradient is the reduction of the one symbolic form."""
 
-    kind = "batch_at_values"  # the renderers' method for it (see renderers.base.KINDS)
+    kind = "batch_at_values"  # the renderers' method for it (see derivchain.result)
 
     derivation: Derivation
     samples: tuple[DerivationAtValues, ...]

@@ -8,6 +8,7 @@ import sympy as sp
 
 from .. import memo
 from ..record import record
+from ..result import Result
 from ..engines.backprop import Backprop, DeltaEquation, backprop, delta_equations, delta_symbol
 from .chains import Chain, chain, path_chain
 from ..engines.forms import Ordered, OrderedSum
@@ -33,10 +34,10 @@ class Case:
 
 
 @record(repr=False)
-class Derivation:
+class Derivation(Result):
     """dLoss/dparameter: the paths, their sum, the backprop form, the direct result and the verdict."""
 
-    kind = "derivation"  # the renderers' method for it (see renderers.base.KINDS)
+    kind = "derivation"  # the renderers' method for it (see derivchain.result)
 
     network: Network
     parameter: sp.Symbol
@@ -99,7 +100,12 @@ class Derivation:
 
     def chains(self) -> tuple[Chain, ...]:
         """Every chain of equalities the renderers print for this derivation."""
-        return (*self.path_chains, self.sum_chain, self.entry_chain, *self.delta_chains, *loss_chains(self.network))
+        return (*self.path_chains, self.sum_chain, self.entry_chain, *self.delta_chains, *self.loss_chains)
+
+    @property
+    def loss_chains(self) -> tuple[Chain, ...]:
+        """dLoss/dOut per output: SymPy's derivative of the loss = the textbook form the derivations use."""
+        return loss_chains(self.network)
 
     def conditional(self, delta: sp.Symbol) -> Conditional | None:
         """The textbook form of ``delta`` that holds under a condition on the targets, if the loss has one."""
@@ -205,10 +211,10 @@ def loss_chains(network: Network) -> tuple[Chain, ...]:
 
 
 @record(repr=False)
-class Table:
+class Table(Result):
     """Every parameter's derivation, derived one by one as ``rows`` is iterated (nothing kept)."""
 
-    kind = "table"  # the renderers' method for it (see renderers.base.KINDS)
+    kind = "table"  # the renderers' method for it (see derivchain.result)
 
     network: Network
     max_paths: int = 0

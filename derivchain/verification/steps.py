@@ -8,16 +8,17 @@ import sympy as sp
 
 from .. import memo
 from ..record import record
+from ..result import Result
 from ..engines.steps import Step, derivation_steps, realize
 from ..model.network import Network
 from .compare import verify
 
 
 @record(repr=False)
-class StepByStep:
+class StepByStep(Result):
     """The step-by-step derivation of dLoss/dparameter, each line checked equal to the next."""
 
-    kind = "steps"  # the renderers' method for it (see renderers.base.KINDS)
+    kind = "steps"  # the renderers' method for it (see derivchain.result)
 
     network: Network
     parameter: sp.Symbol

@@ -1,0 +1,53 @@
+"""What a document of notes shows, derived and verified: each parameter's derivation and step-by-step
+derivation, and the delta equations they use (``derivchain export``)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import sympy as sp
+
+from .. import memo
+from ..engines.backprop import delta_equations
+from ..engines.paths import DEFAULT_MAX_PATHS
+from ..model.network import Network
+from .chains import Chain
+from .derivation import Conditional, Derivation, conditional_deltas, delta_chain, derive
+from .steps import StepByStep, step_by_step
+
+
+class Notes:
+    """The notes on ``parameters`` of ``network``: worked out when first read (a writer checks its target files
+    before the slow derivations), each part once."""
+
+    def __init__(self, network: Network, parameters, max_paths: int = DEFAULT_MAX_PATHS):
+        self.network, self.max_paths = network, max_paths
+        self.parameters = tuple(network.parameter(p) if isinstance(p, str) else p for p in parameters)
+        self._steps: dict = {}
+
+    @cached_property
+    def derivations(self) -> tuple[Derivation, ...]:
+        """Each parameter's derivation, three ways and verified, in order."""
+        return tuple(derive(self.network, p, max_paths=self.max_paths) for p in self.parameters)
+
+    def steps(self, d: Derivation) -> StepByStep:
+        """The step-by-step derivation of ``d``'s parameter (each line checked equal to the next when shown)."""
+        hit = self._steps.get(d.parameter)
+        if hit is None:
+            with memo.working_for(self.network):
+                hit = self._steps[d.parameter] = step_by_step(self.network, d.parameter)
+        return hit
+
+    @cached_property
+    def delta_chains(self) -> tuple[Chain, ...]:
+        """The delta equations the derivations use, each once, from the outputs back, each chain verified."""
+        used = {eq.delta for d in self.derivations for eq in d.backprop.deltas}
+        with memo.working_for(self.network):
+            return tuple(delta_chain(self.network, eq) for eq in delta_equations(self.network).values() if eq.delta in used)
+
+    def conditional(self, delta: sp.Symbol) -> Conditional | None:
+        """The textbook form of ``delta`` that holds under a condition on the targets, if the loss has one."""
+        return conditional_deltas(self.network).get(delta)
+
+    def __repr__(self) -> str:
+        return f"Notes({len(self.parameters)} parameters of {self.network!r})"
