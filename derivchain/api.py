@@ -188,7 +188,8 @@ def step(net: Network, values: dict | None, lr: str | Fraction = "0.1", steps: i
     if not values:
         raise OptionsError("step needs numbers: --values FILE or --set NAME=NUMBER for every input, target, weight and bias")
     rate = lr if isinstance(lr, Fraction) else read_number(str(lr), "--lr")
-    return descend(net, values, rate, steps, tuple(freeze or ()), on_step=on_step, reduction=reduction, batch_size=batch_size,
+    freeze = (freeze,) if isinstance(freeze, str) else tuple(freeze or ())
+    return descend(net, values, rate, steps, freeze, on_step=on_step, reduction=reduction, batch_size=batch_size,
                    gradient=verified_gradient)
 
 

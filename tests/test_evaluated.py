@@ -12,7 +12,6 @@ from derivchain.verification.derivation import derive
 from derivchain.symbolic.build import add, mul
 from derivchain.model.network import dense
 from derivchain.engines.paths import _term, iter_paths
-from derivchain.renderers import latex as latex_module
 from derivchain.renderers.latex import _laid_out, _tokens, printer_for, visible_width, wider_than
 
 NETWORKS = [("2,3,2,1", "identity", "abs"), ("3,4,3,1", "sigmoid", "half-squared"), ("3,3,3,1", "tanh", "squared"),
