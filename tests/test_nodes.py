@@ -179,13 +179,18 @@ NETWORKS = [*sorted(EXAMPLES.glob("*.toml")), EXAMPLES / "classifier.json"]
 def test_network_data_reads_back(path):
     net = load_network(path)
     again = build_network(json.loads(json.dumps(network_data(net))), path.name)
-    assert [(n.name, str(n.equation), n.is_output, n.noun) for n in again.neurons] == \
-           [(n.name, str(n.equation), n.is_output, n.noun) for n in net.neurons]
-    assert (again.parameters, again.inputs, again.targets, again.loss_local) == (net.parameters, net.inputs, net.targets, net.loss_local)
+    def described(n: Network):
+        nodes = [(x.name, str(x.equation), x.is_output, x.noun) for x in n.neurons]
+        return nodes, n.parameters, n.inputs, n.targets, n.loss_local
+
+    assert described(again) == described(net)
 
 
-@pytest.mark.parametrize("kwargs", [dict(layers="2,2,2", activation="leaky_relu:0.2", loss="softmax", bias=True, notation="layered"),
-                                    dict(layers="2,2,1", activation="x/(1+abs(x))", loss="(Out-Y)**4/4"), dict()])
+@pytest.mark.parametrize("kwargs", [
+    dict(layers="2,2,2", activation="leaky_relu:0.2", loss="softmax", bias=True, notation="layered"),
+    dict(layers="2,2,1", activation="x/(1+abs(x))", loss="(Out-Y)**4/4"),
+    dict(),
+])
 def test_network_data_of_dense_networks_reads_back(kwargs):
     net = dense(**kwargs)
     again = build_network(network_data(net))
@@ -204,7 +209,8 @@ KINDS = {"Neuron", "ExprNode"}
 
 
 def _names(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+    inside = list(ast.walk(node))
+    return {n.id for n in inside if isinstance(n, ast.Name)} | {n.attr for n in inside if isinstance(n, ast.Attribute)}
 
 
 def _is_type_of(node: ast.AST) -> bool:

@@ -217,8 +217,8 @@ def _term(network: Network, path: Path, leaf: sp.Symbol) -> sp.Expr:
     rest = cache.get(key)
     if rest is None:
         rest = cache[key] = sorted_product(use.derivative(), *(f.value for f in tail)) or False
-    # The entry factor is derivative() * source (Node.partial: f'(z) * source for a neuron); with every factor plain and no base twice,
-    # both products are the one sorted list of all the factors, so equal to path.term.
+    # The entry factor is derivative() * source (Node.partial; f'(z) * source for a neuron); with every
+    # factor plain and no base twice, both products are the one sorted list of all the factors, so equal to path.term.
     term = sorted_product(rest, source) if rest is not False else None
     return path.term if term is None else term
 

@@ -17,7 +17,7 @@ class DerivationAtValues:
     """The numbers beside a derivation's symbolic pieces."""
 
     derivation: Derivation
-    neurons: tuple[tuple[str, Number | None, Number], ...]  # name, pre-activation z (None where there is none: an expression node), output
+    neurons: tuple[tuple[str, Number | None, Number], ...]  # name, pre-activation z (None: it has none, an expression node), output
     loss: Number
     paths: tuple[tuple[tuple[Number, ...], Number], ...]  # factor values, term, per listed path
     path_sum: Number
