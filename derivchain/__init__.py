@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 # Public names -> defining module. Loaded on first use so `derivchain --help` does not import SymPy.
 _EXPORTS = {
     "Network": "model.network",
-    "Neuron": "model.network",
+    "Neuron": "model.nodes",
     "dense": "model.network",
     "default_network": "model.network",
     "parse_layers": "model.network",
