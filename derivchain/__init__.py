@@ -72,7 +72,7 @@ _DEPRECATED = {
     "latex": ("renderers.latex", "dc.render(result, 'latex')"),
     "text": ("renderers.text", "dc.render(result, 'text')"),
     "Format": ("renderers.formats", "the format's name: dc.render(result, 'html')"),
-    "Neuron": ("model.network", "net.neurons"),
+    "Neuron": ("model.nodes", "net.neurons"),
     "Notation": ("model.notation", "dc.dense(..., notation='layered')"),
     "NOTATIONS": ("model.notation", "dc.dense(..., notation='layered')"),
     "ACTIVATIONS": ("model.activations", "dc.dense(..., activation='NAME') (the names are in docs/networks.md)"),

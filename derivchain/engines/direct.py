@@ -9,7 +9,7 @@ import sympy as sp
 from .. import memo
 from ..symbolic.walk import dependency_masks, differentiate, product, sum_of
 from .forms import Form
-from ..model.network import Network, Neuron
+from ..model.network import Network
 
 
 #: A neuron's dLoss/dz is shared by its weights only when the nodes above z have more arguments
@@ -105,7 +105,7 @@ def _dependencies(network: Network) -> tuple[dict, dict]:
     loss, leaves = network.loss_full, network.leaves
     found = {}
     for n in network.neurons:
-        if isinstance(n, Neuron):
+        if n.preactivation is not None:  # a node whose delta is taken of z (a neuron)
             found[n.symbol] = network.substitute(n.preactivation)  # interned: the very node inside the loss
     zs = list(dict.fromkeys(z for z in found.values() if not z.is_Symbol))
     masks = dependency_masks(loss, leaves + tuple(zs))
@@ -119,7 +119,7 @@ def _inner_node(network: Network, parameter: sp.Symbol, nodes: dict) -> tuple[sp
     expression node's, the loss's own, an input or a target, or a neuron whose activation reads its
     parameters outside z as well: swish(z) = z*sigmoid(z) is flattened into W1*X2*sigmoid(W1*X2))."""
     edge = network.edges.get(parameter)
-    if edge is None or not isinstance(edge[1], Neuron) or edge[1].symbol not in nodes:
+    if edge is None or edge[1].symbol not in nodes:  # nodes: those with a pre-activation z
         return None
     checked = network.memos[memo.DIRECT_THROUGH]
     neuron = edge[1].symbol

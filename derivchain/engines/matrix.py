@@ -28,7 +28,7 @@ from ..result import Result
 from .backprop import delta_equations, delta_symbol
 from .forms import Ordered, OrderedSum
 from ..errors import DerivchainError
-from ..model.network import ExprNode, Network
+from ..model.network import Network
 from ..symbolic.rules import rule_for
 from ..model.values import (DIGITS, SAMPLES, SHOWN, Number, as_mpf, check_batch, check_reduction, check_values, environment, evaluate_at,
                      reduce_numbers, value_of)
@@ -166,8 +166,9 @@ def dense_layers(net: Network) -> list[list]:
                             f"through its own weight); {net.origin or 'this network'}: {why}; use grad, table or export for "
                             "this network (the matrix form needs layers of neurons without shared weights or skip connections)")
 
-    if any(isinstance(n, ExprNode) for n in net.neurons):
-        refuse("it has expression nodes")
+    without_z = next((n for n in net.neurons if n.preactivation is None), None)  # no W a + b: an expression node
+    if without_z is not None:
+        refuse(f"it has {without_z.noun}s")
     if net.shared:
         refuse(f"{net.shared[0].name} is shared")
     layers: list[list] = []

@@ -17,7 +17,8 @@ from ..record import record
 from ..result import Result
 from ..symbolic.build import add, mul, sorted_product
 from .forms import Form
-from ..model.network import Network, Neuron
+from ..model.network import Network
+from ..model.nodes import Node
 
 #: Paths listed (for display) by default. Listing only: it never changes how the sum is taken.
 DEFAULT_MAX_PATHS = 1000
@@ -117,14 +118,14 @@ def count_paths(network: Network, parameter: str | sp.Symbol) -> int:
     return sum(1 if use is None else counts[use.symbol] for use in network.uses.get(_leaf(network, parameter), ()))
 
 
-def _entry_factor(network: Network, leaf: sp.Symbol, use: Neuron | None) -> Factor:
-    # d(use)/d(leaf): f'(z) * the weight's source for a neuron; the loss's own partial for the loss.
+def _entry_factor(network: Network, leaf: sp.Symbol, use: Node | None) -> Factor:
+    # d(use)/d(leaf): the node's local partial (f'(z) * the weight's source for a neuron); the loss's own for the loss.
     if use is None:
         return Factor(network.loss_symbol, leaf, network.loss_partial(leaf))
     return Factor(use.symbol, leaf, use.partial(leaf))
 
 
-def _edge_factor(network: Network, to: Neuron, coefficient: sp.Expr, frm: sp.Symbol) -> Factor:
+def _edge_factor(network: Network, to: Node, coefficient: sp.Expr, frm: sp.Symbol) -> Factor:
     # Edges are shared by many paths and many parameters: each Factor is built once per network.
     cache = network.memos[memo.EDGE_FACTORS]
     key = (to.symbol, frm)
@@ -141,7 +142,7 @@ def iter_paths(network: Network, parameter: str | sp.Symbol) -> Iterator[Path]:
     uses = network.uses.get(leaf, ())
     shared = len(uses) > 1
 
-    def walk(neuron: Neuron, nodes: tuple[sp.Symbol, ...], factors: tuple[Factor, ...]) -> Iterator[Path]:
+    def walk(neuron: Node, nodes: tuple[sp.Symbol, ...], factors: tuple[Factor, ...]) -> Iterator[Path]:
         # ``factors`` grow from the leaf outwards; a Path stores them from the loss back.
         if neuron.is_output:
             last = Factor(network.loss_symbol, neuron.symbol, network.loss_derivative(neuron))
@@ -213,7 +214,7 @@ def _term(network: Network, path: Path, leaf: sp.Symbol) -> sp.Expr:
     comparisons, where multiplying the path's factors afresh sorts them all again for every weight)."""
     *tail, entry = path.factors
     use = network.neuron_by_symbol.get(entry.numerator)
-    if not isinstance(use, Neuron):
+    if use is None:  # the loss reads the leaf itself
         return path.term
     source = use.inner_partial(leaf)
     if type(source) is not sp.Symbol:  # a bias, a weight shared within the neuron: as it stands
@@ -223,8 +224,8 @@ def _term(network: Network, path: Path, leaf: sp.Symbol) -> sp.Expr:
     rest = cache.get(key)
     if rest is None:
         rest = cache[key] = sorted_product(use.derivative(), *(f.value for f in tail)) or False
-    # The entry factor is f'(z) * source (Neuron.partial); with every factor plain and no base twice,
-    # both products are the one sorted list of all the factors, so equal to path.term.
+    # The entry factor is derivative() * source (Node.partial; f'(z) * source for a neuron); with every
+    # factor plain and no base twice, both products are the one sorted list of all the factors, so equal to path.term.
     term = sorted_product(rest, source) if rest is not False else None
     return path.term if term is None else term
 

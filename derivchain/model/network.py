@@ -1,4 +1,4 @@
-"""The network model: symbols, neurons with their equations, the loss, and the graph between them.
+"""The network model: symbols, the nodes (:mod:`.nodes`) in order, the loss, the graph between them; dense builders.
 
 Two notations for dense networks, every symbol ``real=True``:
 
@@ -23,12 +23,12 @@ import sympy as sp
 from ..record import record
 from ..result import Result
 from .. import limits, memo
-from .activations import Activation, activation_of, get_activation
+from .activations import get_activation
 from ..symbolic.walk import differentiate, intern, replace_shared
-from ..symbolic.build import mul
 from ..symbolic.sizes import exact_sizes, expand_within
 from ..errors import LayersError, LayersLimitError, UnknownLossError, UnknownParameterError
 from .losses import Loss, get_loss
+from .nodes import Node, Neuron, reading_order
 from .notation import FLAT, Name, Notation, get_notation
 
 #: The worked example's network: 2 inputs, hidden layers of 3 and 2, one output.
@@ -41,162 +41,6 @@ def real(name: str) -> sp.Symbol:
 
 
 @record(repr=False)
-class Neuron:
-    """One neuron: its output symbol, incoming (source, weight) edges, bias and activation."""
-
-    symbol: sp.Symbol
-    layer: int
-    sources: tuple[tuple[sp.Symbol, sp.Symbol], ...]
-    bias: sp.Symbol | None
-    activation: Activation
-    is_output: bool
-
-    @property
-    def name(self) -> str:
-        """The neuron's name, e.g. ``H4`` or ``Out``."""
-        return self.symbol.name
-
-    def __repr__(self) -> str:
-        return f"Neuron({self.name} = {self.equation})"
-
-    @cached_property
-    def preactivation(self) -> sp.Expr:
-        """z = sum of source * weight (+ bias), in neighbour symbols."""
-        terms = [mul(src, w) for src, w in self.sources]
-        if self.bias is not None:
-            terms.append(self.bias)
-        return sp.Add(*terms)
-
-    @cached_property
-    def equation(self) -> sp.Expr:
-        """The neuron's output f(z) in neighbour symbols: ``H4 = H1*W7 + H2*W8 + H3*W9``."""
-        return self.activation.function(self.preactivation)
-
-    def derivative(self) -> sp.Expr:
-        """f'(z) the textbook way, in this neuron's own symbol where the rule allows (o*(1 - o))."""
-        return self._derivative
-
-    @cached_property
-    def _derivative(self) -> sp.Expr:
-        return self.activation.derivative(self.preactivation, self.symbol)
-
-    @property
-    def inner(self) -> sp.Expr:
-        """What the node's delta is taken of: the pre-activation z (delta = dLoss/dz)."""
-        return self.preactivation
-
-    @cached_property
-    def reads(self) -> tuple[sp.Symbol, ...]:
-        """Every symbol the equation reads, in edge order (source, weight, ..., bias), each once."""
-        read = [x for edge in self.sources for x in edge] + ([self.bias] if self.bias is not None else [])
-        return tuple(dict.fromkeys(read))
-
-    def inner_partial(self, x: sp.Symbol) -> sp.Expr:
-        """dz/dx in neighbour symbols: a weight's source, a source's weight, 1 for the bias (summed
-        over the edges that carry x, a weight shared within the neuron included)."""
-        by_weight, by_source = self._edges_by
-        terms = by_weight.get(x, []) + by_source.get(x, [])
-        if self.bias == x:
-            terms.append(sp.S.One)
-        return sp.Add(*terms)
-
-    @cached_property
-    def _edges_by(self) -> tuple[dict, dict]:
-        # weight -> its sources and source -> its weights, in edge order: a wide neuron's partials
-        # are asked for every weight, and scanning the edges each time was quadratic in the fan-in.
-        by_weight: dict = {}
-        by_source: dict = {}
-        for src, w in self.sources:
-            by_weight.setdefault(w, []).append(src)
-            by_source.setdefault(src, []).append(w)
-        return by_weight, by_source
-
-    def partial(self, x: sp.Symbol) -> sp.Expr:
-        """The local partial d(node)/dx = f'(z) * dz/dx, f' the textbook way."""
-        inner = self.inner_partial(x)
-        return self.derivative() if inner == 1 else mul(self.derivative(), inner)
-
-
-#: The activation an expression node reports: its expression is its own equation.
-_NO_ACTIVATION = Activation("expression", lambda z: z, lambda z, o: sp.Integer(1), r"f(z) = z")
-
-
-@record(repr=False)
-class ExprNode:
-    """A node given by an expression in inputs, parameters and other nodes: ``c = a + b``.
-
-    Its delta is dLoss/d(node) itself (there is no pre-activation), and its local partials are the
-    expression's derivatives, written with the node's own symbol where its expression reappears.
-    """
-
-    symbol: sp.Symbol
-    layer: int
-    expr: sp.Expr
-    is_output: bool
-    sources: tuple = ()  # no weighted edges: every neighbour is read through the expression
-    bias: None = None
-    activation: Activation = _NO_ACTIVATION
-
-    @property
-    def name(self) -> str:
-        """The node's name."""
-        return self.symbol.name
-
-    def __repr__(self) -> str:
-        return f"ExprNode({self.name} = {self.expr})"
-
-    @property
-    def equation(self) -> sp.Expr:
-        """The node's value in neighbour symbols: its expression."""
-        return self.expr
-
-    inner = equation
-
-    @property
-    def preactivation(self) -> sp.Expr:
-        """The expression (an expression node has no separate pre-activation)."""
-        return self.expr
-
-    def derivative(self) -> sp.Expr:
-        """1: the node's delta is dLoss/d(node), so no activation factor stands between them."""
-        return sp.S.One
-
-    @cached_property
-    def reads(self) -> tuple[sp.Symbol, ...]:
-        """Every symbol the expression reads, in order of first appearance (as printed)."""
-        return _reading_order(self.expr)
-
-    def inner_partial(self, x: sp.Symbol) -> sp.Expr:
-        """d(expr)/dx in neighbour symbols, by the rule table, the node's own expression written as its symbol."""
-        cache = memo.of(self)[memo.PARTIALS]
-        hit = cache.get(x)
-        if hit is None:
-            act = activation_of(self.expr)
-            if act is not None and self.expr == act.function(self.expr.args[0]):
-                # f(u): f' the textbook way in the node's own symbol (sigmoid: s*(1 - s)) times du/dx
-                inner = differentiate(self.expr.args[0], x)
-                value = act.derivative(self.expr.args[0], self.symbol) * inner
-            else:
-                value = differentiate(self.expr, x)
-            if not self.expr.is_Symbol:  # sigmoid(z)*(1 - sigmoid(z)) -> s*(1 - s)
-                value = value.xreplace({self.expr: self.symbol})
-            hit = cache[x] = value
-        return hit
-
-    partial = inner_partial
-
-
-def _reading_order(expr: sp.Expr) -> tuple[sp.Symbol, ...]:
-    """The free symbols of ``expr`` in the order its printed form shows them (deterministic)."""
-    from sympy.printing.str import StrPrinter
-
-    text = StrPrinter({"order": "none"}).doprint(expr)
-    names = {s.name: s for s in expr.free_symbols}
-    found = [m.group(0) for m in re.finditer(r"[A-Za-z][A-Za-z0-9_]*", text) if m.group(0) in names]
-    return tuple(names[n] for n in dict.fromkeys(found))
-
-
-@record(repr=False)
 class Network(Result):
     """A feed-forward network with named symbols, its equations and its loss."""
 
@@ -204,7 +48,7 @@ class Network(Result):
 
     layers: tuple[int, ...]
     inputs: tuple[sp.Symbol, ...]
-    neurons: tuple[Neuron, ...]
+    neurons: tuple[Node, ...]
     targets: tuple[sp.Symbol, ...]
     loss: Loss
     notation: Notation = FLAT
@@ -225,12 +69,12 @@ class Network(Result):
 
     # --- names -------------------------------------------------------------------------------
     @cached_property
-    def outputs(self) -> tuple[Neuron, ...]:
+    def outputs(self) -> tuple[Node, ...]:
         """The output neurons, in order."""
         return tuple(n for n in self.neurons if n.is_output)
 
     @cached_property
-    def hidden(self) -> tuple[Neuron, ...]:
+    def hidden(self) -> tuple[Node, ...]:
         """The hidden neurons, in order."""
         return tuple(n for n in self.neurons if not n.is_output)
 
@@ -249,7 +93,7 @@ class Network(Result):
         """Every other parameter in order of first appearance: the weights on edges, the parameters of
         expression nodes and of the loss (a weight shared by several edges once)."""
         data = set(self.inputs) | set(self.targets) | self.node_symbols | set(self.biases)
-        read = [x for n in self.neurons for x in n.reads] + list(_reading_order(self.loss_local))
+        read = [x for n in self.neurons for x in n.reads] + list(reading_order(self.loss_local))
         found = [x for x in dict.fromkeys(read) if x not in data]
         if self.order:  # a file's order of first appearance (an expression's own order is SymPy's)
             rank = {name: i for i, name in enumerate(self.order)}
@@ -272,7 +116,7 @@ class Network(Result):
         return {p: i for i, p in enumerate(self.leaves)}
 
     @cached_property
-    def neuron_by_symbol(self) -> dict[sp.Symbol, Neuron]:
+    def neuron_by_symbol(self) -> dict[sp.Symbol, Node]:
         """Node lookup by its output symbol."""
         return {n.symbol: n for n in self.neurons}
 
@@ -284,7 +128,7 @@ class Network(Result):
         for n in self.neurons:
             for x in n.reads:
                 table.setdefault(x, []).append(n)
-        for x in _reading_order(self.loss_local):
+        for x in reading_order(self.loss_local):
             if x not in self.node_symbols or self.neuron_by_symbol[x].is_output:
                 table.setdefault(x, []).append(None)
         return {k: tuple(v) for k, v in table.items()}
@@ -292,13 +136,13 @@ class Network(Result):
     @cached_property
     def uses_of_loss(self) -> tuple[sp.Symbol, ...]:
         """What the loss reads (outputs, targets, any leaf), in order of first appearance."""
-        return _reading_order(self.loss_local)
+        return reading_order(self.loss_local)
 
     @cached_property
-    def edges(self) -> dict[sp.Symbol, tuple[sp.Symbol | None, Neuron]]:
+    def edges(self) -> dict[sp.Symbol, tuple[sp.Symbol | None, Node]]:
         """Each parameter used on exactly one neuron edge (or as one neuron's bias) -> (source, neuron);
         shared parameters and those of expression nodes have their ``uses`` instead."""
-        table: dict[sp.Symbol, tuple[sp.Symbol | None, Neuron]] = {}
+        table: dict[sp.Symbol, tuple[sp.Symbol | None, Node]] = {}
         for n in self.neurons:
             for src, w in n.sources:
                 table[w] = (src, n)
@@ -307,7 +151,7 @@ class Network(Result):
         return {p: e for p, e in table.items() if len(self.uses.get(p, ())) == 1}
 
     @cached_property
-    def successors(self) -> dict[sp.Symbol, tuple[tuple[Neuron, sp.Expr], ...]]:
+    def successors(self) -> dict[sp.Symbol, tuple[tuple[Node, sp.Expr], ...]]:
         """Each node symbol -> (node, dz/d(symbol)) for the nodes it feeds, in node order: the
         coefficient is the weight on a neuron's edge, the expression's partial for an expression node."""
         out: dict[sp.Symbol, list] = {}
@@ -320,12 +164,7 @@ class Network(Result):
     def drawn_edges(self) -> tuple[tuple[sp.Symbol, sp.Symbol, sp.Symbol | None], ...]:
         """Every edge a picture draws: (source, target, the weight it carries or None), the loss's included."""
         drawn = self.node_symbols | set(self.inputs)
-        edges = []
-        for n in self.neurons:
-            if n.sources:
-                edges += [(src, n.symbol, w) for src, w in n.sources]
-            else:  # an expression node: an edge from each node or input it reads
-                edges += [(r, n.symbol, None) for r in n.reads if r in drawn]
+        edges = [e for n in self.neurons for e in n.drawn_edges(drawn)]
         edges += [(x, self.loss_symbol, None) for x in self.uses_of_loss if x in drawn]
         return tuple(edges)
 
@@ -343,7 +182,7 @@ class Network(Result):
                 edges.add((src, dst))
         return edges
 
-    def descendants(self, start: Neuron) -> set[sp.Symbol]:
+    def descendants(self, start: Node) -> set[sp.Symbol]:
         """``start`` and every node it feeds, directly or through others."""
         seen = {start.symbol}
         for n in self.neurons:  # topological order: one pass suffices
@@ -389,7 +228,7 @@ class Network(Result):
             full[n.symbol] = replace_shared(n.equation, full, evaluate=False)
         return full
 
-    def expanded_output(self, output: Neuron, max_terms: int = 2000) -> sp.Expr | None:
+    def expanded_output(self, output: Node, max_terms: int = 2000) -> sp.Expr | None:
         """An output fully expanded, or None when that would exceed ``max_terms`` terms."""
         return expand_within(self.substitution[output.symbol], max_terms)
 
@@ -459,7 +298,7 @@ class Network(Result):
         half = sp.Rational(self.l2.numerator, 2 * self.l2.denominator)
         return _keep_coeff(half, sp.Add(*(w**2 for w in self.weights))) if self.weights else sp.Integer(0)
 
-    def loss_derivative(self, output: Neuron) -> sp.Expr:
+    def loss_derivative(self, output: Node) -> sp.Expr:
         """dLoss/dOut for one output, in output and target symbols."""
         return self._loss_derivatives[output.symbol]
 
@@ -484,8 +323,9 @@ class Network(Result):
 
     @cached_property
     def is_graph(self) -> bool:
-        """True when the network has expression nodes or a parameter with several uses (shared)."""
-        return any(isinstance(n, ExprNode) for n in self.neurons) or bool(self.shared)
+        """True when a node has no pre-activation z (an expression node: the dense equations do not describe
+        it) or a parameter has several uses (shared)."""
+        return any(n.preactivation is None for n in self.neurons) or bool(self.shared)
 
     @cached_property
     def shared(self) -> tuple[sp.Symbol, ...]:
@@ -504,12 +344,12 @@ class Network(Result):
         """The network in one line (``formula``: with the loss's formula after its name)."""
         bias = "with biases" if self.biases else "no biases"
         if self.is_graph:
-            nodes = [n for n in self.neurons if isinstance(n, ExprNode)]
+            kinds: dict[str, int] = {}
+            for n in self.neurons:
+                kinds[n.noun] = kinds.get(n.noun, 0) + 1
             parts = [count(len(self.inputs), "input")]
-            if len(nodes) < len(self.neurons):
-                parts.append(count(len(self.neurons) - len(nodes), "neuron"))
-            if nodes:
-                parts.append(count(len(nodes), "expression node"))
+            # neurons first, then each other kind (expression nodes, ...) in order of first appearance
+            parts += [count(kinds[noun], noun) for noun in sorted(kinds, key=lambda noun: noun != Neuron.noun)]
             parts.append(count(len(self.parameters), "parameter"))
             shared = f"; shared: {', '.join(self._uses_text(p) for p in self.shared[:6])}" if self.shared else ""
             if len(self.shared) > 6:
@@ -576,7 +416,7 @@ def parse_layers(text: str) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-def check_loss(loss: Loss, outputs: list[Neuron]) -> None:
+def check_loss(loss: Loss, outputs: list[Node]) -> None:
     """Refuse a loss whose requirements (output activation, number of outputs) the network breaks."""
     if len(outputs) < loss.min_outputs:
         raise UnknownLossError(f"loss {loss.name!r} needs at least {loss.min_outputs} outputs; this network has {len(outputs)}")

@@ -50,7 +50,8 @@ from .. import limits
 from ..errors import DerivchainError, NetworkFileError
 from ..user_text import clean, read_limited
 from .losses import LOSSES, Loss, get_loss
-from .network import ExprNode, Network, Neuron, check_loss, real
+from .network import Network, check_loss, real
+from .nodes import ExprNode, Neuron
 from ..symbolic.parse import FUNCTIONS as PARSER_NAMES, expression_names, parse_expression
 from .notation import FLAT
 
@@ -87,6 +88,20 @@ def load_network(path: str | Path) -> Network:
 def build_network(data: object, label: str = "network") -> Network:
     """Validate a parsed network description (a dict) and build the network."""
     return _Builder(data, label).build()
+
+
+def network_data(network: Network) -> dict:
+    """The description a network file holds for ``network`` (what :func:`build_network` reads back), each
+    node written by its kind (``Node.file_entry``): neurons in ``neurons``, expressions in ``nodes``."""
+    if network.l2 is not None:
+        raise NetworkFileError(f"{network.origin or 'this network'}: an L2 term is an option (--l2), not part of a network file")
+    data: dict = {"name": network.origin} if network.origin else {}
+    data |= {"inputs": [x.name for x in network.inputs], "targets": [t.name for t in network.targets],
+             "loss": network.loss.name}
+    for n in network.neurons:
+        section, entry = n.file_entry()
+        data.setdefault(section, []).append(entry)
+    return data
 
 
 class _Builder:

@@ -155,15 +155,13 @@ def graph_of(network) -> Graph:
 
 def _node_text(n) -> str:
     """A neuron's name; an expression node's ``name = expression`` while short enough to fit its circle."""
-    if n.sources or n.bias is not None or type(n).__name__ != "ExprNode":
-        return n.name
-    text = f"{n.name} = {n.expr}"
-    return text if len(text) <= 11 else n.name
+    text = n.definition  # None for a neuron
+    return text if text is not None and len(text) <= 11 else n.name
 
 
 def _expressions(network) -> tuple[str, ...]:
     """Each expression node's equation, for the caption (its circle may show only the name)."""
-    return tuple(f"{n.name} = {n.expr}" for n in network.neurons if type(n).__name__ == "ExprNode")
+    return tuple(n.definition for n in network.neurons if n.definition is not None)
 
 
 def path_edges(network, parameter) -> set:

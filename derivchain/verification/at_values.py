@@ -10,7 +10,6 @@ import sympy as sp
 from ..record import record
 from ..result import Result
 from .derivation import Derivation
-from ..model.network import ExprNode
 from ..model.values import SHOWN, Number, environment, value_of
 
 
@@ -21,7 +20,7 @@ class DerivationAtValues(Result):
     kind = "derivation_at_values"  # the renderers' method for it (see derivchain.result)
 
     derivation: Derivation
-    neurons: tuple[tuple[str, Number | None, Number], ...]  # name, pre-activation z (None: an expression node), output
+    neurons: tuple[tuple[str, Number | None, Number], ...]  # name, pre-activation z (None: it has none, an expression node), output
     loss: Number
     paths: tuple[tuple[tuple[Number, ...], Number], ...]  # factor values, term, per listed path
     path_sum: Number
@@ -51,7 +50,7 @@ def at_values(d: Derivation, values: dict[sp.Symbol, Fraction]) -> DerivationAtV
     net = d.network
     env, exact = environment(net, values)
     neurons = tuple(
-        (n.name, None if isinstance(n, ExprNode) else value_of(n.preactivation, env, exact), value_of(n.symbol, env, exact))
+        (n.name, None if n.preactivation is None else value_of(n.preactivation, env, exact), value_of(n.symbol, env, exact))
         for n in net.neurons
     )
     paths = tuple(
