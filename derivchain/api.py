@@ -22,6 +22,8 @@ TASKS = ("show", "grad", "paths", "table", "formula", "steps", "step", "matrix",
 #: What the CLI may call besides one task: reading its options into arguments, and reading a result's verdict.
 HELPERS = ("network", "given_values", "verified")
 
+__all__ = [*TASKS, *HELPERS, "verified_gradient", "check_max_paths", "OptionsError", "MAX_LISTED"]
+
 
 class OptionsError(DerivchainError):
     """Options that contradict each other or are out of range."""

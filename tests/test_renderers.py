@@ -6,6 +6,7 @@ command that has ``--format``: one self-contained page (no script, nothing loade
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -90,7 +91,7 @@ class Shout(Renderer):
         for d in table.rows:
             yield self.derivation(d) + "\n", d
 
-    derivation_at_values = batch_at_values = paths = network = formula = steps = descent = matrix = batch_matrix = \
+    derivation_at_values = batch_at_values = paths = network = formula = steps = descent = matrix = batch_matrix = verdict = chain = \
         lambda self, result: type(result).__name__
 
 
@@ -151,10 +152,12 @@ def test_each_result_class_names_its_kind_and_nothing_else_renders():
     from derivchain.model.network import Network
     from derivchain.verification.at_values import BatchAtValues, DerivationAtValues
     from derivchain.verification.derivation import Derivation, Table
+    from derivchain.verification.chains import Chain
     from derivchain.verification.steps import StepByStep
+    from derivchain.verification.verdict import Verdict
 
     classes = [Derivation, DerivationAtValues, BatchAtValues, PathListing, Network, GeneralFormula, StepByStep, Descent, Table,
-               MatrixForm, BatchMatrixForm]
+               MatrixForm, BatchMatrixForm, Verdict, Chain]
     assert sorted(c.kind for c in classes) == sorted(KINDS)
     assert all("kind" not in {f.name for f in __import__("dataclasses").fields(c)} for c in classes)  # not a field
     import sympy as sp
@@ -267,7 +270,7 @@ def test_the_html_page_is_the_python_apis_and_holds_what_the_text_holds():
     results = [api.grad(net, "W5", 1000, None, "mean"), api.grad(net, "W5", 1000, values, "mean"), api.paths(net, "W5", 10),
                api.show(net), api.formula(net, "W5"), api.steps(net, "W5"), api.step(net, values, "0.5", 1, (), None, "mean", None),
                api.table(net, 0), api.matrix(net, None, "mean"), api.matrix(net, values, "mean")]
-    assert {kind(r) for r in results} == set(KINDS) - {"batch_at_values", "batch_matrix"}
+    assert {kind(r) for r in results} == set(KINDS) - {"batch_at_values", "batch_matrix", "verdict", "chain"}  # a command's results
     for result in results:
         page = dc.render(result, "html")
         check_page(page)
@@ -351,3 +354,23 @@ def test_chromium_renders_the_page_without_a_console_message(name, tmp_path):
     # The MathML survived the HTML parser: the same MathML elements, in the same order, in the live DOM.
     tags = lambda text: [t for t, _ in Parsed(text).tags if t in MATHML_TAGS]  # noqa: E731
     assert tags(dom.stdout) == tags(page.read_text(encoding="utf-8")) and dom.stdout.count("<svg") == page.read_text().count("<svg")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "latex", "html"])
+def test_a_verdict_and_a_chain_render_alone_in_every_format(fmt, net):
+    # dc.verify's result and one verified equality are results too: every format prints them.
+    import sympy as sp
+
+    d = dc.derive(net, "W1")
+    x = sp.Symbol("x", real=True)
+    wrong = dc.verify({"a": sp.tanh(x) + x, "b": sp.tanh(x)})
+    shown = render(wrong, fmt)
+    assert "NOT equal" in shown or "not equal" in shown.lower() or '"equal": false' in shown
+    chain = render(d.entry_chain, fmt)
+    assert ("delta_H1" in chain or r"\delta_{H_{1}}" in chain or "<mi>&#948;</mi>" in chain or "&#948;" in chain), chain[:300]
+    if fmt == "json":
+        data = json.loads(shown)
+        assert data["equal"] is False and data["counterexample"]["values"][0] != data["counterexample"]["values"][1]
+        assert json.loads(chain)["verified"] is True
+    for result in (wrong, d.entry_chain):
+        assert result._repr_latex_().startswith("$$") and "<script" not in result._repr_html_()

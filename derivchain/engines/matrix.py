@@ -145,7 +145,7 @@ class MatrixForm(_OfNetwork, Result):
     def __repr__(self) -> str:
         kind = "at values" if self.at_values else "symbolic"
         checked = "not checked" if self.check is None else f"{self.check.verified}/{self.check.total} entries verified"
-        return f"MatrixForm({len(self.layers)} layers, {kind}, {checked})"
+        return f"MatrixForm({len(self.layers)} layer{'' if len(self.layers) == 1 else 's'}, {kind}, {checked})"
 
 
 def _shape_of(m) -> Shape:
@@ -536,7 +536,7 @@ class BatchMatrixForm(_OfNetwork, Result):
     loss_value: Number | None = None  # the loss reduced over the samples as the gradient is
 
     def __repr__(self) -> str:
-        return f"BatchMatrixForm({len(self.layers)} layers, {self.size} samples, {self.check.verified}/{self.check.total} entries verified)"
+        return f"BatchMatrixForm({len(self.layers)} layer{'' if len(self.layers) == 1 else 's'}, {self.size} samples, {self.check.verified}/{self.check.total} entries verified)"
 
 
 def batch_matrix_form(net: Network, parameters: dict, samples, reduction: str = "mean") -> BatchMatrixForm:

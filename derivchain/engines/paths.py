@@ -173,7 +173,7 @@ class PathListing(Result):
     chains: tuple | None = field(default=None, compare=False, repr=False)
 
     def __repr__(self) -> str:
-        return f"PathListing({self.parameter}: {self.count} paths, {len(self.paths)} listed)"
+        return f"PathListing({self.parameter}: {self.count} path{'' if self.count == 1 else 's'}, {len(self.paths)} listed)"
 
 
 def list_paths(network: Network, parameter: str | sp.Symbol, max_paths: int = DEFAULT_MAX_PATHS) -> PathListing:

@@ -23,6 +23,8 @@ KINDS = {
     "table": "table: a Table, streamed row by row",
     "matrix": "matrix: a MatrixForm",
     "batch_matrix": "matrix with a batch: a BatchMatrixForm",
+    "verdict": "a Verdict alone (dc.verify's result)",
+    "chain": "a Chain alone (one verified equality of a result)",
 }
 
 #: Kinds whose method yields (part, row) pairs, written one by one as each row is derived (see :meth:`Renderer.emit`).

@@ -49,6 +49,8 @@ def info(fmt: str) -> FormatInfo:
     """The registered format named ``fmt`` (a :class:`Format` or its name); ValueError naming the
     formats when there is none."""
     found = FORMATS.get(fmt.value if isinstance(fmt, Enum) else fmt)
+    if found is None and isinstance(fmt, str):
+        found = FORMATS.get(fmt.lower())  # as the command line's --format: HTML, LaTeX
     if found is None:
         raise ValueError(f"{fmt!r} is not a format; the formats are {listed([repr(n) for n in FORMATS])}")
     return found

@@ -1339,6 +1339,15 @@ class HtmlRenderer(StringRenderer):
         return self._matrix_page(f"Matrix form over a batch of m = {b.size} sample{'s' if b.size != 1 else ''} ({b.reduction}, "
                                  f"{arithmetic(b.exact, 'exact')})", b, batch=True)
 
+    def verdict(self, v) -> str:
+        """A verdict alone: a page with the verdict sentence."""
+        return self._page(f"Verdict: {v.word}", [f"<h1>{html.escape(v.word.capitalize())}</h1>", _verdict(v)])
+
+    def chain(self, c) -> str:
+        """A chain alone: a page with its aligned rows."""
+        printer = MathMLPrinter()
+        return self._page(f"{c.lhs}", [f"<h1>{math(printer, printer._print(c.lhs))}</h1>", block(printer, chain_rows(printer, c))])
+
 
 __all__ = ["MathMLPrinter", "HtmlRenderer", "printer_for", "mathml", "document", "page", "form", "pieces", "block", "tex",
            "derivation_rows", "steps_rows", "network_rows", "chain_rows", "path_rows", "table", "STYLE", "POLICY"]

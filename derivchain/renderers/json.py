@@ -512,3 +512,17 @@ class JsonRenderer(Renderer):
             **_l2(b),
             **_entry_check(b.check),
         }
+
+    def verdict(self, v) -> dict:
+        """A verdict alone, with the keys a ``grad`` object gives it, its forms' names and any counterexample."""
+        counter = v.counterexample or {}
+        return {"equal": v.equal, "method": v.method, "proof": v.proof, "decided": v.decided, "verdict": v.detail,
+                "forms": list(v.forms),
+                "counterexample": {"point": dict(counter["point"]), "values": list(counter["values"]),
+                                   "difference": counter["difference"]} if counter else None}
+
+    def chain(self, c) -> dict:
+        """A chain alone, as the ``chains`` of a ``grad`` object list each."""
+        return _chain(c)
+
+

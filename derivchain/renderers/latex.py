@@ -362,6 +362,9 @@ class DerivPrinter(LatexPrinter):
     def _print_Network(self, net) -> str:
         return self.aligned(network_lines, net)
 
+    def _print_Chain(self, c) -> str:
+        return self.aligned(lambda chain, printer: chain_lines(printer, chain), c)
+
     def _print_Table(self, table) -> str:
         return self.aligned(table_lines, table)
 
@@ -1140,3 +1143,13 @@ class LatexRenderer(StringRenderer):
         printer = printer_for(b.network)
         head = _comment(f"matrix form over a batch of {b.size} samples ({b.reduction}); {b.network.summary()}")
         return head + "\n" + align(batch_matrix_lines(b, printer)) + "\n" + matrix_verdict(b, printer)
+
+    def verdict(self, v) -> str:
+        """A verdict alone, as display math."""
+        return r"\[ %s \]" % DerivPrinter()._print(v) + "\n" + r"\noindent %s\par" % DerivPrinter().text(v.detail)
+
+    def chain(self, c) -> str:
+        """A chain alone as an ``align*`` block."""
+        return align(chain_lines(DerivPrinter(), c))
+
+

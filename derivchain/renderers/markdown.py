@@ -168,3 +168,13 @@ class MarkdownRenderer(StringRenderer):
     def batch_matrix(self, b) -> str:
         """The matrix form over a batch, as :func:`matrix`: a column per sample."""
         return _matrix_page(f"Matrix form over a batch of {b.size} samples ({b.reduction})", b, _latex.batch_matrix_lines)
+
+    def verdict(self, v) -> str:
+        """A verdict alone: its word in bold, the method and the detail."""
+        return f"**{escape(v.word)}** ({escape(v.method)}): {escape(v.detail)}\n"
+
+    def chain(self, c) -> str:
+        """A chain alone in a ``$$`` block."""
+        return "\n".join(_math(_latex.chain_lines(_latex.DerivPrinter({"intertext": False}), c))) + "\n"
+
+

@@ -671,3 +671,14 @@ class TextRenderer(Renderer):
             if layer.grad_b is not None:
                 yield Line(f"    d{loss}/db^{l} = {s}Delta^{l} 1: ({shape(n, m)})({shape(m, 1)}) -> {shape(n, 1)} = {bracketed(layer.grad_b)}")
         yield Line(matrix_check(b.check), "bold green" if b.check.equal else "bold red", prose=True)
+
+    def verdict(self, v) -> Iterator[Line]:
+        """A verdict alone: equal, NOT equal or undecided, how it was shown, and the detail."""
+        yield verdict(v)
+
+    def chain(self, c) -> Iterator[Line]:
+        """A chain alone: lhs = each form, the named rewrites after it."""
+        yield Line(chain_text(c))
+        yield from _reasons(c, "  ")
+
+

@@ -11,15 +11,18 @@ from __future__ import annotations
 import sympy as sp
 
 from ..record import record
+from ..result import Result
 from ..symbolic.walk import replace_shared
 from ..engines.forms import Ordered, OrderedSum, value_of
 from .compare import Verdict, verify
 
 
 @record(repr=False)
-class Chain:
+class Chain(Result):
     """``lhs = forms[0] = forms[1] = ...``: ``links[i]`` verifies forms[i] = forms[i+1]; ``reasons[i]``
     names the rewrite of that link when it is one a reader should know (a textbook simplification)."""
+
+    kind = "chain"  # the renderers' method for it (see derivchain.result)
 
     lhs: sp.Expr
     forms: tuple

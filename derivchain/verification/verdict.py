@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import field
 
 from ..record import record
+from ..result import Result
 
 
 @record(repr=False)
-class Verdict:
+class Verdict(Result):
     """Whether the forms agree, how that was shown, and how strongly."""
+
+    kind = "verdict"  # the renderers' method for it (see derivchain.result)
 
     equal: bool
     method: str
