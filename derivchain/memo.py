@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed as itself: each kind is declared once (a fast dict key)
 class Kind:
     """A kind of memo: its name, its key style, and the entries it keeps before it starts again."""
 

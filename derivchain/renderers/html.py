@@ -415,8 +415,10 @@ def printer_for(network) -> MathMLPrinter:
 
 def mathml(obj, network=None) -> str:
     """Presentation MathML (the inside of a ``<math>`` element) for a SymPy expression."""
-    printer = printer_for(network) if network is not None else MathMLPrinter()
-    return printer.doprint(obj)
+    if network is None:
+        return MathMLPrinter().doprint(obj)
+    with memo.working_for(network):
+        return printer_for(network).doprint(obj)
 
 
 # Forms: SymPy expressions, or products and sums in their own order (chains.Ordered, OrderedSum).

@@ -405,7 +405,8 @@ def latex(obj, network=None, **settings) -> str:
     if network is None:
         network = getattr(obj, "network", None) or getattr(getattr(obj, "derivation", None), "network", None)
     if network is not None:
-        return printer_for(network, **settings).doprint(obj)  # one printer (and memo) per network
+        with memo.working_for(network):  # what the printer's helpers remember is the network's
+            return printer_for(network, **settings).doprint(obj)  # one printer (and memo) per network
     return DerivPrinter(settings).doprint(obj)
 
 
