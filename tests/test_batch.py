@@ -187,3 +187,25 @@ def test_l2_in_the_general_formula_and_the_summary():
     assert "with L2 (lambda/2 * sum of squared weights in the loss):  dLoss/dW = (the above) + lambda * W;  biases: no L2 term" in f
     assert "with L2" not in runner.invoke(app, ["formula", "W1", "--layers", "2,2,1"]).output
     assert "shared: W (3 uses + L2), U (2 uses + L2), b (3 uses)" in api.network("examples/rnn.toml", l2="0.1").summary()
+
+
+@pytest.mark.parametrize("leaf", ["X1", "Y"])
+def test_a_leaf_each_sample_has_its_own_has_per_sample_values_only(tmp_path, leaf):
+    # Each sample has its own X1 (and Y): the mean of the samples' dLoss/dX1 is the derivative of nothing.
+    path = str(values_file(tmp_path))
+    r = runner.invoke(app, ["grad", leaf, *LINEAR, "--values", path])
+    assert r.exit_code == 0, r.output
+    batch = next(line for line in r.output.splitlines() if line.startswith("  batch (mean)"))
+    assert batch.startswith("  batch (mean): Loss = ") and "sum over paths" not in batch
+    assert f"dLoss/d{leaf} = [" in r.output and "]_s for each sample s, m = 3" in r.output and "(1/m) * sum" not in r.output
+    assert f"Note: Each sample has its own {leaf}, so dLoss/d{leaf} has a value per sample only" in r.output
+    at = json.loads(runner.invoke(app, ["grad", leaf, *LINEAR, "--values", path, "--format", "json"]).output)["at_values"]
+    assert at["direct"] is None and at["path_sum"] is None and at["backprop"] is None
+    assert at["note"].startswith(f"Each sample has its own {leaf}") and at["loss"] is not None
+    assert all(s["backprop"] is not None for s in at["samples"])
+    for fmt in ("latex", "markdown", "html"):
+        out = runner.invoke(app, ["grad", leaf, *LINEAR, "--values", path, "--format", fmt]).output
+        assert "per sample only" in out and r"\frac{1}{m}\sum" not in out
+    # A weight keeps its batch value, and JSON says there is no note.
+    at = json.loads(runner.invoke(app, ["grad", "W1", *LINEAR, "--values", path, "--format", "json"]).output)["at_values"]
+    assert at["backprop"] is not None and at["note"] is None

@@ -159,3 +159,30 @@ def test_help_and_version_do_not_import_sympy(args):
             "print('sympy' in sys.modules)" % (args,))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip().splitlines()[-1] == "False", done.stdout[-500:] + done.stderr[-500:]
+
+
+@pytest.mark.parametrize("nodes", [
+    [("h", "max(heaviside(x, p), q)")],
+    [("h", "heaviside(x, p)*x"), ("m", "max(h, q)")],  # exit 3 (AttributeError) before
+])
+def test_a_parameter_as_heavisides_value_at_0(tmp_path, nodes):
+    # SymPy cannot differentiate Heaviside in its value at 0: that d/dp(...) was printed beside "equal".
+    path = tmp_path / "net.toml"
+    path.write_text(f'loss = "{nodes[-1][0]}"\n' + "".join(f'[[nodes]]\nname = "{n}"\nexpr = "{e}"\n' for n, e in nodes))
+    for command in ("grad", "steps", "formula"):
+        r = run(command, "p", "--network", str(path))
+        assert r.exit_code == 0, r.output
+        assert "d/dp(Heaviside" not in r.output and "Derivative" not in r.output
+        assert "1 - sign(x)**2" in r.output  # its derivative in the value at 0: 1 at x = 0, else 0
+    r = run("grad", "p", "--network", str(path))
+    assert "Verdict: equal" in r.output and "derivative in v is 1 - sign(u)**2" in r.output
+
+
+@pytest.mark.parametrize("activation", ["sign(x)", "heaviside(x)", "heaviside(x, 0) + 2*sign(x - 1)"])
+def test_step_activations_are_decided(activation):
+    # SymPy writes their derivative with DiracDelta, which parsed back nowhere; derivchain's convention is 0,
+    # so both forms are 0 and the verdict is decided (it was "undecided").
+    r = run("grad", "W7", "--activation", activation)
+    assert r.exit_code == 0, r.output
+    assert "DiracDelta" not in r.output
+    assert "Verdict: equal [identical]" in r.output and "Direct: dLoss/dW7 = 0" in r.output

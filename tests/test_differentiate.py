@@ -3,7 +3,7 @@
 import pytest
 import sympy as sp
 
-from derivchain.symbolic.walk import differentiate
+from derivchain.symbolic.walk import differentiate, with_conventions
 from derivchain.symbolic.functions import elu, leaky_relu, relu, sigmoid
 from derivchain.model.network import dense
 from derivchain.verification.compare import verify
@@ -77,3 +77,16 @@ def test_differentiating_with_respect_to_a_node_is_the_chain_rule_at_that_node()
     masks = dependency_masks(expr, (x, y, z))
     for got in (differentiate(expr, z), differentiate(expr, z, masks, 1 << 2)):
         assert sp.simplify(got - want) == 0
+
+
+def test_conventions_replace_what_only_sympy_writes():
+    # DiracDelta (SymPy's derivative of a jump) is its rule's convention, 0; a pending Derivative (SymPy cannot
+    # differentiate Heaviside in its value at 0) is taken by the rule table: 1 - sign(x)**2, 1 only at x = 0.
+    p, q = sp.symbols("p q", real=True)
+    assert with_conventions(sp.diff(sp.sign(x) * y, x)) == 0
+    assert with_conventions(sp.diff(sp.Heaviside(x, p), p)) == 1 - sp.sign(x) ** 2
+    for e in (sp.Max(sp.Heaviside(x, p), q), sp.Max(sp.Heaviside(x, p) * x, q), sp.Min(sp.Heaviside(x) + p, q)):
+        for s in (p, x, q):
+            d = differentiate(e, s)
+            assert not d.has(sp.Derivative, sp.DiracDelta), (e, s, d)
+    assert differentiate(sp.Max(sp.Heaviside(x, p), q), p) == (1 - sp.sign(x) ** 2) * sp.Heaviside(sp.Heaviside(x, p) - q)

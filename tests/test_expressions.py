@@ -24,6 +24,17 @@ def test_accepts_the_documented_language():
     assert parse("max(x, 0.1*x) + tanh(x) + exp(-x) + 2**x") == sp.Max(x, x / 10) + sp.tanh(x) + sp.exp(-x) + 2**x
 
 
+def test_reads_back_what_derived_forms_print():
+    # erf' = 2*exp(-x**2)/sqrt(pi); exp(1) prints E; SymPy's derivative of a jump is DiracDelta; a step with
+    # its value at 0 is Heaviside(u, v). Each parses back to the same expression (the rule table's names).
+    for e in (2 * sp.exp(-x**2) / sp.sqrt(sp.pi), sp.E * x, sp.DiracDelta(x) * x, sp.Heaviside(x - 1, sp.Rational(1, 3)),
+              sp.diff(sp.erf(x), x), 1 - sp.sign(x) ** 2):
+        assert parse(str(e)) == e, e
+    # A name of the expression's own comes first: a network's symbol E is that symbol, not e.
+    own = sp.Symbol("E", real=True)
+    assert parse_expression("E + pi", {"E": own}, "printed") == own + sp.pi
+
+
 @pytest.mark.parametrize(
     "text, fragment",
     [

@@ -16,7 +16,7 @@ from derivchain.model.activations import ACTIVATIONS
 from derivchain.verification.derivation import derive
 from derivchain.symbolic.parse import parse_expression
 from derivchain.model.losses import LOSSES
-from derivchain.model.network_file import load_network
+from derivchain.model.network_file import build_network, load_network
 from derivchain.model.network import dense, real
 from derivchain.renderers import render
 from derivchain.renderers.latex import form as latex_form
@@ -42,13 +42,33 @@ CORPUS = [
     dict(layers="3,2,2", activation="tanh", loss="squared", notation="layered"),
 ]
 FILES = sorted(p.name for p in EXAMPLES.glob("*.*") if p.suffix in (".toml", ".json") and "values" not in p.name)
+# Forms SymPy writes with constants or delta functions, and kinks with a convention: erf' holds sqrt(pi), a
+# step's derivative DiracDelta, exp(1) prints E, a parameter as Heaviside's value at 0 has no SymPy derivative.
+KINKS = [
+    dict(layers="2,2,1", activation="erf(x)", loss="abs"),
+    dict(layers="2,2,1", activation="heaviside(x)", loss="half-squared"),
+    dict(layers="2,3,2,1", activation="sign(x)", loss="abs"),
+    dict(layers="2,2,1", activation="x*exp(1) + heaviside(x, 0)*x", loss="squared", bias=True),
+    dict(layers="2,2,1", activation="tanh", loss="max(Out - Y, heaviside(Y - Out)) + abs(sign(Out))"),
+]
+NODES = {
+    "heaviside_value": [("h", "max(heaviside(x, p), q)")],
+    "heaviside_value_nested": [("h", "heaviside(x, p)*x"), ("m", "max(h, q)")],
+    "erf_node": [("a", "erf(w*x + b)"), ("o", "min(a, c)*sign(x - a)")],
+}
 
 
-def _networks():
-    for spec in CORPUS:
+def _nodes(nodes):
+    return build_network({"loss": nodes[-1][0], "nodes": [{"name": n, "expr": e} for n, e in nodes]}, "kinks")
+
+
+def _networks(kinks: bool = True):
+    for spec in CORPUS + (KINKS if kinks else []):
         yield pytest.param(lambda spec=spec: dense(**spec), id=",".join(f"{k}={v}" for k, v in spec.items()) or "default")
     for name in FILES:
         yield pytest.param(lambda name=name: load_network(EXAMPLES / name), id=name)
+    for name, nodes in NODES.items() if kinks else ():
+        yield pytest.param(lambda nodes=nodes: _nodes(nodes), id=name)
 
 
 def _symbols(net) -> dict[str, sp.Symbol]:
@@ -161,3 +181,43 @@ def test_the_corpus_is_broad():
     assert set(ACTIVATIONS) <= covered
     assert set(LOSSES) <= {spec.get("loss", "abs") for spec in CORPUS}
     assert {"flat", "layered"} <= {spec.get("notation", "flat") for spec in CORPUS}
+
+
+_DERIVATIVE_NOTATION = re.compile(r"d/d\w+\(|\(d\w+/d\w+\)|\bd\w+/d\w+\b")
+
+
+@pytest.mark.parametrize("make", list(_networks()))
+def test_table_steps_and_formula_print_forms_that_parse_back(make):
+    """Every form ``table``, ``steps`` and ``formula`` print as text parses back, and is the gradient it says:
+    the table's column, the last step, each link of the formula's instance. A step still pending a derivative
+    (``d/dW1(...)``, ``(dOut/dW1)``) is the steps' own notation, not an expression: it is the one thing left out."""
+    from derivchain import api
+    from derivchain.renderers.text import TABLE_GRADIENT_COLUMN
+
+    net = make()
+    symbols = _symbols(net)
+    checked = {p.name for p in _params(net)}
+    rows = render(api.table(net), "text").splitlines()[2:]
+    assert len(rows) == len(net.parameters)
+    for row in rows:
+        name, gradient = row.split()[0], _parse(row[TABLE_GRADIENT_COLUMN:], symbols)
+        if name in checked:
+            assert _equal(gradient, derive(net, net.parameter(name)).backprop.local, net), row
+    for p in _params(net):
+        gradient = derive(net, p).backprop.local
+        lines = render(api.steps(net, p.name), "text").splitlines()[1:]
+        forms = [line[4:] for line in lines if not line.startswith("      [")]
+        assert forms and not forms[-1].startswith(" ")
+        for f in forms:
+            if not _DERIVATIVE_NOTATION.search(f):
+                assert _equal(_parse(f, symbols), gradient, net), f
+        assert _equal(_parse(forms[-1], symbols), gradient, net), forms[-1]
+        text = render(api.formula(net, p.name), "text")
+        instance = text[text.index(f"For {p.name}:"):].splitlines()[1:]
+        for line in (ln.strip() for ln in instance if not ln.strip().startswith("(")):
+            lhs, *shown = line.split(" = ")
+            parsed = [_parse(f, symbols) for f in shown]
+            for a, b in zip(parsed, parsed[1:]):
+                assert _equal(a, b, net), line
+            target = gradient if lhs == f"d{net.loss_symbol}/d{p}" else symbols[lhs]
+            assert _equal(target, parsed[-1], net), line

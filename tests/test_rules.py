@@ -173,15 +173,19 @@ def test_dirac_delta_latex():
     assert latex_call(RULES["DiracDelta"], ["u"]) == latex(sp.DiracDelta(sp.Symbol("u"))) == r"\delta\left(u\right)"
 
 
-def test_dirac_delta_from_a_custom_activation_evaluates():
-    # sp.diff(heaviside(x)*x) = x*DiracDelta(x) + Heaviside(x); a dead neuron makes the argument 0.
+def test_dirac_delta_from_a_custom_activation_is_its_convention():
+    # sp.diff(heaviside(x)*x) = x*DiracDelta(x) + Heaviside(x); the rule's convention (0) is applied before
+    # anything prints it, so the derivative is Heaviside(x, 0); a dead neuron makes the argument 0.
     from derivchain.model.activations import custom_activation
 
     act = custom_activation("heaviside(x, 0)*x")
     d = act.derivative(x, None)
-    assert d.has(sp.DiracDelta)
+    assert not d.has(sp.DiracDelta) and d == sp.Heaviside(x, 0)
     assert evaluate(d, {x: 0}) == 0 and evaluate(d, {x: mpmath.mpf(2)}) == 1
     assert verify({"direct": differentiate(act.function(x), x), "rule": d}).equal
+    # DiracDelta itself still evaluates (to 0) and parses back, should a form hold it.
+    assert evaluate(sp.DiracDelta(x), {x: 0}) == 0
+    assert parse_expression("DiracDelta(x)", {"x": x}, "printed") == sp.DiracDelta(x)
 
 
 def test_latex_call_examples():

@@ -146,3 +146,53 @@ def test_grad_at_values_exact_for_identity_network():
     assert "W7 -> H4 -> Out -> Loss: -1 * 0.13 * 0.5 = -0.065" in r.output
     r = runner.invoke(app, ["grad", "W7", "--set", "X1=1"])
     assert r.exit_code == 2 and "values: missing X2, Y, W1" in r.output
+
+
+SOFTMAX = ["--layers", "2,2", "--loss", "softmax", "--set", "X1=1", "--set", "X2=2", "--set", "Y1=1", "--set", "Y2=0",
+           "--set", "W1=1", "--set", "W2=0", "--set", "W3=0", "--set", "W4=1"]
+
+
+def test_exact_only_when_every_number_is_rational():
+    # A rational forward pass (identity logits) with a softmax loss: the loss and the gradient are irrational.
+    r = runner.invoke(app, ["grad", "W1", *SOFTMAX])
+    assert r.exit_code == 0, r.output
+    assert "At the given values (50-digit arithmetic, 15 significant digits shown):" in r.output
+    assert "Out1: z = 1, output = 1" in r.output  # the rational numbers still print exactly
+    at = json.loads(runner.invoke(app, ["grad", "W1", *SOFTMAX, "--format", "json"]).output)["at_values"]
+    assert at["exact"] is False and round(at["loss"], 12) == 1.313261687518
+    # step: the same, where it ended in an internal error (exact Fractions met the loss's mpf values).
+    r = runner.invoke(app, ["step", *SOFTMAX, "--lr", "1", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["exact"] is False
+
+
+def test_an_exact_zero_prints_0():
+    # Out = sigmoid(0.7) + sigmoid(-0.7) - 1 = 0 exactly; computed, it is its rounding (3.9e-62 before).
+    args = ["grad", "W1", "--layers", "1,2,1", "--activation", "sigmoid", "--loss", "half-squared", "--bias", "--set", "X1=1",
+            "--set", "Y=1", "--set", "W1=0.7", "--set", "W2=-0.7", "--set", "W3=1", "--set", "W4=1", "--set", "B1=0",
+            "--set", "B2=0", "--set", "B3=-1"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    values = r.output[r.output.index("At the given values"):]
+    assert "  Out: z = 0, output = 0" in values and "e-6" not in values
+    at = json.loads(runner.invoke(app, [*args, "--format", "json"]).output)["at_values"]
+    assert at["neurons"]["Out"] == {"z": 0.0, "output": 0.0}
+    # A small value that is no rounding keeps its digits: Loss = -log(sigmoid(100)) = 3.72e-44.
+    r = runner.invoke(app, ["grad", "W1", "--layers", "1,1", "--output-activation", "sigmoid", "--loss", "cross-entropy",
+                            "--set", "X1=1", "--set", "Y=1", "--set", "W1=100"])
+    assert "Loss = 3.72007597602084e-44" in r.output
+
+
+@pytest.mark.parametrize("target, gradient, loss", [("0", "1.0", "200.0"), ("1", "-1.38389652673674e-87", "1.38389652673674e-87")])
+def test_saturated_sigmoid_with_cross_entropy_gives_out_minus_y(target, gradient, loss):
+    # sigmoid(200) rounds to 1 at 50 digits, so 1/(1 - Out) was "undefined"; the gradient X1*(Out - Y) is finite.
+    r = runner.invoke(app, ["grad", "W1", "--layers", "1,1", "--output-activation", "sigmoid", "--loss", "cross-entropy",
+                            "--set", "X1=1", "--set", f"Y={target}", "--set", "W1=200"])
+    assert r.exit_code == 0, r.output
+    assert "At the given values (200-digit arithmetic, 15 significant digits shown):" in r.output
+    assert f"Loss = {loss}" in r.output
+    assert f"sum over paths = {gradient}, backprop = {gradient}, direct = {gradient}" in r.output
+    # Past every precision: one line, exit 2, saying how far it went.
+    r = runner.invoke(app, ["grad", "W1", "--layers", "1,1", "--output-activation", "sigmoid", "--loss", "cross-entropy",
+                            "--set", "X1=1", "--set", "Y=0", "--set", "W1=5000"])
+    assert r.exit_code == 2 and "even with 1000-digit arithmetic" in r.output and len(r.output.strip().splitlines()) == 1

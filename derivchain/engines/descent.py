@@ -109,6 +109,11 @@ def descend(
     if len(groups) > 1:  # every mini-batch update is a step
         limits.check("the number of updates (--steps epochs x mini-batches)", steps * len(groups), "steps")
     exact = all(environment(network, d | params)[1] for d in data) and steps * len(groups) <= EXACT_STEPS
+    if exact:
+        # Exact only if every number is rational: a rational forward pass may still meet exp in the loss
+        # (softmax) or a gradient; whether one does depends on the forms, not the values, so one look does.
+        start = environment(network, data[0] | params)[0]
+        exact = all(value_of(e, start, True).exact for e in (network.loss_local, *gradients.values()))
     if not exact:
         params = {s: as_mpf(v) for s, v in params.items()}
         data = [{s: as_mpf(v) for s, v in d.items()} for d in data]

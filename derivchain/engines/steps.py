@@ -15,6 +15,7 @@ import sympy as sp
 from ..record import record
 from .backprop import factor_common
 from ..model.network import Network
+from ..symbolic.walk import with_conventions
 
 
 @record
@@ -144,6 +145,6 @@ def realize(network: Network, expr: sp.Expr) -> sp.Expr:
     rule = {}
     for d in expr.atoms(sp.Derivative):
         inner, (w, _) = d.args[0], d.args[1]
-        rule[d] = sp.diff(network.substitute(inner).xreplace({network.loss_symbol: network.loss_full}), w)
+        rule[d] = with_conventions(sp.diff(network.substitute(inner).xreplace({network.loss_symbol: network.loss_full}), w))
     out = expr.xreplace(rule)
     return network.substitute(out)

@@ -118,12 +118,13 @@ def activation_of(expr: sp.Expr) -> Activation | None:
 def custom_activation(text: str, what: str = "activation") -> Activation:
     """An activation given as an expression in ``x``, parsed by the whitelist parser."""
     from ..symbolic.parse import parse_expression
+    from ..symbolic.walk import with_conventions
 
     x = sp.Symbol("x", real=True)
     body = parse_expression(text, {"x": x}, what)
     if not body.has(x):
         raise UnknownActivationError(f"{what}: {text!r} does not depend on x")
-    slope = sp.diff(body, x)  # no textbook rule for a custom function: SymPy's derivative of it
+    slope = with_conventions(sp.diff(body, x))  # no textbook rule for a custom function: SymPy's derivative of it
     return Activation(
         text,
         lambda z: body.xreplace({x: z}),

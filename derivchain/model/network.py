@@ -24,7 +24,7 @@ from ..record import record
 from ..result import Result
 from .. import limits, memo
 from .activations import get_activation
-from ..symbolic.walk import differentiate, intern, replace_shared
+from ..symbolic.walk import differentiate, intern, replace_shared, with_conventions
 from ..symbolic.sizes import exact_sizes, expand_within
 from ..errors import LayersError, LayersLimitError, UnknownLossError, UnknownParameterError
 from .losses import Loss, get_loss
@@ -307,7 +307,7 @@ class Network(Result):
         # The loss's textbook derivative where the registry has one (checked: loss_derivative_checks).
         outs, ys = [o.symbol for o in self.outputs], list(self.targets)
         if self.loss.derivative is None:
-            return {o: sp.diff(self.loss_local, o) for o in outs}
+            return {o: with_conventions(sp.diff(self.loss_local, o)) for o in outs}
         return {o: self.loss.derivative(outs, ys, k) for k, o in enumerate(outs)}
 
     # --- description -------------------------------------------------------------------------

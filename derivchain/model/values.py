@@ -8,6 +8,7 @@ printed 15 significant digits are trustworthy.
 
 from __future__ import annotations
 
+from dataclasses import field
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -26,10 +27,19 @@ from ..symbolic.evaluate import evaluate as evaluate_numeric
 
 DIGITS = 50
 SHOWN = 15
+#: Working precisions (digits) for a network's numbers, in turn: where a value is undefined at one (1 - Out of
+#: a saturated sigmoid rounds to 0), everything is computed again at the next.
+PRECISIONS = (DIGITS, 200, 1000)
+#: Digits a faint value (see Number) is computed again with: past its rounding at DIGITS, its own digits show.
+RECHECK = 40
 
 
 class ValuesError(DerivchainError):
     """Values that are missing, unknown, not numbers, NaN or infinite."""
+
+
+class RoundedAway(EvaluationError):
+    """A value undefined at the working precision, perhaps only there: 1 - Out of a saturated sigmoid rounds to 0."""
 
 
 def _number(raw, name: str, where: str) -> Fraction:
@@ -147,7 +157,11 @@ def reduce_numbers(numbers, reduction: str, exact: bool) -> "Number":
         total = sum((n.value for n in numbers), Fraction(0))
         return Number(total / len(numbers) if reduction == "mean" else total, True)
     with mpmath.workdps(DIGITS + 10):
-        total = mpmath.fsum(as_mpf(n.value) for n in numbers)
+        terms = [as_mpf(n.value) for n in numbers]
+        total = mpmath.fsum(terms)
+        # Terms that cancel to below their own digits' reach: 0 to the digits computed, not their rounding.
+        if total and mpmath.mag(total) < max(mpmath.mag(t) for t in terms if t) - int(3.33 * (DIGITS - 10)):
+            total = mpmath.mpf(0)
         return Number(total / len(numbers) if reduction == "mean" else total, False)
 
 
@@ -218,6 +232,9 @@ class Number:
 
     value: object
     exact: bool
+    # Computed (not exact) and so small beside the numbers it was computed from that its digits may be their
+    # rounding only (an exact 0 reached by cancellation): what is printed computes it again (see recheck).
+    faint: bool = field(default=False, compare=False)
 
     def __float__(self) -> float:
         """The nearest double; +-inf past the doubles' range (JSON writes those as null)."""
@@ -245,64 +262,82 @@ class Number:
                 text = ("-" if v < 0 else "") + (scaled[:-digits] + "." + scaled[-digits:]).rstrip("0").rstrip(".")
                 return text
             return f"{v.numerator}/{v.denominator} (~{mpmath.nstr(mpmath.mpf(v.numerator) / v.denominator, SHOWN)})"
+        if not self.value:
+            return "0"  # a zero is 0, computed or exact (mpmath writes 0.0)
         return mpmath.nstr(self.value, SHOWN)
 
 
-def as_mpf(v):
-    """A Fraction (or number) as an mpmath number at the working precision."""
-    with mpmath.workdps(DIGITS + 10):
+def as_mpf(v, digits: int = DIGITS):
+    """A Fraction (or number) as an mpmath number at the working precision (``digits`` + 10 digits)."""
+    with mpmath.workdps(digits + 10):
         return mpmath.mpf(v.numerator) / v.denominator if isinstance(v, Fraction) else mpmath.mpf(v)
 
 
-def evaluate_at(expr: sp.Expr, env: dict[sp.Symbol, Fraction], memo: dict | None = None) -> Number:
-    """``expr`` at the values in ``env``: exact when every piece allows it, else to 50 digits."""
+def evaluate_at(expr: sp.Expr, env: dict[sp.Symbol, Fraction], memo: dict | None = None, digits: int = DIGITS) -> Number:
+    """``expr`` at the values in ``env``: exact when every piece allows it, else to ``digits`` (50) digits."""
     try:
         return Number(_exact(expr, env, {} if memo is None else memo), True)
     except _NotExact:
-        return _numeric(expr, env)
+        return _numeric(expr, env, digits)
     except ZeroDivisionError:
         raise _undefined(expr, "a division by zero") from None
 
 
-def _undefined(expr, reason: str) -> EvaluationError:
+def _undefined(expr, reason: str, error: type[EvaluationError] = EvaluationError) -> EvaluationError:
     shown = str(expr)
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
-    return EvaluationError(f"at these values {shown} is undefined ({reason}); choose other values")
+    return error(f"at these values {shown} is undefined ({reason}); choose other values")
 
 
-def forward(network: Network, values: dict, exact: bool = True) -> dict[sp.Symbol, Number]:
+def forward(network: Network, values: dict, exact: bool = True, digits: int = DIGITS) -> dict[sp.Symbol, Number]:
     """Each neuron's output at the values, in neuron order: exact where possible (``exact=False``:
-    50-digit arithmetic throughout, as for values that are already mpmath numbers)."""
+    ``digits``-digit arithmetic throughout, as for values that are already mpmath numbers)."""
     env: dict[sp.Symbol, object] = dict(values)
     out: dict[sp.Symbol, Number] = {}
     for n in network.neurons:
-        v = evaluate_at(n.equation, env) if exact else _numeric(n.equation, env)
+        v = evaluate_at(n.equation, env, digits=digits) if exact else _numeric(n.equation, env, digits)
         exact &= v.exact
         out[n.symbol] = v
         env[n.symbol] = v.value
     return out
 
 
-def _numeric(expr, env) -> Number:
-    with mpmath.workdps(DIGITS + 10):
-        point = {s: as_mpf(v) for s, v in env.items()}
+def _numeric(expr, env, digits: int = DIGITS) -> Number:
+    with mpmath.workdps(digits + 10):
+        point = {s: as_mpf(v, digits) for s, v in env.items()}
+        largest: list = []
         try:
-            return Number(evaluate_numeric(expr, point, DIGITS), False)
+            value = evaluate_numeric(expr, point, digits, magnitude=largest)
         except Undefined as exc:
-            raise _undefined(expr, str(exc)) from None
+            reason = str(exc) if digits == DIGITS else f"{exc}, even with {digits}-digit arithmetic"
+            raise _undefined(expr, reason, RoundedAway) from None
+        # Faint: below the rounding of the largest number met on the way (a cancellation's leftovers).
+        faint = bool(value) and mpmath.mag(value) < largest[0] - int(3.33 * (digits - 10))
+        return Number(value, False, faint)
 
 
-def environment(network: Network, values: dict, exact: bool = True) -> tuple[dict, bool]:
+def environment(network: Network, values: dict, exact: bool = True, digits: int = DIGITS) -> tuple[dict, bool]:
     """Values plus every neuron's output: what local expressions (in neuron symbols) need; and
     whether every output was computed exactly."""
-    outs = forward(network, values, exact)
+    outs = forward(network, values, exact, digits)
     env: dict = dict(values)
     env.update({s: n.value for s, n in outs.items()})
     return env, all(n.exact for n in outs.values())
 
 
-def value_of(expr: sp.Expr, env: dict, exact: bool) -> Number:
+def value_of(expr: sp.Expr, env: dict, exact: bool, digits: int = DIGITS) -> Number:
     """``expr`` in an environment from :func:`environment`."""
     if exact:
-        return evaluate_at(expr, env)
-    return _numeric(expr, env)
+        return evaluate_at(expr, env, digits=digits)
+    return _numeric(expr, env, digits)
+
+
+
+def settled(expr: sp.Expr, number: Number, env: dict, exact: bool, digits: int) -> Number:
+    """A faint ``number`` (``expr``'s value) settled: computed again in ``env``, an environment at ``digits``
+    (``RECHECK`` more than before), it is that value where it stands clear of its rounding there, else 0 to
+    the digits computed (an exact 0 reached by cancellation prints ``0``, not its rounding)."""
+    if not number.faint:
+        return number
+    again = value_of(expr, env, exact, digits)
+    return Number(mpmath.mpf(0), False) if again.faint else again

@@ -996,11 +996,16 @@ def batch_rows(b, printer: MathMLPrinter) -> list[tuple]:
     total = printer.el("munderover", printer.mo("\u2211"), printer.row(s, printer.mo("="), printer.el("mn", "1")), m)
     lead = [printer.el("mfrac", printer.el("mn", "1"), m), total] if b.reduction == "mean" else [total]
     term = printer.el("msub", printer.row(printer.mo("["), form(printer, d.backprop.local), printer.mo("]")), s)
+    if b.per_sample:  # a leaf each sample has its own of: the form for each sample, no reduction of it
+        lead, term = [], printer.row(term, printer.el("mspace", width="0.3em"), printer.mtext("for each sample"),
+                                     printer.el("mspace", width="0.3em"), s)
     rows: list[tuple] = [("eq", lhs, printer.mo("="), [printer.row(*lead, term, printer.mo(",")),
                                                         printer.row(m, printer.mo("="), printer.el("mn", str(len(b.samples))))])]
     for i, at in enumerate(b.samples, start=1):
         rows += [("text", [f"sample {i}:"]), ("eq", loss, printer.mo("="), [number_node(printer, at.loss)]), _three(printer, lhs, at)]
-    rows += [("text", [f"batch ({b.reduction}):"]), ("eq", loss, printer.mo("="), [number_node(printer, b.loss)]), _three(printer, lhs, b)]
+    rows += [("text", [f"batch ({b.reduction}):"]), ("eq", loss, printer.mo("="), [number_node(printer, b.loss)])]
+    if not b.per_sample:
+        rows.append(_three(printer, lhs, b))
     return rows
 
 
@@ -1193,7 +1198,7 @@ class HtmlRenderer(StringRenderer):
 
         d = at.derivation
         printer = printer_for(d.network)
-        parts = self._derivation(d, printer) + [f"<h2>At the given values ({arithmetic(at.exact, 'exact')})</h2>",
+        parts = self._derivation(d, printer) + [f"<h2>At the given values ({arithmetic(at.exact, 'exact', at.digits)})</h2>",
                                                 block(printer, values_rows(at, printer)), *_warning(at.agree)]
         return self._page(self._title(d), parts)
 
@@ -1203,8 +1208,10 @@ class HtmlRenderer(StringRenderer):
 
         d, m = b.derivation, len(b.samples)
         printer = printer_for(d.network)
-        heading = f"At the given values: a batch of {m} sample{'s' if m != 1 else ''}, reduction {b.reduction} ({arithmetic(b.exact, 'exact')})"
+        heading = f"At the given values: a batch of {m} sample{'s' if m != 1 else ''}, reduction {b.reduction} ({arithmetic(b.exact, 'exact', b.digits)})"
         parts = self._derivation(d, printer) + [f"<h2>{html.escape(heading)}</h2>", block(printer, batch_rows(b, printer)), *_warning(b.agree)]
+        if b.note:
+            parts.append(f"<p>Note: {html.escape(b.note)}</p>")
         return self._page(self._title(d), parts)
 
     def paths(self, listing) -> str:

@@ -388,18 +388,25 @@ class JsonRenderer(Renderer):
                  "backprop": _number(s.backprop), "agree": s.agree} for s in b.samples]
         from .text import batch_form
 
+        def number(n):  # None: a leaf each sample has its own of has no batch value
+            return None if n is None else _number(n)
+
+        def text(n):
+            return None if n is None else str(n)
+
         out["at_values"] = {
             "exact": b.exact,
             "reduction": b.reduction,
             "m": len(b.samples),
             "form": batch_form(b),
             "loss": _number(b.loss),
-            "direct": _number(b.direct),
-            "path_sum": _number(b.path_sum),
-            "backprop": _number(b.backprop),
+            "direct": number(b.direct),
+            "path_sum": number(b.path_sum),
+            "backprop": number(b.backprop),
             "agree": b.agree,
             "samples": each,
-            "text": {"loss": str(b.loss), "path_sum": str(b.path_sum), "backprop": str(b.backprop), "direct": str(b.direct)},
+            "text": {"loss": str(b.loss), "path_sum": text(b.path_sum), "backprop": text(b.backprop), "direct": text(b.direct)},
+            "note": b.note or None,
         }
         return out
 

@@ -674,7 +674,7 @@ def notes(d, printer) -> str:
 def values_lines(at, printer) -> list[str]:
     """The numbers of a derivation as aligned lines."""
     d = at.derivation
-    how = arithmetic(at.exact, "exact")
+    how = arithmetic(at.exact, "exact", at.digits)
     lines = [r"&\text{%s}" % printer.text(f"At the given values ({how}):")]
     for name, z, o in at.neurons:
         sym = d.network.latex_name(name)
@@ -720,17 +720,21 @@ def batch_lines(b, printer) -> list[str]:
     d = b.derivation
     m = len(b.samples)
     lhs = printer._print(d.lhs)
-    how = arithmetic(b.exact, "exact")
+    how = arithmetic(b.exact, "exact", b.digits)
     lead = r"\frac{1}{m}\sum_{s=1}^{m}" if b.reduction == "mean" else r"\sum_{s=1}^{m}"
+    form = (r"%s &= \left[ %s \right]_{s} \ \text{for each sample } s, \quad m = %d" if b.per_sample
+            else r"%s &= " + lead + r" \left[ %s \right]_{s}, \quad m = %d")
     lines = [r"&\text{%s}" % printer.text(f"Batch of {m} sample{'s' if m != 1 else ''}, reduction {b.reduction} ({how}):"),
-             r"%s &= %s \left[ %s \right]_{s}, \quad m = %d" % (lhs, lead, printer._print(d.backprop.local), m)]
+             form % (lhs, printer._print(d.backprop.local), m)]
     loss = printer._print(d.network.loss_symbol)
     for i, at in enumerate(b.samples, start=1):
         lines += [r"&\text{sample %d:} \quad %s = %s" % (i, loss, _num(at.loss)), _three(lhs, at)]
-    lines += [r"&\text{batch (%s):} \quad %s = %s" % (b.reduction, loss, _num(b.loss)), _three(lhs, b)]
+    lines.append(r"&\text{batch (%s):} \quad %s = %s" % (b.reduction, loss, _num(b.loss)))
+    if not b.per_sample:
+        lines.append(_three(lhs, b))
     if not b.agree:
         lines.append(r"&\text{\textbf{Warning:} %s}" % printer.text(DISAGREE))
-    return lines
+    return lines  # b.note: a paragraph after the block (batch_note), as a derivation's notes
 
 
 def paths_lines(listing, printer) -> list[str]:
@@ -1074,7 +1078,8 @@ class LatexRenderer(StringRenderer):
 
     def batch_at_values(self, b) -> str:
         """``grad --values`` with a batch: the derivation, then the batch's numbers."""
-        return self.derivation(b.derivation) + "\n" + align(batch_lines(b, printer_for(b.derivation.network)))
+        out = self.derivation(b.derivation) + "\n" + align(batch_lines(b, printer_for(b.derivation.network)))
+        return out + ("\n" + r"\noindent\emph{Note.} %s\par" % printer_for(b.derivation.network).text(b.note) if b.note else "")
 
     def paths(self, listing) -> str:
         """The paths and their chains as an ``align*`` block."""

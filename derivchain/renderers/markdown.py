@@ -97,7 +97,8 @@ class MarkdownRenderer(StringRenderer):
     def batch_at_values(self, b) -> str:
         """``grad --values`` with a batch: the derivation, then each sample's numbers and the batch's."""
         printer = printer_for(b.derivation.network)
-        return self.derivation(b.derivation) + "\n" + "\n".join(["### At the given values: a batch", ""] + _math(_latex.batch_lines(b, printer)) + [""])
+        note = ["> " + escape(b.note), ""] if b.note else []
+        return self.derivation(b.derivation) + "\n" + "\n".join(["### At the given values: a batch", ""] + _math(_latex.batch_lines(b, printer)) + [""] + note)
 
     def paths(self, listing) -> str:
         """The paths as a numbered list, then their chains as math."""

@@ -337,7 +337,7 @@ def verdict(v) -> Line:
 def values(at) -> Iterator[Line]:
     """A derivation's numbers: each neuron, the loss, each path's factors and term, the three results."""
     d = at.derivation
-    how = arithmetic(at.exact, "exact")
+    how = arithmetic(at.exact, "exact", at.digits)
     yield _line(f"At the given values ({how}):", style="bold")
     for name, z, o in at.neurons:
         yield Line(f"  {name}: z = {z}, output = {o}" if z is not None else f"  {name} = {o}")
@@ -351,8 +351,11 @@ def values(at) -> Iterator[Line]:
 
 
 def batch_form(b) -> str:
-    """The batch gradient as the reduction over samples of the one verified single-sample form."""
+    """The batch gradient as the reduction over samples of the one verified single-sample form (a leaf that
+    differs per sample: that form for each sample)."""
     d = b.derivation
+    if b.per_sample:
+        return f"{expr(d.lhs)} = [{expr(d.backprop.local)}]_s for each sample s, m = {len(b.samples)}"
     lead = "(1/m) * sum" if b.reduction == "mean" else "sum"
     return f"{expr(d.lhs)} = {lead} over samples s of [{expr(d.backprop.local)}]_s, m = {len(b.samples)}"
 
@@ -361,15 +364,20 @@ def batch_values(b) -> Iterator[Line]:
     """Each sample's loss and three results, then the batch's (their mean or sum)."""
     m = len(b.samples)
     loss = b.derivation.network.loss_symbol
-    yield _line(f"Batch of {m} sample{'s' if m != 1 else ''}, reduction {b.reduction} ({arithmetic(b.exact, 'exact')}):",
+    yield _line(f"Batch of {m} sample{'s' if m != 1 else ''}, reduction {b.reduction} ({arithmetic(b.exact, 'exact', b.digits)}):",
                 style="bold", prose=True)
     yield Line("  " + batch_form(b))
     for i, at in enumerate(b.samples, start=1):
         yield Line(f"  sample {i}: {loss} = {at.loss}; sum over paths = {at.path_sum}, backprop = {at.backprop}, direct = {at.direct}")
-    yield Line(f"  batch ({b.reduction}): {loss} = {b.loss}; sum over paths = {b.path_sum}, backprop = {b.backprop}, "
-               f"direct = {b.direct}", "bold")
+    if b.per_sample:
+        yield Line(f"  batch ({b.reduction}): {loss} = {b.loss}", "bold")
+    else:
+        yield Line(f"  batch ({b.reduction}): {loss} = {b.loss}; sum over paths = {b.path_sum}, backprop = {b.backprop}, "
+                   f"direct = {b.direct}", "bold")
     if not b.agree:
         yield Line(f"Warning: {DISAGREE}", "bold red", prose=True)
+    if b.note:
+        yield Line(f"Note: {b.note}", "dim", prose=True)
 
 
 def batch_words(r) -> str:
@@ -388,9 +396,9 @@ def learning_rate(lr) -> str:
     return str(Number(lr, True))
 
 
-def arithmetic(exact: bool, exact_text: str = "exact arithmetic") -> str:
+def arithmetic(exact: bool, exact_text: str = "exact arithmetic", digits: int = 50) -> str:
     """How the numbers were computed, as every format says it."""
-    return exact_text if exact else "50-digit arithmetic, 15 significant digits shown"
+    return exact_text if exact else f"{digits}-digit arithmetic, 15 significant digits shown"
 
 
 TABLE_HEADER = f"{'parameter':<10} {'paths':>7}  {'verdict':<10} {'method':<20} gradient"

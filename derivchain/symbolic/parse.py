@@ -13,7 +13,7 @@ from fractions import Fraction
 import sympy as sp
 
 from ..errors import ExpressionError
-from .rules import CALLABLE as _RULES, DOCUMENTED as _DOCUMENTED, PARSER_FUNCTIONS
+from .rules import CALLABLE as _RULES, CONSTANTS, DOCUMENTED as _DOCUMENTED, PARSER_FUNCTIONS
 
 MAX_LENGTH = 500
 MAX_DEPTH = 40
@@ -63,6 +63,8 @@ def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str, max_le
             return sp.Integer(value) if isinstance(value, int) else sp.Rational(Fraction(digits.replace("_", "")))
         if isinstance(node, ast.Name):
             if node.id not in symbols:
+                if node.id in CONSTANTS:  # pi, E as derived forms print them; a name of the expression's own comes first
+                    return CONSTANTS[node.id]
                 if node.id in FUNCTIONS:
                     fail(node, f"the function {node.id!r} is used without arguments")
                 fail(node, f"unknown name {node.id!r}")

@@ -42,6 +42,12 @@ def _zero(e: sp.Basic, index: int) -> sp.Expr:
     return sp.S.Zero
 
 
+def _heaviside_derivative(e: sp.Basic, index: int) -> sp.Expr:
+    """Heaviside(u, v): 0 in u (piecewise constant: derivchain's convention at the jump too); in v, its value
+    at 0, 1 where u = 0 and 0 elsewhere, written 1 - sign(u)**2 (the partial exists everywhere: no kink)."""
+    return 1 - sp.sign(e.args[0]) ** 2 if index == 2 else sp.S.Zero
+
+
 def _abs_derivative(e: sp.Basic, index: int) -> sp.Expr:
     """d|u|/du = sign(u): every symbol is real, so no assumption queries on u are needed. A large u
     (a wide network's substituted output) is left unevaluated: SymPy's sign asks whether u is zero,
@@ -185,6 +191,12 @@ class FunctionRule:
     # Where its breakpoints are, from its arguments: expressions whose sign change crosses one (the
     # numeric verifier tries points on both sides of each). None: smooth.
     kinks: Callable[[tuple], Iterable[sp.Expr]] | None = None
+    # derivchain's value for a node that only SymPy's own differentiation writes (DiracDelta, its derivative
+    # of a jump): every derived form has it replaced (see walk.with_conventions) before it is printed or verified.
+    convention: Callable[[sp.Basic], sp.Expr] | None = None
+    # Not offered to users (no parser_name), but the parser reads its printed name (``text``) back, so a
+    # form holding it parses again.
+    reads_back: bool = False
     # For the numeric evaluator's error bounds (see derivchain.symbolic.bounds). ``slope(u, out)``: the
     # exponent of a bound on |f'(u)| of a one-argument function, f(u) = out. ``steep``: the slope grows
     # with the value, so an argument error past 1/16 leaves the first-order bound meaningless.
@@ -219,9 +231,10 @@ RULES: dict[str, FunctionRule] = {
                      kink="sign(u) jumps at u = 0; derivchain takes its derivative as 0 everywhere, at u = 0 too.",
                      kinks=_at_zero, jump=1),
         # Heaviside(u, H0) prints as theta(u): the value at 0 is stated in the notes.
-        FunctionRule("Heaviside", sp.Heaviside, "heaviside", 1, _zero, _heaviside, _heaviside, r"\theta", "call",
+        FunctionRule("Heaviside", sp.Heaviside, "heaviside", 1, _heaviside_derivative, _heaviside, _heaviside, r"\theta", "call",
                      parity="heaviside", max_arity=2, usage="heaviside(u) or heaviside(u, value_at_0)",
-                     kink="heaviside(u) jumps at u = 0; derivchain takes its derivative as 0 everywhere, at u = 0 too.",
+                     kink="heaviside(u) jumps at u = 0; derivchain takes its derivative as 0 everywhere, at u = 0 too "
+                     "(given a value at 0, heaviside(u, v), its derivative in v is 1 - sign(u)**2: 1 at u = 0, else 0).",
                      kinks=_at_zero, jump=0),
         FunctionRule("tanh", sp.tanh, "tanh", 1, _tanh_derivative, mpmath.tanh, None, r"\tanh", parity="odd",
                      slope=lambda u, out: 0),
@@ -245,9 +258,10 @@ RULES: dict[str, FunctionRule] = {
         # SymPy's derivative of sign and Heaviside, in custom activations' derivatives (taken by
         # sp.diff). Valued 0 everywhere, at 0 too: derivchain's convention that a piecewise-constant
         # function's derivative is 0 (as sign' and Heaviside' above), so forms with and without it agree.
-        # No exact value: such values stay on the 50-digit path they have always taken.
+        # No exact value: such values stay on the 50-digit path they have always taken. Derived forms have
+        # it replaced by 0 (its convention) before printing; should one be printed, it parses back.
         FunctionRule("DiracDelta", sp.DiracDelta, None, 1, _zero, _dirac, None, r"\delta\left(%s\right)", "around",
-                     max_arity=2, error=_exact_error),
+                     max_arity=2, error=_exact_error, convention=lambda e: sp.S.Zero, reads_back=True),
         FunctionRule("sigmoid", sigmoid, "sigmoid", 1, _by_fdiff, sigmoid.numeric, None, r"\sigma", "call",
                      parity="sigmoid", degree=(1, 1), definition=sigmoid.definition, slope=lambda u, out: -2),
         FunctionRule("relu", relu, "relu", 1, _by_fdiff, relu.numeric, relu.numeric, r"\operatorname{ReLU}", "call",
@@ -275,6 +289,10 @@ RULES: dict[str, FunctionRule] = {
 #: Names the parser accepts that build other nodes: sqrt(u) is Pow(u, 1/2), handled by the power rules.
 PARSER_ONLY: dict[str, Callable[[sp.Expr], sp.Expr]] = {"sqrt": sp.sqrt}
 
+#: The constants SymPy prints by name in derived forms (erf' = 2*exp(-u**2)/sqrt(pi), exp(1) = E): the
+#: parser reads them back where the expression's own names do not take them.
+CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}
+
 # The indexes below are read off RULES, and kept in step with it by register() and unregister():
 # each is one dict, updated in place, so a module that imported it sees a function added later.
 
@@ -282,7 +300,8 @@ PARSER_ONLY: dict[str, Callable[[sp.Expr], sp.Expr]] = {"sqrt": sp.sqrt}
 DEFINED_FUNCTIONS: dict[str, type] = {}
 
 #: Each user-callable rule by the name a user writes and by the name SymPy prints (abs and Abs, max
-#: and Max, heaviside and Heaviside), so printed expressions parse back.
+#: and Max, heaviside and Heaviside), and each rule that ``reads_back`` by its printed name
+#: (DiracDelta), so printed expressions parse back.
 CALLABLE: dict[str, FunctionRule] = {}
 
 #: What each name the parser accepts builds: the user-callable rules' classes, then ``PARSER_ONLY``.
@@ -299,7 +318,7 @@ def _index() -> None:
     DEFINED_FUNCTIONS.update((name, r.cls) for name, r in RULES.items() if r.definition is not None)
     CALLABLE.clear()
     CALLABLE.update((r.parser_name, r) for r in callable_rules)
-    CALLABLE.update((r.text, r) for r in callable_rules)
+    CALLABLE.update((r.text, r) for r in RULES.values() if r.parser_name is not None or r.reads_back)
     PARSER_FUNCTIONS.clear()
     PARSER_FUNCTIONS.update((name, r.cls) for name, r in CALLABLE.items())
     PARSER_FUNCTIONS.update(PARSER_ONLY)

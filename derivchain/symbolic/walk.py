@@ -17,7 +17,7 @@ from sympy.core.basic import _get_postprocessors
 from .. import memo
 from ..memo import FUNCTION_DERIVATIVES, current
 from .build import add, mul
-from .rules import rule_for, sign_of
+from .rules import RULES, rule_for, sign_of
 
 def _fdiff(e: sp.Function, index: int, memo_: dict) -> sp.Expr:
     # f'(argument) of each function node: the same neuron's sigmoid appears in every weight's derivative,
@@ -293,7 +293,7 @@ def differentiate(expr: sp.Expr, x: sp.Basic, masks: dict[sp.Basic, int] | None 
             else:
                 out = product([ex, base ** (ex - 1), d(base)])
         elif (rule := rule_for(e)) is not None and rule.derivative is None:
-            out = sp.diff(e, x)  # the rule asks for SymPy's own form (Max, Min)
+            out = with_conventions(sp.diff(e, x))  # the rule asks for SymPy's own form (Max, Min)
         elif isinstance(e, sp.Function) or rule is not None:
             # The chain rule over the arguments; the table's derivative (|u|' = sign(u), sign' = 0,
             # else the class's fdiff), or fdiff for a function the table does not know. A zero
@@ -306,8 +306,32 @@ def differentiate(expr: sp.Expr, x: sp.Basic, masks: dict[sp.Basic, int] | None 
                         terms.append(product([f, d(a)]))
             out = sum_of(terms)
         else:
-            out = sp.diff(e, x)  # anything else (Piecewise, ...): SymPy's own rules
+            out = with_conventions(sp.diff(e, x))  # anything else (Piecewise, ...): SymPy's own rules
         memo[e] = out
         return out
 
     return d(expr)
+
+
+def with_conventions(expr: sp.Expr) -> sp.Expr:
+    """``expr`` (a derivative SymPy took) with derivchain's rules where SymPy left its own: each node whose
+    rule has a ``convention`` replaced by it (DiracDelta, the derivative of a jump, is 0), and each
+    unevaluated ``Derivative`` (d/dp of Heaviside(x, p), which SymPy cannot take) taken by the rule table.
+
+    So no form is printed or verified with a pending derivative or a delta function in it.
+    """
+    special = tuple(r.cls for r in RULES.values() if r.convention is not None)
+    found = atoms_shared(expr, sp.Derivative, *special)
+    if not found:
+        return expr
+    rule = {}
+    for node in found:
+        if isinstance(node, sp.Derivative):
+            out = node.expr
+            for v, count in node.variable_count:
+                for _ in range(int(count)):
+                    out = differentiate(out, v)
+            rule[node] = with_conventions(out)
+        else:
+            rule[node] = rule_for(node).convention(node)
+    return replace_shared(expr, rule)

@@ -12,7 +12,7 @@ from ..result import Result
 from ..engines.backprop import Backprop, DeltaEquation, backprop, delta_equations, delta_symbol
 from .chains import Chain, chain, path_chain
 from ..engines.forms import Ordered, OrderedSum
-from ..symbolic.walk import atoms_shared, contains, replace_shared
+from ..symbolic.walk import atoms_shared, contains, replace_shared, with_conventions
 from ..engines.direct import Direct, direct
 from ..model.network import Network
 from ..engines.paths import DEFAULT_MAX_PATHS, PathSum, sum_over_paths
@@ -206,7 +206,7 @@ def delta_chain(network: Network, eq: DeltaEquation) -> Chain:
 def loss_chains(network: Network) -> tuple[Chain, ...]:
     """dLoss/dOut: SymPy's derivative of the loss = the textbook form the derivations use (per output)."""
     return network.memos.value(memo.LOSS_CHAINS, lambda: tuple(
-        chain(sp.Derivative(network.loss_symbol, o.symbol), (sp.diff(network.loss_local, o.symbol), network.loss_derivative(o)))
+        chain(sp.Derivative(network.loss_symbol, o.symbol), (with_conventions(sp.diff(network.loss_local, o.symbol)), network.loss_derivative(o)))
         for o in network.outputs))
 
 
