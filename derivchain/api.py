@@ -42,7 +42,10 @@ def network(path: str | None = None, layers: str | None = None, activation: str 
             notation: str | None = None, l2: str | Fraction | None = None) -> Network:
     """The network from a file, or a dense one from the options (never both); the default is the worked example.
     ``l2``: add lambda/2 * (sum of squared weights, biases excluded) to the loss (lambda read exactly: 0.01 is 1/100)."""
-    net = _network(path, layers, activation, output_activation, loss, bias, notation)
+    return _with_l2(_network(path, layers, activation, output_activation, loss, bias, notation), l2)
+
+
+def _with_l2(net: Network, l2: str | Fraction | None) -> Network:
     if l2 is None:
         return net
     from .model.network import with_l2
@@ -297,12 +300,12 @@ def exercise(seed: int = 1, out: str | None = None, solutions: bool = False, for
         check_targets([target], force)
     if network is not None:
         chosen = {"path": network}
-        net = _network(network, layers, activation, output_activation, loss, bias, notation)
+        net = _with_l2(_network(network, layers, activation, output_activation, loss, bias, notation), l2)
     else:
         chosen = {**draw(seed, layers, activation, output_activation, loss), "bias": bias, "notation": notation}
-        net = _network(None, chosen["layers"], chosen["activation"], chosen["output_activation"], chosen["loss"], bias, notation)
+        net = _with_l2(_network(None, chosen["layers"], chosen["activation"], chosen["output_activation"], chosen["loss"], bias,
+                                notation), l2)
     if l2 is not None:
-        net = _with_l2(net, l2)
         chosen["l2"] = l2
     sheet = make(net, seed, options_text(chosen), solutions)
     if out is None:
@@ -315,12 +318,3 @@ def exercise(seed: int = 1, out: str | None = None, solutions: bool = False, for
     data = compile_text(text, target.with_suffix(".tex").name, reproducible=True)[0] if target.suffix == ".pdf" else text
     return write_files({target: data}, force)
 
-
-def _with_l2(net: Network, l2: str) -> Network:
-    from .model.network import with_l2
-    from .model.values import read_number
-
-    lam = read_number(str(l2), "--l2")
-    if lam < 0:
-        raise OptionsError(f"--l2 {l2}: the L2 strength lambda must be zero or positive")
-    return with_l2(net, lam)

@@ -1374,7 +1374,7 @@ class HtmlRenderer(StringRenderer):
         parts += [f"<h2>{len(ex.derivations) + 1}. One gradient-descent step</h2>", f"<p>{html.escape(exercise_step_question(ex))}</p>"]
         if ex.solutions:
             w = printer._print(ex.stepped)
-            rows = values_rows(ex.at, printer) + [("eq", printer.el("msub", w, printer.mtext("new")), printer.mo("="),
+            rows = values_rows(ex.at, printer) + [("eq", printer.row(printer.mtext("new "), w), printer.mo("="),
                                                    [number_node(printer, ex.updated)])]
             parts.append(block(printer, rows))
         else:

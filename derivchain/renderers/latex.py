@@ -1253,7 +1253,7 @@ def exercise_lines(ex, printer) -> list[str]:
         len(ex.derivations) + 1, p(w), _num(_number(ex.lr))))
     if ex.solutions:
         lines += values_lines(ex.at, printer)
-        lines.append(r"%s_{\text{new}} &= %s" % (p(w), _num(ex.updated)))
+        lines.append(r"\text{new } %s &= %s" % (p(w), _num(ex.updated)))
     return lines
 
 
@@ -1284,7 +1284,7 @@ def exercise_document(ex) -> str:
     body.append(r"\subsection*{%d. One gradient-descent step}" % (len(ex.derivations) + 1))
     body.append(_step_question(ex, printer))
     if ex.solutions:
-        body.append(align(values_lines(ex.at, printer) + [r"%s_{\text{new}} &= %s - %s \cdot %s = %s" % (
+        body.append(align(values_lines(ex.at, printer) + [r"\text{new } %s &= %s - %s \cdot %s = %s" % (
             p(ex.stepped), _num(_number(ex.values[ex.stepped])), _num(_number(ex.lr)), _bracketed(ex.at.backprop), _num(ex.updated))]))
     else:
         body.append(r"\answerroom{6cm}")

@@ -221,7 +221,7 @@ class MarkdownRenderer(StringRenderer):
         lines += [f"## {len(ex.derivations) + 1}. One gradient-descent step", "", escape(exercise_step_question(ex)), ""]
         if ex.solutions:
             w = printer._print(ex.stepped)
-            lines += _math(_latex.values_lines(ex.at, printer) + [r"%s_{\text{new}} &= %s" % (w, _latex._num(ex.updated))])
+            lines += _math(_latex.values_lines(ex.at, printer) + [r"\text{new } %s &= %s" % (w, _latex._num(ex.updated))])
         else:
             lines += ANSWER_ROOM
         return "\n".join(lines) + "\n"
