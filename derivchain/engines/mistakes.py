@@ -13,6 +13,7 @@ answer is, and whether it is at all, is the verifier's to say (:mod:`derivchain.
 from __future__ import annotations
 
 from dataclasses import field
+from functools import cached_property
 from fractions import Fraction
 from typing import Callable, Iterator
 
@@ -55,15 +56,20 @@ class Term:
     count: int = 1
     extra: bool = False
 
-    @property
+    @cached_property  # a term is shared by the many changed sketches made from one, and its words name its value
     def product(self) -> sp.Expr:
         """The product of the parts (without ``count``)."""
         return mul(*(p.value for p in self.parts))
 
-    @property
+    @cached_property
     def value(self) -> sp.Expr:
         """The term as it counts in the sum."""
         return self.product if self.count == 1 else self.count * self.product
+
+    @cached_property
+    def text(self) -> str:
+        """The value as text (printed once: the words of a finding are made for every changed sketch)."""
+        return str(self.value)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -274,7 +280,7 @@ def _sign(s: Sketch, st: Setting) -> Change:
             t = s.terms[i]
             flipped = Term(t.nodes, t.parts, -t.count, t.extra)
             yield Sketch(s.terms[:i] + (flipped,) + s.terms[i + 1:], s.scale), Finding(
-                "sign", f"the term of the path {t.arrow} has the wrong sign", t.names, flipped.value, t.value)
+                "sign", f"the term of the path {t.arrow} has the wrong sign", t.names, -t.value, t.value)
 
 
 #: What a constant factor most often comes from.
@@ -398,13 +404,13 @@ def _extra_term(s: Sketch, st: Setting) -> Change:
             continue
         twice = Term(t.nodes, t.parts, 2, False)
         yield Sketch(s.terms[:i] + (twice,) + s.terms[i + 1:], s.scale), Finding(
-            "extra_term", f"the path {t.arrow} is counted twice", t.names, twice.value, t.value)
+            "extra_term", f"the path {t.arrow} is counted twice", t.names, 2 * t.value, t.value)
     present = {t.nodes for t in s.terms}
     for t in st.neighbours:
         if t.nodes in present:
             continue
         yield Sketch(s.terms + (t,), s.scale), Finding(
-            "extra_term", f"an extra term {t.value}: the path {t.arrow} starts at {t.nodes[0]}, not at {st.leaf}", t.names, t.value,
+            "extra_term", f"an extra term {t.text}: the path {t.arrow} starts at {t.nodes[0]}, not at {st.leaf}", t.names, t.value,
             sp.Integer(0))
 
 
