@@ -1195,8 +1195,9 @@ def check_lines(c, printer, prose: bool = True) -> list[str]:
     else:
         for i, st in enumerate(c.steps):
             said = ([] if st.to_previous is None else [f"line before: {st.to_previous.word}"]) + [f"derivative: {st.to_derivative.word}"]
-            lines.append(r"\text{line %d: } %s &= %s \quad \text{(%s)}" % (st.line, lhs if i == 0 else "", p(st.expr),
-                                                                          printer.text("; ".join(said))))
+            # The checks on a line of their own: beside a long expression they run off the page.
+            lines += [r"\text{line %d: } %s &= %s" % (st.line, lhs if i == 0 else "", p(st.expr)),
+                      r"&\qquad \text{(%s)}" % printer.text("; ".join(said))]
     lines += expression_lines(printer, r"\text{the derivative: } " + lhs, c.expected)
     if not prose:
         return lines
