@@ -88,7 +88,8 @@ def network_options(command):
     """Add the network options to ``command``'s signature; the command receives the built network as ``net``,
     and any library error becomes one line on stderr and its exit code."""
     signature = inspect.signature(command)
-    kept = [p for p in signature.parameters.values() if p.name != "net"]
+    raw = "options" in signature.parameters  # a command that draws what the options leave open (exercise) gets them as given
+    kept = [p for p in signature.parameters.values() if p.name not in ("net", "options")]
     extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[kind, option],
                                default=False if kind is bool else None) for name, kind, option in _NETWORK_OPTIONS]
 
@@ -102,6 +103,8 @@ def network_options(command):
             from . import limits
 
             with limits.raised(**limits.parse_limits(changes or [])):
+                if raw:
+                    return command(options=spec, **kwargs)
                 return command(net=api.network(spec.pop("network"), **spec), **kwargs)
 
         return _run(body, debug)
@@ -281,6 +284,34 @@ def matrix(net=None, fmt: Fmt = Format.text, values: Values = None, assign: Assi
     """Backpropagation in matrices per layer (W, z, a, delta, dL/dW = delta a^T; a batch: a column per sample), shapes checked, each entry verified."""
     from . import api
     _verdict_exit(_emit(api.matrix(net, api.given_values(values, assign), reduction), fmt).check.equal)
+
+
+@app.command()
+@network_options
+def check(weight: Weight,
+          answer: Annotated[Optional[str], typer.Argument(help="Your answer for dLoss/dWEIGHT in the network's names, e.g. \"W13*H1\" "
+                                                               "(quote it; one starting with - after --).")] = None,
+          steps: Annotated[Optional[str], typer.Option("--steps", help="A file of steps, one per line (- reads standard input): "
+                                                       "dLoss/dW1 = ..., then = ...; each is checked.")] = None,
+          net=None, fmt: Fmt = Format.text) -> None:
+    """Check your answer (or chain of steps) for dLoss/dWEIGHT: correct or not, where it holds, the mistake, a counterexample."""
+    from . import api
+
+    result = api.check(net, weight, answer, api.steps_text(steps))
+    _emit(result, fmt)
+    _verdict_exit(result.correct)
+
+
+@app.command()
+@network_options
+def exercise(seed: Annotated[int, typer.Option("--seed", help="Draws the network (what the options leave open), the questions and the numbers.")] = 1,
+             out: Annotated[str, typer.Option("--out", "-o", help="The sheet to write: .tex, .pdf, .md or .html.")] = "",
+             solutions: Annotated[bool, typer.Option("--solutions", help="With the verified derivations, paths and numbers.")] = False,
+             force: Force = False, options=None) -> None:
+    """Write an exercise sheet: a small random network, three derivatives and one gradient step (--solutions: answered)."""
+    from . import api
+
+    _written(api.exercise(seed, out, solutions, force, **options))
 
 
 def _version(value: bool) -> None:

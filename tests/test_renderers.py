@@ -92,6 +92,7 @@ class Shout(Renderer):
             yield self.derivation(d) + "\n", d
 
     derivation_at_values = batch_at_values = paths = network = formula = steps = descent = matrix = batch_matrix = verdict = chain = \
+        check = exercise = \
         lambda self, result: type(result).__name__
 
 
@@ -155,9 +156,11 @@ def test_each_result_class_names_its_kind_and_nothing_else_renders():
     from derivchain.verification.chains import Chain
     from derivchain.verification.steps import StepByStep
     from derivchain.verification.verdict import Verdict
+    from derivchain.verification.check import Check
+    from derivchain.verification.exercise import Exercise
 
     classes = [Derivation, DerivationAtValues, BatchAtValues, PathListing, Network, GeneralFormula, StepByStep, Descent, Table,
-               MatrixForm, BatchMatrixForm, Verdict, Chain]
+               MatrixForm, BatchMatrixForm, Verdict, Chain, Check, Exercise]
     assert sorted(c.kind for c in classes) == sorted(KINDS)
     assert all("kind" not in {f.name for f in __import__("dataclasses").fields(c)} for c in classes)  # not a field
     import sympy as sp
@@ -196,6 +199,7 @@ HTML_RUNS = {
     "matrix": ["matrix", "--layers", "2,3,1", "--activation", "tanh", "--l2", "0.1"],
     "matrix values": ["matrix", "--values", PUBLISHED_VALUES, *PUBLISHED],
     "matrix batch": ["matrix", "--layers", "2,2,1", "--activation", "relu", "--loss", "half-squared", "--bias", "--values", MATRIX_BATCH],
+    "check": ["check", "W1", "(W13*W7 + W14*W10)*X1*sign(Out - Y)"],
 }
 MATHML_TAGS = {"math", "mrow", "mi", "mn", "mo", "mtext", "mfrac", "msub", "msup", "msubsup", "mover", "munder", "munderover",
                "msqrt", "mroot", "mspace", "mtable", "mtr", "mtd"}
@@ -262,6 +266,8 @@ def test_format_html_writes_one_self_contained_page(name):
         assert r.output.count("<tr>") == 1 + 12 and text.count("equal") == 12
     if name.startswith("matrix"):
         assert "Forward pass" in text and "Backward pass" in text and "Verified:" in text and "<mtable>" in r.output
+    if name == "check":
+        assert "Your answer:" in text and "Verdict: correct" in text
 
 
 def test_the_html_page_is_the_python_apis_and_holds_what_the_text_holds():
@@ -269,7 +275,8 @@ def test_the_html_page_is_the_python_apis_and_holds_what_the_text_holds():
     values = api.given_values(PUBLISHED_VALUES, None)
     results = [api.grad(net, "W5", 1000, None, "mean"), api.grad(net, "W5", 1000, values, "mean"), api.paths(net, "W5", 10),
                api.show(net), api.formula(net, "W5"), api.steps(net, "W5"), api.step(net, values, "0.5", 1, (), None, "mean", None),
-               api.table(net, 0), api.matrix(net, None, "mean"), api.matrix(net, values, "mean")]
+               api.table(net, 0), api.matrix(net, None, "mean"), api.matrix(net, values, "mean"),
+               api.check(net, "W5", "(Out1 - Y1)*H1"), api.exercise(3)]
     assert {kind(r) for r in results} == set(KINDS) - {"batch_at_values", "batch_matrix", "verdict", "chain"}  # a command's results
     for result in results:
         page = dc.render(result, "html")

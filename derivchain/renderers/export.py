@@ -89,8 +89,9 @@ def latex_engine() -> str | None:
     return next((e for e in ENGINES if shutil.which(e)), None)
 
 
-def compile_text(text: str, name: str = "document.tex") -> tuple[bytes, str]:
-    """Compile a LaTeX document; the PDF's bytes and the log.
+def compile_text(text: str, name: str = "document.tex", reproducible: bool = False) -> tuple[bytes, str]:
+    """Compile a LaTeX document; the PDF's bytes and the log (``reproducible``: the same bytes for the same text,
+    its dates fixed at the epoch).
 
     Confined: in a new temporary folder holding only the document, with shell escape off and TeX
     allowed to read and write only there (openin_any/openout_any = paranoid: no absolute paths, no
@@ -101,6 +102,8 @@ def compile_text(text: str, name: str = "document.tex") -> tuple[bytes, str]:
         raise ExportError(f"no LaTeX engine found (pdflatex, lualatex or xelatex); on Debian: apt-get install "
                           f"{TEX_PACKAGES}; or export without --pdf")
     env = {**os.environ, "openin_any": "p", "openout_any": "p", "shell_escape": "f"}
+    if reproducible:  # pdfTeX then writes these dates, and an ID made from them, instead of the clock's
+        env.update(SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1")
     with tempfile.TemporaryDirectory(prefix="derivchain-tex-") as work:
         (Path(work) / "document.tex").write_text(text, encoding="utf-8")
         for _ in range(2):  # twice, so cross-references settle

@@ -178,4 +178,57 @@ class MarkdownRenderer(StringRenderer):
         """A chain alone in a ``$$`` block."""
         return "\n".join(_math(_latex.chain_lines(_latex.DerivPrinter({"intertext": False}), c))) + "\n"
 
+    def check(self, c) -> str:
+        """``check``: a heading, the answer (or each step) and the derivative as math, the verdict, the diagnosis as a
+        list, the counterexample."""
+        printer = printer_for(c.network)
+        lines = [f"## Checking {c.lhs}", "", f"Network: {escape(c.network.summary())}.", ""]
+        lines += _math(_latex.check_lines(c, printer, prose=False)) + [""]
+        lines.append(f"Verdict: **{escape(c.sentence)}**.")
+        if c.diagnosis:
+            lines += ["", "Diagnosis" + (f" of line {c.first_wrong_line}" if c.first_wrong_line is not None else "") + ":", ""]
+            for f in c.diagnosis:
+                found = "" if f.found is None or f.expected is None else \
+                    f" (found ${printer._print(f.found)}$, expected ${printer._print(f.expected)}$)"
+                lines.append(f"- **{escape(f.kind)}**: {escape(f.detail)}{found}")
+        cx = c.counterexample
+        if cx is not None:
+            import sympy as sp
+
+            lhs = printer._print(sp.Derivative(c.network.loss_symbol, c.parameter))
+            lines += ["", "Counterexample: at " + ", ".join(f"${c.network.latex_name(k)} = {_latex._num(v)}$" for k, v in cx.values.items())
+                      + f": your {'line' if c.first_wrong_line is not None else 'answer'} ${_latex._num(cx.answer)}$, "
+                      f"${lhs} = {_latex._num(cx.expected)}$."]
+        return "\n".join(lines) + "\n"
+
+    def exercise(self, ex) -> str:
+        """An exercise sheet as one Markdown page: the network's equations, the questions, and room to answer or (with
+        solutions) each verified derivation and the numbers."""
+        from .text import exercise_step_question
+
+        net = ex.network
+        printer = printer_for(net)
+        lines = [f"# {escape(ex.title)}", "", f"Network: {escape(net.summary())}.", ""] + _math(_latex.network_lines(net, printer))
+        lines += ["", "Write each answer in the network's names (inputs, weights, biases, neurons, targets; sign, sigmoid, tanh, "
+                  "relu, exp, log). Check an answer with", "", "```sh",
+                  f'derivchain check {ex.derivations[0].parameter} "YOUR ANSWER" {ex.options}'.rstrip(), "```", ""]
+        for i, d in enumerate(ex.derivations, start=1):
+            lines += [f"## {i}. Find $" + printer._print(d.lhs) + "$", ""]
+            if ex.solutions:
+                lines += _math(_latex.derivation_lines(d, printer)) + ["", f"Verdict: **{d.verdict.word}** ({escape(d.verdict.method)})."]
+            else:
+                lines += ANSWER_ROOM
+            lines.append("")
+        lines += [f"## {len(ex.derivations) + 1}. One gradient-descent step", "", escape(exercise_step_question(ex)), ""]
+        if ex.solutions:
+            w = printer._print(ex.stepped)
+            lines += _math(_latex.values_lines(ex.at, printer) + [r"\text{new } %s &= %s" % (w, _latex._num(ex.updated))])
+        else:
+            lines += ANSWER_ROOM
+        return "\n".join(lines) + "\n"
+
+
+#: Room to answer on a Markdown sheet: a label and ruled lines (each ``***`` a rule).
+ANSWER_ROOM = ["Your answer:", "", "&nbsp;", "", "***", "", "&nbsp;", "", "***"]
+
 
