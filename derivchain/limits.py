@@ -33,7 +33,7 @@ class Limits:
     steps: int = 10_000
     printed_nodes: int = 20_000
     listed_paths: int = 100_000
-    pictures: int = 40
+    pictures: int = 100
 
 
 DESCRIPTIONS = {

@@ -283,7 +283,7 @@ def test_markdown_export_of_a_wide_network_writes_no_hundreds_of_pictures_unaske
     r = runner.invoke(app, ["export", "--layers", "2,2,1", "--out", str(out), "--limit", "pictures=7", "--force"])
     assert r.exit_code == 0 and len(list(tmp_path.glob("*.svg"))) == 7 and "pictures would be" not in out.read_text()
     from derivchain import limits
-    assert limits.Limits().pictures < 100  # the default keeps a wide network's export to a few files
+    assert limits.Limits().pictures <= 100  # the default keeps a wide network's export to a few files
 
 
 def test_text_beyond_ascii_is_written_for_every_latex_engine():
