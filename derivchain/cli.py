@@ -131,12 +131,26 @@ def _run(body, debug: bool = False):
         what = "the expressions are nested too deeply" if isinstance(exc, RecursionError) else "out of memory"
         typer.echo(f"Error: {what}; use a smaller or shallower network", err=True)
         raise typer.Exit(2) from None
+    except ValueError as exc:
+        if debug or "integer string conversion" not in str(exc):
+            _internal(exc, debug)
+        # A tower of powers of constants ((2*x)**64 through five layers) makes numbers Python will not print.
+        typer.echo("Error: a number in the result has more than 4300 digits; use smaller constants, smaller powers "
+                   "or a shallower network", err=True)
+        raise typer.Exit(2) from None
     except Exception as exc:
-        if debug:
-            raise
-        typer.echo(f"Error: internal error ({type(exc).__name__}: {clean(str(exc))[:200]}); please report it; "
-                   "--debug shows the traceback", err=True)
-        raise typer.Exit(3) from None
+        _internal(exc, debug)
+
+
+def _internal(exc: Exception, debug: bool):
+    """An unexpected error (called while it is handled): re-raised with --debug, else one line and exit code 3."""
+    from .user_text import clean
+
+    if debug:
+        raise exc
+    typer.echo(f"Error: internal error ({type(exc).__name__}: {clean(str(exc))[:200]}); please report it; "
+               "--debug shows the traceback", err=True)
+    raise typer.Exit(3) from None
 
 
 def _closed_pipe() -> int:

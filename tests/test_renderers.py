@@ -381,3 +381,47 @@ def test_a_verdict_and_a_chain_render_alone_in_every_format(fmt, net):
         assert json.loads(chain)["verified"] is True
     for result in (wrong, d.entry_chain):
         assert result._repr_latex_().startswith("$$") and "<script" not in result._repr_html_()
+
+
+def test_free_text_never_reaches_a_terminal_or_a_document_raw():
+    from derivchain.renderers import markdown, written
+    from derivchain.renderers.latex import DerivPrinter
+    from derivchain.renderers.terminal import write_lines
+    from derivchain.renderers.text import Line
+    import io
+
+    # Markdown: a line break in a title or a name could start a heading; a '#' run could close one.
+    assert "\n" not in markdown.escape("T\n# H1\r\n## H2") and markdown.escape("a#") == "a\\#"
+    # A file name in a link: percent-encoded, so it neither ends the link nor starts HTML.
+    assert markdown.link("x)<img src=x onerror=alert(1)>.svg") == "x%29%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E.svg"
+    assert markdown.link("my notes.svg") == "my%20notes.svg"
+    # LaTeX text: no paragraph break, no character TeX refuses.
+    assert DerivPrinter().text("a\n\nb\x1bc") == "a  b c"
+    out = io.StringIO()
+    written(["x\x1b[31m.md"], out)
+    assert out.getvalue() == "wrote x\\x1b[31m.md\n"  # shown as its escape, not obeyed
+    out = io.StringIO()
+    write_lines([Line("a\x1b[2Jb\rc")], out)
+    assert out.getvalue() == "a [2Jb c\n"
+
+
+def test_a_slow_run_shows_progress_even_with_few_steps(monkeypatch):
+    # Before: a bar only from 50 steps, so `step --steps 3` of a slow network ran silently for minutes.
+    import time
+    from derivchain import renderers
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    import rich.progress  # noqa: F401  (imported before the clock runs: slow on a loaded machine)
+
+    for after, shown in ((0.1, True), (60, False)):
+        err = Terminal()
+        monkeypatch.setattr(sys, "stderr", err)
+        monkeypatch.setattr(renderers, "PROGRESS_AFTER", after)
+        with renderers.progress(3) as advance:
+            advance()
+            time.sleep(1.5)
+            advance()
+        assert ("deriving" in err.getvalue()) is shown, err.getvalue()

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from .. import limits
 from ..files import ExportError, check_targets, write_files
 from ..verification.notes import Notes
 from .document import latex_document, markdown_document
@@ -34,6 +35,7 @@ def export_document(notes: Notes, target: Path, title: str, snippet: bool = Fals
     the .tex; an HTML page alone, its diagrams inline): every target checked first, all written or none.
     The files written, every one."""
     target = Path(target)
+    left_out = 0
     fmt = format_of_suffix(target.suffix)  # the registry's: .tex LaTeX, .md Markdown, .html HTML
     if fmt not in ("latex", "markdown", "html"):
         raise ExportError(f"--out {target}: choose a file ending in {suffixes_named()}")
@@ -44,8 +46,10 @@ def export_document(notes: Notes, target: Path, title: str, snippet: bool = Fals
     else:
         # Markdown hosts render SVG images: the diagrams go beside the .md file.
         pictures = {None: target.stem + "-network.svg"}
-        if not brief:
+        if not brief and len(notes.parameters) + 1 <= limits.current().pictures:
             pictures.update({p: f"{target.stem}-paths-{p.name}.svg" for p in notes.parameters})
+        elif not brief:  # a wide network: hundreds of files nobody asked for; the document says how to ask
+            left_out = len(notes.parameters)
         outputs = [target] + [target.with_name(name) for name in pictures.values()]
     check_targets(outputs, force)  # before the (slow) derivations (the notes derive when first read) and compilation
     if fmt == "latex":
@@ -58,7 +62,7 @@ def export_document(notes: Notes, target: Path, title: str, snippet: bool = Fals
         return write_files({target: html_document(notes, title, snippet)}, force)
     from .diagram import svg
 
-    files = {target: markdown_document(notes, title, snippet, brief, pictures)}
+    files = {target: markdown_document(notes, title, snippet, brief, pictures, left_out)}
     for p, name in pictures.items():
         files[target.with_name(name)] = svg(notes.network, p) + "\n"
     return write_files(files, force)

@@ -30,6 +30,7 @@ from .base import StringRenderer
 from .fitting import fits, too_large_note
 from ..model.notation import FLAT
 from ..symbolic.rules import rule_for
+from ..user_text import clean
 from .latex import LINE_WIDTH, visible_width
 from .latex import printer_for as latex_printer
 from .text import activation_first, remembered
@@ -782,7 +783,7 @@ def document(notes, title: str, snippet: bool = False) -> str:
     printer = printer_for(network)
     body = []
     if not snippet:
-        body.append(f"<h1>{html.escape(title)}</h1>")
+        body.append(f"<h1>{html.escape(clean(title))}</h1>")
     body += ['<section id="network">', "<h2>The network</h2>", f"<p>{html.escape(network.summary())}.</p>",
              block(printer, network_rows(network, printer)), "</section>",
              '<section id="derivatives">', "<h2>Every derivative</h2>", table(network, derivations, printer), "</section>"]
@@ -799,7 +800,7 @@ def page_head(title: str, style: str = STYLE) -> str:
             '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{html.escape(title)}</title>\n<style>\n{style}\n</style>\n</head>\n"
+            f"<title>{html.escape(clean(title))}</title>\n<style>\n{style}\n</style>\n</head>\n"
             '<body>\n<main class="derivchain">\n')
 
 

@@ -28,8 +28,53 @@ from .text import (DISAGREE, arithmetic, batch_words, learning_rate, negative, o
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
                  # In text mode with the default font encoding |, < and > print as other glyphs.
                  "|": r"\textbar{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+# Line breaks and control characters become spaces (a blank line would end a paragraph, others stop TeX).
+_TEXT_ESCAPES.update({chr(c): " " for c in [*range(0x20), *range(0x7f, 0xa0), 0x2028, 0x2029, *range(0x202a, 0x202f),
+                                             *range(0x2066, 0x206a)]})
 _TEXT_TABLE = str.maketrans(_TEXT_ESCAPES)  # one C pass over the text (a table escapes every row's verdict)
 _SUPERSCRIPT = re.compile(r"\\\^\{\}(\d+)")
+
+
+# Text beyond ASCII, for every engine without a language package (pdflatex's default OT1 fonts have
+# none of Greek, Cyrillic or CJK; texlive-lang-greek alone is 94 MB, CJK more): accented Latin letters
+# as accent commands, Greek letters as math letters, a few signs by name; anything else as its code
+# point, [U+4E2D], so a title or name in any script compiles (and says what it held).
+_ACCENTS = {"\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0308": '"', "\u030a": "r", "\u0327": "c",
+            "\u030c": "v", "\u0304": "=", "\u0306": "u", "\u0307": ".", "\u030b": "H"}
+_LETTERS = {"ß": r"\ss{}", "æ": r"\ae{}", "Æ": r"\AE{}", "ø": r"\o{}", "Ø": r"\O{}", "å": r"\aa{}", "Å": r"\AA{}",
+            "œ": r"\oe{}", "Œ": r"\OE{}", "ł": r"\l{}", "Ł": r"\L{}", "ı": r"\i{}", "–": "--", "—": "---", "‘": "`",
+            "’": "'", "“": "``", "”": "''", "…": r"\dots{}", "\u00a0": "~", "×": r"\ensuremath{\times}",
+            "°": r"\ensuremath{^\circ}", "·": r"\ensuremath{\cdot}", "¡": "!`", "¿": "?`"}
+_GREEK = dict(zip("αβγδεζηθικλμνξοπρςστυφχψω", r"\alpha \beta \gamma \delta \epsilon \zeta \eta \theta \iota \kappa "
+                  r"\lambda \mu \nu \xi o \pi \rho \varsigma \sigma \tau \upsilon \phi \chi \psi \omega".split()))
+_GREEK.update(zip("ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ", r"A B \Gamma \Delta E Z H \Theta I K \Lambda M N \Xi O \Pi P \Sigma T "
+                  r"Y \Phi X \Psi \Omega".split()))
+
+
+def typeset_unicode(text: str) -> str:
+    """``text`` (already escaped for LaTeX) with each character beyond ASCII written so that every engine
+    typesets it: ``é`` as ``\\'{e}``, ``α`` as ``\\ensuremath{\\alpha}``, ``中`` as ``[U+4E2D]``."""
+    import unicodedata
+
+    out = []
+    for c in text:
+        if c.isascii():
+            out.append(c)
+        elif c in _LETTERS:
+            out.append(_LETTERS[c])
+        else:
+            base, *marks = unicodedata.normalize("NFD", c)
+            if base.isascii() and base.isalpha() and marks and all(m in _ACCENTS for m in marks):
+                letter = r"\i" if base == "i" else r"\j" if base == "j" else base
+                for m in reversed(marks):
+                    letter = "\\%s{%s}" % (_ACCENTS[m], letter)
+                out.append(letter)
+            elif base in _GREEK:  # accents (tonos) dropped: math letters take none
+                greek = _GREEK[base]
+                out.append(r"\ensuremath{%s}" % greek if greek.startswith("\\") else greek)
+            else:
+                out.append("[U+%04X]" % ord(c))
+    return "".join(out)
 
 
 #: Visible characters of math that fit on a line of the exported documents (A4, 2 cm margins).
@@ -295,8 +340,11 @@ class DerivPrinter(LatexPrinter):
         return out
 
     def text(self, s: str) -> str:
-        """Escape plain text for use inside \\text{...} (a power such as t^2 becomes a superscript)."""
+        """Escape plain text for use inside \\text{...} (a power such as t^2 becomes a superscript); a
+        character beyond ASCII as any LaTeX engine typesets it (see :func:`typeset_unicode`)."""
         escaped = s.translate(_TEXT_TABLE)
+        if not escaped.isascii():
+            escaped = typeset_unicode(escaped)
         return _SUPERSCRIPT.sub(r"\\textsuperscript{\1}", escaped) if "^" in s else escaped
 
     # derivchain's result objects, printed by class name (they know nothing of printing).

@@ -18,14 +18,25 @@ def printer_for(network):
 
 
 def escape(text: str) -> str:
-    """Free text for Markdown: characters that would start markup or HTML are escaped."""
+    """Free text for Markdown, on one line: characters that would start markup or HTML are escaped, line
+    breaks and control characters become spaces (a line break could start a heading, a list or a quote)."""
+    from ..user_text import clean
+
     out = []
-    for c in text:
-        if c in "\\`*_[]<>|$&":
+    for c in clean(text):
+        if c in "\\`*_[]<>|$&#":
             out.append("\\" + c if c not in "<>&" else {"<": "&lt;", ">": "&gt;", "&": "&amp;"}[c])
         else:
             out.append(c)
     return "".join(out)
+
+
+def link(target: str) -> str:
+    """A file name as the target of a Markdown link or picture: percent-encoded, so that spaces, brackets,
+    ``<`` and quotes neither end the link early nor start HTML (``my notes-network.svg`` -> ``my%20notes-network.svg``)."""
+    from urllib.parse import quote
+
+    return quote(target, safe="")
 
 
 def prose(parts, printer) -> str:
@@ -57,7 +68,7 @@ def values(at) -> str:
     return "\n".join(["### At the given values", ""] + _math(_latex.values_lines(at, printer)) + [""])
 
 
-__all__ = ["MarkdownRenderer", "printer_for", "escape", "prose", "values", "expr"]
+__all__ = ["MarkdownRenderer", "printer_for", "escape", "link", "prose", "values", "expr"]
 
 
 def _matrix_page(title: str, m, lines_of) -> str:
