@@ -105,18 +105,38 @@ class ModularEvaluator:
     def _oracle(self, lane: int, name: str, value) -> int:
         return oracle(self.seed, lane, name, value, modulus=self.prime)
 
-    def _function(self, name: str, rule, values: tuple[int, ...]) -> tuple[tuple[int, ...], int, int, int]:
-        """A function's values: unknowns, with the parity identities (from its rule) they must obey."""
+    def _function(self, name: str, rule, values: tuple[int, ...], at_zero=None) -> tuple[tuple[int, ...], int, int, int]:
+        """A function's values: unknowns, with the parity identities (from its rule) they must obey.
+        Where the argument is 0 the value is the function's own there (see :meth:`_at_zero`)."""
         parity = rule.parity if rule is not None else None
         out, bad = [], 0
         for lane, v in enumerate(values):
-            r = self._one(lane, name, parity, v)
+            r = self._at_zero(rule, parity, lane, at_zero) if v == 0 else None
+            if r is None:
+                r = self._one(lane, name, parity, v)
             if r is None:
                 bad |= 1 << lane
                 r = 0
             out.append(r)
         degree = rule.degree if rule is not None else (1, 0)
         return (tuple(out), bad, *degree)
+
+    def _at_zero(self, rule, parity: str | None, lane: int, at_zero) -> int | None:
+        """The value at an argument that is 0 here: an argument written as something else that is
+        identically 0 ((x + 1)**2 - x**2 - 2*x - 1) is 0 at every point, so the function's value at 0 is
+        its value everywhere, and Heaviside(u, 0) and Heaviside(u, 1) differ. An odd function is 0 there,
+        exp 1, Heaviside its second argument; any other one with an exact rule its exact value at 0;
+        else None (an unknown, as at any other argument)."""
+        if parity == "odd":
+            return 0
+        if parity in ("exp", "sigmoid"):
+            return 1 if parity == "exp" else pow(2, -1, self.prime)
+        if parity == "heaviside":
+            return at_zero[lane] if at_zero is not None else pow(2, -1, self.prime)
+        if rule is not None and rule.exact is not None and rule.arity == 1:
+            value = Fraction(rule.exact(Fraction(0)))
+            return value.numerator * pow(value.denominator, -1, self.prime) % self.prime
+        return None
 
     def _one(self, lane: int, name: str, parity: str | None, v: int) -> int | None:
         # Residues above p/2 stand for negative numbers, so sign(-u) = -sign(u) holds exactly.
@@ -191,7 +211,12 @@ class ModularEvaluator:
             # A function with a parity identity is one of its first argument here: Heaviside's
             # second is its value at 0 (Heaviside(u) and Heaviside(u, 0)), which random points miss.
             v, b, _, _ = self(e.args[0])
-            values, fbad, n, d = self._function(e.func.__name__, rule, v)
+            at_zero = None
+            if len(e.args) > 1 and 0 in v:  # the value at 0 matters only where the argument is 0
+                at_zero, zb, zn, zd = self(e.args[1])
+            values, fbad, n, d = self._function(e.func.__name__, rule, v, at_zero)
+            if at_zero is not None:  # the value is the second argument's, a rational function of its own degree
+                b, n, d = b | zb, max(n, zn), d + zd
             return (values, b | fbad, n, d)
         if isinstance(e, (sp.Function, sp.Max, sp.Min)):
             args = [self(a) for a in e.args]
