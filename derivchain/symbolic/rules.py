@@ -4,7 +4,8 @@ Adding an activation or function is its SymPy class (:mod:`derivchain.symbolic.f
 entry here (in ``RULES``, or through :func:`register` at run time): the name a user writes, its
 derivative for direct differentiation, its value in mpmath and (where rational) in exact fractions,
 the parity the exact verifier builds in, its slope, jumps and special error rule for the numeric
-evaluator's error bounds, where its breakpoints are, its convention at a kink, and its LaTeX. The
+evaluator's error bounds, the digits its values hide (for the precision the numeric verifier needs),
+where its breakpoints are, its convention at a kink, and its LaTeX. The
 parser, the differentiator, the verifier, the evaluators and the printers all read this table, and
 nothing else keeps a list of functions.
 """

@@ -105,13 +105,21 @@ class ModularEvaluator:
     def _oracle(self, lane: int, name: str, value) -> int:
         return oracle(self.seed, lane, name, value, modulus=self.prime)
 
-    def _function(self, name: str, rule, values: tuple[int, ...], at_zero=None) -> tuple[tuple[int, ...], int, int, int]:
+    def _function(self, name: str, rule, values: tuple[int, ...], at_zero=None,
+                  salt=None) -> tuple[tuple[int, ...], int, int, int]:
         """A function's values: unknowns, with the parity identities (from its rule) they must obey.
-        Where the argument is 0 the value is the function's own there (see :meth:`_at_zero`)."""
+        Where the argument is 0 the value is the function's own there (see :meth:`_at_zero`); ``salt``:
+        Heaviside's values at 0, which then name its unknowns too (H(-u, v) = 1 - H(u, 1 - v))."""
         parity = rule.parity if rule is not None else None
         out, bad = [], 0
         for lane, v in enumerate(values):
             r = self._at_zero(rule, parity, lane, at_zero) if v == 0 else None
+            if r is None and salt is not None:
+                negative, mirror = v > self.prime // 2, (self.prime - v) % self.prime
+                if negative:
+                    r = (1 - self._oracle(lane, (name, (1 - salt[lane]) % self.prime), mirror)) % self.prime
+                else:
+                    r = self._oracle(lane, (name, salt[lane]), v)
             if r is None:
                 r = self._one(lane, name, parity, v)
             if r is None:
@@ -120,6 +128,20 @@ class ModularEvaluator:
             out.append(r)
         degree = rule.degree if rule is not None else (1, 0)
         return (tuple(out), bad, *degree)
+
+    def _opaque(self, e: sp.Basic) -> bool:
+        """Whether ``e`` holds a function value (an unknown here) or a named constant: whether it is 0
+        everywhere, its values mod p cannot tell. Kept beside the values, by identity (shared subtrees
+        once)."""
+        key = ("opaque", id(e))
+        hit = self.memo.get(key)
+        if hit is None:
+            if isinstance(e, (sp.Function, sp.Max, sp.Min)) or e.is_NumberSymbol:
+                found = True
+            else:
+                found = any(self._opaque(a) for a in e.args)
+            hit = self.memo[key] = (e, found)
+        return hit[1]
 
     def _at_zero(self, rule, parity: str | None, lane: int, at_zero) -> int | None:
         """The value at an argument that is 0 here: an argument written as something else that is
@@ -211,10 +233,17 @@ class ModularEvaluator:
             # A function with a parity identity is one of its first argument here: Heaviside's
             # second is its value at 0 (Heaviside(u) and Heaviside(u, 0)), which random points miss.
             v, b, _, _ = self(e.args[0])
-            at_zero = None
+            at_zero = salt = None
             if len(e.args) > 1 and 0 in v:  # the value at 0 matters only where the argument is 0
                 at_zero, zb, zn, zd = self(e.args[1])
-            values, fbad, n, d = self._function(e.func.__name__, rule, v, at_zero)
+            elif rule is not None and rule.parity == "heaviside" and self._opaque(e.args[0]):
+                # An argument holding function values may be 0 everywhere though the unknowns do not
+                # show it (tanh(x)*cosh(x) - sinh(x)): its value at 0 then decides, so it is part of
+                # the unknown's name, and Heaviside(u, 0) and Heaviside(u, 1) are not taken as equal.
+                half = pow(2, -1, self.prime)
+                salt, zb, _, _ = self(e.args[1]) if len(e.args) > 1 else ((half,) * POINTS, 0, 0, 0)
+                b |= zb
+            values, fbad, n, d = self._function(e.func.__name__, rule, v, at_zero, salt)
             if at_zero is not None:  # the value is the second argument's, a rational function of its own degree
                 b, n, d = b | zb, max(n, zn), d + zd
             return (values, b | fbad, n, d)

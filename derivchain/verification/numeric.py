@@ -6,8 +6,9 @@ What could make two different forms agree to the digits compared is closed off: 
 grow with the constants' length and with the detail each evaluation finds hidden below its leading
 digits (a term far smaller than its sum, a saturated function: x + exp(-100), x*tanh(100)), and a point
 whose detail lies past ``MAX_DIGITS`` proves nothing; breakpoints are located whatever their argument
-(solved where it is linear or polynomial in a symbol, bracketed along each symbol otherwise) and
-tried just beside, closer than the forms' largest coefficients could make a bump narrow.
+(solved where it is linear or polynomial in a symbol, bracketed along each symbol otherwise, walked
+towards where no one symbol crosses it) and tried just beside, closer than the forms' largest
+coefficients could make a bump narrow.
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ SCAN_EVALUATIONS = 4000  # evaluations spent bracketing one breakpoint's sign ch
 
 
 MAX_ROOTS = 8  # breakpoints kept along one symbol (the points beside each are all tried)
+
+
+FAR = 4096  # bracketing looks for sign changes out to 10**FAR and in to 10**-FAR
+
+
+CREEP = 64  # doublings of the exponent past 10**FAR within which a slow approach to 0 counts as a possible breakpoint
+
+
+SEARCH_ROUNDS = 2  # rounds of moving one symbol at a time towards a breakpoint no single symbol crosses from the first point
 
 
 def _random_point(symbols, index: int, seed: str = SEED, scales=SCALES) -> dict[sp.Symbol, mpmath.mpf]:
@@ -142,21 +152,24 @@ class _Plan:
         self.truncated = len(kinks) > KINKS
         self.kinks = kinks[:KINKS]
         self.beside: list[dict] = []
+        # The breakpoint and side each point of ``beside`` is just beside (None: further out or between).
+        self.owner: list[tuple[sp.Expr, int] | None] = []
         for index, kink in enumerate(self.kinks):
             base = _random_point(self.symbols, self.tries + index, seed, self.scales)
             points = self._across(kink, base)
             if points is None:
                 self.unlocated.append(kink)
             else:
-                self.beside += points
+                self.beside += [point for point, _ in points]
+                self.owner += [(kink, side) if side else None for _, side in points]
         self.scattered = [_random_point(self.symbols, index, seed, self.scales) for index in range(self.tries)]
 
-    def _across(self, kink: sp.Expr, base: dict) -> list[dict] | None:
+    def _across(self, kink: sp.Expr, base: dict) -> list[tuple[dict, int]] | None:
         """Points on both sides of each place along one symbol where ``kink`` changes sign: just beside
         (closer than the forms' coefficients could make anything narrow), further out where forms that
         meet at the breakpoint have parted, and between neighbouring breakpoints. [] where ``kink``
-        changes sign nowhere along its symbols (as far as solving and bracketing show); None when it
-        could be neither solved nor bracketed along any of them."""
+        changes sign nowhere along its symbols (as far as solving, bracketing and walking towards 0
+        show); None when it could be neither solved nor bracketed along any of them."""
         symbols = sorted(kink.free_symbols, key=lambda s: s.name)
         if not symbols:
             return []  # a constant: the same side everywhere
@@ -169,20 +182,50 @@ class _Plan:
                 if roots is None:
                     continue
                 if roots:
-                    return self._around(roots, s, base)
+                    return self._around(kink, roots, s, base)
                 unsolved.remove(s)  # no sign change along s (where the other symbols are)
-        return [] if len(unsolved) < len(symbols) else None
+        if len(unsolved) == len(symbols):
+            return None
+        if len(symbols) > 1:
+            # No sign change along any one symbol from here, but the breakpoint may still enclose a
+            # small region elsewhere (1 - 10**20*((x - 1/3)**2 + (y - 1/7)**2) is positive only near
+            # (1/3, 1/7)): walk towards it, one symbol at a time to where the expression is nearest 0.
+            moved = dict(base)
+            for _ in range(SEARCH_ROUNDS):
+                for s in symbols:
+                    found = self._scan(kink, s, moved)
+                    if found is None:
+                        continue
+                    roots, nearest = found
+                    if roots:
+                        return self._around(kink, roots, s, moved)
+                    moved[s] = nearest
+        return []
 
-    def _around(self, roots: list, s: sp.Symbol, base: dict) -> list[dict]:
+    def _around(self, kink: sp.Expr, roots: list, s: sp.Symbol, base: dict) -> list[tuple[dict, int]]:
+        """Points beside each root along ``s``, each with the side of the breakpoint it is just beside
+        (the sign of ``kink`` there: -1 or 1), or 0 further out and between roots."""
         with mpmath.workdps(self.work + 10):
             tiny = mpmath.mpf(10) ** -self.offset
             roots = sorted(set(roots))[:MAX_ROOTS]
             out = []
             for root in roots:
                 unit = 1 + abs(root)
-                out += [{**base, s: root + sign * unit * step} for step in (tiny, 1) for sign in (-1, 1)]
-            out += [{**base, s: (left + right) / 2} for left, right in zip(roots, roots[1:])]
+                for step in (tiny, 1):
+                    for sign in (-1, 1):
+                        point = {**base, s: root + sign * unit * step}
+                        out.append((point, self._side(kink, point, sign) if step is tiny else 0))
+            out += [({**base, s: (left + right) / 2}, 0) for left, right in zip(roots, roots[1:])]
         return out
+
+    def _side(self, kink: sp.Expr, point: dict, fallback: int) -> int:
+        """The sign of ``kink`` at ``point`` where its error bound makes it certain, else ``fallback``."""
+        bound: list = []
+        try:
+            v = evaluate(kink, point, self.work, error=bound)
+        except (Undefined, KeyError):
+            return fallback
+        return ((v > 0) - (v < 0)) if v and (bound[0] == EXACT or bound[0] < mag(v) - 3) else fallback
 
     def _solved(self, kink: sp.Expr, s: sp.Symbol, base: dict) -> list | None:
         """Where ``kink`` changes sign along ``s`` (the other symbols at ``base``), when it is linear or
@@ -238,11 +281,19 @@ class _Plan:
         return real
 
     def _bracketed(self, kink: sp.Expr, s: sp.Symbol, base: dict) -> list | None:
-        """Sign changes of ``kink`` along ``s`` over every magnitude the forms reach, each narrowed by
-        bisection. Besides powers of ten the samples are the other breakpoints along ``s`` (and points
-        just beside them: where a narrow bump starts) and the extremes of ``kink`` between samples
-        (where its derivative changes sign: a bump that rises above 0 and falls back between two
-        samples). Only signs the error bounds make certain count; None when none is certain."""
+        """Sign changes of ``kink`` along ``s``, each narrowed by bisection (see :meth:`_scan`); None when
+        no sign along ``s`` is certain."""
+        found = self._scan(kink, s, base)
+        return None if found is None else found[0]
+
+    def _scan(self, kink: sp.Expr, s: sp.Symbol, base: dict) -> tuple[list, mpmath.mpf] | None:
+        """Sign changes of ``kink`` along ``s`` over every magnitude the forms reach and beyond (powers of
+        ten, sparser past 10**60, up to 10**FAR: log(x) - 300 changes sign at 2e130), each narrowed by
+        bisection; and the sample where ``kink`` is nearest 0. Besides powers of ten the samples are
+        the other breakpoints along ``s`` (and points just beside them: where a narrow bump starts)
+        and the extremes of ``kink`` between samples (where its derivative changes sign: a bump that
+        rises above 0 and falls back between two samples). Only signs the error bounds make certain
+        count; None when none is certain or the evaluations allowed run out."""
         budget = [SCAN_EVALUATIONS]
 
         def at(expr, t):
@@ -266,8 +317,13 @@ class _Plan:
         sign = sign_of(kink)
         with mpmath.workdps(self.work + 10):
             low, high = min(60, max(30, 3 - self.smallest)), min(60, max(30, self.largest + 3))
+            powers = list(range(-low, high + 1))
+            far = 64
+            while far <= FAR:  # sparser further out: only a sign change is looked for there
+                powers += [far, -far]
+                far *= 2
             samples = {mpmath.mpf(0), mpmath.mpf(base[s])}
-            for j in range(-low, high + 1):
+            for j in powers:
                 samples |= {mpmath.mpf(10) ** j, -mpmath.mpf(10) ** j}
             tiny = mpmath.mpf(10) ** -self.offset
             for other in self.kinks:  # the other breakpoints along s, and just beside them
@@ -280,20 +336,23 @@ class _Plan:
                 for t in self._extremes(kink, s, sorted(known.items()), sign_of):
                     if t not in known:
                         known[t] = at(kink, t)
-                defined = [(t, (v > 0) - (v < 0)) for t, v in sorted(known.items()) if v is not None]
+                defined = [(t, v) for t, v in sorted(known.items()) if v is not None]
                 if not defined:
                     return None
-                roots = [t for t, g in defined if g == 0]
-                for (t1, g1), (t2, g2) in zip(defined, defined[1:]):
-                    if g1 * g2 < 0 and len(roots) < MAX_ROOTS:
-                        roots.append(self._bisect(sign, t1, g1, t2))
+                roots = [t for t, v in defined if v == 0]
+                for (t1, v1), (t2, v2) in zip(defined, defined[1:]):
+                    if v1 * v2 < 0 and len(roots) < MAX_ROOTS:
+                        roots.append(self._bisect(sign, t1, (v1 > 0) - (v1 < 0), t2))
             except _OutOfBudget:
                 return None
-        return roots
+            if not roots and _creeping(known):
+                return None  # it may change sign past 10**FAR: not located
+            nearest = min(defined, key=lambda tv: abs(tv[1]))[0]
+        return roots, nearest
 
     def _extremes(self, kink: sp.Expr, s: sp.Symbol, values: list, sign_of) -> set:
         """The extremes of ``kink`` along ``s`` between neighbouring samples where its derivative changes
-        sign, those nearest to 0 first (at most MAX_ROOTS)."""
+        sign: half of MAX_ROOTS nearest to 0, half nearest the origin."""
         if tree_size(kink, SOLVE_SIZE) > SOLVE_SIZE:
             return set()
         slope = kink.diff(s)
@@ -306,14 +365,20 @@ class _Plan:
             if g1 is not None and g2 is not None and g1 * g2 < 0:
                 near = min(abs(v) for v in (v1, v2) if v is not None) if (v1, v2) != (None, None) else mpmath.inf
                 candidates.append((near, t1, g1, t2))
-        candidates.sort(key=lambda c: c[0])
-        return {self._bisect(sign, t1, g1, t2) for _, t1, g1, t2 in candidates[:MAX_ROOTS]}
+        # Those nearest to 0 first, and those nearest the origin (far out, an oscillating expression's
+        # extremes are neither resolved nor where the forms' scales are).
+        nearest = sorted(candidates, key=lambda c: c[0])[:MAX_ROOTS // 2]
+        central = sorted(candidates, key=lambda c: max(abs(c[1]), abs(c[3])))[:MAX_ROOTS // 2]
+        chosen = {(t1, t2): (t1, g1, t2) for _, t1, g1, t2 in nearest + central}
+        return {self._bisect(sign, t1, g1, t2) for t1, g1, t2 in chosen.values()}
 
     def _bisect(self, sign, t1, g1: int, t2):
         """A point within 10**-offset (relatively) of where the sign changes between ``t1`` and ``t2``."""
         close = mpmath.mpf(10) ** -(self.offset + 1)
         while abs(t2 - t1) > close * (1 + abs(t1)):
-            mid = (t1 + t2) / 2
+            # Between far-apart magnitudes of one sign, halve the exponent first (10**64 to 10**128).
+            spread = t1 * t2 > 0 and max(abs(t1), abs(t2)) > 4 * min(abs(t1), abs(t2))
+            mid = (t1 / abs(t1)) * mpmath.sqrt(t1 * t2) if spread else (t1 + t2) / 2
             g = sign(mid)
             if g == 0:
                 return mid
@@ -324,6 +389,26 @@ class _Plan:
             else:
                 t2 = mid
         return (t1 + t2) / 2
+
+
+def _creeping(known: dict) -> bool:
+    """Whether a breakpoint expression, sampled at 10**(FAR/4), 10**(FAR/2) and 10**FAR (and at their
+    negatives and reciprocals), still creeps towards 0 there slowly enough to reach it within CREEP
+    more doublings of the exponent (log(log(x)) - 10 at 10**9566), rather than settling (atan(x) - 2)
+    or fading geometrically (1/x)."""
+    for sign in (1, -1):
+        for power in (1, -1):
+            v1, v2, v3 = (known.get(sign * mpmath.mpf(10) ** (power * FAR // k)) for k in (4, 2, 1))
+            if None in (v1, v2, v3) or not (v1 * v2 > 0 and v2 * v3 > 0):
+                continue
+            a1, a2, a3 = abs(v1), abs(v2), abs(v3)
+            if a1 > a2 > a3 > a2 / 2 and (a2 - a3) * CREEP > a3:
+                return True
+    return False
+
+
+class Unworkable(Undefined):
+    """The forms have values at a point, but not to the digits a comparison there needs (past ``MAX_DIGITS``)."""
 
 
 class _NotPolynomial(Exception):
@@ -377,8 +462,8 @@ def _values(a: sp.Expr, b: sp.Expr, point: dict, digits: int, floor: int | None,
         need, shallow = max(DIGITS, math.ceil(2 * max(ha, hb)) + 20), None
         if need > MAX_DIGITS:
             need = DIGITS
-            shallow = (f"a difference could hide {_count(max(ha, hb))} digits down (a saturated function, or a "
-                       f"term far smaller than its sum), past {MAX_DIGITS}")
+            shallow = (f"a difference could hide more than {MAX_DIGITS} digits down (a saturated function, or a "
+                       "term far smaller than its sum)")
         if digits < need:
             digits = need
             continue
@@ -391,14 +476,9 @@ def _values(a: sp.Expr, b: sp.Expr, point: dict, digits: int, floor: int | None,
         if good >= need:
             return va, vb, min(digits, good), shallow
         if digits >= MAX_DIGITS:
-            raise Undefined(f"cancellation beyond {MAX_DIGITS} digits")
+            raise Unworkable(f"cancellation beyond {MAX_DIGITS} digits")
         # Rounding errors shrink with the precision: raise it by what is missing (or double it).
         digits = min(MAX_DIGITS, 2 * digits if error == INF else digits + need - good + 10)
-
-
-def _count(digits: float) -> str:
-    """A number of digits as printed: 87, or 1.6e+18 past a million."""
-    return str(math.ceil(digits)) if digits < 1e6 else mpmath.nstr(digits, 2)
 
 
 def _agree(a, b, digits: int = AGREE_DIGITS + 10, floor=None) -> bool:
@@ -423,13 +503,13 @@ def compare_at(a: sp.Expr, b: sp.Expr, point: dict, digits: int = DIGITS,
     va, vb, used, shallow = _values(a, b, point, digits, digits, memo)
     if _agree(va, vb, used, digits):
         if shallow:
-            raise Undefined(shallow)
+            raise Unworkable(shallow)
         return True, va, vb, used
     # Before saying "not equal": again at four times the precision.
     va, vb, used, shallow = _values(a, b, point, min(4 * used, 2 * MAX_DIGITS), digits, memo)
     if _agree(va, vb, used, digits):
         if shallow:
-            raise Undefined(shallow)
+            raise Unworkable(shallow)
         return True, va, vb, used
     return False, va, vb, used
 
@@ -451,10 +531,16 @@ def numeric_check(a: sp.Expr, b: sp.Expr, seed: str, memo: dict | None = None) -
     informative, skipped, silent, lost, reasons = 0, 0, 0, 0, []
     plan = _Plan(a, b, seed)
     beside, scattered = plan.beside, plan.scattered
+    # Each side of each breakpoint needs a point just beside it where the forms have values, or have none
+    # (not real there); one skipped only for want of precision leaves that side untried.
+    tried = set()
+    located = set(plan.owner) - {None}
     for number, point in enumerate(beside + scattered):
         try:
             at = max(digits, plan.digits) if number < len(beside) else digits
             agree, va, vb, used = compare_at(a, b, point, at, memo)
+            if number < len(beside):
+                tried.add(plan.owner[number])
             if not agree:
                 shown = {s.name: mpmath.nstr(v, 12) for s, v in point.items()}
                 # Enough digits that the two values visibly differ (their difference is past the
@@ -465,6 +551,8 @@ def numeric_check(a: sp.Expr, b: sp.Expr, seed: str, memo: dict | None = None) -
                         f"(difference {mpmath.nstr(va - vb, 3)}, checked at {used} digits)", False,
                         {"point": shown, "values": values, "difference": mpmath.nstr(va - vb, 3)})
         except Undefined as exc:
+            if number < len(beside) and not isinstance(exc, Unworkable):
+                tried.add(plan.owner[number])  # no real value there: nothing to compare on that side
             skipped += 1
             if len(reasons) < 2 and str(exc) not in reasons:
                 reasons.append(str(exc))
@@ -478,8 +566,10 @@ def numeric_check(a: sp.Expr, b: sp.Expr, seed: str, memo: dict | None = None) -
             checked = used
         else:
             silent += 1
-        # Every breakpoint tried first, and a point at every scale.
-        if informative >= POINTS and number >= len(beside) + len(plan.scales) and not plan.unlocated and not plan.truncated:
+        # Every breakpoint tried first (each with a point beside it that has values), and a point at every scale.
+        untried = bool(located - tried)
+        if (informative >= POINTS and number >= len(beside) + len(plan.scales) and not plan.unlocated
+                and not plan.truncated and not untried):
             return ("numeric", f"equal to {checked - 10} digits at {POINTS} points over several scales "
                     "and both sides of every breakpoint (evidence, not a proof)", True, {})
     why = []
@@ -487,6 +577,9 @@ def numeric_check(a: sp.Expr, b: sp.Expr, seed: str, memo: dict | None = None) -
         why.append(f"no breakpoint of {plan.unlocated[0]} could be located (it is neither solved nor bracketed)")
     if plan.truncated:
         why.append(f"the forms have more than {KINKS} breakpoints")
+    missed = [owner[0] for owner in dict.fromkeys(plan.owner) if owner is not None and owner not in tried]
+    if missed:
+        why.append(f"no point just beside the breakpoint of {missed[0]}, on one side, could be worked with")
     if silent:
         why.append(f"both forms are 0 at {silent} points")
     if skipped:
