@@ -310,3 +310,15 @@ def test_no_equal_when_one_side_of_a_breakpoint_could_not_be_worked_with():
     # A side where the forms have no real value is not held against them.
     v = verify({"a": sp.sqrt(x) * relu(x) + x, "b": sp.sqrt(x) * sp.Max(x, 0) + x})
     assert v.equal and v.method == "numeric", v
+
+
+def test_a_value_hiding_endless_digits_is_unworkable_not_an_error():
+    # tanh at 1e200 hides infinitely many digits as far as its rule says (past 2**500: more than any
+    # precision); the comparison was an OverflowError (math.ceil of inf) in a random network's check.
+    import mpmath
+
+    from derivchain.verification.numeric import Unworkable, compare_at
+
+    point = {x: mpmath.mpf("1.5"), y: mpmath.mpf("0.25")}
+    with pytest.raises(Unworkable):
+        compare_at(x * sp.tanh(10**200 + y), x, point)

@@ -8,7 +8,8 @@ Methods, strongest first:
 * ``random points mod p`` - exact evaluation modulo a 62-bit prime p at k random points, each
   function value (sign(u), exp(u), tanh(u), ...) replaced by a pseudo-random value that depends only
   on the function and its argument's value; at an argument that is 0 (identically, if not written
-  so) the function's own value there (Heaviside's second argument, 0 for odd functions, exp's 1).
+  so) the function's own value there (Heaviside's second argument, 0 for odd functions, exp's 1);
+  Heaviside(u, v) of a u holding function values an unknown of v too.
   Agreement at all k points shows the forms are the same
   rational function of the symbols and those values (so equal as real functions), except with
   probability below (d/p)**k (Schwartz-Zippel; d bounds the degree of the difference). The prime and

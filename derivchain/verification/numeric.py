@@ -155,11 +155,15 @@ class _Plan:
         # The breakpoint and side each point of ``beside`` is just beside (None: further out or between).
         self.owner: list[tuple[sp.Expr, int] | None] = []
         for index, kink in enumerate(self.kinks):
-            base = _random_point(self.symbols, self.tries + index, seed, self.scales)
-            points = self._across(kink, base)
-            if points is None:
+            # The other symbols at a point of some scale, and at one of scale 1: at a large scale the
+            # forms may hide more digits than can be compared (tanh(10**6*W)), leaving a side untried.
+            bases = [_random_point(self.symbols, self.tries + index, seed, self.scales)]
+            if self.scales[(self.tries + index) % len(self.scales)] != 1:
+                bases.append(_random_point(self.symbols, self.tries + index, seed, (1,)))
+            found = [points for points in (self._across(kink, base) for base in bases) if points is not None]
+            if not found:
                 self.unlocated.append(kink)
-            else:
+            for points in found:
                 self.beside += [point for point, _ in points]
                 self.owner += [(kink, side) if side else None for _, side in points]
         self.scattered = [_random_point(self.symbols, index, seed, self.scales) for index in range(self.tries)]
@@ -459,7 +463,8 @@ def _values(a: sp.Expr, b: sp.Expr, point: dict, digits: int, floor: int | None,
     while True:
         va, ea, ha = _cached(a, point, digits, memo)
         vb, eb, hb = _cached(b, point, digits, memo)
-        need, shallow = max(DIGITS, math.ceil(2 * max(ha, hb)) + 20), None
+        # (min: a saturated function far out hides infinitely many digits, as far as the rules say)
+        need, shallow = max(DIGITS, math.ceil(2 * min(max(ha, hb), MAX_DIGITS)) + 20), None
         if need > MAX_DIGITS:
             need = DIGITS
             shallow = (f"a difference could hide more than {MAX_DIGITS} digits down (a saturated function, or a "
