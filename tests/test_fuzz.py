@@ -195,4 +195,3 @@ def test_the_cli_never_tracebacks(data, folder, monkeypatch):
         assert len(errors) == 1, (args, result.output[-2000:])
     assert set(Path(folder).parent.iterdir()) == before  # nothing written beside the output folder
     assert not CANARY.exists()  # nothing executed
-
