@@ -322,3 +322,24 @@ def test_a_value_hiding_endless_digits_is_unworkable_not_an_error():
     point = {x: mpmath.mpf("1.5"), y: mpmath.mpf("0.25")}
     with pytest.raises(Unworkable):
         compare_at(x * sp.tanh(10**200 + y), x, point)
+
+
+def test_a_jump_is_settled_with_the_signs_of_the_point():
+    # The exact sign read a point's binary digits without their sign (mpmath's man_exp is unsigned), so
+    # at W1 > 0, W2 < 0 with W1*X1 + W2*X2 just below 0 it found relu(W1*X1 + W2*X2) > 0: Heaviside of it
+    # was 1 where Heaviside(W1*X1 + W2*X2, 0) is 0, a false "NOT equal" for equal forms.
+    import mpmath
+
+    from derivchain.symbolic.evaluate import _exact_sign
+    from derivchain.symbolic.functions import relu
+
+    assert _exact_sign(x + y, {x: mpmath.mpf("-0.75"), y: mpmath.mpf("0.5")}) == -1
+    assert _exact_sign(x * y, {x: mpmath.mpf("-0.75"), y: mpmath.mpf("-0.5")}) == 1
+    w1, w2, x1, x2 = sp.symbols("W1 W2 X1 X2", real=True)
+    z = w1 * x1 + w2 * x2
+    with mpmath.workdps(60):
+        point = {w1: mpmath.mpf("0.0000823"), w2: mpmath.mpf("-0.00069975"), x1: mpmath.mpf("0.00085")}
+        point[x2] = -point[w1] * point[x1] / point[w2] * (1 + mpmath.mpf(10) ** -30)  # z just below 0
+    assert evaluate(sp.Heaviside(relu(z), 0), point, error=[]) == evaluate(sp.Heaviside(z, 0), point, error=[]) == 0
+    a = x1 * (w1 - w2) * sp.Heaviside(z, 0)
+    assert verify({"a": a, "b": x1 * (w1 - w2) * sp.Heaviside(relu(z), 0)}).equal

@@ -283,8 +283,10 @@ def _exact_sign(expr: sp.Basic, point: dict) -> int | None:
         if hit is not None:
             return hit
         if e.is_Symbol:
-            man, exp = mpmath.mpf(point[e]).man_exp  # a binary number: man * 2**exp exactly
-            out = Fraction(int(man) << exp) if exp >= 0 else Fraction(int(man), 1 << -exp)
+            value = mpmath.mpf(point[e])
+            man, exp = value.man_exp  # a binary number: man * 2**exp exactly (man without its sign)
+            man = -int(man) if value < 0 else int(man)
+            out = Fraction(man << exp) if exp >= 0 else Fraction(man, 1 << -exp)
         elif e.is_Rational:
             out = Fraction(int(e.p), int(e.q))
         elif e.is_Add:
