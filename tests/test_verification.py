@@ -343,3 +343,13 @@ def test_a_jump_is_settled_with_the_signs_of_the_point():
     assert evaluate(sp.Heaviside(relu(z), 0), point, error=[]) == evaluate(sp.Heaviside(z, 0), point, error=[]) == 0
     a = x1 * (w1 - w2) * sp.Heaviside(z, 0)
     assert verify({"a": a, "b": x1 * (w1 - w2) * sp.Heaviside(relu(z), 0)}).equal
+
+
+def test_a_python_number_is_a_form_and_text_is_refused():
+    # dc.verify({"a": sign(x**3 - 10**13), "b": -1}) raised AttributeError ('int' has no is_Symbol)
+    x = real("x")
+    v = verify({"a": sp.sign(x**3 - 10**13), "b": -1})
+    assert v.decided and not v.equal
+    assert verify({"a": sp.Rational(1, 2) * x, "b": 0.5 * x}).equal
+    with pytest.raises(TypeError, match="whitelist parser"):
+        verify({"a": x, "b": "x"})  # text is never evaluated here

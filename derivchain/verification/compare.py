@@ -40,6 +40,7 @@ miss those sets with probability 1, so the verdict is about the derivative where
 from __future__ import annotations
 
 from collections import Counter
+from fractions import Fraction
 
 import sympy as sp
 
@@ -130,8 +131,22 @@ def verify(forms: dict[str, sp.Expr], rewrites: bool = False) -> Verdict:
     names = tuple(forms)
     if len(names) < 2:
         raise ValueError("verify needs at least two forms to compare")
+    forms = {name: _expression(name, form) for name, form in forms.items()}
     with memo.scratch():  # outside any network's work, this call's own memos (shared by its pairs)
         return _verify(forms, names, rewrites)
+
+
+def _expression(name: str, form) -> sp.Expr:
+    """A form as a SymPy expression: a Python number becomes one; text is refused (it is never evaluated here:
+    parse it first with the network's whitelist parser)."""
+    if isinstance(form, sp.Basic):
+        return form
+    if isinstance(form, (int, Fraction)) and not isinstance(form, bool):
+        return sp.Rational(form)
+    if isinstance(form, float):
+        return sp.Float(form)
+    raise TypeError(f"verify: form {name!r} is a {type(form).__name__}, not a SymPy expression or a number; "
+                    "parse text with derivchain.symbolic.parse.parse_expression (the whitelist parser) first")
 
 
 def _verify(forms: dict[str, sp.Expr], names: tuple[str, ...], rewrites: bool) -> Verdict:
