@@ -78,3 +78,24 @@ def test_custom_activation_and_loss_end_to_end():
     r = runner.invoke(app, ["grad", "W1", "--activation", "x/(1+abs(x))", "--loss", "(Out-Y)**4/4", "--format", "json"])
     assert r.exit_code == 0, r.output
     assert '"equal": true' in r.output and "(Out - Y)**3" in r.output
+
+
+def test_a_flat_sum_is_one_level_not_one_per_term():
+    # 41 terms: Python nests them 40 deep, a reader sees one sum (and one product).
+    names = {f"a{i}": sp.Symbol(f"a{i}", real=True) for i in range(60)}
+    terms = list(names.values())
+    assert parse_expression(" + ".join(names), names, "node") == sp.Add(*terms)
+    assert parse_expression(" - ".join(names), names, "node") == terms[0] - sp.Add(*terms[1:])
+    assert parse_expression("*".join(names) + "/a0", names, "node") == sp.Mul(*terms[1:])
+    # Nesting is still bounded: brackets of sums inside products, minus signs, powers.
+    with pytest.raises(ExpressionError, match="nested more than 40 levels"):
+        parse("x*(" * 41 + "x" + ")" * 41)
+
+
+@pytest.mark.parametrize("text, char", [("ｘ*2", "'ｘ' (U+FF58) at character 1"), ("x*٣", "'٣' (U+0663) at character 3"),
+                                        ("x*２", "'２' (U+FF12) at character 3"), ("xᵢ + x", "'ᵢ' (U+1D62) at character 2")])
+def test_names_and_numbers_are_ascii(text, char):
+    # Python reads a fullwidth x as x: an expression that means another name than it shows is refused.
+    with pytest.raises(ExpressionError) as info:
+        parse(text)
+    assert char in str(info.value) and "is not ASCII" in str(info.value) and "\n" not in str(info.value)

@@ -33,7 +33,7 @@ from ..symbolic.rules import rule_for
 from .latex import LINE_WIDTH, visible_width
 from .latex import printer_for as latex_printer
 from .text import activation_first, remembered
-from .shown import notes as derivation_notes, shown as shown_of
+from .shown import notes as derivation_notes, preactivation_letter, shown as shown_of
 
 MINUS, TIMES, DOT, PARTIAL, ARROW, APPLY = "\u2212", "\u2062", "\u00b7", "\u2202", "\u2192", "\u2061"
 #: Elements taller than a line: brackets around them stretch (around anything else they stay the
@@ -973,12 +973,13 @@ def values_rows(at, printer: MathMLPrinter) -> list[tuple]:
     d = at.derivation
     p = printer._print
     rows: list[tuple] = []
+    letter = preactivation_letter(d.network)
     for name, z, o in at.neurons:
         symbol = printer.name(name)
         if z is None:
             rows.append(("eq", symbol, printer.mo("="), [number_node(printer, o)]))
         else:
-            rows.append(("eq", printer.el("msub", printer.el("mi", "z"), symbol), printer.mo("="),
+            rows.append(("eq", printer.el("msub", printer.el("mi", letter), symbol), printer.mo("="),
                          [printer.row(number_node(printer, z), printer.mo(",")), printer.row(symbol, printer.mo("="), number_node(printer, o))]))
     rows.append(("eq", p(d.network.loss_symbol), printer.mo("="), [number_node(printer, at.loss)]))
     for i, (path, (factors, term)) in enumerate(zip(d.paths, at.paths), start=1):

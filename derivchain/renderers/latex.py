@@ -21,7 +21,7 @@ from ..symbolic.build import mul
 from ..model.notation import FLAT
 from ..symbolic.rules import latex_call, rule_for
 from ..symbolic.walk import contains
-from .shown import notes as derivation_notes, shown as shown_of
+from .shown import notes as derivation_notes, preactivation_letter, shown as shown_of
 from .text import (DISAGREE, arithmetic, batch_words, learning_rate, negative, ordered_terms, remembered,
                    sort_key, verified_chains, with_activation_first)
 
@@ -676,9 +676,11 @@ def values_lines(at, printer) -> list[str]:
     d = at.derivation
     how = arithmetic(at.exact, "exact")
     lines = [r"&\text{%s}" % printer.text(f"At the given values ({how}):")]
+    letter = preactivation_letter(d.network)
+    letter = letter if len(letter) == 1 else r"\mathrm{%s}" % printer.text(letter)
     for name, z, o in at.neurons:
         sym = d.network.latex_name(name)
-        lines.append(r"z_{%s} &= %s, \quad %s = %s" % (sym, _num(z), sym, _num(o)) if z is not None else r"%s &= %s" % (sym, _num(o)))
+        lines.append(r"%s_{%s} &= %s, \quad %s = %s" % (letter, sym, _num(z), sym, _num(o)) if z is not None else r"%s &= %s" % (sym, _num(o)))
     lines.append(r"%s &= %s" % (printer._print(d.network.loss_symbol), _num(at.loss)))
     for path, (factors, term) in zip(d.paths, at.paths):
         lines.append(r"&%s: \quad %s = %s" % (r" \to ".join(printer._print(s) for s in path.nodes),

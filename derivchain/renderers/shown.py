@@ -237,3 +237,17 @@ def notes(d: Derivation) -> tuple[str, ...]:
 def checked(d: Derivation) -> bool:
     """True when every equality printed for ``d`` was verified (see :attr:`Shown.checked`)."""
     return shown(d).checked
+
+
+def preactivation_letter(network: Network) -> str:
+    """The name the numbers at values give a neuron's weighted input: ``z``, unless the network has a name
+    ``z`` (a node, a leaf), where ``z = 2`` would read as that one's value; then ``net`` (the other
+    textbook name), or the first of ``z_in``, ``z_in2``, ... that is free."""
+    taken = {s.name for s in network.leaves} | {n.name for n in network.neurons}
+    for letter in ("z", "net"):
+        if letter not in taken:
+            return letter
+    k = 1
+    while f"z_in{k if k > 1 else ''}" in taken:
+        k += 1
+    return f"z_in{k if k > 1 else ''}"

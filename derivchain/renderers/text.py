@@ -20,7 +20,7 @@ from ..verification.chains import Chain
 from ..engines.forms import Ordered, OrderedSum
 from .base import Renderer
 from .fitting import fits, too_large_note
-from .shown import notes as derivation_notes, shown as shown_of
+from .shown import notes as derivation_notes, preactivation_letter, shown as shown_of
 from .terminal import write_lines
 
 
@@ -339,8 +339,9 @@ def values(at) -> Iterator[Line]:
     d = at.derivation
     how = arithmetic(at.exact, "exact")
     yield _line(f"At the given values ({how}):", style="bold")
+    z_name = preactivation_letter(d.network)
     for name, z, o in at.neurons:
-        yield Line(f"  {name}: z = {z}, output = {o}" if z is not None else f"  {name} = {o}")
+        yield Line(f"  {name}: {z_name} = {z}, output = {o}" if z is not None else f"  {name} = {o}")
     yield Line(f"  {d.network.loss_symbol} = {at.loss}")
     for path, (factors, term) in zip(d.paths, at.paths):
         yield Line(f"  {path.arrow()}: " + " * ".join(str(f) for f in factors) + f" = {term}")
