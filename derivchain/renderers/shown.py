@@ -251,3 +251,20 @@ def preactivation_letter(network: Network) -> str:
     while f"z_in{k if k > 1 else ''}" in taken:
         k += 1
     return f"z_in{k if k > 1 else ''}"
+
+
+def summary_parts(network: Network, formula: bool = True) -> tuple:
+    """``network.summary(formula)`` as (text, expression, text): the loss's formula apart, for documents
+    to typeset (``loss (h - t)**2/2`` reads as code in prose), or (text,) when it has none."""
+    text = network.summary(formula)
+    name, local = network.loss.name, network.loss_local
+    if name == network.loss.text:  # an expression: the formula is its name
+        for said in (f"loss {name} ({local})", f"loss {name}"):
+            before, found, after = text.rpartition(said)
+            if found:
+                return before + "loss ", local, after
+    elif formula:
+        before, found, after = text.rpartition(f"loss {name} ({local})")
+        if found:
+            return before + f"loss {name} (", local, ")" + after
+    return (text,)
