@@ -68,3 +68,21 @@ def test_a_line_breaks_between_brackets_never_inside_a_short_one():
         for line in lines:
             assert line.count(r"\left(") == line.count(r"\right)"), (width, line)
             assert r"\left." not in line and r"\right." not in line, (width, line)
+
+
+def test_terms_come_positive_first_in_every_format():
+    # SymPy writes -t + z and -Y + h; a teacher writes z - t and h - Y (each printed form still parses back).
+    from derivchain.model.network import dense
+    from derivchain.renderers.html import mathml
+    from derivchain.renderers.latex import printer_for
+    from derivchain.renderers.text import text
+    from derivchain.symbolic.parse import parse_expression
+
+    net = dense("2,1")
+    t, z, h, Y, a, b = sp.symbols("t z h Y a b")
+    p = printer_for(net)
+    for e, plain, tex in [(z - t, "z - t", "z - t"), (h - Y, "h - Y", "h - Y"), (a * (h - Y), "a*(h - Y)", r"a \left(h - Y\right)"),
+                          (-a - b + z, "z - a - b", "z - a - b"), (-a - b, "-a - b", "- a - b")]:
+        assert text(e) == plain and p._print(e) == tex, e
+        assert parse_expression(plain, {s.name: s for s in e.free_symbols}, "test") == e
+    assert mathml(z - t, net).index("<mi>z</mi>") < mathml(z - t, net).index("<mi>t</mi>")

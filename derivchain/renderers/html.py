@@ -32,7 +32,7 @@ from ..model.notation import FLAT
 from ..symbolic.rules import rule_for
 from .latex import LINE_WIDTH, visible_width
 from .latex import printer_for as latex_printer
-from .text import activation_first, remembered, sort_key
+from .text import activation_first, ordered_terms, remembered, sort_key
 from .shown import notes as derivation_notes, preactivation_letter, shown as shown_of, summary_parts
 
 MINUS, TIMES, DOT, PARTIAL, ARROW, APPLY = "\u2212", "\u2062", "\u00b7", "\u2202", "\u2192", "\u2061"
@@ -301,6 +301,10 @@ class MathMLPrinter(MathMLPresentationPrinter):
             return self._print_Integer(expr)
         frac = self.el("mfrac", self.el("mn", str(abs(expr.p))), self.el("mn", str(expr.q)))
         return self.el("mrow", self.mo(MINUS), frac) if expr < 0 else frac
+
+    def _as_ordered_terms(self, expr, order=None):
+        # The text and LaTeX printers' order (positive terms first): the same sum reads the same in every format.
+        return ordered_terms(self, expr, order)
 
     def _print_Add(self, expr, order=None):
         terms = self._as_ordered_terms(expr, order=order)

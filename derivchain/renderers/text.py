@@ -102,8 +102,17 @@ def ordered_terms(printer, expr, order=None) -> list:
     hit = terms.get(key)
     if hit is None:
         fast = _lex_terms(expr) if order in (None, "lex") else None
-        hit = terms.room()[key] = (expr, tuple(Printer._as_ordered_terms(printer, expr, order) if fast is None else fast))
+        hit = terms.room()[key] = (expr, teacher_order(Printer._as_ordered_terms(printer, expr, order) if fast is None else fast))
     return list(hit[1])
+
+
+def teacher_order(terms) -> tuple:
+    """A sum's terms as a teacher writes them: the positive ones first, each group in SymPy's order
+    (``z - t``, ``h - Y``, not ``-t + z``, ``-Y + h``); a sum of negative terms only as it was."""
+    if not terms or not negative(terms[0]):
+        return tuple(terms)
+    plus = [t for t in terms if not negative(t)]
+    return tuple(plus + [t for t in terms if negative(t)]) if plus else tuple(terms)
 
 
 def sort_key(e):
