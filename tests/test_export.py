@@ -210,7 +210,7 @@ def test_broken_lines_start_with_their_operator_and_activation_derivatives_stay_
     tex = latex_document(Notes(net, net.parameters[:2]), "t")
     continued = [l for l in tex.splitlines() if l.startswith(r"&\quad ")]
     # Inside k open brackets: k \qquad then k \left. before the sign, and k \right. at the end.
-    shape = re.compile(r"&\\quad ((?:\\qquad )*)((?:\\left\. )*)\{\}[+-] ")
+    shape = re.compile(r"&\\quad ((?:\\qquad )*)((?:\\left\. )*)\{\}(?:[+-]|\\cdot) ")  # a sum's sign, or a product's dot
     assert continued and all((m := shape.match(l)) and m.group(1).count("qquad") == m.group(2).count("left")
                              for l in continued), continued[:3]
     # H_5 (1 - H_5) is one piece, never split around a weight (H5 W13 (1 - H5)).
@@ -306,3 +306,61 @@ def test_non_latin_titles_and_network_names_compile(tmp_path):
     r = runner.invoke(app, ["export", "--network", str(path), "--out", str(out), "--pdf", "--title", "Réseau Ελληνικά 中文 😀"])
     assert r.exit_code == 0, r.output
     assert out.with_suffix(".pdf").stat().st_size > 1000 and out.read_text().isascii()
+
+
+# --- notes that read as a teacher's (issue 21) ------------------------------------------------------
+NEEDS_TEX = pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine installed (CI installs one)")
+
+
+def test_formulas_in_prose_are_typeset():
+    # "the sigmoid's Out*(1 - Out) cancels" and "loss (Out - Y)**4/4" read as code in a sentence.
+    net = dense("2,1", output_activation="sigmoid", loss="cross-entropy")
+    for doc in (latex_document(Notes(net, net.parameters), "t"), markdown_document(Notes(net, net.parameters), "t")):
+        assert r"the sigmoid's $\mathrm{Out} \left(1 - \mathrm{Out}\right)$ cancels" in doc \
+            or r"the sigmoid's }\mathrm{Out} \left(1 - \mathrm{Out}\right)\text{ cancels" in doc
+        assert "Out*(1 - Out)" not in doc
+    net = dense("2,1", loss="(Out - Y)**4/4")
+    for doc in (latex_document(Notes(net, net.parameters), "t"), markdown_document(Notes(net, net.parameters), "t")):
+        assert r"loss $\left(\mathrm{Out} - Y\right)^{4} / 4$; no biases." in doc and "**" not in doc
+
+
+@NEEDS_PDF
+def test_no_heading_is_left_alone_at_the_foot_of_a_page(tmp_path):
+    # A \needspace between "Each parameter" and its first subsection let the page break between the two
+    # headings: wherever the section starts on the page (shifted down here), it goes with what follows.
+    net = dense("2,2,1", activation="tanh", loss="half-squared")
+    doc = latex_document(Notes(net, net.parameters), "t")
+    start = r"\needspace{8\baselineskip}" + "\n" + r"\section{Each parameter}"
+    assert start in doc
+    for shift in range(424, 620, 24):
+        tex = tmp_path / f"shift{shift}.tex"
+        write_new(tex, doc.replace(start, r"\vspace*{%dpt}" % shift + "\n" + start))
+        pdf, _ = compile_pdf(tex)
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        for page in text.split("\f")[:-1]:
+            lines = [l.strip() for l in page.splitlines() if l.strip() and not l.strip().isdigit()]
+            assert not lines or not re.match(r"\d+(\.\d+)*\s+\S", lines[-1]) or ". . ." in lines[-1], (shift, lines[-1])
+
+
+def test_a_table_row_with_a_fraction_is_set_full_size_with_room_around_it():
+    # A fraction in a row's text style is tiny and touches the rows beside it.
+    net = dense("2,2", loss="softmax")
+    tex = latex_document(Notes(net, net.parameters), "t")
+    table = tex[tex.index(r"\begin{longtable}"):tex.index(r"\end{longtable}")].splitlines()
+    rows = [i for i, l in enumerate(table) if r"\frac" in l and l.startswith("$")]
+    assert rows
+    for i in rows:
+        assert r"& $\displaystyle " in table[i] or r"$\begin{aligned}" in table[i], table[i]
+        assert table[i - 1] == r"\addlinespace[4pt]" and table[i + 1:i + 2] in ([r"\addlinespace[4pt]"], []), table[i - 1:i + 2]
+
+
+@NEEDS_TEX
+def test_a_snippet_fits_a_plain_article():
+    # A snippet is pasted into documents narrower than the exported A4 ones (a plain article's 345 pt).
+    from derivchain.renderers.document import PACKAGES
+
+    net = dense("2,2,1", activation="tanh", loss="half-squared")
+    for brief in (False, True):
+        snippet = latex_document(Notes(net, net.parameters), "t", snippet=True, brief=brief)
+        _, log = compile_text("\\documentclass{article}\n" + PACKAGES + "\\begin{document}\n" + snippet + "\\end{document}\n")
+        assert not [l for l in log.splitlines() if l.startswith("Overfull \\hbox")], brief

@@ -64,6 +64,7 @@ class Graph:
     edges: tuple[Edge, ...]
     expressions: tuple[str, ...] = ()  # expression nodes' equations, said in the caption
     small: tuple[str, ...] = ()  # what the small nodes are, for the caption: "biases", "targets", ...
+    expressions_latex: tuple[str, ...] = ()  # the same typeset (TikZ), one for each, or none
 
     def __post_init__(self):
         ids = [n.id for n in self.nodes]
@@ -150,7 +151,8 @@ def graph_of(network) -> Graph:
     roles = {"biases" if leaf in biases else "targets read by the loss" if leaf in targets and target == loss
              else "parameters" for leaf, target, _ in small}
     order = ("biases", "parameters", "targets read by the loss")
-    return Graph(tuple(nodes), tuple(edges), _expressions(network), tuple(r for r in order if r in roles))
+    return Graph(tuple(nodes), tuple(edges), _expressions(network), tuple(r for r in order if r in roles),
+                 _expressions_latex(network))
 
 
 def _node_text(n) -> str:
@@ -162,6 +164,15 @@ def _node_text(n) -> str:
 def _expressions(network) -> tuple[str, ...]:
     """Each expression node's equation, for the caption (its circle may show only the name)."""
     return tuple(n.definition for n in network.neurons if n.definition is not None)
+
+
+def _expressions_latex(network) -> tuple[str, ...]:
+    """Each expression node's equation as LaTeX (``e = c d``, not ``e = c*d``), for the TikZ caption."""
+    from .latex import printer_for
+
+    printer = printer_for(network)
+    return tuple("%s = %s" % (network.latex_name(n.name), printer._print(n.equation))
+                 for n in network.neurons if n.definition is not None)
 
 
 def path_edges(network, parameter) -> set:
@@ -557,7 +568,11 @@ def _labels(graph: Graph, routes, placed, parameter):
         names = _names(graph, parameter)
         caption.append((("Thick red: every edge on a path from ", None), *names, (" to the loss.", None)))
     if graph.expressions:
-        caption.append((("Nodes: " + "; ".join(graph.expressions) + ".", None),))
+        typeset = graph.expressions_latex or (None,) * len(graph.expressions)
+        parts = [("Nodes: ", None)]
+        for i, (text, tex) in enumerate(zip(graph.expressions, typeset)):
+            parts += ([("; ", None)] if i else []) + [(text, tex)]
+        caption.append((*parts, (".", None)))
     small = [n for n in graph.nodes if n.kind == "bias"]
     if small:
         roles = list(graph.small) or ["biases"]
