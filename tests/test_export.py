@@ -295,6 +295,16 @@ def test_text_beyond_ascii_is_written_for_every_latex_engine():
     assert typeset_unicode(r"a\_b") == r"a\_b"
 
 
+def test_text_inside_mathematics_beyond_ascii_is_written_as_in_text():
+    # DerivPrinter.mtext (text in an aligned block, issue 21's MathJax subset) wrote it raw: a Greek or CJK
+    # letter there stopped pdflatex, where DerivPrinter.text writes it for every engine.
+    from derivchain.renderers.latex import DerivPrinter
+
+    p = DerivPrinter()
+    assert p.mtext("réseau α 中: a_b") == r"\text{%s}\_\text{b}" % p.text("réseau α 中: a")
+    assert p.prose(("réseau ",), math=True) == r"\text{R\'{e}seau }"
+
+
 @pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine installed (CI installs one)")
 def test_non_latin_titles_and_network_names_compile(tmp_path):
     # Before: `--pdf` failed on Greek, CJK or an emoji in --title or a network's name (pdflatex: Unicode character

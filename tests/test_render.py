@@ -329,3 +329,16 @@ def test_notebook_latex_is_in_the_subset_mathjax_reads(notation):
         assert r"\small" not in latex, type(r)
         assert [t for t in _text_groups(latex) if "\\" in t] == [], type(r)
     assert r"\text{Sigmoid + cross-entropy: the sigmoid's }" in results[0]._repr_latex_()
+
+
+def test_a_checks_notebook_latex_is_in_the_subset_mathjax_reads():
+    # check's block (issue 22) wrote its verdict and diagnosis as \text{missing\_path: ... \textgreater{} 0}: MathJax
+    # prints those commands as written. Its exercise sheets' blocks too, with and without solutions.
+    results = [dc.check(dc.default_network(), "W1", "W13*W7*X1"), dc.check(dc.default_network(), "W1", steps="W13*W7*X1\nW7*X1"),
+               dc.api.exercise(seed=3, solutions=True), dc.api.exercise(seed=2)]
+    assert results[0].diagnosis and results[1].steps
+    for r in results:
+        latex = r._repr_latex_()
+        assert r"\small" not in latex, type(r)
+        assert [t for t in _text_groups(latex) if "\\" in t] == [], type(r)
+    assert r"\text{missing}\_\text{path: the path W1 -}>\text{ H1 -}>" in results[0]._repr_latex_()

@@ -21,7 +21,7 @@ from ..symbolic.build import mul
 from ..model.notation import FLAT
 from ..symbolic.rules import latex_call, rule_for
 from ..symbolic.walk import contains
-from .shown import notes as derivation_notes, preactivation_letter, shown as shown_of
+from .shown import notes as derivation_notes, preactivation_letter, shown as shown_of, summary_parts
 from .text import (DISAGREE, activation_first, arithmetic, batch_words, learning_rate, negative, ordered_terms,
                    remembered, sort_key, verified_chains, with_activation_first)
 
@@ -405,8 +405,14 @@ class DerivPrinter(LatexPrinter):
     def mtext(self, s: str) -> str:
         r"""Plain text inside mathematics in the subset MathJax and KaTeX read: ``\text{...}`` holding no
         command (MathJax prints ``\text{\small a}`` and ``\text{a\_b}`` as written), each character that
-        text mode would need a command for set as mathematics between the runs, ``t^2`` as a superscript."""
-        return _joined_text(_text_items(s))
+        text mode would need a command for set as mathematics between the runs, ``t^2`` as a superscript;
+        a character beyond ASCII as :meth:`text` writes it."""
+        return _joined_text(self._beyond_ascii(_text_items(s)))
+
+    def _beyond_ascii(self, items: list[tuple[bool, str]]) -> list[tuple[bool, str]]:
+        # A run of text beyond ASCII as every engine typesets it (see typeset_unicode), as text() writes it:
+        # raw, a Greek or CJK letter stops pdflatex.
+        return [(t, typeset_unicode(x) if t and not x.isascii() else x) for t, x in items]
 
     def prose(self, parts, capital: bool = True, math: bool = False) -> str:
         """A reason's parts (see :class:`derivchain.engines.steps.Step`) as LaTeX prose: words as text, names
@@ -430,7 +436,7 @@ class DerivPrinter(LatexPrinter):
                     items.append((False, self._print(part)))
             if capital and items and items[0][0]:
                 items[0] = (True, items[0][1][:1].upper() + items[0][1][1:])
-            return _joined_text(items)
+            return _joined_text(self._beyond_ascii(items))
         out = []
         for part in parts:
             if isinstance(part, str):
@@ -1355,13 +1361,14 @@ def check_lines(c, printer, prose: bool = True) -> list[str]:
             said = ([] if st.to_previous is None else [f"line before: {st.to_previous.word}"]) + [f"derivative: {st.to_derivative.word}"]
             # The checks on a line of their own: beside a long expression they run off the page.
             lines += [r"\text{line %d: } %s &= %s" % (st.line, lhs if i == 0 else "", p(st.expr)),
-                      r"&\qquad \text{(%s)}" % printer.text("; ".join(said))]
+                      r"&\qquad %s" % printer.mtext("(%s)" % "; ".join(said))]
     lines += expression_lines(printer, r"\text{the derivative: } " + lhs, c.expected)
     if not prose:
         return lines
-    lines.append(r"&\text{verdict: %s}" % printer.text(c.sentence))
+    # Lines of a notebook's block: text in MathJax's subset (DerivPrinter.mtext), as every block's.
+    lines.append(r"&%s" % printer.mtext(f"verdict: {c.sentence}"))
     for f in c.diagnosis:
-        lines.append(r"&\text{%s: %s}" % (printer.text(f.kind), printer.text(f.detail)))
+        lines.append(r"&%s" % printer.mtext(f"{f.kind}: {f.detail}"))
         if f.found is not None and f.expected is not None:
             lines.append(r"&\quad \text{found } %s, \ \text{expected } %s" % (p(f.found), p(f.expected)))
     cx = c.counterexample
@@ -1429,7 +1436,9 @@ def exercise_document(ex) -> str:
     net = ex.network
     printer = printer_for(net, width=80)
     p = printer._print
-    body = [r"\section*{%s}" % printer.text(ex.title), r"Network: %s." % printer.text(net.summary()),
+    inline = printer_for(net, fold_short_frac=True)._print  # the loss's formula typeset in the line, as in the notes
+    summary = "".join(printer.text(x) if isinstance(x, str) else "$%s$" % inline(x) for x in summary_parts(net))
+    body = [r"\section*{%s}" % printer.text(ex.title), r"Network: %s." % summary,
             tikz(net, None, printer), align(network_lines(net, printer), breakable=False),
             r"Write each answer in the network's names (inputs, weights, biases, neurons, targets; %s). "
             r"Check an answer with" % printer.text("sign, sigmoid, tanh, relu, exp, log"),

@@ -199,7 +199,7 @@ class MarkdownRenderer(StringRenderer):
         """``check``: a heading, the answer (or each step) and the derivative as math, the verdict, the diagnosis as a
         list, the counterexample."""
         printer = printer_for(c.network)
-        lines = [f"## Checking {c.lhs}", "", f"Network: {escape(c.network.summary())}.", ""]
+        lines = [f"## Checking {c.lhs}", "", f"Network: {summary(c.network)}.", ""]
         lines += _math(_latex.check_lines(c, printer, prose=False)) + [""]
         lines.append(f"Verdict: **{escape(c.sentence)}**.")
         if c.diagnosis:
@@ -225,7 +225,7 @@ class MarkdownRenderer(StringRenderer):
 
         net = ex.network
         printer = printer_for(net)
-        lines = [f"# {escape(ex.title)}", "", f"Network: {escape(net.summary())}.", ""] + _math(_latex.network_lines(net, printer))
+        lines = [f"# {escape(ex.title)}", "", f"Network: {summary(net)}.", ""] + _math(_latex.network_lines(net, printer))
         lines += ["", "Write each answer in the network's names (inputs, weights, biases, neurons, targets; sign, sigmoid, tanh, "
                   "relu, exp, log). Check an answer with", "", "```sh",
                   f'derivchain check {ex.derivations[0].parameter} "YOUR ANSWER" {ex.options}'.rstrip(), "```", ""]
