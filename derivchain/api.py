@@ -223,7 +223,12 @@ def draw(net: Network, parameter: str | None, out: str, force: bool = False) -> 
         raise OptionsError("draw needs --out FILE ending in .tex (TikZ) or .svg")
     if parameter is not None:
         net.parameter(parameter)
-    picture = tikz(net, parameter) if target.suffix == ".tex" else svg(net, parameter)
+    if target.suffix == ".tex":
+        from .renderers.latex import printer_for  # the caption's equations typeset (an SVG needs no LaTeX printer)
+
+        picture = tikz(net, parameter, printer_for(net))
+    else:
+        picture = svg(net, parameter)
     write_new(target, picture + "\n", force)
     return [target]
 

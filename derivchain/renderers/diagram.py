@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from dataclasses import replace
 from xml.sax.saxutils import escape
 
 from ..record import record
@@ -151,8 +152,7 @@ def graph_of(network) -> Graph:
     roles = {"biases" if leaf in biases else "targets read by the loss" if leaf in targets and target == loss
              else "parameters" for leaf, target, _ in small}
     order = ("biases", "parameters", "targets read by the loss")
-    return Graph(tuple(nodes), tuple(edges), _expressions(network), tuple(r for r in order if r in roles),
-                 _expressions_latex(network))
+    return Graph(tuple(nodes), tuple(edges), _expressions(network), tuple(r for r in order if r in roles))
 
 
 def _node_text(n) -> str:
@@ -166,11 +166,10 @@ def _expressions(network) -> tuple[str, ...]:
     return tuple(n.definition for n in network.neurons if n.definition is not None)
 
 
-def _expressions_latex(network) -> tuple[str, ...]:
-    """Each expression node's equation as LaTeX (``e = c d``, not ``e = c*d``), for the TikZ caption."""
-    from .latex import printer_for
-
-    printer = printer_for(network)
+def _expressions_latex(network, printer) -> tuple[str, ...]:
+    """Each expression node's equation as LaTeX (``e = c d``, not ``e = c*d``), for the TikZ caption; ``printer``:
+    a LaTeX printer of the network's names, passed in (the LaTeX renderer draws its exercise sheets with
+    :func:`tikz`, so this module imports none of it)."""
     return tuple("%s = %s" % (network.latex_name(n.name), printer._print(n.equation))
                  for n in network.neurons if n.definition is not None)
 
@@ -817,7 +816,13 @@ def tikz(source, parameter=None, printer=None, caption: bool = True) -> str:
     line width and to 60 % of the text height when larger, with its caption below (unless ``caption``
     is False: a document's per-parameter pictures, whose text says what the red edges are).
 
-    ``printer`` is accepted for compatibility; the graph carries every name's LaTeX."""
+    The graph carries every name's LaTeX; ``printer`` (a LaTeX printer of a network's names) typesets
+    its expression nodes' equations in the caption (``e = c d``), which without one are said as text."""
+    if printer is not None and not isinstance(source, (Layout, Graph)):
+        network = source
+        if parameter is not None:
+            parameter = network.parameter(parameter if isinstance(parameter, str) else parameter.name).name
+        source = replace(graph_of(network), expressions_latex=_expressions_latex(network, printer))
     lay = source if isinstance(source, Layout) else _resolve(source, parameter)
     out = [r"\begin{center}%",
            r"\sbox0{\begin{tikzpicture}[x=%gpt,y=-%gpt,line cap=round," % (PT, PT),
