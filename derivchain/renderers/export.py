@@ -85,7 +85,7 @@ TEX_FILES = {"article.cls": "texlive-latex-base", "geometry.sty": "texlive-latex
 TEX_PACKAGES = " ".join(sorted(set(TEX_FILES.values())))
 #: What a document with text beyond Latin loads besides (its first line asks for lualatex; see
 #: renderers/document.py): each file and font and its Debian package.
-LUATEX_FILES = {"iftex.sty": "texlive-latex-base", "fontspec.sty": "texlive-latex-recommended",
+LUATEX_FILES = {"iftex.sty": "texlive-base", "fontspec.sty": "texlive-latex-recommended",
                 "luaotfload.sty": "texlive-luatex"}
 LUATEX_FONTS = {"DejaVu Serif": "fonts-dejavu-core", "DejaVu Sans": "fonts-dejavu-core", "DejaVu Sans Mono": "fonts-dejavu-core",
                 "WenQuanYi Micro Hei": "fonts-wqy-microhei", "WenQuanYi Micro Hei Mono": "fonts-wqy-microhei"}
