@@ -24,6 +24,10 @@ from ..engines.forms import Ordered
 from .latex import _factor as factor_of
 from .latex import align, chain_lines, delta_lines, expression_lines, form, network_lines, printer_for, visible_width
 
+#: The fonts a document beyond Latin uses, each checked before use (Debian: fonts-lmodern, from
+#: texlive-latex-base; fonts-dejavu-core; fonts-wqy-microhei).
+LUATEX_FONTS_USED = ("DejaVu Serif", "DejaVu Sans", "DejaVu Sans Mono", "WenQuanYi Micro Hei", "WenQuanYi Micro Hei Mono")
+
 #: Packages an exported document (or a pasted snippet) needs; Debian: texlive-latex-base,
 #: texlive-latex-recommended (mathtools, booktabs) and texlive-pictures (TikZ).
 PACKAGES = r"""\usepackage{mathtools,amssymb}
@@ -50,6 +54,29 @@ PREAMBLE = (r"""\documentclass[10pt]{article}
 \renewcommand*\l@section{\@dottedtocline{1}{0em}{1.5em}}
 \makeatother
 """ + NEEDSPACE + "\n")
+
+#: The head of a document whose text holds letters beyond Latin (Greek, Cyrillic, CJK; see
+#: renderers/glyphs.py): the first line tells editors (and ``export --pdf``) to run lualatex, pdflatex
+#: stops at once with one line saying so; fontspec sets Latin Modern with DejaVu and WenQuanYi Micro Hei
+#: behind it (luaotfload's fallback: a glyph Latin Modern lacks comes from the first font that has it),
+#: each font checked first so that a missing one is named. Debian: texlive-luatex, fonts-dejavu-core,
+#: fonts-wqy-microhei.
+LUATEX_HEAD = r"""% !TEX program = lualatex
+% derivchain notes: the text holds letters beyond Latin; compile with lualatex (fontspec, DejaVu and WenQuanYi Micro Hei fonts).
+\RequirePackage{iftex}
+\ifluatex\else\errmessage{Compile this document with lualatex (text beyond Latin)}\csname @@end\endcsname\fi
+"""
+#: Loaded after the class: the fonts (a family and the fallback chain behind it, per style of text).
+LUATEX_FONTS = r"""\usepackage{fontspec}
+\directlua{
+  luaotfload.add_fallback("derivchainserif", {"DejaVu Serif:mode=node;", "WenQuanYi Micro Hei:mode=node;"})
+  luaotfload.add_fallback("derivchainsans", {"DejaVu Sans:mode=node;", "WenQuanYi Micro Hei:mode=node;"})
+  luaotfload.add_fallback("derivchainmono", {"DejaVu Sans Mono:mode=node;", "WenQuanYi Micro Hei Mono:mode=node;"})
+}
+""" + "".join(r"\IfFontExistsTF{%s}{}{\errmessage{Font %s not found}}" % (f, f) + "\n" for f in LUATEX_FONTS_USED) + r"""\setmainfont{Latin Modern Roman}[RawFeature={fallback=derivchainserif}]
+\setsansfont{Latin Modern Sans}[RawFeature={fallback=derivchainsans}]
+\setmonofont{Latin Modern Mono}[RawFeature={fallback=derivchainmono}]
+"""
 
 #: What a pasted snippet needs that a document may lack (each defined only when missing).
 SNIPPET_HEAD = ("% derivchain notes: needs " + " ".join(PACKAGES.split()) + "\n"
@@ -207,7 +234,9 @@ def latex_document(notes, title: str, snippet: bool = False, brief: bool = False
     paste into a document with :data:`PACKAGES`."""
     network, derivations = notes.network, notes.derivations
     page = ARTICLE if snippet else A4
-    printer = printer_for(network, intertext="shortintertext", width=page.chars(DOCUMENT_WIDTH))
+    # A whole document keeps letters beyond Latin (and then says it needs lualatex); a snippet, pasted
+    # into notes compiled with any engine, writes them as every engine typesets them.
+    printer = printer_for(network, intertext="shortintertext", width=page.chars(DOCUMENT_WIDTH), beyond_latin=not snippet)
     body = _latex_network(network, printer, page)
     body += _latex_table(network, derivations, printer, page, linked=not brief)
     body += _latex_conventions(network, derivations, printer, page, brief)
@@ -219,9 +248,15 @@ def latex_document(notes, title: str, snippet: bool = False, brief: bool = False
     text = "\n".join(body) + "\n"
     if snippet:
         return SNIPPET_HEAD + text
-    pdf_title = re.sub(r"[^A-Za-z0-9 .,:;()+=-]", " ", title)
-    head = (PREAMBLE + r"\hypersetup{pdftitle={%s}}" % pdf_title + "\n\\begin{document}\n"
-            + r"\begin{center}{\LARGE %s}\end{center}" % printer.text(title) + "\n\\tableofcontents\n")
+    shown_title = printer.text(title)
+    if text.isascii() and shown_title.isascii():  # pdflatex typesets it all (accented Latin as accent commands)
+        pdf_title = re.sub(r"[^A-Za-z0-9 .,:;()+=-]", " ", title)
+        preamble = PREAMBLE
+    else:
+        pdf_title = "".join(c if c.isalnum() or c in " .,:;()+=-" else " " for c in title)
+        preamble = LUATEX_HEAD + PREAMBLE.replace("\n", "\n" + LUATEX_FONTS, 1)
+    head = (preamble + r"\hypersetup{pdftitle={%s}}" % pdf_title + "\n\\begin{document}\n"
+            + r"\begin{center}{\LARGE %s}\end{center}" % shown_title + "\n\\tableofcontents\n")
     return head + text + "\\end{document}\n"
 
 

@@ -51,11 +51,17 @@ _GREEK.update(zip("ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ", r"A B \Gam
                   r"Y \Phi X \Psi \Omega".split()))
 
 
-def typeset_unicode(text: str) -> str:
+def typeset_unicode(text: str, beyond_latin: bool = False) -> str:
     """``text`` (already escaped for LaTeX) with each character beyond ASCII written so that every engine
-    typesets it: ``é`` as ``\\'{e}``, ``α`` as ``\\ensuremath{\\alpha}``, ``中`` as ``[U+4E2D]``."""
+    typesets it: ``é`` as ``\\'{e}``, ``α`` as ``\\ensuremath{\\alpha}``, ``中`` as ``[U+4E2D]``. With
+    ``beyond_latin`` (a document compiled with lualatex and its fonts, see renderers/glyphs.py) a letter
+    or sign accent commands cannot write is kept as it is when those fonts have it (``α``, ``中``)."""
     import unicodedata
 
+    if beyond_latin:
+        from .glyphs import has_glyph
+
+        text = unicodedata.normalize("NFC", text)  # a letter and its combining accent as one character
     out = []
     for c in text:
         if c.isascii():
@@ -69,6 +75,8 @@ def typeset_unicode(text: str) -> str:
                 for m in reversed(marks):
                     letter = "\\%s{%s}" % (_ACCENTS[m], letter)
                 out.append(letter)
+            elif beyond_latin and has_glyph(c):
+                out.append(c)
             elif base in _GREEK:  # accents (tonos) dropped: math letters take none
                 greek = _GREEK[base]
                 out.append(r"\ensuremath{%s}" % greek if greek.startswith("\\") else greek)
@@ -241,7 +249,9 @@ class DerivPrinter(LatexPrinter):
     # intertext: reasons between aligned lines as \intertext (align* in documents); off inside an
     # aligned block (Markdown, notebooks, KaTeX), where a reason is a line of its own.
     # width: visible characters of a display line (None: LINE_WIDTH), for documents of another size.
-    _default_settings = {**LatexPrinter._default_settings, "notation": None, "names": None, "intertext": True, "width": None}
+    _default_settings = {**LatexPrinter._default_settings, "notation": None, "names": None, "intertext": True, "width": None,
+                         # Text beyond Latin kept as characters (a document that says it needs lualatex).
+                         "beyond_latin": False}
 
     def __init__(self, settings=None):
         super().__init__(settings)
@@ -375,10 +385,11 @@ class DerivPrinter(LatexPrinter):
 
     def text(self, s: str) -> str:
         """Escape plain text for use inside \\text{...} (a power such as t^2 becomes a superscript); a
-        character beyond ASCII as any LaTeX engine typesets it (see :func:`typeset_unicode`)."""
+        character beyond ASCII as any LaTeX engine typesets it, or with the ``beyond_latin`` setting as
+        lualatex with the fonts of renderers/glyphs.py does (see :func:`typeset_unicode`)."""
         escaped = s.translate(_TEXT_TABLE)
         if not escaped.isascii():
-            escaped = typeset_unicode(escaped)
+            escaped = typeset_unicode(escaped, self._settings["beyond_latin"])
         return _SUPERSCRIPT.sub(r"\\textsuperscript{\1}", escaped) if "^" in s else escaped
 
     # derivchain's result objects, printed by class name (they know nothing of printing).
@@ -410,9 +421,9 @@ class DerivPrinter(LatexPrinter):
         return _joined_text(self._beyond_ascii(_text_items(s)))
 
     def _beyond_ascii(self, items: list[tuple[bool, str]]) -> list[tuple[bool, str]]:
-        # A run of text beyond ASCII as every engine typesets it (see typeset_unicode), as text() writes it:
-        # raw, a Greek or CJK letter stops pdflatex.
-        return [(t, typeset_unicode(x) if t and not x.isascii() else x) for t, x in items]
+        # A run of text beyond ASCII as text() writes it (see typeset_unicode): raw, a Greek or CJK letter
+        # stops pdflatex, and a document beyond Latin keeps what its fonts have.
+        return [(t, typeset_unicode(x, self._settings["beyond_latin"]) if t and not x.isascii() else x) for t, x in items]
 
     def prose(self, parts, capital: bool = True, math: bool = False) -> str:
         """A reason's parts (see :class:`derivchain.engines.steps.Step`) as LaTeX prose: words as text, names
