@@ -65,6 +65,9 @@ def _network(path, layers, activation, output_activation, loss, bias, notation) 
             given.append("--bias")
         if given:
             raise OptionsError(f"--network describes the whole network; drop {', '.join(given)} (set them in the file)")
+        if not path.strip():
+            raise OptionsError("--network is empty; give a network file (.toml or .json), rnn:steps=T,hidden=H or "
+                               "conv1d:length=N,kernel=K")
         if path.split(":", 1)[0] in ("rnn", "conv1d") and not path.endswith((".toml", ".json")):
             from .model.builders import build  # rnn:steps=10,hidden=4, conv1d:length=6,kernel=3
 
@@ -72,12 +75,17 @@ def _network(path, layers, activation, output_activation, loss, bias, notation) 
         from .model.network_file import load_network
 
         return load_network(path)
-    return dense(layers or "2,3,2,1", activation=activation or "identity", output_activation=output_activation or "identity",
-                 loss=loss or "abs", bias=bias, notation=notation or "flat")
+    # None is "not given"; an empty option ("--layers ''") is refused by what reads it, not taken as the default.
+    default = lambda value, fallback: fallback if value is None else value  # noqa: E731
+    return dense(default(layers, "2,3,2,1"), activation=default(activation, "identity"),
+                 output_activation=default(output_activation, "identity"), loss=default(loss, "abs"), bias=bias,
+                 notation=default(notation, "flat"))
 
 
 def given_values(path: str | None = None, assignments: list[str] | None = None) -> dict[str, Fraction] | None:
     """Numbers from a values file, overridden by each ``NAME=NUMBER``; None when neither is given."""
+    if path is not None and not path.strip():
+        raise OptionsError("--values is empty; give a values file (.json or .toml), or numbers with --set NAME=NUMBER")
     if not path and not assignments:
         return None
     from .model.values import parse_assignments, read_values
@@ -215,7 +223,12 @@ def draw(net: Network, parameter: str | None, out: str, force: bool = False) -> 
         raise OptionsError("draw needs --out FILE ending in .tex (TikZ) or .svg")
     if parameter is not None:
         net.parameter(parameter)
-    picture = tikz(net, parameter) if target.suffix == ".tex" else svg(net, parameter)
+    if target.suffix == ".tex":
+        from .renderers.latex import printer_for  # the caption's equations typeset (an SVG needs no LaTeX printer)
+
+        picture = tikz(net, parameter, printer_for(net))
+    else:
+        picture = svg(net, parameter)
     write_new(target, picture + "\n", force)
     return [target]
 

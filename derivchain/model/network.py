@@ -394,6 +394,8 @@ def parse_layers(text: str) -> tuple[int, ...]:
     example = "give positive integers separated by commas, e.g. 2,3,2,1"
     if len(text) > 2000:
         raise LayersError(f"layers: {len(text)} characters is too long; {example}")
+    if not text.strip():
+        raise LayersError(f"layers: empty; {example}")
     parts = text.split(",")
     limits.check("the number of layers", len(parts), "layers", f"layers {text[:40]!r}", LayersLimitError, f"; {example}")
     sizes = []

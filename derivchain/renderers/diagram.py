@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from dataclasses import replace
 from xml.sax.saxutils import escape
 
 from ..record import record
@@ -64,6 +65,7 @@ class Graph:
     edges: tuple[Edge, ...]
     expressions: tuple[str, ...] = ()  # expression nodes' equations, said in the caption
     small: tuple[str, ...] = ()  # what the small nodes are, for the caption: "biases", "targets", ...
+    expressions_latex: tuple[str, ...] = ()  # the same typeset (TikZ), one for each, or none
 
     def __post_init__(self):
         ids = [n.id for n in self.nodes]
@@ -162,6 +164,14 @@ def _node_text(n) -> str:
 def _expressions(network) -> tuple[str, ...]:
     """Each expression node's equation, for the caption (its circle may show only the name)."""
     return tuple(n.definition for n in network.neurons if n.definition is not None)
+
+
+def _expressions_latex(network, printer) -> tuple[str, ...]:
+    """Each expression node's equation as LaTeX (``e = c d``, not ``e = c*d``), for the TikZ caption; ``printer``:
+    a LaTeX printer of the network's names, passed in (the LaTeX renderer draws its exercise sheets with
+    :func:`tikz`, so this module imports none of it)."""
+    return tuple("%s = %s" % (network.latex_name(n.name), printer._print(n.equation))
+                 for n in network.neurons if n.definition is not None)
 
 
 def path_edges(network, parameter) -> set:
@@ -557,7 +567,11 @@ def _labels(graph: Graph, routes, placed, parameter):
         names = _names(graph, parameter)
         caption.append((("Thick red: every edge on a path from ", None), *names, (" to the loss.", None)))
     if graph.expressions:
-        caption.append((("Nodes: " + "; ".join(graph.expressions) + ".", None),))
+        typeset = graph.expressions_latex or (None,) * len(graph.expressions)
+        parts = [("Nodes: ", None)]
+        for i, (text, tex) in enumerate(zip(graph.expressions, typeset)):
+            parts += ([("; ", None)] if i else []) + [(text, tex)]
+        caption.append((*parts, (".", None)))
     small = [n for n in graph.nodes if n.kind == "bias"]
     if small:
         roles = list(graph.small) or ["biases"]
@@ -802,7 +816,13 @@ def tikz(source, parameter=None, printer=None, caption: bool = True) -> str:
     line width and to 60 % of the text height when larger, with its caption below (unless ``caption``
     is False: a document's per-parameter pictures, whose text says what the red edges are).
 
-    ``printer`` is accepted for compatibility; the graph carries every name's LaTeX."""
+    The graph carries every name's LaTeX; ``printer`` (a LaTeX printer of a network's names) typesets
+    its expression nodes' equations in the caption (``e = c d``), which without one are said as text."""
+    if printer is not None and not isinstance(source, (Layout, Graph)):
+        network = source
+        if parameter is not None:
+            parameter = network.parameter(parameter if isinstance(parameter, str) else parameter.name).name
+        source = replace(graph_of(network), expressions_latex=_expressions_latex(network, printer))
     lay = source if isinstance(source, Layout) else _resolve(source, parameter)
     out = [r"\begin{center}%",
            r"\sbox0{\begin{tikzpicture}[x=%gpt,y=-%gpt,line cap=round," % (PT, PT),

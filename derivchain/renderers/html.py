@@ -33,8 +33,8 @@ from ..symbolic.rules import rule_for
 from ..user_text import clean
 from .latex import LINE_WIDTH, visible_width
 from .latex import printer_for as latex_printer
-from .text import activation_first, remembered
-from .shown import notes as derivation_notes, shown as shown_of
+from .text import activation_first, ordered_terms, remembered, sort_key
+from .shown import notes as derivation_notes, preactivation_letter, shown as shown_of, summary_parts
 
 MINUS, TIMES, DOT, PARTIAL, ARROW, APPLY = "\u2212", "\u2062", "\u00b7", "\u2202", "\u2192", "\u2061"
 #: Elements taller than a line: brackets around them stretch (around anything else they stay the
@@ -303,6 +303,10 @@ class MathMLPrinter(MathMLPresentationPrinter):
         frac = self.el("mfrac", self.el("mn", str(abs(expr.p))), self.el("mn", str(expr.q)))
         return self.el("mrow", self.mo(MINUS), frac) if expr < 0 else frac
 
+    def _as_ordered_terms(self, expr, order=None):
+        # The text and LaTeX printers' order (positive terms first): the same sum reads the same in every format.
+        return ordered_terms(self, expr, order)
+
     def _print_Add(self, expr, order=None):
         terms = self._as_ordered_terms(expr, order=order)
         out = [self._print(terms[0])]
@@ -527,19 +531,31 @@ def _sum_pieces(printer: MathMLPrinter, terms, split: int) -> list[Node]:
 def _product_pieces(printer: MathMLPrinter, e, split: int) -> list[Node]:
     if e.is_Mul and not e.could_extract_minus_sign() and printer.width(e) > split:
         sums = [a for a in e.args if a.is_Add]
-        if sums:
-            inner = max(sums, key=printer.width)
+        # Only a sum wider than a piece is opened: a bracket that fits stays whole (a line that starts
+        # inside (1 - tanh^2(c)) with "- tanh^2(c))" reads as a minus of the whole line).
+        wide = [a for a in sums if printer.width(a) > split]
+        if wide:
+            inner = max(wide, key=printer.width)
             others = sp.Mul(*[a for a in e.args if a is not inner])
             out = _sum_pieces(printer, printer._as_ordered_terms(inner), split)
             head = None if others == 1 else printer.row(printer.factor(others), printer.times(others, inner))
             out[0] = printer.row(head, printer.mo("(", stretchy="false"), out[0])
             out[-1] = printer.row(out[-1], printer.mo(")", stretchy="false"))
             return out
+        if sums:  # between its factors: an activation's derivative beside its output, the others, each bracket
+            pairs, rest = activation_first(e) or ([], e)
+            rest = sp.Mul.make_args(rest)
+            others = sp.Mul(*[a for a in rest if not a.is_Add])
+            factors = [printer.row(printer.factor(pairs[i]), printer.times(pairs[i], pairs[i + 1]), printer.factor(pairs[i + 1]))
+                       for i in range(0, len(pairs), 2)]
+            factors += [] if others == 1 else [printer.factor(others)]
+            factors += [printer.factor(a) for a in sorted((a for a in rest if a.is_Add), key=sort_key)]
+            return [f if i == 0 else printer.row(printer.lead(DOT), f) for i, f in enumerate(factors)]
     return [printer._print(e)]
 
 
 # Rows of an aligned block: ("eq", lhs, relation, pieces), ("cont", pieces), ("text", segments),
-# ("why", text). A segment is free text (escaped) or a node (printed as inline math).
+# ("why", text or segments). A segment is free text (escaped) or a node (printed as inline math).
 def _relation(printer, equal: bool, lead: bool = False) -> Node:
     mark = printer.lead("=") if lead else printer.mo("=")
     return mark if equal else printer.el("mover", mark, printer.mo("?"))
@@ -551,9 +567,21 @@ def chain_rows(printer: MathMLPrinter, c: Chain, lhs: Node | None = None) -> lis
     rows: list[tuple] = []
     for i, f in enumerate(c.forms):
         if i and c.reasons[i]:
-            rows.append(("why", c.reasons[i][0].upper() + c.reasons[i][1:] + ":"))
+            rows.append(("why", _reason(printer, c.reasons[i])))
         rows.append(("eq", lhs if i == 0 else None, _relation(printer, i == 0 or c.links[i - 1].equal), pieces(printer, f)))
     return rows
+
+
+def _reason(printer: MathMLPrinter, reason: str) -> str | list:
+    """A chain's reason, capitalised and ending in a colon: words, or words and typeset mathematics where
+    it holds some (a loss's rewrite: the sigmoid's Out (1 - Out))."""
+    parts = getattr(reason, "parts", ())
+    if not parts:
+        return reason[0].upper() + reason[1:] + ":"
+    segments = [p if isinstance(p, str) else printer._print(p) for p in parts] + [":"]
+    if isinstance(segments[0], str):
+        segments[0] = segments[0][:1].upper() + segments[0][1:]
+    return segments
 
 
 def path_rows(printer: MathMLPrinter, path, c: Chain, number: int) -> list[tuple]:
@@ -657,7 +685,8 @@ def block(printer: MathMLPrinter, rows: list[tuple]) -> str:
         elif row[0] == "cont":
             out.append(f'<div class="c">{_pieces_html(printer, row[1])}</div>')
         elif row[0] == "why":
-            out.append(f'<div class="why">{html.escape(row[1])}</div>')
+            why = html.escape(row[1]) if isinstance(row[1], str) else _segments(printer, row[1])
+            out.append(f'<div class="why">{why}</div>')
         else:
             out.append(f'<div class="t">{_segments(printer, row[1])}</div>')
     out.append("</div>")
@@ -784,7 +813,7 @@ def document(notes, title: str, snippet: bool = False) -> str:
     body = []
     if not snippet:
         body.append(f"<h1>{html.escape(clean(title))}</h1>")
-    body += ['<section id="network">', "<h2>The network</h2>", f"<p>{html.escape(network.summary())}.</p>",
+    body += ['<section id="network">', "<h2>The network</h2>", f"<p>{_summary(network, printer)}.</p>",
              block(printer, network_rows(network, printer)), "</section>",
              '<section id="derivatives">', "<h2>Every derivative</h2>", table(network, derivations, printer), "</section>"]
     body += [derivation_section(d, notes.steps(d), printer) for d in derivations]
@@ -974,12 +1003,13 @@ def values_rows(at, printer: MathMLPrinter) -> list[tuple]:
     d = at.derivation
     p = printer._print
     rows: list[tuple] = []
+    letter = preactivation_letter(d.network)
     for name, z, o in at.neurons:
         symbol = printer.name(name)
         if z is None:
             rows.append(("eq", symbol, printer.mo("="), [number_node(printer, o)]))
         else:
-            rows.append(("eq", printer.el("msub", printer.el("mi", "z"), symbol), printer.mo("="),
+            rows.append(("eq", printer.el("msub", printer.el("mi", letter), symbol), printer.mo("="),
                          [printer.row(number_node(printer, z), printer.mo(",")), printer.row(symbol, printer.mo("="), number_node(printer, o))]))
     rows.append(("eq", p(d.network.loss_symbol), printer.mo("="), [number_node(printer, at.loss)]))
     for i, (path, (factors, term)) in enumerate(zip(d.paths, at.paths), start=1):
@@ -1011,7 +1041,12 @@ def batch_rows(b, printer: MathMLPrinter) -> list[tuple]:
 
 
 def _network_line(network) -> str:
-    return f"<p>Network: {html.escape(network.summary())}.</p>"
+    return f"<p>Network: {_summary(network, printer_for(network))}.</p>"
+
+
+def _summary(network, printer) -> str:
+    """The network in one line, its loss's formula typeset."""
+    return _segments(printer, [x if isinstance(x, str) else printer._print(x) for x in summary_parts(network)])
 
 
 def _warning(agree: bool) -> list[str]:

@@ -74,6 +74,8 @@ def _encode(o, level: int, parts: list, printed: Printed) -> None:
         printed.keep_text(o, level, parts, start)
     elif o is None or o is True or o is False:
         parts.append("null" if o is None else "true" if o else "false")
+    elif isinstance(o, str):  # a subclass (words that also carry their mathematics): its text
+        parts.append(_STRING(str(o)))
     elif isinstance(o, (int, float)):
         parts.append(_json.dumps(o))
     elif isinstance(o, (dict, list, tuple)):  # their subclasses: as json.dumps writes them

@@ -20,7 +20,7 @@ from ..verification.chains import Chain
 from ..engines.forms import Ordered, OrderedSum
 from .base import Renderer
 from .fitting import fits, too_large_note
-from .shown import notes as derivation_notes, shown as shown_of
+from .shown import notes as derivation_notes, preactivation_letter, shown as shown_of
 from .terminal import write_lines
 
 
@@ -102,8 +102,17 @@ def ordered_terms(printer, expr, order=None) -> list:
     hit = terms.get(key)
     if hit is None:
         fast = _lex_terms(expr) if order in (None, "lex") else None
-        hit = terms.room()[key] = (expr, tuple(Printer._as_ordered_terms(printer, expr, order) if fast is None else fast))
+        hit = terms.room()[key] = (expr, teacher_order(Printer._as_ordered_terms(printer, expr, order) if fast is None else fast))
     return list(hit[1])
+
+
+def teacher_order(terms) -> tuple:
+    """A sum's terms as a teacher writes them: the positive ones first, each group in SymPy's order
+    (``z - t``, ``h - Y``, not ``-t + z``, ``-Y + h``); a sum of negative terms only as it was."""
+    if not terms or not negative(terms[0]):
+        return tuple(terms)
+    plus = [t for t in terms if not negative(t)]
+    return tuple(plus + [t for t in terms if negative(t)]) if plus else tuple(terms)
 
 
 def sort_key(e):
@@ -339,8 +348,9 @@ def values(at) -> Iterator[Line]:
     d = at.derivation
     how = arithmetic(at.exact, "exact", at.digits)
     yield _line(f"At the given values ({how}):", style="bold")
+    z_name = preactivation_letter(d.network)
     for name, z, o in at.neurons:
-        yield Line(f"  {name}: z = {z}, output = {o}" if z is not None else f"  {name} = {o}")
+        yield Line(f"  {name}: {z_name} = {z}, output = {o}" if z is not None else f"  {name} = {o}")
     yield Line(f"  {d.network.loss_symbol} = {at.loss}")
     for path, (factors, term) in zip(d.paths, at.paths):
         yield Line(f"  {path.arrow()}: " + " * ".join(str(f) for f in factors) + f" = {term}")
