@@ -87,6 +87,10 @@ def load_network(path: str | Path) -> Network:
 
 def build_network(data: object, label: str = "network") -> Network:
     """Validate a parsed network description (a dict) and build the network."""
+    from .matrix_file import build_matrix_network, is_matrix_file  # here: it reads this module's helpers
+
+    if is_matrix_file(data):
+        return build_matrix_network(data, label)
     return _Builder(data, label).build()
 
 

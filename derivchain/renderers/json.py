@@ -418,7 +418,9 @@ class JsonRenderer(Renderer):
     def network(self, net) -> dict:
         """The ``show`` contract: names by role, each neuron's equation, the loss, the outputs nested and expanded."""
         expanded = {n.name: net.expanded_output(n) for n in net.outputs}
+        shapes = {} if net.matrix is None else {"shapes": {name: list(shape) for name, shape in net.matrix.shapes}}
         return {
+            **shapes,  # a matrix graph's: every matrix's [rows, cols], leaves then nodes
             "summary": net.summary(),
             "layers": list(net.layers),
             "notation": net.notation.name,
