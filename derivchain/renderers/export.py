@@ -45,7 +45,9 @@ def export_document(notes: Notes, target: Path, title: str, snippet: bool = Fals
         # Markdown hosts render SVG images: the diagrams go beside the .md file.
         pictures = {None: target.stem + "-network.svg"}
         if not brief:
-            pictures.update({p: f"{target.stem}-paths-{p.name}.svg" for p in notes.parameters})
+            # A matrix entry WQ[0,1] is WQ-0-1 in a file name (no brackets or commas for shells and links to trip on).
+            pictures.update({p: f"{target.stem}-paths-{p.name.rstrip(']').replace('[', '-').replace(',', '-')}.svg"
+                             for p in notes.parameters})
         outputs = [target] + [target.with_name(name) for name in pictures.values()]
     check_targets(outputs, force)  # before the (slow) derivations (the notes derive when first read) and compilation
     if fmt == "latex":
