@@ -54,6 +54,10 @@ def network(path: str | None = None, layers: str | None = None, activation: str 
     return with_l2(net, lam)
 
 
+#: The builders' names (model.builders.BUILDERS), here so that naming a file does not import them.
+_BUILT = ("rnn", "conv1d", "attention", "layernorm", "batchnorm")
+
+
 def _network(path, layers, activation, output_activation, loss, bias, notation) -> Network:
     if path is not None:
         given = [name for name, value in (("--layers", layers), ("--activation", activation),
@@ -62,8 +66,8 @@ def _network(path, layers, activation, output_activation, loss, bias, notation) 
             given.append("--bias")
         if given:
             raise OptionsError(f"--network describes the whole network; drop {', '.join(given)} (set them in the file)")
-        if path.split(":", 1)[0] in ("rnn", "conv1d") and not path.endswith((".toml", ".json")):
-            from .model.builders import build  # rnn:steps=10,hidden=4, conv1d:length=6,kernel=3
+        if path.split(":", 1)[0] in _BUILT and not path.endswith((".toml", ".json")):
+            from .model.builders import build  # rnn:steps=10,hidden=4, conv1d:length=6,kernel=3, attention:tokens=3,dim=4
 
             return build(path)
         from .model.network_file import load_network

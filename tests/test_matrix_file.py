@@ -227,3 +227,137 @@ def test_bad_matrix_file_exits_2_in_one_line(tmp_path):
     r = runner.invoke(app, ["grad", "WQ[0,0]", "--network", str(path)])
     assert r.exit_code == 2
     assert r.output.strip().count("\n") == 0 and "shapes 3x4 and 3x4 do not fit @" in r.output
+
+
+# --- entries as parameters: values, step, table, export ------------------------------------------------
+
+VALUES = {
+    "X": [[0.1, -0.2], [0.4, 0.1]], "WQ": [[0.2, -0.1], [0.1, 0.15]], "WK": [[-0.1, 0.2], [0.25, -0.15]],
+    "WV": [[0.3, 0.1], [-0.1, 0.2]], "T": [[0.1, 0.0], [0.0, 0.1]],
+}
+
+
+def _files(tmp_path, values=VALUES):
+    net, vals = tmp_path / "attention.json", tmp_path / "values.json"
+    net.write_text(json.dumps(attention(2, 2)))
+    vals.write_text(json.dumps(values))
+    return str(net), str(vals)
+
+
+def _reference_gradient(values, name: str, i: int, j: int) -> float:
+    """dLoss/dname[i,j] by central differences on a forward pass written here in plain Python."""
+    def loss(v):
+        mm = lambda a, b: [[sum(a[r][k] * b[k][c] for k in range(len(b))) for c in range(len(b[0]))] for r in range(len(a))]  # noqa: E731
+        q, k, vv = mm(v["X"], v["WQ"]), mm(v["X"], v["WK"]), mm(v["X"], v["WV"])
+        s = [[sum(q[r][t] * k[c][t] for t in range(2)) / math.sqrt(2) for c in range(2)] for r in range(2)]
+        p = [[math.exp(x) / sum(math.exp(y) for y in row) for x in row] for row in s]
+        a = mm(p, vv)
+        return sum((a[r][c] - v["T"][r][c]) ** 2 for r in range(2) for c in range(2)) / 2
+
+    h, out = 1e-6, []
+    for sign in (1, -1):
+        moved = json.loads(json.dumps(values))
+        moved[name][i][j] += sign * h
+        out.append(loss(moved))
+    return (out[0] - out[1]) / (2 * h)
+
+
+def test_values_as_nested_lists_give_each_entry(tmp_path):
+    net, vals = _files(tmp_path)
+    r = runner.invoke(app, ["grad", "WK[1,0]", "--network", net, "--values", vals, "--max-paths", "0", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    at = json.loads(r.output)["at_values"]
+    reference = _reference_gradient(VALUES, "WK", 1, 0)
+    assert all(math.isclose(at[k], reference, rel_tol=1e-6) for k in ("backprop", "path_sum", "direct"))
+    assert math.isclose(at["neurons"]["Q[1,0]"]["output"], 0.4 * 0.2 + 0.1 * 0.1)
+
+
+def test_values_toml_nested_arrays_and_set_one_entry(tmp_path):
+    net, _ = _files(tmp_path)
+    toml = tmp_path / "values.toml"
+    toml.write_text("\n".join(f"{k} = {json.dumps(v)}" for k, v in VALUES.items()) + "\n")
+    given = api.given_values(str(toml), ["WQ[0,1]=0.5"])
+    moved = json.loads(json.dumps(VALUES))
+    moved["WQ"][0][1] = 0.5
+    at = api.grad(api.network(net), "WQ[0,1]", values=given)
+    assert math.isclose(float(at.backprop), _reference_gradient(moved, "WQ", 0, 1), rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({**VALUES, "WQ": [[1, 2, 3], [4, 5, 6]]}, "values: WQ is 2x3; the network's WQ is 2x2"),
+    ({**VALUES, "WQ": [[1, 2], [3]]}, "WQ's rows have 2, 1 entries"),
+    ({**VALUES, "WQ": 1}, "values: WQ is a 2x2 matrix; give it as a list of rows"),
+    ({**VALUES, "Z": [[1]]}, "values: Z is given as a matrix, but this network has no matrix Z"),
+])
+def test_values_of_the_wrong_shape_are_one_line(tmp_path, values, message):
+    net, vals = _files(tmp_path, values)
+    r = runner.invoke(app, ["grad", "WQ[0,0]", "--network", net, "--values", vals])
+    assert r.exit_code == 2 and message in r.output and r.output.strip().count("\n") == 0, r.output
+
+
+def test_step_and_freeze_an_entry(tmp_path):
+    net, vals = _files(tmp_path)
+    r = runner.invoke(app, ["step", "--network", net, "--values", vals, "--lr", "0.5", "--freeze", "WQ[0,0]",
+                            "--freeze", "WK*", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["frozen"] == ["WQ[0,0]", "WK[0,0]", "WK[0,1]", "WK[1,0]", "WK[1,1]"]
+    assert "WQ[0,0]" not in data["updated"] and "WQ[0,1]" in data["updated"]
+    new = data["updated"]["WV[0,1]"]
+    assert math.isclose(new, 0.1 - 0.5 * _reference_gradient(VALUES, "WV", 0, 1), rel_tol=1e-6)
+
+
+def test_table_of_every_entry(tmp_path):
+    net, _ = _files(tmp_path)
+    r = runner.invoke(app, ["table", "--network", net, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert [row["weight"] for row in rows][:3] == ["WQ[0,0]", "WQ[0,1]", "WQ[1,0]"] and len(rows) == 12
+    assert all(row["equal"] for row in rows)
+
+
+def test_export_markdown_names_entry_pictures_without_brackets(tmp_path):
+    net, _ = _files(tmp_path)
+    out = tmp_path / "notes.md"
+    r = runner.invoke(app, ["export", "WQ[0,1]", "--network", net, "--out", str(out), "--max-paths", "1"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "notes-paths-WQ-0-1.svg").exists()
+    assert "(notes-paths-WQ-0-1.svg)" in out.read_text()
+
+
+# --- builders, examples and the picture ----------------------------------------------------------------
+
+
+def test_builders_match_the_issue():
+    net = api.network("attention:tokens=3,dim=4")
+    assert [m.name for m in net.matrix.nodes] == ["Q", "K", "V", "S", "P", "A"]
+    assert [m.text for m in net.matrix.nodes][3:] == ["Q @ K.T / sqrt(4)", "softmax(S, axis=1)", "P @ V"]
+    assert dict(net.matrix.leaves) == {"X": "input", "T": "target", "WQ": "parameter", "WK": "parameter", "WV": "parameter"}
+    assert len(net.parameters) == 48 and net.loss.text == "sum((A - T)**2)/2"
+    ln = api.network("layernorm:n=3")
+    assert dict(ln.matrix.shapes)["mu"] == (1, 1) and [p.name for p in ln.parameters][:3] == ["gamma[0,0]", "gamma[0,1]", "gamma[0,2]"]
+    bn = api.network("batchnorm:batch=3")
+    assert dict(bn.matrix.shapes)["mu"] == (1, 2) and dict(bn.matrix.shapes)["X"] == (3, 2)
+    with pytest.raises(NetworkFileError, match="attention: 'heads=2' is not key=value with a key among tokens, dim"):
+        api.network("attention:heads=2")
+    with pytest.raises(NetworkFileError, match="tokens=0: give at least 1"):
+        api.network("attention:tokens=0")
+
+
+@pytest.mark.parametrize("example", ["attention", "layernorm", "batchnorm", "softmax_classifier", "two_layer_batch"])
+def test_example_pictures_are_the_matrices(example):
+    from derivchain.renderers.diagram import svg
+    from tests.test_diagram import geometry_problems, read_svg
+
+    net = api.network(f"examples/{example}.toml")
+    entry = net.parameters[0].name
+    pic = read_svg(svg(net, entry))
+    assert geometry_problems(pic) == []
+    kinds = dict(net.matrix.leaves)
+    drawn = {k for k, n in pic["nodes"].items() if n["kind"] == "node"}
+    assert drawn == {n for n, k in kinds.items() if k == "input"} | {m.name for m in net.matrix.nodes} | {"Loss"}
+    matrix = entry.split("[")[0]
+    hot = {(e["source"], e["target"]) for e in pic["edges"] if e["hot"]}
+    assert any(src.split("@")[0] == matrix for src, _ in hot)  # the entry's matrix starts the red paths
+    assert any(dst == "Loss" for _, dst in hot)
+    assert f"({net.matrix.nodes[0].grid.rows}x{net.matrix.nodes[0].grid.cols})" in pic["caption"]
