@@ -105,6 +105,8 @@ def grad(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS, value
     from .verification.derivation import derive
 
     check_max_paths(max_paths)
+    if net.matrix is not None and net.matrix.shape(parameter) is not None and parameter in dict(net.matrix.leaves):
+        return _matrix_gradient(net, parameter, values)
     if values is None and reduction == "mean":  # no numbers to read or check: no values module (the cold start)
         return derive(net, parameter, max_paths=max_paths)
     from .model.values import SAMPLES, check_batch, check_reduction
@@ -121,10 +123,23 @@ def grad(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS, value
     return batch_at_values(d, numbers, reduction) if SAMPLES in values else at_values(d, numbers[0])
 
 
+def _matrix_gradient(net: Network, parameter: str, values: dict | None):
+    # A whole matrix leaf of a matrix graph (grad WQ): the chain of matrix equations, each checked entry by entry.
+    from .model.values import SAMPLES
+    from .verification.matrix_chain import matrix_gradient
+
+    if values is not None and SAMPLES in values:
+        raise OptionsError(f"grad {parameter}: a matrix graph holds its batch in its matrices; give values without samples")
+    return matrix_gradient(net, parameter, values)
+
+
 def verified(result) -> bool:
     """True when a gradient's three forms were shown equal and every equality printed for it was verified
-    (a derivation, or its numbers at values)."""
+    (a derivation, or its numbers at values; a matrix gradient when every equation of its chain was)."""
     from .renderers.shown import checked
+
+    if getattr(result, "kind", "") == "matrix_gradient":
+        return result.verified
 
     d = getattr(result, "derivation", result)
     return d.verdict.equal and checked(d)

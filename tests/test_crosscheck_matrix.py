@@ -80,3 +80,18 @@ def test_matrix_example_matches_torch(example):
         assert float(at.loss) == pytest.approx(loss.item(), rel=1e-12, abs=1e-15), name
         for form in (at.path_sum, at.backprop, at.direct):
             assert float(form) == pytest.approx(want, rel=1e-10, abs=1e-13), (example, name)
+
+
+@pytest.mark.parametrize("example, leaf", [("attention", "WQ"), ("attention", "X"), ("layernorm", "gamma"),
+                                           ("batchnorm", "X"), ("softmax_classifier", "W"), ("two_layer_batch", "b1")])
+def test_matrix_form_at_values_matches_torch(example, leaf):
+    forward, _ = CASES[example]
+    net = api.network(str(EXAMPLES / f"{example}.toml"))
+    raw = json.loads((EXAMPLES / f"{example}_values.json").read_text())
+    tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in raw.items()}
+    forward(tensors).backward()
+    g = api.grad(net, leaf, values=api.given_values(str(EXAMPLES / f"{example}_values.json")))
+    assert api.verified(g)
+    want = tensors[leaf].grad.tolist()
+    got = [[float(n) for n in row] for row in g.at_values]
+    assert len(got) == len(want) and all(row == pytest.approx(w, rel=1e-10, abs=1e-13) for row, w in zip(got, want))

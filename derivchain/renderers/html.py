@@ -1348,6 +1348,24 @@ class HtmlRenderer(StringRenderer):
         return self._matrix_page(f"Matrix form over a batch of m = {b.size} sample{'s' if b.size != 1 else ''} ({b.reduction}, "
                                  f"{arithmetic(b.exact, 'exact')})", b, batch=True)
 
+    def matrix_gradient(self, g) -> str:
+        """``grad WQ`` on a matrix graph: a page with the chain of matrix equations, each with its shape and check."""
+        from ..model.notation import matrix_latex
+        from .matrix_forms import form_latex, rows_text, shape_text, summary
+
+        printer = MathMLPrinter()
+        rows = []
+        for e in g.chain:
+            equation = math(printer, tex(printer, r"\frac{\partial L}{\partial %s} = %s" % (matrix_latex(e.name), form_latex(e.form))))
+            check = f"verified, {html.escape(e.method)}" if e.verified else "<strong>NOT verified</strong>"
+            rows.append(f"<li>{equation} ({shape_text(e.shape)}; {check})</li>")
+        rows = "".join(rows)
+        parts = [f"<h1>dLoss/d{html.escape(g.parameter)} in matrix form</h1>",
+                 f"<p>Network: {html.escape(g.network.summary())}</p>", f"<ol>{rows}</ol>", f"<p><strong>{html.escape(summary(g))}</strong></p>"]
+        if g.at_values is not None:
+            parts.append(f"<p>At the given values: <code>{html.escape(rows_text(g.at_values))}</code></p>")
+        return self._page(f"dLoss/d{g.parameter}", parts)
+
     def verdict(self, v) -> str:
         """A verdict alone: a page with the verdict sentence."""
         return self._page(f"Verdict: {v.word}", [f"<h1>{html.escape(v.word.capitalize())}</h1>", _verdict(v)])

@@ -500,6 +500,20 @@ class JsonRenderer(Renderer):
             **_entry_check(m.check),
         }
 
+    def matrix_gradient(self, g) -> dict:
+        """``grad WQ`` on a matrix graph: the issue's contract (parameter, shape, form, chain from the loss back,
+        verified; with values at_values in the leaf's shape)."""
+        from .matrix_forms import rows_numbers
+
+        out = {"parameter": g.parameter, "shape": list(g.shape), "form": g.form,
+               "chain": [{"node": e.name, "form": e.form, "shape": list(e.shape), "verified": e.verified,
+                          "method": e.method, "rewrite": e.rewrite} for e in g.chain],
+               "verified": g.verified}
+        if g.at_values is not None:
+            out["at_values"] = rows_numbers(g.at_values)
+            out["chain_at_values"] = {e.name: rows_numbers(e.values) for e in g.chain}
+        return out
+
     def batch_matrix(self, b) -> dict:
         """The ``matrix`` contract over a batch: the same ``layers`` keys, ``z``, ``a``, ``f_prime`` and ``delta`` matrices
         with a column per sample (lists of rows), ``grad_W`` and ``grad_b`` the ``reduction`` over the ``m`` samples."""

@@ -1150,6 +1150,17 @@ class LatexRenderer(StringRenderer):
         head = _comment(f"matrix form over a batch of {b.size} samples ({b.reduction}); {b.network.summary()}")
         return head + "\n" + align(batch_matrix_lines(b, printer)) + "\n" + matrix_verdict(b, printer)
 
+    def matrix_gradient(self, g) -> str:
+        """``grad WQ`` on a matrix graph: the chain of matrix equations as an ``align*`` block, shapes and checks on the right."""
+        from ..model.notation import matrix_latex
+        from .matrix_forms import form_latex, shape_text, summary
+
+        lines = [r"\frac{\partial L}{\partial %s} &= %s && \text{%s, %s}" % (
+            matrix_latex(e.name), form_latex(e.form), shape_text(e.shape), "verified" if e.verified else "NOT verified")
+            for e in g.chain]
+        return _comment(f"matrix form of dLoss/d{g.parameter}; {g.network.summary()}") + "\n" + align(lines) + \
+            "\n" + r"\noindent %s\par" % DerivPrinter().text(summary(g))
+
     def verdict(self, v) -> str:
         """A verdict alone, as display math."""
         return r"\[ %s \]" % DerivPrinter()._print(v) + "\n" + r"\noindent %s\par" % DerivPrinter().text(v.detail)

@@ -1,0 +1,155 @@
+"""``grad WQ`` on a matrix graph: the chain of matrix equations of the backward pass, each checked entry by
+entry against the scalar derivation, and (with values) every matrix of the chain at those numbers.
+
+Each equation ``dL/dM = form`` (:mod:`derivchain.engines.matrix_chain`) is evaluated to a grid through the
+matrix parser, with every adjoint it reads taken as the scalar derivation's (each entry's backpropagation
+delta), and each entry is compared with dL/dM[i,j] as the scalar derivation has it: the delta of a node's
+entry, or for the leaf asked for each entry's gradient, itself derived three ways and verified. An
+equation is verified when every entry is; the result is verified when every equation and every entry's
+three-way derivation is. Anything less is NOT verified.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .. import memo
+from ..engines.backprop import delta_equations
+from ..engines.matrix_chain import MatrixEquation, adjoint, matrix_chain, printed
+from ..model.matrix_file import ELEMENTWISE
+from ..model.network import Network, real
+from ..record import record
+from ..result import Result
+from ..symbolic import grids
+from ..symbolic.grids import Grid
+from ..symbolic.matrix_parse import parse_matrix_expression
+from .compare import verify
+from .derivation import derive
+
+
+@record
+class CheckedEquation:
+    """One equation of the chain: ``dL/dname = form`` (as printed), its shape, whether every entry equals the
+    scalar derivation's, the weakest method a check needed, its textbook rewrite (or empty), and with
+    values its entries (rows of Numbers)."""
+
+    name: str
+    form: str
+    shape: tuple[int, int]
+    verified: bool
+    method: str
+    rewrite: str = ""
+    values: tuple | None = None
+
+
+@record(repr=False)
+class MatrixGradient(Result):
+    """dLoss/d(a matrix leaf) as the chain of matrix equations from the loss back to it, every one checked."""
+
+    kind = "matrix_gradient"
+
+    network: Network
+    parameter: str
+    shape: tuple[int, int]
+    chain: tuple[CheckedEquation, ...]
+    entries_verified: bool  # every entry's gradient derived three ways and verified equal
+    at_values: tuple | None = None  # with values: the gradient's entries, rows of Numbers
+    exact: bool = False
+
+    def __repr__(self) -> str:
+        return f"MatrixGradient(dL/d{self.parameter}: {len(self.chain)} equations, verified={self.verified})"
+
+    @property
+    def verified(self) -> bool:
+        """Every equation checked equal entry by entry, and every entry's own derivation verified."""
+        return self.entries_verified and all(e.verified for e in self.chain)
+
+    @property
+    def form(self) -> str:
+        """The last equation's right-hand side (in the adjoints of the matrices it reads)."""
+        return self.chain[-1].form
+
+
+def matrix_gradient(network: Network, name: str, values: dict | None = None) -> MatrixGradient:
+    """The chain of matrix equations for matrix leaf ``name``, checked entry by entry; at ``values`` too."""
+    equations = matrix_chain(network, name)
+    kinds = dict(network.matrix.leaves)
+    with memo.working_for(network):
+        truth, entries_ok = _truth(network, name, equations)
+        env: dict[str, object] = {}
+        for leaf, kind in kinds.items():
+            shape = network.matrix.shape(leaf)
+            env[leaf] = real(leaf) if shape is None else grids.symbols_grid(leaf, shape, real)
+        for m in network.matrix.nodes:
+            env[m.name] = grids.symbols_grid(m.name, m.grid.shape, real)
+        env |= {adjoint(m): truth[m] for m in truth if m != name}
+        numbers = _numbers(network, values) if values is not None else None
+        checked = []
+        for eq in equations:
+            ok, method = _check(network, eq, env, truth[eq.name])
+            shown = None
+            if numbers is not None:
+                shown = tuple(tuple(numbers(e) for e in row) for row in truth[eq.name].entries)
+            checked.append(CheckedEquation(eq.name, printed(eq.form), eq.shape, ok, method, "", shown))
+    at = checked[-1].values if values is not None else None
+    exact = bool(at) and all(n.exact for row in at for n in row)
+    return MatrixGradient(network, name, network.matrix.shape(name), tuple(checked), entries_ok, at, exact)
+
+
+def _truth(network: Network, name: str, equations: tuple[MatrixEquation, ...]) -> tuple[dict[str, Grid], bool]:
+    """dL/dM[i,j] as the scalar derivation has it, in node symbols, for every matrix of the chain: a node's
+    entries' deltas (0 for an entry left out of the graph), the leaf's entries' gradients (each derived
+    three ways; whether all were verified)."""
+    deltas = delta_equations(network)
+    by_name = {s.name: s for s in network.node_symbols}
+    out: dict[str, Grid] = {}
+    for eq in equations[:-1]:
+        out[eq.name] = grids.build(*eq.shape, lambda i, j, m=eq.name: _delta(deltas, by_name.get(grids.entry_name(m, i, j))))
+    leaves = {s.name for s in network.leaves}
+    derived = {}
+    ok = True
+    for i in range(equations[-1].shape[0]):
+        for j in range(equations[-1].shape[1]):
+            entry = grids.entry_name(name, i, j)
+            if entry in leaves:
+                d = derive(network, entry, max_paths=0)
+                ok &= d.verdict.equal and d.checked
+                derived[entry] = d.backprop.local
+    out[name] = grids.build(*equations[-1].shape, lambda i, j: derived.get(grids.entry_name(name, i, j), sp.S.Zero))
+    return out, ok
+
+
+def _delta(deltas, symbol) -> sp.Expr:
+    return sp.S.Zero if symbol is None else deltas[symbol].value
+
+
+def _check(network: Network, eq: MatrixEquation, env: dict, want: Grid) -> tuple[bool, str]:
+    """Whether ``eq``'s form equals ``want`` entry by entry (the form broadcast to the shape where it is a
+    smaller matrix or a scalar), and the weakest method any entry needed."""
+    got = parse_matrix_expression(eq.form, env, f"dL/d{eq.name}", ELEMENTWISE, max_length=None)
+    methods = []
+    for i in range(eq.shape[0]):
+        for j in range(eq.shape[1]):
+            value = got if not isinstance(got, Grid) else got.entries[i if got.rows > 1 else 0][j if got.cols > 1 else 0]
+            verdict = verify({"scalar derivation": network.substitute(want.entries[i][j]),
+                              "matrix form": network.substitute(value)})
+            if not (verdict.equal and verdict.decided):
+                return False, verdict.method
+            methods.append(verdict.method)
+    return True, _weakest(methods)
+
+
+_STRENGTH = ("identical", "expansion", "random points mod p", "numeric")
+
+
+def _weakest(methods: list[str]) -> str:
+    known = [m for m in methods if m in _STRENGTH]
+    return max(known, key=_STRENGTH.index) if known else (methods[0] if methods else "identical")
+
+
+def _numbers(network: Network, values: dict):
+    """A function from an expression in node symbols to its Number at ``values``."""
+    from ..model.values import check_values, environment, value_of
+
+    env, exact = environment(network, check_values(network, values))
+    return lambda e: value_of(e, env, exact)
