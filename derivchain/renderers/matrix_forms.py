@@ -26,8 +26,8 @@ def summary(g) -> str:
     """The verdict in one line."""
     n = len(g.chain)
     if g.verified:
-        return (f"Verified: each of the {n} equations equals the scalar derivation entry by entry "
-                f"(weakest check: {weakest(g)}), and every entry of dL/d{g.parameter} is derived three ways and verified")
+        return (f"Verified: each of the {n} equations equals the scalar derivation (backpropagation) entry by entry "
+                f"(weakest check: {weakest(g)}); grad \"{g.parameter}[i,j]\" derives one entry three ways")
     bad = [e.name for e in g.chain if not e.verified]
     what = f"the equations for {', '.join(bad)} are" if bad else f"some entry of dL/d{g.parameter} is"
     return f"NOT verified: {what} not shown equal to the scalar derivation"
