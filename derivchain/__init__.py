@@ -29,6 +29,7 @@ _EXPORTS = {
     "verify": "verification.compare",
     "read_values": "model.values",
     "descend": "api:step",
+    "check": "api",
     # Render any result in any format (text, json, markdown, latex, html).
     "render": "renderers",
     "emit": "renderers",
@@ -46,8 +47,9 @@ _EXPORTS = {
     "BatchMatrixForm": "engines.matrix",
     "Verdict": "verification.verdict",
     "Chain": "verification.chains",
+    "Check": "verification.check",
     "DerivchainError": "errors",
-    # One function per command: grad, paths, table, formula, steps, step, matrix, show, draw, export.
+    # One function per command: grad, paths, table, formula, steps, step, matrix, show, draw, export, check, exercise.
     "api": "api",
 }
 

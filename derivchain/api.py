@@ -18,9 +18,9 @@ from .engines.paths import DEFAULT_MAX_PATHS
 MAX_LISTED = 100_000
 
 #: The tasks: one per command of the CLI, each returning the result that command renders (or the files it wrote).
-TASKS = ("show", "grad", "paths", "table", "formula", "steps", "step", "matrix", "draw", "export")
+TASKS = ("show", "grad", "paths", "table", "formula", "steps", "step", "matrix", "draw", "export", "check", "exercise")
 #: What the CLI may call besides one task: reading its options into arguments, and reading a result's verdict.
-HELPERS = ("network", "given_values", "verified")
+HELPERS = ("network", "given_values", "verified", "steps_text")
 
 __all__ = [*TASKS, *HELPERS, "verified_gradient", "check_max_paths", "OptionsError", "MAX_LISTED"]
 
@@ -42,7 +42,10 @@ def network(path: str | None = None, layers: str | None = None, activation: str 
             notation: str | None = None, l2: str | Fraction | None = None) -> Network:
     """The network from a file, or a dense one from the options (never both); the default is the worked example.
     ``l2``: add lambda/2 * (sum of squared weights, biases excluded) to the loss (lambda read exactly: 0.01 is 1/100)."""
-    net = _network(path, layers, activation, output_activation, loss, bias, notation)
+    return _with_l2(_network(path, layers, activation, output_activation, loss, bias, notation), l2)
+
+
+def _with_l2(net: Network, l2: str | Fraction | None) -> Network:
     if l2 is None:
         return net
     from .model.network import with_l2
@@ -259,3 +262,78 @@ def export(net: Network, parameters: list[str] | None, out: str, snippet: bool =
     from .verification.notes import Notes
 
     return export_document(Notes(net, chosen, max_paths), target, title, snippet, force, pdf, brief)
+
+
+def check(net: Network, parameter: str, answer: str | None = None, steps: str | None = None):
+    """Check a learner's ``answer`` to dLoss/dparameter (text such as ``"W13*H1"``, in the network's names) or a
+    chain of ``steps`` (text, one step a line: ``dLoss/dW1 = ...``, then ``= ...``): whether it is correct (the
+    verifier decides), where it holds, the mistake that explains it, and a point where it is wrong (a Check)."""
+    from .verification.check import check as checked
+
+    return checked(net, parameter, answer, steps)
+
+
+def steps_text(path: str | None) -> str | None:
+    """The text of a file of steps (``-``: standard input), within the file size limit; None without one."""
+    if path is None:
+        return None
+    from . import limits
+    from .verification.check import CheckError
+
+    if path == "-":
+        import sys
+
+        raw = sys.stdin.buffer.read(limits.current().file_bytes + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+        if len(raw) > limits.current().file_bytes:
+            raise CheckError(f"--steps -: standard input is larger than {limits.current().file_bytes} bytes (the file_bytes limit)")
+    else:
+        from .user_text import read_limited
+
+        raw = read_limited(path, f"--steps {path}", CheckError)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CheckError(f"--steps {path}: not UTF-8 text") from None
+
+
+#: The files an exercise sheet may be written to, and the format each is rendered in.
+SHEET_SUFFIXES = {".tex": "latex", ".pdf": "latex", ".md": "markdown", ".html": "html"}
+
+
+def exercise(seed: int = 1, out: str | None = None, solutions: bool = False, force: bool = False, network: str | None = None,
+             layers: str | None = None, activation: str | None = None, output_activation: str | None = None,
+             loss: str | None = None, bias: bool = False, notation: str | None = None, l2: str | None = None):
+    """An exercise sheet from ``seed``: a small network (what the options do not fix drawn from the seed), three
+    derivatives to find and one gradient step at given numbers; ``solutions``: with every answer, verified.
+    With ``out`` (``.tex``, ``.pdf``, ``.md``, ``.html``) the sheet is written there and the files written are
+    returned; without it, the sheet (an Exercise) is."""
+    from .verification.exercise import draw, make, options_text
+
+    if out is not None:
+        target = Path(out)
+        if not out or target.suffix not in SHEET_SUFFIXES:
+            raise OptionsError(f"exercise needs --out FILE ending in {', '.join(SHEET_SUFFIXES)}"
+                               + (f" (not {out})" if out else ""))
+        from .files import check_targets
+
+        check_targets([target], force)
+    if network is not None:
+        chosen = {"path": network}
+        net = _with_l2(_network(network, layers, activation, output_activation, loss, bias, notation), l2)
+    else:
+        chosen = {**draw(seed, layers, activation, output_activation, loss), "bias": bias, "notation": notation}
+        net = _with_l2(_network(None, chosen["layers"], chosen["activation"], chosen["output_activation"], chosen["loss"], bias,
+                                notation), l2)
+    if l2 is not None:
+        chosen["l2"] = l2
+    sheet = make(net, seed, options_text(chosen), solutions)
+    if out is None:
+        return sheet
+    from .renderers import render
+    from .renderers.export import compile_text
+    from .files import write_files
+
+    text = render(sheet, SHEET_SUFFIXES[target.suffix])
+    data = compile_text(text, target.with_suffix(".tex").name, reproducible=True)[0] if target.suffix == ".pdf" else text
+    return write_files({target: data}, force)
+

@@ -88,7 +88,8 @@ def network_options(command):
     """Add the network options to ``command``'s signature; the command receives the built network as ``net``,
     and any library error becomes one line on stderr and its exit code."""
     signature = inspect.signature(command)
-    kept = [p for p in signature.parameters.values() if p.name != "net"]
+    raw = "options" in signature.parameters  # a command that draws what the options leave open (exercise) gets them as given
+    kept = [p for p in signature.parameters.values() if p.name not in ("net", "options")]
     extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[kind, option],
                                default=False if kind is bool else None) for name, kind, option in _NETWORK_OPTIONS]
 
@@ -102,6 +103,8 @@ def network_options(command):
             from . import limits
 
             with limits.raised(**limits.parse_limits(changes or [])):
+                if raw:
+                    return command(options=spec, **kwargs)
                 return command(net=api.network(spec.pop("network"), **spec), **kwargs)
 
         return _run(body, debug)
@@ -128,12 +131,26 @@ def _run(body, debug: bool = False):
         what = "the expressions are nested too deeply" if isinstance(exc, RecursionError) else "out of memory"
         typer.echo(f"Error: {what}; use a smaller or shallower network", err=True)
         raise typer.Exit(2) from None
+    except ValueError as exc:
+        if debug or "integer string conversion" not in str(exc):
+            _internal(exc, debug)
+        # A tower of powers of constants ((2*x)**64 through five layers) makes numbers Python will not print.
+        typer.echo("Error: a number in the result has more than 4300 digits; use smaller constants, smaller powers "
+                   "or a shallower network", err=True)
+        raise typer.Exit(2) from None
     except Exception as exc:
-        if debug:
-            raise
-        typer.echo(f"Error: internal error ({type(exc).__name__}: {clean(str(exc))[:200]}); please report it; "
-                   "--debug shows the traceback", err=True)
-        raise typer.Exit(3) from None
+        _internal(exc, debug)
+
+
+def _internal(exc: Exception, debug: bool):
+    """An unexpected error (called while it is handled): re-raised with --debug, else one line and exit code 3."""
+    from .user_text import clean
+
+    if debug:
+        raise exc
+    typer.echo(f"Error: internal error ({type(exc).__name__}: {clean(str(exc))[:200]}); please report it; "
+               "--debug shows the traceback", err=True)
+    raise typer.Exit(3) from None
 
 
 def _closed_pipe() -> int:
@@ -281,6 +298,34 @@ def matrix(net=None, fmt: Fmt = Format.text, values: Values = None, assign: Assi
     """Backpropagation in matrices per layer (W, z, a, delta, dL/dW = delta a^T; a batch: a column per sample), shapes checked, each entry verified."""
     from . import api
     _verdict_exit(_emit(api.matrix(net, api.given_values(values, assign), reduction), fmt).check.equal)
+
+
+@app.command()
+@network_options
+def check(weight: Weight,
+          answer: Annotated[Optional[str], typer.Argument(help="Your answer for dLoss/dWEIGHT in the network's names, e.g. \"W13*H1\" "
+                                                               "(quote it; one starting with - after --).")] = None,
+          steps: Annotated[Optional[str], typer.Option("--steps", help="A file of steps, one per line (- reads standard input): "
+                                                       "dLoss/dW1 = ..., then = ...; each is checked.")] = None,
+          net=None, fmt: Fmt = Format.text) -> None:
+    """Check your answer (or chain of steps) for dLoss/dWEIGHT: correct or not, where it holds, the mistake, a counterexample."""
+    from . import api
+
+    result = api.check(net, weight, answer, api.steps_text(steps))
+    _emit(result, fmt)
+    _verdict_exit(result.correct)
+
+
+@app.command()
+@network_options
+def exercise(seed: Annotated[int, typer.Option("--seed", help="Draws the network (what the options leave open), the questions and the numbers.")] = 1,
+             out: Annotated[str, typer.Option("--out", "-o", help="The sheet to write: .tex, .pdf, .md or .html.")] = "",
+             solutions: Annotated[bool, typer.Option("--solutions", help="With the verified derivations, paths and numbers.")] = False,
+             force: Force = False, options=None) -> None:
+    """Write an exercise sheet: a small random network, three derivatives and one gradient step (--solutions: answered)."""
+    from . import api
+
+    _written(api.exercise(seed, out, solutions, force, **options))
 
 
 def _version(value: bool) -> None:

@@ -24,12 +24,16 @@ class Limits:
     width: int = 1000
     neurons: int = 5000
     parameters: int = 20_000
+    outputs: int = 100
+    connections: int = 20_000
     file_bytes: int = 1_000_000
     value_digits: int = 100
     value_exponent: int = 1000
+    exact_digits: int = 1000
     steps: int = 10_000
     printed_nodes: int = 20_000
     listed_paths: int = 100_000
+    pictures: int = 100
 
 
 DESCRIPTIONS = {
@@ -38,16 +42,21 @@ DESCRIPTIONS = {
     "width": "neurons in one layer of --layers",
     "neurons": "neurons in a network",
     "parameters": "weights and biases in a network",
+    "connections": "weighted connections in a network (a shared weight counted at each use)",
+    "outputs": "outputs of a network, each read by the loss (the work grows with their square)",
     "file_bytes": "bytes in a network or values file",
     "value_digits": "significant digits of one value",
     "value_exponent": "size of a value's decimal exponent (1e1000)",
+    "exact_digits": "digits of an exact number computed at given values; a larger one is computed to 50 digits instead",
     "steps": "gradient-descent steps (--steps)",
     "printed_nodes": "nodes of one printed expression; larger ones are printed with whole neurons as their symbols",
     "listed_paths": "paths listed per parameter (--max-paths)",
+    "pictures": "SVG pictures a Markdown export writes beside the document (past it: only the network's)",
 }
 
 #: Limits a user may raise with --limit (the others guard against input that is only ever a mistake).
-RAISABLE = ("layers", "width", "neurons", "parameters", "steps", "printed_nodes", "value_digits")
+RAISABLE = ("layers", "width", "neurons", "parameters", "outputs", "connections", "steps", "printed_nodes", "value_digits", "exact_digits",
+            "pictures")
 
 _CURRENT: ContextVar[Limits] = ContextVar("derivchain_limits", default=Limits())
 

@@ -4,7 +4,9 @@ characters. Where text goes next it is escaped for that place (LaTeX, Markdown/H
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
@@ -24,20 +26,51 @@ def clean(text: str) -> str:
     return re.sub(_CONTROL, " ", text)
 
 
+def clean_lines(text: str) -> str:
+    """``text`` cleaned as by :func:`clean` line by line: its line breaks kept, nothing else that does not print."""
+    return text if text.isprintable() else "\n".join(clean(line) for line in text.split("\n"))
+
+
+def shown(text: str) -> str:
+    """``text`` with every character that does not print written as its escape (``\\x1b``, ``\\n``,
+    ``\\u202e``), the rest as it is: a file name echoed on a terminal, safely and recognisably."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def read_limited(path: str | Path, label: str, error: type[Exception]) -> bytes:
-    """The bytes of a file of at most the ``file_bytes`` limit; ``error`` (one line) for anything else."""
+    """The bytes of a regular file of at most the ``file_bytes`` limit; ``error`` (one line) for anything
+    else: a folder, a FIFO, a device or a socket is refused at once (reading one could wait forever)."""
     path = Path(path)
     limit = limits.current().file_bytes
+    if "\x00" in str(path):  # a NUL in the name (from Python: a command line cannot hold one); os.stat raises ValueError
+        raise error(f"{clean(label)}: a file name cannot hold a NUL character")
     try:
-        if path.is_dir():
-            raise error(f"{label}: is a folder, not a file")
-        with path.open("rb") as f:
+        kind = _kind(os.stat(path).st_mode)
+        if kind is not None:
+            raise error(f"{label}: is {kind}, not a file")
+        # Opened without waiting (a FIFO put there since the check would block) and checked again.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            kind = _kind(os.fstat(f.fileno()).st_mode)
+            if kind is not None:
+                raise error(f"{label}: is {kind}, not a file")
             raw = f.read(limit + 1)
     except OSError as exc:
         raise error(f"{label}: cannot read the file ({exc.strerror or exc})") from None
     if len(raw) > limit:
         raise error(f"{label}: the file is larger than {limit} bytes (the file_bytes limit); is it the right file?")
     return raw
+
+
+def _kind(mode: int) -> str | None:
+    """What a file that is not a regular file is (``a folder``, ``a FIFO``, ...); None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a special file")
 
 
 def parse_number(raw, name: str, where: str, error: type[Exception]) -> Fraction:

@@ -255,3 +255,54 @@ def test_pdf_without_engine_is_a_clear_error(tmp_path, monkeypatch):
     write_new(tex, "x")
     with pytest.raises(ExportError, match="no LaTeX engine found"):
         compile_pdf(tex)
+
+
+def test_markdown_export_escapes_the_title_and_percent_encodes_its_picture_links(tmp_path):
+    out = tmp_path / "x)<img src=x onerror=alert(1)> notes.md"
+    r = runner.invoke(app, ["export", "W1", "--layers", "2,1", "--out", str(out), "--title", "T\n# Injected\r\n## Too"])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert text.startswith("# T \\# Injected  \\#\\# Too\n")  # one heading, the rest of the title in it
+    assert "<img" not in text and "\n# Injected" not in text and "\n## Too" not in text
+    links = re.findall(r"!\[[^\]]*\]\(([^)\s]*)\)", text)  # a CommonMark link target: no space, no bracket
+    assert links == ["x%29%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%20notes-network.svg",
+                     "x%29%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%20notes-paths-W1.svg"]
+    from urllib.parse import unquote
+    assert all((tmp_path / unquote(link)).is_file() for link in links)
+
+
+def test_markdown_export_of_a_wide_network_writes_no_hundreds_of_pictures_unasked(tmp_path):
+    # Before: `export --layers 10,40,1 --out x.md` wrote 442 files (441 SVG pictures). A smaller network, the
+    # pictures limit lowered to match: the network's picture only, and the document says how to ask for the rest.
+    out = tmp_path / "x.md"
+    r = runner.invoke(app, ["export", "--layers", "2,2,1", "--out", str(out), "--limit", "pictures=6"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x-network.svg", "x.md"]
+    text = out.read_text()
+    assert "7 pictures would be more than the limit of 6" in text and "--limit pictures=7" in text
+    r = runner.invoke(app, ["export", "--layers", "2,2,1", "--out", str(out), "--limit", "pictures=7", "--force"])
+    assert r.exit_code == 0 and len(list(tmp_path.glob("*.svg"))) == 7 and "pictures would be" not in out.read_text()
+    from derivchain import limits
+    assert limits.Limits().pictures <= 100  # the default keeps a wide network's export to a few files
+
+
+def test_text_beyond_ascii_is_written_for_every_latex_engine():
+    from derivchain.renderers.latex import typeset_unicode
+
+    assert typeset_unicode("réseau") == r"r\'{e}seau" and typeset_unicode("ï") == r'\"{\i}'
+    assert typeset_unicode("Ωα") == r"\ensuremath{\Omega}\ensuremath{\alpha}" and typeset_unicode("Ά") == "A"
+    assert typeset_unicode("中😀") == "[U+4E2D][U+1F600]"  # no font for them in a base TeX Live: said, not dropped
+    assert typeset_unicode(r"a\_b") == r"a\_b"
+
+
+@pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine installed (CI installs one)")
+def test_non_latin_titles_and_network_names_compile(tmp_path):
+    # Before: `--pdf` failed on Greek, CJK or an emoji in --title or a network's name (pdflatex: Unicode character
+    # not set up); accented Latin, Greek, CJK and an emoji now compile.
+    path = tmp_path / "net.toml"
+    path.write_text('name = "réseau 中文 Ελληνικά 😀"\ninputs = ["x"]\nloss = "half-squared"\n'
+                    '[[neurons]]\nname = "Out"\ninputs = { x = "w" }\noutput = true\n')
+    out = tmp_path / "notes.tex"
+    r = runner.invoke(app, ["export", "--network", str(path), "--out", str(out), "--pdf", "--title", "Réseau Ελληνικά 中文 😀"])
+    assert r.exit_code == 0, r.output
+    assert out.with_suffix(".pdf").stat().st_size > 1000 and out.read_text().isascii()

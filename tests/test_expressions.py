@@ -1,5 +1,6 @@
 """The whitelist parser: what it accepts, what it refuses, and that refusing runs nothing."""
 
+import re
 import time
 
 import pytest
@@ -89,3 +90,26 @@ def test_custom_activation_and_loss_end_to_end():
     r = runner.invoke(app, ["grad", "W1", "--activation", "x/(1+abs(x))", "--loss", "(Out-Y)**4/4", "--format", "json"])
     assert r.exit_code == 0, r.output
     assert '"equal": true' in r.output and "(Out - Y)**3" in r.output
+
+
+@pytest.mark.parametrize("text, at", [("(x\n# Heading\n)", 3), ("x\r# comment", 2), ("x +\tx", 4),
+                                      ("x\x1b[31m", 2), ("x\u202e + 1", 2), ("x\u2028", 2)])
+def test_line_breaks_and_control_characters_are_refused_naming_the_position(text, at):
+    # Before: a line break inside brackets parsed, and the activation's text reached the terminal and
+    # the Markdown documents raw (a "# Heading" line there became a heading); "\r#..." commented the rest out.
+    with pytest.raises(ExpressionError, match=rf"character {at} of the expression \({re.escape(repr(text[at - 1]))}\) does not print"):
+        parse_expression(text, {"x": sp.Symbol("x")}, "activation")
+
+
+@pytest.mark.parametrize("option, text", [("--activation", "(x\n# Heading\n)"), ("--loss", "(Out\n#x\n - Y)**2")])
+def test_the_cli_refuses_an_expression_with_a_line_break_in_one_line(option, text):
+    r = runner.invoke(app, ["grad", "W1", option, text, "--format", "markdown"])
+    assert r.exit_code == 2 and "# Heading" not in r.output and "\n#" not in r.output
+    assert r.output.count("\n") == 1 and "write the expression on one line" in r.output
+
+
+def test_a_network_files_expression_with_a_line_break_is_refused(tmp_path):
+    path = tmp_path / "net.toml"
+    path.write_text('inputs = ["x"]\nloss = "e"\n[[nodes]]\nname = "e"\nexpr = """(w*x\n# Heading\n)"""\n')
+    r = runner.invoke(app, ["show", "--network", str(path), "--format", "markdown"])
+    assert r.exit_code == 2 and "\n#" not in r.output and "does not print" in r.output, r.output

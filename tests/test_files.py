@@ -228,3 +228,77 @@ def test_the_install_advice_names_the_package_of_every_file_a_document_loads():
         assert path, f"{file} is not installed"
         owner = subprocess.run(["dpkg", "-S", os.path.realpath(path)], capture_output=True, text=True).stdout
         assert owner.split(":")[0] == package, (file, owner)
+
+
+def test_a_replaced_file_keeps_its_mode(tmp_path):
+    # Before: --force over a private 0600 file left it 0644 (the new file took the umask's mode).
+    target = tmp_path / "notes.svg"
+    target.write_text("old")
+    target.chmod(0o600)
+    r = CliRunner().invoke(app, ["draw", "--out", str(target), "--force"])
+    assert r.exit_code == 0, r.output
+    assert (target.stat().st_mode & 0o777) == 0o600 and target.read_text().startswith("<svg")
+    target.chmod(0o640)
+    write_files({target: "new"}, force=True)
+    assert (target.stat().st_mode & 0o777) == 0o640 and target.read_text() == "new"
+
+
+@pytest.mark.parametrize("name", ["a" * 252 + ".md", "é" * 130 + ".svg"])
+def test_a_name_too_long_for_the_file_system_is_one_line_exit_2(tmp_path, name):
+    # Before: exit 3 (OSError: File name too long) from the checks.
+    command = "export" if name.endswith(".md") else "draw"
+    r = CliRunner().invoke(app, [command, "--out", str(tmp_path / name)])
+    assert r.exit_code == 2, r.output
+    assert r.output.count("\n") == 1 and "bytes long, more than the 255" in r.output and _leftovers(tmp_path) == []
+
+
+def test_a_long_name_that_fits_is_written(tmp_path):
+    # 250 bytes: the temporary file's longer name must not make it fail.
+    target = tmp_path / ("a" * 246 + ".svg")
+    r = CliRunner().invoke(app, ["draw", "--out", str(target)])
+    assert r.exit_code == 0 and target.is_file() and _leftovers(tmp_path) == [], r.output
+
+
+def test_a_path_too_long_is_one_line_exit_2(tmp_path):
+    r = CliRunner().invoke(app, ["draw", "--out", str(tmp_path) + "/d" * 3000 + "/x.svg"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _socket(path: Path) -> Path:
+    import socket
+
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    s.close()
+    return path
+
+
+def _device(path: Path) -> Path:
+    path.symlink_to("/dev/zero")
+    return path
+
+
+@pytest.mark.parametrize("make, kind", [(_fifo, "a FIFO"), (_socket, "a socket"), (_device, "a device")])
+@pytest.mark.parametrize("option", ["--network", "--values"])
+def test_a_fifo_device_or_socket_as_an_input_file_is_refused_at_once(tmp_path, make, kind, option):
+    # Before: a FIFO as the network or values file blocked forever (and /dev/zero read up to the size limit).
+    import time
+
+    path = make(tmp_path / "in.json")
+    args = ["show", "--network", str(path)] if option == "--network" else ["grad", "W1", "--values", str(path)]
+    start = time.monotonic()
+    r = CliRunner().invoke(app, args)
+    assert time.monotonic() - start < 5
+    assert r.exit_code == 2 and f"is {kind}" in r.output and r.output.count("\n") == 1, r.output
+
+
+def test_a_nul_in_a_file_name_is_one_line_exit_2(tmp_path):
+    # Found by the fuzzer: ValueError (embedded null byte), exit 3.
+    for args in (["export", "W1", "--out", str(tmp_path / "a\x00b.md")], ["show", "--network", str(tmp_path / "a\x00b.toml")]):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 2 and "cannot hold a NUL character" in r.output, r.output

@@ -5,6 +5,7 @@ hang (a deadline per example), no file written outside the output path, nothing 
 from __future__ import annotations
 
 import json
+import re
 import os
 from pathlib import Path
 
@@ -25,6 +26,8 @@ HOSTILE = [
     "W__a", "W_1_2_3", "\\input{/etc/passwd}", "<script>alert(1)</script>", "$$", "{", "}", "%", "é", "",
     " ", "sigmoid", "leaky_relu:1e999999", "leaky_relu:0.2", "relu", "softmax", "cross-entropy", "abs",
     "x" * 600, "(" * 100 + "x" + ")" * 100, "exp(exp(exp(x)))", "log(x)", "1/x", "sign(x)*x",
+    # issue 21: towers multiplied out, line breaks with a comment or a heading after them
+    "((((x**64)**64)**64)**64)**64", "((Out - Y)**64)**64", "(x\n# Heading\n)", "x\r# comment", "(2*x)**64",
 ]
 # Forms SymPy writes with constants, delta functions or pending derivatives (issue 21): all resolved before printing.
 HOSTILE += ["erf(x)", "heaviside(x)", "heaviside(x, 0)*x + sign(x - 1)", "max(heaviside(x, 1/3), x/2)", "E*x + pi",
@@ -82,7 +85,12 @@ def invocation(draw, folder: Path):
     args = [command]
     if command in ("grad", "paths", "steps") or (command in ("formula", "draw", "export") and draw(st.booleans())):
         args.append(draw(st.sampled_from(NAMES + HOSTILE[:8])))
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.integers(0, 15)) == 0:  # a FIFO as the network file: refused at once, never waited on
+        fifo = folder / "fifo.toml"
+        if not fifo.exists():
+            os.mkfifo(fifo)
+        args += ["--network", str(fifo)]
+    elif draw(st.integers(0, 3)) == 0:
         data = draw(_network_file())
         suffix = draw(st.sampled_from([".json", ".toml", ".json", ".txt"]))
         path = folder / f"net{suffix}"
@@ -146,3 +154,44 @@ def test_the_cli_never_tracebacks(data, folder, monkeypatch):
         assert len(errors) == 1, (args, result.output[-2000:])
     assert set(Path(folder).parent.iterdir()) == before  # nothing written beside the output folder
     assert not CANARY.exists()  # nothing executed
+
+
+CONTROL = ["\n", "\r", "\r\n", "\t", "\x1b[2J", "\x1b]0;title\x07", "\x00", "\x7f", "\x85", "\u2028", "\u202e", "\x0c"]
+
+
+@st.composite
+def injected(draw, base: list[str]):
+    """Text from ``base`` with control characters and Markdown markup put in at random places."""
+    text = draw(st.sampled_from(base))
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(st.sampled_from(CONTROL)) + draw(st.sampled_from(["", "# H", "## H", "> q", "- l", "<b>"])) + text[at:]
+    return text
+
+
+@settings(max_examples=int(os.environ.get("DERIVCHAIN_FUZZ_EXAMPLES", "400")) // 4, deadline=20_000,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_free_text_never_reaches_the_terminal_or_a_document_raw(data, folder, monkeypatch):
+    monkeypatch.chdir(folder)
+    where = data.draw(st.sampled_from(["--activation", "--loss", "--title", "--out"]))
+    if where in ("--activation", "--loss"):
+        text = data.draw(injected(["x/(1+abs(x))", "tanh(x)", "x"] if where == "--activation" else ["(Out - Y)**2", "abs(Out - Y)"]))
+        args = ["grad", "W1", "--layers", "2,2,1", where, text, "--format", data.draw(st.sampled_from(["text", "markdown"]))]
+    else:
+        title = data.draw(injected(["Notes", "réseau"])) if where == "--title" else "Notes"
+        name = data.draw(injected(["o", "my notes"])).replace("/", "") if where == "--out" else "o"
+        args = ["export", "W1", "--layers", "2,1", "--out", name + ".md", "--title", title, "--force"]
+    result = runner.invoke(app, args)
+    assert result.exit_code in (0, 2), (args, result.output[-2000:])
+    assert all(line.isprintable() for line in result.output.split("\n")), (args, result.output[-2000:])
+    if where in ("--activation", "--loss"):
+        assert result.exit_code == 2 and ("does not print" in result.output or "unknown activation" in result.output), (args, result.output)
+    elif result.exit_code == 0:
+        document = (folder / (name + ".md")).read_text()
+        assert [line for line in document.splitlines() if line.startswith("# ")] == [document.splitlines()[0]], args
+        assert "<b>" not in document and all(" " not in link for link in re.findall(r"\]\(([^)]*)\)", document)), args
+        for path in folder.glob("*.md"):
+            path.unlink()
+        for path in folder.glob("*.svg"):
+            path.unlink()

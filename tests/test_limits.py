@@ -191,3 +191,96 @@ def test_an_undefined_value_says_which_and_why(activation, values, why):
     sets = [f"--set={v}" for v in values.split()] + [f"--set={n}=1" for n in ("W1", "W2", "W3", "W4", "W5", "W6")] + ["--set=Y=0"]
     message = one_line_error(["grad", "W1", "--layers", "2,2,1", "--activation", activation, *sets])
     assert why in message, message
+
+
+SETS = ["--set", "X1=0.5", "--set", "X2=-1.5", "--set", "Y=1"] + [a for i in range(1, 15) for a in ("--set", f"W{i}=0.{i + 1}")]
+
+
+def _timed(args, seconds: float = 20):
+    import time
+
+    start = time.monotonic()
+    r = CliRunner().invoke(app, args)
+    assert time.monotonic() - start < seconds, args
+    return r
+
+
+@pytest.mark.parametrize("option, text", [("--activation", "((((x**64)**64)**64)**64)**64"), ("--loss", "((Out - Y)**64)**64")])
+def test_an_exponent_tower_is_refused_in_one_line(option, text):
+    # Before: SymPy multiplied the tower out to x**(64**5), and the verifier expanded it a factor at a time (past 20 s).
+    r = _timed(["grad", "W1", option, text])
+    assert r.exit_code == 2 and "multiply to an exponent of" in r.output and r.output.count("\n") == 1, r.output
+
+
+def test_a_tower_built_across_layers_or_nodes_finishes_in_seconds(tmp_path):
+    r = _timed(["grad", "W1", "--layers", "1,1,1,1,1,1", "--activation", "x**64"])
+    assert r.exit_code == 0 and "equal" in r.output, r.output[-500:]
+    r = _timed(["grad", "W1", "--layers", "2,1,1,1,1,1", "--activation", "x**64"])  # (W1*X1 + W2*X2)**(64**4)
+    assert r.exit_code == 0 and "equal" in r.output, r.output[-500:]
+    path = tmp_path / "tower.toml"
+    path.write_text('inputs = ["x"]\nloss = "e"\n' + "".join(
+        f'[[nodes]]\nname = "{n}"\nexpr = "{e}"\n' for n, e in
+        [("a", "(2*w*x)**64"), ("b", "(3*a)**64"), ("c", "(b + 1)**64"), ("d", "(c/2)**64"), ("e", "d**64")]))
+    r = _timed(["grad", "w", "--network", str(path)])
+    assert r.exit_code == 0 and "Verdict: equal" in r.output, r.output[-500:]
+    # Constants raised through every layer: too many digits to print, said in one line (was exit 3).
+    r = _timed(["grad", "W1", "--layers", "1,1,1,1,1,1", "--activation", "(2*x)**64"])
+    assert r.exit_code == 2 and "Error: a number in the result has more than 4300 digits" in r.output
+
+
+def _squares(tmp_path, count: int = 20):
+    path = tmp_path / "squares.toml"
+    path.write_text('inputs = ["x"]\nloss = "n%d"\n' % count + "".join(
+        f'[[nodes]]\nname = "n{i}"\nexpr = "{"x" if i == 1 else f"n{i - 1}"}**2 + p"\n' for i in range(1, count + 1)))
+    return path
+
+
+def test_exact_numbers_past_the_digit_limit_fall_back_to_50_digits_and_say_so(tmp_path):
+    # Before: n_i = n_(i-1)**2 + p over 20 nodes at p = 1/2 computed million-digit fractions (past 30 s).
+    r = _timed(["grad", "p", "--network", str(_squares(tmp_path)), "--set", "x=1", "--set", "p=0.5", "--format", "json"])
+    assert r.exit_code == 0, r.output[-500:]
+    data = json.loads(r.output)
+    assert data["at_values"]["exact"] is False, data["at_values"].keys()
+    r = _timed(["grad", "p", "--network", str(_squares(tmp_path, 5)), "--set", "x=1", "--set", "p=0.5", "--format", "json"])
+    assert json.loads(r.output)["at_values"]["exact"] is True  # small enough: exact as before
+    r = _timed(["grad", "p", "--network", str(_squares(tmp_path, 5)), "--set", "x=1", "--set", "p=0.5", "--format", "json",
+                "--limit", "exact_digits=5"])
+    assert json.loads(r.output)["at_values"]["exact"] is False  # the limit is the one in force
+
+
+def test_gradient_descent_switches_to_50_digits_when_exact_numbers_grow_too_large():
+    # Before: `step --activation 'x**64' --steps 3` computed exact numbers of ever more digits (past 60 s);
+    # a run that outgrows the limit mid-way switches to 50-digit arithmetic and says so.
+    r = _timed(["step", "--activation", "x**64", "--steps", "3", *SETS])
+    assert r.exit_code == 0 and "50-digit arithmetic" in r.output, r.output[-500:]
+    args = ["step", "--activation", "x**2", "--steps", "3", *SETS, "--set", "W1=3", "--set", "W5=3", "--set", "W6=3"]
+    r = _timed(args)
+    assert r.exit_code == 0 and "(exact arithmetic)" in r.output, r.output[-500:]
+    r = _timed(args + ["--limit", "exact_digits=40"])
+    assert r.exit_code == 0 and "50-digit arithmetic" in r.output, r.output[-500:]
+
+
+@pytest.mark.parametrize("args, what", [
+    (["grad", "W1", "--layers", "2,1000", "--loss", "softmax"], "the number of outputs is 1000"),
+    (["grad", "W1", "--layers", "2,1000", "--loss", "squared"], "the number of outputs is 1000"),
+    (["grad", "k1", "--network", "conv1d:length=5000,kernel=1000"], "the number of outputs is 4001"),
+    (["grad", "k1", "--network", "conv1d:length=1099,kernel=1000"], "the number of connections is 100000"),
+])
+def test_networks_whose_work_grows_past_minutes_are_refused_up_front(args, what):
+    # Before: within the default limits these ran past 120 s (every output read by the loss: work ~ outputs**2).
+    r = _timed(args, 10)
+    assert r.exit_code == 2 and what in r.output and "--limit" in r.output and r.output.count("\n") == 1, r.output
+
+
+def test_the_work_limits_are_raisable_and_cover_network_files(tmp_path):
+    r = _timed(["grad", "W1", "--layers", "2,3", "--loss", "softmax", "--limit", "outputs=3"])
+    assert r.exit_code == 0, r.output[-300:]
+    r = _timed(["grad", "W1", "--layers", "2,3", "--loss", "softmax", "--limit", "outputs=2"])
+    assert r.exit_code == 2 and "raise it with --limit outputs=3" in r.output
+    r = _timed(["grad", "k1", "--network", "conv1d:length=6,kernel=3", "--limit", "connections=11"])
+    assert r.exit_code == 2 and "the number of connections is 12" in r.output
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps({"inputs": ["x"], "neurons": [{"name": f"o{i}", "inputs": {"x": "w"}, "output": True}
+                                                              for i in range(3)], "loss": "half-squared"}))
+    r = _timed(["show", "--network", str(path), "--limit", "outputs=2"])
+    assert r.exit_code == 2 and "the number of outputs is 3" in r.output, r.output

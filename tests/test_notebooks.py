@@ -126,3 +126,14 @@ def test_paths_to_matrices_notebook_finds_the_path_sum_in_delta_a_transpose():
     assert "entry 2 of delta^1: H2*(1 - H2)*(W11*delta_H5 + W8*delta_H4)" in text
     assert "scalar recursion:  delta_H2 = H2*(1 - H2)*(W8*delta_H4 + W11*delta_H5)" in text
     assert "W^2 delta^2 without the transpose: ShapeError" in text
+
+
+def test_check_notebook_walks_through_the_learners_answers():
+    text = outputs(execute(NOTEBOOKS / "check_your_derivation.ipynb"))
+    assert "holds where: Out - Y > 0" in text and "case - right only where Out - Y > 0" in text
+    assert "your answer: -2.25  the derivative: 2.25" in text
+    assert "missing_path - the path W1 -> H1 -> H5 -> Out -> Loss is left out" in text
+    assert "wrong_factor, missing_path" in text and "unknown" in text
+    assert "first wrong line: 2" in text and "not correct: line 5 is the first wrong line (wrong_factor)" in text
+    assert "scale: the answer is 2 times the derivative" in text
+    assert "Verdict:" in text  # the Check itself, shown as a notebook shows every result

@@ -92,7 +92,7 @@ class Shout(Renderer):
             yield self.derivation(d) + "\n", d
 
     derivation_at_values = batch_at_values = paths = network = formula = steps = descent = matrix = batch_matrix = verdict = chain = \
-        matrix_gradient = \
+        check = exercise = matrix_gradient = \
         lambda self, result: type(result).__name__
 
 
@@ -156,10 +156,12 @@ def test_each_result_class_names_its_kind_and_nothing_else_renders():
     from derivchain.verification.chains import Chain
     from derivchain.verification.steps import StepByStep
     from derivchain.verification.verdict import Verdict
+    from derivchain.verification.check import Check
+    from derivchain.verification.exercise import Exercise
     from derivchain.verification.matrix_chain import MatrixGradient
 
     classes = [Derivation, DerivationAtValues, BatchAtValues, PathListing, Network, GeneralFormula, StepByStep, Descent, Table,
-               MatrixForm, BatchMatrixForm, Verdict, Chain, MatrixGradient]
+               MatrixForm, BatchMatrixForm, Verdict, Chain, Check, Exercise, MatrixGradient]
     assert sorted(c.kind for c in classes) == sorted(KINDS)
     assert all("kind" not in {f.name for f in __import__("dataclasses").fields(c)} for c in classes)  # not a field
     import sympy as sp
@@ -198,6 +200,7 @@ HTML_RUNS = {
     "matrix": ["matrix", "--layers", "2,3,1", "--activation", "tanh", "--l2", "0.1"],
     "matrix values": ["matrix", "--values", PUBLISHED_VALUES, *PUBLISHED],
     "matrix batch": ["matrix", "--layers", "2,2,1", "--activation", "relu", "--loss", "half-squared", "--bias", "--values", MATRIX_BATCH],
+    "check": ["check", "W1", "(W13*W7 + W14*W10)*X1*sign(Out - Y)"],
 }
 MATHML_TAGS = {"math", "mrow", "mi", "mn", "mo", "mtext", "mfrac", "msub", "msup", "msubsup", "mover", "munder", "munderover",
                "msqrt", "mroot", "mspace", "mtable", "mtr", "mtd"}
@@ -264,6 +267,8 @@ def test_format_html_writes_one_self_contained_page(name):
         assert r.output.count("<tr>") == 1 + 12 and text.count("equal") == 12
     if name.startswith("matrix"):
         assert "Forward pass" in text and "Backward pass" in text and "Verified:" in text and "<mtable>" in r.output
+    if name == "check":
+        assert "Your answer:" in text and "Verdict: correct" in text
 
 
 def test_the_html_page_is_the_python_apis_and_holds_what_the_text_holds():
@@ -271,7 +276,8 @@ def test_the_html_page_is_the_python_apis_and_holds_what_the_text_holds():
     values = api.given_values(PUBLISHED_VALUES, None)
     results = [api.grad(net, "W5", 1000, None, "mean"), api.grad(net, "W5", 1000, values, "mean"), api.paths(net, "W5", 10),
                api.show(net), api.formula(net, "W5"), api.steps(net, "W5"), api.step(net, values, "0.5", 1, (), None, "mean", None),
-               api.table(net, 0), api.matrix(net, None, "mean"), api.matrix(net, values, "mean")]
+               api.table(net, 0), api.matrix(net, None, "mean"), api.matrix(net, values, "mean"),
+               api.check(net, "W5", "(Out1 - Y1)*H1"), api.exercise(3)]
     assert {kind(r) for r in results} == set(KINDS) - {"batch_at_values", "batch_matrix", "verdict", "chain",
                                                        "matrix_gradient"}  # a command's results (a matrix graph's: test_matrix_chain)
     for result in results:
@@ -377,3 +383,47 @@ def test_a_verdict_and_a_chain_render_alone_in_every_format(fmt, net):
         assert json.loads(chain)["verified"] is True
     for result in (wrong, d.entry_chain):
         assert result._repr_latex_().startswith("$$") and "<script" not in result._repr_html_()
+
+
+def test_free_text_never_reaches_a_terminal_or_a_document_raw():
+    from derivchain.renderers import markdown, written
+    from derivchain.renderers.latex import DerivPrinter
+    from derivchain.renderers.terminal import write_lines
+    from derivchain.renderers.text import Line
+    import io
+
+    # Markdown: a line break in a title or a name could start a heading; a '#' run could close one.
+    assert "\n" not in markdown.escape("T\n# H1\r\n## H2") and markdown.escape("a#") == "a\\#"
+    # A file name in a link: percent-encoded, so it neither ends the link nor starts HTML.
+    assert markdown.link("x)<img src=x onerror=alert(1)>.svg") == "x%29%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E.svg"
+    assert markdown.link("my notes.svg") == "my%20notes.svg"
+    # LaTeX text: no paragraph break, no character TeX refuses.
+    assert DerivPrinter().text("a\n\nb\x1bc") == "a  b c"
+    out = io.StringIO()
+    written(["x\x1b[31m.md"], out)
+    assert out.getvalue() == "wrote x\\x1b[31m.md\n"  # shown as its escape, not obeyed
+    out = io.StringIO()
+    write_lines([Line("a\x1b[2Jb\rc")], out)
+    assert out.getvalue() == "a [2Jb c\n"
+
+
+def test_a_slow_run_shows_progress_even_with_few_steps(monkeypatch):
+    # Before: a bar only from 50 steps, so `step --steps 3` of a slow network ran silently for minutes.
+    import time
+    from derivchain import renderers
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    import rich.progress  # noqa: F401  (imported before the clock runs: slow on a loaded machine)
+
+    for after, shown in ((0.1, True), (60, False)):
+        err = Terminal()
+        monkeypatch.setattr(sys, "stderr", err)
+        monkeypatch.setattr(renderers, "PROGRESS_AFTER", after)
+        with renderers.progress(3) as advance:
+            advance()
+            time.sleep(1.5)
+            advance()
+        assert ("deriving" in err.getvalue()) is shown, err.getvalue()

@@ -131,6 +131,14 @@ def descend(
         for group in groups:
             loss = loss_of(envs)
             grads = {p: reduce_numbers([value_of(g, envs[i], exact) for i in group], reduction, exact) for p, g in gradients.items()}
+            if exact and not (loss.exact and all(g.exact for g in grads.values())):
+                # An exact number grew past the exact_digits limit: from here on 50-digit arithmetic, and said so.
+                exact, rate = False, as_mpf(lr)
+                current = {s: as_mpf(v) for s, v in current.items()}
+                data = [{s: as_mpf(v) for s, v in d.items()} for d in data]
+                envs = forward(current)
+                loss = loss_of(envs)
+                grads = {p: reduce_numbers([value_of(g, envs[i], exact) for i in group], reduction, exact) for p, g in gradients.items()}
             new = dict(current)
             for p, g in grads.items():
                 new[p] = current[p] - rate * g.value

@@ -49,6 +49,8 @@ def conv1d(length: int = 5, kernel: int = 3, activation: str = "identity", loss:
     _check(kernel, "kernel", 1)
     _check(length, "length", kernel)
     n = length - kernel + 1
+    limits.check("the number of outputs", n, "outputs", f"conv1d:length={length},kernel={kernel}")  # before building them
+    limits.check("the number of connections", n * kernel, "connections", f"conv1d:length={length},kernel={kernel}")
     neurons = [{"name": f"o{i}", "inputs": {f"x{i + j - 1}": f"k{j}" for j in range(1, kernel + 1)}, "bias": "c",
                 "activation": activation, "output": True} for i in range(1, n + 1)]
     data = {"name": f"1-D convolution, kernel {kernel}",

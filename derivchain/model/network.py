@@ -413,6 +413,7 @@ def parse_layers(text: str) -> tuple[int, ...]:
     if len(sizes) < 2:
         raise LayersError(f"layers {text!r}: need an input layer and an output layer; {example}")
     limits.check("the number of neurons", sum(sizes[1:]), "neurons", f"layers {text!r}", LayersLimitError, f"; {example}")
+    limits.check("the number of outputs", sizes[-1], "outputs", f"layers {text!r}", LayersLimitError, f"; {example}")
     limits.check("the number of weights", sum(a * b for a, b in zip(sizes, sizes[1:])), "parameters", f"layers {text!r}",
                  LayersLimitError, f"; {example}")
     return tuple(sizes)

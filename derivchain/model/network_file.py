@@ -167,6 +167,7 @@ class _Builder:
         if not specs:
             fail("neurons", "the network has no neuron and no node; add [[neurons]] or [[nodes]]")
         limits.check("the number of neurons", len(specs), "neurons", label)
+        limits.check("the number of connections", sum(len(s.edges or ()) for s in specs), "connections", label)
         # Weights and biases, then expressions' free names, are claimed after every node name, so an
         # edge's source or an expression may name any node, wherever it is defined.
         for spec in specs:
@@ -194,6 +195,7 @@ class _Builder:
         order = _topological(specs, nodes, label)
 
         loss, outputs, targets = self._loss(specs, nodes, input_names)
+        limits.check("the number of outputs", len(outputs), "outputs", label)
         symbols = {name: real(name) for name in self.owner}
         self._check_reachability(specs, outputs, input_names, loss)
         layer: dict[str, int] = {n: 0 for n in input_names}

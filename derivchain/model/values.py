@@ -16,6 +16,7 @@ from pathlib import Path
 import mpmath
 import sympy as sp
 
+from .. import limits
 from ..record import record
 from ..errors import DerivchainError
 from ..user_text import parse_number, read_limited
@@ -200,7 +201,8 @@ def check_reduction(reduction: str) -> str:
 
 def reduce_numbers(numbers, reduction: str, exact: bool) -> "Number":
     """The mean or sum of ``numbers`` (Numbers), exactly when every one is exact."""
-    if exact:
+    numbers = list(numbers)
+    if exact and all(n.exact for n in numbers):
         total = sum((n.value for n in numbers), Fraction(0))
         return Number(total / len(numbers) if reduction == "mean" else total, True)
     with mpmath.workdps(DIGITS + 10):
@@ -252,6 +254,8 @@ def _exact(expr: sp.Basic, env: dict[sp.Symbol, Fraction], memo: dict) -> Fracti
     e = expr
     if e.is_Symbol:
         out = env[e]
+        if not isinstance(out, (Fraction, int)):  # a neuron's output computed to 50 digits (too many digits exactly)
+            raise _NotExact("a value computed to 50 digits")
     elif e.is_Rational:
         out = Fraction(int(e.p), int(e.q))
     elif e.is_Add:
@@ -264,14 +268,29 @@ def _exact(expr: sp.Basic, env: dict[sp.Symbol, Fraction], memo: dict) -> Fracti
         base = _exact(e.args[0], env, memo)
         if base == 0 and e.args[1] < 0:
             raise ZeroDivisionError("division by zero")
+        if _bits(base) * abs(int(e.args[1])) > _exact_bits():  # sized before it is computed
+            raise _NotExact("too many digits")
         out = base ** int(e.args[1])
     elif (rule := rule_for(e)) is not None and rule.exact is not None:
         # Rational at rational arguments (sign, |.|, max, relu, ...): the table's exact value.
         out = rule.exact(*(_exact(a, env, memo) for a in e.args))
     else:
         raise _NotExact(type(e).__name__)
+    if _bits(out) > _exact_bits():
+        # Exact numbers can double in size at every square (n_i = n_(i-1)**2 + p over 20 nodes: a million
+        # digits): past the exact_digits limit the value is computed to 50 digits instead, and says so.
+        raise _NotExact("too many digits")
     memo[expr] = out
     return out
+
+
+def _bits(v: Fraction) -> int:
+    return max(v.numerator.bit_length(), v.denominator.bit_length())
+
+
+def _exact_bits() -> int:
+    """The exact_digits limit in bits (3.33 bits a digit)."""
+    return int(limits.current().exact_digits * 3.33) + 4
 
 
 @record

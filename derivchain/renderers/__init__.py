@@ -102,28 +102,61 @@ def _network_of(result):
 
 def written(paths, out: IO[str] | None = None) -> None:
     """One line ``wrote PATH`` for each file a command wrote, in order."""
+    from ..user_text import shown
+
     out = sys.stdout if out is None else out
     for path in paths:
-        out.write(f"wrote {path}\n")
+        out.write(f"wrote {shown(str(path))}\n")  # a name's escape sequences shown, not obeyed
     out.flush()
 
 
-PROGRESS_FROM = 50  # rows or steps; below this a run is done before a bar would help
+PROGRESS_FROM = 50  # rows or steps; below this a run is done before a bar would help...
+PROGRESS_AFTER = 1.0  # ...unless it has already taken this many seconds (3 slow steps of an x**64 network)
 
 
 @contextmanager
 def progress(total: int):
-    """A transient progress bar on stderr for long runs, when stderr is a terminal; else nothing."""
-    if total < PROGRESS_FROM or not sys.stderr.isatty():
+    """A transient progress bar on stderr for long runs (``total`` at least :data:`PROGRESS_FROM`, or a
+    run still going after :data:`PROGRESS_AFTER` seconds), when stderr is a terminal; else nothing."""
+    if total < 2 or not sys.stderr.isatty():
         yield lambda *_: None
         return
-    from rich.console import Console
-    from rich.progress import Progress
+    import threading
 
-    # Not redirect_stdout: the rows go to stdout (a file, a pipe) while the bar draws on stderr.
-    with Progress(console=Console(stderr=True), transient=True, redirect_stdout=False, redirect_stderr=False) as progress:
-        task = progress.add_task("deriving", total=total)
-        yield lambda *_: progress.advance(task)
+    lock, state = threading.Lock(), {"done": 0, "bar": None, "task": None}
+
+    def show():
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with lock:
+            if state["bar"] is None:  # not yet shown, not already ended
+                # Not redirect_stdout: the rows go to stdout (a file, a pipe) while the bar draws on stderr.
+                bar = Progress(console=Console(stderr=True), transient=True, redirect_stdout=False, redirect_stderr=False)
+                state["task"] = bar.add_task("deriving", total=total, completed=state["done"])
+                state["bar"] = bar
+                bar.start()
+
+    def advance(*_):
+        with lock:
+            state["done"] += 1
+            if state["bar"]:
+                state["bar"].advance(state["task"])
+
+    timer = threading.Timer(0 if total >= PROGRESS_FROM else PROGRESS_AFTER, show)
+    timer.daemon = True
+    if total >= PROGRESS_FROM:
+        show()
+    else:
+        timer.start()
+    try:
+        yield advance
+    finally:
+        timer.cancel()
+        with lock:
+            if state["bar"]:
+                state["bar"].stop()
+            state["bar"] = False  # a timer firing now shows nothing
 
 
 __all__ = ["Format", "FORMATS", "KINDS", "Renderer", "emit", "render", "expression", "notebook", "renderer", "kind",

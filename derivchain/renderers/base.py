@@ -26,6 +26,8 @@ KINDS = {
     "matrix_gradient": "grad of a matrix leaf of a matrix graph: a MatrixGradient",
     "verdict": "a Verdict alone (dc.verify's result)",
     "chain": "a Chain alone (one verified equality of a result)",
+    "check": "check: a Check (an answer or a chain of steps, checked)",
+    "exercise": "exercise: an Exercise (a sheet, with or without solutions)",
 }
 
 #: Kinds whose method yields (part, row) pairs, written one by one as each row is derived (see :meth:`Renderer.emit`).

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from .. import limits
 from .shown import noted
 from ..model.network import count
 from . import markdown as md
@@ -416,9 +417,11 @@ def _math(lines: list[str]) -> str:
     return "$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$"
 
 
-def markdown_document(notes, title: str, snippet: bool = False, brief: bool = False, pictures: dict | None = None) -> str:
+def markdown_document(notes, title: str, snippet: bool = False, brief: bool = False, pictures: dict | None = None,
+                      left_out: int = 0) -> str:
     """The same document as Markdown with ``$$`` math; ``pictures`` maps None (the network) and each
-    parameter to the file name of its SVG diagram, written beside the document."""
+    parameter to the file name of its SVG diagram, written beside the document; ``left_out``: the number of
+    parameters whose pictures were not written (past the pictures limit), said at their section."""
     network, derivations = notes.network, notes.derivations
     printer = md.printer_for(network)
     pictures = pictures or {}
@@ -432,7 +435,7 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
 
     out += [next(heading), "", f"The network: {md.escape(network.summary(formula=False))}.", ""]
     if None in pictures:
-        out += [f"![the network]({pictures[None]})", ""]
+        out += [f"![the network]({md.link(pictures[None])})", ""]
     out += [_math(network_lines(network, printer)), ""]
 
     loss = printer._print(network.loss_symbol)
@@ -480,6 +483,11 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
         return "\n".join(out)
 
     out += [next(heading), ""]
+    if left_out:
+        limit = limits.current().pictures
+        out += [f"The pictures of each parameter's paths are not written: {left_out + 1} pictures would be more than "
+                f"the limit of {limit}. Name fewer parameters (`derivchain export W1 W7 --out ...`) or raise the limit "
+                f"(`--limit pictures={left_out + 1}`) to have them.", ""]
     for d in derivations:
         out += _markdown_parameter(d, notes.steps(d), printer, pictures.get(d.parameter))
     return "\n".join(out)
@@ -490,7 +498,7 @@ def _markdown_parameter(d, s, printer, picture: str | None) -> list[str]:
     lhs = p(d.lhs)
     out = [f'<a id="{label(d.parameter)}"></a>', "", f"### ${_partial(printer, net, d.parameter)}$", ""]
     if picture:
-        out += [f"![the paths of {md.escape(d.parameter.name)}]({picture})", ""]
+        out += [f"![the paths of {md.escape(d.parameter.name)}]({md.link(picture)})", ""]
     paths = count(d.path_count, "path").capitalize()
     if d.paths:
         out += [f"{paths} from ${p(d.parameter)}$ to the loss{', in red' if picture else ''}; the chain rule along "

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from .. import limits
 from ..files import ExportError, check_targets, write_files
 from ..verification.notes import Notes
 from .document import latex_document, markdown_document
@@ -34,6 +35,7 @@ def export_document(notes: Notes, target: Path, title: str, snippet: bool = Fals
     the .tex; an HTML page alone, its diagrams inline): every target checked first, all written or none.
     The files written, every one."""
     target = Path(target)
+    left_out = 0
     fmt = format_of_suffix(target.suffix)  # the registry's: .tex LaTeX, .md Markdown, .html HTML
     if fmt not in ("latex", "markdown", "html"):
         raise ExportError(f"--out {target}: choose a file ending in {suffixes_named()}")
@@ -44,10 +46,12 @@ def export_document(notes: Notes, target: Path, title: str, snippet: bool = Fals
     else:
         # Markdown hosts render SVG images: the diagrams go beside the .md file.
         pictures = {None: target.stem + "-network.svg"}
-        if not brief:
+        if not brief and len(notes.parameters) + 1 <= limits.current().pictures:
             # A matrix entry WQ[0,1] is WQ-0-1 in a file name (no brackets or commas for shells and links to trip on).
             pictures.update({p: f"{target.stem}-paths-{p.name.rstrip(']').replace('[', '-').replace(',', '-')}.svg"
                              for p in notes.parameters})
+        elif not brief:  # a wide network: hundreds of files nobody asked for; the document says how to ask
+            left_out = len(notes.parameters)
         outputs = [target] + [target.with_name(name) for name in pictures.values()]
     check_targets(outputs, force)  # before the (slow) derivations (the notes derive when first read) and compilation
     if fmt == "latex":
@@ -60,7 +64,7 @@ def export_document(notes: Notes, target: Path, title: str, snippet: bool = Fals
         return write_files({target: html_document(notes, title, snippet)}, force)
     from .diagram import svg
 
-    files = {target: markdown_document(notes, title, snippet, brief, pictures)}
+    files = {target: markdown_document(notes, title, snippet, brief, pictures, left_out)}
     for p, name in pictures.items():
         files[target.with_name(name)] = svg(notes.network, p) + "\n"
     return write_files(files, force)
@@ -91,8 +95,9 @@ def latex_engine() -> str | None:
     return next((e for e in ENGINES if shutil.which(e)), None)
 
 
-def compile_text(text: str, name: str = "document.tex") -> tuple[bytes, str]:
-    """Compile a LaTeX document; the PDF's bytes and the log.
+def compile_text(text: str, name: str = "document.tex", reproducible: bool = False) -> tuple[bytes, str]:
+    """Compile a LaTeX document; the PDF's bytes and the log (``reproducible``: the same bytes for the same text,
+    its dates fixed at the epoch).
 
     Confined: in a new temporary folder holding only the document, with shell escape off and TeX
     allowed to read and write only there (openin_any/openout_any = paranoid: no absolute paths, no
@@ -103,6 +108,8 @@ def compile_text(text: str, name: str = "document.tex") -> tuple[bytes, str]:
         raise ExportError(f"no LaTeX engine found (pdflatex, lualatex or xelatex); on Debian: apt-get install "
                           f"{TEX_PACKAGES}; or export without --pdf")
     env = {**os.environ, "openin_any": "p", "openout_any": "p", "shell_escape": "f"}
+    if reproducible:  # pdfTeX then writes these dates, and an ID made from them, instead of the clock's
+        env.update(SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1")
     with tempfile.TemporaryDirectory(prefix="derivchain-tex-") as work:
         (Path(work) / "document.tex").write_text(text, encoding="utf-8")
         for _ in range(2):  # twice, so cross-references settle

@@ -30,6 +30,7 @@ from .base import StringRenderer
 from .fitting import fits, too_large_note
 from ..model.notation import FLAT
 from ..symbolic.rules import rule_for
+from ..user_text import clean
 from .latex import LINE_WIDTH, visible_width
 from .latex import printer_for as latex_printer
 from .text import activation_first, remembered
@@ -782,7 +783,7 @@ def document(notes, title: str, snippet: bool = False) -> str:
     printer = printer_for(network)
     body = []
     if not snippet:
-        body.append(f"<h1>{html.escape(title)}</h1>")
+        body.append(f"<h1>{html.escape(clean(title))}</h1>")
     body += ['<section id="network">', "<h2>The network</h2>", f"<p>{html.escape(network.summary())}.</p>",
              block(printer, network_rows(network, printer)), "</section>",
              '<section id="derivatives">', "<h2>Every derivative</h2>", table(network, derivations, printer), "</section>"]
@@ -799,7 +800,7 @@ def page_head(title: str, style: str = STYLE) -> str:
             '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{html.escape(title)}</title>\n<style>\n{style}\n</style>\n</head>\n"
+            f"<title>{html.escape(clean(title))}</title>\n<style>\n{style}\n</style>\n</head>\n"
             '<body>\n<main class="derivchain">\n')
 
 
@@ -1374,6 +1375,81 @@ class HtmlRenderer(StringRenderer):
         """A chain alone: a page with its aligned rows."""
         printer = MathMLPrinter()
         return self._page(f"{c.lhs}", [f"<h1>{math(printer, printer._print(c.lhs))}</h1>", block(printer, chain_rows(printer, c))])
+
+    def check(self, c) -> str:
+        """``check``: the answer (or each step) and the derivative, the verdict, the diagnosis, the counterexample."""
+        printer = printer_for(c.network)
+        title = partial_title(printer, c.network, c.parameter)
+        return self._page(f"Checking {c.lhs}", [f"<h1>Checking {math(printer, title)}</h1>", _network_line(c.network),
+                                                *check_body(c, printer)])
+
+    def exercise(self, ex) -> str:
+        """An exercise sheet as one page: the network (picture and equations), the questions, and room to answer
+        or (with solutions) each verified derivation and the numbers."""
+        from .text import exercise_step_question
+
+        net, printer = ex.network, printer_for(ex.network)
+        command = f'derivchain check {ex.derivations[0].parameter} "YOUR ANSWER" {ex.options}'.rstrip()
+        parts = [f"<h1>{html.escape(ex.title)}</h1>", _network_line(net), diagram(net, None, "the network"),
+                 block(printer, network_rows(net, printer)),
+                 "<p>Write each answer in the network's names (inputs, weights, biases, neurons, targets; sign, sigmoid, tanh, "
+                 "relu, exp, log). Check an answer with</p>", f"<pre><code>{html.escape(command)}</code></pre>"]
+        for i, d in enumerate(ex.derivations, start=1):
+            parts.append(f"<h2>{i}. Find {math(printer, partial_title(printer, net, d.parameter))}</h2>")
+            parts += derivation_body(d, printer) if ex.solutions else [ROOM]
+        parts += [f"<h2>{len(ex.derivations) + 1}. One gradient-descent step</h2>", f"<p>{html.escape(exercise_step_question(ex))}</p>"]
+        if ex.solutions:
+            w = printer._print(ex.stepped)
+            rows = values_rows(ex.at, printer) + [("eq", printer.row(printer.mtext("new "), w), printer.mo("="),
+                                                   [number_node(printer, ex.updated)])]
+            parts.append(block(printer, rows))
+        else:
+            parts.append(ROOM)
+        return _ascii(page(ex.title, "\n".join(parts), PAGE_STYLE + "\n" + ROOM_STYLE))
+
+
+#: Room to answer on a sheet, and its style.
+ROOM = '<div class="room" role="region" aria-label="room for your answer"></div>'
+ROOM_STYLE = ".derivchain .room { border: 1px solid #999; border-radius: 4px; min-height: 11em; margin: .6em 0 1.2em; }\n" \
+             "@media print { .derivchain .room { break-inside: avoid; } }"
+
+
+def check_body(c, printer: MathMLPrinter) -> list[str]:
+    """A check's page after its network line: the answer or the steps, the derivative, the verdict, the
+    diagnosis and the counterexample."""
+    p = printer._print
+    lhs = partial_title(printer, c.network, c.parameter)
+    rows: list[tuple] = []
+    if c.steps is None:
+        rows += [("text", ["Your answer:"]), ("eq", lhs, printer.mo("="), pieces(printer, c.answer))]
+    else:
+        rows.append(("text", ["Your steps, each checked against the line before and against ", lhs, ":"]))
+        for i, st in enumerate(c.steps):
+            said = ([] if st.to_previous is None else [f"line before: {st.to_previous.word}"]) + [f"derivative: {st.to_derivative.word}"]
+            rows += [("why", f"line {st.line} ({'; '.join(said)}):"), ("eq", lhs if i == 0 else None, printer.mo("="), pieces(printer, st.expr))]
+    rows += [("text", ["The derivative:"]), ("eq", lhs, printer.mo("="), pieces(printer, c.expected))]
+    sentence = html.escape(c.sentence)
+    strong = "<strong>" if c.correct else '<strong class="bad">'
+    out = [block(printer, rows), f'<p class="verdict">Verdict: {strong}{sentence}</strong>.</p>']
+    if c.diagnosis:
+        head = "Diagnosis" + (f" of line {c.first_wrong_line}" if c.first_wrong_line is not None else "")
+        items = []
+        for f in c.diagnosis:
+            found = "" if f.found is None or f.expected is None else \
+                f" (found {math(printer, p(f.found))}, expected {math(printer, p(f.expected))})"
+            items.append(f"<li><strong>{html.escape(f.kind)}</strong>: {html.escape(f.detail)}{found}</li>")
+        out += [f"<h2>{head}</h2>", "<ul>", *items, "</ul>"]
+    cx = c.counterexample
+    if cx is not None:
+        values = ", ".join(math(printer, printer.row(printer.name(k), printer.mo("="), number_node(printer, v))) for k, v in cx.values.items())
+        out += ["<h2>Counterexample</h2>", f"<p>At {values}:</p>"]
+        if cx.nodes:
+            nodes = ", ".join(math(printer, printer.row(printer.name(k), printer.mo("="), number_node(printer, v))) for k, v in cx.nodes.items())
+            out.append(f"<p>There {nodes}.</p>")
+        what = "line" if c.first_wrong_line is not None else "answer"
+        out.append(f"<p>Your {what} is {math(printer, number_node(printer, cx.answer))}; "
+                   f"{math(printer, printer.row(lhs, printer.mo('='), number_node(printer, cx.expected)))}.</p>")
+    return out
 
 
 __all__ = ["MathMLPrinter", "HtmlRenderer", "printer_for", "mathml", "document", "page", "form", "pieces", "block", "tex",

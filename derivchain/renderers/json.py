@@ -548,4 +548,58 @@ class JsonRenderer(Renderer):
         """A chain alone, as the ``chains`` of a ``grad`` object list each."""
         return _chain(c)
 
+    def check(self, c) -> dict:
+        """The ``check`` contract: ``parameter``, ``answer``, ``expected``, ``correct``, ``correct_where``, ``diagnosis``,
+        ``counterexample``, ``verdict``; with steps, ``steps`` and ``first_wrong_line``."""
+        cx = c.counterexample
+        out = {
+            "parameter": c.parameter.name,
+            "answer": expr(c.answer),
+            "expected": expr(c.expected),
+            "correct": c.correct,
+            "correct_where": c.correct_where,
+            "diagnosis": [_finding(f) for f in c.diagnosis],
+            "counterexample": None if cx is None else {"values": {k: _number(v) for k, v in cx.values.items()},
+                                                       "answer_value": _number(cx.answer), "expected_value": _number(cx.expected)},
+            "verdict": c.sentence,
+        }
+        if c.steps is not None:
+            out["steps"] = [{"line": s.line, "text": s.text, "equal_to_previous": s.equal_to_previous,
+                             "equal_to_derivative": s.equal_to_derivative} for s in c.steps]
+            out["first_wrong_line"] = c.first_wrong_line
+        return out
+
+    def exercise(self, ex) -> dict:
+        """An exercise sheet: the seed, the network and the options that build it, the questions (with ``solutions``,
+        each answer and its paths) and the gradient step (with ``solutions``, its numbers)."""
+        from .text import exercise_step_question
+
+        shown = ex.solutions
+        return {
+            "seed": ex.seed,
+            "network": ex.network.summary(),
+            "options": ex.options,
+            "solutions": shown,
+            "questions": [{"parameter": d.parameter.name, "question": f"Find {expr(d.lhs)}.",
+                           "answer": expr(d.backprop.local) if shown else None,
+                           "paths": [p.arrow() for p in d.paths] if shown else None,
+                           "verified": d.verdict.equal if shown else None} for d in ex.derivations],
+            "step": {"parameter": ex.stepped.name, "question": exercise_step_question(ex),
+                     "values": {s.name: _number(v) for s, v in ex.values.items()}, "lr": float(ex.lr),
+                     "loss": _number(ex.at.loss) if shown else None, "gradient": _number(ex.at.backprop) if shown else None,
+                     "updated": _number(ex.updated) if shown else None},
+        }
+
+
+def _finding(f) -> dict:
+    """One finding of a check's diagnosis: ``kind`` and ``detail``, and ``path``, ``found``, ``expected`` where they apply."""
+    out = {"kind": f.kind, "detail": f.detail}
+    if f.path is not None:
+        out["path"] = list(f.path)
+    if f.found is not None:
+        out["found"] = expr(f.found)
+    if f.expected is not None:
+        out["expected"] = expr(f.expected)
+    return out
+
 

@@ -28,8 +28,53 @@ from .text import (DISAGREE, arithmetic, batch_words, learning_rate, negative, o
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
                  # In text mode with the default font encoding |, < and > print as other glyphs.
                  "|": r"\textbar{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+# Line breaks and control characters become spaces (a blank line would end a paragraph, others stop TeX).
+_TEXT_ESCAPES.update({chr(c): " " for c in [*range(0x20), *range(0x7f, 0xa0), 0x2028, 0x2029, *range(0x202a, 0x202f),
+                                             *range(0x2066, 0x206a)]})
 _TEXT_TABLE = str.maketrans(_TEXT_ESCAPES)  # one C pass over the text (a table escapes every row's verdict)
 _SUPERSCRIPT = re.compile(r"\\\^\{\}(\d+)")
+
+
+# Text beyond ASCII, for every engine without a language package (pdflatex's default OT1 fonts have
+# none of Greek, Cyrillic or CJK; texlive-lang-greek alone is 94 MB, CJK more): accented Latin letters
+# as accent commands, Greek letters as math letters, a few signs by name; anything else as its code
+# point, [U+4E2D], so a title or name in any script compiles (and says what it held).
+_ACCENTS = {"\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0308": '"', "\u030a": "r", "\u0327": "c",
+            "\u030c": "v", "\u0304": "=", "\u0306": "u", "\u0307": ".", "\u030b": "H"}
+_LETTERS = {"ß": r"\ss{}", "æ": r"\ae{}", "Æ": r"\AE{}", "ø": r"\o{}", "Ø": r"\O{}", "å": r"\aa{}", "Å": r"\AA{}",
+            "œ": r"\oe{}", "Œ": r"\OE{}", "ł": r"\l{}", "Ł": r"\L{}", "ı": r"\i{}", "–": "--", "—": "---", "‘": "`",
+            "’": "'", "“": "``", "”": "''", "…": r"\dots{}", "\u00a0": "~", "×": r"\ensuremath{\times}",
+            "°": r"\ensuremath{^\circ}", "·": r"\ensuremath{\cdot}", "¡": "!`", "¿": "?`"}
+_GREEK = dict(zip("αβγδεζηθικλμνξοπρςστυφχψω", r"\alpha \beta \gamma \delta \epsilon \zeta \eta \theta \iota \kappa "
+                  r"\lambda \mu \nu \xi o \pi \rho \varsigma \sigma \tau \upsilon \phi \chi \psi \omega".split()))
+_GREEK.update(zip("ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ", r"A B \Gamma \Delta E Z H \Theta I K \Lambda M N \Xi O \Pi P \Sigma T "
+                  r"Y \Phi X \Psi \Omega".split()))
+
+
+def typeset_unicode(text: str) -> str:
+    """``text`` (already escaped for LaTeX) with each character beyond ASCII written so that every engine
+    typesets it: ``é`` as ``\\'{e}``, ``α`` as ``\\ensuremath{\\alpha}``, ``中`` as ``[U+4E2D]``."""
+    import unicodedata
+
+    out = []
+    for c in text:
+        if c.isascii():
+            out.append(c)
+        elif c in _LETTERS:
+            out.append(_LETTERS[c])
+        else:
+            base, *marks = unicodedata.normalize("NFD", c)
+            if base.isascii() and base.isalpha() and marks and all(m in _ACCENTS for m in marks):
+                letter = r"\i" if base == "i" else r"\j" if base == "j" else base
+                for m in reversed(marks):
+                    letter = "\\%s{%s}" % (_ACCENTS[m], letter)
+                out.append(letter)
+            elif base in _GREEK:  # accents (tonos) dropped: math letters take none
+                greek = _GREEK[base]
+                out.append(r"\ensuremath{%s}" % greek if greek.startswith("\\") else greek)
+            else:
+                out.append("[U+%04X]" % ord(c))
+    return "".join(out)
 
 
 #: Visible characters of math that fit on a line of the exported documents (A4, 2 cm margins).
@@ -295,8 +340,11 @@ class DerivPrinter(LatexPrinter):
         return out
 
     def text(self, s: str) -> str:
-        """Escape plain text for use inside \\text{...} (a power such as t^2 becomes a superscript)."""
+        """Escape plain text for use inside \\text{...} (a power such as t^2 becomes a superscript); a
+        character beyond ASCII as any LaTeX engine typesets it (see :func:`typeset_unicode`)."""
         escaped = s.translate(_TEXT_TABLE)
+        if not escaped.isascii():
+            escaped = typeset_unicode(escaped)
         return _SUPERSCRIPT.sub(r"\\textsuperscript{\1}", escaped) if "^" in s else escaped
 
     # derivchain's result objects, printed by class name (they know nothing of printing).
@@ -386,6 +434,12 @@ class DerivPrinter(LatexPrinter):
     def _print_Verdict(self, v) -> str:
         word = r"\text{%s}" % v.word if v.decided else r"\textbf{undecided}"
         return r"%s\ (\text{%s})" % (word, self.text(v.method))
+
+    def _print_Check(self, c) -> str:
+        return self.aligned(check_lines, c)
+
+    def _print_Exercise(self, ex) -> str:
+        return self.aligned(exercise_lines, ex)
 
 
 def printer_settings(network) -> dict:
@@ -1169,4 +1223,148 @@ class LatexRenderer(StringRenderer):
         """A chain alone as an ``align*`` block."""
         return align(chain_lines(DerivPrinter(), c))
 
+    def check(self, c) -> str:
+        """``check``: the answer (or each step) and the derivative as an ``align*`` block, then the verdict, the
+        diagnosis and the counterexample as paragraphs."""
+        printer = printer_for(c.network)
+        head = _comment(f"{c.lhs} checked; {c.network.summary()}")
+        return head + "\n" + align(check_lines(c, printer, prose=False)) + "\n" + check_paragraphs(c, printer)
 
+    def exercise(self, ex) -> str:
+        """An exercise sheet as a whole LaTeX document (it compiles as it is): the network, the questions, and room
+        to answer or (with solutions) each verified derivation and the numbers."""
+        return exercise_document(ex)
+
+
+
+
+def _finding_text(printer, f) -> str:
+    found = "" if f.found is None or f.expected is None else \
+        r" (found $%s$, expected $%s$)" % (printer._print(f.found), printer._print(f.expected))
+    return r"\emph{%s}: %s%s" % (printer.text(f.kind.replace("_", " ")), printer.text(f.detail), found)
+
+
+def _values_text(printer, network, values) -> str:
+    return ", ".join("$%s = %s$" % (network.latex_name(k), _num(v)) for k, v in values.items())
+
+
+def check_lines(c, printer, prose: bool = True) -> list[str]:
+    """A check as aligned lines: the answer (or each step, with what it was checked against) and the derivative;
+    ``prose``: the verdict, the diagnosis and the counterexample too, as lines of text (a notebook's block)."""
+    p = printer._print
+    lhs = p(sp.Derivative(c.network.loss_symbol, c.parameter))
+    lines = []
+    if c.steps is None:
+        lines.append(r"\text{your answer: } %s &= %s" % (lhs, p(c.answer)))
+    else:
+        for i, st in enumerate(c.steps):
+            said = ([] if st.to_previous is None else [f"line before: {st.to_previous.word}"]) + [f"derivative: {st.to_derivative.word}"]
+            # The checks on a line of their own: beside a long expression they run off the page.
+            lines += [r"\text{line %d: } %s &= %s" % (st.line, lhs if i == 0 else "", p(st.expr)),
+                      r"&\qquad \text{(%s)}" % printer.text("; ".join(said))]
+    lines += expression_lines(printer, r"\text{the derivative: } " + lhs, c.expected)
+    if not prose:
+        return lines
+    lines.append(r"&\text{verdict: %s}" % printer.text(c.sentence))
+    for f in c.diagnosis:
+        lines.append(r"&\text{%s: %s}" % (printer.text(f.kind), printer.text(f.detail)))
+        if f.found is not None and f.expected is not None:
+            lines.append(r"&\quad \text{found } %s, \ \text{expected } %s" % (p(f.found), p(f.expected)))
+    cx = c.counterexample
+    if cx is not None:
+        lines.append(r"&\text{counterexample: } " + r",\ ".join("%s = %s" % (c.network.latex_name(k), _num(v)) for k, v in cx.values.items()))
+        lines.append(r"&\quad \text{your answer} = %s, \ %s = %s" % (_num(cx.answer), lhs, _num(cx.expected)))
+    return lines
+
+
+def check_paragraphs(c, printer) -> str:
+    """A check's verdict, diagnosis and counterexample as paragraphs."""
+    out = [r"\noindent Verdict: \emph{%s}.\par" % printer.text(c.sentence)]
+    for f in c.diagnosis:
+        out.append(r"\noindent %s.\par" % _finding_text(printer, f))
+    cx = c.counterexample
+    if cx is not None:
+        lhs = printer._print(sp.Derivative(c.network.loss_symbol, c.parameter))
+        nodes = (" There " + _values_text(printer, c.network, cx.nodes) + ".") if cx.nodes else ""
+        out.append(r"\noindent Counterexample: at %s.%s Your %s $= %s$, and $%s = %s$.\par" % (
+            _values_text(printer, c.network, cx.values), nodes, "line" if c.first_wrong_line is not None else "answer",
+            _num(cx.answer), lhs, _num(cx.expected)))
+    return "\n".join(out)
+
+
+#: The exercise sheet's preamble: the notes' packages (TikZ for the picture) and a box to answer in.
+SHEET_PREAMBLE = r"""\documentclass[11pt]{article}
+\usepackage[a4paper,margin=2cm]{geometry}
+\usepackage{mathtools,amssymb}
+\usepackage{graphicx,tikz}
+\allowdisplaybreaks
+\setlength{\parindent}{0pt}
+\setlength{\parskip}{4pt plus 2pt}
+\newcommand{\answerroom}[1]{\par\noindent\fbox{\begin{minipage}[t][#1]{\dimexpr\linewidth-2\fboxsep-2\fboxrule\relax}\mbox{}\end{minipage}}\par}
+"""
+
+
+def exercise_lines(ex, printer) -> list[str]:
+    """An exercise sheet as aligned lines (a notebook's block): the equations, each question, and with
+    solutions each answer and the step's numbers."""
+    p = printer._print
+    lines = network_lines(ex.network, printer)
+    for i, d in enumerate(ex.derivations, start=1):
+        lines.append(r"&\text{%d. find } %s" % (i, p(d.lhs)))
+        if ex.solutions:
+            lines += expression_lines(printer, p(d.lhs), d.backprop.local)
+    w = ex.stepped
+    lines.append(r"&\text{%d. one step on } %s \text{ at the given values, learning rate } %s" % (
+        len(ex.derivations) + 1, p(w), _num(_number(ex.lr))))
+    if ex.solutions:
+        lines += values_lines(ex.at, printer)
+        lines.append(r"\text{new } %s &= %s" % (p(w), _num(ex.updated)))
+    return lines
+
+
+def _number(value):
+    from ..model.values import Number
+
+    return Number(value, True)
+
+
+def exercise_document(ex) -> str:
+    """The whole sheet as a LaTeX document."""
+    from .diagram import tikz
+
+    net = ex.network
+    printer = printer_for(net, width=80)
+    p = printer._print
+    body = [r"\section*{%s}" % printer.text(ex.title), r"Network: %s." % printer.text(net.summary()),
+            tikz(net, None, printer), align(network_lines(net, printer), breakable=False),
+            r"Write each answer in the network's names (inputs, weights, biases, neurons, targets; %s). "
+            r"Check an answer with" % printer.text("sign, sigmoid, tanh, relu, exp, log"),
+            r"\begin{center}\texttt{%s}\end{center}" % printer.text(f'derivchain check {ex.derivations[0].parameter} "YOUR ANSWER" {ex.options}'.rstrip())]
+    for i, d in enumerate(ex.derivations, start=1):
+        body.append(r"\subsection*{%d. Find $%s$}" % (i, p(d.lhs)))
+        if ex.solutions:
+            body += [align(derivation_lines(d, printer)), notes(d, printer)]
+        else:
+            body.append(r"\answerroom{5cm}")
+    body.append(r"\subsection*{%d. One gradient-descent step}" % (len(ex.derivations) + 1))
+    body.append(_step_question(ex, printer))
+    if ex.solutions:
+        body.append(align(values_lines(ex.at, printer) + [r"\text{new } %s &= %s - %s \cdot %s = %s" % (
+            p(ex.stepped), _num(_number(ex.values[ex.stepped])), _num(_number(ex.lr)), _bracketed(ex.at.backprop), _num(ex.updated))]))
+    else:
+        body.append(r"\answerroom{6cm}")
+    return SHEET_PREAMBLE + "\\begin{document}\n" + "\n".join(body) + "\n\\end{document}\n"
+
+
+def _bracketed(n) -> str:
+    text = _num(n)
+    return r"\left(%s\right)" % text if text.startswith("-") or "approx" in text else text
+
+
+def _step_question(ex, printer) -> str:
+    p = printer._print
+    net, w, loss = ex.network, ex.stepped, ex.network.loss_symbol
+    given = _values_text(printer, net, {s.name: _number(v) for s, v in ex.values.items()})
+    return (r"At %s, take one gradient-descent step on $%s$ with learning rate $%s$: find the loss $%s$, "
+            r"$%s$ there, and the new $%s = %s - \text{lr} \cdot %s$." % (
+                given, p(w), _num(_number(ex.lr)), p(loss), p(sp.Derivative(loss, w)), p(w), p(w), p(sp.Derivative(loss, w))))

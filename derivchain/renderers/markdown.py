@@ -18,14 +18,25 @@ def printer_for(network):
 
 
 def escape(text: str) -> str:
-    """Free text for Markdown: characters that would start markup or HTML are escaped."""
+    """Free text for Markdown, on one line: characters that would start markup or HTML are escaped, line
+    breaks and control characters become spaces (a line break could start a heading, a list or a quote)."""
+    from ..user_text import clean
+
     out = []
-    for c in text:
-        if c in "\\`*_[]<>|$&":
+    for c in clean(text):
+        if c in "\\`*_[]<>|$&#":
             out.append("\\" + c if c not in "<>&" else {"<": "&lt;", ">": "&gt;", "&": "&amp;"}[c])
         else:
             out.append(c)
     return "".join(out)
+
+
+def link(target: str) -> str:
+    """A file name as the target of a Markdown link or picture: percent-encoded, so that spaces, brackets,
+    ``<`` and quotes neither end the link early nor start HTML (``my notes-network.svg`` -> ``my%20notes-network.svg``)."""
+    from urllib.parse import quote
+
+    return quote(target, safe="")
 
 
 def prose(parts, printer) -> str:
@@ -57,7 +68,7 @@ def values(at) -> str:
     return "\n".join(["### At the given values", ""] + _math(_latex.values_lines(at, printer)) + [""])
 
 
-__all__ = ["MarkdownRenderer", "printer_for", "escape", "prose", "values", "expr"]
+__all__ = ["MarkdownRenderer", "printer_for", "escape", "link", "prose", "values", "expr"]
 
 
 def _matrix_page(title: str, m, lines_of) -> str:
@@ -191,5 +202,58 @@ class MarkdownRenderer(StringRenderer):
     def chain(self, c) -> str:
         """A chain alone in a ``$$`` block."""
         return "\n".join(_math(_latex.chain_lines(_latex.DerivPrinter({"intertext": False}), c))) + "\n"
+
+    def check(self, c) -> str:
+        """``check``: a heading, the answer (or each step) and the derivative as math, the verdict, the diagnosis as a
+        list, the counterexample."""
+        printer = printer_for(c.network)
+        lines = [f"## Checking {c.lhs}", "", f"Network: {escape(c.network.summary())}.", ""]
+        lines += _math(_latex.check_lines(c, printer, prose=False)) + [""]
+        lines.append(f"Verdict: **{escape(c.sentence)}**.")
+        if c.diagnosis:
+            lines += ["", "Diagnosis" + (f" of line {c.first_wrong_line}" if c.first_wrong_line is not None else "") + ":", ""]
+            for f in c.diagnosis:
+                found = "" if f.found is None or f.expected is None else \
+                    f" (found ${printer._print(f.found)}$, expected ${printer._print(f.expected)}$)"
+                lines.append(f"- **{escape(f.kind)}**: {escape(f.detail)}{found}")
+        cx = c.counterexample
+        if cx is not None:
+            import sympy as sp
+
+            lhs = printer._print(sp.Derivative(c.network.loss_symbol, c.parameter))
+            lines += ["", "Counterexample: at " + ", ".join(f"${c.network.latex_name(k)} = {_latex._num(v)}$" for k, v in cx.values.items())
+                      + f": your {'line' if c.first_wrong_line is not None else 'answer'} ${_latex._num(cx.answer)}$, "
+                      f"${lhs} = {_latex._num(cx.expected)}$."]
+        return "\n".join(lines) + "\n"
+
+    def exercise(self, ex) -> str:
+        """An exercise sheet as one Markdown page: the network's equations, the questions, and room to answer or (with
+        solutions) each verified derivation and the numbers."""
+        from .text import exercise_step_question
+
+        net = ex.network
+        printer = printer_for(net)
+        lines = [f"# {escape(ex.title)}", "", f"Network: {escape(net.summary())}.", ""] + _math(_latex.network_lines(net, printer))
+        lines += ["", "Write each answer in the network's names (inputs, weights, biases, neurons, targets; sign, sigmoid, tanh, "
+                  "relu, exp, log). Check an answer with", "", "```sh",
+                  f'derivchain check {ex.derivations[0].parameter} "YOUR ANSWER" {ex.options}'.rstrip(), "```", ""]
+        for i, d in enumerate(ex.derivations, start=1):
+            lines += [f"## {i}. Find $" + printer._print(d.lhs) + "$", ""]
+            if ex.solutions:
+                lines += _math(_latex.derivation_lines(d, printer)) + ["", f"Verdict: **{d.verdict.word}** ({escape(d.verdict.method)})."]
+            else:
+                lines += ANSWER_ROOM
+            lines.append("")
+        lines += [f"## {len(ex.derivations) + 1}. One gradient-descent step", "", escape(exercise_step_question(ex)), ""]
+        if ex.solutions:
+            w = printer._print(ex.stepped)
+            lines += _math(_latex.values_lines(ex.at, printer) + [r"\text{new } %s &= %s" % (w, _latex._num(ex.updated))])
+        else:
+            lines += ANSWER_ROOM
+        return "\n".join(lines) + "\n"
+
+
+#: Room to answer on a Markdown sheet: a label and ruled lines (each ``***`` a rule).
+ANSWER_ROOM = ["Your answer:", "", "&nbsp;", "", "***", "", "&nbsp;", "", "***"]
 
 

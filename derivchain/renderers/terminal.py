@@ -4,17 +4,23 @@ broken); text to a pipe or file is written as it is. No SymPy here (rich is impo
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 
 def write_lines(lines, out, hang: int | None = None) -> None:
     """Each :class:`~derivchain.renderers.text.Line` on a line of ``out``: on a terminal styled, its label bold, and
     wrapped to the width (continuation lines under ``hang``, else under the label); else as it is."""
+    from ..user_text import clean_lines
+
     console = _terminal(out)
     for line in lines:
         if console is None:
-            out.write(line.text + "\n")
+            out.write(clean_lines(line.text) + "\n")
             continue
         from rich.text import Text
 
+        # Nothing that does not print reaches a terminal (an escape sequence could restyle or move it).
+        line = replace(line, text=clean_lines(line.text))
         lead = len(line.text) - len(line.text.lstrip())
         # Continuation lines hang under the label, else one step in from where the line starts.
         indent = hang if hang is not None else min(len(line.label), 24) if line.label else lead + 4

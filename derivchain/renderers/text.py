@@ -707,4 +707,87 @@ class TextRenderer(Renderer):
         yield Line(chain_text(c))
         yield from _reasons(c, "  ")
 
+    def check(self, c) -> Iterator[Line]:
+        """``check``: the answer (or each step), the derivative, the verdict, the diagnosis, a counterexample."""
+        yield _line("Network: ", c.network.summary(), prose=True)
+        yield from check_lines(c)
 
+    def exercise(self, ex) -> Iterator[Line]:
+        """An exercise sheet as plain text: the network, the questions, room or (with solutions) the answers."""
+        yield from exercise_lines(ex, self)
+
+
+
+
+def _finding_lines(f, indent: str = "  ") -> Iterator[Line]:
+    yield Line(f"{indent}{f.kind}: {f.detail}", "yellow", prose=True)
+    if f.found is not None and f.expected is not None:
+        yield Line(f"{indent}  found {expr(f.found)}, expected {expr(f.expected)}")
+
+
+def check_lines(c) -> Iterator[Line]:
+    """A check's lines after the network: the answer or the steps, the derivative, the verdict, the
+    diagnosis (of the first wrong line, with steps) and the counterexample."""
+    lhs = c.lhs
+    if c.steps is None:
+        yield _line("Your answer: ", f"{lhs} = {expr(c.answer)}")
+    else:
+        yield _line(f"Your steps, each checked against the line before and against {lhs}:", style="bold", prose=True)
+        for s in c.steps:
+            checks = ([] if s.to_previous is None else [f"line before: {s.to_previous.word}"]) + [f"{lhs}: {s.to_derivative.word}"]
+            ok = s.equal_to_derivative and s.equal_to_previous is not False
+            yield Line(f"  line {s.line}: {s.text}   [{'; '.join(checks)}]", "" if ok else "red")
+    yield _line("The derivative: ", f"{lhs} = {expr(c.expected)}")
+    yield _line("Verdict: ", c.sentence, "bold green" if c.correct else "bold red", prose=True)
+    if c.diagnosis:
+        yield _line("Diagnosis" + (f" of line {c.first_wrong_line}" if c.first_wrong_line is not None else "") + ":", style="bold")
+        for f in c.diagnosis:
+            yield from _finding_lines(f)
+    cx = c.counterexample
+    if cx is not None:
+        where = f" (line {c.first_wrong_line})" if c.first_wrong_line is not None else ""
+        yield _line(f"Counterexample{where}: ", ", ".join(f"{k} = {v}" for k, v in cx.values.items()), prose=True)
+        if cx.nodes:
+            yield Line("  there " + ", ".join(f"{k} = {v}" for k, v in cx.nodes.items()), prose=True)
+        yield Line(f"  your {'line' if where else 'answer'} = {cx.answer}, {lhs} = {cx.expected}", "bold")
+
+
+#: Blank lines left for each answer on a plain-text sheet.
+ANSWER_LINES = 4
+
+
+def exercise_lines(ex, renderer) -> Iterator[Line]:
+    """An exercise sheet: the network and its equations, how to check an answer, the three derivatives and
+    the gradient step, each followed by room to answer or (with solutions) its verified solution."""
+    net = ex.network
+    yield _line(ex.title, style="bold")
+    yield _line("Network: ", net.summary(), prose=True)
+    yield _line("Equations:", style="bold")
+    for n in net.neurons:
+        yield Line(f"  {n.name} = {expr(n.equation)}")
+    yield Line(f"  {net.loss_symbol} = {expr(net.loss_local)}")
+    yield Line("Write each answer in the network's names (inputs, weights, biases, neurons, targets; sign, sigmoid, tanh, "
+               "relu, exp, log). Check it with", prose=True)
+    yield Line(f"  derivchain check {ex.derivations[0].parameter} \"YOUR ANSWER\" {ex.options}".rstrip())
+    for i, d in enumerate(ex.derivations, start=1):
+        yield _line(f"{i}. Find {expr(d.lhs)}.", style="bold")
+        if ex.solutions:
+            yield from (Line("   " + line.text, line.style, line.label, line.prose) for line in renderer.derivation(d) if not line.text.startswith("Network: "))
+        else:
+            yield from (Line("") for _ in range(ANSWER_LINES))
+    yield _line(f"{len(ex.derivations) + 1}. " + exercise_step_question(ex), style="bold", prose=True)
+    if ex.solutions:
+        yield from (Line("   " + line.text, line.style, line.label, line.prose) for line in values(ex.at))
+        yield Line(f"   new {ex.stepped} = {ex.values[ex.stepped]} - {learning_rate(ex.lr)} * ({ex.at.backprop}) = {ex.updated}", "bold")
+    else:
+        yield from (Line("") for _ in range(ANSWER_LINES))
+
+
+def exercise_step_question(ex) -> str:
+    """The gradient-step question in words, with its numbers."""
+    from ..model.values import Number
+
+    given = ", ".join(f"{s} = {Number(v, True)}" for s, v in ex.values.items())
+    w = ex.stepped
+    return (f"At {given}, take one gradient-descent step on {w} with learning rate {learning_rate(ex.lr)}: find the loss "
+            f"{ex.network.loss_symbol}, d{ex.network.loss_symbol}/d{w} there, and the new {w} = {w} - lr * d{ex.network.loss_symbol}/d{w}.")

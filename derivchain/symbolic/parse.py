@@ -48,6 +48,15 @@ def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str, max_le
             raise ExpressionError(f"{what}: {text!r} produces a number with more than {MAX_BITS} bits")
         return value
 
+    def towered(value: sp.Expr) -> sp.Expr:
+        # SymPy multiplies the exponents of a tower out: ((x**64)**64)**64 is x**262144, whose derivatives and
+        # expansions take hours. The powers written are bounded, and so are the powers they make.
+        for p in value.atoms(sp.Pow):
+            if p.exp.is_Number and abs(p.exp) > MAX_EXPONENT:
+                raise ExpressionError(f"{what}: the powers in {text!r} multiply to an exponent of {p.exp}, larger than "
+                                      f"{MAX_EXPONENT}; write the power once, at most **{MAX_EXPONENT}")
+        return value
+
     def build(node, depth: int) -> sp.Expr:
         if depth > MAX_DEPTH:
             raise ExpressionError(f"{what}: {text!r} is nested more than {MAX_DEPTH} levels deep")
@@ -102,7 +111,7 @@ def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str, max_le
                         raise ExpressionError(f"{what}: {text!r} produces a number with more than {MAX_BITS} bits")
             elif not right.free_symbols:
                 fail(node, "a numeric exponent that is not a plain number")
-            return bounded(left**right)
+            return towered(bounded(left**right))
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
                 called = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
@@ -144,12 +153,26 @@ def expression_names(text: str, what: str, max_length: int | None = MAX_LENGTH) 
     return list(dict.fromkeys(n.id for n in found))
 
 
+def _control_at(text: str) -> int | None:
+    """The index of the first character of ``text`` that does not print (a line break, a tab, a control
+    character, a bidirectional override), or None."""
+    if text.isprintable():
+        return None
+    return next(i for i, c in enumerate(text) if not c.isprintable())
+
+
 def _syntax_tree(text: str, what: str, max_length: int | None) -> ast.Expression:
     """``text`` parsed by :func:`ast.parse` after the type and length checks, or a one-line error."""
     if not isinstance(text, str):
         raise ExpressionError(f"{what}: expected text, got {type(text).__name__}")
     if max_length is not None and len(text) > max_length:
         raise ExpressionError(f"{what}: expression is {len(text)} characters long; at most {max_length} are allowed")
+    bad = _control_at(text)
+    if bad is not None:
+        # A line break or a control character would reach the terminal and the documents raw (a new line
+        # there can start a Markdown heading); Python's parser would also skip a ``#`` comment after it.
+        raise ExpressionError(f"{what}: character {bad + 1} of the expression ({text[bad]!r}) does not print (a line "
+                              "break, a tab or a control character); write the expression on one line")
     stripped = text.strip()
     if not stripped:
         raise ExpressionError(f"{what}: the expression is empty; write one, e.g. 'w*x + b' or 'sigmoid(z)'")

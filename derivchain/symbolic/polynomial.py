@@ -51,15 +51,25 @@ def _terms(expr: sp.Basic, memo: dict) -> dict | None:
                 t = walk(x)
                 out = None if out is None or t is None else (_add if e.is_Add else _mul)(out, t)
         elif e.is_Pow and e.exp.is_Integer and e.exp >= 0:
-            base, out = walk(e.base), {frozenset(): Fraction(1)}
-            for _ in range(int(e.exp)):
-                out = None if base is None else _mul(out, base)
+            out = _power(walk(e.base), int(e.exp))
         else:
             out = None
         memo[id(e)] = (e, out)  # e kept alive: its id stays its own
         return out
 
     return walk(expr)
+
+
+def _power(base: dict | None, n: int) -> dict | None:
+    """``base ** n`` by repeated squaring: (W*X**64)**64 and its towers in a few products, not n of them."""
+    out = {frozenset(): Fraction(1)}
+    while base is not None and n:
+        if n & 1:
+            out = _mul(out, base)
+        n >>= 1
+        if n:
+            base = _mul(base, base)
+    return None if base is None else out
 
 
 def _add(p: dict, q: dict) -> dict:

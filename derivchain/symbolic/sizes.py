@@ -27,8 +27,9 @@ def expansion_terms(expr: sp.Basic, limit: int, atomic=()) -> int | None:
                     break
                 out = out + t if e.is_Add else out * t
         elif e.is_Pow and e.args[1].is_Integer and e.args[1] >= 0:
-            b = terms(e.args[0])
-            out = None if b is None else b ** int(e.args[1])
+            b, n = terms(e.args[0]), int(e.args[1])
+            # b**n > limit once 2**n is: checked first (x**(64**5) would be a 2**30-bit integer).
+            out = None if b is None or b > 1 and n > limit.bit_length() else b ** n
         elif isinstance(e, (sp.Function, sp.Max, sp.Min)) and e.func.__name__ not in atomic:
             inner = [terms(a) for a in e.args]
             out = None if None in inner else 1 + sum(inner)
