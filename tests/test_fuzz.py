@@ -138,6 +138,58 @@ def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("fuzz")
 
 
+# The verifier, fuzzed with unequal pairs of the classes a hostile probe found (issue 21): it may say
+# NOT equal or undecided, never equal.
+@st.composite
+def unequal_pair(draw):
+    import sympy as sp
+
+    from derivchain.symbolic.functions import relu, sigmoid
+
+    x, y = sp.symbols("x y", real=True)
+    kind = draw(st.sampled_from(["saturated", "tiny term", "far breakpoint", "bump", "zero argument", "bump in two symbols",
+                                 "past every power of ten"]))
+    big = draw(st.integers(40, 400))
+    if kind == "saturated":  # a value a digit-count below its limit, against the limit
+        f = draw(st.sampled_from([sp.tanh, sigmoid, sp.erf]))
+        return x * f(big + y**2), x
+    if kind == "tiny term":  # a term far below its sum, built from short constants
+        c = draw(st.integers(1, 9))
+        return draw(st.sampled_from([x + c * sp.exp(-big), x * (1 + c * sp.exp(-big)), x**2 + sp.exp(-y**2 - big)])), \
+            draw(st.sampled_from([x, x, x**2]))
+    if kind == "far breakpoint":  # a breakpoint not linear in any symbol, far from the origin
+        k, n, c = draw(st.integers(2, 5)), draw(st.integers(13, 60)), draw(st.integers(1, 9))
+        kink = draw(st.sampled_from([x**k - c * 10**n, x**k * y**2 - c * 10**n, c * 10**n - x**k]))
+        return x + relu(kink), x
+    if kind == "bump":  # a bump 10**-n wide at a point no scale reaches
+        n, p, q = draw(st.integers(12, 60)), draw(st.integers(-50, 50)), draw(st.integers(1, 97))
+        at = sp.Rational(p, q)
+        return x + relu(1 - 10**n * draw(st.sampled_from([sp.Abs(x - at), (x - at) ** 2]))), x
+    if kind == "bump in two symbols":  # positive only within 10**-n of a point no symbol alone reaches
+        n, p, q, r = draw(st.integers(12, 40)), draw(st.integers(-50, 50)), draw(st.integers(1, 97)), draw(st.integers(1, 97))
+        at, other = sp.Rational(p, q), sp.Rational(q, r)
+        distance = draw(st.sampled_from([sp.Abs(x - at) + sp.Abs(y - other), (x - at) ** 2 + (y - other) ** 2]))
+        return x + relu(1 - 10**n * distance), x
+    if kind == "past every power of ten":  # a breakpoint at exp(c), far past the constants' own size
+        c = draw(st.integers(150, 4000))
+        return x + draw(st.sampled_from([relu(sp.log(x) - c), relu(sp.log(x**2 + 1) - 2 * c), sp.Heaviside(sp.log(x) - c)])), x
+    c = draw(st.integers(1, 50))  # an argument that is 0, not written as 0
+    zero = (x + c) ** 2 - x**2 - 2 * c * x - c**2
+    a, b = draw(st.lists(st.sampled_from([0, 1, sp.Rational(1, 2), y, 3]), min_size=2, max_size=2, unique=True))
+    return sp.Heaviside(zero, a), sp.Heaviside(zero, b)
+
+
+@settings(max_examples=int(os.environ.get("DERIVCHAIN_FUZZ_VERIFIER", "60")), deadline=20_000,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(pair=unequal_pair())
+def test_the_verifier_never_calls_an_unequal_pair_equal(pair):
+    from derivchain.verification.compare import verify
+
+    a, b = pair
+    verdict = verify({"a": a, "b": b})
+    assert not verdict.equal, (a, b, str(verdict))
+
+
 @settings(max_examples=int(os.environ.get("DERIVCHAIN_FUZZ_EXAMPLES", "400")), deadline=20_000,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())

@@ -279,12 +279,13 @@ def test_the_verifier_tries_both_sides_of_a_registered_kink(registered):
     verdict = verify({"hardtanh": hardtanh(K * x), "tanh": sp.tanh(K * x)})
     assert not verdict.equal and verdict.decided and verdict.method == "numeric"
     assert abs(mpmath.mpf(verdict.counterexample["point"]["x"])) < mpmath.mpf(10) ** -9
-    # Without the rule's breakpoints, the same pair is (wrongly) found equal: the kinks field is what is read.
+    # Without the rule's breakpoints no counterexample is found: the kinks field is what is read. (Nor is
+    # the pair called equal: tanh(K*x) at the random points hides more digits than can be compared.)
     from derivchain.symbolic.rules import register, unregister
 
     unregister("hardtanh")
     register(hardtanh_rule(kinks=None))
-    assert verify({"hardtanh": hardtanh(K * x), "tanh": sp.tanh(K * x)}).equal
+    assert verify({"hardtanh": hardtanh(K * x), "tanh": sp.tanh(K * x)}).word == "undecided"
 
 
 def test_a_registered_primitive_as_an_activation_and_a_graph_node(registered, tmp_path):

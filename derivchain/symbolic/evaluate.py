@@ -30,7 +30,7 @@ def _not_real(name: str, args) -> str:
 
 
 def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGITS, magnitude: list | None = None,
-             error: list | None = None, memo: dict | None = None) -> mpmath.mpf:
+             error: list | None = None, memo: dict | None = None, hidden: list | None = None) -> mpmath.mpf:
     """Evaluate ``expr`` at ``point`` with the real functions, to ``digits`` digits, over shared subtrees.
 
     Raises :class:`Undefined` where the value is not a finite real number. ``magnitude``, when given,
@@ -39,14 +39,19 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
     rounding, plus its arguments' errors carried through by the node's own sensitivity, so
     cancellation anywhere in the tree counts, also where its result is then multiplied by something
     large. -inf when the result is exact, inf when this precision cannot bound it (an argument whose
-    error reaches a breakpoint, a pole or a large exponent).
+    error reaches a breakpoint, a pole or a large exponent). ``hidden``, when given, receives the
+    decimal digits below the result's leading digit at which detail of the expression may live (see
+    :func:`_hidden`): a term far smaller than its sum, a saturated function's distance from its limit.
     """
     # ``memo``: subtrees' values kept across calls at the same point and digits (many forms sharing
-    # parts); not with ``error``, whose bounds are kept beside the values of this call only.
-    memo = {} if memo is None or error is not None else memo
+    # parts); not with ``error`` or ``hidden``, whose bounds are kept beside the values of this call only.
+    memo = {} if memo is None or error is not None or hidden is not None else memo
     errs: dict[sp.Basic, float] = {}
+    depth: dict[sp.Basic, float] = {}
+    settled: set = set()  # jumps whose argument's sign was found exactly
     largest = [0]
     track = error is not None
+    deep = hidden is not None
 
     def holds(cond) -> bool:
         if cond is sp.true or cond is True:
@@ -108,7 +113,15 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
                                         "a negative base to a non-integer power")
                     out = out.real
         elif (rule := rule_for(e)) is not None:
-            out = call(e, rule, [ev(a) for a in e.args])
+            args = [ev(a) for a in e.args]
+            if track and rule.jump is not None and not _settled(args[0], errs[e.args[0]]):
+                # A jump at an argument whose sign rounding leaves open (an argument that is 0 written
+                # otherwise): its sign exactly, where the argument is rational in the point.
+                exact = _exact_sign(e.args[0], point)
+                if exact is not None:
+                    args[0] = mpmath.mpf(exact)
+                    settled.add(e)
+            out = call(e, rule, args)
         elif isinstance(e, sp.Piecewise):
             out = next((ev(piece) for piece, cond in e.args if holds(cond)), None)
             if out is None:
@@ -127,6 +140,8 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
         if track:
             errs[e] = node_error(e, out)
         memo[e] = out
+        if deep:
+            depth[e] = _hidden(e, out, memo, errs if track else None, depth)
         return out
 
     def node_error(e, out) -> float:
@@ -182,7 +197,9 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
         u, eu = args[0], errs[e.args[0]]
         if rule is not None:
             if rule.jump is not None:
-                return EXACT if eu == EXACT or _determined(u, eu) else rule.jump
+                if e in settled:  # at exactly 0 the value is the second argument (Heaviside's), if any
+                    return errs[e.args[1]] if u == 0 and len(e.args) > 1 else EXACT
+                return EXACT if _settled(u, eu) else rule.jump
             if rule.error is not None:
                 return rule.error(args, [errs[a] for a in e.args], out, rounding, prec)
         if eu == EXACT and len(args) == 1:
@@ -227,12 +244,124 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
             value = ev(expr)
             if track:
                 error.append(errs[expr])
+            if deep:
+                hidden.append(depth[expr])
             return value
     except (ZeroDivisionError, ValueError, OverflowError) as exc:
         raise Undefined(str(exc)) from None
     finally:
         if magnitude is not None:
             magnitude.append(largest[0])
+
+
+LOG10_2 = 0.30103
+
+
+def _settled(u, error: float) -> bool:
+    """Whether the sign of a value with this error bound is certain (0 only when exact)."""
+    return error == EXACT or _determined(u, error)
+
+
+EXACT_NODES = 400  # largest argument evaluated exactly to settle a jump
+EXACT_BITS = 1 << 16  # largest numerator or denominator it may reach
+
+
+def _exact_sign(expr: sp.Basic, point: dict) -> int | None:
+    """The sign of ``expr`` at ``point`` (binary numbers, so exact fractions), computed exactly when it
+    is a rational function of the symbols with rational constants (and functions with exact values,
+    |u|, sign, max, ...), small enough; None otherwise."""
+    from fractions import Fraction
+
+    from .sizes import tree_size
+
+    if tree_size(expr, EXACT_NODES) > EXACT_NODES:
+        return None
+    memo: dict = {}
+
+    def exact(e) -> Fraction:
+        hit = memo.get(e)
+        if hit is not None:
+            return hit
+        if e.is_Symbol:
+            value = mpmath.mpf(point[e])
+            man, exp = value.man_exp  # a binary number: man * 2**exp exactly (man without its sign)
+            man = -int(man) if value < 0 else int(man)
+            out = Fraction(man << exp) if exp >= 0 else Fraction(man, 1 << -exp)
+        elif e.is_Rational:
+            out = Fraction(int(e.p), int(e.q))
+        elif e.is_Add:
+            out = sum((exact(a) for a in e.args), Fraction(0))
+        elif e.is_Mul:
+            out = Fraction(1)
+            for a in e.args:
+                out *= exact(a)
+        elif e.is_Pow and e.args[1].is_Integer:
+            base = exact(e.args[0])
+            if base == 0 and e.args[1] < 0:
+                raise ZeroDivisionError
+            out = base ** int(e.args[1])
+        elif (rule := rule_for(e)) is not None and rule.exact is not None:
+            out = Fraction(rule.exact(*(exact(a) for a in e.args)))
+        else:
+            raise TypeError(type(e).__name__)
+        if max(abs(out.numerator).bit_length(), out.denominator.bit_length()) > EXACT_BITS:
+            raise OverflowError
+        memo[e] = out
+        return out
+
+    try:
+        value = exact(expr)
+    except (TypeError, KeyError, ZeroDivisionError, OverflowError, ValueError):
+        return None
+    return (value > 0) - (value < 0)
+
+
+def _hidden(e: sp.Basic, out, values: dict, errors: dict | None, depth: dict) -> float:
+    """How many decimal digits below the leading digit of ``e``'s value ``out`` its detail may lie: the
+    digits a comparison must hold so that no part of ``e`` is lost in rounding or tolerance.
+
+    A sum holds each term's detail that far below the term, and the term itself as far below the
+    largest term as it is small (x + exp(-100): 43 digits); a product or a power of its factors'
+    detail, relatively; a function its argument's, pushed down by the digits its value hides (its
+    rule's ``hidden``: tanh(100) is 1 - 2e-87). Terms whose value is within its error bound are
+    rounding noise (a cancellation): their size says nothing, so only their own detail counts. Exact
+    zeros, sign and Heaviside (whose values are 0, 1 or -1 away from their breakpoints) hide nothing.
+    """
+    if not e.args:
+        return 0.0
+    if e.is_Add:
+        sizes = [(depth[a], values[a], errors[a] if errors is not None else EXACT) for a in e.args]
+        known = [mag(v) for _, v, err in sizes if v and (err == EXACT or _determined(v, err))]
+        top = max(known, default=None)
+        deepest = 0.0
+        for below, v, err in sizes:
+            if v and top is not None and (err == EXACT or _determined(v, err)):
+                below += (top - mag(v) + 1) * LOG10_2  # mag is within a factor 2: rounded up
+            deepest = max(deepest, below)
+        return deepest
+    if e.is_Mul or isinstance(e, (sp.Max, sp.Min)):
+        return max(depth[a] for a in e.args)
+    if e.is_Pow:
+        base, exponent = e.args
+        below = depth[base]
+        if exponent.is_Integer:
+            return below
+        c, b = values[exponent], values[base]
+        if c and mag(c) < 1:  # b**c moves by c times b's relative change: less than it when |c| < 1
+            below += -LOG10_2 * (mag(c) - 1)
+        if not exponent.is_Number and b > 0 and b != 1 and c:
+            moved = abs(c * mpmath.log(b))  # and by c*log(b) times c's relative change
+            below = max(below, depth[exponent] + max(0.0, -LOG10_2 * (mag(moved) - 1)))
+        return below
+    if isinstance(e, sp.Piecewise):
+        return max((depth[piece] for piece, _ in e.args if piece in depth), default=0.0)  # the pieces tried
+    rule = rule_for(e)
+    if rule is not None and rule.jump is not None:
+        return 0.0  # piecewise constant: its argument's detail does not reach the value
+    below = max((depth.get(a, 0.0) for a in e.args), default=0.0)
+    if rule is not None and rule.hidden is not None and out:
+        below += rule.hidden(values[e.args[0]], out)
+    return below
 
 
 def central_difference(expr: sp.Basic, symbol: sp.Symbol, point: dict, digits: int = DIGITS) -> mpmath.mpf:

@@ -4,7 +4,8 @@ Adding an activation or function is its SymPy class (:mod:`derivchain.symbolic.f
 entry here (in ``RULES``, or through :func:`register` at run time): the name a user writes, its
 derivative for direct differentiation, its value in mpmath and (where rational) in exact fractions,
 the parity the exact verifier builds in, its slope, jumps and special error rule for the numeric
-evaluator's error bounds, where its breakpoints are, its convention at a kink, and its LaTeX. The
+evaluator's error bounds, the digits its values hide (for the precision the numeric verifier needs),
+where its breakpoints are, its convention at a kink, and its LaTeX. The
 parser, the differentiator, the verifier, the evaluators and the printers all read this table, and
 nothing else keeps a list of functions.
 """
@@ -156,6 +157,64 @@ def _exact_error(args, errors, out, rounding, prec) -> float:
     return EXACT
 
 
+# Hidden digits (see FunctionRule.hidden): how far below its leading digit the value at u differs from
+# a simpler one, in decimal digits. A saturated value differs from its limit by exp(-rate*|u|) (tanh(100)
+# = 1 - 2e-87: 87 digits); near u = 0 a smooth function differs from its first Taylor terms by u**2
+# relative (sin(1e-40) = 1e-40*(1 - 1e-80/6): 80 digits); and where the value hardly moves with u, u's
+# own detail is pushed down by 1/|u f'(u)/f(u)| (its sensitivity: sin near pi/2).
+LOG10_E = 0.4342944819032518
+LOG10_2 = 0.30103
+
+
+def _taylor(u) -> float:
+    """Digits between a smooth function at a small u and its first Taylor terms: 2*log10(1/|u|)."""
+    bits = mag(u)
+    return -2 * LOG10_2 * bits + 1 if bits < 1 else 0.0  # |u| < 2**bits: an upper bound on the digits
+
+
+def _sensitivity(value) -> float:
+    """log10(|value|) where ``value`` is |f(u)/(u f'(u))| (0 below 1: the detail is not pushed down)."""
+    return max(0.0, LOG10_2 * mag(value)) if value else 0.0
+
+
+def _saturates(rate: float, power: int = 1) -> Callable:
+    """A value that reaches its limit as exp(-rate*|u|**power) (tanh: 2, sigmoid: 1, erf: u**2), and is smooth at 0."""
+
+    def hidden(u, out) -> float:
+        if not u:
+            return 0.0
+        size = abs(float(u)) if mag(u) < 500 else float("inf")  # past 2**500: more digits than any precision
+        return max(_taylor(u), rate * size**power * LOG10_E)
+
+    return hidden
+
+
+def _by_sensitivity(ratio: Callable) -> Callable:
+    """A function whose value may hardly move with u (sin near pi/2): ``ratio(u)`` = f(u)/(u f'(u)), at 53 bits."""
+
+    def hidden(u, out) -> float:
+        if not u:
+            return 0.0
+        with mpmath.workprec(53):
+            try:
+                pushed = _sensitivity(ratio(u))
+            except (ZeroDivisionError, ValueError, OverflowError):
+                pushed = 0.0
+        return max(_taylor(u), pushed)
+
+    return hidden
+
+
+def _elu_hidden(u, out) -> float:
+    """ELU: exp(u) - 1 below 0 reaches -1 as exp(u) does 0, and is u*(1 + u/2) near 0."""
+    return _saturates(1)(u, out) if u < 0 else 0.0
+
+
+def _log_hidden(u, out) -> float:
+    """log: u's relative detail moves log(u) by as much absolutely, so 1/|log u| relatively."""
+    return _sensitivity(out) if out else 0.0
+
+
 @record
 class FunctionRule:
     """One function: its SymPy class, how it is written, differentiated, evaluated and printed."""
@@ -207,6 +266,12 @@ class FunctionRule:
     steep: bool = False
     jump: float | None = None
     error: Callable[..., float] | None = None
+    # ``hidden(u, out)``: the decimal digits below its leading digit at which the value at u = args[0]
+    # differs from a simpler value (tanh(100) = 1 - 2e-87: about 87; a saturated function's limit, a
+    # small argument's Taylor terms). The numeric verifier compares the forms past twice these digits,
+    # so a difference made of such a value shows (x*tanh(100) against x). None: the value hides nothing
+    # (pieces that are linear or constant in u).
+    hidden: Callable[[mpmath.mpf, mpmath.mpf], float] | None = None
 
     def __post_init__(self):
         if self.max_arity == -1:
@@ -222,8 +287,9 @@ RULES: dict[str, FunctionRule] = {
     r.name: r
     for r in (
         FunctionRule("exp", sp.exp, "exp", 1, _self, mpmath.exp, None, r"e^{%s}", "around", parity="exp", degree=(1, 1),
-                     slope=lambda u, out: mag(out), steep=True),
-        FunctionRule("log", sp.log, "log", 1, _by_fdiff, mpmath.log, None, r"\log{\left(%s \right)}", "around", error=_log_error),
+                     slope=lambda u, out: mag(out), steep=True, hidden=_by_sensitivity(lambda u: 1 / u)),
+        FunctionRule("log", sp.log, "log", 1, _by_fdiff, mpmath.log, None, r"\log{\left(%s \right)}", "around", error=_log_error,
+                     hidden=_log_hidden),
         FunctionRule("Abs", sp.Abs, "abs", 1, _abs_derivative, abs, abs, r"\left|{%s}\right|", "around", parity="even",
                      kink="abs(u) is not differentiable at u = 0; derivchain uses d|u|/du = sign(u), 0 at u = 0.",
                      kinks=_at_zero, slope=lambda u, out: 0),
@@ -237,24 +303,28 @@ RULES: dict[str, FunctionRule] = {
                      "(given a value at 0, heaviside(u, v), its derivative in v is 1 - sign(u)**2: 1 at u = 0, else 0).",
                      kinks=_at_zero, jump=0),
         FunctionRule("tanh", sp.tanh, "tanh", 1, _tanh_derivative, mpmath.tanh, None, r"\tanh", parity="odd",
-                     slope=lambda u, out: 0),
+                     slope=lambda u, out: 0, hidden=_saturates(2)),  # 1 - tanh(u) ~ 2*exp(-2u)
         FunctionRule("sinh", sp.sinh, "sinh", 1, _by_fdiff, mpmath.sinh, None, r"\sinh", parity="odd",
-                     slope=lambda u, out: max(mag(out), 0) + 1, steep=True),  # cosh <= |sinh| + 1
+                     slope=lambda u, out: max(mag(out), 0) + 1, steep=True,  # cosh <= |sinh| + 1
+                     hidden=_saturates(2)),  # sinh(u) = exp(u)/2*(1 - exp(-2u))
         FunctionRule("cosh", sp.cosh, "cosh", 1, _by_fdiff, mpmath.cosh, None, r"\cosh", parity="even",
-                     slope=lambda u, out: mag(out), steep=True),  # |sinh| <= cosh
-        FunctionRule("sin", sp.sin, "sin", 1, _by_fdiff, mpmath.sin, None, r"\sin", parity="odd", slope=lambda u, out: 0),
-        FunctionRule("cos", sp.cos, "cos", 1, _by_fdiff, mpmath.cos, None, r"\cos", parity="even", slope=lambda u, out: 0),
+                     slope=lambda u, out: mag(out), steep=True, hidden=_saturates(2)),  # |sinh| <= cosh
+        FunctionRule("sin", sp.sin, "sin", 1, _by_fdiff, mpmath.sin, None, r"\sin", parity="odd", slope=lambda u, out: 0,
+                     hidden=_by_sensitivity(lambda u: mpmath.tan(u) / u)),
+        FunctionRule("cos", sp.cos, "cos", 1, _by_fdiff, mpmath.cos, None, r"\cos", parity="even", slope=lambda u, out: 0,
+                     hidden=_by_sensitivity(lambda u: 1 / (u * mpmath.tan(u)))),
         FunctionRule("atan", sp.atan, "atan", 1, _by_fdiff, mpmath.atan, None, r"\operatorname{atan}", parity="odd",
-                     slope=lambda u, out: 0),
+                     slope=lambda u, out: 0, hidden=_by_sensitivity(lambda u: mpmath.atan(u) * (1 + u * u) / u)),
         FunctionRule("erf", sp.erf, "erf", 1, _by_fdiff, mpmath.erf, None, r"\operatorname{erf}", parity="odd",
-                     slope=lambda u, out: 1),
+                     slope=lambda u, out: 1, hidden=_saturates(1, 2)),  # 1 - erf(u) ~ exp(-u**2)
         # Not user-callable; should SymPy produce them, the verifier builds their parity in.
         FunctionRule("tan", sp.tan, None, 1, _by_fdiff, mpmath.tan, None, r"\tan", parity="odd",
-                     slope=lambda u, out: 2 * max(mag(out), 0) + 1, steep=True),  # 1 + tan**2
+                     slope=lambda u, out: 2 * max(mag(out), 0) + 1, steep=True,  # 1 + tan**2
+                     hidden=_by_sensitivity(lambda u: mpmath.sin(2 * u) / (2 * u))),
         FunctionRule("asinh", sp.asinh, None, 1, _by_fdiff, mpmath.asinh, None, r"\operatorname{asinh}", parity="odd",
-                     slope=lambda u, out: 0),
+                     slope=lambda u, out: 0, hidden=lambda u, out: max(_taylor(u), LOG10_2 * 2 * mag(u))),  # log(2u) + 1/(4u**2)
         FunctionRule("atanh", sp.atanh, None, 1, _by_fdiff, mpmath.atanh, None, r"\operatorname{atanh}", parity="odd",
-                     error=_atanh_error),
+                     error=_atanh_error, hidden=lambda u, out: _taylor(u)),
         # SymPy's derivative of sign and Heaviside, in custom activations' derivatives (taken by
         # sp.diff). Valued 0 everywhere, at 0 too: derivchain's convention that a piecewise-constant
         # function's derivative is 0 (as sign' and Heaviside' above), so forms with and without it agree.
@@ -263,7 +333,8 @@ RULES: dict[str, FunctionRule] = {
         FunctionRule("DiracDelta", sp.DiracDelta, None, 1, _zero, _dirac, None, r"\delta\left(%s\right)", "around",
                      max_arity=2, error=_exact_error, convention=lambda e: sp.S.Zero, reads_back=True),
         FunctionRule("sigmoid", sigmoid, "sigmoid", 1, _by_fdiff, sigmoid.numeric, None, r"\sigma", "call",
-                     parity="sigmoid", degree=(1, 1), definition=sigmoid.definition, slope=lambda u, out: -2),
+                     parity="sigmoid", degree=(1, 1), definition=sigmoid.definition, slope=lambda u, out: -2,
+                     hidden=_saturates(1)),  # 1 - sigmoid(u) ~ exp(-u), and sigmoid(-u) = exp(-u)*(1 - exp(-u) ...)
         FunctionRule("relu", relu, "relu", 1, _by_fdiff, relu.numeric, relu.numeric, r"\operatorname{ReLU}", "call",
                      definition=relu.definition,
                      kink="relu(u) is not differentiable at u = 0; derivchain uses relu'(0) = 0 (Heaviside(u, 0)), as PyTorch does.",
@@ -274,7 +345,7 @@ RULES: dict[str, FunctionRule] = {
                      kink="leaky_relu(u, a) is not differentiable at u = 0; derivchain uses the slope a there, as PyTorch does.",
                      kinks=_at_zero, error=_leaky_relu_error),
         FunctionRule("elu", elu, "elu", 1, _by_fdiff, elu.numeric, None, r"\operatorname{ELU}", "call",
-                     definition=elu.definition, kinks=_at_zero, error=_elu_error),
+                     definition=elu.definition, kinks=_at_zero, error=_elu_error, hidden=_elu_hidden),
         # Max and Min: sympy.diff's evaluated form (Heaviside(a - b) + ...), which derivations have
         # always printed; the chain rule over fdiff gives the same values in another arrangement.
         FunctionRule("Max", sp.Max, "max", 2, None, max, max, r"\max", "call", max_arity=None, usage="max(a, b, ...)",

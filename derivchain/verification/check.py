@@ -124,7 +124,9 @@ class Check(Result):
                 f"not correct: the step to line {wrong[0]} does not hold"
             return head + (f" ({self._why()})" if line is not None else "")
         if self.correct:
-            return f"correct: your answer equals {lhs} ({self.verdict.method}{', a proof' if self.verdict.proof else ''})"
+            # numeric agreement is evidence, and the words say so (issue 21)
+            how = ", a proof" if self.verdict.proof else ("" if self.verdict.method != "numeric" else ": agree at every point tried, not proved")
+            return f"correct: your answer equals {lhs} ({self.verdict.method}{how})"
         if not self.verdict.decided:
             return f"undecided: the verifier could not decide whether your answer equals {lhs} ({self.verdict.detail})"
         return f"not correct: {self._why()}"
@@ -364,24 +366,28 @@ def counterexample(network: Network, d: Derivation, answer: sp.Expr, verdict: Ve
     """A point with small exact values where ``answer`` and the derivative differ (away from every kink);
     else the verifier's own point."""
     expected = d.backprop.local
-    kinks = _kinks(expected) + _kinks(answer)
+    kinks = _kinks(expected)
     for node in network.neurons:
         if node.preactivation is not None:
             kinks += _kinks(node.equation)
-    for i in range(COUNTER_TRIES):
-        rng = random.Random(i)
-        values = {s: rng.choice(NICE) for s in network.leaves}
-        try:
-            env, exact = environment(network, values)
-            if any(value_of(k, env, exact).value == 0 for k in kinks):
+    # Away from the answer's own kinks first; then only away from the derivative's and the network's: an
+    # answer may sit on its kink over a whole region (heaviside(H1) where H1 = relu(z) is 0 for every z < 0),
+    # and what it says there is what it says.
+    for avoid in (kinks + _kinks(answer), kinks):
+        for i in range(COUNTER_TRIES):
+            rng = random.Random(i)
+            values = {s: rng.choice(NICE) for s in network.leaves}
+            try:
+                env, exact = environment(network, values)
+                if any(value_of(k, env, exact).value == 0 for k in avoid):
+                    continue
+                a, e = value_of(answer, env, exact), value_of(expected, env, exact)
+            except (EvaluationError, ZeroDivisionError, ArithmeticError, TypeError):
                 continue
-            a, e = value_of(answer, env, exact), value_of(expected, env, exact)
-        except (EvaluationError, ZeroDivisionError, ArithmeticError, TypeError):
-            continue
-        if _differ(a, e):
-            leaves = [*network.inputs, *network.parameters, *network.targets]
-            return Counterexample({s.name: Number(values[s], True) for s in leaves}, a, e,
-                                  {n.name: value_of(n.symbol, env, exact) for n in network.neurons})
+            if _differ(a, e):
+                leaves = [*network.inputs, *network.parameters, *network.targets]
+                return Counterexample({s.name: Number(values[s], True) for s in leaves}, a, e,
+                                      {n.name: value_of(n.symbol, env, exact) for n in network.neurons})
     point = verdict.counterexample.get("point") if verdict.counterexample else None
     if not point:
         return None

@@ -7,23 +7,31 @@ Methods, strongest first:
   and their difference expands to 0. Tried only when the expansion is small.
 * ``random points mod p`` - exact evaluation modulo a 62-bit prime p at k random points, each
   function value (sign(u), exp(u), tanh(u), ...) replaced by a pseudo-random value that depends only
-  on the function and its argument's value. Agreement at all k points shows the forms are the same
+  on the function and its argument's value; at an argument that is 0 (identically, if not written
+  so) the function's own value there (Heaviside's second argument, 0 for odd functions, exp's 1);
+  Heaviside(u, v) of a u holding function values an unknown of v too.
+  Agreement at all k points shows the forms are the same
   rational function of the symbols and those values (so equal as real functions), except with
   probability below (d/p)**k (Schwartz-Zippel; d bounds the degree of the difference). The prime and
   the points are drawn from a seed made of the forms' own constants (deterministic output): forms
   that differ by a multiple of the prime, or whose function arguments do, would need a constant
   chosen for a prime that the constant itself changes.
-* ``numeric`` - evaluation with the real functions at points spread over several scales and placed
-  on both sides of every breakpoint the forms contain (sign, |u|, Heaviside, max, min, ReLU, ...), at
-  a precision that grows with the constants' digits and with the error each evaluation meets: every
-  value carries a bound on its error (a running error analysis, so cancellation deep in a form
-  counts even where the result is then multiplied by something huge), and the precision is raised
-  until the bounds leave enough digits. Agreement at k points where the forms do not both vanish is
-  reported as such, not as a proof. A disagreement past the bounds is re-checked at four times the
-  precision and then shown as a counterexample, with enough digits that the two values visibly
-  differ: this is the only way the verdict says "not equal". Points where a form is undefined or
-  not real are skipped; if too few points are informative, the verdict is ``undecided``, with the
-  reason, never "equal".
+* ``numeric`` - evaluation with the real functions at points spread over every scale the forms'
+  constants reach and placed on both sides of every breakpoint the forms contain (sign, |u|,
+  Heaviside, max, min, ReLU, ...: solved where its argument is linear or polynomial in a symbol,
+  bracketed along the symbols otherwise, and approached closer than the largest coefficient could
+  make a bump narrow), at a precision that grows with the constants' digits, with the error each
+  evaluation meets and past twice the digits any value hides (a term far smaller than its sum, as
+  exp(-100) next to x; a saturated function, as tanh(100) = 1 - 2e-87: each function's ``hidden``
+  rule): every value carries a bound on its error (a running error analysis, so cancellation deep in
+  a form counts even where the result is then multiplied by something huge), and the precision is
+  raised until the bounds leave enough digits. Agreement at k points where the forms do not both
+  vanish is reported as such, not as a proof. A disagreement past the bounds is re-checked at four
+  times the precision and then shown as a counterexample, with enough digits that the two values
+  visibly differ: this is the only way the verdict says "not equal". Points where a form is
+  undefined or not real, or hides detail past the precision cap, are skipped; if too few points are
+  informative, or a breakpoint could not be located, the verdict is ``undecided``, with the reason,
+  never "equal".
 
 Non-differentiable points: d|u|/du is taken as sign(u) (0 at u = 0) and ReLU'(0) as 0. Random points
 miss those sets with probability 1, so the verdict is about the derivative where it exists.

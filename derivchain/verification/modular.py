@@ -105,18 +105,60 @@ class ModularEvaluator:
     def _oracle(self, lane: int, name: str, value) -> int:
         return oracle(self.seed, lane, name, value, modulus=self.prime)
 
-    def _function(self, name: str, rule, values: tuple[int, ...]) -> tuple[tuple[int, ...], int, int, int]:
-        """A function's values: unknowns, with the parity identities (from its rule) they must obey."""
+    def _function(self, name: str, rule, values: tuple[int, ...], at_zero=None,
+                  salt=None) -> tuple[tuple[int, ...], int, int, int]:
+        """A function's values: unknowns, with the parity identities (from its rule) they must obey.
+        Where the argument is 0 the value is the function's own there (see :meth:`_at_zero`); ``salt``:
+        Heaviside's values at 0, which then name its unknowns too (H(-u, v) = 1 - H(u, 1 - v))."""
         parity = rule.parity if rule is not None else None
         out, bad = [], 0
         for lane, v in enumerate(values):
-            r = self._one(lane, name, parity, v)
+            r = self._at_zero(rule, parity, lane, at_zero) if v == 0 else None
+            if r is None and salt is not None:
+                negative, mirror = v > self.prime // 2, (self.prime - v) % self.prime
+                if negative:
+                    r = (1 - self._oracle(lane, (name, (1 - salt[lane]) % self.prime), mirror)) % self.prime
+                else:
+                    r = self._oracle(lane, (name, salt[lane]), v)
+            if r is None:
+                r = self._one(lane, name, parity, v)
             if r is None:
                 bad |= 1 << lane
                 r = 0
             out.append(r)
         degree = rule.degree if rule is not None else (1, 0)
         return (tuple(out), bad, *degree)
+
+    def _opaque(self, e: sp.Basic) -> bool:
+        """Whether ``e`` holds a function value (an unknown here) or a named constant: whether it is 0
+        everywhere, its values mod p cannot tell. Kept beside the values, by identity (shared subtrees
+        once)."""
+        key = ("opaque", id(e))
+        hit = self.memo.get(key)
+        if hit is None:
+            if isinstance(e, (sp.Function, sp.Max, sp.Min)) or e.is_NumberSymbol:
+                found = True
+            else:
+                found = any(self._opaque(a) for a in e.args)
+            hit = self.memo[key] = (e, found)
+        return hit[1]
+
+    def _at_zero(self, rule, parity: str | None, lane: int, at_zero) -> int | None:
+        """The value at an argument that is 0 here: an argument written as something else that is
+        identically 0 ((x + 1)**2 - x**2 - 2*x - 1) is 0 at every point, so the function's value at 0 is
+        its value everywhere, and Heaviside(u, 0) and Heaviside(u, 1) differ. An odd function is 0 there,
+        exp 1, Heaviside its second argument; any other one with an exact rule its exact value at 0;
+        else None (an unknown, as at any other argument)."""
+        if parity == "odd":
+            return 0
+        if parity in ("exp", "sigmoid"):
+            return 1 if parity == "exp" else pow(2, -1, self.prime)
+        if parity == "heaviside":
+            return at_zero[lane] if at_zero is not None else pow(2, -1, self.prime)
+        if rule is not None and rule.exact is not None and rule.arity == 1:
+            value = Fraction(rule.exact(Fraction(0)))
+            return value.numerator * pow(value.denominator, -1, self.prime) % self.prime
+        return None
 
     def _one(self, lane: int, name: str, parity: str | None, v: int) -> int | None:
         # Residues above p/2 stand for negative numbers, so sign(-u) = -sign(u) holds exactly.
@@ -191,7 +233,19 @@ class ModularEvaluator:
             # A function with a parity identity is one of its first argument here: Heaviside's
             # second is its value at 0 (Heaviside(u) and Heaviside(u, 0)), which random points miss.
             v, b, _, _ = self(e.args[0])
-            values, fbad, n, d = self._function(e.func.__name__, rule, v)
+            at_zero = salt = None
+            if len(e.args) > 1 and 0 in v:  # the value at 0 matters only where the argument is 0
+                at_zero, zb, zn, zd = self(e.args[1])
+            elif rule is not None and rule.parity == "heaviside" and self._opaque(e.args[0]):
+                # An argument holding function values may be 0 everywhere though the unknowns do not
+                # show it (tanh(x)*cosh(x) - sinh(x)): its value at 0 then decides, so it is part of
+                # the unknown's name, and Heaviside(u, 0) and Heaviside(u, 1) are not taken as equal.
+                half = pow(2, -1, self.prime)
+                salt, zb, _, _ = self(e.args[1]) if len(e.args) > 1 else ((half,) * POINTS, 0, 0, 0)
+                b |= zb
+            values, fbad, n, d = self._function(e.func.__name__, rule, v, at_zero, salt)
+            if at_zero is not None:  # the value is the second argument's, a rational function of its own degree
+                b, n, d = b | zb, max(n, zn), d + zd
             return (values, b | fbad, n, d)
         if isinstance(e, (sp.Function, sp.Max, sp.Min)):
             args = [self(a) for a in e.args]
