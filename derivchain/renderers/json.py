@@ -509,6 +509,8 @@ class JsonRenderer(Renderer):
                "chain": [{"node": e.name, "form": e.form, "shape": list(e.shape), "verified": e.verified,
                           "method": e.method, "rewrite": e.rewrite} for e in g.chain],
                "verified": g.verified}
+        out["entries"] = {"checked": g.entries.checked, "method": g.entries.method, "verified": g.entries.verified,
+                          "failed": [name for name, _ in g.entries.failed], "summary": g.entries.summary}
         if g.at_values is not None:
             out["at_values"] = rows_numbers(g.at_values)
             out["chain_at_values"] = {e.name: rows_numbers(e.values) for e in g.chain}

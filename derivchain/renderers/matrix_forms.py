@@ -23,14 +23,17 @@ def shape_text(shape) -> str:
 
 
 def summary(g) -> str:
-    """The verdict in one line."""
+    """The verdict in one line: the equations' checks and the leaf's entries' (direct = backpropagation)."""
     n = len(g.chain)
+    entries = f"entries of dL/d{g.parameter}: {g.entries.summary}"
     if g.verified:
         return (f"Verified: each of the {n} equations equals the scalar derivation (backpropagation) entry by entry "
-                f"(weakest check: {weakest(g)}); grad \"{g.parameter}[i,j]\" derives one entry three ways")
+                f"(weakest check: {weakest(g)}); {entries}")
     bad = [e.name for e in g.chain if not e.verified]
-    what = f"the equations for {', '.join(bad)} are" if bad else f"some entry of dL/d{g.parameter} is"
-    return f"NOT verified: {what} not shown equal to the scalar derivation"
+    what = [f"the equations for {', '.join(bad)} are not shown equal to the scalar derivation"] if bad else []
+    if not g.entries.verified:
+        what.append(entries)
+    return "NOT verified: " + "; ".join(what)
 
 
 def weakest(g) -> str:

@@ -4,9 +4,11 @@ entry against the scalar derivation, and (with values) every matrix of the chain
 Each equation ``dL/dM = form`` (:mod:`derivchain.engines.matrix_chain`) is evaluated to a grid through the
 matrix parser, with every adjoint it reads taken as the scalar derivation's (each entry's backpropagation
 delta), and each entry is compared with dL/dM[i,j] as the scalar derivation has it: the delta of a node's
-entry, or for the leaf asked for each entry's backpropagation gradient (``grad "WQ[i,j]"`` derives one
-entry three ways; doing so for every entry took minutes on the 8-token, 16-dimension attention). An
-equation is verified when every entry is, the result when every equation is. Anything less is NOT verified.
+entry, or for the leaf asked for each entry's backpropagation gradient. That gradient is itself checked
+entry by entry against the entry's direct derivative (the fully substituted loss differentiated,
+:mod:`derivchain.verification.entries`), so the last equation stands on two independent derivations.
+An equation is verified when every entry is, the result when every equation and every entry is. Anything
+less is NOT verified.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..symbolic import grids
 from ..symbolic.grids import Grid
 from ..symbolic.matrix_parse import parse_matrix_expression
 from .compare import verify
+from .entries import EntryCheck, check_entries
 
 
 @record
@@ -51,12 +54,17 @@ class MatrixGradient(Result):
     parameter: str
     shape: tuple[int, int]
     chain: tuple[CheckedEquation, ...]
-    entries_verified: bool  # the scalar side stood (kept for a later check of each entry three ways; True today)
+    entries: EntryCheck  # each entry of the leaf: direct derivative = backpropagation gradient
     at_values: tuple | None = None  # with values: the gradient's entries, rows of Numbers
     exact: bool = False
 
     def __repr__(self) -> str:
         return f"MatrixGradient(dL/d{self.parameter}: {len(self.chain)} equations, verified={self.verified})"
+
+    @property
+    def entries_verified(self) -> bool:
+        """Every entry's direct derivative shown equal to its backpropagation gradient."""
+        return self.entries.verified
 
     @property
     def verified(self) -> bool:
@@ -74,7 +82,7 @@ def matrix_gradient(network: Network, name: str, values: dict | None = None) -> 
     equations = matrix_chain(network, name)
     kinds = dict(network.matrix.leaves)
     with memo.working_for(network):
-        truth, entries_ok = _truth(network, name, equations)
+        truth, entries = _truth(network, name, equations)
         env: dict[str, object] = {}
         for leaf, kind in kinds.items():
             shape = network.matrix.shape(leaf)
@@ -92,24 +100,24 @@ def matrix_gradient(network: Network, name: str, values: dict | None = None) -> 
             checked.append(CheckedEquation(eq.name, printed(eq.form), eq.shape, ok, method, "", shown))
     at = checked[-1].values if values is not None else None
     exact = bool(at) and all(n.exact for row in at for n in row)
-    return MatrixGradient(network, name, network.matrix.shape(name), tuple(checked), entries_ok, at, exact)
+    return MatrixGradient(network, name, network.matrix.shape(name), tuple(checked), entries, at, exact)
 
 
-def _truth(network: Network, name: str, equations: tuple[MatrixEquation, ...]) -> tuple[dict[str, Grid], bool]:
+def _truth(network: Network, name: str, equations: tuple[MatrixEquation, ...]) -> tuple[dict[str, Grid], EntryCheck]:
     """dL/dM[i,j] as the scalar derivation has it, in node symbols, for every matrix of the chain: a node's
     entries' deltas (0 for an entry left out of the graph), the leaf's entries' backpropagation gradients;
-    and whether the scalar side stood (True: a place for checking every entry three ways, see the module)."""
+    and the check of those gradients against each entry's direct derivative."""
     deltas = delta_equations(network)
     by_name = {s.name: s for s in network.node_symbols}
     out: dict[str, Grid] = {}
     for eq in equations[:-1]:
         out[eq.name] = grids.build(*eq.shape, lambda i, j, m=eq.name: _delta(deltas, by_name.get(grids.entry_name(m, i, j))))
     leaves = {s.name: s for s in network.leaves}
-    derived = {entry: backprop(network, leaves[entry]).local
-               for i in range(equations[-1].shape[0]) for j in range(equations[-1].shape[1])
-               for entry in [grids.entry_name(name, i, j)] if entry in leaves}
-    out[name] = grids.build(*equations[-1].shape, lambda i, j: derived.get(grids.entry_name(name, i, j), sp.S.Zero))
-    return out, True
+    shape = equations[-1].shape
+    found = {entry: backprop(network, leaves[entry]) for i in range(shape[0]) for j in range(shape[1])
+             for entry in [grids.entry_name(name, i, j)] if entry in leaves}
+    out[name] = grids.build(*shape, lambda i, j: found[e].local if (e := grids.entry_name(name, i, j)) in found else sp.S.Zero)
+    return out, check_entries(network, {leaves[e]: g.substituted for e, g in found.items()})
 
 
 def _delta(deltas, symbol) -> sp.Expr:
