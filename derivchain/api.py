@@ -258,10 +258,34 @@ def export(net: Network, parameters: list[str] | None, out: str, snippet: bool =
     check_max_paths(max_paths)
     if not parameters or parameters == ["all"]:
         _has_parameters(net, "export", "derivchain export NAME ... (any leaf may be named)")
-    chosen = net.parameters if not parameters or parameters == ["all"] else [net.parameter(w) for w in parameters]
+    chosen, detailed = _exported(net, None if not parameters or parameters == ["all"] else parameters)
     from .verification.notes import Notes
 
-    return export_document(Notes(net, chosen, max_paths), target, title, snippet, force, pdf, brief)
+    return export_document(Notes(net, chosen, max_paths, detailed), target, title, snippet, force, pdf, brief)
+
+
+def _exported(net: Network, names: list[str] | None) -> tuple[list, list | None]:
+    """The parameters an export covers and those with a section of their own (None: all). On a matrix graph a
+    matrix leaf's name stands for its entries, and of the entries not named one by one only each matrix's
+    first has a section (the 48 entries of a 3-token attention, 230 KB of Markdown each, were 11 MB): the
+    matrix equations say the rest, and the table lists every entry."""
+    if net.matrix is None:
+        return (list(net.parameters) if names is None else [net.parameter(w) for w in names]), None
+    matrices = {leaf for leaf, _ in net.matrix.leaves if net.matrix.shape(leaf) is not None}
+    if names is None:
+        # every parameter in order, a matrix's entries by the matrix's name
+        names = list(dict.fromkeys(p.name.split("[")[0] if p.name.split("[")[0] in matrices else p.name for p in net.parameters))
+    chosen, detailed = [], []
+    for name in names:
+        if name in matrices:
+            entries = [s for s in net.leaves if s.name.startswith(name + "[")]
+            chosen += entries
+            detailed += entries[:1]
+        else:
+            chosen.append(net.parameter(name))
+            detailed.append(chosen[-1])
+    chosen = list(dict.fromkeys(chosen))
+    return chosen, [p for p in chosen if p in set(detailed)]
 
 
 def check(net: Network, parameter: str, answer: str | None = None, steps: str | None = None):

@@ -161,12 +161,16 @@ def latex_document(notes, title: str, snippet: bool = False, brief: bool = False
     network, derivations = notes.network, notes.derivations
     printer = printer_for(network, intertext="shortintertext", width=DOCUMENT_WIDTH)
     body = _latex_network(network, printer)
-    body += _latex_table(network, derivations, printer, linked=not brief)
+    if notes.matrix_gradients:  # a matrix graph's backward pass, as the textbook writes it, right after the network
+        body += _latex_matrix(notes, printer, snippet)
+    body += _latex_table(network, derivations, printer, linked=not brief, detailed=notes.detailed)
     body += _latex_conventions(network, derivations, printer, brief)
     body += _latex_backprop(notes, printer, brief, snippet)
     if not brief:
         body += [r"\needspace{8\baselineskip}", r"\section{Each parameter}"]
-        for d in derivations:
+        if notes.left_out:
+            body.append(left_out_sentence(notes, printer.text, lambda c: r"\texttt{%s}" % printer.text(c)))
+        for d in _detailed(notes):
             body += _latex_parameter(d, notes.steps(d), printer, snippet)
     text = "\n".join(body) + "\n"
     if snippet:
@@ -177,10 +181,30 @@ def latex_document(notes, title: str, snippet: bool = False, brief: bool = False
     return head + text + "\\end{document}\n"
 
 
+def _latex_matrix(notes, printer, snippet: bool) -> list[str]:
+    from .matrix_forms import MATRIX_INTRO, equation_latex, equation_note, summary
+
+    out = [r"\needspace{8\baselineskip}", r"\section{Matrix equations}\label{derivchain-matrix}",
+           r"$\odot$".join(printer.text(part) for part in MATRIX_INTRO.split("⊙"))]
+    for g in notes.matrix_gradients:
+        lines = []
+        for e in g.chain:
+            lhs, rhs = equation_latex(e)
+            lines.append(r"%s &= %s && \text{%s}" % (lhs, rhs, printer.text(equation_note(e))))
+        out += [r"\needspace{6\baselineskip}",
+                r"\subsection*{\texorpdfstring{$\partial L/\partial %s$}{dL/d%s} (%dx%d)}" % (
+                    _matrix_name(g.parameter), printer.text(g.parameter), g.shape[0], g.shape[1]),
+                align(lines, breakable=snippet), r"\emph{%s}\par" % printer.text(summary(g))]
+    return out
+
+
 def _latex_network(network, printer) -> list[str]:
     from .diagram import tikz
 
     equations = network_lines(network, printer)
+    if network.matrix is not None and visible_width(equations[-1]) > DOCUMENT_WIDTH:
+        # a matrix graph's loss sums every entry: broken over lines (on one, it ran off the page)
+        equations[-1:] = expression_lines(printer, printer._print(network.loss_symbol), network.loss_local, DOCUMENT_WIDTH)
     picture = tikz(network, None, printer)
     summary = printer.text(network.summary(formula=False))
     out = [r"\section{The network}", "The network: %s." % summary]
@@ -219,7 +243,7 @@ def _table_verdict(d, shared: bool, text, strong: str, emphasis: str) -> str:
     return word if shared else "%s (%s)" % (word, emphasis % text(d.verdict.method))
 
 
-def _latex_table(network, derivations, printer, linked: bool) -> list[str]:
+def _latex_table(network, derivations, printer, linked: bool, detailed=None) -> list[str]:
     loss = printer._print(network.loss_symbol)
     shared = len({d.verdict.method for d in derivations}) == 1
     verdict_width = 1.2 if shared else 3.9
@@ -232,7 +256,7 @@ def _latex_table(network, derivations, printer, linked: bool) -> list[str]:
     chars = int(grad / 8.4 * TABLE_CHARS)
     for d in derivations:
         verdict = _table_verdict(d, shared, printer.text, r"\textbf{%s}", r"{\footnotesize %s}")
-        page = r" & \pageref{%s}" % label(d.parameter) if linked else ""
+        page = (r" & \pageref{%s}" % label(d.parameter) if detailed is None or d.parameter in detailed else " & ") if linked else ""
         cell = _cell(printer, d.backprop.local, chars)
         out.append(r"$%s$ & %d & %s & %s%s \\" % (printer._print(d.parameter), d.path_count, cell or "(below)", verdict, page))
         if cell is None:  # too wide for its column: on a line of its own, below its row
@@ -427,6 +451,8 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
     pictures = pictures or {}
     sections = [("The network", "derivchain-network"), ("Every derivative", "derivchain-table"),
                 ("Conventions", "derivchain-conventions"), ("Backpropagation", "derivchain-backprop")]
+    if notes.matrix_gradients:  # a matrix graph's backward pass, as the textbook writes it, right after the network
+        sections.insert(1, ("Matrix equations", "derivchain-matrix"))
     if not brief:
         sections.append(("Each parameter", "derivchain-parameters"))
     out = [] if snippet else [f"# {md.escape(title)}", "",
@@ -437,6 +463,8 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
     if None in pictures:
         out += [f"![the network]({md.link(pictures[None])})", ""]
     out += [_math(network_lines(network, printer)), ""]
+    if notes.matrix_gradients:
+        out += [next(heading), ""] + _markdown_matrix(notes)
 
     loss = printer._print(network.loss_symbol)
     shared = len({d.verdict.method for d in derivations}) == 1
@@ -444,7 +472,7 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
             rf"| parameter | paths | $\partial {loss}/\partial w$ | verdict |", "|---|---:|---|---|"]
     for d in derivations:
         name = f"${printer._print(d.parameter)}$"
-        if not brief:
+        if not brief and d.parameter in notes.detailed:
             name = f"[{name}](#{label(d.parameter)})"
         tex = printer._print(d.backprop.local).replace("|", r"\vert ")
         out.append(f"| {name} | {d.path_count} | ${tex}$ | {_table_verdict(d, shared, md.escape, '**%s**', '*%s*')} |")
@@ -483,14 +511,50 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
         return "\n".join(out)
 
     out += [next(heading), ""]
+    if notes.left_out:
+        out += [left_out_sentence(notes, md.escape, lambda c: f"`{c}`"), ""]
     if left_out:
         limit = limits.current().pictures
         out += [f"The pictures of each parameter's paths are not written: {left_out + 1} pictures would be more than "
                 f"the limit of {limit}. Name fewer parameters (`derivchain export W1 W7 --out ...`) or raise the limit "
                 f"(`--limit pictures={left_out + 1}`) to have them.", ""]
-    for d in derivations:
+    for d in _detailed(notes):
         out += _markdown_parameter(d, notes.steps(d), printer, pictures.get(d.parameter))
     return "\n".join(out)
+
+
+def _detailed(notes) -> list:
+    """The derivations of the parameters with a section of their own."""
+    return [d for d in notes.derivations if d.parameter in notes.detailed]
+
+
+def left_out_sentence(notes, text, code) -> str:
+    """Which entries have a row in the table but no section, and how to have one (``code``: a command as code)."""
+    shown = ", ".join(p.name for p in notes.detailed)
+    example = next(p.name for p in notes.parameters if p not in notes.detailed)
+    return text(f"Each entry of a matrix has a row in the table above and is in its matrix's equations; a section of its "
+                f"own is written here for {shown} only (the other {notes.left_out} would be as long each). Name entries to "
+                f"have theirs: ") + code(f'derivchain export "{example}" --out FILE') + "."
+
+
+def _markdown_matrix(notes) -> list[str]:
+    from .matrix_forms import MATRIX_INTRO, equation_latex, equation_note, summary
+
+    out = [md.escape(MATRIX_INTRO), ""]
+    for g in notes.matrix_gradients:
+        lines = []
+        for e in g.chain:
+            lhs, rhs = equation_latex(e)
+            lines.append(r"%s &= %s && \text{%s}" % (lhs, rhs, equation_note(e)))
+        out += [f"### $\\partial L/\\partial {_matrix_name(g.parameter)}$ ({g.shape[0]}x{g.shape[1]})", "",
+                _math(lines), "", f"*{md.escape(summary(g))}*", ""]
+    return out
+
+
+def _matrix_name(name: str) -> str:
+    from ..model.notation import matrix_latex
+
+    return matrix_latex(name)
 
 
 def _markdown_parameter(d, s, printer, picture: str | None) -> list[str]:

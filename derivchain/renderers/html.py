@@ -785,13 +785,39 @@ def document(notes, title: str, snippet: bool = False) -> str:
     if not snippet:
         body.append(f"<h1>{html.escape(clean(title))}</h1>")
     body += ['<section id="network">', "<h2>The network</h2>", f"<p>{html.escape(network.summary())}.</p>",
-             block(printer, network_rows(network, printer)), "</section>",
-             '<section id="derivatives">', "<h2>Every derivative</h2>", table(network, derivations, printer), "</section>"]
-    body += [derivation_section(d, notes.steps(d), printer) for d in derivations]
+             block(printer, network_rows(network, printer)), "</section>"]
+    if notes.matrix_gradients:  # a matrix graph's backward pass, as the textbook writes it, right after the network
+        body += _matrix_section(notes)
+    body += ['<section id="derivatives">', "<h2>Every derivative</h2>", table(network, derivations, printer), "</section>"]
+    if notes.left_out:
+        from .document import left_out_sentence
+
+        body.append("<p>" + left_out_sentence(notes, html.escape, lambda c: f"<code>{html.escape(c)}</code>") + "</p>")
+    body += [derivation_section(d, notes.steps(d), printer) for d in derivations if d.parameter in notes.detailed]
     content = "\n".join(body)
     if snippet:
         return f'<div class="derivchain">\n<style>\n{STYLE}\n</style>\n{content}\n</div>\n'
     return page(title, content)
+
+
+def _matrix_section(notes) -> list[str]:
+    """The notes' matrix equations: for each matrix leaf, its chain from the loss back, each with its shape and check."""
+    from ..model.notation import matrix_latex
+    from .matrix_forms import MATRIX_INTRO, equation_latex, equation_note, summary
+
+    printer = MathMLPrinter()
+    out = ['<section id="matrix">', "<h2>Matrix equations</h2>", f"<p>{html.escape(MATRIX_INTRO)}</p>"]
+    for g in notes.matrix_gradients:
+        rows = []
+        for e in g.chain:  # a table: each equation on a row of its own (a list ran tall fractions into each other)
+            lhs, rhs = equation_latex(e)
+            rows.append(f"<tr><td>{math(printer, tex(printer, lhs + ' = ' + rhs))}</td>"
+                        f"<td>{html.escape(equation_note(e))}</td></tr>")
+        title = math(printer, tex(printer, r"\partial L/\partial " + matrix_latex(g.parameter)))
+        out += [f"<h3>{title} ({g.shape[0]}x{g.shape[1]})</h3>",
+                '<div class="wide"><table><thead><tr><th>equation, from the loss back</th><th>shape; check</th></tr></thead>'
+                f"<tbody>{''.join(rows)}</tbody></table></div>", f"<p><em>{html.escape(summary(g))}</em></p>"]
+    return out + ["</section>"]
 
 
 def page_head(title: str, style: str = STYLE) -> str:
@@ -814,7 +840,7 @@ def page(title: str, content: str, style: str = STYLE) -> str:
 
 
 # --- a page for each kind of result (``--format html``) ----------------------------------------------
-_TEX_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+|[A-Za-z]|\s+|.", re.S)
+_TEX_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+(?:\.\d+)?|[A-Za-z]|\s+|.", re.S)
 #: TeX commands written as MathML operators.
 _TEX_OPERATORS = {r"\partial": PARTIAL, r"\to": ARROW, r"\ni": "\u220b", r"\dots": "\u2026", r"\cdot": DOT, r"\odot": "\u2299",
                   r"\times": "\u00d7", r"\approx": "\u2248", r"\nabla": "\u2207", "-": MINUS, "'": "\u2032"}
@@ -825,7 +851,7 @@ _TEX_LARGE = {r"\sum": "\u2211"}
 
 def tex(printer: MathMLPrinter, source: str) -> Node:
     """MathML for the LaTeX that the general equations and the matrix form's equations are written in:
-    letters, digits, Greek letters, ``^``/``_`` (under and over a sum), ``\\frac``, ``\\text``, ``\\mathrm``,
+    letters, numbers, Greek letters, ``^``/``_`` (under and over a sum), ``\\frac``, ``\\sqrt``, ``\\text``, ``\\mathrm``,
     ``\\mathbf``, spaces, delimiters and the operators in ``_TEX_OPERATORS``. Anything else is a ValueError
     (a new equation's LaTeX fails in the tests, not on a page)."""
     tokens = _TEX_TOKEN.findall(source)
@@ -891,6 +917,8 @@ def tex(printer: MathMLPrinter, source: str) -> Node:
         pos += 1
         if t in (r"\frac", r"\tfrac"):
             return printer.el("mfrac", argument(), argument())
+        if t == r"\sqrt":
+            return printer.el("msqrt", argument())
         if t == r"\text":
             return printer.mtext(words())
         if t in (r"\mathrm", r"\operatorname"):
@@ -912,7 +940,7 @@ def tex(printer: MathMLPrinter, source: str) -> Node:
             return printer.mo(_TEX_OPERATORS[t])
         if t.startswith("\\") and t[1:] in greek_unicode:  # capitals upright, as TeX sets them
             return printer.el("mi", greek_unicode[t[1:]], **({"mathvariant": "normal"} if t[1].isupper() else {}))
-        if t.isdigit():
+        if t.replace(".", "", 1).isdigit():  # 12, 0.5
             return printer.el("mn", t)
         if t.isalpha() and len(t) == 1:
             return printer.el("mi", t)
