@@ -32,6 +32,7 @@ from ..model.notation import FLAT
 from ..symbolic.rules import rule_for
 from ..user_text import clean
 from .latex import LINE_WIDTH, visible_width
+from .matrix_forms import LONG_CELL, long_for_table
 from .latex import printer_for as latex_printer
 from .text import activation_first, remembered
 from .shown import notes as derivation_notes, shown as shown_of
@@ -722,21 +723,27 @@ GRADS_HEAD = ('<div class="wide">\n<table class="grads">\n<thead><tr><th>derivat
 GRADS_END = "</tbody>\n</table>\n</div>"
 
 
-def grads_row(d, printer: MathMLPrinter, link: bool = True) -> str:
-    """One derivative's row: its parameter (``link``: to its section), path count, verdict and backprop form."""
+def grads_row(d, printer: MathMLPrinter, link: bool = True, notes: bool = False) -> str:
+    """One derivative's row: its parameter (``link``: to its section), path count, verdict and backprop form (in
+    ``notes``, one too long for a table left to the matrix equations)."""
     lhs = math(printer, printer._print(d.lhs))
     if link:
         lhs = f'<a href="#{html.escape(_anchor(d.parameter))}">{lhs}</a>'
-    value = _pieces_html(printer, pieces(printer, d.backprop.local, TABLE_SPLIT))
+    if notes and long_for_table(d.network, d):
+        value = f'<em><a href="#matrix">{html.escape(LONG_CELL)}</a></em>'
+    else:
+        value = _pieces_html(printer, pieces(printer, d.backprop.local, TABLE_SPLIT))
     word = html.escape(d.verdict.word)
     word = word if d.verdict.equal else f'<span class="bad">{word}</span>'
     return (f'<tr><td>{lhs}</td><td class="n">{d.path_count}</td>'
             f'<td class="v">{word}<br><small>{html.escape(d.verdict.method)}</small></td><td class="g">{value}</td></tr>')
 
 
-def table(network, derivations, printer: MathMLPrinter) -> str:
-    """Every derivative: its parameter, path count, backprop form in neuron symbols, and verdict."""
-    return "\n".join([GRADS_HEAD, *(grads_row(d, printer) for d in derivations), GRADS_END])
+def table(network, derivations, printer: MathMLPrinter, detailed=None) -> str:
+    """Every derivative: its parameter (linked to its section where it has one: ``detailed``, None for all), path
+    count, backprop form in neuron symbols, and verdict."""
+    rows = (grads_row(d, printer, detailed is None or d.parameter in detailed, notes=True) for d in derivations)
+    return "\n".join([GRADS_HEAD, *rows, GRADS_END])
 
 
 def partial_title(printer: MathMLPrinter, network, parameter) -> Node:
@@ -788,7 +795,7 @@ def document(notes, title: str, snippet: bool = False) -> str:
              block(printer, network_rows(network, printer)), "</section>"]
     if notes.matrix_gradients:  # a matrix graph's backward pass, as the textbook writes it, right after the network
         body += _matrix_section(notes)
-    body += ['<section id="derivatives">', "<h2>Every derivative</h2>", table(network, derivations, printer), "</section>"]
+    body += ['<section id="derivatives">', "<h2>Every derivative</h2>", table(network, derivations, printer, notes.detailed), "</section>"]
     if notes.left_out:
         from .document import left_out_sentence
 

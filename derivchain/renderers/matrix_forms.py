@@ -177,3 +177,17 @@ def equation_note(e) -> str:
 def heading_text(g) -> str:
     """``dL/dWQ (4x4)``: a matrix gradient's heading, as text."""
     return f"dL/d{g.parameter} ({shape_text(g.shape)})"
+
+
+#: On a matrix graph, an entry's gradient longer than this (characters of its text) is not written in the notes'
+#: table of every derivative: the 3-token attention's WQ[0,0] (5,000 characters) took a page of its own in a table
+#: cell, 32 of them, and a row LaTeX cannot break ran off each page. Its matrix's equations give it.
+TABLE_TEXT = 1500
+
+#: What such a row's gradient cell says instead.
+LONG_CELL = "too long for a table: see the matrix equations"
+
+
+def long_for_table(network, d) -> bool:
+    """Whether the notes' table leaves derivation ``d``'s gradient to the matrix equations (matrix graphs only)."""
+    return network.matrix is not None and len(str(d.backprop.local)) > TABLE_TEXT
