@@ -17,6 +17,8 @@ as for any parameter: a difference then is a counterexample, and anything undeci
 
 from __future__ import annotations
 
+from operator import add
+
 import sympy as sp
 
 from ..engines.direct import direct, loss_masks
@@ -109,22 +111,24 @@ def _forward(evaluator: ModularEvaluator, loss: sp.Expr, masks: dict, index: dic
     bad = 0
 
     def times(tangent: dict, factor: tuple | None, into: dict) -> None:
+        # Sums are taken without reducing mod p (a few bits more, at C speed); products reduce.
         if factor is None:  # a sum's term: added as it is
+            if not into:
+                into.update(tangent)
+                return
             for x, v in tangent.items():
                 old = into.get(x)
-                into[x] = v if old is None else tuple((p + q) % prime for p, q in zip(old, v))
+                into[x] = v if old is None else tuple(map(add, old, v))
             return
-        if len(factor) != 4:  # the usual four points are written out below
-            for x, a in tangent.items():
-                v = tuple(p * q % prime for p, q in zip(a, factor))
-                old = into.get(x)
-                into[x] = v if old is None else tuple((p + q) % prime for p, q in zip(old, v))
-            return
-        f0, f1, f2, f3 = factor
-        for x, (a0, a1, a2, a3) in tangent.items():
-            v = (a0 * f0 % prime, a1 * f1 % prime, a2 * f2 % prime, a3 * f3 % prime)
+        if len(factor) == 4:  # the usual four points, written out
+            f0, f1, f2, f3 = factor
+            products = ((x, (a0 * f0 % prime, a1 * f1 % prime, a2 * f2 % prime, a3 * f3 % prime))
+                        for x, (a0, a1, a2, a3) in tangent.items())
+        else:
+            products = ((x, tuple(p * q % prime for p, q in zip(a, factor))) for x, a in tangent.items())
+        for x, v in products:
             old = into.get(x)
-            into[x] = v if old is None else tuple((p + q) % prime for p, q in zip(old, v))
+            into[x] = v if old is None else tuple(map(add, old, v))
 
     stack = [(loss, False)]
     while stack:
@@ -194,4 +198,4 @@ def _forward(evaluator: ModularEvaluator, loss: sp.Expr, masks: dict, index: dic
             raise Unsupported("a node whose derivative SymPy takes")
         done[id(e)] = (out, num, den)
     tangents, num, den = done[id(loss)]
-    return tangents, bad, (num, den)
+    return {x: tuple(v % prime for v in lanes) for x, lanes in tangents.items()}, bad, (num, den)
