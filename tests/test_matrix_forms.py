@@ -16,6 +16,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 def test_a_root_is_a_root():
     assert form_latex("dL_dXhat/sqrt(var + 0.00001)") == r"\frac{1}{\sqrt{\mathrm{var} + 10^{-5}}} \odot \frac{\partial L}{\partial \mathrm{Xhat}}"
+    assert form_latex("C/sqrt(var)**2") == r"\frac{C}{\left(\sqrt{\mathrm{var}}\right)^{2}}"  # the square not on var
     printer = MathMLPrinter()
     shown = math(printer, tex(printer, form_latex("sqrt(var + 0.5)")))
     assert "<msqrt>" in shown and "<mn>0.5</mn>" in shown and "sqrt" not in shown.replace("msqrt", "")

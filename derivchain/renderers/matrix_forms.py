@@ -77,7 +77,10 @@ def _tex(node, name, parent: int = 0) -> str:
             if single and not out.startswith("-"):
                 return out  # a fraction is its own bracket
         elif isinstance(node.op, ast.Pow):
-            out = "%s^{%s}" % (_tex(node.left, name, 5), _tex(node.right, name))
+            base = _tex(node.left, name, 5)
+            if isinstance(node.left, ast.Call):  # a root or a function squared: (\sqrt{v})^{2}, not a script on v
+                base = r"\left(%s\right)" % base
+            out = "%s^{%s}" % (base, _tex(node.right, name))
         else:
             left, right = _operand(node, node.left, name, level), _operand(node, node.right, name, level + 1)
             if isinstance(node.op, ast.Mult):
