@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 
 from .. import limits
-from .matrix_forms import LONG_CELL, long_for_table
 from .shown import noted
 from ..model.network import count
 from . import markdown as md
@@ -258,7 +257,7 @@ def _latex_table(network, derivations, printer, linked: bool, detailed=None) -> 
     for d in derivations:
         verdict = _table_verdict(d, shared, printer.text, r"\textbf{%s}", r"{\footnotesize %s}")
         page = (r" & \pageref{%s}" % label(d.parameter) if detailed is None or d.parameter in detailed else " & ") if linked else ""
-        cell = r"\emph{%s}" % printer.text(LONG_CELL) if long_for_table(network, d) else _cell(printer, d.backprop.local, chars)
+        cell = r"\emph{%s}" % printer.text(_long_cell()) if _long(network, d) else _cell(printer, d.backprop.local, chars)
         out.append(r"$%s$ & %d & %s & %s%s \\" % (printer._print(d.parameter), d.path_count, cell or "(below)", verdict, page))
         if cell is None:  # too wide for its column: on a line of its own, below its row
             lines = expression_lines(printer, "", d.backprop.local, DOCUMENT_WIDTH - 4)
@@ -475,8 +474,8 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
         name = f"${printer._print(d.parameter)}$"
         if not brief and d.parameter in notes.detailed:
             name = f"[{name}](#{label(d.parameter)})"
-        if long_for_table(network, d):
-            tex = f"*[{LONG_CELL}](#derivchain-matrix)*"
+        if _long(network, d):
+            tex = f"*[{_long_cell()}](#derivchain-matrix)*"
         else:
             tex = "$%s$" % printer._print(d.backprop.local).replace("|", r"\vert ")
         out.append(f"| {name} | {d.path_count} | {tex} | {_table_verdict(d, shared, md.escape, '**%s**', '*%s*')} |")
@@ -525,6 +524,21 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
     for d in _detailed(notes):
         out += _markdown_parameter(d, notes.steps(d), printer, pictures.get(d.parameter))
     return "\n".join(out)
+
+
+def _long(network, d) -> bool:
+    """Whether the table leaves ``d``'s gradient to the matrix equations (a matrix graph's; see matrix_forms)."""
+    if network.matrix is None:
+        return False
+    from .matrix_forms import long_for_table  # here: notes of other networks load nothing of the matrix forms
+
+    return long_for_table(network, d)
+
+
+def _long_cell() -> str:
+    from .matrix_forms import LONG_CELL
+
+    return LONG_CELL
 
 
 def _detailed(notes) -> list:

@@ -32,7 +32,6 @@ from ..model.notation import FLAT
 from ..symbolic.rules import rule_for
 from ..user_text import clean
 from .latex import LINE_WIDTH, visible_width
-from .matrix_forms import LONG_CELL, long_for_table
 from .latex import printer_for as latex_printer
 from .text import activation_first, remembered
 from .shown import notes as derivation_notes, shown as shown_of
@@ -729,7 +728,9 @@ def grads_row(d, printer: MathMLPrinter, link: bool = True, notes: bool = False)
     lhs = math(printer, printer._print(d.lhs))
     if link:
         lhs = f'<a href="#{html.escape(_anchor(d.parameter))}">{lhs}</a>'
-    if notes and long_for_table(d.network, d):
+    if notes and d.network.matrix is not None and _long_for_table(d):
+        from .matrix_forms import LONG_CELL
+
         value = f'<em><a href="#matrix">{html.escape(LONG_CELL)}</a></em>'
     else:
         value = _pieces_html(printer, pieces(printer, d.backprop.local, TABLE_SPLIT))
@@ -737,6 +738,12 @@ def grads_row(d, printer: MathMLPrinter, link: bool = True, notes: bool = False)
     word = word if d.verdict.equal else f'<span class="bad">{word}</span>'
     return (f'<tr><td>{lhs}</td><td class="n">{d.path_count}</td>'
             f'<td class="v">{word}<br><small>{html.escape(d.verdict.method)}</small></td><td class="g">{value}</td></tr>')
+
+
+def _long_for_table(d) -> bool:
+    from .matrix_forms import long_for_table  # here: rendering a derivation loads nothing of the matrix forms
+
+    return long_for_table(d.network, d)
 
 
 def table(network, derivations, printer: MathMLPrinter, detailed=None) -> str:
