@@ -1359,7 +1359,8 @@ class HtmlRenderer(StringRenderer):
         for e in g.chain:
             equation = math(printer, tex(printer, r"\frac{\partial L}{\partial %s} = %s" % (matrix_latex(e.name), form_latex(e.form))))
             check = f"verified, {html.escape(e.method)}" if e.verified else "<strong>NOT verified</strong>"
-            rows.append(f"<li>{equation} ({shape_text(e.shape)}; {check})</li>")
+            named = f"; rewrite: {html.escape(e.rewrite)}" if e.rewrite else ""
+            rows.append(f"<li>{equation} ({shape_text(e.shape)}; {check}{named})</li>")
         rows = "".join(rows)
         parts = [f"<h1>dLoss/d{html.escape(g.parameter)} in matrix form</h1>",
                  f"<p>Network: {html.escape(g.network.summary())}</p>", f"<ol>{rows}</ol>", f"<p><strong>{html.escape(summary(g))}</strong></p>"]

@@ -1210,7 +1210,8 @@ class LatexRenderer(StringRenderer):
         from .matrix_forms import form_latex, shape_text, summary
 
         lines = [r"\frac{\partial L}{\partial %s} &= %s && \text{%s, %s}" % (
-            matrix_latex(e.name), form_latex(e.form), shape_text(e.shape), "verified" if e.verified else "NOT verified")
+            matrix_latex(e.name), form_latex(e.form), shape_text(e.shape),
+            ("verified" if e.verified else "NOT verified") + (f"; rewrite: {DerivPrinter().text(e.rewrite)}" if e.rewrite else ""))
             for e in g.chain]
         return _comment(f"matrix form of dLoss/d{g.parameter}; {g.network.summary()}") + "\n" + align(lines) + \
             "\n" + r"\noindent %s\par" % DerivPrinter().text(summary(g))

@@ -691,7 +691,8 @@ class TextRenderer(Renderer):
                     "against the scalar derivation", style="bold", prose=True)
         for e in g.chain:
             mark = f"verified ({e.method})" if e.verified else "NOT verified"
-            yield Line(f"  dL/d{e.name} = {e.form}    [{shape_text(e.shape)}; {mark}]", None if e.verified else "bold red")
+            named = f"; rewrite: {e.rewrite}" if e.rewrite else ""
+            yield Line(f"  dL/d{e.name} = {e.form}    [{shape_text(e.shape)}; {mark}{named}]", None if e.verified else "bold red")
         yield Line(summary(g), "bold green" if g.verified else "bold red", prose=True)
         if g.at_values is not None:
             yield _line(f"At the given values ({arithmetic(g.exact, 'exact')}):", style="bold")
