@@ -1154,6 +1154,8 @@ def matrix_form_rows(m, printer: MathMLPrinter, batch: bool) -> tuple[list[tuple
             grad = r"\nabla_{%s} %s" % ("A" if batch else "a", loss)
             backward += matrix_rows(printer, grad, grad, m.grad_A if batch else m.grad_a, _shape(n, cols))
             backward += matrix_rows(printer, r"%s = %s \odot f'(%s)" % (v(delta, l), grad, v(z, l)), v(delta, l), deltas, _shape(n, cols))
+            if getattr(layer, "rewrite", ""):  # a batch's layers have none
+                backward.append(("text", [f"({layer.rewrite})"]))
         else:
             after = m.layers[l].shapes["W"][0]
             backward += matrix_rows(printer, recursion(l), v(delta, l), deltas, _product_shape((n, after), (after, cols)))

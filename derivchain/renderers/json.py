@@ -486,7 +486,7 @@ class JsonRenderer(Renderer):
         layers = []
         for layer in m.layers:
             layers.append(_layer(layer, _column(layer.z_shown or layer.z), _column(layer.a), _column(layer.fprime),
-                                 _column(layer.delta_shown or layer.delta)))
+                                 _column(layer.delta_shown or layer.delta)) | {"rewrite": layer.rewrite})
         return {
             "network": m.network.summary(),
             "notation": m.network.notation.name,

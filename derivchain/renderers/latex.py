@@ -1052,6 +1052,8 @@ def matrix_lines(m, printer) -> list[str]:
             lines += matrix_line(printer, r"\nabla_{a} %s" % loss, r"\nabla_{a} %s" % loss, m.grad_a, _shape(n, 1))
             lhs = r"%s = \nabla_{a} %s \odot f'(%s)" % (v(r"\delta", l), loss, v("z", l))
             lines += matrix_line(printer, lhs, v(r"\delta", l), layer.delta_shown or layer.delta, _shape(n, 1))
+            if layer.rewrite:
+                lines.append(r"&\quad\text{(%s)}" % printer.text(layer.rewrite))
         else:
             nxt = m.layers[l].shapes["W"][0]
             lhs = r"%s = \left((%s)^{T} %s\right) \odot f'(%s)" % (v(r"\delta", l), W(l + 1), v(r"\delta", l + 1), v("z", l))

@@ -627,6 +627,8 @@ class TextRenderer(Renderer):
             if l == L:
                 yield Line(f"    grad_a {loss}: {shape(n, 1)} = {bracketed(m.grad_a)}")
                 yield Line(f"    delta^{l}{names} = grad_a {loss} ⊙ f'(z^{l}): {shape(n, 1)} = {bracketed(layer.delta_shown or layer.delta)}")
+                if layer.rewrite:
+                    yield Line(f"      ({layer.rewrite})", prose=True)
             else:
                 m_next = m.layers[l].shapes["W"][0]
                 yield Line(f"    delta^{l}{names} = ((W^{l + 1})^T delta^{l + 1}) ⊙ f'(z^{l}): ({shape(n, m_next)})({shape(m_next, 1)}) "
