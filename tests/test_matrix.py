@@ -557,3 +557,36 @@ def test_the_rewritten_delta_is_what_the_check_sees(monkeypatch):
     monkeypatch.setattr(backprop, "_delta_equations", wrong)
     m = dc.api.matrix(dc.dense("2,2,1", output_activation="sigmoid", loss="cross-entropy"))
     assert not m.check.equal
+
+
+def test_softmax_delta_under_one_hot_targets_is_softmax_minus_y_in_every_format():
+    args = ["--layers", "2,2", "--loss", "softmax"]
+    text = run("matrix", *args).output
+    assert "where Y1 + Y2 = 1 (one-hot targets): delta^1 = [exp(Out1)/(exp(Out1) + exp(Out2)) - Y1; " in text
+    assert "Verified: 4 of 4" in text
+    data = json.loads(run("matrix", *args, "-f", "json").output)
+    assert data["conditional"] == {"condition": "one-hot targets", "equation": "Y1 + Y2 = 1", "verified": True,
+                                   "delta": ["exp(Out1)/(exp(Out1) + exp(Out2)) - Y1", "exp(Out2)/(exp(Out1) + exp(Out2)) - Y2"]}
+    assert json.loads(run("matrix", *BCE, "-f", "json").output)["conditional"] is None
+    for fmt in ("latex", "markdown", "html"):
+        assert "one-hot targets" in run("matrix", *args, "-f", fmt).output, fmt
+
+
+def test_a_wrong_conditional_delta_is_not_verified(monkeypatch):
+    from derivchain.model import losses
+
+    real = losses.LOSSES["softmax"]
+    words, imposed, derivative = real.conditional
+    wrong = type(real)(*[getattr(real, f) for f in ("name", "formula", "text", "note", "note_tex", "output_activation",
+                                                    "min_outputs", "derivative", "rewrite")],
+                       conditional=(words, imposed, lambda o, y, k: derivative(o, y, k) + 1))
+    monkeypatch.setitem(losses.LOSSES, "softmax", wrong)
+    r = run("matrix", "--layers", "2,2", "--loss", "softmax")
+    assert r.exit_code == 1 and "NOT verified" in r.output
+
+
+@pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine (CI installs one)")
+def test_rewritten_deltas_compile():
+    pieces = [run("matrix", *args, "-f", "latex").output for args in (BCE, ["--layers", "2,2", "--loss", "softmax"])]
+    doc = "\\documentclass{article}\\usepackage[a4paper,margin=2cm]{geometry}\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+    compile_text(doc + "\n\n".join(pieces) + "\n\\end{document}\n", "rewrites.tex")

@@ -187,3 +187,15 @@ def test_rewrite_in_json():
     r = runner.invoke(app, ["grad", "X", "--network", str(EXAMPLES / "batchnorm.toml"), "--format", "json"])
     data = json.loads(r.output)
     assert [c["rewrite"] for c in data["chain"]] == ["", "", "batch normalisation"] and data["verified"] is True
+
+
+def test_named_rewrites_compile_as_latex():
+    from derivchain.renderers.export import compile_text, latex_engine
+
+    if latex_engine() is None:
+        pytest.skip("no LaTeX engine")
+    pieces = [runner.invoke(app, ["grad", leaf, "--network", str(EXAMPLES / f"{example}.toml"), "--format", "latex"]).output
+              for example, leaf in (("softmax_classifier", "W"), ("layernorm", "X"))]
+    assert all("rewrite: " in p for p in pieces)
+    doc = "\\documentclass{article}\\usepackage[a4paper,margin=2cm]{geometry}\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+    compile_text(doc + "\n\n".join(pieces) + "\n\\end{document}\n", "rewrites.tex")

@@ -144,6 +144,9 @@ class MatrixForm(_OfNetwork, Result):
     loss_value: Number | None = None
     # Symbolic forms: (parameter, its gradient entry substituted) for each entry, in layer order, W before b.
     claims: tuple = field(default=(), compare=False, repr=False)
+    # Symbolic, a loss with a textbook delta under a condition on the targets (softmax: one-hot): each output's
+    # form under it (verification.derivation.Conditional), verified by the verifier; () otherwise.
+    conditionals: tuple = ()
 
     def __repr__(self) -> str:
         kind = "at values" if self.at_values else "symbolic"

@@ -1156,6 +1156,11 @@ def matrix_form_rows(m, printer: MathMLPrinter, batch: bool) -> tuple[list[tuple
             backward += matrix_rows(printer, r"%s = %s \odot f'(%s)" % (v(delta, l), grad, v(z, l)), v(delta, l), deltas, _shape(n, cols))
             if getattr(layer, "rewrite", ""):  # a batch's layers have none
                 backward.append(("text", [f"({layer.rewrite})"]))
+            if getattr(m, "conditionals", ()):
+                c = m.conditionals[0]
+                where = printer.row(printer._print(c.equation[0]), printer.mo("="), printer._print(c.equation[1]))
+                backward.append(("text", ["where ", where, f" ({c.condition}):"]))
+                backward += matrix_rows(printer, v(delta, l), v(delta, l), tuple((x.value,) for x in m.conditionals), _shape(n, cols))
         else:
             after = m.layers[l].shapes["W"][0]
             backward += matrix_rows(printer, recursion(l), v(delta, l), deltas, _product_shape((n, after), (after, cols)))

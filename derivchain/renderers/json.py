@@ -498,6 +498,10 @@ class JsonRenderer(Renderer):
             "layers": layers,
             **_l2(m),
             **_entry_check(m.check),
+            "conditional": None if not m.conditionals else {
+                "condition": m.conditionals[0].condition,
+                "equation": f"{expr(m.conditionals[0].equation[0])} = {expr(m.conditionals[0].equation[1])}",
+                "delta": [expr(c.value) for c in m.conditionals], "verified": all(c.verdict.equal for c in m.conditionals)},
         }
 
     def matrix_gradient(self, g) -> dict:

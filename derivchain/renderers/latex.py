@@ -1054,6 +1054,11 @@ def matrix_lines(m, printer) -> list[str]:
             lines += matrix_line(printer, lhs, v(r"\delta", l), layer.delta_shown or layer.delta, _shape(n, 1))
             if layer.rewrite:
                 lines.append(r"&\quad\text{(%s)}" % printer.text(layer.rewrite))
+            if m.conditionals:
+                c = m.conditionals[0]
+                lines.append(r"&\quad\text{where } %s = %s \text{ (%s):}" % (
+                    printer._print(c.equation[0]), printer._print(c.equation[1]), printer.text(c.condition)))
+                lines += matrix_line(printer, v(r"\delta", l), v(r"\delta", l), tuple((x.value,) for x in m.conditionals), _shape(n, 1))
         else:
             nxt = m.layers[l].shapes["W"][0]
             lhs = r"%s = \left((%s)^{T} %s\right) \odot f'(%s)" % (v(r"\delta", l), W(l + 1), v(r"\delta", l + 1), v("z", l))

@@ -629,6 +629,10 @@ class TextRenderer(Renderer):
                 yield Line(f"    delta^{l}{names} = grad_a {loss} ⊙ f'(z^{l}): {shape(n, 1)} = {bracketed(layer.delta_shown or layer.delta)}")
                 if layer.rewrite:
                     yield Line(f"      ({layer.rewrite})", prose=True)
+                if m.conditionals:
+                    c = m.conditionals[0]
+                    yield Line(f"      where {expr(c.equation[0])} = {expr(c.equation[1])} ({c.condition}): delta^{l} = "
+                               f"{bracketed(tuple((x.value,) for x in m.conditionals))}", "" if all(x.verdict.equal for x in m.conditionals) else "red")
             else:
                 m_next = m.layers[l].shapes["W"][0]
                 yield Line(f"    delta^{l}{names} = ((W^{l + 1})^T delta^{l + 1}) ⊙ f'(z^{l}): ({shape(n, m_next)})({shape(m_next, 1)}) "
