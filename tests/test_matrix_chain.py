@@ -199,3 +199,16 @@ def test_named_rewrites_compile_as_latex():
     assert all("rewrite: " in p for p in pieces)
     doc = "\\documentclass{article}\\usepackage[a4paper,margin=2cm]{geometry}\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
     compile_text(doc + "\n\n".join(pieces) + "\n\\end{document}\n", "rewrites.tex")
+
+
+def test_rewrites_over_columns_with_a_mean_and_other_names():
+    # softmax over columns (samples as columns), the loss a mean of column sums: recognised by structure, any names
+    data = {"inputs": ["X"], "targets": ["Y"], "loss": "-mean(sum(Y*log(P), axis=0))", "shapes": {"X": [2, 3], "W": [3, 2], "Y": [3, 3]},
+            "nodes": [{"name": "Z", "expr": "W @ X"}, {"name": "P", "expr": "softmax(Z, axis=0)"}]}
+    net = build_network(data, "columns.toml")
+    assert chain_of(net, "W")[0] == ("Z", "(1/3)*(P*sum(Y, axis=0) - Y)", "softmax + cross-entropy")
+    values = {"X": [[1, 2, 0], [0, 1, 1]], "W": [[0.1, 0.2], [0.3, -0.1], [0, 0.5]], "Y": [[1, 0, 0], [0, 1, 1], [0, 0, 0]]}
+    assert chain_of(net, "W", values)[0] == ("Z", "(1/3)*(P - Y)", "softmax + cross-entropy (the given targets' columns sum to 1)")
+    data = {"inputs": ["X"], "targets": ["T"], "loss": "mean(-(T*log(Yhat) + (1 - T)*log(1 - Yhat)))",
+            "shapes": {"X": [2, 3], "W": [1, 2], "T": [1, 3]}, "nodes": [{"name": "Z", "expr": "W @ X"}, {"name": "Yhat", "expr": "sigmoid(Z)"}]}
+    assert chain_of(build_network(data, "b.toml"), "W")[0] == ("Z", "(1/3)*(Yhat - T)", "sigmoid + cross-entropy")

@@ -341,13 +341,18 @@ def _broadcast(shapes) -> Shape:
 class Rewrite:
     """A textbook closed form offered for the equation of ``node``: its name and form (in the matrix language).
     An offer only: :mod:`derivchain.verification.matrix_chain` prints it when it checks equal entry by entry.
-    ``at_targets``: it holds only for some targets (a softmax's ``P - Y``: rows of Y summing to 1), so it
-    is checked with the targets at their given values, and offered only when values are given."""
+    ``condition``: what it needs of the targets where it holds only for some (a softmax's ``P - Y``: rows of Y
+    summing to 1); such a form is checked with the targets at their given values, offered only with values."""
 
     node: str
     name: str
     form: str
-    at_targets: bool = False
+    condition: str = ""
+
+    @property
+    def at_targets(self) -> bool:
+        """Whether it is checked with the targets at their given values."""
+        return bool(self.condition)
 
 
 def rewrites(network: Network, equations: tuple[MatrixEquation, ...], with_targets: bool = False) -> tuple[Rewrite, ...]:
@@ -437,7 +442,8 @@ def _softmax_cross_entropy(graph, name, texts, readers, partials, with_targets) 
         if c is None:
             continue
         if with_targets:
-            out.append(Rewrite(name, "softmax + cross-entropy", _times(str(c), f"{p} - {y}"), at_targets=True))
+            lines = "rows" if call[2] == 1 else "columns"
+            out.append(Rewrite(name, "softmax + cross-entropy", _times(str(c), f"{p} - {y}"), f"the given targets' {lines} sum to 1"))
         out.append(Rewrite(name, "softmax + cross-entropy", _times(str(c), f"{p}*sum({y}, axis={call[2]}) - {y}")))
     return out
 
@@ -458,7 +464,8 @@ def _activation_loss(graph, name, texts, readers, partials) -> list[Rewrite]:
         for t in _targets(graph, graph.shape(a)):
             c = _scale(partials.first(a) / loss.derivative([partials.entry(a)], [partials.entry(t)], 0))
             if c is not None:
-                text = str(delta.xreplace({y: sp.Symbol(t, real=True)}))
+                # o - y written as the textbook does (A - Y), whatever order SymPy would print the names in
+                text = f"{a} - {t}" if sp.expand(delta - (o - y)) == 0 else str(delta.xreplace({y: sp.Symbol(t, real=True)}))
                 out.append(Rewrite(name, loss.rewrite.split(":")[0].strip(), _times(str(c), text)))
     return out
 

@@ -133,7 +133,7 @@ def _rewritten(network: Network, eq: MatrixEquation, env: dict, want: Grid, offe
         candidate = MatrixEquation(eq.name, r.form, eq.shape, _reads(r.form))
         holds, how = _check(network, candidate, env, want, fixed if r.at_targets else None)
         if holds:
-            return candidate, r.name + (" (the given targets' rows sum to 1)" if r.at_targets else ""), _weakest([method, how])
+            return candidate, r.name + (f" ({r.condition})" if r.condition else ""), _weakest([method, how])
     return eq, "", method
 
 
