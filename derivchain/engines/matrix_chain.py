@@ -21,9 +21,12 @@ import sympy as sp
 
 from ..errors import DerivchainError
 from ..model.activations import ACTIVATIONS
-from ..model.network import Network
+from ..model.losses import LOSSES
+from ..model.matrix_file import ELEMENTWISE
+from ..model.network import Network, real
 from ..record import record
-from ..symbolic.matrix_parse import REDUCTIONS
+from ..symbolic import grids
+from ..symbolic.matrix_parse import REDUCTIONS, parse_matrix_expression
 from ..symbolic.parse import FUNCTIONS, parse_expression
 
 Shape = tuple[int, int] | None
@@ -331,3 +334,192 @@ def _broadcast(shapes) -> Shape:
     if not grids:
         return None
     return max(s[0] for s in grids), max(s[1] for s in grids)
+
+
+# --- textbook rewrites ---------------------------------------------------------------------------------------
+@record
+class Rewrite:
+    """A textbook closed form offered for the equation of ``node``: its name and form (in the matrix language).
+    An offer only: :mod:`derivchain.verification.matrix_chain` prints it when it checks equal entry by entry.
+    ``condition``: what it needs of the targets where it holds only for some (a softmax's ``P - Y``: rows of Y
+    summing to 1); such a form is checked with the targets at their given values, offered only with values."""
+
+    node: str
+    name: str
+    form: str
+    condition: str = ""
+
+    @property
+    def at_targets(self) -> bool:
+        """Whether it is checked with the targets at their given values."""
+        return bool(self.condition)
+
+
+def rewrites(network: Network, equations: tuple[MatrixEquation, ...], with_targets: bool = False) -> tuple[Rewrite, ...]:
+    """The textbook closed forms that fit the chain's equations by the graph's structure (what reads what,
+    and the loss's partials), never by names: softmax then a cross-entropy, an activation then the loss
+    its derivative cancels (sigmoid + cross-entropy, as data in the loss's registry entry), layer and
+    batch normalisation. Each is a claim to check; the most specific first."""
+    graph = network.matrix
+    if graph is None:
+        return ()
+    texts = {m.name: m.text for m in graph.nodes}
+    readers: dict[str, set[str]] = {}
+    for m in graph.nodes:
+        for r in m.reads:
+            readers.setdefault(r, set()).add(m.name)
+    for r in graph.loss_reads:
+        readers.setdefault(r, set()).add("Loss")
+    found: list[Rewrite] = []
+    partials = _LossPartials(network)
+    for eq in equations:
+        found += _softmax_cross_entropy(graph, eq.name, texts, readers, partials, with_targets)
+        found += _activation_loss(graph, eq.name, texts, readers, partials)
+        found += _normalisation(eq.name, texts, readers)
+    return tuple(found)
+
+
+def _only_reader(name: str, readers: dict) -> str | None:
+    """The one node (or ``Loss``) that reads ``name``, if there is exactly one."""
+    rs = readers.get(name, set())
+    return next(iter(rs)) if len(rs) == 1 else None
+
+
+def _call_of(text: str):
+    """(function, argument's name, axis) when ``text`` is one call of a function on a name, else None."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and len(tree.args) == 1
+            and isinstance(tree.args[0], ast.Name)):
+        return None
+    axis = next((k.value.value for k in tree.keywords if k.arg == "axis" and isinstance(k.value, ast.Constant)), None)
+    return tree.func.id, tree.args[0].id, axis
+
+
+class _LossPartials:
+    """dL/dR[0,0] for a matrix R the loss reads directly, from the loss as written (parsed once)."""
+
+    def __init__(self, network: Network):
+        self.network = network
+        self.loss = None
+
+    def first(self, name: str) -> sp.Expr:
+        graph = self.network.matrix
+        if self.loss is None:
+            env = {n: real(n) if s is None else grids.symbols_grid(n, s, real) for n, s in graph.shapes}
+            env |= {n: real(n) for n, _ in graph.leaves if n not in env}
+            self.loss = parse_matrix_expression(graph.loss, env, "loss", ELEMENTWISE, max_length=None)
+        return sp.diff(self.loss, real(grids.entry_name(name, 0, 0)))
+
+    def entry(self, name: str) -> sp.Symbol:
+        return real(grids.entry_name(name, 0, 0))
+
+
+def _scale(ratio: sp.Expr):
+    """The nonzero rational number ``ratio`` comes to, or None when it reads anything."""
+    c = sp.cancel(ratio)
+    return c if c.is_Rational and c != 0 else None
+
+
+def _targets(graph, shape) -> list[str]:
+    """The target matrices of ``shape`` the loss reads."""
+    kinds = dict(graph.leaves)
+    return [t for t in graph.loss_reads if kinds.get(t) == "target" and graph.shape(t) == shape]
+
+
+def _softmax_cross_entropy(graph, name, texts, readers, partials, with_targets) -> list[Rewrite]:
+    """``P = softmax(S, axis=a)`` read only by a loss whose partial is ``-c*Y/P`` (a cross-entropy, any scale):
+    ``dL/dS = c*(P*sum(Y, axis=a) - Y)``, which is ``c*(P - Y)`` where Y's rows (columns) sum to 1."""
+    p = _only_reader(name, readers)
+    call = _call_of(texts.get(p, "")) if p not in (None, "Loss") else None
+    if call is None or call[0] != "softmax" or call[1] != name or _only_reader(p, readers) != "Loss":
+        return []
+    out = []
+    for y in _targets(graph, graph.shape(p)):
+        c = _scale(-partials.first(p) * partials.entry(p) / partials.entry(y))
+        if c is None:
+            continue
+        if with_targets:
+            lines = "rows" if call[2] == 1 else "columns"
+            out.append(Rewrite(name, "softmax + cross-entropy", _times(str(c), f"{p} - {y}"), f"the given targets' {lines} sum to 1"))
+        out.append(Rewrite(name, "softmax + cross-entropy", _times(str(c), f"{p}*sum({y}, axis={call[2]}) - {y}")))
+    return out
+
+
+def _activation_loss(graph, name, texts, readers, partials) -> list[Rewrite]:
+    """``A = f(Z)`` read only by a loss whose registry entry names a rewrite with activation f (sigmoid +
+    cross-entropy): dL/dZ is that loss's rewritten delta (``A - Y``) times the loss's scale."""
+    a = _only_reader(name, readers)
+    call = _call_of(texts.get(a, "")) if a not in (None, "Loss") else None
+    if call is None or call[1] != name or call[2] is not None or _only_reader(a, readers) != "Loss":
+        return []
+    out = []
+    for loss in LOSSES.values():
+        if not loss.rewrite or loss.output_activation != call[0] or loss.derivative is None or loss.min_outputs != 1:
+            continue
+        z, o, y = (sp.Symbol(n, real=True) for n in (name, a, "__target"))
+        delta = sp.factor(ACTIVATIONS[call[0]].derivative(z, o) * loss.derivative([o], [y], 0))
+        for t in _targets(graph, graph.shape(a)):
+            c = _scale(partials.first(a) / loss.derivative([partials.entry(a)], [partials.entry(t)], 0))
+            if c is not None:
+                # o - y written as the textbook does (A - Y), whatever order SymPy would print the names in
+                text = f"{a} - {t}" if sp.expand(delta - (o - y)) == 0 else str(delta.xreplace({y: sp.Symbol(t, real=True)}))
+                out.append(Rewrite(name, loss.rewrite.split(":")[0].strip(), _times(str(c), text)))
+    return out
+
+
+def _normalisation(name, texts, readers) -> list[Rewrite]:
+    """``mu = mean(X, axis=a)``, ``C = X - mu``, ``var = mean(C**2, axis=a)``, ``Xhat = C / sqrt(var + eps)``, each
+    read only by the next: ``dL/dX = (g - mean(g, axis=a) - Xhat*mean(g*Xhat, axis=a))/sqrt(var + eps)`` with
+    g = dL/dXhat; over a row (axis=1) layer normalisation, over a column (axis=0) batch normalisation."""
+    if len(readers.get(name, ())) != 2:
+        return []
+    trees = {}
+    for r in readers[name]:
+        if r == "Loss":
+            return []
+        trees[r] = ast.parse(texts[r].strip(), mode="eval").body
+    mu = next((r for r, t in trees.items() if _call_of(texts[r]) is not None and _call_of(texts[r])[:2] == ("mean", name)), None)
+    c = next((r for r in trees if r != mu), None)
+    if mu is None or c is None or readers.get(mu) != {c}:
+        return []
+    axis = _call_of(texts[mu])[2]
+    t = trees[c]
+    if axis is None or not (isinstance(t, ast.BinOp) and isinstance(t.op, ast.Sub) and _is_name(t.left, name) and _is_name(t.right, mu)):
+        return []
+    var = next((r for r in readers.get(c, ()) if r != "Loss" and _is_variance(texts[r], c, axis)), None)
+    xhat = next((r for r in readers.get(c, ()) if r not in ("Loss", var)), None)
+    if var is None or xhat is None or readers.get(c) != {var, xhat} or readers.get(var) != {xhat}:
+        return []
+    text = texts[xhat].strip()
+    t = ast.parse(text, mode="eval").body
+    if not (isinstance(t, ast.BinOp) and isinstance(t.op, ast.Div) and _is_name(t.left, c)):
+        return []
+    den = t.right
+    if not (isinstance(den, ast.Call) and isinstance(den.func, ast.Name) and den.func.id == "sqrt" and len(den.args) == 1
+            and {n.id for n in ast.walk(den) if isinstance(n, ast.Name)} == {"sqrt", var}):
+        return []
+    g = adjoint(xhat)
+    form = (f"({g} - mean({g}, axis={axis}) - {xhat}*mean({g}*{xhat}, axis={axis}))"
+            f"/{ast.get_source_segment(text, den)}")
+    return [Rewrite(name, "layer normalisation" if axis == 1 else "batch normalisation", form)]
+
+
+def _is_name(node, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
+def _is_variance(text: str, c: str, axis) -> bool:
+    """``mean(C**2, axis=a)`` or ``mean(C*C, axis=a)``."""
+    t = ast.parse(text.strip(), mode="eval").body
+    if not (isinstance(t, ast.Call) and isinstance(t.func, ast.Name) and t.func.id == "mean" and len(t.args) == 1):
+        return False
+    if next((k.value.value for k in t.keywords if k.arg == "axis" and isinstance(k.value, ast.Constant)), None) != axis:
+        return False
+    u = t.args[0]
+    square = isinstance(u, ast.BinOp) and isinstance(u.op, ast.Pow) and _is_name(u.left, c) and \
+        isinstance(u.right, ast.Constant) and u.right.value == 2
+    product = isinstance(u, ast.BinOp) and isinstance(u.op, ast.Mult) and _is_name(u.left, c) and _is_name(u.right, c)
+    return square or product

@@ -1196,6 +1196,13 @@ def matrix_form_rows(m, printer: MathMLPrinter, batch: bool) -> tuple[list[tuple
             grad = r"\nabla_{%s} %s" % ("A" if batch else "a", loss)
             backward += matrix_rows(printer, grad, grad, m.grad_A if batch else m.grad_a, _shape(n, cols))
             backward += matrix_rows(printer, r"%s = %s \odot f'(%s)" % (v(delta, l), grad, v(z, l)), v(delta, l), deltas, _shape(n, cols))
+            if getattr(layer, "rewrite", ""):  # a batch's layers have none
+                backward.append(("text", [f"({layer.rewrite})"]))
+            if getattr(m, "conditionals", ()):
+                c = m.conditionals[0]
+                where = printer.row(printer._print(c.equation[0]), printer.mo("="), printer._print(c.equation[1]))
+                backward.append(("text", ["where ", where, f" ({c.condition}):"]))
+                backward += matrix_rows(printer, v(delta, l), v(delta, l), tuple((x.value,) for x in m.conditionals), _shape(n, cols))
         else:
             after = m.layers[l].shapes["W"][0]
             backward += matrix_rows(printer, recursion(l), v(delta, l), deltas, _product_shape((n, after), (after, cols)))
@@ -1401,7 +1408,8 @@ class HtmlRenderer(StringRenderer):
         for e in g.chain:
             equation = math(printer, tex(printer, r"\frac{\partial L}{\partial %s} = %s" % (matrix_latex(e.name), form_latex(e.form))))
             check = f"verified, {html.escape(e.method)}" if e.verified else "<strong>NOT verified</strong>"
-            rows.append(f"<li>{equation} ({shape_text(e.shape)}; {check})</li>")
+            named = f"; rewrite: {html.escape(e.rewrite)}" if e.rewrite else ""
+            rows.append(f"<li>{equation} ({shape_text(e.shape)}; {check}{named})</li>")
         rows = "".join(rows)
         parts = [f"<h1>dLoss/d{html.escape(g.parameter)} in matrix form</h1>",
                  f"<p>Network: {html.escape(g.network.summary())}</p>", f"<ol>{rows}</ol>", f"<p><strong>{html.escape(summary(g))}</strong></p>"]

@@ -486,7 +486,7 @@ class JsonRenderer(Renderer):
         layers = []
         for layer in m.layers:
             layers.append(_layer(layer, _column(layer.z_shown or layer.z), _column(layer.a), _column(layer.fprime),
-                                 _column(layer.delta_shown or layer.delta)))
+                                 _column(layer.delta_shown or layer.delta)) | {"rewrite": layer.rewrite})
         return {
             "network": m.network.summary(),
             "notation": m.network.notation.name,
@@ -498,6 +498,10 @@ class JsonRenderer(Renderer):
             "layers": layers,
             **_l2(m),
             **_entry_check(m.check),
+            "conditional": None if not m.conditionals else {
+                "condition": m.conditionals[0].condition,
+                "equation": f"{expr(m.conditionals[0].equation[0])} = {expr(m.conditionals[0].equation[1])}",
+                "delta": [expr(c.value) for c in m.conditionals], "verified": all(c.verdict.equal for c in m.conditionals)},
         }
 
     def matrix_gradient(self, g) -> dict:

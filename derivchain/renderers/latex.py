@@ -1052,6 +1052,13 @@ def matrix_lines(m, printer) -> list[str]:
             lines += matrix_line(printer, r"\nabla_{a} %s" % loss, r"\nabla_{a} %s" % loss, m.grad_a, _shape(n, 1))
             lhs = r"%s = \nabla_{a} %s \odot f'(%s)" % (v(r"\delta", l), loss, v("z", l))
             lines += matrix_line(printer, lhs, v(r"\delta", l), layer.delta_shown or layer.delta, _shape(n, 1))
+            if layer.rewrite:
+                lines.append(r"&\quad\text{(%s)}" % printer.text(layer.rewrite))
+            if m.conditionals:
+                c = m.conditionals[0]
+                lines.append(r"&\quad\text{where } %s = %s \text{ (%s):}" % (
+                    printer._print(c.equation[0]), printer._print(c.equation[1]), printer.text(c.condition)))
+                lines += matrix_line(printer, v(r"\delta", l), v(r"\delta", l), tuple((x.value,) for x in m.conditionals), _shape(n, 1))
         else:
             nxt = m.layers[l].shapes["W"][0]
             lhs = r"%s = \left((%s)^{T} %s\right) \odot f'(%s)" % (v(r"\delta", l), W(l + 1), v(r"\delta", l + 1), v("z", l))
@@ -1210,7 +1217,8 @@ class LatexRenderer(StringRenderer):
         from .matrix_forms import form_latex, shape_text, summary
 
         lines = [r"\frac{\partial L}{\partial %s} &= %s && \text{%s, %s}" % (
-            matrix_latex(e.name), form_latex(e.form), shape_text(e.shape), "verified" if e.verified else "NOT verified")
+            matrix_latex(e.name), form_latex(e.form), shape_text(e.shape),
+            ("verified" if e.verified else "NOT verified") + (f"; rewrite: {DerivPrinter().text(e.rewrite)}" if e.rewrite else ""))
             for e in g.chain]
         return _comment(f"matrix form of dLoss/d{g.parameter}; {g.network.summary()}") + "\n" + align(lines) + \
             "\n" + r"\noindent %s\par" % DerivPrinter().text(summary(g))

@@ -187,7 +187,8 @@ class MarkdownRenderer(StringRenderer):
         from .matrix_forms import form_latex, rows_text, shape_text, summary
 
         lines = [r"\frac{\partial L}{\partial %s} &= %s && %s,\ \text{%s}" % (
-            matrix_latex(e.name), form_latex(e.form), shape_text(e.shape), "verified" if e.verified else "NOT verified")
+            matrix_latex(e.name), form_latex(e.form), shape_text(e.shape),
+            ("verified" if e.verified else "NOT verified") + (f"; rewrite: {e.rewrite}" if e.rewrite else ""))
             for e in g.chain]
         out = [f"## dLoss/d{escape(g.parameter)} in matrix form", "", f"Network: {escape(g.network.summary())}.", "",
                *_math(lines), "", f"**{escape(summary(g))}**", ""]

@@ -627,6 +627,12 @@ class TextRenderer(Renderer):
             if l == L:
                 yield Line(f"    grad_a {loss}: {shape(n, 1)} = {bracketed(m.grad_a)}")
                 yield Line(f"    delta^{l}{names} = grad_a {loss} ⊙ f'(z^{l}): {shape(n, 1)} = {bracketed(layer.delta_shown or layer.delta)}")
+                if layer.rewrite:
+                    yield Line(f"      ({layer.rewrite})", prose=True)
+                if m.conditionals:
+                    c = m.conditionals[0]
+                    yield Line(f"      where {expr(c.equation[0])} = {expr(c.equation[1])} ({c.condition}): delta^{l} = "
+                               f"{bracketed(tuple((x.value,) for x in m.conditionals))}", "" if all(x.verdict.equal for x in m.conditionals) else "red")
             else:
                 m_next = m.layers[l].shapes["W"][0]
                 yield Line(f"    delta^{l}{names} = ((W^{l + 1})^T delta^{l + 1}) ⊙ f'(z^{l}): ({shape(n, m_next)})({shape(m_next, 1)}) "
@@ -691,7 +697,8 @@ class TextRenderer(Renderer):
                     "against the scalar derivation", style="bold", prose=True)
         for e in g.chain:
             mark = f"verified ({e.method})" if e.verified else "NOT verified"
-            yield Line(f"  dL/d{e.name} = {e.form}    [{shape_text(e.shape)}; {mark}]", None if e.verified else "bold red")
+            named = f"; rewrite: {e.rewrite}" if e.rewrite else ""
+            yield Line(f"  dL/d{e.name} = {e.form}    [{shape_text(e.shape)}; {mark}{named}]", None if e.verified else "bold red")
         yield Line(summary(g), "bold green" if g.verified else "bold red", prose=True)
         if g.at_values is not None:
             yield _line(f"At the given values ({arithmetic(g.exact, 'exact')}):", style="bold")

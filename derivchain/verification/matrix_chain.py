@@ -13,11 +13,13 @@ less is NOT verified.
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 
 from .. import memo
 from ..engines.backprop import backprop, delta_equations
-from ..engines.matrix_chain import MatrixEquation, adjoint, matrix_chain, printed
+from ..engines.matrix_chain import MatrixEquation, Rewrite, adjoint, matrix_chain, printed, rewrites
 from ..model.matrix_file import ELEMENTWISE
 from ..model.network import Network, real
 from ..record import record
@@ -91,13 +93,17 @@ def matrix_gradient(network: Network, name: str, values: dict | None = None) -> 
             env[m.name] = grids.symbols_grid(m.name, m.grid.shape, real)
         env |= {adjoint(m): truth[m] for m in truth if m != name}
         numbers = _numbers(network, values) if values is not None else None
+        offers = rewrites(network, equations, with_targets=values is not None)
+        fixed = _given_targets(network, values) if any(r.at_targets for r in offers) else {}
         checked = []
         for eq in equations:
             ok, method = _check(network, eq, env, truth[eq.name])
+            eq, named, method = _rewritten(network, eq, env, truth[eq.name], offers, fixed, ok, method)
             shown = None
             if numbers is not None:
                 shown = tuple(tuple(numbers(e) for e in row) for row in truth[eq.name].entries)
-            checked.append(CheckedEquation(eq.name, printed(eq.form), eq.shape, ok, method, "", shown))
+            checked.append(CheckedEquation(eq.name, printed(eq.form), eq.shape, ok, method, named, shown))
+        checked = _needed(checked) if any(e.rewrite for e in checked) else checked
     at = checked[-1].values if values is not None else None
     exact = bool(at) and all(n.exact for row in at for n in row)
     return MatrixGradient(network, name, network.matrix.shape(name), tuple(checked), entries, at, exact)
@@ -124,16 +130,58 @@ def _delta(deltas, symbol) -> sp.Expr:
     return sp.S.Zero if symbol is None else deltas[symbol].value
 
 
-def _check(network: Network, eq: MatrixEquation, env: dict, want: Grid) -> tuple[bool, str]:
+def _rewritten(network: Network, eq: MatrixEquation, env: dict, want: Grid, offers: tuple[Rewrite, ...], fixed: dict,
+               ok: bool, method: str) -> tuple[MatrixEquation, str, str]:
+    """``eq`` with the first textbook rewrite offered for it that checks equal entry by entry exactly as ``eq``
+    was (one that holds only for some targets: with the targets at their given values), its name and the
+    check's method; else ``eq`` as it was, no name. A rewrite that does not check is never printed."""
+    if not ok:
+        return eq, "", method
+    for r in (r for r in offers if r.node == eq.name):
+        candidate = MatrixEquation(eq.name, r.form, eq.shape, _reads(r.form))
+        holds, how = _check(network, candidate, env, want, fixed if r.at_targets else None)
+        if holds:
+            return candidate, r.name + (f" ({r.condition})" if r.condition else ""), _weakest([method, how])
+    return eq, "", method
+
+
+def _reads(form: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(re.findall(r"\bdL_d[A-Za-z][A-Za-z0-9_]*", form)))
+
+
+def _needed(chain: list[CheckedEquation]) -> list[CheckedEquation]:
+    """The chain without the equations no later one reads (a rewrite's closed form skips them: ``dL/dZ =
+    (1/4)*(P - Y)`` needs no dL/dP); the last equation, the leaf asked for, always stays."""
+    kept = [chain[-1]]
+    for e in reversed(chain[:-1]):
+        if any(f"dL/d{e.name}" in re.findall(r"dL/d[A-Za-z][A-Za-z0-9_]*", k.form) for k in kept):
+            kept.append(e)
+    return kept[::-1]
+
+
+def _given_targets(network: Network, values: dict | None) -> dict:
+    """Each target entry at its given value (exact), to check a rewrite that holds only for some targets."""
+    from ..model.values import check_values
+
+    if values is None:
+        return {}
+    targets = set(network.targets)
+    return {s: sp.nsimplify(v) for s, v in check_values(network, values).items() if s in targets}
+
+
+def _check(network: Network, eq: MatrixEquation, env: dict, want: Grid, fixed: dict | None = None) -> tuple[bool, str]:
     """Whether ``eq``'s form equals ``want`` entry by entry (the form broadcast to the shape where it is a
-    smaller matrix or a scalar), and the weakest method any entry needed."""
+    smaller matrix or a scalar), and the weakest method any entry needed; ``fixed``: symbols (the targets) held
+    at values on both sides."""
     got = parse_matrix_expression(eq.form, env, f"dL/d{eq.name}", ELEMENTWISE, max_length=None)
     methods = []
     for i in range(eq.shape[0]):
         for j in range(eq.shape[1]):
             value = got if not isinstance(got, Grid) else got.entries[i if got.rows > 1 else 0][j if got.cols > 1 else 0]
-            verdict = verify({"scalar derivation": network.substitute(want.entries[i][j]),
-                              "matrix form": network.substitute(value)})
+            want_ij, value = network.substitute(want.entries[i][j]), network.substitute(value)
+            if fixed:
+                want_ij, value = want_ij.xreplace(fixed), value.xreplace(fixed)
+            verdict = verify({"scalar derivation": want_ij, "matrix form": value})
             if not (verdict.equal and verdict.decided):
                 return False, verdict.method
             methods.append(verdict.method)
