@@ -60,6 +60,8 @@ class Network(Result):
     order: tuple = field(default=(), compare=False, repr=False, hash=False)
     # Each name's LaTeX, as the notation made it; names not here get the notation's generic rule.
     latex_names: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+    # A matrix graph's shapes and matrix nodes (a model.matrix_file.MatrixGraph); None for any other network.
+    matrix: object = field(default=None, compare=False, repr=False, hash=False)
 
     def __repr__(self) -> str:
         shape = self.origin or "-".join(map(str, self.layers))

@@ -87,6 +87,10 @@ def load_network(path: str | Path) -> Network:
 
 def build_network(data: object, label: str = "network") -> Network:
     """Validate a parsed network description (a dict) and build the network."""
+    from .matrix_file import build_matrix_network, is_matrix_file  # here: it reads this module's helpers
+
+    if is_matrix_file(data):
+        return build_matrix_network(data, label)
     return _Builder(data, label).build()
 
 
@@ -96,6 +100,13 @@ def network_data(network: Network) -> dict:
     if network.l2 is not None:
         raise NetworkFileError(f"{network.origin or 'this network'}: an L2 term is an option (--l2), not part of a network file")
     data: dict = {"name": network.origin} if network.origin else {}
+    graph = network.matrix
+    if graph is not None:  # a matrix graph is written as its matrices (its entries' names are no file's names)
+        kinds = dict(graph.leaves)
+        return data | {"inputs": [n for n, k in graph.leaves if k == "input"],
+                       "targets": [n for n, k in graph.leaves if k == "target"], "loss": graph.loss,
+                       "shapes": {n: list(shape) for n, shape in graph.shapes if n in kinds},
+                       "nodes": [{"name": m.name, "expr": m.text} for m in graph.nodes]}
     data |= {"inputs": [x.name for x in network.inputs], "targets": [t.name for t in network.targets],
              "loss": network.loss.name}
     for n in network.neurons:

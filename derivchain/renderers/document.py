@@ -238,12 +238,16 @@ def latex_document(notes, title: str, snippet: bool = False, brief: bool = False
     # into notes compiled with any engine, writes them as every engine typesets them.
     printer = printer_for(network, intertext="shortintertext", width=page.chars(DOCUMENT_WIDTH), beyond_latin=not snippet)
     body = _latex_network(network, printer, page)
-    body += _latex_table(network, derivations, printer, page, linked=not brief)
+    if notes.matrix_gradients:  # a matrix graph's backward pass, as the textbook writes it, right after the network
+        body += _latex_matrix(notes, printer, snippet)
+    body += _latex_table(network, derivations, printer, page, linked=not brief, detailed=notes.detailed)
     body += _latex_conventions(network, derivations, printer, page, brief)
     body += _latex_backprop(notes, printer, brief, snippet)
     if not brief:
         body += [r"\needspace{8\baselineskip}", r"\section{Each parameter}"]
-        for i, d in enumerate(derivations):
+        if notes.left_out:
+            body.append(left_out_sentence(notes, printer.text, lambda c: r"\texttt{%s}" % printer.text(c)))
+        for i, d in enumerate(_detailed(notes)):
             body += _latex_parameter(d, notes.steps(d), printer, page, snippet, first=i == 0)
     text = "\n".join(body) + "\n"
     if snippet:
@@ -260,10 +264,30 @@ def latex_document(notes, title: str, snippet: bool = False, brief: bool = False
     return head + text + "\\end{document}\n"
 
 
+def _latex_matrix(notes, printer, snippet: bool) -> list[str]:
+    from .matrix_forms import MATRIX_INTRO, equation_latex, equation_note, summary
+
+    out = [r"\needspace{8\baselineskip}", r"\section{Matrix equations}\label{derivchain-matrix}",
+           r"$\odot$".join(printer.text(part) for part in MATRIX_INTRO.split("⊙"))]
+    for g in notes.matrix_gradients:
+        lines = []
+        for e in g.chain:
+            lhs, rhs = equation_latex(e)
+            lines.append(r"%s &= %s && \text{%s}" % (lhs, rhs, printer.text(equation_note(e))))
+        out += [r"\needspace{6\baselineskip}",
+                r"\subsection*{\texorpdfstring{$\partial L/\partial %s$}{dL/d%s} (%dx%d)}" % (
+                    _matrix_name(g.parameter), printer.text(g.parameter), g.shape[0], g.shape[1]),
+                align(lines, breakable=snippet), r"\emph{%s}\par" % printer.text(summary(g))]
+    return out
+
+
 def _latex_network(network, printer, page: Page) -> list[str]:
     from .diagram import tikz
 
     equations = network_lines(network, printer)
+    if network.matrix is not None and visible_width(equations[-1]) > page.chars(DOCUMENT_WIDTH):
+        # a matrix graph's loss sums every entry: broken over lines (on one, it ran off the page)
+        equations[-1:] = expression_lines(printer, printer._print(network.loss_symbol), network.loss_local, page.chars(DOCUMENT_WIDTH))
     picture = tikz(network, None, printer)
     inline = printer_for(network, fold_short_frac=True)._print  # a formula in a line of prose: (h - t)^2/2
     summary = "".join(printer.text(x) if isinstance(x, str) else "$%s$" % inline(x) for x in summary_parts(network, False))
@@ -308,7 +332,7 @@ def _table_verdict(d, shared: bool, text, strong: str, emphasis: str) -> str:
     return word if shared else "%s (%s)" % (word, emphasis % text(d.verdict.method))
 
 
-def _latex_table(network, derivations, printer, page: Page, linked: bool) -> list[str]:
+def _latex_table(network, derivations, printer, page: Page, linked: bool, detailed=None) -> list[str]:
     loss = printer._print(network.loss_symbol)
     shared = len({d.verdict.method for d in derivations}) == 1
     verdict_width = 1.2 if shared else round(3.9 * page.chars(100) / 100, 1)
@@ -321,8 +345,11 @@ def _latex_table(network, derivations, printer, page: Page, linked: bool) -> lis
     chars = int(grad / 8.4 * TABLE_CHARS)
     for d in derivations:
         verdict = _table_verdict(d, shared, printer.text, r"\textbf{%s}", r"{\footnotesize %s}")
-        ref = r" & \pageref{%s}" % label(d.parameter) if linked else ""
-        cell = _cell(printer, d.backprop.local, chars, page.chars(6))
+        ref = (r" & \pageref{%s}" % label(d.parameter) if detailed is None or d.parameter in detailed else " & ") if linked else ""
+        if _long(network, d):
+            cell = r"\emph{%s}" % printer.text(_long_cell())
+        else:
+            cell = _cell(printer, d.backprop.local, chars, page.chars(6))
         # A row with a fraction: set full size, as in a display, with room above and below it (a tiny
         # inline fraction, or a tall one in a row of its own, touched the rows beside it).
         tall = r"\frac" in (cell or "") or cell is None and r"\frac" in printer._print(d.backprop.local)
@@ -535,6 +562,8 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
     pictures = pictures or {}
     sections = [("The network", "derivchain-network"), ("Every derivative", "derivchain-table"),
                 ("Conventions", "derivchain-conventions"), ("Backpropagation", "derivchain-backprop")]
+    if notes.matrix_gradients:  # a matrix graph's backward pass, as the textbook writes it, right after the network
+        sections.insert(1, ("Matrix equations", "derivchain-matrix"))
     if not brief:
         sections.append(("Each parameter", "derivchain-parameters"))
     out = [] if snippet else [f"# {md.escape(title)}", "",
@@ -547,6 +576,8 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
     if None in pictures:
         out += [f"![the network]({md.link(pictures[None])})", ""]
     out += [_math(network_lines(network, printer)), ""]
+    if notes.matrix_gradients:
+        out += [next(heading), ""] + _markdown_matrix(notes)
 
     loss = printer._print(network.loss_symbol)
     shared = len({d.verdict.method for d in derivations}) == 1
@@ -554,10 +585,13 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
             rf"| parameter | paths | $\partial {loss}/\partial w$ | verdict |", "|---|---:|---|---|"]
     for d in derivations:
         name = f"${printer._print(d.parameter)}$"
-        if not brief:
+        if not brief and d.parameter in notes.detailed:
             name = f"[{name}](#{label(d.parameter)})"
-        tex = printer._print(d.backprop.local).replace("|", r"\vert ")
-        out.append(f"| {name} | {d.path_count} | ${tex}$ | {_table_verdict(d, shared, md.escape, '**%s**', '*%s*')} |")
+        if _long(network, d):
+            tex = f"*[{_long_cell()}](#derivchain-matrix)*"
+        else:
+            tex = "$%s$" % printer._print(d.backprop.local).replace("|", r"\vert ")
+        out.append(f"| {name} | {d.path_count} | {tex} | {_table_verdict(d, shared, md.escape, '**%s**', '*%s*')} |")
     out.append("")
 
     out += [next(heading), ""]
@@ -593,14 +627,65 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
         return "\n".join(out)
 
     out += [next(heading), ""]
+    if notes.left_out:
+        out += [left_out_sentence(notes, md.escape, lambda c: f"`{c}`"), ""]
     if left_out:
         limit = limits.current().pictures
         out += [f"The pictures of each parameter's paths are not written: {left_out + 1} pictures would be more than "
                 f"the limit of {limit}. Name fewer parameters (`derivchain export W1 W7 --out ...`) or raise the limit "
                 f"(`--limit pictures={left_out + 1}`) to have them.", ""]
-    for d in derivations:
+    for d in _detailed(notes):
         out += _markdown_parameter(d, notes.steps(d), printer, pictures.get(d.parameter))
     return "\n".join(out)
+
+
+def _long(network, d) -> bool:
+    """Whether the table leaves ``d``'s gradient to the matrix equations (a matrix graph's; see matrix_forms)."""
+    if network.matrix is None:
+        return False
+    from .matrix_forms import long_for_table  # here: notes of other networks load nothing of the matrix forms
+
+    return long_for_table(network, d)
+
+
+def _long_cell() -> str:
+    from .matrix_forms import LONG_CELL
+
+    return LONG_CELL
+
+
+def _detailed(notes) -> list:
+    """The derivations of the parameters with a section of their own."""
+    return [d for d in notes.derivations if d.parameter in notes.detailed]
+
+
+def left_out_sentence(notes, text, code) -> str:
+    """Which entries have a row in the table but no section, and how to have one (``code``: a command as code)."""
+    shown = ", ".join(p.name for p in notes.detailed)
+    example = next(p.name for p in notes.parameters if p not in notes.detailed)
+    return text(f"Each entry of a matrix has a row in the table above and is in its matrix's equations; a section of its "
+                f"own is written here for {shown} only (the other {notes.left_out} would be as long each). Name entries to "
+                f"have theirs: ") + code(f'derivchain export "{example}" --out FILE') + "."
+
+
+def _markdown_matrix(notes) -> list[str]:
+    from .matrix_forms import MATRIX_INTRO, equation_latex, equation_note, summary
+
+    out = [md.escape(MATRIX_INTRO), ""]
+    for g in notes.matrix_gradients:
+        lines = []
+        for e in g.chain:
+            lhs, rhs = equation_latex(e)
+            lines.append(r"%s &= %s && \text{%s}" % (lhs, rhs, equation_note(e)))
+        out += [f"### $\\partial L/\\partial {_matrix_name(g.parameter)}$ ({g.shape[0]}x{g.shape[1]})", "",
+                _math(lines), "", f"*{md.escape(summary(g))}*", ""]
+    return out
+
+
+def _matrix_name(name: str) -> str:
+    from ..model.notation import matrix_latex
+
+    return matrix_latex(name)
 
 
 def _markdown_parameter(d, s, printer, picture: str | None) -> list[str]:

@@ -46,10 +46,12 @@ def export_document(notes: Notes, target: Path, title: str, snippet: bool = Fals
     else:
         # Markdown hosts render SVG images: the diagrams go beside the .md file.
         pictures = {None: target.stem + "-network.svg"}
-        if not brief and len(notes.parameters) + 1 <= limits.current().pictures:
-            pictures.update({p: f"{target.stem}-paths-{p.name}.svg" for p in notes.parameters})
+        if not brief and len(notes.detailed) + 1 <= limits.current().pictures:
+            # A matrix entry WQ[0,1] is WQ-0-1 in a file name (no brackets or commas for shells and links to trip on).
+            pictures.update({p: f"{target.stem}-paths-{p.name.rstrip(']').replace('[', '-').replace(',', '-')}.svg"
+                             for p in notes.detailed})
         elif not brief:  # a wide network: hundreds of files nobody asked for; the document says how to ask
-            left_out = len(notes.parameters)
+            left_out = len(notes.detailed)
         outputs = [target] + [target.with_name(name) for name in pictures.values()]
     check_targets(outputs, force)  # before the (slow) derivations (the notes derive when first read) and compilation
     if fmt == "latex":

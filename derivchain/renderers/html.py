@@ -751,21 +751,35 @@ GRADS_HEAD = ('<div class="wide">\n<table class="grads">\n<thead><tr><th>derivat
 GRADS_END = "</tbody>\n</table>\n</div>"
 
 
-def grads_row(d, printer: MathMLPrinter, link: bool = True) -> str:
-    """One derivative's row: its parameter (``link``: to its section), path count, verdict and backprop form."""
+def grads_row(d, printer: MathMLPrinter, link: bool = True, notes: bool = False) -> str:
+    """One derivative's row: its parameter (``link``: to its section), path count, verdict and backprop form (in
+    ``notes``, one too long for a table left to the matrix equations)."""
     lhs = math(printer, printer._print(d.lhs))
     if link:
         lhs = f'<a href="#{html.escape(_anchor(d.parameter))}">{lhs}</a>'
-    value = _pieces_html(printer, pieces(printer, d.backprop.local, TABLE_SPLIT))
+    if notes and d.network.matrix is not None and _long_for_table(d):
+        from .matrix_forms import LONG_CELL
+
+        value = f'<em><a href="#matrix">{html.escape(LONG_CELL)}</a></em>'
+    else:
+        value = _pieces_html(printer, pieces(printer, d.backprop.local, TABLE_SPLIT))
     word = html.escape(d.verdict.word)
     word = word if d.verdict.equal else f'<span class="bad">{word}</span>'
     return (f'<tr><td>{lhs}</td><td class="n">{d.path_count}</td>'
             f'<td class="v">{word}<br><small>{html.escape(d.verdict.method)}</small></td><td class="g">{value}</td></tr>')
 
 
-def table(network, derivations, printer: MathMLPrinter) -> str:
-    """Every derivative: its parameter, path count, backprop form in neuron symbols, and verdict."""
-    return "\n".join([GRADS_HEAD, *(grads_row(d, printer) for d in derivations), GRADS_END])
+def _long_for_table(d) -> bool:
+    from .matrix_forms import long_for_table  # here: rendering a derivation loads nothing of the matrix forms
+
+    return long_for_table(d.network, d)
+
+
+def table(network, derivations, printer: MathMLPrinter, detailed=None) -> str:
+    """Every derivative: its parameter (linked to its section where it has one: ``detailed``, None for all), path
+    count, backprop form in neuron symbols, and verdict."""
+    rows = (grads_row(d, printer, detailed is None or d.parameter in detailed, notes=True) for d in derivations)
+    return "\n".join([GRADS_HEAD, *rows, GRADS_END])
 
 
 def partial_title(printer: MathMLPrinter, network, parameter) -> Node:
@@ -814,13 +828,39 @@ def document(notes, title: str, snippet: bool = False) -> str:
     if not snippet:
         body.append(f"<h1>{html.escape(clean(title))}</h1>")
     body += ['<section id="network">', "<h2>The network</h2>", f"<p>{_summary(network, printer)}.</p>",
-             block(printer, network_rows(network, printer)), "</section>",
-             '<section id="derivatives">', "<h2>Every derivative</h2>", table(network, derivations, printer), "</section>"]
-    body += [derivation_section(d, notes.steps(d), printer) for d in derivations]
+             block(printer, network_rows(network, printer)), "</section>"]
+    if notes.matrix_gradients:  # a matrix graph's backward pass, as the textbook writes it, right after the network
+        body += _matrix_section(notes)
+    body += ['<section id="derivatives">', "<h2>Every derivative</h2>", table(network, derivations, printer, notes.detailed), "</section>"]
+    if notes.left_out:
+        from .document import left_out_sentence
+
+        body.append("<p>" + left_out_sentence(notes, html.escape, lambda c: f"<code>{html.escape(c)}</code>") + "</p>")
+    body += [derivation_section(d, notes.steps(d), printer) for d in derivations if d.parameter in notes.detailed]
     content = "\n".join(body)
     if snippet:
         return f'<div class="derivchain">\n<style>\n{STYLE}\n</style>\n{content}\n</div>\n'
     return page(title, content)
+
+
+def _matrix_section(notes) -> list[str]:
+    """The notes' matrix equations: for each matrix leaf, its chain from the loss back, each with its shape and check."""
+    from ..model.notation import matrix_latex
+    from .matrix_forms import MATRIX_INTRO, equation_latex, equation_note, summary
+
+    printer = MathMLPrinter()
+    out = ['<section id="matrix">', "<h2>Matrix equations</h2>", f"<p>{html.escape(MATRIX_INTRO)}</p>"]
+    for g in notes.matrix_gradients:
+        rows = []
+        for e in g.chain:  # a table: each equation on a row of its own (a list ran tall fractions into each other)
+            lhs, rhs = equation_latex(e)
+            rows.append(f"<tr><td>{math(printer, tex(printer, lhs + ' = ' + rhs))}</td>"
+                        f"<td>{html.escape(equation_note(e))}</td></tr>")
+        title = math(printer, tex(printer, r"\partial L/\partial " + matrix_latex(g.parameter)))
+        out += [f"<h3>{title} ({g.shape[0]}x{g.shape[1]})</h3>",
+                '<div class="wide"><table><thead><tr><th>equation, from the loss back</th><th>shape; check</th></tr></thead>'
+                f"<tbody>{''.join(rows)}</tbody></table></div>", f"<p><em>{html.escape(summary(g))}</em></p>"]
+    return out + ["</section>"]
 
 
 def page_head(title: str, style: str = STYLE) -> str:
@@ -843,7 +883,7 @@ def page(title: str, content: str, style: str = STYLE) -> str:
 
 
 # --- a page for each kind of result (``--format html``) ----------------------------------------------
-_TEX_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+|[A-Za-z]|\s+|.", re.S)
+_TEX_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+(?:\.\d+)?|[A-Za-z]|\s+|.", re.S)
 #: TeX commands written as MathML operators.
 _TEX_OPERATORS = {r"\partial": PARTIAL, r"\to": ARROW, r"\ni": "\u220b", r"\dots": "\u2026", r"\cdot": DOT, r"\odot": "\u2299",
                   r"\times": "\u00d7", r"\approx": "\u2248", r"\nabla": "\u2207", "-": MINUS, "'": "\u2032"}
@@ -854,7 +894,7 @@ _TEX_LARGE = {r"\sum": "\u2211"}
 
 def tex(printer: MathMLPrinter, source: str) -> Node:
     """MathML for the LaTeX that the general equations and the matrix form's equations are written in:
-    letters, digits, Greek letters, ``^``/``_`` (under and over a sum), ``\\frac``, ``\\text``, ``\\mathrm``,
+    letters, numbers, Greek letters, ``^``/``_`` (under and over a sum), ``\\frac``, ``\\sqrt``, ``\\text``, ``\\mathrm``,
     ``\\mathbf``, spaces, delimiters and the operators in ``_TEX_OPERATORS``. Anything else is a ValueError
     (a new equation's LaTeX fails in the tests, not on a page)."""
     tokens = _TEX_TOKEN.findall(source)
@@ -920,6 +960,8 @@ def tex(printer: MathMLPrinter, source: str) -> Node:
         pos += 1
         if t in (r"\frac", r"\tfrac"):
             return printer.el("mfrac", argument(), argument())
+        if t == r"\sqrt":
+            return printer.el("msqrt", argument())
         if t == r"\text":
             return printer.mtext(words())
         if t in (r"\mathrm", r"\operatorname"):
@@ -941,7 +983,7 @@ def tex(printer: MathMLPrinter, source: str) -> Node:
             return printer.mo(_TEX_OPERATORS[t])
         if t.startswith("\\") and t[1:] in greek_unicode:  # capitals upright, as TeX sets them
             return printer.el("mi", greek_unicode[t[1:]], **({"mathvariant": "normal"} if t[1].isupper() else {}))
-        if t.isdigit():
+        if t.replace(".", "", 1).isdigit():  # 12, 0.5
             return printer.el("mn", t)
         if t.isalpha() and len(t) == 1:
             return printer.el("mi", t)
@@ -1189,6 +1231,13 @@ def matrix_form_rows(m, printer: MathMLPrinter, batch: bool) -> tuple[list[tuple
             grad = r"\nabla_{%s} %s" % ("A" if batch else "a", loss)
             backward += matrix_rows(printer, grad, grad, m.grad_A if batch else m.grad_a, _shape(n, cols))
             backward += matrix_rows(printer, r"%s = %s \odot f'(%s)" % (v(delta, l), grad, v(z, l)), v(delta, l), deltas, _shape(n, cols))
+            if getattr(layer, "rewrite", ""):  # a batch's layers have none
+                backward.append(("text", [f"({layer.rewrite})"]))
+            if getattr(m, "conditionals", ()):
+                c = m.conditionals[0]
+                where = printer.row(printer._print(c.equation[0]), printer.mo("="), printer._print(c.equation[1]))
+                backward.append(("text", ["where ", where, f" ({c.condition}):"]))
+                backward += matrix_rows(printer, v(delta, l), v(delta, l), tuple((x.value,) for x in m.conditionals), _shape(n, cols))
         else:
             after = m.layers[l].shapes["W"][0]
             backward += matrix_rows(printer, recursion(l), v(delta, l), deltas, _product_shape((n, after), (after, cols)))
@@ -1383,6 +1432,25 @@ class HtmlRenderer(StringRenderer):
 
         return self._matrix_page(f"Matrix form over a batch of m = {b.size} sample{'s' if b.size != 1 else ''} ({b.reduction}, "
                                  f"{arithmetic(b.exact, 'exact')})", b, batch=True)
+
+    def matrix_gradient(self, g) -> str:
+        """``grad WQ`` on a matrix graph: a page with the chain of matrix equations, each with its shape and check."""
+        from ..model.notation import matrix_latex
+        from .matrix_forms import form_latex, rows_text, shape_text, summary
+
+        printer = MathMLPrinter()
+        rows = []
+        for e in g.chain:
+            equation = math(printer, tex(printer, r"\frac{\partial L}{\partial %s} = %s" % (matrix_latex(e.name), form_latex(e.form))))
+            check = f"verified, {html.escape(e.method)}" if e.verified else "<strong>NOT verified</strong>"
+            named = f"; rewrite: {html.escape(e.rewrite)}" if e.rewrite else ""
+            rows.append(f"<li>{equation} ({shape_text(e.shape)}; {check}{named})</li>")
+        rows = "".join(rows)
+        parts = [f"<h1>dLoss/d{html.escape(g.parameter)} in matrix form</h1>",
+                 f"<p>Network: {html.escape(g.network.summary())}</p>", f"<ol>{rows}</ol>", f"<p><strong>{html.escape(summary(g))}</strong></p>"]
+        if g.at_values is not None:
+            parts.append(f"<p>At the given values: <code>{html.escape(rows_text(g.at_values))}</code></p>")
+        return self._page(f"dLoss/d{g.parameter}", parts)
 
     def verdict(self, v) -> str:
         """A verdict alone: a page with the verdict sentence."""

@@ -1174,6 +1174,13 @@ def matrix_lines(m, printer) -> list[str]:
             lines += matrix_line(printer, r"\nabla_{a} %s" % loss, r"\nabla_{a} %s" % loss, m.grad_a, _shape(n, 1))
             lhs = r"%s = \nabla_{a} %s \odot f'(%s)" % (v(r"\delta", l), loss, v("z", l))
             lines += matrix_line(printer, lhs, v(r"\delta", l), layer.delta_shown or layer.delta, _shape(n, 1))
+            if layer.rewrite:
+                lines.append(r"&\quad\text{(%s)}" % printer.text(layer.rewrite))
+            if m.conditionals:
+                c = m.conditionals[0]
+                lines.append(r"&\quad\text{where } %s = %s \text{ (%s):}" % (
+                    printer._print(c.equation[0]), printer._print(c.equation[1]), printer.text(c.condition)))
+                lines += matrix_line(printer, v(r"\delta", l), v(r"\delta", l), tuple((x.value,) for x in m.conditionals), _shape(n, 1))
         else:
             nxt = m.layers[l].shapes["W"][0]
             lhs = r"%s = \left((%s)^{T} %s\right) \odot f'(%s)" % (v(r"\delta", l), W(l + 1), v(r"\delta", l + 1), v("z", l))
@@ -1325,6 +1332,18 @@ class LatexRenderer(StringRenderer):
         printer = printer_for(b.network)
         head = _comment(f"matrix form over a batch of {b.size} samples ({b.reduction}); {b.network.summary()}")
         return head + "\n" + align(batch_matrix_lines(b, printer)) + "\n" + matrix_verdict(b, printer)
+
+    def matrix_gradient(self, g) -> str:
+        """``grad WQ`` on a matrix graph: the chain of matrix equations as an ``align*`` block, shapes and checks on the right."""
+        from ..model.notation import matrix_latex
+        from .matrix_forms import form_latex, shape_text, summary
+
+        lines = [r"\frac{\partial L}{\partial %s} &= %s && \text{%s, %s}" % (
+            matrix_latex(e.name), form_latex(e.form), shape_text(e.shape),
+            ("verified" if e.verified else "NOT verified") + (f"; rewrite: {DerivPrinter().text(e.rewrite)}" if e.rewrite else ""))
+            for e in g.chain]
+        return _comment(f"matrix form of dLoss/d{g.parameter}; {g.network.summary()}") + "\n" + align(lines) + \
+            "\n" + r"\noindent %s\par" % DerivPrinter().text(summary(g))
 
     def verdict(self, v) -> str:
         """A verdict alone, as display math."""

@@ -187,6 +187,21 @@ class MarkdownRenderer(StringRenderer):
         """The matrix form over a batch, as :func:`matrix`: a column per sample."""
         return _matrix_page(f"Matrix form over a batch of {b.size} samples ({b.reduction})", b, _latex.batch_matrix_lines)
 
+    def matrix_gradient(self, g) -> str:
+        """``grad WQ`` on a matrix graph: the chain of matrix equations as aligned math, each with its shape and check."""
+        from ..model.notation import matrix_latex
+        from .matrix_forms import form_latex, rows_text, shape_text, summary
+
+        lines = [r"\frac{\partial L}{\partial %s} &= %s && %s,\ \text{%s}" % (
+            matrix_latex(e.name), form_latex(e.form), shape_text(e.shape),
+            ("verified" if e.verified else "NOT verified") + (f"; rewrite: {e.rewrite}" if e.rewrite else ""))
+            for e in g.chain]
+        out = [f"## dLoss/d{escape(g.parameter)} in matrix form", "", f"Network: {escape(g.network.summary())}.", "",
+               *_math(lines), "", f"**{escape(summary(g))}**", ""]
+        if g.at_values is not None:
+            out += [f"At the given values: dL/d{escape(g.parameter)} = `{rows_text(g.at_values)}`", ""]
+        return "\n".join(out)
+
     def verdict(self, v) -> str:
         """A verdict alone: its word in bold, the method and the detail."""
         return f"**{escape(v.word)}** ({escape(v.method)}): {escape(v.detail)}\n"

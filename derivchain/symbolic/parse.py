@@ -91,6 +91,11 @@ def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str, max_le
                     fail(node, f"the function {node.id!r} is used without arguments")
                 fail(node, f"unknown name {node.id!r}")
             return symbols[node.id]
+        if isinstance(node, ast.Subscript):  # an entry of a matrix graph, X[0,1]: a symbol of its own
+            name = entry_name(node)
+            if name is None or name not in symbols:
+                fail(node, f"the subscript {ast.unparse(node)!r} (entries NAME[i,j] are names of matrix graphs only)")
+            return symbols[name]
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             inner = build(node.operand, depth + 1)
             return -inner if isinstance(node.op, ast.USub) else inner
@@ -147,6 +152,16 @@ def _flat(node: ast.BinOp) -> list[tuple[ast.operator | None, ast.expr]]:
         node = node.left
     chain.append((None, node))
     return chain[::-1]
+
+
+def entry_name(node: ast.Subscript) -> str | None:
+    """``X[0,1]`` for the subscript X[0,1] (a name and two whole numbers), the name of a matrix entry's
+    symbol; None for any other subscript."""
+    parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else []
+    if (isinstance(node.value, ast.Name) and len(parts) == 2
+            and all(isinstance(p, ast.Constant) and type(p.value) is int and p.value >= 0 for p in parts)):
+        return f"{node.value.id}[{parts[0].value},{parts[1].value}]"
+    return None
 
 
 def expression_names(text: str, what: str, max_length: int | None = MAX_LENGTH) -> list[str]:
