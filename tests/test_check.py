@@ -328,3 +328,92 @@ def test_a_checks_network_line_typesets_the_loss_formula():
     # check's Markdown page wrote it as code in prose: "loss abs (Abs(Out - Y))".
     out = dc.render(dc.check(dc.default_network(), "W1", "W13*W7*X1"), "markdown")
     assert r"; loss abs ($\left|{\mathrm{Out} - Y}\right|$); no biases." in out and "Abs(" not in out
+
+
+SKIP_PATH_SUM = "dLoss/dOut * dOut/dH2 * dH2/dH1 * dH1/dW1 + dLoss/dOut * dOut/dH1 * dH1/dW1"
+
+
+def test_grads_own_path_sum_pasted_back_is_correct_on_a_skip_connection():
+    # paths and grad write dOut/dH1 for the local partial (W5 on one edge); check read it as the total derivative
+    # (W5 + W6*W3*(1 - H2**2)), so grad's own sum over paths was called extra_term and path 2 alone correct
+    net = _net("skip")
+    printed = dc.derive(net, "W1").paths
+    assert [" * ".join(f"d{a}/d{b}" for a, b in zip(p.nodes[::-1][:-1], p.nodes[::-1][1:])) for p in printed] == \
+        ["dLoss/dOut * dOut/dH2 * dH2/dH1 * dH1/dW1", "dLoss/dOut * dOut/dH1 * dH1/dW1"]
+    c = dc.check(net, "W1", SKIP_PATH_SUM)
+    assert c.correct, c.sentence
+    assert [r.read_as for r in c.readings] == ["local"]
+    # path 2's chain alone holds only with dOut/dH1 the total derivative: correct, and it says it read it so
+    alone = dc.check(net, "W1", "dLoss/dOut * dOut/dH1 * dH1/dW1")
+    assert alone.correct and [(r.text, r.read_as) for r in alone.readings] == [("dOut/dH1", "total")]
+    assert "read as the total derivative" in dc.render(alone, "text")
+    # written out, path 2 alone is a missing path
+    explicit = dc.check(net, "W1", "(Out - Y)*W5*X1*(1 - H1**2)")
+    assert not explicit.correct and [f.kind for f in explicit.diagnosis] == ["missing_path"]
+    # neither reading makes it right: the local one is diagnosed
+    wrong = dc.check(net, "W1", "dLoss/dOut * dOut/dH1 * dH1/dW1 * 2")
+    assert not wrong.correct and [r.read_as for r in wrong.readings] == ["local"]
+
+
+def test_a_partial_read_as_local_where_the_total_differs_says_so():
+    c = dc.check(_net("skip"), "W1", SKIP_PATH_SUM)
+    (r,) = c.readings
+    assert (r.text, str(r.local), r.through.name) == ("dOut/dH1", "W5", "H2")
+    assert str(r.total) == "W3*W6*(1 - H2**2) + W5"  # every route, in node symbols
+    out = json.loads(dc.render(c, "json"))
+    assert out["readings"] == [{"partial": "dOut/dH1", "read_as": "local", "local": "W5",
+                                "total": "W3*W6*(1 - H2**2) + W5", "through": "H2"}]
+    text = dc.render(c, "text")
+    assert "Read as: dOut/dH1 = W5" in text and "through H2" in text and "dOut/dH1 = W3*W6*(1 - H2**2) + W5" in text
+    for fmt in ("markdown", "latex", "html"):
+        assert "through H2" in dc.render(c, fmt), fmt
+    # where the two readings are the same thing, nothing is said: a layered network, dH2/dH1 on the skip network
+    assert dc.check(_net("worked"), "W1", "(dOut/dH4*dH4/dH1 + dOut/dH5*dH5/dH1)*dH1/dW1" + S).readings == ()
+    assert "readings" not in json.loads(dc.render(dc.check(_net("worked"), "W7", "W13*H1" + S), "json"))
+    # a tied weight: r1 reads W1_1 on its edge and through h1; steps writes dr1/dW1_1 for the total derivative
+    tied = dc.check(_net("tied"), "W1_1", "(r1 - x1)*(dr1/dW1_1) + (r2 - x2)*(dr2/dW1_1) + (r3 - x3)*(dr3/dW1_1)")
+    assert tied.correct and [(r.text, r.read_as, str(r.local)) for r in tied.readings] == [("dr1/dW1_1", "total", "h1")]
+    assert dc.check(_net("skip"), "W1", "dLoss/dOut * dOut/dH2 * dH2/dH1 * dH1/dW1 + (Out-Y)*W5*(1-H1**2)*X1").readings == ()
+
+
+def test_a_partial_across_nodes_is_the_total_derivative_in_node_symbols():
+    from derivchain.verification.answer import total_derivative
+
+    net = _net("worked")
+    out, h1, w1 = net.neuron_by_symbol[net.outputs[0].symbol].symbol, net.neurons[0].symbol, net.parameter("W1")
+    assert str(total_derivative(net, out, h1)) == "W10*W14 + W13*W7"
+    assert str(total_derivative(net, net.neurons[3].symbol, w1)) == "W7*X1"  # dH4/dW1
+    assert total_derivative(net, net.neurons[0].symbol, net.parameter("W7")) == 0  # H1 does not depend on W7
+
+
+def test_the_derivative_being_checked_is_not_an_answer():
+    r = run("check", "W1", "dLoss/dW1")
+    assert r.exit_code == 2 and "dLoss/dW1 is the derivative being checked" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+    with pytest.raises(DerivchainError, match="derivative being checked"):
+        dc.check(_net("worked"), "W1", "2*dLoss/dW1 - dLoss/dW1")
+
+
+@pytest.mark.parametrize("network, parameter", [("worked", "W1"), ("skip", "W1"), ("cross-entropy", "W1"), ("graph", "b"),
+                                                ("tied", "W1_1")])
+def test_the_output_of_steps_pasted_whole_is_a_correct_chain_of_steps(network, parameter):
+    # steps prints d/dW1(...) and [reasons] between its lines; check --steps refused them all
+    net = _net(network)
+    printed = dc.render(api.steps(net, parameter), "text")
+    assert "d/d" + parameter + "(" in printed
+    c = dc.check(net, parameter, steps=printed)
+    assert c.correct, c.sentence
+    assert len(c.steps) == sum(1 for line in printed.splitlines() if line.strip().startswith("="))
+
+
+def test_a_derivative_written_d_by_dw_of_an_expression_is_read():
+    net = _net("worked")
+    assert dc.check(net, "W1", "sign(Out - Y)*d/dW1(H4*W13 + H5*W14)").correct
+    wrong = dc.check(net, "W1", "sign(Out - Y)*d/dW1(H4*W13)")
+    assert [f.kind for f in wrong.diagnosis] == ["missing_path"]
+    c = dc.check(net, "W1", "d/dW1(W13*H4 + W14*H5)*sign(Out-Y)")
+    assert str(c.answer) == "(W10*W14*X1 + W13*W7*X1)*sign(Out - Y)"  # in node symbols, as steps writes the next line
+    for answer, message in (("d/dH1(Out)", "is not by an input, weight, bias or target"),
+                            ("d/dW1(Out", "unbalanced parentheses"), ("d/dW99(Out)", "is not by an input")):
+        r = run("check", "W1", answer)
+        assert r.exit_code == 2 and message in r.output and len(r.output.strip().splitlines()) == 1, r.output

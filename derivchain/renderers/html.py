@@ -1512,6 +1512,10 @@ def check_body(c, printer: MathMLPrinter) -> list[str]:
         for i, st in enumerate(c.steps):
             said = ([] if st.to_previous is None else [f"line before: {st.to_previous.word}"]) + [f"derivative: {st.to_derivative.word}"]
             rows += [("why", f"line {st.line} ({'; '.join(said)}):"), ("eq", lhs if i == 0 else None, printer.mo("="), pieces(printer, st.expr))]
+    for r in c.readings:
+        local = printer.row(printer.mo(PARTIAL), p(r.of), printer.mo("/"), printer.mo(PARTIAL), p(r.by))
+        rows += [("text", ["Read as:"]), ("eq", local, printer.mo("="), pieces(printer, r.used)),
+                 ("why", r.why), ("eq", local, printer.mo("="), pieces(printer, r.other))]
     rows += [("text", ["The derivative:"]), ("eq", lhs, printer.mo("="), pieces(printer, c.expected))]
     sentence = html.escape(c.sentence)
     strong = "<strong>" if c.correct else '<strong class="bad">'

@@ -558,7 +558,8 @@ class JsonRenderer(Renderer):
 
     def check(self, c) -> dict:
         """The ``check`` contract: ``parameter``, ``answer``, ``expected``, ``correct``, ``correct_where``, ``diagnosis``,
-        ``counterexample``, ``verdict``; with steps, ``steps`` and ``first_wrong_line``."""
+        ``counterexample``, ``verdict``; with steps, ``steps`` and ``first_wrong_line``; ``readings`` where a partial
+        was read as a local partial that differs from the total derivative."""
         cx = c.counterexample
         out = {
             "parameter": c.parameter.name,
@@ -571,6 +572,9 @@ class JsonRenderer(Renderer):
                                                        "answer_value": _number(cx.answer), "expected_value": _number(cx.expected)},
             "verdict": c.sentence,
         }
+        if c.readings:
+            out["readings"] = [{"partial": r.text, "read_as": r.read_as, "local": expr(r.local), "total": expr(r.total),
+                                "through": r.through.name} for r in c.readings]
         if c.steps is not None:
             out["steps"] = [{"line": s.line, "text": s.text, "equal_to_previous": s.equal_to_previous,
                              "equal_to_derivative": s.equal_to_derivative} for s in c.steps]

@@ -1396,6 +1396,9 @@ def check_lines(c, printer, prose: bool = True) -> list[str]:
     if not prose:
         return lines
     # Lines of a notebook's block: text in MathJax's subset (DerivPrinter.mtext), as every block's.
+    for r in c.readings:
+        lines.append(r"&\text{read as: } %s" % reading_text(printer, r))
+        lines.append(r"&\quad %s \ %s" % (printer.mtext(r.why), reading_text(printer, r, other=True)))
     lines.append(r"&%s" % printer.mtext(f"verdict: {c.sentence}"))
     for f in c.diagnosis:
         lines.append(r"&%s" % printer.mtext(f"{f.kind}: {f.detail}"))
@@ -1408,9 +1411,16 @@ def check_lines(c, printer, prose: bool = True) -> list[str]:
     return lines
 
 
+def reading_text(printer, r, other: bool = False) -> str:
+    """A partial as it was read (``other``: as the other reading would make it): ``\frac{d Out}{d H1} = W_5``."""
+    return "%s = %s" % (printer._print(sp.Derivative(r.of, r.by)), printer._print(r.other if other else r.used))
+
+
 def check_paragraphs(c, printer) -> str:
-    """A check's verdict, diagnosis and counterexample as paragraphs."""
-    out = [r"\noindent Verdict: \emph{%s}.\par" % printer.text(c.sentence)]
+    """A check's how partials were read, verdict, diagnosis and counterexample as paragraphs."""
+    out = [r"\noindent Read as: $%s$. %s $%s$.\par" % (reading_text(printer, r), printer.text(r.why), reading_text(printer, r, other=True))
+           for r in c.readings]
+    out.append(r"\noindent Verdict: \emph{%s}.\par" % printer.text(c.sentence))
     for f in c.diagnosis:
         out.append(r"\noindent %s.\par" % _finding_text(printer, f))
     cx = c.counterexample

@@ -216,6 +216,8 @@ class MarkdownRenderer(StringRenderer):
         printer = printer_for(c.network)
         lines = [f"## Checking {c.lhs}", "", f"Network: {summary(c.network)}.", ""]
         lines += _math(_latex.check_lines(c, printer, prose=False)) + [""]
+        for r in c.readings:
+            lines += [f"Read as: ${_latex.reading_text(printer, r)}$. {escape(r.why)} ${_latex.reading_text(printer, r, other=True)}$.", ""]
         lines.append(f"Verdict: **{escape(c.sentence)}**.")
         if c.diagnosis:
             lines += ["", "Diagnosis" + (f" of line {c.first_wrong_line}" if c.first_wrong_line is not None else "") + ":", ""]

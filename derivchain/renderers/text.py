@@ -754,6 +754,9 @@ def check_lines(c) -> Iterator[Line]:
             checks = ([] if s.to_previous is None else [f"line before: {s.to_previous.word}"]) + [f"{lhs}: {s.to_derivative.word}"]
             ok = s.equal_to_derivative and s.equal_to_previous is not False
             yield Line(f"  line {s.line}: {s.text}   [{'; '.join(checks)}]", "" if ok else "red")
+    for r in c.readings:
+        yield _line("Read as: ", f"{r.text} = {expr(r.used)}", prose=True)
+        yield Line(f"  {r.why} {r.text} = {expr(r.other)}", "yellow", prose=True)
     yield _line("The derivative: ", f"{lhs} = {expr(c.expected)}")
     yield _line("Verdict: ", c.sentence, "bold green" if c.correct else "bold red", prose=True)
     if c.diagnosis:

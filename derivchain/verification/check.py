@@ -26,7 +26,7 @@ from ..engines.mistakes import KINDS, Finding, Setting, Sketch, changes, neighbo
 from ..model.network import Network
 from ..model.values import Number, environment, value_of
 from ..symbolic.rules import rule_for
-from .answer import read_answer, read_steps
+from .answer import Read, Reading, read_both, read_steps
 from .compare import Verdict, verify
 from .derivation import Derivation, derive
 
@@ -100,6 +100,7 @@ class Check(Result):
     counterexample: Counterexample | None
     steps: tuple[StepCheck, ...] | None = None
     first_wrong_line: int | None = None
+    readings: tuple[Reading, ...] = ()  # partials read as local where the total derivative differs
 
     @property
     def expected(self) -> sp.Expr:
@@ -159,15 +160,17 @@ def check(network: Network, parameter: str | sp.Symbol, answer: str | None = Non
     with memo.working_for(network):
         d = derive(network, symbol)
         if steps is None:
-            expr = read_answer(network, symbol, answer)
-            verdict, where, diagnosis, counter = judge(network, d, expr)
-            return Check(network, symbol, d, expr, answer.strip(), verdict, verdict.equal, where, diagnosis, counter)
-        lines = read_steps(network, symbol, steps)
-        checked, previous = [], None
-        for number, text, expr in lines:
+            expr, verdict, readings = _reading(network, d, read_both(network, symbol, answer))
+            verdict, where, diagnosis, counter = judge(network, d, expr, verdict)
+            return Check(network, symbol, d, expr, answer.strip(), verdict, verdict.equal, where, diagnosis, counter,
+                         readings=readings)
+        checked, previous, readings = [], None, []
+        for number, text, read in read_steps(network, symbol, steps):
+            expr, to_derivative, used = _reading(network, d, read)
+            readings += [r for r in used if all((x.of, x.by, x.read_as) != (r.of, r.by, r.read_as) for x in readings)]
             substituted = network.substitute(expr)
             to_previous = None if previous is None else verify({"previous line": previous, "line": substituted})
-            checked.append(StepCheck(number, text, expr, to_previous, verify({"derivative": d.backprop.substituted, "line": substituted})))
+            checked.append(StepCheck(number, text, expr, to_previous, to_derivative))
             previous = substituted
         first = next((s for s in checked if not s.equal_to_derivative), None)
         last = checked[-1]
@@ -177,7 +180,18 @@ def check(network: Network, parameter: str | sp.Symbol, answer: str | None = Non
         else:
             verdict, where, diagnosis, counter = judge(network, d, first.expr, first.to_derivative)
         return Check(network, symbol, d, last.expr, last.text, verdict, correct, where, diagnosis, counter, tuple(checked),
-                     None if first is None else first.line)
+                     None if first is None else first.line, tuple(readings))
+
+
+def _reading(network: Network, d: Derivation, read: Read) -> tuple[sp.Expr, Verdict, tuple[Reading, ...]]:
+    """(expression, its verdict against the derivative, the readings used) of an answer read both ways: the local
+    reading of its ambiguous partials, unless only the total one makes it equal the derivative."""
+    verdict = verify({"derivative": d.backprop.substituted, "answer": network.substitute(read.local)})
+    if read.total is not None and not verdict.equal:
+        other = verify({"derivative": d.backprop.substituted, "answer": network.substitute(read.total)})
+        if other.equal:
+            return read.total, other, read.total_readings
+    return read.local, verdict, read.local_readings
 
 
 def judge(network: Network, d: Derivation, answer: sp.Expr, verdict: Verdict | None = None):
