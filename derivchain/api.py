@@ -7,6 +7,8 @@ object that :func:`derivchain.renderers.emit` renders in any format. Bad input r
 
 from __future__ import annotations
 
+import re
+
 from fractions import Fraction
 from pathlib import Path
 
@@ -72,7 +74,9 @@ def _network(path, layers, activation, output_activation, loss, bias, notation) 
         if not path.strip():
             raise OptionsError("--network is empty; give a network file (.toml or .json) or a builder: rnn:steps=T,hidden=H, "
                                "conv1d:length=N,kernel=K, attention:tokens=T,dim=D, layernorm:n=N, batchnorm:batch=B,features=F")
-        if path.split(":", 1)[0] in _BUILT and not path.endswith((".toml", ".json")):
+        head, colon, _ = path.partition(":")
+        if colon and not path.endswith((".toml", ".json")) and not Path(path).exists() and \
+                (head in _BUILT or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", head)):
             from .model.builders import build  # rnn:steps=10,hidden=4, conv1d:length=6,kernel=3, attention:tokens=3,dim=4
 
             return build(path)
@@ -238,11 +242,11 @@ def draw(net: Network, parameter: str | None, out: str, force: bool = False) -> 
     from .renderers.export import write_new
 
     target = Path(out) if out else None
-    if target is None or target.suffix not in (".tex", ".svg"):
+    if target is None or target.suffix.lower() not in (".tex", ".svg"):
         raise OptionsError("draw needs --out FILE ending in .tex (TikZ) or .svg")
     if parameter is not None:
         net.parameter(parameter)
-    if target.suffix == ".tex":
+    if target.suffix.lower() == ".tex":
         from .renderers.latex import printer_for  # the caption's equations typeset (an SVG needs no LaTeX printer)
 
         picture = tikz(net, parameter, printer_for(net))
@@ -264,9 +268,14 @@ def export(net: Network, parameters: list[str] | None, out: str, snippet: bool =
     if not out:
         raise OptionsError(f"export needs --out FILE ending in {listed(document_suffixes())}")
     target = Path(out)
-    if target.suffix not in document_suffixes():
+    if target.suffix.lower() == ".pdf":
+        raise OptionsError(f"--out {out}: a PDF is compiled from LaTeX: write --out {target.with_suffix('.tex')} --pdf "
+                           "(the .pdf is written beside the .tex)")
+    if target.suffix.lower() not in document_suffixes():
         raise OptionsError(f"--out {out}: choose a file ending in {suffixes_named()}")
-    if pdf and (target.suffix != ".tex" or snippet):
+    if not title.strip():
+        raise OptionsError("--title is empty; give the document a title, e.g. --title 'Backpropagation, worked'")
+    if pdf and (target.suffix.lower() != ".tex" or snippet):
         raise OptionsError("--pdf compiles a whole .tex document: use --out FILE.tex without --snippet")
     check_max_paths(max_paths)
     if not parameters or parameters == ["all"]:
@@ -348,7 +357,7 @@ def exercise(seed: int = 1, out: str | None = None, solutions: bool = False, for
 
     if out is not None:
         target = Path(out)
-        if not out or target.suffix not in SHEET_SUFFIXES:
+        if not out or target.suffix.lower() not in SHEET_SUFFIXES:
             raise OptionsError(f"exercise needs --out FILE ending in {', '.join(SHEET_SUFFIXES)}"
                                + (f" (not {out})" if out else ""))
         from .files import check_targets
@@ -370,7 +379,8 @@ def exercise(seed: int = 1, out: str | None = None, solutions: bool = False, for
     from .renderers.export import compile_text
     from .files import write_files
 
-    text = render(sheet, SHEET_SUFFIXES[target.suffix])
-    data = compile_text(text, target.with_suffix(".tex").name, reproducible=True)[0] if target.suffix == ".pdf" else text
+    suffix = target.suffix.lower()  # NOTES.HTML is an HTML page
+    text = render(sheet, SHEET_SUFFIXES[suffix])
+    data = compile_text(text, target.with_suffix(".tex").name, reproducible=True)[0] if suffix == ".pdf" else text
     return write_files({target: data}, force)
 

@@ -93,6 +93,10 @@ WRONG = [
     ("tanh", "W1", "(Out-Y)*W5*(1-H2**2)*X1", ["activation_derivative"]),
     ("tanh", "W1", "(Out-Y)*W5*(1-H1**2)**2*X1", ["activation_derivative"]),
     ("relu", "W1", "(Out-Y)*W5*X1", ["activation_derivative"]),
+    # another activation's rule, and tanh's 1 - H1**2 misremembered as (1 - H1)**2
+    ("tanh", "W1", "(Out-Y)*W5*H1*(1-H1)*X1", ["activation_derivative"]),
+    ("tanh", "W1", "(Out-Y)*W5*(1-H1)**2*X1", ["activation_derivative"]),
+    ("sigmoid", "W1", "(Out-Y)*W5*(1-H1**2)*X1", ["activation_derivative"]),
     # heaviside(0) is 1/2: for every z < 0 (H1 = 0) this says 1/2 where relu' is 0; the verdict says so
     # (a modular test blind to Heaviside's value at 0 once called it correct), with a counterexample at halves
     ("relu", "W1", "(Out-Y)*W5*heaviside(H1)*X1", ["unknown"]),
@@ -417,3 +421,22 @@ def test_a_derivative_written_d_by_dw_of_an_expression_is_read():
                             ("d/dW1(Out", "unbalanced parentheses"), ("d/dW99(Out)", "is not by an input")):
         r = run("check", "W1", answer)
         assert r.exit_code == 2 and message in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+@pytest.mark.parametrize("answer", ["W13*H1*sign(Out-Y) + 3**-40*X1", "W13*H1*sign(Out-Y) + exp(-40)*X1"])
+def test_a_counterexample_never_prints_the_two_values_alike(answer):
+    # a difference past the 15th digit printed "your answer = 2.25, dLoss/dW7 = 2.25"
+    c = dc.check(_net("worked"), "W7", answer)
+    cx = c.counterexample
+    assert cx.answer.value != cx.expected.value
+    shown = [str(n).split("(~")[-1] for n in (cx.answer, cx.expected)]
+    assert shown[0] != shown[1], shown
+    for fmt in ("text", "markdown", "latex", "html"):
+        out = dc.render(c, fmt)
+        assert str(cx.answer).split("(~")[-1].rstrip(")") in out, fmt
+
+
+def test_two_mistakes_of_one_kind_are_said_once_and_counted():
+    c = dc.check(_net("skip"), "W1", "(Out-Y)*X1*(W5 + W3*W6)")  # both tanh derivatives left out
+    assert [f.kind for f in c.diagnosis] == ["activation_derivative", "activation_derivative"]
+    assert c.sentence == "not correct: activation_derivative (twice)"

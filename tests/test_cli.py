@@ -186,3 +186,39 @@ def test_step_activations_are_decided(activation):
     assert r.exit_code == 0, r.output
     assert "DiracDelta" not in r.output
     assert "Verdict: equal [identical]" in r.output and "Direct: dLoss/dW7 = 0" in r.output
+
+
+@pytest.mark.parametrize("args, message", [
+    # a new user's trial: each error names the real problem and the fix
+    (("export", "--out", "notes.pdf"), "a PDF is compiled from LaTeX: write --out notes.tex --pdf"),
+    (("export", "--out", "notes.md", "--title", "  "), "--title is empty"),
+    (("grad", "W1", "--set==1"), "the name before '=' is empty"),
+    (("grad", "W1", "--network", "foo:x=1"), "'foo:x=1': unknown builder; use rnn:"),
+    (("grad", "W1", "--network", "rnn:steps=2,hiden=2"), "'hiden' is not a key of rnn; use steps, hidden"),
+    (("grad", "W1", "--network", "rnn:steps=2,hidden"), "'hidden' is not key=value"),
+    (("grad", "W1", "--network", "rnn:steps=99999999"), "steps=99999999 is too large"),
+    (("grad", "W1", "--layers", "2,99999999999999999999999,1"), "is too large; a layer has at most 1000 neurons (--limit width=N)"),
+])
+def test_errors_name_the_problem_and_the_fix(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = run(*args)
+    assert r.exit_code == 2, r.output
+    assert message in r.output and len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output, r.output
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_suffix_in_capitals_is_the_same_format(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run("export", "--out", "NOTES.HTML").exit_code == 0
+    assert (tmp_path / "NOTES.HTML").read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html>")
+    assert run("draw", "--out", "NET.SVG").exit_code == 0 and (tmp_path / "NET.SVG").read_text().lstrip().startswith("<svg")
+
+
+def test_small_texts_a_new_user_stumbled_on():
+    # a loss written as a formula was printed twice: "loss (Out - Y)**4 ((Out - Y)**4)"
+    r = run("grad", "W1", "--loss", "(Out - Y)**4", "--layers", "2,1")
+    assert "; loss (Out - Y)**4; no biases" in r.output.splitlines()[0]
+    assert "loss squared ((Out - Y)**2)" in run("grad", "W1", "--loss", "squared", "--layers", "2,1").output
+    # "Out expanded: not expanded: more than 2000 terms"
+    out = run("show", "--output-activation", "x**x", "--layers", "2,1").output
+    assert "Out expanded: not written out (more than 2000 terms)" in out and "not expanded" not in out

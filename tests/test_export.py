@@ -45,6 +45,8 @@ def test_export_cli(tmp_path):
     r = runner.invoke(app, ["export", "W1", "--out", str(out)])
     assert r.exit_code == 2 and "already exists; pass --force" in r.output
     r = runner.invoke(app, ["export", "--out", str(tmp_path / "x.pdf")])
+    assert r.exit_code == 2 and "a PDF is compiled from LaTeX: write --out" in r.output and "x.tex --pdf" in r.output
+    r = runner.invoke(app, ["export", "--out", str(tmp_path / "x.txt")])
     assert r.exit_code == 2 and "choose a file ending in .tex" in r.output
     r = runner.invoke(app, ["export", "W99", "--out", str(tmp_path / "y.tex")])
     assert r.exit_code == 2 and "unknown weight 'W99'" in r.output

@@ -187,7 +187,7 @@ def test_bad_graph_files_are_one_line_errors(spec, message, tmp_path):
 def test_builder_specs_and_their_errors():
     assert len(build("rnn:steps=4,hidden=2").neurons) == 9
     assert len(build("conv1d:length=6,kernel=2").outputs) == 5
-    for bad, message in (("rnn:steps=0", "steps=0: give at least 1"), ("rnn:depth=3", "'depth=3' is not key=value"),
+    for bad, message in (("rnn:steps=0", "steps=0: give at least 1"), ("rnn:depth=3", "'depth' is not a key of rnn; use steps, hidden"),
                          ("conv1d:length=2,kernel=3", "length=2: give at least 3"), ("rnn:steps=x", "is not a whole number")):
         with pytest.raises(NetworkFileError, match=message):
             build(bad)

@@ -338,7 +338,7 @@ def test_builders_match_the_issue():
     assert dict(ln.matrix.shapes)["mu"] == (1, 1) and [p.name for p in ln.parameters][:3] == ["gamma[0,0]", "gamma[0,1]", "gamma[0,2]"]
     bn = api.network("batchnorm:batch=3")
     assert dict(bn.matrix.shapes)["mu"] == (1, 2) and dict(bn.matrix.shapes)["X"] == (3, 2)
-    with pytest.raises(NetworkFileError, match="attention: 'heads=2' is not key=value with a key among tokens, dim"):
+    with pytest.raises(NetworkFileError, match="attention: 'heads' is not a key of attention; use tokens, dim"):
         api.network("attention:heads=2")
     with pytest.raises(NetworkFileError, match="tokens=0: give at least 1"):
         api.network("attention:tokens=0")

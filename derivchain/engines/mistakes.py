@@ -21,6 +21,7 @@ import sympy as sp
 
 from ..record import record
 from ..symbolic.build import add, mul
+from ..model.activations import get_activation
 from ..model.network import Network
 from .paths import count_paths, iter_paths
 
@@ -312,6 +313,10 @@ def _missing_factor(s: Sketch, st: Setting) -> Change:
                                                            f"{s.terms[i].arrow}", s.terms[i].names, sp.Integer(1), p.value)
 
 
+#: Activations whose derivative rules learners mix up with one another's.
+MIXED_UP = ("sigmoid", "tanh")
+
+
 def _activation(s: Sketch, st: Setting) -> Change:
     # f'(z) at a node: left out, the function in its place, taken at the wrong point or neuron, counted twice.
     net = st.network
@@ -325,6 +330,12 @@ def _activation(s: Sketch, st: Setting) -> Change:
         for other in net.neurons:
             if other is not node and other.layer == node.layer and other.derivative() != 1:
                 variants.append((other.derivative(), f"taken at {other.symbol} instead"))
+        # another activation's rule (sigmoid's o*(1 - o) in a tanh network), or tanh's 1 - o**2 squared wrong
+        for name in MIXED_UP:
+            if name != act.name:
+                variants.append((get_activation(name).derivative(z, o), f"written as {name}'s derivative"))
+        if p.value == 1 - o**2:
+            variants.append(((1 - o)**2, f"written (1 - {o})**2 for 1 - {o}**2"))
         where, path = _where(s, at)
         seen = {p.value}
         for value, how in variants:

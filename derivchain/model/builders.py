@@ -21,6 +21,9 @@ def rnn(steps: int = 3, hidden: int = 1, activation: str = "tanh", loss: str = "
     h_t = f(W x_t + U h_(t-1) + b) with h_0 = 0 (so h_1 has no recurrent term), Out = V h_T + c. The
     same W, U, b (and, with several hidden units, the same matrices) are used at every step.
     """
+    if steps >= 1 and hidden >= 1:  # every neuron counted first, so the advice names all the network needs (Out too)
+        limits.check("the number of neurons", steps * hidden + 1, "neurons", f"rnn:steps={steps},hidden={hidden}")
+        limits.check("the network's depth", steps + 2, "layers", f"rnn:steps={steps},hidden={hidden}")  # x, h1..hT, Out
     _check(steps, "steps", 1)
     _check(hidden, "hidden", 1)
     one = hidden == 1
@@ -126,11 +129,17 @@ def build(spec: str) -> Network:
     for part in filter(None, rest.split(",")):
         key, eq, value = part.partition("=")
         key, value = key.strip(), value.strip()
-        if not eq or key not in allowed:
-            raise NetworkFileError(f"{name}: {part.strip()[:40]!r} is not key=value with a key among {', '.join(allowed)}")
+        if not eq:
+            raise NetworkFileError(f"{name}: {part.strip()[:40]!r} is not key=value; write e.g. {name}:{allowed[0]}=2 "
+                                   f"with a key among {', '.join(allowed)}")
+        if key not in allowed:
+            raise NetworkFileError(f"{name}: {key[:40]!r} is not a key of {name}; use {', '.join(allowed)}")
         if key in _INTS:
-            if not (value.isascii() and value.isdigit()) or len(value) > 6:
+            if not (value.isascii() and value.isdigit()):
                 raise NetworkFileError(f"{name}: {key}={value[:20]!r} is not a whole number")
+            if len(value) > 6:
+                raise NetworkFileError(f"{name}: {key}={value[:20]} is too large; give at most 999999 (the limits "
+                                       "refuse far smaller networks: see --limit)")
             kwargs[key] = int(value)
         else:
             kwargs[key] = value

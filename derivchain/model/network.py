@@ -359,7 +359,8 @@ class Network(Result):
             same = self.loss.name == self.loss.text or not formula
             loss = self.loss.name if same else f"{self.loss.name} ({self.loss_local})"
             return f"{self.origin or 'graph'}: {', '.join(parts)}{shared}; loss {loss}"
-        loss = f"loss {self.loss.name}" + (f" ({self.loss_local})" if formula else "")
+        # a loss written by the user is named by its own text: printed once, not "loss (Out - Y)**4 ((Out - Y)**4)"
+        loss = f"loss {self.loss.name}" + (f" ({self.loss_local})" if formula and self.loss.name != self.loss.text else "")
         if self.origin:
             acts = sorted({n.activation.name for n in self.neurons})
             return (
@@ -405,8 +406,11 @@ def parse_layers(text: str) -> tuple[int, ...]:
         part = raw.strip()
         if not part:
             raise LayersError(f"layers {text!r}: entry {i} is empty; {example}")
-        if not (part.isascii() and part.isdigit()) or len(part) > 9:
+        if not (part.isascii() and part.isdigit()):
             raise LayersError(f"layers {text!r}: entry {i} ({part!r}) is not a whole number; {example}")
+        if len(part) > 9:
+            raise LayersError(f"layers {text[:60]!r}: entry {i} ({part[:20]}) is too large; a layer has at most "
+                              f"{limits.current().width} neurons (--limit width=N)")
         size = int(part)
         if size < 1:
             raise LayersError(f"layers {text!r}: entry {i} is 0; every layer needs at least one neuron; {example}")

@@ -221,6 +221,8 @@ def parse_assignments(items: list[str]) -> dict[str, Fraction]:
         if "=" not in item:
             raise ValuesError(f"--set {item!r}: write NAME=NUMBER, e.g. --set W1=0.15")
         name, raw = item.split("=", 1)
+        if not name.strip():
+            raise ValuesError(f"--set {item!r}: the name before '=' is empty; write NAME=NUMBER, e.g. --set W1=0.15")
         out[name.strip()] = _number(raw, name.strip(), "--set")
     return out
 
@@ -302,6 +304,8 @@ class Number:
     # Computed (not exact) and so small beside the numbers it was computed from that its digits may be their
     # rounding only (an exact 0 reached by cancellation): what is printed computes it again (see recheck).
     faint: bool = field(default=False, compare=False)
+    # Significant digits printed of a computed value (two values that differ past 15 digits print more).
+    shown: int = field(default=SHOWN, compare=False)
 
     def __float__(self) -> float:
         """The nearest double; +-inf past the doubles' range (JSON writes those as null)."""
@@ -313,7 +317,7 @@ class Number:
     def __str__(self) -> str:
         if self.exact and max(self.value.numerator.bit_length(), self.value.denominator.bit_length()) > 4000:
             # Too many digits to print exactly (Python refuses int -> text past 4300 digits): 15 shown.
-            return mpmath.nstr(as_mpf(self.value), SHOWN)
+            return mpmath.nstr(as_mpf(self.value), self.shown)
         if self.exact:
             v: Fraction = self.value
             if v.denominator == 1:
@@ -328,10 +332,10 @@ class Number:
                 scaled = str(abs(v.numerator) * 10**digits // v.denominator).rjust(digits + 1, "0")
                 text = ("-" if v < 0 else "") + (scaled[:-digits] + "." + scaled[-digits:]).rstrip("0").rstrip(".")
                 return text
-            return f"{v.numerator}/{v.denominator} (~{mpmath.nstr(mpmath.mpf(v.numerator) / v.denominator, SHOWN)})"
+            return f"{v.numerator}/{v.denominator} (~{mpmath.nstr(as_mpf(v), self.shown)})"
         if not self.value:
             return "0"  # a zero is 0, computed or exact (mpmath writes 0.0)
-        return mpmath.nstr(self.value, SHOWN)
+        return mpmath.nstr(self.value, self.shown)
 
 
 def as_mpf(v, digits: int = DIGITS):

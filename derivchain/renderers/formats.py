@@ -74,7 +74,7 @@ def document_suffixes() -> list[str]:
 
 def format_of_suffix(suffix: str) -> str | None:
     """The name of the format whose documents end in ``suffix``; None when none does."""
-    return next((f.name for f in document_formats() if f.suffix == suffix), None)
+    return next((f.name for f in document_formats() if f.suffix == suffix.lower()), None)  # NOTES.HTML too
 
 
 def suffixes_named() -> str:

@@ -1326,7 +1326,7 @@ class HtmlRenderer(StringRenderer):
                         ("eq", symbol, printer.mo("="), pieces(printer, net.substitution[n.symbol])),
                         ("text", [symbol, " expanded:"])]
             outputs.append(("eq", symbol, printer.mo("="), pieces(printer, expanded)) if expanded is not None
-                           else ("text", ["not expanded: more than 2000 terms"]))
+                           else ("text", ["not written out (more than 2000 terms)"]))
         return self._page("The network", [
             "<h1>The network</h1>", _network_line(net),
             f"<p>Inputs: {_names(printer, net.inputs)}; targets: {_names(printer, net.targets)}.</p>",

@@ -543,7 +543,7 @@ class TextRenderer(Renderer):
         for n in net.outputs:
             yield _line(f"{n.name} nested: ", expr(net.substitution[n.symbol]))
             value = net.expanded_output(n)
-            yield _line(f"{n.name} expanded: ", expr(value) if value is not None else "not expanded: more than 2000 terms")
+            yield _line(f"{n.name} expanded: ", expr(value) if value is not None else "not written out (more than 2000 terms)")
 
     def formula(self, f) -> Iterator[Line]:
         """The general backpropagation equations, then their instance for one parameter."""

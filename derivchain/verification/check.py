@@ -12,6 +12,7 @@ for every leaf, exact where the network allows, at which the answer and the deri
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from fractions import Fraction
 
@@ -140,7 +141,10 @@ class Check(Result):
         kinds = [f.kind for f in self.diagnosis]
         if kinds == ["unknown"]:
             return "no single mistake of the known kinds, nor two together, explains it"
-        return " and ".join(kinds)
+        # two mistakes of one kind are said once, counted: "activation_derivative (twice)"
+        said = list(dict.fromkeys(kinds))
+        return " and ".join(k + (" (twice)" if kinds.count(k) == 2 else f" ({kinds.count(k)} times)" if kinds.count(k) > 2 else "")
+                            for k in said)
 
     def __repr__(self) -> str:
         word = "correct" if self.correct else (f"correct where {self.correct_where}" if self.correct_where else "not correct")
@@ -367,6 +371,18 @@ def _kinks(expr: sp.Expr) -> list[sp.Expr]:
     return found
 
 
+def apart(a: Number, b: Number) -> tuple[Number, Number]:
+    """``a`` and ``b`` printed with enough digits (up to 50) that two different values do not print the same."""
+    def decimal(n: Number) -> str:  # an exact fraction's decimal beside it counts: 1/3 (~0.333)
+        return str(n).split("(~")[-1].rstrip(")")
+
+    shown = a.shown
+    while decimal(a) == decimal(b) and a.value != b.value and shown < 50:
+        shown = min(50, shown + 5)
+        a, b = dataclasses.replace(a, shown=shown), dataclasses.replace(b, shown=shown)
+    return a, b
+
+
 def _differ(a: Number, b: Number) -> bool:
     if a.exact and b.exact:
         return a.value != b.value
@@ -400,11 +416,12 @@ def counterexample(network: Network, d: Derivation, answer: sp.Expr, verdict: Ve
                 continue
             if _differ(a, e):
                 leaves = [*network.inputs, *network.parameters, *network.targets]
+                a, e = apart(a, e)
                 return Counterexample({s.name: Number(values[s], True) for s in leaves}, a, e,
                                       {n.name: value_of(n.symbol, env, exact) for n in network.neurons})
     point = verdict.counterexample.get("point") if verdict.counterexample else None
     if not point:
         return None
     with mpmath.workdps(60):
-        expected_value, answer_value = (Number(mpmath.mpf(v), False) for v in verdict.counterexample["values"])
+        expected_value, answer_value = apart(*(Number(mpmath.mpf(v), False) for v in verdict.counterexample["values"]))
         return Counterexample({k: Number(mpmath.mpf(v), False) for k, v in point.items()}, answer_value, expected_value, {})
