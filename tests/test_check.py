@@ -205,8 +205,8 @@ def test_a_bad_answer_is_one_line_naming_the_problem(answer, message):
 
 
 def test_an_answer_or_steps_but_not_both_nor_neither():
-    for answer, steps in ((None, None), ("W13*H1", "dLoss/dW7 = W13*H1")):
-        with pytest.raises(DerivchainError, match="an answer or --steps"):
+    for answer, steps, message in ((None, None, "needs an answer or --steps"), ("W13*H1", "dLoss/dW7 = W13*H1", "not both")):
+        with pytest.raises(DerivchainError, match=message):
             dc.check(dc.default_network(), "W7", answer, steps)
 
 

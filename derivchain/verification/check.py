@@ -158,7 +158,9 @@ class CheckError(DerivchainError):
 
 def check(network: Network, parameter: str | sp.Symbol, answer: str | None = None, steps: str | None = None) -> Check:
     """Check ``answer`` (text) or a chain of ``steps`` (text, one step a line) against dLoss/dparameter."""
-    if (answer is None) == (steps is None):
+    if answer is not None and steps is not None:
+        raise CheckError("check takes an answer or --steps FILE, not both: drop the answer to check the steps, or --steps")
+    if answer is None and steps is None:
         raise CheckError("check needs an answer or --steps FILE (one of them): e.g. derivchain check W7 \"W13*H1\"")
     symbol = network.parameter(parameter if isinstance(parameter, str) else parameter.name)
     with memo.working_for(network):
