@@ -99,7 +99,8 @@ WRONG = [
     ("sigmoid", "W1", "(Out-Y)*W5*(1-H1**2)*X1", ["activation_derivative"]),
     # heaviside(0) is 1/2: for every z < 0 (H1 = 0) this says 1/2 where relu' is 0; the verdict says so
     # (a modular test blind to Heaviside's value at 0 once called it correct), with a counterexample at halves
-    ("relu", "W1", "(Out-Y)*W5*heaviside(H1)*X1", ["unknown"]),
+    # (now named: relu' written heaviside(H1), 1/2 wherever H1 = 0, where it is 0)
+    ("relu", "W1", "(Out-Y)*W5*heaviside(H1)*X1", ["activation_derivative"]),
     # sign: the whole answer; one path's term
     ("worked", "W1", "-(W13*W7 + W14*W10)*X1" + S, ["sign"]),
     ("worked", "W1", "(W13*W7 - W14*W10)*X1" + S, ["sign"]),

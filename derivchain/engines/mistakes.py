@@ -336,6 +336,10 @@ def _activation(s: Sketch, st: Setting) -> Change:
                 variants.append((get_activation(name).derivative(z, o), f"written as {name}'s derivative"))
         if p.value == 1 - o**2:
             variants.append(((1 - o)**2, f"written (1 - {o})**2 for 1 - {o}**2"))
+        if isinstance(p.value, sp.Heaviside):  # relu': its value at 0 is 0 (as in PyTorch); heaviside(u) alone is 1/2 there
+            half = sp.Rational(1, 2)
+            variants += [(sp.Heaviside(p.value.args[0], half), "given the value 1/2 at 0 (heaviside(u) alone), where it is 0"),
+                         (sp.Heaviside(o, half), f"written heaviside({o}): 1/2 wherever {o} = 0, where it is 0")]
         where, path = _where(s, at)
         seen = {p.value}
         for value, how in variants:
