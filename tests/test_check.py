@@ -82,6 +82,9 @@ WRONG = [
     ("worked", "W1", "(W13*W7 + W14*W10)*X2" + S, ["wrong_factor"]),
     ("sigmoid bias", "B1", "(Out-Y)*W5*H1*(1-H1)*X1", ["wrong_factor"]),
     ("softmax", "W1", "(exp(Out1)/(exp(Out1)+exp(Out2))*(Y1+Y2) - Y1)*X2", ["wrong_factor"]),
+    # |u|'s sign(u) written as another loss's derivative: u (half-squared), 2u (squared)
+    ("worked", "W7", "W13*H1*(Out - Y)", ["wrong_factor"]),
+    ("worked", "W1", "(W13*W7 + W14*W10)*X1*2*(Out - Y)", ["wrong_factor"]),
     # missing_factor: an input, a weight, dLoss/dOut left out
     ("worked", "W1", "(W13*W7 + W14*W10)" + S, ["missing_factor"]),
     ("half", "W7", "W13*H1", ["missing_factor"]),

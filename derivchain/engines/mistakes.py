@@ -363,7 +363,17 @@ def _alternatives(net: Network, p: Part) -> list[sp.Expr]:
 
 
 def _wrong_factor(s: Sketch, st: Setting) -> Change:
-    # A factor taken from the wrong edge: another weight, another input, the source for the weight.
+    # A factor taken from the wrong edge: another weight, another input, the source for the weight; and
+    # dLoss/dOut of |u| written as another loss's (u of the half-square, 2u of the square) in place of sign(u).
+    for p, at in _parts(s, "loss"):
+        for a in sorted(p.value.atoms(sp.sign), key=sp.default_sort_key):
+            u = a.args[0]
+            where, path = _where(s, at)
+            for alt, loss in ((u, "half-squared"), (sp.Mul(2, u, evaluate=False), "squared")):
+                value = p.value.xreplace({a: alt})
+                yield _replace(s, p, value), Finding(
+                    "wrong_factor", f"dLoss/d{_text(p.source)} = {_text(p.value)} is written {_text(value)}, the {loss} loss's "
+                    f"derivative in place of |{u}|'s{where}", path, value, p.value)
     for p, at in _parts(s, "edge"):
         if not isinstance(p.value, sp.Symbol) and p.value != 1:  # a weight, an input, or a bias's 1
             continue
