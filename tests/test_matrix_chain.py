@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import derivchain as dc
 from derivchain import api
 from derivchain.cli import app
 from derivchain.engines import matrix_chain as engine
@@ -212,3 +213,14 @@ def test_rewrites_over_columns_with_a_mean_and_other_names():
     data = {"inputs": ["X"], "targets": ["T"], "loss": "mean(-(T*log(Yhat) + (1 - T)*log(1 - Yhat)))",
             "shapes": {"X": [2, 3], "W": [1, 2], "T": [1, 3]}, "nodes": [{"name": "Z", "expr": "W @ X"}, {"name": "Yhat", "expr": "sigmoid(Z)"}]}
     assert chain_of(build_network(data, "b.toml"), "W")[0] == ("Z", "(1/3)*(Yhat - T)", "sigmoid + cross-entropy")
+
+
+def test_a_numeric_check_says_it_is_not_a_proof():
+    # the norms' sqrt keeps the exact tests out: numeric agreement was printed "verified (numeric)" like a proof
+    g = api.grad(api.network(str(EXAMPLES / "layernorm.toml")), "X")
+    assert g.verified and [e.method for e in g.chain][-1] == "numeric"
+    text = dc.render(g, "text")
+    assert "verified (numeric: evidence, not a proof)" in text and "verified (numeric)" not in text
+    assert "(weakest check: numeric, evidence and not a proof)" in text
+    for fmt in ("markdown", "latex", "html"):
+        assert "not a proof" in dc.render(g, fmt), fmt

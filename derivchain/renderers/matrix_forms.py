@@ -28,7 +28,7 @@ def summary(g) -> str:
     entries = f"entries of dL/d{g.parameter}: {g.entries.summary}"
     if g.verified:
         return (f"Verified: each of the {n} equations equals the scalar derivation (backpropagation) entry by entry "
-                f"(weakest check: {weakest(g)}); {entries}")
+                f"(weakest check: {weakest(g)}{', evidence and not a proof' if weakest(g) == 'numeric' else ''}); {entries}")
     bad = [e.name for e in g.chain if not e.verified]
     what = [f"the equations for {', '.join(bad)} are not shown equal to the scalar derivation"] if bad else []
     if not g.entries.verified:
@@ -173,8 +173,18 @@ def equation_latex(e, name=matrix_latex) -> tuple[str, str]:
 
 def equation_note(e) -> str:
     """What is said beside an equation: its shape, its check, its textbook rewrite's name where it has one."""
-    mark = f"verified ({e.method})" if e.verified else "NOT verified"
-    return f"{shape_text(e.shape)}; {mark}" + (f"; {e.rewrite}" if e.rewrite else "")
+    return f"{shape_text(e.shape)}; {mark(e)}" + (f"; {e.rewrite}" if e.rewrite else "")
+
+
+def mark(e) -> str:
+    """An equation's check in words: numeric agreement is evidence, and says so (as the scalar verdicts do)."""
+    if not e.verified:
+        return "NOT verified"
+    return f"verified ({e.method}{NOT_PROVED if e.method == 'numeric' else ''})"
+
+
+#: Said after a numeric check: the forms agree at every point tried, which is evidence, not a proof.
+NOT_PROVED = ": evidence, not a proof"
 
 
 def heading_text(g) -> str:

@@ -699,16 +699,15 @@ class TextRenderer(Renderer):
     def matrix_gradient(self, g) -> Iterator[Line]:
         """``grad WQ`` on a matrix graph: the chain of matrix equations from the loss back, each with its shape
         and its check, then the verdict; with values, each matrix of the chain at them."""
-        from .matrix_forms import rows_text, shape_text, summary
+        from .matrix_forms import mark, rows_text, shape_text, summary
 
         yield _line("Network: ", g.network.summary(), prose=True)
         yield _line(f"dLoss/d{g.parameter} ({shape_text(g.shape)}) in matrix form: the chain of matrix equations from "
                     "the loss back (@ the matrix product, * entry by entry, .T the transpose), each checked entry by entry "
                     "against the scalar derivation", style="bold", prose=True)
         for e in g.chain:
-            mark = f"verified ({e.method})" if e.verified else "NOT verified"
             named = f"; rewrite: {e.rewrite}" if e.rewrite else ""
-            yield Line(f"  dL/d{e.name} = {e.form}    [{shape_text(e.shape)}; {mark}{named}]", None if e.verified else "bold red")
+            yield Line(f"  dL/d{e.name} = {e.form}    [{shape_text(e.shape)}; {mark(e)}{named}]", None if e.verified else "bold red")
         yield Line(summary(g), "bold green" if g.verified else "bold red", prose=True)
         if g.at_values is not None:
             yield _line(f"At the given values ({arithmetic(g.exact, 'exact')}):", style="bold")
