@@ -18,7 +18,8 @@ from .engines.paths import DEFAULT_MAX_PATHS
 MAX_LISTED = 100_000
 
 #: The tasks: one per command of the CLI, each returning the result that command renders (or the files it wrote).
-TASKS = ("show", "grad", "paths", "table", "formula", "steps", "step", "matrix", "draw", "export", "check", "exercise")
+TASKS = ("show", "grad", "paths", "table", "formula", "steps", "step", "matrix", "draw", "export", "check", "exercise",
+         "hessian")
 #: What the CLI may call besides one task: reading its options into arguments, and reading a result's verdict.
 HELPERS = ("network", "given_values", "verified", "steps_text")
 
@@ -318,3 +319,25 @@ def exercise(seed: int = 1, out: str | None = None, solutions: bool = False, for
     data = compile_text(text, target.with_suffix(".tex").name, reproducible=True)[0] if target.suffix == ".pdf" else text
     return write_files({target: data}, force)
 
+
+
+def hessian(net: Network, first: str | None = None, second: str | None = None, max_paths: int = DEFAULT_MAX_PATHS,
+            values: dict | None = None, reduction: str = "mean"):
+    """d2Loss/(dfirst dsecond) three ways (direct, pairs of paths, second-order backprop) and verified (a
+    HessianEntry); with ``values``, also its numbers (a HessianAtValues; a batch: the ``reduction`` over samples)."""
+    check_max_paths(max_paths)
+    if first is None or second is None:
+        raise OptionsError("hessian needs two parameters P and Q (the same one twice for a diagonal entry), "
+                           "e.g. derivchain hessian W1 W5")
+    from .verification.hessian import derive_hessian
+
+    entry = derive_hessian(net, first, second, max_paths)
+    if values is None and reduction == "mean":
+        return entry
+    from .model.values import check_batch, check_reduction
+    from .verification.hessian import hessian_at_values
+
+    check_reduction(reduction)
+    if values is None:
+        return entry
+    return hessian_at_values(entry, check_batch(net, values), reduction)

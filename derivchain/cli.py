@@ -328,6 +328,21 @@ def exercise(seed: Annotated[int, typer.Option("--seed", help="Draws the network
     _written(api.exercise(seed, out, solutions, force, **options))
 
 
+@app.command()
+@network_options
+def hessian(first: Annotated[Optional[str], typer.Argument(help="P: the first parameter, e.g. W1.")] = None,
+            second: Annotated[Optional[str], typer.Argument(help="Q: the second parameter (P again for a diagonal entry).")] = None,
+            net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 1000, values: Values = None, assign: Assign = None,
+            reduction: Reduction = "mean") -> None:
+    """Derive d2Loss/(dP dQ) three ways (direct, pairs of paths, second-order backprop) and verify they agree."""
+    from . import api
+
+    result = api.hessian(net, first, second, max_paths, api.given_values(values, assign), reduction)
+    _emit(result, fmt)
+    entry = getattr(result, "entry", result)
+    _verdict_exit(entry.verdict.equal and getattr(result, "agree", True))
+
+
 def _version(value: bool) -> None:
     if value:
         from . import __version__

@@ -27,6 +27,8 @@ KINDS = {
     "chain": "a Chain alone (one verified equality of a result)",
     "check": "check: a Check (an answer or a chain of steps, checked)",
     "exercise": "exercise: an Exercise (a sheet, with or without solutions)",
+    "hessian": "hessian P Q: a HessianEntry",
+    "hessian_at_values": "hessian P Q --values: a HessianAtValues",
 }
 
 #: Kinds whose method yields (part, row) pairs, written one by one as each row is derived (see :meth:`Renderer.emit`).

@@ -1365,6 +1365,18 @@ class HtmlRenderer(StringRenderer):
         return self._page(f"Checking {c.lhs}", [f"<h1>Checking {math(printer, title)}</h1>", _network_line(c.network),
                                                 *check_body(c, printer)])
 
+    def hessian(self, h) -> str:
+        """``hessian P Q``: a page with the pairs, the forms as MathML, the verdict and the notes."""
+        from .hessian import title
+
+        return self._page(title(h), hessian_parts(h))
+
+    def hessian_at_values(self, at) -> str:
+        """``hessian P Q --values``: the entry's page, then its three numbers."""
+        from .hessian import title
+
+        return self._page(title(at.entry), hessian_parts(at.entry) + hessian_values(at))
+
     def exercise(self, ex) -> str:
         """An exercise sheet as one page: the network (picture and equations), the questions, and room to answer
         or (with solutions) each verified derivation and the numbers."""
@@ -1436,3 +1448,43 @@ def check_body(c, printer: MathMLPrinter) -> list[str]:
 
 __all__ = ["MathMLPrinter", "HtmlRenderer", "printer_for", "mathml", "document", "page", "form", "pieces", "block", "tex",
            "derivation_rows", "steps_rows", "network_rows", "chain_rows", "path_rows", "table", "STYLE", "POLICY"]
+
+
+# --- hessian P Q (issue 24) ---------------------------------------------------------------------------
+
+def hessian_parts(h) -> list[str]:
+    """The entry's page content: heading, network, pairs, forms as MathML, verdict, notes."""
+    from .hessian import noun
+
+    printer = printer_for(h.network)
+
+    def m(e) -> str:
+        return math(printer, printer._print(e))
+
+    from .hessian import title
+
+    lhs = html.escape(title(h))
+    parts = [f"<h1>{lhs}</h1>", _network_line(h.network),
+             f"<p>{noun(h.pair_count, 'pair')} of paths from {html.escape(h.first.name)} and {html.escape(h.second.name)}:</p>", "<ol>"]
+    parts += [f"<li>{html.escape(p.arrow(0))} | {html.escape(p.arrow(1))} (meet at {html.escape(p.meet.name)}): {m(p.term)}</li>"
+              for p in h.pairs]
+    parts.append("</ol>")
+    if not h.path_pairs.listed_all:
+        parts.append(f"<p>\u2026 {h.pair_count - len(h.pairs)} more not shown (raise --max-paths to see them)</p>")
+    parts.append(f"<p>Sum over pairs: {lhs} = {m(h.path_pairs.local)}</p>")
+    parts.append(f"<p>Second-order backprop: {lhs} = {m(h.backprop.entry)} = {m(h.backprop.local)}</p><ul>")
+    parts += [f"<li>{m(eq.lhs)} = {m(eq.rhs)}</li>" for eq in (*h.backprop.forward, *h.backprop.deltas)]
+    parts.append("</ul>")
+    shown, full = h.direct_shown[:2]
+    parts.append(f"<p>Direct{'' if full else ' (whole neurons written as their symbols)'}: {lhs} = {m(shown)}</p>")
+    parts.append(_verdict(h.verdict))
+    parts += [f"<p>Note: {html.escape(note)}</p>" for note in h.notes]
+    return parts
+
+
+def hessian_values(at) -> list[str]:
+    """The three numbers as a list."""
+    from .hessian import numbers
+
+    rows = "".join(f"<li>{name}: {html.escape(str(n))}</li>" for name, n in numbers(at))
+    return ["<h2>At the given values</h2>", f"<ul>{rows}</ul>"]

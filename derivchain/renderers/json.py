@@ -553,6 +553,14 @@ class JsonRenderer(Renderer):
             out["first_wrong_line"] = c.first_wrong_line
         return out
 
+    def hessian(self, h) -> dict:
+        """The ``hessian P Q`` contract (see :func:`derivchain.renderers.hessian.json_object`)."""
+        return hessian_object(h)
+
+    def hessian_at_values(self, at) -> dict:
+        """``hessian P Q --values``: the entry's object with ``at_values``."""
+        return hessian_values(at)
+
     def exercise(self, ex) -> dict:
         """An exercise sheet: the seed, the network and the options that build it, the questions (with ``solutions``,
         each answer and its paths) and the gradient step (with ``solutions``, its numbers)."""
@@ -587,3 +595,35 @@ def _finding(f) -> dict:
     return out
 
 
+# --- hessian P Q (issue 24) ---------------------------------------------------------------------------
+
+def hessian_object(h) -> dict:
+    """The ``hessian P Q`` contract: parameters, the three forms, the pairs, their count, the verdict."""
+    return {
+        "parameters": [h.first.name, h.second.name],
+        "network": h.network.summary(),
+        "direct": expr(h.direct.local),
+        "direct_shown": expr(h.direct_shown[0]),
+        "direct_shown_as": "full" if h.direct_shown[1] else "neuron symbols",
+        "path_pairs": expr(h.path_pairs.local),
+        "path_pairs_how": h.path_pairs.how,
+        "backprop": expr(h.backprop.local),
+        "backprop_entry": expr(h.backprop.entry),
+        "r_equations": [{"lhs": eq.lhs.name, "rhs": expr(eq.rhs)} for eq in (*h.backprop.forward, *h.backprop.deltas)],
+        "pairs": [{"first": [s.name for s in pair.first], "second": [s.name for s in pair.second], "meet": pair.meet.name,
+                   "term": expr(pair.term)} for pair in h.pairs],
+        "pair_count": h.pair_count,
+        "equal": h.verdict.equal,
+        "method": h.verdict.method,
+        "verdict": h.verdict.detail,
+        "notes": list(h.notes),
+    }
+
+
+def hessian_values(at) -> dict:
+    """``hessian P Q --values``: the entry's object with ``at_values``."""
+    out = hessian_object(at.entry)
+    out["at_values"] = {"direct": _number(at.direct), "path_pairs": _number(at.path_pairs), "backprop": _number(at.backprop),
+                        "exact": at.exact, "agree": at.agree, "samples": at.samples, "reduction": at.reduction,
+                        "text": {"direct": str(at.direct), "path_pairs": str(at.path_pairs), "backprop": str(at.backprop)}}
+    return out
