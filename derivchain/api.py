@@ -322,13 +322,21 @@ def exercise(seed: int = 1, out: str | None = None, solutions: bool = False, for
 
 
 def hessian(net: Network, first: str | None = None, second: str | None = None, max_paths: int = DEFAULT_MAX_PATHS,
-            values: dict | None = None, reduction: str = "mean"):
+            values: dict | None = None, reduction: str = "mean", params: str | list | None = None, newton: bool = False,
+            direction: str | dict | None = None):
     """d2Loss/(dfirst dsecond) three ways (direct, pairs of paths, second-order backprop) and verified (a
-    HessianEntry); with ``values``, also its numbers (a HessianAtValues; a batch: the ``reduction`` over samples)."""
+    HessianEntry); with ``values``, also its numbers (a HessianAtValues; a batch: the ``reduction`` over samples).
+    Without parameters, at ``values``: the full Hessian over ``params`` (default all; a HessianMatrix), with
+    ``newton`` the Newton step, with ``direction`` (``"W1=1,W5=0.5"``) H v by the R-operator."""
     check_max_paths(max_paths)
+    if first is None and second is None and values is not None:
+        return _full_hessian(net, values, reduction, params, newton, direction)
     if first is None or second is None:
         raise OptionsError("hessian needs two parameters P and Q (the same one twice for a diagonal entry), "
-                           "e.g. derivchain hessian W1 W5")
+                           "e.g. derivchain hessian W1 W5; or --values FILE without them for the full matrix")
+    given = [name for name, value in (("--params", params), ("--newton", newton), ("--direction", direction)) if value]
+    if given:
+        raise OptionsError(f"{', '.join(given)}: for the full Hessian at numbers; drop {first} {second} (and give --values)")
     from .verification.hessian import derive_hessian
 
     entry = derive_hessian(net, first, second, max_paths)
@@ -341,3 +349,33 @@ def hessian(net: Network, first: str | None = None, second: str | None = None, m
     if values is None:
         return entry
     return hessian_at_values(entry, check_batch(net, values), reduction)
+
+
+def _full_hessian(net: Network, values: dict, reduction: str, params, newton: bool, direction):
+    from .model.values import check_batch, check_reduction, read_number
+    from .verification.hessian_matrix import full_hessian
+
+    check_reduction(reduction)
+    names = params.split(",") if isinstance(params, str) else list(params or [])
+    chosen = tuple(dict.fromkeys(_parameter(net, n.strip(), "--params") for n in names if n.strip())) or None
+    seen = None
+    if direction:
+        items = direction.items() if isinstance(direction, dict) else (_assignment(part) for part in direction.split(","))
+        seen = {}
+        for name, number in items:
+            seen[_parameter(net, str(name), "--direction")] = number if isinstance(number, Fraction) else read_number(str(number), f"--direction {name}")
+    return full_hessian(net, check_batch(net, values), chosen, reduction, newton, seen)
+
+
+def _assignment(part: str) -> tuple[str, str]:
+    name, sep, number = part.partition("=")
+    if not sep or not name.strip() or not number.strip():
+        raise OptionsError(f"--direction {part!r}: write NAME=NUMBER,NAME=NUMBER,... (e.g. W1=1,W5=0.5)")
+    return name.strip(), number.strip()
+
+
+def _parameter(net: Network, name: str, option: str):
+    symbol = net.parameter(name)
+    if symbol not in set(net.parameters):
+        raise OptionsError(f"{option} {name}: an input or target, not a parameter; the parameters are {net.describe_parameters(False)}")
+    return symbol

@@ -333,14 +333,17 @@ def exercise(seed: Annotated[int, typer.Option("--seed", help="Draws the network
 def hessian(first: Annotated[Optional[str], typer.Argument(help="P: the first parameter, e.g. W1.")] = None,
             second: Annotated[Optional[str], typer.Argument(help="Q: the second parameter (P again for a diagonal entry).")] = None,
             net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 1000, values: Values = None, assign: Assign = None,
-            reduction: Reduction = "mean") -> None:
-    """Derive d2Loss/(dP dQ) three ways (direct, pairs of paths, second-order backprop) and verify they agree."""
+            reduction: Reduction = "mean",
+            params: Annotated[Optional[str], typer.Option("--params", help="Without P Q: the parameters of the full matrix, NAME,NAME,... [default: all].")] = None,
+            newton: Annotated[bool, typer.Option("--newton", help="Without P Q: also the Newton step -H^-1 g beside the gradient.")] = False,
+            direction: Annotated[Optional[str], typer.Option("--direction", help="Without P Q: H v for v given as NAME=NUMBER,... (others 0), by the R-operator.")] = None) -> None:
+    """d2Loss/(dP dQ) three ways (direct, pairs of paths, second-order backprop), verified; without P Q, at --values: the full Hessian."""
     from . import api
 
-    result = api.hessian(net, first, second, max_paths, api.given_values(values, assign), reduction)
+    result = api.hessian(net, first, second, max_paths, api.given_values(values, assign), reduction, params, newton, direction)
     _emit(result, fmt)
     entry = getattr(result, "entry", result)
-    _verdict_exit(entry.verdict.equal and getattr(result, "agree", True))
+    _verdict_exit(entry.verified if entry.kind == "hessian_matrix" else entry.verdict.equal and getattr(result, "agree", True))
 
 
 def _version(value: bool) -> None:

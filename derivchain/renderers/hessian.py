@@ -18,3 +18,45 @@ def title(h) -> str:
 def numbers(at) -> tuple:
     """(name, Number) for each of the three forms at values, in order."""
     return (("direct", at.direct), ("path pairs", at.path_pairs), ("backprop", at.backprop))
+
+
+#: Largest matrix printed entry by entry in text, Markdown, LaTeX and HTML (JSON always has every entry).
+PRINTED_SIZE = 16
+
+
+def matrix_sections(m) -> list[tuple[str, object]]:
+    """What every format prints of a full Hessian, in order: (heading, content), content a matrix (rows of
+    Numbers), a list of (name, value) pairs, or a sentence."""
+    names = [p.name for p in m.parameters]
+    how = "exact" if m.exact else "50 digits"
+    batch = f"; {m.reduction} over {m.samples} samples" if m.samples > 1 else ""
+    n = len(names)
+    out: list[tuple[str, object]] = [(f"Hessian at the given values ({how}{batch}): {n}x{n}, rows and columns {', '.join(names)}",
+                                      m.matrix if n <= PRINTED_SIZE else f"{n * n} entries: --format json lists every one")]
+    if m.split:
+        out.append((f"Split: {m.split}", None))
+        if n <= PRINTED_SIZE:
+            out += [("Gauss-Newton part", m.gauss_newton), ("Residual part", m.residual)]
+    else:
+        out.append(("Split: none (the loss is not squared, half-squared or cross-entropy on sigmoid outputs)", None))
+    out.append((f"Symmetric: {'yes' if m.symmetric else 'NO'}", None))
+    out.append(("Eigenvalues (ascending, double precision)", ", ".join(f"{v:.12g}" for v in m.eigenvalues)))
+    out.append(("Gradient", list(zip(names, m.gradient))))
+    if m.newton:
+        out.append(("Newton step -H^-1 g (the gradient step is -lr * g)",
+                    list(zip(names, m.newton_step)) if m.newton_step is not None else m.newton_note))
+        if m.newton_step is not None and m.newton_note:
+            out.append((f"Note: {m.newton_note}", None))
+    if m.hessian_vector_product is not None:
+        v = ", ".join(f"{name} = {fraction_text(x)}" for name, x in m.direction)
+        checked = {True: "equal to the full matrix times v", False: "NOT equal to the full matrix times v",
+                   None: "not checked against the full matrix (too large, or v outside --params)"}[m.hvp_checked]
+        out.append((f"H v by the R-operator, v: {v} ({checked})",
+                    list(zip([p.name for p in m.network.parameters], m.hessian_vector_product))))
+    out.append((f"{'Verified' if m.verified else 'NOT verified'}: {m.detail}", None))
+    return out
+
+
+def fraction_text(x) -> str:
+    """A Fraction as written: 1/2, 3."""
+    return str(x)

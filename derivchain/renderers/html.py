@@ -1371,6 +1371,10 @@ class HtmlRenderer(StringRenderer):
 
         return self._page(title(h), hessian_parts(h))
 
+    def hessian_matrix(self, m) -> str:
+        """``hessian --values``: a page with the sections, matrices as tables."""
+        return self._page("Hessian", hessian_matrix_parts(m))
+
     def hessian_at_values(self, at) -> str:
         """``hessian P Q --values``: the entry's page, then its three numbers."""
         from .hessian import title
@@ -1488,3 +1492,24 @@ def hessian_values(at) -> list[str]:
 
     rows = "".join(f"<li>{name}: {html.escape(str(n))}</li>" for name, n in numbers(at))
     return ["<h2>At the given values</h2>", f"<ul>{rows}</ul>"]
+
+
+def hessian_matrix_parts(m) -> list[str]:
+    """A full Hessian's sections (see :func:`derivchain.renderers.hessian.matrix_sections`) as HTML."""
+    from .hessian import matrix_sections
+
+    names = [p.name for p in m.parameters]
+    printer = printer_for(m.network)
+    parts = [f"<h1>Hessian of {math(printer, printer._print(m.network.loss_symbol))}</h1>", _network_line(m.network)]
+    for heading, content in matrix_sections(m):
+        if content is None or isinstance(content, str):
+            parts.append(f"<p>{html.escape(heading)}{'' if content is None else ': ' + html.escape(content)}</p>")
+        elif content and isinstance(content[0], tuple) and isinstance(content[0][0], str):
+            items = "".join(f"<li>{html.escape(name)} = {html.escape(str(v))}</li>" for name, v in content)
+            parts.append(f"<h2>{html.escape(heading)}</h2><ul>{items}</ul>")
+        else:
+            head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+            body = "".join(f"<tr><th>{html.escape(n)}</th>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                           for n, row in zip(names, content))
+            parts.append(f"<h2>{html.escape(heading)}</h2><table><tr><th></th>{head}</tr>{body}</table>")
+    return parts

@@ -557,6 +557,11 @@ class JsonRenderer(Renderer):
         """The ``hessian P Q`` contract (see :func:`derivchain.renderers.hessian.json_object`)."""
         return hessian_object(h)
 
+    def hessian_matrix(self, m) -> dict:
+        """The ``hessian --values`` contract: ``parameters``, ``matrix``, ``gauss_newton``, ``residual``, ``symmetric``,
+        ``eigenvalues``; ``newton_step`` with --newton, ``hessian_vector_product`` with --direction."""
+        return hessian_matrix_object(m)
+
     def hessian_at_values(self, at) -> dict:
         """``hessian P Q --values``: the entry's object with ``at_values``."""
         return hessian_values(at)
@@ -626,4 +631,37 @@ def hessian_values(at) -> dict:
     out["at_values"] = {"direct": _number(at.direct), "path_pairs": _number(at.path_pairs), "backprop": _number(at.backprop),
                         "exact": at.exact, "agree": at.agree, "samples": at.samples, "reduction": at.reduction,
                         "text": {"direct": str(at.direct), "path_pairs": str(at.path_pairs), "backprop": str(at.backprop)}}
+    return out
+
+
+def hessian_matrix_object(m) -> dict:
+    """A full Hessian as JSON: numbers as doubles (null past their range), exact values as text beside them."""
+    def rows(matrix):
+        return None if matrix is None else [[_number(v) for v in row] for row in matrix]
+
+    names = [p.name for p in m.parameters]
+    out = {
+        "parameters": names,
+        "network": m.network.summary(),
+        "matrix": rows(m.matrix),
+        "gauss_newton": rows(m.gauss_newton),
+        "residual": rows(m.residual),
+        "split": m.split or None,
+        "symmetric": m.symmetric,
+        "eigenvalues": list(m.eigenvalues),
+        "gradient": {name: _number(g) for name, g in zip(names, m.gradient)},
+        "exact": m.exact,
+        "samples": m.samples,
+        "reduction": m.reduction,
+        "verified": m.verified,
+        "detail": m.detail,
+        "text": {"matrix": [[str(v) for v in row] for row in m.matrix]},
+    }
+    if m.newton:
+        out["newton_step"] = None if m.newton_step is None else {name: _number(s) for name, s in zip(names, m.newton_step)}
+        out["newton_note"] = m.newton_note or None
+    if m.hessian_vector_product is not None:
+        out["direction"] = {name: str(v) for name, v in m.direction}
+        out["hessian_vector_product"] = {p.name: _number(v) for p, v in zip(m.network.parameters, m.hessian_vector_product)}
+        out["hessian_vector_product_checked"] = m.hvp_checked
     return out

@@ -1223,6 +1223,10 @@ class LatexRenderer(StringRenderer):
         """``hessian P Q`` as an ``align*`` block, then the verdict and the notes."""
         return hessian_text(h)
 
+    def hessian_matrix(self, m) -> str:
+        """``hessian --values``: the sections, matrices as ``pmatrix``."""
+        return hessian_matrix_text(m)
+
     def hessian_at_values(self, at) -> str:
         """``hessian P Q --values``: the entry, then its three numbers."""
         return hessian_text(at.entry) + "\n" + hessian_values(at)
@@ -1415,3 +1419,22 @@ def hessian_values(at) -> str:
     lines = [r"%s &= %s && \text{(%s)}" % (lhs, printer.text(str(n)), name)
              for name, n in numbers(at)]
     return align(lines)
+
+
+def hessian_matrix_text(m) -> str:
+    """A full Hessian's sections (see :func:`derivchain.renderers.hessian.matrix_sections`) as LaTeX paragraphs and matrices."""
+    from .hessian import matrix_sections
+
+    printer = printer_for(m.network)
+    out = [_comment(f"Hessian; {m.network.summary()}")]
+    for heading, content in matrix_sections(m):
+        if content is None or isinstance(content, str):
+            out.append(r"\noindent %s\par" % printer.text(heading + ("" if content is None else f": {content}")))
+        elif content and isinstance(content[0], tuple) and isinstance(content[0][0], str):
+            out.append(r"\noindent %s:\par" % printer.text(heading))
+            out.append(align([r"%s &= %s" % (printer._print(m.network.parameter(name)), printer.text(str(v))) for name, v in content]))
+        else:
+            out.append(r"\noindent %s:\par" % printer.text(heading))
+            body = r" \\ ".join(" & ".join(printer.text(str(v)) for v in row) for row in content)
+            out.append(r"\[ \begin{pmatrix} %s \end{pmatrix} \]" % body)
+    return "\n".join(out)

@@ -216,6 +216,10 @@ class MarkdownRenderer(StringRenderer):
         """``hessian P Q``: the pairs listed, the forms as math, the verdict and the notes."""
         return hessian_text(h)
 
+    def hessian_matrix(self, m) -> str:
+        """``hessian --values``: the sections as Markdown, matrices as tables."""
+        return hessian_matrix_text(m)
+
     def hessian_at_values(self, at) -> str:
         """``hessian P Q --values``: the entry, then its three numbers."""
         return hessian_text(at.entry) + "\n" + hessian_values(at)
@@ -275,3 +279,20 @@ def hessian_values(at) -> str:
     from .hessian import numbers
 
     return "\n".join(["### At the given values", ""] + [f"- {name}: {n}" for name, n in numbers(at)]) + "\n"
+
+
+def hessian_matrix_text(m) -> str:
+    """A full Hessian's sections (see :func:`derivchain.renderers.hessian.matrix_sections`) as Markdown."""
+    from .hessian import matrix_sections
+
+    names = [p.name for p in m.parameters]
+    lines = ["## Hessian", "", f"Network: {escape(m.network.summary())}.", ""]
+    for heading, content in matrix_sections(m):
+        if content is None or isinstance(content, str):
+            lines += [escape(heading) + ("" if content is None else f": {escape(content)}"), ""]
+        elif content and isinstance(content[0], tuple) and isinstance(content[0][0], str):
+            lines += [f"**{escape(heading)}**", ""] + [f"- {name} = {escape(str(value))}" for name, value in content] + [""]
+        else:
+            lines += [f"**{escape(heading)}**", "", "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+            lines += [f"| {name} | " + " | ".join(escape(str(v)) for v in row) + " |" for name, row in zip(names, content)] + [""]
+    return "\n".join(lines)

@@ -698,6 +698,10 @@ class TextRenderer(Renderer):
         """``hessian P Q``: the pairs of paths, their sum, the R-operator equations, the direct form, the verdict."""
         yield from hessian_lines(h)
 
+    def hessian_matrix(self, m) -> Iterator[Line]:
+        """``hessian --values``: the matrix, its split, symmetry, eigenvalues, gradient, Newton step, H v, the check."""
+        yield from hessian_matrix_lines(m)
+
     def hessian_at_values(self, at) -> Iterator[Line]:
         """``hessian P Q --values``: the entry, then its three numbers."""
         yield from hessian_lines(at.entry)
@@ -825,3 +829,24 @@ def hessian_values(at) -> Iterator[Line]:
         yield Line(f"  {name}: {n}")
     if not at.agree:
         yield Line("  Warning: the three numbers differ past their rounding", "bold red", prose=True)
+
+
+def hessian_matrix_lines(m) -> Iterator[Line]:
+    """A full Hessian's sections as lines (see :func:`derivchain.renderers.hessian.matrix_sections`)."""
+    from .hessian import matrix_sections
+
+    yield _line("Network: ", m.network.summary(), prose=True)
+    for heading, content in matrix_sections(m):
+        if content is None:
+            style = "bold green" if heading.startswith("Verified") else "bold red" if heading.startswith("NOT") else ""
+            yield Line(heading, style, prose=True)
+        elif isinstance(content, str):
+            yield Line(f"{heading}: {content}", prose=True)
+        elif content and isinstance(content[0], tuple) and len(content[0]) == 2 and isinstance(content[0][0], str):
+            yield Line(f"{heading}:", "bold")
+            for name, value in content:
+                yield Line(f"  {name} = {value}")
+        else:
+            yield Line(f"{heading}:", "bold")
+            for p, row in zip(m.parameters, content):
+                yield Line(f"  {p.name}: " + ", ".join(str(v) for v in row))
