@@ -1480,7 +1480,8 @@ def hessian_parts(h) -> list[str]:
     parts += [f"<li>{m(eq.lhs)} = {m(eq.rhs)}</li>" for eq in (*h.backprop.forward, *h.backprop.deltas)]
     parts.append("</ul>")
     shown, full = h.direct_shown[:2]
-    parts.append(f"<p>Direct{'' if full else ' (whole neurons written as their symbols)'}: {lhs} = {m(shown)}</p>")
+    parts.append("<p>Direct: not printed (too large; compared in full by the verdict)</p>" if shown is None else
+                 f"<p>Direct{'' if full else ' (whole neurons written as their symbols)'}: {lhs} = {m(shown)}</p>")
     parts.append(_verdict(h.verdict))
     parts += [f"<p>Note: {html.escape(note)}</p>" for note in h.notes]
     return parts

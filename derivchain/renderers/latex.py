@@ -1394,7 +1394,8 @@ def hessian_lines(h, printer) -> list[str]:
     lines.append(r"%s &= %s = %s" % (lhs, form(printer, h.backprop.entry), form(printer, h.backprop.local)))
     for eq in (*h.backprop.forward, *h.backprop.deltas):
         lines.append(r"%s &= %s" % (printer._print(eq.lhs), form(printer, eq.rhs)))
-    lines.append(r"%s &= %s" % (lhs, form(printer, h.direct_shown[0])))
+    if h.direct_shown[0] is not None:
+        lines.append(r"%s &= %s" % (lhs, form(printer, h.direct_shown[0])))
     return lines
 
 

@@ -811,8 +811,11 @@ def hessian_lines(h) -> Iterator[Line]:
     for eq in h.backprop.deltas:
         yield Line(f"  {eq.lhs} = {expr(eq.rhs)}")
     shown, full, checked = h.direct_shown
-    label = "Direct: " if full else "Direct (whole neurons written as their symbols): "
-    yield _line(label, f"{title(h)} {'=' if checked is None or checked.equal else '=?'} {expr(shown)}")
+    if shown is None:
+        yield _line("Direct: ", "not printed (too large; compared in full by the verdict)")
+    else:
+        label = "Direct: " if full else "Direct (whole neurons written as their symbols): "
+        yield _line(label, f"{title(h)} {'=' if checked is None or checked.equal else '=?'} {expr(shown)}")
     yield verdict(h.verdict)
     for note in h.notes:
         yield Line(f"Note: {note}", "dim", prose=True)

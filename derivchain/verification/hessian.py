@@ -19,8 +19,11 @@ from ..symbolic.rules import rule_for
 from ..symbolic.sizes import tree_size
 from .compare import Verdict, verify
 
-#: Largest direct form (in nodes) printed fully substituted; past it whole neurons are written as their symbols.
+#: Largest direct form (in nodes) printed fully substituted; past it whole neurons are written as their symbols,
+#: when the substituted form is at most SHOW_COMPACT_SOURCE nodes and the compacted one SHOW_COMPACT_NODES (as grad).
 SHOW_FULL_NODES = 160
+SHOW_COMPACT_SOURCE = 50_000
+SHOW_COMPACT_NODES = 2000
 
 
 @record(repr=False)
@@ -60,14 +63,19 @@ class HessianEntry(Result):
         return sp.Derivative(self.network.loss_symbol, self.first, self.second)
 
     @cached_property
-    def direct_shown(self) -> tuple[sp.Expr, bool, Verdict | None]:
+    def direct_shown(self) -> tuple[sp.Expr | None, bool, Verdict | None]:
         """What is printed of the direct form: (the form, True when in full, the check of a compacted form).
-        Past ``SHOW_FULL_NODES`` nodes, with whole neurons written as their symbols, verified equal to the full form."""
+        Past ``SHOW_FULL_NODES`` nodes, with whole neurons written as their symbols, verified equal to the full
+        form; past the compacting limits, None (not printed; the verdict compares it in full)."""
         full = self.direct.local
         if tree_size(full, SHOW_FULL_NODES) <= SHOW_FULL_NODES:
             return full, True, None
+        if tree_size(full, SHOW_COMPACT_SOURCE, self.network.sizes()) > SHOW_COMPACT_SOURCE:
+            return None, False, None  # past compacting (minutes on a wide network): not printed
         with memo.working_for(self.network):
             compact = self.network.compact_canonical(full)
+            if tree_size(compact, SHOW_COMPACT_NODES) > SHOW_COMPACT_NODES:
+                return None, False, None
             checked = verify({"direct": full, "shown": self.network.substitute(compact)})
         return compact, False, checked
 
