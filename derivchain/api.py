@@ -348,6 +348,10 @@ def hessian(net: Network, first: str | None = None, second: str | None = None, m
     check_reduction(reduction)
     if values is None:
         return entry
+    per_sample = [s.name for s in entry.parameters if s in set(net.inputs) | set(net.targets)]
+    if per_sample and "samples" in values:
+        raise OptionsError(f"hessian {first} {second}: each sample has its own {', '.join(per_sample)}, so a batch has no one "
+                           "value of this derivative; give the values of one sample (without samples)")
     return hessian_at_values(entry, check_batch(net, values), reduction)
 
 

@@ -167,3 +167,12 @@ def test_cli_hessian_bad_input_is_one_line():
         r = run(*args)
         assert r.exit_code == 2, (args, r.output)
         assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+
+
+def test_a_batch_has_no_value_for_a_second_derivative_in_an_input():
+    net = dense("2,1", loss="half-squared")
+    batch = {"W1": 1, "W2": 2, "samples": [{"X1": 1, "X2": 0, "Y": 1}, {"X1": 2, "X2": 1, "Y": 0}]}
+    with pytest.raises(api.OptionsError, match="each sample has its own X1"):
+        api.hessian(net, "W1", "X1", values=batch)
+    mean = api.hessian(net, "W1", "W2", values=batch)
+    assert mean.samples == 2 and mean.backprop.value == Fraction(1 * 0 + 2 * 1, 2)  # d2/(dW1 dW2) = X1*X2, averaged
