@@ -34,6 +34,7 @@ class Limits:
     printed_nodes: int = 20_000
     listed_paths: int = 100_000
     pictures: int = 100
+    hessian_edges: int = 6000
 
 
 DESCRIPTIONS = {
@@ -52,11 +53,12 @@ DESCRIPTIONS = {
     "printed_nodes": "nodes of one printed expression; larger ones are printed with whole neurons as their symbols",
     "listed_paths": "paths listed per parameter (--max-paths)",
     "pictures": "SVG pictures a Markdown export writes beside the document (past it: only the network's)",
+    "hessian_edges": "edges of the network's graph for one symbolic second derivative, hessian P Q (its time grows about with their square)",
 }
 
 #: Limits a user may raise with --limit (the others guard against input that is only ever a mistake).
 RAISABLE = ("layers", "width", "neurons", "parameters", "outputs", "connections", "steps", "printed_nodes", "value_digits", "exact_digits",
-            "pictures")
+            "pictures", "hessian_edges")
 
 _CURRENT: ContextVar[Limits] = ContextVar("derivchain_limits", default=Limits())
 

@@ -208,3 +208,22 @@ def test_a_power_of_a_sum_is_built_as_sympy_evaluates_it():
     for base in (x + y, -x - y, 2.0 * x + 4 * y, 1 + sp.exp(-x), sp.Add._from_args([x, -y], True), 0.5 - x):
         for e in (sp.Integer(-3), sp.Integer(2), sp.Integer(-1), sp.Rational(1, 2), sp.Integer(0), sp.Integer(1)):
             assert sp.srepr(_power(base, e)) == sp.srepr(base ** e)
+
+
+def test_a_network_past_the_edges_limit_is_refused_up_front():
+    import time
+
+    from derivchain import limits
+    from derivchain.errors import LimitError
+
+    start = time.perf_counter()
+    out = run("hessian", "W1", "W2", "--layers", "48,48,48,48,48,48,1", "--activation", "sigmoid")  # ~70 s if derived
+    assert out.exit_code == 2 and time.perf_counter() - start < 20
+    line = out.output.strip()
+    assert "\n" not in line and "11569" in line and "--limit hessian_edges=11569" in line
+    net = dense("2,2,1", activation="sigmoid", loss="squared")  # 6 edges and the loss's 1
+    with limits.raised(hessian_edges=6):
+        with pytest.raises(LimitError, match="hessian W1 W2: the number of edges is 7"):
+            derive_hessian(net, "W1", "W2")
+    with limits.raised(hessian_edges=7):
+        assert derive_hessian(net, "W1", "W2").verdict.equal
