@@ -8,6 +8,8 @@ H1: `hessian W1 W2` on a 16-16-16-16-1 sigmoid network (half-squared loss): deri
 H2: the full Hessian at numbers of a 4-8-8-1 sigmoid network with biases (121 parameters, 7,381 distinct
     entries), computed two ways, compared entry by entry, symmetry checked, eigenvalues, Newton step.
     Target: at most 30 s.
+D6, D8, D12: `hessian W1 W3` on a 4-wide sigmoid network with 6, 8 and 12 hidden layers (2 inputs): deep and
+    narrow, where the direct second derivative once grew 6-10x per two layers (D12 ran past 10 minutes).
 
 Each run is a fresh `derivchain` process (wall time, includes the start); the values are drawn from a fixed seed.
 """
@@ -60,6 +62,10 @@ def main() -> None:
                 ["hessian", "--layers", "4,8,8,1", "--activation", "sigmoid", "--loss", "half-squared", "--bias",
                  "--values", str(values), "--newton", "--format", "json"],
         }
+        for hidden in (6, 8, 12):
+            layers = ",".join(["2"] + ["4"] * hidden + ["1"])
+            cases[f"D{hidden} hessian W1 W3, 4 wide, {hidden} hidden layers"] = [
+                "hessian", "W1", "W3", "--layers", layers, "--activation", "sigmoid", "--loss", "half-squared"]
         for name, args in cases.items():
             runs = [timed(args) for _ in range(options.repeat)]
             codes = sorted({code for _, code in runs})
