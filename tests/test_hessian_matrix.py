@@ -160,3 +160,33 @@ def test_cli_full_hessian_json_contract_and_errors(tmp_path):
         assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, (extra, r.output)
     r = runner.invoke(app, ["hessian", "W1", "W5", "--newton"])
     assert r.exit_code == 2 and "drop W1 W5" in r.output
+
+
+def test_l2_is_its_own_part_and_the_three_parts_add_up(tmp_path):
+    # --l2 adds lambda on each weight's diagonal: the regulariser's part, apart from the data loss's Gauss-Newton and
+    # residual parts (those equal the unregularised network's); the three add up to the matrix.
+    net, plain = api.network(layers="2,2,1", activation="relu", loss="squared", l2="1/10"), relu_net()
+    m, m0 = api.hessian(net, values=RELU_VALUES), api.hessian(plain, values=RELU_VALUES)
+    lam = Fraction(1, 10)
+    assert rows(m, "regulariser") == [[lam if i == j else 0 for j in range(6)] for i in range(6)]
+    assert rows(m, "residual") == rows(m0, "residual") and rows(m, "gauss_newton") == rows(m0, "gauss_newton")
+    total = [[g + r + q for g, r, q in zip(*row)] for row in zip(rows(m, "gauss_newton"), rows(m, "residual"), rows(m, "regulariser"))]
+    assert total == rows(m) and "lambda * I" in m.split
+    assert m0.regulariser is None
+    # Biases carry no L2: their diagonal entry of the regulariser is 0; cross-entropy's split at the logits as well.
+    values = {"X1": Fraction(3, 2), "Y": 1, "W1": Fraction(1, 3), "B1": Fraction(-1, 4)}
+    ce = api.network(layers="1,1", output_activation="sigmoid", loss="cross-entropy", bias=True, l2="1/2")
+    c = api.hessian(ce, values=values)
+    assert [p.name for p in c.parameters] == ["W1", "B1"] and rows(c, "regulariser") == [[Fraction(1, 2), 0], [0, 0]]
+    assert all(abs(g + r + q - h) < mpmath.mpf(10) ** -40 for a, b, d, e in zip(rows(c, "gauss_newton"), rows(c, "residual"),
+               rows(c, "regulariser"), rows(c)) for g, r, q, h in zip(a, b, d, e))
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps({k: str(v) for k, v in RELU_VALUES.items()}))
+    for extra, expected in ((["--l2", "1/10"], [[0.1 if i == j else 0 for j in range(6)] for i in range(6)]), ([], None)):
+        out = runner.invoke(app, ["hessian", "--values", str(path), "--layers", "2,2,1", "--activation", "relu", "--loss",
+                                  "squared", "--format", "json", *extra])
+        assert out.exit_code == 0, out.output
+        assert json.loads(out.output)["regulariser"] == expected
+    out = runner.invoke(app, ["hessian", "--values", str(path), "--layers", "2,2,1", "--activation", "relu", "--loss", "squared",
+                              "--l2", "1/10"])
+    assert "L2 regulariser part" in out.output and "lambda * I" in out.output

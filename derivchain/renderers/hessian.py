@@ -39,6 +39,8 @@ def matrix_sections(m) -> list[tuple[str, object]]:
             out += [("Gauss-Newton part", m.gauss_newton), ("Residual part", m.residual)]
     else:
         out.append(("Split: none (the loss is not squared, half-squared or cross-entropy on sigmoid outputs)", None))
+    if m.regulariser is not None and n <= PRINTED_SIZE:
+        out.append(("L2 regulariser part (lambda on each weight's diagonal)", m.regulariser))
     out.append((f"Symmetric: {'yes' if m.symmetric else 'NO'}", None))
     out.append(("Eigenvalues (ascending, double precision)", ", ".join(f"{v:.12g}" for v in m.eigenvalues)))
     out.append(("Gradient", list(zip(names, m.gradient))))

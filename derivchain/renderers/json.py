@@ -558,8 +558,8 @@ class JsonRenderer(Renderer):
         return hessian_object(h)
 
     def hessian_matrix(self, m) -> dict:
-        """The ``hessian --values`` contract: ``parameters``, ``matrix``, ``gauss_newton``, ``residual``, ``symmetric``,
-        ``eigenvalues``; ``newton_step`` with --newton, ``hessian_vector_product`` with --direction."""
+        """The ``hessian --values`` contract: ``parameters``, ``matrix``, ``gauss_newton``, ``residual``, ``regulariser``
+        (lambda*I on the weights with --l2, else null), ``symmetric``, ``eigenvalues``; ``newton_step`` with --newton, ``hessian_vector_product`` with --direction."""
         return hessian_matrix_object(m)
 
     def hessian_at_values(self, at) -> dict:
@@ -646,6 +646,7 @@ def hessian_matrix_object(m) -> dict:
         "matrix": rows(m.matrix),
         "gauss_newton": rows(m.gauss_newton),
         "residual": rows(m.residual),
+        "regulariser": rows(m.regulariser),
         "split": m.split or None,
         "symmetric": m.symmetric,
         "eigenvalues": list(m.eigenvalues),

@@ -54,6 +54,7 @@ class HessianMatrix(Result):
     hessian_vector_product: tuple | None = None  # Numbers, one per parameter of the network, by one R-operator pass
     hvp_checked: bool | None = None  # H v equal to the full matrix times v (None: not checked, too large)
     newton: bool = False  # the Newton step was asked for
+    regulariser: tuple | None = None  # rows of Numbers: lambda on each weight's diagonal (--l2), None without L2
 
     @property
     def verified(self) -> bool:
@@ -205,11 +206,21 @@ def _full_hessian(network, samples, parameters, reduction, newton, direction) ->
     detail = (f"{n * n} entries by the R-operator (every direction at once) and by the pairs of paths grouped by meeting "
               f"node: {'equal' if agree else 'NOT equal'} {how}; H {'is' if symmetric else 'is NOT'} symmetric {how}")
     split = split_of(network)
-    gauss = residual = None
+    gauss = residual = regulariser = None
+    words = SPLIT_WORDS.get(split, "")
+    if network.l2 is not None:
+        # The L2 term lambda/2 * sum w^2 adds lambda on each weight's diagonal: its own part, not the data loss's
+        # residual, so Gauss-Newton + residual is the data loss's Hessian and the three parts add up to H.
+        weights, lam = set(network.weights), _as(Fraction(network.l2), exact)
+        reg = [[lam if i == j and params[i] in weights else _as(Fraction(0), exact) for j in range(n)] for i in range(n)]
+        regulariser = _numbers(reg, exact)
+        if words:
+            words += " + lambda * I on the weights (the L2 regulariser's part)"
     if split:
         part = _reduce([h.gauss_newton if split == "outputs" else h.logits_gauss_newton for h in each], reduction, exact)
         gauss = _numbers(part, exact)
-        residual = _numbers([[pairs[i][j] - part[i][j] for j in range(n)] for i in range(n)], exact)
+        extra = reg if regulariser is not None else None
+        residual = _numbers([[pairs[i][j] - part[i][j] - (extra[i][j] if extra else 0) for j in range(n)] for i in range(n)], exact)
     step, note = None, ""
     if newton:
         x = solve(rows, [-g for g in gradient], exact, tolerance)
@@ -232,9 +243,9 @@ def _full_hessian(network, samples, parameters, reduction, newton, direction) ->
             full = [sum(rows[i][j] * _as(direction.get(params[j], 0), exact) for j in range(n)) for i in range(n)]
             checked = all(_close(values[where[p]] if hv_exact else values[where[p]], full[i], tolerance if not (hv_exact and exact)
                                  else None) for i, p in enumerate(params))
-    return HessianMatrix(network, params, _numbers(rows, exact), gauss, residual, SPLIT_WORDS.get(split, ""), symmetric, agree,
+    return HessianMatrix(network, params, _numbers(rows, exact), gauss, residual, words, symmetric, agree,
                          detail, eigenvalues(rows), tuple(Number(g, exact) for g in gradient), exact, len(each), reduction, step,
-                         note, named, hvp, checked, newton)
+                         note, named, hvp, checked, newton, regulariser)
 
 
 def _inexact(h: HessianNumbers) -> HessianNumbers:
