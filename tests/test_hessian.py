@@ -227,3 +227,23 @@ def test_a_network_past_the_edges_limit_is_refused_up_front():
             derive_hessian(net, "W1", "W2")
     with limits.raised(hessian_edges=7):
         assert derive_hessian(net, "W1", "W2").verdict.equal
+
+
+def test_every_format_of_a_deep_entry_is_printed_in_seconds():
+    # HTML printed each listed pair's term in full (a tree exponential in depth: past 2 minutes at 12 hidden layers);
+    # now past the printed_nodes limit it says so, as text, Markdown and LaTeX do.
+    import signal
+
+    def stop(*_):
+        raise TimeoutError("printing took more than 30 s")
+
+    layers = ",".join(["2"] + ["4"] * 12 + ["1"])
+    old = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(30)
+    try:
+        out = run("hessian", "W1", "W3", "--layers", layers, "--activation", "sigmoid", "--loss", "half-squared", "--format", "html")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert out.exit_code == 0, out.output
+    assert "not printed: more than 20000 nodes" in out.output and "equal" in out.output

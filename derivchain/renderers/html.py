@@ -1462,8 +1462,8 @@ def hessian_parts(h) -> list[str]:
 
     printer = printer_for(h.network)
 
-    def m(e) -> str:
-        return math(printer, printer._print(e))
+    def m(e) -> str:  # past the printing limit, the note (as text's): a deep network's pair terms are huge trees
+        return math(printer, form(printer, e))
 
     from .hessian import title
 
