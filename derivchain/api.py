@@ -395,6 +395,11 @@ def hessian(net: Network, first: str | None = None, second: str | None = None, m
         raise OptionsError(f"{', '.join(given)}: for the full Hessian at numbers; drop {first} {second} (and give --values)")
     from .verification.hessian import derive_hessian
 
+    for name in (first, second):
+        if name in _matrix_leaves(net):
+            entries = ' '.join(f'"{s.name}"' for s in _entries(net, name)[:2])
+            raise OptionsError(f"hessian {name}: a matrix; name entries, e.g. derivchain hessian {entries}, "
+                               f"or its whole block at numbers with --values FILE --params {name}")
     entry = derive_hessian(net, first, second, max_paths)
     if values is None and reduction == "mean":
         return entry
@@ -416,15 +421,49 @@ def _full_hessian(net: Network, values: dict, reduction: str, params, newton: bo
     from .verification.hessian_matrix import full_hessian
 
     check_reduction(reduction)
-    names = params.split(",") if isinstance(params, str) else list(params or [])
-    chosen = tuple(dict.fromkeys(_parameter(net, n.strip(), "--params") for n in names if n.strip())) or None
+    names = _listed(params) if isinstance(params, str) else list(params or [])
+    chosen = tuple(dict.fromkeys(p for n in names if n.strip() for p in _parameters(net, n.strip(), "--params"))) or None
     seen = None
     if direction:
-        items = direction.items() if isinstance(direction, dict) else (_assignment(part) for part in direction.split(","))
+        items = direction.items() if isinstance(direction, dict) else (_assignment(part) for part in _listed(direction))
         seen = {}
         for name, number in items:
             seen[_parameter(net, str(name), "--direction")] = number if isinstance(number, Fraction) else read_number(str(number), f"--direction {name}")
     return full_hessian(net, check_batch(net, values), chosen, reduction, newton, seen)
+
+
+def _listed(text: str) -> list[str]:
+    """``text`` split at its commas outside brackets (a matrix entry's name, WQ[0,1], holds one)."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        depth += (c == "[") - (c == "]")
+        if c == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return parts + [text[start:]]
+
+
+def _matrix_leaves(net: Network) -> set[str]:
+    """The names of a matrix graph's matrix leaves (none for any other network)."""
+    if net.matrix is None:
+        return set()
+    return {leaf for leaf, _ in net.matrix.leaves if net.matrix.shape(leaf) is not None}
+
+
+def _parameters(net: Network, name: str, option: str) -> list:
+    """The parameter ``name``, or a matrix leaf's entries in order (each must be a parameter)."""
+    if name in _matrix_leaves(net):
+        kind = dict(net.matrix.leaves)[name]
+        if kind != "parameter":
+            raise OptionsError(f"{option} {name}: a matrix of {kind}s, not parameters; the parameters are "
+                               f"{net.describe_parameters(False)}")
+        return [_parameter(net, s.name, option) for s in _entries(net, name)]
+    return [_parameter(net, name, option)]
+
+
+def _entries(net: Network, name: str) -> list:
+    """A matrix leaf's entries, row by row."""
+    return [s for s in net.leaves if s.name.startswith(name + "[")]
 
 
 def _assignment(part: str) -> tuple[str, str]:

@@ -330,11 +330,11 @@ def exercise(seed: Annotated[int, typer.Option("--seed", help="Draws the network
 
 @app.command()
 @network_options
-def hessian(first: Annotated[Optional[str], typer.Argument(help="P: the first parameter, e.g. W1.")] = None,
+def hessian(first: Annotated[Optional[str], typer.Argument(help="P: the first parameter, e.g. W1 (a matrix graph's entry: WQ[0,0]).")] = None,
             second: Annotated[Optional[str], typer.Argument(help="Q: the second parameter (P again for a diagonal entry).")] = None,
             net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 1000, values: Values = None, assign: Assign = None,
             reduction: Reduction = "mean",
-            params: Annotated[Optional[str], typer.Option("--params", help="Without P Q: the parameters of the full matrix, NAME,NAME,... [default: all].")] = None,
+            params: Annotated[Optional[str], typer.Option("--params", help="Without P Q: the parameters of the full matrix, NAME,NAME,... (a matrix's name: its entries) [default: all].")] = None,
             newton: Annotated[bool, typer.Option("--newton", help="Without P Q: also the Newton step -H^-1 g beside the gradient.")] = False,
             direction: Annotated[Optional[str], typer.Option("--direction", help="Without P Q: H v for v given as NAME=NUMBER,... (others 0), by the R-operator.")] = None) -> None:
     """d2Loss/(dP dQ) three ways (direct, pairs of paths, second-order backprop), verified; without P Q, at --values: the full Hessian."""

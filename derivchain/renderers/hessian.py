@@ -38,7 +38,7 @@ def matrix_sections(m) -> list[tuple[str, object]]:
         if n <= PRINTED_SIZE:
             out += [("Gauss-Newton part", m.gauss_newton), ("Residual part", m.residual)]
     else:
-        out.append(("Split: none (the loss is not squared, half-squared or cross-entropy on sigmoid outputs)", None))
+        out.append(("Split: none (the loss is not squared, half-squared, quadratic in the outputs as written, or cross-entropy on sigmoid outputs)", None))
     if m.regulariser is not None and n <= PRINTED_SIZE:
         out.append(("L2 regulariser part (lambda on each weight's diagonal)", m.regulariser))
     out.append((f"Symmetric: {'yes' if m.symmetric else 'NO'}", None))

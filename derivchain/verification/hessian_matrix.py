@@ -13,6 +13,7 @@ from ..errors import DerivchainError
 from ..record import record
 from ..result import Result
 from ..engines.hessian_numbers import HessianNumbers, hessian_numbers, hessian_vector_product
+from ..model.losses import LOSSES
 from ..model.network import Network
 from ..model.values import DIGITS, Number, as_mpf
 
@@ -167,7 +168,25 @@ def split_of(network: Network) -> str:
         return "outputs"
     if base == "cross-entropy" and all(o.activation.name == "sigmoid" for o in network.outputs):
         return "logits"
+    if base not in LOSSES and _quadratic(network):
+        return "outputs"
     return ""
+
+
+def _quadratic(network: Network) -> bool:
+    """True when a loss written as an expression is a squared error in all but name (a matrix graph's
+    sum((A - T)**2)/2): it reads no parameter, and its second partials between the outputs are numbers, not all 0, so
+    J^T (d2Loss/dOut2) J + sum_k dLoss/dOut_k * d2Out_k is the whole data loss's Hessian, as for squared."""
+    from ..engines.curvature import loss_second
+
+    reads = network.uses_of_loss
+    if set(reads) & set(network.parameters):
+        return False
+    outputs = {o.symbol for o in network.outputs}
+    seconds = [loss_second(network, a, b) for a in reads if a in outputs
+               for b in sorted(network.loss_partial(a).free_symbols & outputs, key=sp.default_sort_key)]
+    # some curvature (a loss linear in the outputs, as the node e itself, has no Gauss-Newton part to speak of)
+    return any(seconds) and all(not c.free_symbols for c in seconds)
 
 
 SPLIT_WORDS = {
