@@ -255,9 +255,11 @@ def draw(net: Network, parameter: str | None, out: str, force: bool = False) -> 
 
 def export(net: Network, parameters: list[str] | None, out: str, snippet: bool = False, force: bool = False,
            pdf: bool = False, title: str = "Gradients by the chain rule", max_paths: int = DEFAULT_MAX_PATHS,
-           brief: bool = False) -> list[Path]:
+           brief: bool = False, hessian: list[str] | None = None, values: dict | None = None,
+           reduction: str = "mean") -> list[Path]:
     """Write the derivations as a LaTeX, Markdown or HTML document (or snippet); ``pdf`` compiles it; ``brief``:
-    the network, the table of every derivative, the conventions and backpropagation only. Every file written
+    the network, the table of every derivative, the conventions and backpropagation only; ``hessian``
+    (``["W1,W5", ...]``): a section of second derivatives, with ``values`` their numbers. Every file written
     (a Markdown document's SVG diagrams too)."""
     from .renderers.export import export_document
     from .renderers.formats import document_suffixes, listed, suffixes_named
@@ -273,9 +275,36 @@ def export(net: Network, parameters: list[str] | None, out: str, snippet: bool =
     if not parameters or parameters == ["all"]:
         _has_parameters(net, "export", "derivchain export NAME ... (any leaf may be named)")
     chosen, detailed = _exported(net, None if not parameters or parameters == ["all"] else parameters)
+    pairs, samples = _second_pairs(net, hessian or [], values, reduction)
     from .verification.notes import Notes
 
-    return export_document(Notes(net, chosen, max_paths, detailed), target, title, snippet, force, pdf, brief)
+    notes = Notes(net, chosen, max_paths, detailed, pairs, samples, reduction)
+    return export_document(notes, target, title, snippet, force, pdf, brief)
+
+
+def _second_pairs(net: Network, hessian: list[str], values: dict | None, reduction: str) -> tuple[list, list | None]:
+    """export --hessian P,Q ...: the pairs of parameters, and the values' samples (None without values)."""
+    if values is not None and not hessian:
+        raise OptionsError("export: --values and --set give the numbers of the second derivatives; add --hessian P,Q "
+                           "(e.g. --hessian W1,W5) or drop them")
+    pairs = []
+    for text in hessian:
+        names = [n.strip() for n in _listed(text)]
+        if len(names) != 2 or not all(names):
+            raise OptionsError(f"--hessian {text}: write two parameters P,Q (e.g. --hessian W1,W5; W1,W1 for a diagonal entry)")
+        for name in names:
+            if name in _matrix_leaves(net):
+                first = _entries(net, name)[0].name
+                raise OptionsError(f"--hessian {text}: {name} is a matrix; name its entries, e.g. --hessian \"{first},{first}\"")
+        pairs.append(tuple(_parameter(net, n, "--hessian") for n in names))
+    if values is None:
+        return pairs, None
+    from .model.values import SAMPLES, check_batch, check_reduction
+
+    check_reduction(reduction)
+    if SAMPLES in values and net.matrix is not None:
+        raise OptionsError("export: a matrix graph holds its batch in its matrices; give values without samples")
+    return pairs, check_batch(net, values)
 
 
 def _exported(net: Network, names: list[str] | None) -> tuple[list, list | None]:

@@ -285,11 +285,14 @@ def export(weights: Annotated[Optional[list[str]], typer.Argument(help="Weights 
            pdf: Annotated[bool, typer.Option("--pdf", help="Also compile the .tex with a LaTeX engine.")] = False,
            title: Annotated[str, typer.Option("--title", help="The document's title.")] = "Gradients by the chain rule",
            brief: Annotated[bool, typer.Option("--brief", help="Only the table of every derivative and backpropagation.")] = False,
-           max_paths: MaxPaths = 1000, net=None) -> None:
+           max_paths: MaxPaths = 1000,
+           hessian: Annotated[Optional[list[str]], typer.Option("--hessian", help="P,Q: also d2Loss/(dP dQ), its pairs of paths in two colours, three ways and verified (with --values: its numbers); repeatable.")] = None,
+           values: Values = None, assign: Assign = None, reduction: Reduction = "mean", net=None) -> None:
     """Write the derivations as a LaTeX, Markdown or HTML document (or snippet); --pdf compiles it. Lists every file written."""
     from . import api
 
-    _written(api.export(net, weights, out, snippet, force, pdf, title, max_paths, brief))
+    _written(api.export(net, weights, out, snippet, force, pdf, title, max_paths, brief, hessian,
+                        api.given_values(values, assign), reduction))
 
 
 @app.command()

@@ -62,3 +62,49 @@ def matrix_sections(m) -> list[tuple[str, object]]:
 def fraction_text(x) -> str:
     """A Fraction as written: 1/2, 3."""
     return str(x)
+
+
+def pair_intro(h) -> list:
+    """The sentence before a document's pairs of paths, as pieces: text, or ("m", symbol) for inline math."""
+    listed = len(h.pairs)
+    said = [noun(h.pair_count, "pair").capitalize() + " of paths, one from ", ("m", h.first), " (red) and one from ",
+            ("m", h.second), " (blue) meeting at a node (circled thick where the listed pairs meet). Each pair adds both "
+            "paths' chains times the second derivative of the meeting node in the two nodes it reads, times the gradient "
+            "arriving at it (at the loss: 1)"]
+    if listed == h.pair_count:
+        said.append(":" if listed else ".")
+    else:
+        said.append(f"; the first {listed}:" if listed else "; too many to list here.")
+    return said
+
+
+def pairs_left(h) -> str:
+    """What is said after the listed pairs when some are not listed ("" when all are)."""
+    left = h.pair_count - len(h.pairs)
+    if not left or not h.pairs:
+        return ""
+    names = " ".join(f'"{x.name}"' if "[" in x.name else x.name for x in (h.first, h.second))
+    return (f"... and {noun(left, 'more pair')} (derivchain hessian {names} lists them, "
+            "up to --max-paths); the sum below covers every pair.")
+
+
+def notes_sections(m) -> list[tuple[str, object]]:
+    """What a document prints of the block over a second derivative's two parameters: the matrix, its split and
+    parts, and the check (not the gradient or eigenvalues, which are the whole Hessian's business)."""
+    return [(heading, content) for heading, content in matrix_sections(m)
+            if not heading.startswith(("Eigenvalues", "Gradient", "Symmetric"))]
+
+
+def split_tex(m) -> str:
+    """A full Hessian's split as LaTeX math (a document's), or "" for none; the regulariser's part added where --l2 gives one."""
+    from ..verification.hessian_matrix import SPLIT_WORDS
+
+    gn = {SPLIT_WORDS["outputs"]: r"\underbrace{J^{\top} \frac{\partial^{2} L}{\partial \mathrm{Out}^{2}} J}_{\text{Gauss-Newton}} "
+                                  r"+ \underbrace{\textstyle\sum_k \frac{\partial L}{\partial \mathrm{Out}_k} \nabla^{2} \mathrm{Out}_k}"
+                                  r"_{\text{residual}}, \quad J = \frac{\partial \mathrm{Out}}{\partial \theta}",
+          SPLIT_WORDS["logits"]: r"\underbrace{J_z^{\top} \operatorname{diag}\bigl(p(1 - p)\bigr) J_z}_{\text{Gauss-Newton}} "
+                                 r"+ \underbrace{\textstyle\sum_k (p_k - Y_k) \nabla^{2} z_k}_{\text{residual}}, \quad p = \sigma(z)"}
+    for words, tex in gn.items():
+        if m.split.startswith(words):
+            return "H = " + tex.replace(r", \quad", r" + \underbrace{\lambda I}_{\text{L2}}, \quad", 1) if m.regulariser is not None else "H = " + tex
+    return ""

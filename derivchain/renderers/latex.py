@@ -1561,7 +1561,7 @@ def hessian_values(at) -> str:
 
     printer = printer_for(at.entry.network)
     lhs = _hessian_lhs(at.entry, printer)
-    lines = [r"%s &= %s && \text{(%s)}" % (lhs, printer.text(str(n)), name)
+    lines = [r"%s &= %s && \text{(%s)}" % (lhs, number_tex(n), name)
              for name, n in numbers(at)]
     return align(lines)
 
@@ -1577,9 +1577,18 @@ def hessian_matrix_text(m) -> str:
             out.append(r"\noindent %s\par" % printer.text(heading + ("" if content is None else f": {content}")))
         elif content and isinstance(content[0], tuple) and isinstance(content[0][0], str):
             out.append(r"\noindent %s:\par" % printer.text(heading))
-            out.append(align([r"%s &= %s" % (printer._print(m.network.parameter(name)), printer.text(str(v))) for name, v in content]))
+            out.append(align([r"%s &= %s" % (printer._print(m.network.parameter(name)), number_tex(v)) for name, v in content]))
         else:
             out.append(r"\noindent %s:\par" % printer.text(heading))
-            body = r" \\ ".join(" & ".join(printer.text(str(v)) for v in row) for row in content)
+            body = r" \\ ".join(" & ".join(number_tex(v) for v in row) for row in content)
             out.append(r"\[ \begin{pmatrix} %s \end{pmatrix} \]" % body)
     return "\n".join(out)
+
+
+def number_tex(n) -> str:
+    r"""A Hessian's number in mathematics: ``-3.25e-8`` as ``-3.25 \times 10^{-8}`` (text's e-notation read as e - 8)."""
+    text = str(n)
+    mantissa, e, exponent = text.partition("e")
+    if not e:
+        return text
+    return r"%s \times 10^{%d}" % (mantissa, int(exponent))
