@@ -447,7 +447,7 @@ def hessian(net: Network, first: str | None = None, second: str | None = None, m
 
 def _full_hessian(net: Network, values: dict, reduction: str, params, newton: bool, direction):
     from .model.values import check_batch, check_reduction, read_number
-    from .verification.hessian_matrix import full_hessian
+    from .verification.hessian_matrix import full_hessian, too_large
 
     check_reduction(reduction)
     names = _listed(params) if isinstance(params, str) else list(params or [])
@@ -458,7 +458,11 @@ def _full_hessian(net: Network, values: dict, reduction: str, params, newton: bo
         seen = {}
         for name, number in items:
             seen[_parameter(net, str(name), "--direction")] = number if isinstance(number, Fraction) else read_number(str(number), f"--direction {name}")
-    return full_hessian(net, check_batch(net, values), chosen, reduction, newton, seen)
+    samples = check_batch(net, values)
+    if seen and chosen is None and too_large(net, len(samples), len(net.parameters)):
+        # H v needs no matrix: on a network too large for the whole one, the block over v's parameters checks it
+        chosen = tuple(seen)
+    return full_hessian(net, samples, chosen, reduction, newton, seen)
 
 
 def _listed(text: str) -> list[str]:

@@ -191,3 +191,81 @@ def test_l2_is_its_own_part_and_the_three_parts_add_up(tmp_path):
     out = runner.invoke(app, ["hessian", "--values", str(path), "--layers", "2,2,1", "--activation", "relu", "--loss", "squared",
                               "--l2", "1/10"])
     assert "L2 regulariser part" in out.output and "lambda * I" in out.output
+
+
+def wide_values(net, seed=24):
+    rng = random.Random(seed)
+    return {s.name: Fraction(str(round(rng.uniform(-1, 1), 3))) for s in net.leaves}
+
+
+def test_few_parameters_of_a_wide_network_in_seconds():
+    # Each value was evaluated after converting the whole environment to mpmath numbers: 4-16-16-16-16-1 over
+    # W1, W2 took 16 s from a values file (48-wide, 6 layers: past 200 s); now about 1 s.
+    import signal
+
+    net = api.network(layers="4,16,16,16,16,1", activation="sigmoid", loss="half-squared")
+    values = wide_values(net)
+
+    def late(*_):
+        raise TimeoutError("the full Hessian over 2 parameters took more than 8 s")
+
+    old = signal.signal(signal.SIGALRM, late)
+    signal.alarm(8)
+    try:
+        m = api.hessian(net, values=values, params="W1,W2")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert m.verified
+    env, _ = environment(net, check_batch(net, values)[0], False)
+    symbolic = value_of(derive_hessian(net, "W1", "W2").backprop.local, env, False).value
+    assert abs(symbolic - m.matrix[0][1].value) <= mpmath.mpf(10) ** -35 * abs(symbolic)
+
+
+def test_the_work_limit_refuses_a_large_matrix_up_front_and_is_raisable(tmp_path):
+    import time
+
+    from derivchain import limits
+
+    net = api.network(layers="4,16,16,16,16,1", activation="sigmoid", loss="half-squared")
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps({k: str(v) for k, v in wide_values(net).items()}))
+    start = time.perf_counter()
+    r = runner.invoke(app, ["hessian", "--layers", "4,16,16,16,16,1", "--activation", "sigmoid", "--loss", "half-squared",
+                            "--values", str(path), "--params", ",".join(f"W{i}" for i in range(1, 401))])
+    # 400 parameters: (65 nodes + the loss) x 400^2 + 849 edges x 400 = 10,899,600 steps; it ran 80 s or more
+    assert time.perf_counter() - start < 10
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "--limit hessian_work=10899600" in r.output and "--params" in r.output
+    small = api.network(layers="2,2,1", activation="tanh", loss="half-squared")
+    sv = wide_values(small)
+    with limits.raised(hessian_work=30):  # (3 nodes + the loss) x 2^2 + 7 edges x 2
+        assert api.hessian(small, values=sv, params="W1,W2").verified
+    with limits.raised(hessian_work=29), pytest.raises(Exception, match="hessian_work=30"):
+        api.hessian(small, values=sv, params="W1,W2")
+
+
+def test_h_v_on_a_network_too_large_for_the_whole_matrix_uses_the_block_of_v():
+    # 848 parameters: the whole matrix is refused; H v needs none (before: refused, saying to use --direction)
+    net = api.network(layers="4,16,16,16,16,1", activation="sigmoid", loss="half-squared")
+    m = api.hessian(net, values=wide_values(net), direction="W1=1,W70=1/2")
+    assert [p.name for p in m.parameters] == ["W1", "W70"] and m.hvp_checked is True
+    assert len(m.hessian_vector_product) == 848
+
+
+def test_eigenvalues_agree_with_mpmath_on_random_symmetric_matrices():
+    rng = random.Random(5)
+    for n in (1, 2, 3, 7, 30, 80):
+        for case in range(3):
+            a = [[0.0] * n for _ in range(n)]
+            for i in range(n):
+                for j in range(i, n):
+                    a[i][j] = a[j][i] = rng.uniform(-1, 1) * (10 ** rng.randint(-4, 4) if case == 2 else 1)
+            if case == 1 and n > 1:  # a repeated row and column: singular, a double eigenvalue structure
+                for i in range(n):
+                    a[i][0] = a[i][1]
+                a[0] = list(a[1])
+            ours = eigenvalues(a)
+            theirs = sorted(float(x) for x in mpmath.eigsy(mpmath.matrix(a), eigvals_only=True))
+            scale = max(abs(x) for x in theirs)
+            assert max(abs(x - y) for x, y in zip(ours, theirs)) <= 1e-12 * scale, (n, case)

@@ -51,7 +51,10 @@ def matrix_sections(m) -> list[tuple[str, object]]:
             out.append((f"Note: {m.newton_note}", None))
     if m.hessian_vector_product is not None:
         v = ", ".join(f"{name} = {fraction_text(x)}" for name, x in m.direction)
-        checked = {True: "equal to the full matrix times v", False: "NOT equal to the full matrix times v",
+        whole = len(m.parameters) == len(m.network.parameters)
+        matrix = "the full matrix" if whole else "the matrix above"
+        rows = "" if whole else f" on its rows, {', '.join(names)}"
+        checked = {True: f"equal to {matrix} times v{rows}", False: f"NOT equal to {matrix} times v{rows}",
                    None: "not checked against the full matrix (too large, or v outside --params)"}[m.hvp_checked]
         out.append((f"H v by the R-operator, v: {v} ({checked})",
                     list(zip([p.name for p in m.network.parameters], m.hessian_vector_product))))
