@@ -828,7 +828,7 @@ def _block_latex(m, printer) -> list[str]:
 
 def _latex_second(notes, printer, page: Page, snippet: bool) -> list[str]:
     from .diagram import pair_tikz
-    from .hessian import pair_intro, pairs_left
+    from .hessian import at_values_heading, pair_intro, pairs_left
     from .latex import hessian_values
 
     width = page.chars(DOCUMENT_WIDTH)
@@ -859,14 +859,14 @@ def _latex_second(notes, printer, page: Page, snippet: bool) -> list[str]:
         out.append(r"\emph{Verdict:} %s (%s): %s.\par" % (word, printer.text(v.method), printer.text(v.detail)))
         out += [r"\emph{Note.} %s\par" % printer.text(note) for note in h.notes]
         if sd.at is not None:
-            out += ["At the given values:", hessian_values(sd.at)]
+            out += [printer.text(at_values_heading(sd.at)), hessian_values(sd.at)]
         if sd.block is not None:
             out += _block_latex(sd.block, printer)
     return out
 
 
 def _markdown_second(notes, printer, pictures: dict) -> list[str]:
-    from .hessian import notes_sections, numbers, pair_intro, pairs_left, split_tex
+    from .hessian import at_values_heading, notes_sections, numbers, pair_intro, pairs_left, split_tex
 
     out = [md.escape(SECOND_INTRO), ""]
     for i, sd in enumerate(notes.second_derivatives):
@@ -893,7 +893,7 @@ def _markdown_second(notes, printer, pictures: dict) -> list[str]:
         out += [f"*Verdict:* {word} ({md.escape(v.method)}): {md.escape(v.detail)}.", ""]
         out += [f"> {md.escape(note)}\n" for note in h.notes]
         if sd.at is not None:
-            out += ["At the given values:", ""] + [f"- {name}: {n}" for name, n in numbers(sd.at)] + [""]
+            out += [md.escape(at_values_heading(sd.at)), ""] + [f"- {name}: {n}" for name, n in numbers(sd.at)] + [""]
         if sd.block is not None:
             names = [p.name for p in sd.block.parameters]
             for heading, content in notes_sections(sd.block):

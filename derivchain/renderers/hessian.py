@@ -111,3 +111,9 @@ def split_tex(m) -> str:
         if m.split.startswith(words):
             return "H = " + tex.replace(r", \quad", r" + \underbrace{\lambda I}_{\text{L2}}, \quad", 1) if m.regulariser is not None else "H = " + tex
     return ""
+
+
+def at_values_heading(at) -> str:
+    """``At the given values`` (a batch: ``(mean over 3 samples)``), before a document's three numbers."""
+    batch = f" ({at.reduction} over {at.samples} samples)" if at.samples > 1 else ""
+    return f"At the given values{batch}:"

@@ -1629,7 +1629,7 @@ def second_section(notes) -> list[str]:
     from ..symbolic.sizes import tree_size
     from .diagram import pair_layout, svg
     from .document import SECOND_EQUATIONS, SECOND_INTRO, SECOND_NODES, _meets
-    from .hessian import notes_sections, numbers, pair_intro, pairs_left, title
+    from .hessian import at_values_heading, notes_sections, numbers, pair_intro, pairs_left, title
 
     out = ['<section id="second">', "<h2>Second derivatives</h2>", f"<p>{html.escape(SECOND_INTRO)}</p>"]
     for i, sd in enumerate(notes.second_derivatives, start=1):
@@ -1669,7 +1669,7 @@ def second_section(notes) -> list[str]:
         out.append(_verdict(h.verdict))
         out += [f'<p class="note"><em>Note.</em> {html.escape(note)}</p>' for note in h.notes]
         if sd.at is not None:
-            out.append("<p>At the given values:</p><ul>" + "".join(f"<li>{name}: {html.escape(str(n))}</li>"
+            out.append(f"<p>{html.escape(at_values_heading(sd.at))}</p><ul>" + "".join(f"<li>{name}: {html.escape(str(n))}</li>"
                                                                   for name, n in numbers(sd.at)) + "</ul>")
         if sd.block is not None:
             names = [p.name for p in sd.block.parameters]
