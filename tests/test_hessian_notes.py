@@ -58,12 +58,17 @@ def test_latex_notes_of_a_matrix_entry_compile(tmp_path):
 
 def test_html_notes_have_the_section_and_the_two_colour_picture(tmp_path):
     out = tmp_path / "n.html"
-    r = run("export", "--brief", "--hessian", "W5,W5", *RELU, "--out", str(out))
+    r = run("export", "--brief", "--hessian", "W5,W5", "--hessian", "W1,W5", *RELU, *RELU_VALUES, "--out", str(out))
     assert r.exit_code == 0, r.output
     page = out.read_text()
+    from test_renderers import check_page
+
+    check_page(page)  # one self-contained page, well-formed MathML, nothing loaded
     section = page[page.index('<section id="second">'):]
     assert "d2Loss/dW5^2" in section and 'stroke="#1f77b4"' in section and "Verdict" in section
-    assert "At the given values" not in section  # no values, no numbers
+    assert section.count('<section id="second-') == 2 and "<li>direct: 6</li>" in section
+    r = run("export", "--brief", "--hessian", "W5,W5", *RELU, "--out", str(tmp_path / "bare.html"))
+    assert "At the given values" not in (tmp_path / "bare.html").read_text()  # no values, no numbers
 
 
 def test_export_hessian_bad_input_is_one_line():
