@@ -20,7 +20,8 @@ from .engines.paths import DEFAULT_MAX_PATHS
 MAX_LISTED = 100_000
 
 #: The tasks: one per command of the CLI, each returning the result that command renders (or the files it wrote).
-TASKS = ("show", "grad", "paths", "table", "formula", "steps", "step", "matrix", "draw", "export", "check", "exercise")
+TASKS = ("show", "grad", "paths", "table", "formula", "steps", "step", "matrix", "draw", "export", "check", "exercise",
+         "hessian")
 #: What the CLI may call besides one task: reading its options into arguments, and reading a result's verdict.
 HELPERS = ("network", "given_values", "verified", "steps_text")
 
@@ -258,9 +259,11 @@ def draw(net: Network, parameter: str | None, out: str, force: bool = False) -> 
 
 def export(net: Network, parameters: list[str] | None, out: str, snippet: bool = False, force: bool = False,
            pdf: bool = False, title: str = "Gradients by the chain rule", max_paths: int = DEFAULT_MAX_PATHS,
-           brief: bool = False) -> list[Path]:
+           brief: bool = False, hessian: list[str] | None = None, values: dict | None = None,
+           reduction: str = "mean") -> list[Path]:
     """Write the derivations as a LaTeX, Markdown or HTML document (or snippet); ``pdf`` compiles it; ``brief``:
-    the network, the table of every derivative, the conventions and backpropagation only. Every file written
+    the network, the table of every derivative, the conventions and backpropagation only; ``hessian``
+    (``["W1,W5", ...]``): a section of second derivatives, with ``values`` their numbers. Every file written
     (a Markdown document's SVG diagrams too)."""
     from .renderers.export import export_document
     from .renderers.formats import document_suffixes, listed, suffixes_named
@@ -281,9 +284,36 @@ def export(net: Network, parameters: list[str] | None, out: str, snippet: bool =
     if not parameters or parameters == ["all"]:
         _has_parameters(net, "export", "derivchain export NAME ... (any leaf may be named)")
     chosen, detailed = _exported(net, None if not parameters or parameters == ["all"] else parameters)
+    pairs, samples = _second_pairs(net, hessian or [], values, reduction)
     from .verification.notes import Notes
 
-    return export_document(Notes(net, chosen, max_paths, detailed), target, title, snippet, force, pdf, brief)
+    notes = Notes(net, chosen, max_paths, detailed, pairs, samples, reduction)
+    return export_document(notes, target, title, snippet, force, pdf, brief)
+
+
+def _second_pairs(net: Network, hessian: list[str], values: dict | None, reduction: str) -> tuple[list, list | None]:
+    """export --hessian P,Q ...: the pairs of parameters, and the values' samples (None without values)."""
+    if values is not None and not hessian:
+        raise OptionsError("export: --values and --set give the numbers of the second derivatives; add --hessian P,Q "
+                           "(e.g. --hessian W1,W5) or drop them")
+    pairs = []
+    for text in hessian:
+        names = [n.strip() for n in _listed(text)]
+        if len(names) != 2 or not all(names):
+            raise OptionsError(f"--hessian {text}: write two parameters P,Q (e.g. --hessian W1,W5; W1,W1 for a diagonal entry)")
+        for name in names:
+            if name in _matrix_leaves(net):
+                first = _entries(net, name)[0].name
+                raise OptionsError(f"--hessian {text}: {name} is a matrix; name its entries, e.g. --hessian \"{first},{first}\"")
+        pairs.append(tuple(_parameter(net, n, "--hessian") for n in names))
+    if values is None:
+        return pairs, None
+    from .model.values import SAMPLES, check_batch, check_reduction
+
+    check_reduction(reduction)
+    if SAMPLES in values and net.matrix is not None:
+        raise OptionsError("export: a matrix graph holds its batch in its matrices; give values without samples")
+    return pairs, check_batch(net, values)
 
 
 def _exported(net: Network, names: list[str] | None) -> tuple[list, list | None]:
@@ -384,3 +414,110 @@ def exercise(seed: int = 1, out: str | None = None, solutions: bool = False, for
     data = compile_text(text, target.with_suffix(".tex").name, reproducible=True)[0] if suffix == ".pdf" else text
     return write_files({target: data}, force)
 
+
+
+def hessian(net: Network, first: str | None = None, second: str | None = None, max_paths: int = DEFAULT_MAX_PATHS,
+            values: dict | None = None, reduction: str = "mean", params: str | list | None = None, newton: bool = False,
+            direction: str | dict | None = None):
+    """d2Loss/(dfirst dsecond) three ways (direct, pairs of paths, second-order backprop) and verified (a
+    HessianEntry); with ``values``, also its numbers (a HessianAtValues; a batch: the ``reduction`` over samples).
+    Without parameters, at ``values``: the full Hessian over ``params`` (default all; a HessianMatrix), with
+    ``newton`` the Newton step, with ``direction`` (``"W1=1,W5=0.5"``) H v by the R-operator."""
+    check_max_paths(max_paths)
+    if first is None and second is None and values is not None:
+        return _full_hessian(net, values, reduction, params, newton, direction)
+    if first is None or second is None:
+        raise OptionsError("hessian needs two parameters P and Q (the same one twice for a diagonal entry), "
+                           "e.g. derivchain hessian W1 W5; or --values FILE without them for the full matrix")
+    given = [name for name, value in (("--params", params), ("--newton", newton), ("--direction", direction)) if value]
+    if given:
+        raise OptionsError(f"{', '.join(given)}: for the full Hessian at numbers; drop {first} {second} (and give --values)")
+    from .verification.hessian import derive_hessian
+
+    for name in (first, second):
+        if name in _matrix_leaves(net):
+            entries = ' '.join(f'"{s.name}"' for s in _entries(net, name)[:2])
+            raise OptionsError(f"hessian {name}: a matrix; name entries, e.g. derivchain hessian {entries}, "
+                               f"or its whole block at numbers with --values FILE --params {name}")
+    entry = derive_hessian(net, first, second, max_paths)
+    if values is None and reduction == "mean":
+        return entry
+    from .model.values import check_batch, check_reduction
+    from .verification.hessian import hessian_at_values
+
+    check_reduction(reduction)
+    if values is None:
+        return entry
+    per_sample = [s.name for s in entry.parameters if s in set(net.inputs) | set(net.targets)]
+    if per_sample and "samples" in values:
+        raise OptionsError(f"hessian {first} {second}: each sample has its own {', '.join(per_sample)}, so a batch has no one "
+                           "value of this derivative; give the values of one sample (without samples)")
+    return hessian_at_values(entry, check_batch(net, values), reduction)
+
+
+def _full_hessian(net: Network, values: dict, reduction: str, params, newton: bool, direction):
+    from .model.values import check_batch, check_reduction, read_number
+    from .verification.hessian_matrix import full_hessian, too_large
+
+    check_reduction(reduction)
+    names = _listed(params) if isinstance(params, str) else list(params or [])
+    chosen = tuple(dict.fromkeys(p for n in names if n.strip() for p in _parameters(net, n.strip(), "--params"))) or None
+    seen = None
+    if direction:
+        items = direction.items() if isinstance(direction, dict) else (_assignment(part) for part in _listed(direction))
+        seen = {}
+        for name, number in items:
+            seen[_parameter(net, str(name), "--direction")] = number if isinstance(number, Fraction) else read_number(str(number), f"--direction {name}")
+    samples = check_batch(net, values)
+    if seen and chosen is None and too_large(net, len(samples), len(net.parameters)):
+        # H v needs no matrix: on a network too large for the whole one, the block over v's parameters checks it
+        chosen = tuple(seen)
+    return full_hessian(net, samples, chosen, reduction, newton, seen)
+
+
+def _listed(text: str) -> list[str]:
+    """``text`` split at its commas outside brackets (a matrix entry's name, WQ[0,1], holds one)."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        depth += (c == "[") - (c == "]")
+        if c == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return parts + [text[start:]]
+
+
+def _matrix_leaves(net: Network) -> set[str]:
+    """The names of a matrix graph's matrix leaves (none for any other network)."""
+    if net.matrix is None:
+        return set()
+    return {leaf for leaf, _ in net.matrix.leaves if net.matrix.shape(leaf) is not None}
+
+
+def _parameters(net: Network, name: str, option: str) -> list:
+    """The parameter ``name``, or a matrix leaf's entries in order (each must be a parameter)."""
+    if name in _matrix_leaves(net):
+        kind = dict(net.matrix.leaves)[name]
+        if kind != "parameter":
+            raise OptionsError(f"{option} {name}: a matrix of {kind}s, not parameters; the parameters are "
+                               f"{net.describe_parameters(False)}")
+        return [_parameter(net, s.name, option) for s in _entries(net, name)]
+    return [_parameter(net, name, option)]
+
+
+def _entries(net: Network, name: str) -> list:
+    """A matrix leaf's entries, row by row."""
+    return [s for s in net.leaves if s.name.startswith(name + "[")]
+
+
+def _assignment(part: str) -> tuple[str, str]:
+    name, sep, number = part.partition("=")
+    if not sep or not name.strip() or not number.strip():
+        raise OptionsError(f"--direction {part!r}: write NAME=NUMBER,NAME=NUMBER,... (e.g. W1=1,W5=0.5)")
+    return name.strip(), number.strip()
+
+
+def _parameter(net: Network, name: str, option: str):
+    symbol = net.parameter(name)
+    if symbol not in set(net.parameters):
+        raise OptionsError(f"{option} {name}: an input or target, not a parameter; the parameters are {net.describe_parameters(False)}")
+    return symbol

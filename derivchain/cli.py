@@ -285,11 +285,14 @@ def export(weights: Annotated[Optional[list[str]], typer.Argument(help="Weights 
            pdf: Annotated[bool, typer.Option("--pdf", help="Also compile the .tex with a LaTeX engine.")] = False,
            title: Annotated[str, typer.Option("--title", help="The document's title.")] = "Gradients by the chain rule",
            brief: Annotated[bool, typer.Option("--brief", help="Only the table of every derivative and backpropagation.")] = False,
-           max_paths: MaxPaths = 1000, net=None) -> None:
+           max_paths: MaxPaths = 1000,
+           hessian: Annotated[Optional[list[str]], typer.Option("--hessian", help="P,Q: also d2Loss/(dP dQ), its pairs of paths in two colours, three ways and verified (with --values: its numbers); repeatable.")] = None,
+           values: Values = None, assign: Assign = None, reduction: Reduction = "mean", net=None) -> None:
     """Write the derivations as a LaTeX, Markdown or HTML document (or snippet); --pdf compiles it. Lists every file written."""
     from . import api
 
-    _written(api.export(net, weights, out, snippet, force, pdf, title, max_paths, brief))
+    _written(api.export(net, weights, out, snippet, force, pdf, title, max_paths, brief, hessian,
+                        api.given_values(values, assign), reduction))
 
 
 @app.command()
@@ -326,6 +329,24 @@ def exercise(seed: Annotated[int, typer.Option("--seed", help="Draws the network
     from . import api
 
     _written(api.exercise(seed, out, solutions, force, **options))
+
+
+@app.command()
+@network_options
+def hessian(first: Annotated[Optional[str], typer.Argument(help="P: the first parameter, e.g. W1 (a matrix graph's entry: WQ[0,0]).")] = None,
+            second: Annotated[Optional[str], typer.Argument(help="Q: the second parameter (P again for a diagonal entry).")] = None,
+            net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 1000, values: Values = None, assign: Assign = None,
+            reduction: Reduction = "mean",
+            params: Annotated[Optional[str], typer.Option("--params", help="Without P Q: the parameters of the full matrix, NAME,NAME,... (a matrix's name: its entries) [default: all].")] = None,
+            newton: Annotated[bool, typer.Option("--newton", help="Without P Q: also the Newton step -H^-1 g beside the gradient.")] = False,
+            direction: Annotated[Optional[str], typer.Option("--direction", help="Without P Q: H v for v given as NAME=NUMBER,... (others 0), by the R-operator.")] = None) -> None:
+    """d2Loss/(dP dQ) three ways (direct, pairs of paths, second-order backprop), verified; without P Q, at --values: the full Hessian."""
+    from . import api
+
+    result = api.hessian(net, first, second, max_paths, api.given_values(values, assign), reduction, params, newton, direction)
+    _emit(result, fmt)
+    entry = getattr(result, "entry", result)
+    _verdict_exit(entry.verified if entry.kind == "hessian_matrix" else entry.verdict.equal and getattr(result, "agree", True))
 
 
 def _version(value: bool) -> None:

@@ -34,6 +34,8 @@ class Limits:
     printed_nodes: int = 20_000
     listed_paths: int = 100_000
     pictures: int = 100
+    hessian_edges: int = 6000
+    hessian_work: int = 3_000_000
 
 
 DESCRIPTIONS = {
@@ -52,11 +54,14 @@ DESCRIPTIONS = {
     "printed_nodes": "nodes of one printed expression; larger ones are printed with whole neurons as their symbols",
     "listed_paths": "paths listed per parameter (--max-paths)",
     "pictures": "SVG pictures a Markdown export writes beside the document (past it: only the network's)",
+    "hessian_edges": "edges of the network's graph for one symbolic second derivative, hessian P Q (its time grows about with their square)",
+    "hessian_work": "steps of the full Hessian at numbers, hessian --values: samples x (nodes x parameters^2 + edges x parameters), "
+                    "about 10 s a million",
 }
 
 #: Limits a user may raise with --limit (the others guard against input that is only ever a mistake).
 RAISABLE = ("layers", "width", "neurons", "parameters", "outputs", "connections", "steps", "printed_nodes", "value_digits", "exact_digits",
-            "pictures")
+            "pictures", "hessian_edges", "hessian_work")
 
 _CURRENT: ContextVar[Limits] = ContextVar("derivchain_limits", default=Limits())
 

@@ -280,6 +280,13 @@ DEPENDENCY_MASKS = declare("dependency masks", "value", None, "which leaves and 
 DIRECT_THROUGH = declare("direct through", "value", None, "neuron -> whether its weights reach the loss through its z only")
 DIRECT_OWN_BITS = declare("direct own bits", "value", None, "neuron -> the bits of the parameters only it reads")
 
+# Second derivatives (network.memos).
+CURVATURES = declare("curvatures", "value", None, "node -> its activation's second derivative f''(z)")
+SECOND_PARTIALS = declare("second partials", "value", None, "(node or loss, a, b) -> d2(node)/(da db)")
+PREFIX_COUNTS = declare("prefix counts", "value", None, "leaf -> the number of paths from it to each node")
+PREFIX_SUMS = declare("prefix sums", "value", None, "leaf -> the sum over the paths from it to each node")
+SECOND_NOTES = declare("second notes", "value", None, "the conventions of second derivatives at kinks")
+
 # Verified derivations (network.memos).
 DELTA_VALUES = declare("delta values", "value", None, "each delta symbol -> its value in neuron symbols")
 DELTA_VALUES_REPLACED = declare("delta values replaced", "identity", NODES, "node -> with the deltas replaced by their values")

@@ -94,6 +94,7 @@ class Shout(Renderer):
     derivation_at_values = batch_at_values = paths = network = formula = steps = descent = matrix = batch_matrix = verdict = chain = \
         check = exercise = matrix_gradient = \
         lambda self, result: type(result).__name__
+    hessian = hessian_at_values = hessian_matrix = lambda self, result: type(result).__name__
 
 
 def test_a_format_registered_at_run_time_renders_through_render_and_emit(net):
@@ -162,6 +163,10 @@ def test_each_result_class_names_its_kind_and_nothing_else_renders():
 
     classes = [Derivation, DerivationAtValues, BatchAtValues, PathListing, Network, GeneralFormula, StepByStep, Descent, Table,
                MatrixForm, BatchMatrixForm, Verdict, Chain, Check, Exercise, MatrixGradient]
+    from derivchain.verification.hessian import HessianAtValues, HessianEntry
+    from derivchain.verification.hessian_matrix import HessianMatrix
+
+    classes += [HessianEntry, HessianAtValues, HessianMatrix]
     assert sorted(c.kind for c in classes) == sorted(KINDS)
     assert all("kind" not in {f.name for f in __import__("dataclasses").fields(c)} for c in classes)  # not a field
     import sympy as sp
@@ -202,6 +207,9 @@ HTML_RUNS = {
     "matrix batch": ["matrix", "--layers", "2,2,1", "--activation", "relu", "--loss", "half-squared", "--bias", "--values", MATRIX_BATCH],
     "check": ["check", "W1", "(W13*W7 + W14*W10)*X1*sign(Out - Y)"],
 }
+HTML_RUNS["hessian"] = ["hessian", "W1", "W7", "--layers", "2,3,1", "--activation", "sigmoid", "--loss", "half-squared"]
+HTML_RUNS["hessian values"] = ["hessian", "W5", "W5", "--values", PUBLISHED_VALUES, *PUBLISHED]
+HTML_RUNS["hessian matrix"] = ["hessian", "--values", PUBLISHED_VALUES, "--newton", "--direction", "W1=1", *PUBLISHED]
 MATHML_TAGS = {"math", "mrow", "mi", "mn", "mo", "mtext", "mfrac", "msub", "msup", "msubsup", "mover", "munder", "munderover",
                "msqrt", "mroot", "mspace", "mtable", "mtr", "mtd"}
 MATH = re.compile(r"<math\b[^>]*>.*?</math>", re.S)
@@ -278,6 +286,7 @@ def test_the_html_page_is_the_python_apis_and_holds_what_the_text_holds():
                api.show(net), api.formula(net, "W5"), api.steps(net, "W5"), api.step(net, values, "0.5", 1, (), None, "mean", None),
                api.table(net, 0), api.matrix(net, None, "mean"), api.matrix(net, values, "mean"),
                api.check(net, "W5", "(Out1 - Y1)*H1"), api.exercise(3)]
+    results += [api.hessian(net, "W5", "W1"), api.hessian(net, "W5", "W5", values=values), api.hessian(net, values=values, newton=True)]
     assert {kind(r) for r in results} == set(KINDS) - {"batch_at_values", "batch_matrix", "verdict", "chain",
                                                        "matrix_gradient"}  # a command's results (a matrix graph's: test_matrix_chain)
     for result in results:

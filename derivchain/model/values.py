@@ -373,9 +373,26 @@ def forward(network: Network, values: dict, exact: bool = True, digits: int = DI
     return out
 
 
+class _Converted(dict):
+    """An environment's values as mpmath numbers, each converted when first read: converting all of them for
+    every expression made evaluating N expressions in an environment of N values quadratic (the full Hessian at
+    numbers over 2 parameters of a 16-wide, 4-deep network: 45 of its 49 s)."""
+
+    def __init__(self, env: dict, digits: int):
+        super().__init__()
+        self.env, self.digits = env, digits
+
+    def __contains__(self, key) -> bool:
+        return key in self.env
+
+    def __missing__(self, key):
+        value = self[key] = as_mpf(self.env[key], self.digits)
+        return value
+
+
 def _numeric(expr, env, digits: int = DIGITS) -> Number:
     with mpmath.workdps(digits + 10):
-        point = {s: as_mpf(v, digits) for s, v in env.items()}
+        point = _Converted(env, digits)
         largest: list = []
         try:
             value = evaluate_numeric(expr, point, digits, magnitude=largest)

@@ -28,6 +28,9 @@ KINDS = {
     "chain": "a Chain alone (one verified equality of a result)",
     "check": "check: a Check (an answer or a chain of steps, checked)",
     "exercise": "exercise: an Exercise (a sheet, with or without solutions)",
+    "hessian": "hessian P Q: a HessianEntry",
+    "hessian_at_values": "hessian P Q --values: a HessianAtValues",
+    "hessian_matrix": "hessian --values (no P Q): a HessianMatrix",
 }
 
 #: Kinds whose method yields (part, row) pairs, written one by one as each row is derived (see :meth:`Renderer.emit`).

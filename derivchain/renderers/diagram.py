@@ -240,6 +240,10 @@ MAX_LABELS = 400          # labels tried at all (more edges: left out, and the c
 LEGEND_MAX = 16           # unplaced labels listed in the caption's legend, at most
 GREY, RED = "#8c8c8c", "#d62728"
 TIKZ_RED = "{rgb,255:red,214;green,39;blue,40}"
+#: A pair picture's second colour (Q's paths), and how an edge on both is drawn: red under blue dashes.
+BLUE = "#1f77b4"
+TIKZ_BLUE = "{rgb,255:red,31;green,119;blue,180}"
+DASH = 6.0
 
 # Advance widths (em) of DejaVu Sans or Liberation Sans, whichever is wider: text never overflows its box.
 _EM = {**dict.fromkeys("0123456789", 0.636), "_": 0.556, " ": 0.318, ".": 0.318, ",": 0.318, ":": 0.337, ";": 0.337,
@@ -331,6 +335,8 @@ class Layout:
     caption: tuple[tuple[tuple[str, str | None], ...], ...]
     caption_lines: tuple[str, ...]  # the caption wrapped to the SVG's width
     caption_top: float
+    second: frozenset = frozenset()  # a pair picture (hessian P Q): the edges on Q's paths, drawn blue
+    meets: frozenset = frozenset()  # a pair picture: the ids of the nodes where pairs of paths meet, circled thick
 
     def node(self, id: str) -> PlacedNode:
         return next(p for p in self.nodes if p.node.id == id)
@@ -822,18 +828,23 @@ def svg(source, parameter=None) -> str:
            'font-family="DejaVu Sans, Verdana, Arial, sans-serif">',
            f"<title>{escape(' '.join(lay.caption_lines))}</title>",
            f'<rect class="background" width="{w}" height="{h}" fill="white"/>']
-    for rt in sorted(lay.routes, key=lambda rt: rt.hot):  # red on top
-        colour, stroke = (RED, 2.4) if rt.hot else (GREY, 1.1)
+    for rt in sorted(lay.routes, key=lambda rt: rt.hot or rt.index in lay.second):  # red (and blue) on top
+        colour, stroke = (RED, 2.4) if rt.hot else (BLUE, 2.4) if rt.index in lay.second else (GREY, 1.1)
         d = f"M{_f(rt.start[0])},{_f(rt.start[1])}" + "".join(
             kind + " ".join(f"{_f(x)},{_f(y)}" for x, y in ctrl) for kind, ctrl in rt.pieces)
         points = " ".join(f"{_f(x)},{_f(y)}" for x, y in rt.arrow)
-        out.append(f'<g class="edge{" hot" if rt.hot else ""}" data-from="{escape(rt.edge.source)}" data-to="{escape(rt.edge.target)}">'
-                   f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="{stroke}"/>'
+        both = rt.hot and rt.index in lay.second  # on a path from each: red under blue dashes
+        over = f'<path d="{d}" fill="none" stroke="{BLUE}" stroke-width="{stroke}" stroke-dasharray="{_f(DASH)}"/>' if both else ""
+        out.append(f'<g class="edge{" hot" if rt.hot else ""}{" second" if rt.index in lay.second else ""}" '
+                   f'data-from="{escape(rt.edge.source)}" data-to="{escape(rt.edge.target)}">'
+                   f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="{stroke}"/>{over}'
                    f'<polygon points="{points}" fill="{colour}"/></g>')
+    blue_small = {rt.edge.source for rt in lay.routes if rt.index in lay.second and not rt.hot}
     for p in lay.nodes:
-        colour = RED if p.hot else "black"
+        colour = RED if p.hot else BLUE if p.node.kind == "bias" and p.node.id in blue_small else "black"
+        width = "2.4" if p.node.id in lay.meets else "1.2"
         out.append(f'<g class="{"bias" if p.node.kind == "bias" else "node"}" data-id="{escape(p.node.id)}">'
-                   f'<circle cx="{_f(p.x)}" cy="{_f(p.y)}" r="{_f(p.r)}" fill="white" stroke="{colour}" stroke-width="1.2"/>'
+                   f'<circle cx="{_f(p.x)}" cy="{_f(p.y)}" r="{_f(p.r)}" fill="white" stroke="{colour}" stroke-width="{width}"/>'
                    f'<text x="{_f(p.x)}" y="{_f(p.y + 0.35 * p.font)}" text-anchor="middle" font-size="{_f(p.font)}" '
                    f'fill="{colour}">{escape(p.node.text)}</text></g>')
     for l in lay.labels:
@@ -841,7 +852,7 @@ def svg(source, parameter=None) -> str:
         out.append(f'<g class="label" data-from="{escape(e.source)}" data-to="{escape(e.target)}">'
                    f'<rect x="{_f(l.x - l.w / 2)}" y="{_f(l.y - l.h / 2)}" width="{_f(l.w)}" height="{_f(l.h)}" fill="white"/>'
                    f'<text x="{_f(l.x)}" y="{_f(l.y + 0.35 * LABEL_FONT)}" text-anchor="middle" font-size="{_f(LABEL_FONT)}" '
-                   f'fill="{RED if l.hot else "#404040"}">{escape(l.text)}</text></g>')
+                   f'fill="{RED if l.hot else BLUE if l.index in lay.second else "#404040"}">{escape(l.text)}</text></g>')
     for k, line in enumerate(lay.caption_lines):
         y = lay.caption_top + (k + 0.8) * CAPTION_FONT * 1.35
         out.append(f'<text class="caption" x="{_f(MARGIN)}" y="{_f(y)}" font-size="{_f(CAPTION_FONT)}">{escape(line)}</text>')
@@ -874,25 +885,33 @@ def tikz(source, parameter=None, printer=None, caption: bool = True) -> str:
            r"name/.style={inner sep=0pt,font=\fontsize{10}{12}\selectfont},"
            r"biasname/.style={inner sep=0pt,font=\fontsize{7}{8}\selectfont},"
            r"lbl/.style={fill=white,inner sep=0pt,font=\fontsize{9}{10}\selectfont}]"]
-    for rt in sorted(lay.routes, key=lambda rt: rt.hot):
-        style = "hot" if rt.hot else "edge"
+    if lay.second:  # a pair picture's second colour, and its dashes over red where an edge is on both
+        out[-1] = out[-1][:-1] + (r",second/.style={draw=%s,line width=%spt},secondhead/.style={fill=%s},"
+                                  r"both/.style={draw=%s,line width=%spt,dash pattern=on %spt off %spt}]"
+                                  % (TIKZ_BLUE, _f(2.4 * PT), TIKZ_BLUE, TIKZ_BLUE, _f(2.4 * PT), _f(DASH * PT), _f(DASH * PT)))
+    for rt in sorted(lay.routes, key=lambda rt: rt.hot or rt.index in lay.second):
+        style = "hot" if rt.hot else "second" if rt.index in lay.second else "edge"
         path = "(%s,%s)" % (_f(rt.start[0]), _f(rt.start[1]))
         for kind, ctrl in rt.pieces:
             c = ["(%s,%s)" % (_f(x), _f(y)) for x, y in ctrl]
             path += f" -- {c[0]}" if kind == "L" else f" .. controls {c[0]} and {c[1]} .. {c[2]}"
         out.append(r"\draw[%s] %s; %% %s -> %s" % (style, path, rt.edge.source, rt.edge.target))
+        if rt.hot and rt.index in lay.second:
+            out.append(r"\draw[both] %s;" % path)
         out.append(r"\fill[%shead] %s -- cycle;" % (style, " -- ".join("(%s,%s)" % (_f(x), _f(y)) for x, y in rt.arrow)))
+    blue_small = {rt.edge.source for rt in lay.routes if rt.index in lay.second and not rt.hot}
     for p in lay.nodes:
-        colour = TIKZ_RED if p.hot else "black"
+        colour = TIKZ_RED if p.hot else TIKZ_BLUE if p.node.kind == "bias" and p.node.id in blue_small else "black"
         kind = "biasname" if p.node.kind == "bias" else "name"
         base = BIAS_FONT if p.node.kind == "bias" else FONT
         scale = "" if p.font >= base else ",scale=%s" % _f(p.font / base)
         out.append(r"\filldraw[fill=white,draw=%s,line width=%spt] (%s,%s) circle[radius=%spt];"
-                   % (colour, _f(1.2 * PT), _f(p.x), _f(p.y), _f(p.r * PT)))
+                   % (colour, _f((2.4 if p.node.id in lay.meets else 1.2) * PT), _f(p.x), _f(p.y), _f(p.r * PT)))
         out.append(r"\node[%s%s,text=%s] at (%s,%s) {$%s$};" % (kind, scale, colour, _f(p.x), _f(p.y), p.node.latex))
     for l in lay.labels:
         out.append(r"\node[lbl,minimum width=%spt,minimum height=%spt,text=%s] at (%s,%s) {$%s$};"
-                   % (_f(l.w * PT), _f(l.h * PT), TIKZ_RED if l.hot else "black!75", _f(l.x), _f(l.y), l.latex))
+                   % (_f(l.w * PT), _f(l.h * PT), TIKZ_RED if l.hot else TIKZ_BLUE if l.index in lay.second else "black!75",
+                      _f(l.x), _f(l.y), l.latex))
     out.append(r"\end{tikzpicture}}%")
     out.append(r"\ifdim\wd0>\linewidth\sbox0{\resizebox{\linewidth}{!}{\usebox0}}\fi")
     out.append(r"\ifdim\ht0>0.6\textheight\sbox0{\resizebox{!}{0.6\textheight}{\usebox0}}\fi")
@@ -920,3 +939,37 @@ def _tex_paragraph(parts) -> str:
 
 def _tex(text: str) -> str:
     return "".join(_TEX.get(c, c) for c in text)
+
+
+# --- pairs of paths (hessian P Q) -------------------------------------------------------------------
+
+
+def pair_layout(source, first, second, meets=()) -> Layout:
+    """The picture of a second derivative d2Loss/(dP dQ): the paths from ``first`` (P) in red, those from
+    ``second`` (Q) in blue, an edge on both red under blue dashes, and the nodes ``meets`` (names: where the
+    pairs of paths meet) circled thick. A network or a :class:`Graph`; a matrix entry is drawn as its matrix."""
+    if not isinstance(source, Graph):
+        first, second = (source.parameter(x if isinstance(x, str) else x.name).name for x in (first, second))
+    lay = _resolve(source, first)
+    graph = lay.graph
+    name = second if isinstance(second, str) else second.name
+    if name not in graph.parameters and "[" in name:
+        name = name.split("[", 1)[0]
+    blue = graph.on_paths(name)
+    ids = {n.id for n in graph.nodes}
+    circled = frozenset(m if m in ids else m.split("[", 1)[0] for m in (x if isinstance(x, str) else x.name for x in meets)) & ids
+    p, q = _names(graph, lay.parameter), _names(graph, name)
+    said = [("Red: every edge on a path from ", None), *p, (" to the loss; blue: from ", None), *q,
+            ("; red under blue dashes: an edge on both.", None)]
+    if circled:
+        said.append((" Circled thick: where the pairs of paths meet.", None))
+    caption = (tuple(said),) + tuple(lay.caption[1:])
+    framed = _framed(graph, lay.parameter, lay.nodes, lay.routes, lay.labels, caption)
+    return replace(framed, second=blue, meets=circled)
+
+
+def pair_tikz(network, first, second, meets=(), printer=None) -> str:
+    """:func:`pair_layout` as a tikzpicture without its caption (the document's text says what the colours are)."""
+    graph = graph_of(network) if printer is None else replace(graph_of(network), expressions_latex=_expressions_latex(network, printer))
+    first, second = (network.parameter(x if isinstance(x, str) else x.name).name for x in (first, second))
+    return tikz(pair_layout(graph, first, second, meets), caption=False)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+import sympy as sp
+
 from .. import limits
 from ..record import record
 from .shown import noted, summary_parts
@@ -249,6 +251,8 @@ def latex_document(notes, title: str, snippet: bool = False, brief: bool = False
             body.append(left_out_sentence(notes, printer.text, lambda c: r"\texttt{%s}" % printer.text(c)))
         for i, d in enumerate(_detailed(notes)):
             body += _latex_parameter(d, notes.steps(d), printer, page, snippet, first=i == 0)
+    if notes.pairs:
+        body += _latex_second(notes, printer, page, snippet)
     text = "\n".join(body) + "\n"
     if snippet:
         return SNIPPET_HEAD + text
@@ -566,6 +570,8 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
         sections.insert(1, ("Matrix equations", "derivchain-matrix"))
     if not brief:
         sections.append(("Each parameter", "derivchain-parameters"))
+    if notes.pairs:
+        sections.append(("Second derivatives", "derivchain-second"))
     out = [] if snippet else [f"# {md.escape(title)}", "",
                               "Contents: " + " · ".join(f"[{i}. {t}](#{a})" for i, (t, a) in enumerate(sections, start=1)), ""]
     heading = iter(f'<a id="{a}"></a>\n\n## {i}. {t}' for i, (t, a) in enumerate(sections, start=1))
@@ -624,6 +630,8 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
     if brief:
         out += ["So, for each parameter:", "",
                 _math([r"%s &= %s" % (printer._print(d.lhs), printer._print(d.backprop.entry)) for d in derivations]), ""]
+        if notes.pairs:
+            out += [next(heading), ""] + _markdown_second(notes, printer, pictures)
         return "\n".join(out)
 
     out += [next(heading), ""]
@@ -636,6 +644,8 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
                 f"(`--limit pictures={left_out + 1}`) to have them.", ""]
     for d in _detailed(notes):
         out += _markdown_parameter(d, notes.steps(d), printer, pictures.get(d.parameter))
+    if notes.pairs:
+        out += [next(heading), ""] + _markdown_second(notes, printer, pictures)
     return "\n".join(out)
 
 
@@ -727,4 +737,171 @@ def _markdown_parameter(d, s, printer, picture: str | None) -> list[str]:
     else:
         out += ["Backpropagation:", "", _math(chain_lines(printer, d.entry_chain, lhs))]
     out += ["", "*Verdict:* " + _verdict_sentence(d, md.escape, "**%s**"), ""]
+    return out
+
+
+# --- second derivatives (export --hessian P,Q) ------------------------------------------------------
+
+#: What the section of second derivatives says first, once.
+SECOND_INTRO = ("The second derivative of the loss by two parameters, three ways: the sum over pairs of paths (one path from "
+                "each parameter, meeting at a node), second-order backpropagation (Pearlmutter's R-operator: each node's rate "
+                "R(n) = dn/dQ forward, then each delta's rate R(delta) backward), and direct differentiation of the gradient "
+                "dLoss/dP by Q; the verdict says whether they were shown equal.")
+
+
+def second_partial(printer, h) -> str:
+    r"""``\partial^{2} L/\partial P\,\partial Q`` on one line (a heading's, a table's)."""
+    loss, p, q = (printer._print(x) for x in (h.network.loss_symbol, h.first, h.second))
+    below = r"\partial %s^{2}" % p if h.first == h.second else r"\partial %s\,\partial %s" % (p, q)
+    return r"\partial^{2} %s/%s" % (loss, below)
+
+
+def _pieces(pieces, text, printer) -> str:
+    """Prose pieces (text, or ("m", symbol)) with inline math."""
+    return "".join(text(x) if isinstance(x, str) else "$%s$" % printer._print(x[1]) for x in pieces)
+
+
+def _meets(h) -> list:
+    """The nodes where the listed pairs meet, each once."""
+    return list(dict.fromkeys(pair.meet for pair in h.pairs))
+
+
+#: Largest expression (in printed nodes) a document writes in a second derivative's section; past it a line says how
+#: large it is and where it is printed in full (a 2-token attention's pair sum filled 12 pages).
+SECOND_NODES = 300
+#: R-operator equations a document writes for one second derivative, at most.
+SECOND_EQUATIONS = 12
+
+
+def _bounded(printer, prefix: str, e, width: int, command: str) -> list[str]:
+    """``prefix &= e`` broken into lines, or, past :data:`SECOND_NODES`, one line saying it is left out and where it is."""
+    from ..symbolic.sizes import tree_size
+
+    if isinstance(e, sp.Basic) and tree_size(e, SECOND_NODES) > SECOND_NODES:
+        return [r"%s &= %s" % (prefix, printer.mtext(f"(more than {SECOND_NODES} terms and factors: {command} prints it)"))]
+    return expression_lines(printer, prefix, e, width)
+
+
+def _second_math(h, printer, width: int) -> tuple[list[str], list[str], list[str], list[str] | None]:
+    """Aligned lines: the listed pairs (each path, then its term), the sum, the R-operator form and its equations,
+    the direct form (None when too large to print); each expression bounded (:func:`_bounded`)."""
+    from .latex import _hessian_lhs
+
+    p = printer._print
+    lhs = _hessian_lhs(h, printer)
+    command = "derivchain hessian " + " ".join(f'"{x.name}"' if "[" in x.name else x.name for x in (h.first, h.second))
+    pairs = []
+    for i, pair in enumerate(h.pairs, start=1):
+        first, second = (r" \to ".join(p(x) for x in path) for path in (pair.first, pair.second))
+        head = r"&\text{pair %d: } %s \;\mid\; %s" % (i, first, second)
+        if visible_width(head) > width:
+            head = r"&\text{pair %d: } %s \\ &\qquad \mid\; %s" % (i, first, second)
+        pairs += [head] + _bounded(printer, "", pair.term, width - 6, command)
+    total = _bounded(printer, lhs, h.path_pairs.local, width, command)
+    backprop = expression_lines(printer, lhs, h.backprop.entry, width) + _bounded(printer, "", h.backprop.local, width, command)
+    equations = (*h.backprop.forward, *h.backprop.deltas)
+    for eq in equations[:SECOND_EQUATIONS]:
+        backprop += _bounded(printer, p(eq.lhs), eq.rhs, width, command)
+    if len(equations) > SECOND_EQUATIONS:
+        backprop.append(r"&%s" % printer.mtext(f"... and {len(equations) - SECOND_EQUATIONS} more equations ({command} prints them)"))
+    shown = h.direct_shown[0]
+    direct = None if shown is None else _bounded(printer, lhs, shown, width, command)
+    return pairs, total, backprop, direct
+
+
+def _block_latex(m, printer) -> list[str]:
+    from .hessian import notes_sections, split_tex
+    from .latex import number_tex
+
+    out = []
+    for heading, content in notes_sections(m):
+        if heading.startswith("Split: ") and split_tex(m):
+            out += [r"Split:", r"\[ %s \]" % split_tex(m)]
+        elif content is None or isinstance(content, str):
+            out.append(r"%s\par" % printer.text(heading + ("" if content is None else f": {content}")))
+        else:
+            out.append(r"%s:" % printer.text(heading))
+            body = r" \\ ".join(" & ".join(number_tex(v) for v in row) for row in content)
+            out.append(r"\[ \begin{pmatrix} %s \end{pmatrix} \]" % body)
+    return out
+
+
+def _latex_second(notes, printer, page: Page, snippet: bool) -> list[str]:
+    from .diagram import pair_tikz
+    from .hessian import at_values_heading, pair_intro, pairs_left
+    from .latex import hessian_values
+
+    width = page.chars(DOCUMENT_WIDTH)
+    out = [r"\needspace{8\baselineskip}", r"\section{Second derivatives}\label{derivchain-second}", printer.text(SECOND_INTRO)]
+    for sd in notes.second_derivatives:
+        h = sd.entry
+        from .hessian import title
+
+        out += [r"\needspace{10\baselineskip}",
+                r"\subsection{\texorpdfstring{$%s$}{%s}}" % (second_partial(printer, h), printer.text(title(h))),
+                r"\begin{center}\begin{minipage}{0.62\linewidth}%s\end{minipage}\end{center}"
+                % pair_tikz(h.network, h.first, h.second, _meets(h), printer), _pieces(pair_intro(h), printer.text, printer)]
+        pairs, total, backprop, direct = _second_math(h, printer, width)
+        if pairs:
+            out.append(align(pairs, breakable=snippet))
+        if pairs_left(h):
+            out.append(printer.text(pairs_left(h)))
+        out += ["The sum over all pairs:", align(total, breakable=snippet),
+                r"Second-order backpropagation ($R = \partial/\partial %s$):" % printer._print(h.second),
+                align(backprop, breakable=snippet)]
+        if direct is None:
+            out.append(printer.text("Direct: too large to print; the verdict compares it in full."))
+        else:
+            out += [r"Direct, $\partial %s/\partial %s$ differentiated by $%s$:" % (
+                printer._print(h.network.loss_symbol), printer._print(h.first), printer._print(h.second)), align(direct, breakable=snippet)]
+        v = h.verdict
+        word = printer.text(v.word) if v.equal else r"\textbf{%s}" % printer.text(v.word)
+        out.append(r"\emph{Verdict:} %s (%s): %s.\par" % (word, printer.text(v.method), printer.text(v.detail)))
+        out += [r"\emph{Note.} %s\par" % printer.text(note) for note in h.notes]
+        if sd.at is not None:
+            out += [printer.text(at_values_heading(sd.at)), hessian_values(sd.at)]
+        if sd.block is not None:
+            out += _block_latex(sd.block, printer)
+    return out
+
+
+def _markdown_second(notes, printer, pictures: dict) -> list[str]:
+    from .hessian import at_values_heading, notes_sections, numbers, pair_intro, pairs_left, split_tex
+
+    out = [md.escape(SECOND_INTRO), ""]
+    for i, sd in enumerate(notes.second_derivatives):
+        h = sd.entry
+        out += [f'<a id="derivchain-second-{i + 1}"></a>', "", f"### ${second_partial(printer, h)}$", ""]
+        picture = pictures.get(("pair", i))
+        if picture:
+            out += [f"![the pairs of paths of {md.escape(h.first.name)} and {md.escape(h.second.name)}]({md.link(picture)})", ""]
+        out += [_pieces(pair_intro(h), md.escape, printer), ""]
+        pairs, total, backprop, direct = _second_math(h, printer, DOCUMENT_WIDTH)
+        if pairs:
+            out += [_math(pairs), ""]
+        if pairs_left(h):
+            out += [md.escape(pairs_left(h)), ""]
+        out += ["The sum over all pairs:", "", _math(total), "",
+                f"Second-order backpropagation ($R = \\partial/\\partial {printer._print(h.second)}$):", "", _math(backprop), ""]
+        if direct is None:
+            out += ["Direct: too large to print; the verdict compares it in full.", ""]
+        else:
+            out += [f"Direct, $\\partial {printer._print(h.network.loss_symbol)}/\\partial {printer._print(h.first)}$ "
+                    f"differentiated by ${printer._print(h.second)}$:", "", _math(direct), ""]
+        v = h.verdict
+        word = md.escape(v.word) if v.equal else f"**{md.escape(v.word)}**"
+        out += [f"*Verdict:* {word} ({md.escape(v.method)}): {md.escape(v.detail)}.", ""]
+        out += [f"> {md.escape(note)}\n" for note in h.notes]
+        if sd.at is not None:
+            out += [md.escape(at_values_heading(sd.at)), ""] + [f"- {name}: {n}" for name, n in numbers(sd.at)] + [""]
+        if sd.block is not None:
+            names = [p.name for p in sd.block.parameters]
+            for heading, content in notes_sections(sd.block):
+                if heading.startswith("Split: ") and split_tex(sd.block):
+                    out += ["Split:", "", "$$", split_tex(sd.block), "$$", ""]
+                elif content is None or isinstance(content, str):
+                    out += [md.escape(heading) + ("" if content is None else f": {md.escape(content)}"), ""]
+                else:
+                    out += [f"**{md.escape(heading)}**", "", "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+                    out += [f"| {name} | " + " | ".join(md.escape(str(v)) for v in row) + " |" for name, row in zip(names, content)] + [""]
     return out

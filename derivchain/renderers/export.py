@@ -52,6 +52,8 @@ def export_document(notes: Notes, target: Path, title: str, snippet: bool = Fals
                              for p in notes.detailed})
         elif not brief:  # a wide network: hundreds of files nobody asked for; the document says how to ask
             left_out = len(notes.detailed)
+        # each second derivative's pairs of paths in two colours (export --hessian P,Q)
+        pictures.update({("pair", i): f"{target.stem}-pairs-{i + 1}.svg" for i in range(len(notes.pairs))})
         outputs = [target] + [target.with_name(name) for name in pictures.values()]
     check_targets(outputs, force)  # before the (slow) derivations (the notes derive when first read) and compilation
     if fmt == "latex":
@@ -62,11 +64,17 @@ def export_document(notes: Notes, target: Path, title: str, snippet: bool = Fals
         return write_files(files, force)
     if fmt == "html":
         return write_files({target: html_document(notes, title, snippet)}, force)
-    from .diagram import svg
+    from .diagram import pair_layout, svg
 
     files = {target: markdown_document(notes, title, snippet, brief, pictures, left_out)}
     for p, name in pictures.items():
-        files[target.with_name(name)] = svg(notes.network, p) + "\n"
+        if isinstance(p, tuple):  # ("pair", i): the i-th second derivative's pairs of paths
+            from .document import _meets
+
+            h = notes.second_derivatives[p[1]].entry
+            files[target.with_name(name)] = svg(pair_layout(notes.network, h.first, h.second, _meets(h))) + "\n"
+        else:
+            files[target.with_name(name)] = svg(notes.network, p) + "\n"
     return write_files(files, force)
 
 

@@ -837,6 +837,8 @@ def document(notes, title: str, snippet: bool = False) -> str:
 
         body.append("<p>" + left_out_sentence(notes, html.escape, lambda c: f"<code>{html.escape(c)}</code>") + "</p>")
     body += [derivation_section(d, notes.steps(d), printer) for d in derivations if d.parameter in notes.detailed]
+    if notes.pairs:
+        body += second_section(notes)
     content = "\n".join(body)
     if snippet:
         return f'<div class="derivchain">\n<style>\n{STYLE}\n</style>\n{content}\n</div>\n'
@@ -1468,6 +1470,22 @@ class HtmlRenderer(StringRenderer):
         return self._page(f"Checking {c.lhs}", [f"<h1>Checking {math(printer, title)}</h1>", _network_line(c.network),
                                                 *check_body(c, printer)])
 
+    def hessian(self, h) -> str:
+        """``hessian P Q``: a page with the pairs, the forms as MathML, the verdict and the notes."""
+        from .hessian import title
+
+        return self._page(title(h), hessian_parts(h))
+
+    def hessian_matrix(self, m) -> str:
+        """``hessian --values``: a page with the sections, matrices as tables."""
+        return self._page("Hessian", hessian_matrix_parts(m))
+
+    def hessian_at_values(self, at) -> str:
+        """``hessian P Q --values``: the entry's page, then its three numbers."""
+        from .hessian import title
+
+        return self._page(title(at.entry), hessian_parts(at.entry) + hessian_values(at))
+
     def exercise(self, ex) -> str:
         """An exercise sheet as one page: the network (picture and equations), the questions, and room to answer
         or (with solutions) each verified derivation and the numbers."""
@@ -1543,3 +1561,129 @@ def check_body(c, printer: MathMLPrinter) -> list[str]:
 
 __all__ = ["MathMLPrinter", "HtmlRenderer", "printer_for", "mathml", "document", "page", "form", "pieces", "block", "tex",
            "derivation_rows", "steps_rows", "network_rows", "chain_rows", "path_rows", "table", "STYLE", "POLICY"]
+
+
+# --- hessian P Q (issue 24) ---------------------------------------------------------------------------
+
+def hessian_parts(h) -> list[str]:
+    """The entry's page content: heading, network, pairs, forms as MathML, verdict, notes."""
+    from .hessian import noun
+
+    printer = printer_for(h.network)
+
+    def m(e) -> str:  # past the printing limit, the note (as text's): a deep network's pair terms are huge trees
+        return math(printer, form(printer, e))
+
+    from .hessian import title
+
+    lhs = html.escape(title(h))
+    parts = [f"<h1>{lhs}</h1>", _network_line(h.network),
+             f"<p>{noun(h.pair_count, 'pair')} of paths from {html.escape(h.first.name)} and {html.escape(h.second.name)}:</p>", "<ol>"]
+    parts += [f"<li>{html.escape(p.arrow(0))} | {html.escape(p.arrow(1))} (meet at {html.escape(p.meet.name)}): {m(p.term)}</li>"
+              for p in h.pairs]
+    parts.append("</ol>")
+    if not h.path_pairs.listed_all:
+        parts.append(f"<p>\u2026 {h.pair_count - len(h.pairs)} more not shown (raise --max-paths to see them)</p>")
+    parts.append(f"<p>Sum over pairs: {lhs} = {m(h.path_pairs.local)}</p>")
+    parts.append(f"<p>Second-order backprop: {lhs} = {m(h.backprop.entry)} = {m(h.backprop.local)}</p><ul>")
+    parts += [f"<li>{m(eq.lhs)} = {m(eq.rhs)}</li>" for eq in (*h.backprop.forward, *h.backprop.deltas)]
+    parts.append("</ul>")
+    shown, full = h.direct_shown[:2]
+    parts.append("<p>Direct: not printed (too large; compared in full by the verdict)</p>" if shown is None else
+                 f"<p>Direct{'' if full else ' (whole neurons written as their symbols)'}: {lhs} = {m(shown)}</p>")
+    parts.append(_verdict(h.verdict))
+    parts += [f"<p>Note: {html.escape(note)}</p>" for note in h.notes]
+    return parts
+
+
+def hessian_values(at) -> list[str]:
+    """The three numbers as a list."""
+    from .hessian import numbers
+
+    rows = "".join(f"<li>{name}: {html.escape(str(n))}</li>" for name, n in numbers(at))
+    return ["<h2>At the given values</h2>", f"<ul>{rows}</ul>"]
+
+
+def hessian_matrix_parts(m) -> list[str]:
+    """A full Hessian's sections (see :func:`derivchain.renderers.hessian.matrix_sections`) as HTML."""
+    from .hessian import matrix_sections
+
+    names = [p.name for p in m.parameters]
+    printer = printer_for(m.network)
+    parts = [f"<h1>Hessian of {math(printer, printer._print(m.network.loss_symbol))}</h1>", _network_line(m.network)]
+    for heading, content in matrix_sections(m):
+        if content is None or isinstance(content, str):
+            parts.append(f"<p>{html.escape(heading)}{'' if content is None else ': ' + html.escape(content)}</p>")
+        elif content and isinstance(content[0], tuple) and isinstance(content[0][0], str):
+            items = "".join(f"<li>{html.escape(name)} = {html.escape(str(v))}</li>" for name, v in content)
+            parts.append(f"<h2>{html.escape(heading)}</h2><ul>{items}</ul>")
+        else:
+            head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+            body = "".join(f"<tr><th>{html.escape(n)}</th>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                           for n, row in zip(names, content))
+            parts.append(f"<h2>{html.escape(heading)}</h2><table><tr><th></th>{head}</tr>{body}</table>")
+    return parts
+
+
+def second_section(notes) -> list[str]:
+    """The notes' second derivatives (export --hessian P,Q): for each, the pairs of paths in two colours, the three
+    forms, the verdict and notes; with values, the numbers and the block over P and Q with its parts."""
+    import sympy as sp
+
+    from ..symbolic.sizes import tree_size
+    from .diagram import pair_layout, svg
+    from .document import SECOND_EQUATIONS, SECOND_INTRO, SECOND_NODES, _meets
+    from .hessian import at_values_heading, notes_sections, numbers, pair_intro, pairs_left, title
+
+    out = ['<section id="second">', "<h2>Second derivatives</h2>", f"<p>{html.escape(SECOND_INTRO)}</p>"]
+    for i, sd in enumerate(notes.second_derivatives, start=1):
+        h = sd.entry
+        printer = printer_for(h.network)
+
+        command = "derivchain hessian " + " ".join(f'"{x.name}"' if "[" in x.name else x.name for x in (h.first, h.second))
+
+        def m(e) -> str:  # bounded as the LaTeX notes are; long lines wrap between terms and factors
+            if isinstance(e, sp.Basic) and tree_size(e, SECOND_NODES) > SECOND_NODES:
+                return f"<em>(more than {SECOND_NODES} terms and factors: {html.escape(command)} prints it)</em>"
+            return _pieces_html(printer, pieces(printer, e, TABLE_SPLIT))
+
+        lhs = html.escape(title(h))
+        picture = svg(pair_layout(h.network, h.first, h.second, _meets(h))).replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
+        intro = "".join(html.escape(x) if isinstance(x, str) else math(printer, printer._print(x[1])) for x in pair_intro(h))
+        out += [f'<section id="second-{i}">', f"<h3>{lhs}</h3>",
+                f'<div class="diagram" role="img" aria-label="the network, the paths of {html.escape(h.first.name)} in red and '
+                f'of {html.escape(h.second.name)} in blue">\n{picture}\n</div>', f"<p>{intro}</p>"]
+        if h.pairs:
+            out.append('<ol class="pairs">' + "".join(
+                f"<li>{html.escape(p.arrow(0))} | {html.escape(p.arrow(1))} (meet at {html.escape(p.meet.name)}):<br>= {m(p.term)}</li>"
+                for p in h.pairs) + "</ol>")
+        if pairs_left(h):
+            out.append(f"<p>{html.escape(pairs_left(h))}</p>")
+        out.append(f"<p>The sum over all pairs: {lhs} = {m(h.path_pairs.local)}</p>")
+        out.append(f"<p>Second-order backpropagation (R = d/d{html.escape(h.second.name)}): {lhs} = {m(h.backprop.entry)} = "
+                   f"{m(h.backprop.local)}</p><ul>")
+        equations = (*h.backprop.forward, *h.backprop.deltas)
+        out += [f"<li>{m(eq.lhs)} = {m(eq.rhs)}</li>" for eq in equations[:SECOND_EQUATIONS]]
+        if len(equations) > SECOND_EQUATIONS:
+            out.append(f"<li>\u2026 and {len(equations) - SECOND_EQUATIONS} more equations ({html.escape(command)} prints them)</li>")
+        out.append("</ul>")
+        shown = h.direct_shown[0]
+        out.append("<p>Direct: too large to print; the verdict compares it in full.</p>" if shown is None else
+                   f"<p>Direct, dLoss/d{html.escape(h.first.name)} differentiated by {html.escape(h.second.name)}: {lhs} = {m(shown)}</p>")
+        out.append(_verdict(h.verdict))
+        out += [f'<p class="note"><em>Note.</em> {html.escape(note)}</p>' for note in h.notes]
+        if sd.at is not None:
+            out.append(f"<p>{html.escape(at_values_heading(sd.at))}</p><ul>" + "".join(f"<li>{name}: {html.escape(str(n))}</li>"
+                                                                  for name, n in numbers(sd.at)) + "</ul>")
+        if sd.block is not None:
+            names = [p.name for p in sd.block.parameters]
+            for heading, content in notes_sections(sd.block):
+                if content is None or isinstance(content, str):
+                    out.append(f"<p>{html.escape(heading)}{'' if content is None else ': ' + html.escape(content)}</p>")
+                else:
+                    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+                    body = "".join(f"<tr><th>{html.escape(n)}</th>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                                   for n, row in zip(names, content))
+                    out.append(f"<p>{html.escape(heading)}:</p><table><tr><th></th>{head}</tr>{body}</table>")
+        out.append("</section>")
+    return out + ["</section>"]

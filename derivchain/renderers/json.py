@@ -581,6 +581,19 @@ class JsonRenderer(Renderer):
             out["first_wrong_line"] = c.first_wrong_line
         return out
 
+    def hessian(self, h) -> dict:
+        """The ``hessian P Q`` contract (see :func:`derivchain.renderers.hessian.json_object`)."""
+        return hessian_object(h)
+
+    def hessian_matrix(self, m) -> dict:
+        """The ``hessian --values`` contract: ``parameters``, ``matrix``, ``gauss_newton``, ``residual``, ``regulariser``
+        (lambda*I on the weights with --l2, else null), ``symmetric``, ``eigenvalues``; ``newton_step`` with --newton, ``hessian_vector_product`` with --direction."""
+        return hessian_matrix_object(m)
+
+    def hessian_at_values(self, at) -> dict:
+        """``hessian P Q --values``: the entry's object with ``at_values``."""
+        return hessian_values(at)
+
     def exercise(self, ex) -> dict:
         """An exercise sheet: the seed, the network and the options that build it, the questions (with ``solutions``,
         each answer and its paths) and the gradient step (with ``solutions``, its numbers)."""
@@ -615,3 +628,69 @@ def _finding(f) -> dict:
     return out
 
 
+# --- hessian P Q (issue 24) ---------------------------------------------------------------------------
+
+def hessian_object(h) -> dict:
+    """The ``hessian P Q`` contract: parameters, the three forms, the pairs, their count, the verdict."""
+    return {
+        "parameters": [h.first.name, h.second.name],
+        "network": h.network.summary(),
+        "direct": expr(h.direct.local),
+        "direct_shown": None if h.direct_shown[0] is None else expr(h.direct_shown[0]),
+        "direct_shown_as": None if h.direct_shown[0] is None else "full" if h.direct_shown[1] else "neuron symbols",
+        "path_pairs": expr(h.path_pairs.local),
+        "path_pairs_how": h.path_pairs.how,
+        "backprop": expr(h.backprop.local),
+        "backprop_entry": expr(h.backprop.entry),
+        "r_equations": [{"lhs": eq.lhs.name, "rhs": expr(eq.rhs)} for eq in (*h.backprop.forward, *h.backprop.deltas)],
+        "pairs": [{"first": [s.name for s in pair.first], "second": [s.name for s in pair.second], "meet": pair.meet.name,
+                   "term": expr(pair.term)} for pair in h.pairs],
+        "pair_count": h.pair_count,
+        "equal": h.verdict.equal,
+        "method": h.verdict.method,
+        "verdict": h.verdict.detail,
+        "notes": list(h.notes),
+    }
+
+
+def hessian_values(at) -> dict:
+    """``hessian P Q --values``: the entry's object with ``at_values``."""
+    out = hessian_object(at.entry)
+    out["at_values"] = {"direct": _number(at.direct), "path_pairs": _number(at.path_pairs), "backprop": _number(at.backprop),
+                        "exact": at.exact, "agree": at.agree, "samples": at.samples, "reduction": at.reduction,
+                        "text": {"direct": str(at.direct), "path_pairs": str(at.path_pairs), "backprop": str(at.backprop)}}
+    return out
+
+
+def hessian_matrix_object(m) -> dict:
+    """A full Hessian as JSON: numbers as doubles (null past their range), exact values as text beside them."""
+    def rows(matrix):
+        return None if matrix is None else [[_number(v) for v in row] for row in matrix]
+
+    names = [p.name for p in m.parameters]
+    out = {
+        "parameters": names,
+        "network": m.network.summary(),
+        "matrix": rows(m.matrix),
+        "gauss_newton": rows(m.gauss_newton),
+        "residual": rows(m.residual),
+        "regulariser": rows(m.regulariser),
+        "split": m.split or None,
+        "symmetric": m.symmetric,
+        "eigenvalues": list(m.eigenvalues),
+        "gradient": {name: _number(g) for name, g in zip(names, m.gradient)},
+        "exact": m.exact,
+        "samples": m.samples,
+        "reduction": m.reduction,
+        "verified": m.verified,
+        "detail": m.detail,
+        "text": {"matrix": [[str(v) for v in row] for row in m.matrix]},
+    }
+    if m.newton:
+        out["newton_step"] = None if m.newton_step is None else {name: _number(s) for name, s in zip(names, m.newton_step)}
+        out["newton_note"] = m.newton_note or None
+    if m.hessian_vector_product is not None:
+        out["direction"] = {name: str(v) for name, v in m.direction}
+        out["hessian_vector_product"] = {p.name: _number(v) for p, v in zip(m.network.parameters, m.hessian_vector_product)}
+        out["hessian_vector_product_checked"] = m.hvp_checked
+    return out

@@ -1360,6 +1360,18 @@ class LatexRenderer(StringRenderer):
         head = _comment(f"{c.lhs} checked; {c.network.summary()}")
         return head + "\n" + align(check_lines(c, printer, prose=False)) + "\n" + check_paragraphs(c, printer)
 
+    def hessian(self, h) -> str:
+        """``hessian P Q`` as an ``align*`` block, then the verdict and the notes."""
+        return hessian_text(h)
+
+    def hessian_matrix(self, m) -> str:
+        """``hessian --values``: the sections, matrices as ``pmatrix``."""
+        return hessian_matrix_text(m)
+
+    def hessian_at_values(self, at) -> str:
+        """``hessian P Q --values``: the entry, then its three numbers."""
+        return hessian_text(at.entry) + "\n" + hessian_values(at)
+
     def exercise(self, ex) -> str:
         """An exercise sheet as a whole LaTeX document (it compiles as it is): the network, the questions, and room
         to answer or (with solutions) each verified derivation and the numbers."""
@@ -1511,3 +1523,82 @@ def _step_question(ex, printer) -> str:
     return (r"At %s, take one gradient-descent step on $%s$ with learning rate $%s$: find the loss $%s$, "
             r"$%s$ there, and the new $%s = %s - \text{lr} \cdot %s$." % (
                 given, p(w), _num(_number(ex.lr)), p(loss), p(sp.Derivative(loss, w)), p(w), p(w), p(sp.Derivative(loss, w))))
+
+
+# --- hessian P Q (issue 24) ---------------------------------------------------------------------------
+
+def _hessian_lhs(h, printer) -> str:
+    # d2Loss/(dP dQ) as a fraction (the printer's Derivative is a first derivative's).
+    loss, p, q = (printer._print(x) for x in (h.network.loss_symbol, h.first, h.second))
+    below = r"\partial %s^{2}" % p if h.first == h.second else r"\partial %s \, \partial %s" % (p, q)
+    return r"\frac{\partial^{2} %s}{%s}" % (loss, below)
+
+
+def hessian_lines(h, printer) -> list[str]:
+    """Aligned lines: each listed pair's term, the sum, the R-operator form and equations, the direct form."""
+    lhs = _hessian_lhs(h, printer)
+    lines = []
+    for i, pair in enumerate(h.pairs, start=1):
+        first, second = (r" \to ".join(printer._print(x) for x in path) for path in (pair.first, pair.second))
+        lines.append(r"&\text{pair %d: } %s \;\mid\; %s \\ &\quad %s" % (i, first, second, form(printer, pair.term)))
+    if not h.path_pairs.listed_all:
+        more = h.pair_count - len(h.pairs)
+        lines.append(r"&\text{\dots\ %d more pair%s}" % (more, "" if more == 1 else "s"))
+    lines.append(r"%s &= %s" % (lhs, form(printer, h.path_pairs.local)))
+    lines.append(r"%s &= %s = %s" % (lhs, form(printer, h.backprop.entry), form(printer, h.backprop.local)))
+    for eq in (*h.backprop.forward, *h.backprop.deltas):
+        lines.append(r"%s &= %s" % (printer._print(eq.lhs), form(printer, eq.rhs)))
+    if h.direct_shown[0] is not None:
+        lines.append(r"%s &= %s" % (lhs, form(printer, h.direct_shown[0])))
+    return lines
+
+
+def hessian_text(h) -> str:
+    """The entry as an ``align*`` block with a comment naming it, then the verdict and the notes."""
+    from .hessian import noun, title
+
+    printer = printer_for(h.network)
+    head = _comment(f"{title(h)}; {h.network.summary()}; {noun(h.pair_count, 'pair')} of paths")
+    paragraphs = [r"\noindent Verdict: \emph{%s} (%s): %s.\par" % (printer.text(h.verdict.word), printer.text(h.verdict.method),
+                                                                 printer.text(h.verdict.detail))]
+    paragraphs += [r"\noindent\emph{Note.} %s\par" % printer.text(note) for note in h.notes]
+    return head + "\n" + align(hessian_lines(h, printer)) + "\n" + "\n".join(paragraphs)
+
+
+def hessian_values(at) -> str:
+    """The three numbers as an aligned block."""
+    from .hessian import numbers
+
+    printer = printer_for(at.entry.network)
+    lhs = _hessian_lhs(at.entry, printer)
+    lines = [r"%s &= %s && \text{(%s)}" % (lhs, number_tex(n), name)
+             for name, n in numbers(at)]
+    return align(lines)
+
+
+def hessian_matrix_text(m) -> str:
+    """A full Hessian's sections (see :func:`derivchain.renderers.hessian.matrix_sections`) as LaTeX paragraphs and matrices."""
+    from .hessian import matrix_sections
+
+    printer = printer_for(m.network)
+    out = [_comment(f"Hessian; {m.network.summary()}")]
+    for heading, content in matrix_sections(m):
+        if content is None or isinstance(content, str):
+            out.append(r"\noindent %s\par" % printer.text(heading + ("" if content is None else f": {content}")))
+        elif content and isinstance(content[0], tuple) and isinstance(content[0][0], str):
+            out.append(r"\noindent %s:\par" % printer.text(heading))
+            out.append(align([r"%s &= %s" % (printer._print(m.network.parameter(name)), number_tex(v)) for name, v in content]))
+        else:
+            out.append(r"\noindent %s:\par" % printer.text(heading))
+            body = r" \\ ".join(" & ".join(number_tex(v) for v in row) for row in content)
+            out.append(r"\[ \begin{pmatrix} %s \end{pmatrix} \]" % body)
+    return "\n".join(out)
+
+
+def number_tex(n) -> str:
+    r"""A Hessian's number in mathematics: ``-3.25e-8`` as ``-3.25 \times 10^{-8}`` (text's e-notation read as e - 8)."""
+    text = str(n)
+    mantissa, e, exponent = text.partition("e")
+    if not e:
+        return text
+    return r"%s \times 10^{%d}" % (mantissa, int(exponent))

@@ -235,6 +235,18 @@ class MarkdownRenderer(StringRenderer):
                       f"${lhs} = {_latex._num(cx.expected)}$."]
         return "\n".join(lines) + "\n"
 
+    def hessian(self, h) -> str:
+        """``hessian P Q``: the pairs listed, the forms as math, the verdict and the notes."""
+        return hessian_text(h)
+
+    def hessian_matrix(self, m) -> str:
+        """``hessian --values``: the sections as Markdown, matrices as tables."""
+        return hessian_matrix_text(m)
+
+    def hessian_at_values(self, at) -> str:
+        """``hessian P Q --values``: the entry, then its three numbers."""
+        return hessian_text(at.entry) + "\n" + hessian_values(at)
+
     def exercise(self, ex) -> str:
         """An exercise sheet as one Markdown page: the network's equations, the questions, and room to answer or (with
         solutions) each verified derivation and the numbers."""
@@ -266,3 +278,44 @@ class MarkdownRenderer(StringRenderer):
 ANSWER_ROOM = ["Your answer:", "", "&nbsp;", "", "***", "", "&nbsp;", "", "***"]
 
 
+# --- hessian P Q (issue 24) ---------------------------------------------------------------------------
+
+def hessian_text(h) -> str:
+    """A heading, the network, the pairs listed, the aligned forms, the verdict and the notes."""
+    from .hessian import noun, title
+
+    printer = printer_for(h.network)
+    lines = [f"## {title(h)}", "", f"Network: {escape(h.network.summary())}.", "",
+             f"{noun(h.pair_count, 'pair')} of paths from {h.first} and {h.second}:", ""]
+    lines += [f"{i}. `{p.arrow(0)}` and `{p.arrow(1)}`, meeting at {p.meet.name}" for i, p in enumerate(h.pairs, start=1)]
+    if not h.path_pairs.listed_all:
+        lines.append(f"\n... {h.pair_count - len(h.pairs)} more not shown.")
+    lines += ["", "$$", "\\begin{aligned}", " \\\\\n".join(_latex.hessian_lines(h, printer)), "\\end{aligned}", "$$", ""]
+    lines.append(f"Verdict: **{h.verdict.word}** ({escape(h.verdict.method)}): {escape(h.verdict.detail)}.")
+    for note in h.notes:
+        lines += ["", f"> {escape(note)}"]
+    return "\n".join(lines) + "\n"
+
+
+def hessian_values(at) -> str:
+    """The three numbers as a list."""
+    from .hessian import numbers
+
+    return "\n".join(["### At the given values", ""] + [f"- {name}: {n}" for name, n in numbers(at)]) + "\n"
+
+
+def hessian_matrix_text(m) -> str:
+    """A full Hessian's sections (see :func:`derivchain.renderers.hessian.matrix_sections`) as Markdown."""
+    from .hessian import matrix_sections
+
+    names = [p.name for p in m.parameters]
+    lines = ["## Hessian", "", f"Network: {escape(m.network.summary())}.", ""]
+    for heading, content in matrix_sections(m):
+        if content is None or isinstance(content, str):
+            lines += [escape(heading) + ("" if content is None else f": {escape(content)}"), ""]
+        elif content and isinstance(content[0], tuple) and isinstance(content[0][0], str):
+            lines += [f"**{escape(heading)}**", ""] + [f"- {name} = {escape(str(value))}" for name, value in content] + [""]
+        else:
+            lines += [f"**{escape(heading)}**", "", "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+            lines += [f"| {name} | " + " | ".join(escape(str(v)) for v in row) + " |" for name, row in zip(names, content)] + [""]
+    return "\n".join(lines)

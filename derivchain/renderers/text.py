@@ -728,6 +728,19 @@ class TextRenderer(Renderer):
         yield _line("Network: ", c.network.summary(), prose=True)
         yield from check_lines(c)
 
+    def hessian(self, h) -> Iterator[Line]:
+        """``hessian P Q``: the pairs of paths, their sum, the R-operator equations, the direct form, the verdict."""
+        yield from hessian_lines(h)
+
+    def hessian_matrix(self, m) -> Iterator[Line]:
+        """``hessian --values``: the matrix, its split, symmetry, eigenvalues, gradient, Newton step, H v, the check."""
+        yield from hessian_matrix_lines(m)
+
+    def hessian_at_values(self, at) -> Iterator[Line]:
+        """``hessian P Q --values``: the entry, then its three numbers."""
+        yield from hessian_lines(at.entry)
+        yield from hessian_values(at)
+
     def exercise(self, ex) -> Iterator[Line]:
         """An exercise sheet as plain text: the network, the questions, room or (with solutions) the answers."""
         yield from exercise_lines(ex, self)
@@ -810,3 +823,70 @@ def exercise_step_question(ex) -> str:
     w = ex.stepped
     return (f"At {given}, take one gradient-descent step on {w} with learning rate {learning_rate(ex.lr)}: find the loss "
             f"{ex.network.loss_symbol}, d{ex.network.loss_symbol}/d{w} there, and the new {w} = {w} - lr * d{ex.network.loss_symbol}/d{w}.")
+
+
+# --- hessian P Q (issue 24) ---------------------------------------------------------------------------
+
+def hessian_lines(h) -> Iterator[Line]:
+    """Lines of text, as ``grad`` prints a derivation."""
+    from .hessian import noun, title
+
+    loss = h.network.loss_symbol
+    yield _line("Network: ", h.network.summary(), prose=True)
+    yield _line(f"{title(h)}: {noun(h.pair_count, 'pair')} of paths from {h.first} and {h.second}", style="bold")
+    for i, pair in enumerate(h.pairs, start=1):
+        yield Line(f"  pair {i}: {pair.arrow(0)} | {pair.arrow(1)} (meet at {pair.meet.name})", "green")
+        yield Line(f"    {pair.partials(loss)} = {expr(pair.term)}")
+    if not h.path_pairs.listed_all:
+        yield Line(f"  ... {more_paths(h.pair_count - len(h.pairs)).replace('path', 'pair')} not shown (raise --max-paths to see them)",
+                   "yellow", prose=True)
+    yield _line("Sum over pairs: ", f"{title(h)} = {expr(h.path_pairs.local)}")
+    yield Line(f"  ({h.path_pairs.how})", "dim", prose=True)
+    yield _line("Second-order backprop (R = d/d" + h.second.name + "): ", f"{title(h)} = {expr(h.backprop.entry)} = {expr(h.backprop.local)}")
+    for eq in h.backprop.forward:
+        yield Line(f"  {eq.lhs} = {expr(eq.rhs)}")
+    for eq in h.backprop.deltas:
+        yield Line(f"  {eq.lhs} = {expr(eq.rhs)}")
+    shown, full, checked = h.direct_shown
+    if shown is None:
+        yield _line("Direct: ", "not printed (too large; compared in full by the verdict)")
+    else:
+        label = "Direct: " if full else "Direct (whole neurons written as their symbols): "
+        yield _line(label, f"{title(h)} {'=' if checked is None or checked.equal else '=?'} {expr(shown)}")
+    yield verdict(h.verdict)
+    for note in h.notes:
+        yield Line(f"Note: {note}", "dim", prose=True)
+
+
+def hessian_values(at) -> Iterator[Line]:
+    """The three numbers after the entry."""
+    how = "exact" if at.exact else "50 digits"
+    batch = f", {at.reduction} over {at.samples} samples" if at.samples > 1 else ""
+    yield _line(f"At the given values ({how}{batch}):", style="bold")
+    from .hessian import numbers
+
+    for name, n in numbers(at):
+        yield Line(f"  {name}: {n}")
+    if not at.agree:
+        yield Line("  Warning: the three numbers differ past their rounding", "bold red", prose=True)
+
+
+def hessian_matrix_lines(m) -> Iterator[Line]:
+    """A full Hessian's sections as lines (see :func:`derivchain.renderers.hessian.matrix_sections`)."""
+    from .hessian import matrix_sections
+
+    yield _line("Network: ", m.network.summary(), prose=True)
+    for heading, content in matrix_sections(m):
+        if content is None:
+            style = "bold green" if heading.startswith("Verified") else "bold red" if heading.startswith("NOT") else ""
+            yield Line(heading, style, prose=True)
+        elif isinstance(content, str):
+            yield Line(f"{heading}: {content}", prose=True)
+        elif content and isinstance(content[0], tuple) and len(content[0]) == 2 and isinstance(content[0][0], str):
+            yield Line(f"{heading}:", "bold")
+            for name, value in content:
+                yield Line(f"  {name} = {value}")
+        else:
+            yield Line(f"{heading}:", "bold")
+            for p, row in zip(m.parameters, content):
+                yield Line(f"  {p.name}: " + ", ".join(str(v) for v in row))

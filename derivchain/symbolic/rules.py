@@ -272,6 +272,9 @@ class FunctionRule:
     # so a difference made of such a value shows (x*tanh(100) against x). None: the value hides nothing
     # (pieces that are linear or constant in u).
     hidden: Callable[[mpmath.mpf, mpmath.mpf], float] | None = None
+    # Its second derivative's convention at the kink, a note printed with every second derivative (hessian)
+    # whose network calls it: the first derivative is piecewise constant there, so the second is 0 beside it.
+    second: str = ""
 
     def __post_init__(self):
         if self.max_arity == -1:
@@ -292,7 +295,9 @@ RULES: dict[str, FunctionRule] = {
                      hidden=_log_hidden),
         FunctionRule("Abs", sp.Abs, "abs", 1, _abs_derivative, abs, abs, r"\left|{%s}\right|", "around", parity="even",
                      kink="abs(u) is not differentiable at u = 0; derivchain uses d|u|/du = sign(u), 0 at u = 0.",
-                     kinks=_at_zero, slope=lambda u, out: 0),
+                     kinks=_at_zero, slope=lambda u, out: 0,
+                     second="abs(u)'' = 0 away from u = 0 (abs' = sign(u) is constant on each side); derivchain takes it as 0 "
+                     "at u = 0 too (sign's derivative, 0 by its convention)."),
         FunctionRule("sign", sp.sign, "sign", 1, _zero, _sign, _sign, r"\operatorname{sign}", parity="odd",
                      kink="sign(u) jumps at u = 0; derivchain takes its derivative as 0 everywhere, at u = 0 too.",
                      kinks=_at_zero, jump=1),
@@ -338,12 +343,16 @@ RULES: dict[str, FunctionRule] = {
         FunctionRule("relu", relu, "relu", 1, _by_fdiff, relu.numeric, relu.numeric, r"\operatorname{ReLU}", "call",
                      definition=relu.definition,
                      kink="relu(u) is not differentiable at u = 0; derivchain uses relu'(0) = 0 (Heaviside(u, 0)), as PyTorch does.",
-                     kinks=_at_zero, slope=lambda u, out: 0),
+                     kinks=_at_zero, slope=lambda u, out: 0,
+                     second="relu''(u) = 0 away from u = 0 (relu' = Heaviside(u, 0) is constant on each side); derivchain "
+                     "takes it as 0 at u = 0 too (Heaviside's derivative, 0 by its convention), as PyTorch does."),
         FunctionRule("leaky_relu", leaky_relu, "leaky_relu", 2, _by_fdiff, leaky_relu.numeric, leaky_relu.numeric,
                      r"\operatorname{LeakyReLU}_{%s}", "call", definition=leaky_relu.definition,
                      usage="leaky_relu(u, slope), e.g. leaky_relu(z, 1/100)",
                      kink="leaky_relu(u, a) is not differentiable at u = 0; derivchain uses the slope a there, as PyTorch does.",
-                     kinks=_at_zero, error=_leaky_relu_error),
+                     kinks=_at_zero, error=_leaky_relu_error,
+                     second="leaky_relu''(u, a) = 0 away from u = 0 (its slope is constant on each side); derivchain takes "
+                     "it as 0 at u = 0 too (Heaviside's derivative, 0 by its convention), as PyTorch does."),
         FunctionRule("elu", elu, "elu", 1, _by_fdiff, elu.numeric, None, r"\operatorname{ELU}", "call",
                      definition=elu.definition, kinks=_at_zero, error=_elu_error, hidden=_elu_hidden),
         # Max and Min: sympy.diff's evaluated form (Heaviside(a - b) + ...), which derivations have

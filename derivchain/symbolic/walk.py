@@ -296,7 +296,7 @@ def differentiate(expr: sp.Expr, x: sp.Basic, masks: dict[sp.Basic, int] | None 
             if has_x(ex):
                 out = e * (d(ex) * sp.log(base) + ex * d(base) / base)
             else:
-                out = product([ex, base ** (ex - 1), d(base)])
+                out = product([ex, _power(base, ex - 1), d(base)])
         elif (rule := rule_for(e)) is not None and rule.derivative is None:
             out = with_conventions(sp.diff(e, x))  # the rule asks for SymPy's own form (Max, Min)
         elif isinstance(e, sp.Function) or rule is not None:
@@ -316,6 +316,15 @@ def differentiate(expr: sp.Expr, x: sp.Basic, masks: dict[sp.Basic, int] | None 
         return out
 
     return d(expr)
+
+
+def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+    """``base ** exponent`` as SymPy evaluates it, built directly for a sum (holding the variable) to a rational
+    power other than 0 and 1: there SymPy returns the plain power anyway, after asking whether the sum is a number
+    or infinite, which walks the whole tree without its sharing (minutes for a second derivative of a deep network)."""
+    if base.is_Add and exponent.is_Rational and exponent not in (sp.S.Zero, sp.S.One):
+        return sp.Pow(base, exponent, evaluate=False)
+    return base ** exponent
 
 
 def with_conventions(expr: sp.Expr) -> sp.Expr:
