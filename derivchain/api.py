@@ -22,7 +22,7 @@ TASKS = ("show", "grad", "paths", "table", "formula", "steps", "step", "matrix",
 #: What the CLI may call besides one task: reading its options into arguments, and reading a result's verdict.
 HELPERS = ("network", "given_values", "verified", "steps_text")
 
-__all__ = [*TASKS, *HELPERS, "verified_gradient", "check_max_paths", "OptionsError", "MAX_LISTED"]
+__all__ = [*TASKS, *HELPERS, "verified_gradient", "check_max_paths", "check_many", "OptionsError", "MAX_LISTED"]
 
 
 class OptionsError(DerivchainError):
@@ -166,12 +166,24 @@ def steps(net: Network, parameter: str):
     return step_by_step(net, parameter)
 
 
-def table(net: Network, max_paths: int = 0):
-    """Every parameter's derivation, derived as the rows are read (``max_paths`` listed per row)."""
+def table(net: Network, max_paths: int = 0, expand: bool = False):
+    """Every parameter's derivation, derived as the rows are read (``max_paths`` listed per row); printed in
+    delta form after the delta equations, or with ``expand`` each gradient in neuron symbols."""
     from .verification.derivation import Table
 
     _has_parameters(net, "table", "derivchain grad NAME")
-    return Table(net, check_max_paths(max_paths))
+    return Table(net, check_max_paths(max_paths), expand)
+
+
+#: The formats that print several ``grad`` results in one output (a document format prints one).
+MANY_FORMATS = ("text", "json", "jsonl")
+
+
+def check_many(parameters: list[str], fmt: str) -> None:
+    """Several weights print in text, JSON or JSON Lines only; else a one-line error naming ``export``."""
+    if fmt not in MANY_FORMATS:
+        raise OptionsError(f"grad {' '.join(parameters)}: several weights print in text, json or jsonl; for a {fmt} "
+                           f"document of several derivations use derivchain export {' '.join(parameters)} --out FILE")
 
 
 def _has_parameters(net: Network, command: str, instead: str) -> None:

@@ -61,6 +61,8 @@ app = typer.Typer(
 )
 
 Weight = Annotated[str, typer.Argument(help="The weight or bias, e.g. W1 or B3.")]
+Weights = Annotated[list[str], typer.Argument(help="The weight or bias, e.g. W1 or B3 (several: W1 W2, in text, json or jsonl).")]
+Expand = Annotated[bool, typer.Option("--expand", help="Write each gradient out in neuron symbols (no delta equations; JSON: an array of grad objects).")]
 Fmt = Annotated[Format, typer.Option("--format", "-f", case_sensitive=False, metavar="<format>", help=format_help())]
 MaxPaths = Annotated[int, typer.Option("--max-paths", help="Most paths to list per weight (listing only: the count and the sum always cover all).")]
 Values = Annotated[Optional[str], typer.Option("--values", help="Numbers (.json/.toml) for every input, target, weight and bias.")]
@@ -168,6 +170,21 @@ def _emit(result, fmt: Format, on_row=None):
     return result
 
 
+def _emit_many(results, fmt: Format):
+    """Several results in one output: JSON an array of their objects, JSON Lines a line each, text one after another."""
+    from .renderers import emit, render
+    if fmt.value == "json":
+        from .renderers.json import JsonRenderer, dumps
+        renderer = JsonRenderer()
+        sys.stdout.write(dumps([getattr(renderer, r.kind)(r) for r in results]) + "\n")
+        sys.stdout.flush()
+        return
+    for i, r in enumerate(results):
+        if i and fmt.value == "text":
+            sys.stdout.write("\n")
+        emit(r, fmt)
+
+
 def _written(paths) -> None:
     from .renderers import written
     written(paths)
@@ -180,14 +197,21 @@ def _verdict_exit(ok: bool) -> None:
 
 @app.command()
 @network_options
-def grad(weight: Weight, net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 1000,
+def grad(weight: Weights, net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 1000,
          values: Values = None, assign: Assign = None, reduction: Reduction = "mean") -> None:
-    """Derive dLoss/dWEIGHT three ways (paths, backprop, direct) and verify they agree."""
+    """Derive dLoss/dWEIGHT three ways (paths, backprop, direct) and verify they agree (several weights: each in turn)."""
     from . import api
 
-    result = api.grad(net, weight, max_paths, api.given_values(values, assign), reduction)
-    _emit(result, fmt)
-    _verdict_exit(api.verified(result))
+    given = api.given_values(values, assign)
+    if len(weight) == 1:
+        result = api.grad(net, weight[0], max_paths, given, reduction)
+        _emit(result, fmt)
+        _verdict_exit(api.verified(result))
+        return
+    api.check_many(weight, fmt.value)
+    results = [api.grad(net, w, max_paths, given, reduction) for w in weight]
+    _emit_many(results, fmt)
+    _verdict_exit(all(api.verified(r) for r in results))
 
 
 @app.command()
@@ -210,22 +234,23 @@ def show(net=None, fmt: Fmt = Format.text) -> None:
 
 @app.command()
 @network_options
-def table(net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 0) -> None:
-    """Every weight and bias: its number of paths, its gradient in neuron symbols, and the verdict."""
+def table(net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 0, expand: Expand = False) -> None:
+    """Every weight and bias: its number of paths, its gradient as source times delta (the deltas defined once,
+    first; --expand: in neuron symbols), and the verdict."""
     from . import api
     from .renderers import progress
 
-    rows = api.table(net, max_paths)
+    rows = api.table(net, max_paths, expand=expand)
     failed = []
 
     with progress(len(rows)) as advance:
         def on_row(d):
-            if not d.verdict.equal:
+            if not rows.row_equal(d, expand):
                 failed.append(d.parameter)
             advance()
 
         _emit(rows, fmt, on_row)
-    _verdict_exit(not failed)
+    _verdict_exit(not failed and (expand or all(c.verified for c in rows.deltas)))
 
 
 @app.command()

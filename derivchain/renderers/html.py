@@ -720,16 +720,31 @@ TABLE_SPLIT = 40
 GRADS_HEAD = ('<div class="wide">\n<table class="grads">\n<thead><tr><th>derivative</th><th>paths</th><th>verdict</th>'
               "<th>gradient, by backpropagation</th></tr></thead>\n<tbody>")
 GRADS_END = "</tbody>\n</table>\n</div>"
+#: The head of a table in delta form (each gradient a source times a delta defined above it).
+DELTA_GRADS_HEAD = GRADS_HEAD.replace("gradient, by backpropagation", "gradient, by backpropagation (delta form)")
 
 
-def grads_row(d, printer: MathMLPrinter, link: bool = True) -> str:
-    """One derivative's row: its parameter (``link``: to its section), path count, verdict and backprop form."""
+def delta_section(deltas, printer: MathMLPrinter) -> list[str]:
+    """A table's delta equations, defined once: each delta in the next layer's deltas (its verified chain's first form)."""
+    from .latex import DELTA_ROWS_NOTE
+
+    rows = [("eq", printer._print(c.lhs), _relation(printer, True), pieces(printer, c.forms[0])) for c in deltas]
+    failed = [c for c in deltas if not c.verified]
+    note = f"<p>{html.escape(DELTA_ROWS_NOTE.replace('defined once above', 'defined once here'))}</p>"
+    warn = [f'<p class="bad">NOT verified: {html.escape(", ".join(str(c.lhs) for c in failed))}.</p>'] if failed else []
+    return ["<h2>Deltas</h2>", note, *warn, block(printer, rows)]
+
+
+def grads_row(d, printer: MathMLPrinter, link: bool = True, expand: bool = True) -> str:
+    """One derivative's row: its parameter (``link``: to its section), path count, verdict and backprop form
+    (``expand``; else its delta form, ``X1 delta_H1``)."""
     lhs = math(printer, printer._print(d.lhs))
     if link:
         lhs = f'<a href="#{html.escape(_anchor(d.parameter))}">{lhs}</a>'
-    value = _pieces_html(printer, pieces(printer, d.backprop.local, TABLE_SPLIT))
-    word = html.escape(d.verdict.word)
-    word = word if d.verdict.equal else f'<span class="bad">{word}</span>'
+    value = _pieces_html(printer, pieces(printer, d.backprop.local if expand else d.delta_form, TABLE_SPLIT))
+    equal = d.verdict.equal and (expand or d.entry_chain.verified)
+    word = html.escape(d.verdict.word if expand or not d.verdict.equal or equal else "NOT shown")
+    word = word if equal else f'<span class="bad">{word}</span>'
     return (f'<tr><td>{lhs}</td><td class="n">{d.path_count}</td>'
             f'<td class="v">{word}<br><small>{html.escape(d.verdict.method)}</small></td><td class="g">{value}</td></tr>')
 
@@ -1310,12 +1325,14 @@ class HtmlRenderer(StringRenderer):
         return self._page(title, parts + ["<h2>The loss</h2>", block(printer, rows)])
 
     def table_header(self, table) -> str:
-        """The page up to the first row: the network and the table's head."""
-        return _ascii(page_head("Every derivative", PAGE_STYLE) + "\n".join(["<h1>Every derivative</h1>", _network_line(table.network), GRADS_HEAD]))
+        """The page up to the first row: the network, the delta equations (unless ``table.expand``) and the table's head."""
+        deltas = [] if table.expand else delta_section(table.deltas, printer_for(table.network))
+        return _ascii(page_head("Every derivative", PAGE_STYLE) + "\n".join(["<h1>Every derivative</h1>", _network_line(table.network),
+                                                                            *deltas, GRADS_HEAD if table.expand else DELTA_GRADS_HEAD]))
 
-    def table_row(self, d) -> str:
-        """One derivative's row: parameter, path count, verdict, backprop form."""
-        return _ascii(grads_row(d, printer_for(d.network), link=False))
+    def table_row(self, d, expand: bool = False) -> str:
+        """One derivative's row: parameter, path count, verdict, delta form (``expand``: backprop form)."""
+        return _ascii(grads_row(d, printer_for(d.network), link=False, expand=expand))
 
     def table_footer(self, table) -> str:
         """The end of the table and of the page."""
