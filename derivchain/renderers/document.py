@@ -210,11 +210,15 @@ def _table_intro(derivations, text, emphasis: str) -> str:
     """The sentence before the table; a method shared by every verdict is named there, once."""
     methods = {d.verdict.method for d in derivations}
     shared = ("; every verdict below is by " + emphasis % text(methods.pop())) if len(methods) == 1 else ""
-    return ("Each gradient in neuron symbols, as backpropagation writes it; the verdict says whether the sum over paths, "
-            "backpropagation and direct differentiation were shown equal, and how" + shared + ".")
+    return ("Each gradient as backpropagation writes it: the output of the node the parameter leaves times the delta of "
+            "the neuron it enters (each delta defined once, under Backpropagation; the delta form verified equal to the "
+            "gradient); the verdict says whether the sum over paths, backpropagation and direct differentiation were "
+            "shown equal, and how" + shared + ".")
 
 
 def _table_verdict(d, shared: bool, text, strong: str, emphasis: str) -> str:
+    if d.verdict.equal and not d.entry_chain.verified:  # the delta form printed was not shown equal to the gradient
+        return strong % text("NOT shown")
     word = text(d.verdict.word) if d.verdict.equal else strong % text(d.verdict.word)
     return word if shared else "%s (%s)" % (word, emphasis % text(d.verdict.method))
 
@@ -233,10 +237,10 @@ def _latex_table(network, derivations, printer, linked: bool) -> list[str]:
     for d in derivations:
         verdict = _table_verdict(d, shared, printer.text, r"\textbf{%s}", r"{\footnotesize %s}")
         page = r" & \pageref{%s}" % label(d.parameter) if linked else ""
-        cell = _cell(printer, d.backprop.local, chars)
+        cell = _cell(printer, d.delta_form, chars)
         out.append(r"$%s$ & %d & %s & %s%s \\" % (printer._print(d.parameter), d.path_count, cell or "(below)", verdict, page))
         if cell is None:  # too wide for its column: on a line of its own, below its row
-            lines = expression_lines(printer, "", d.backprop.local, DOCUMENT_WIDTH - 4)
+            lines = expression_lines(printer, "", d.delta_form, DOCUMENT_WIDTH - 4)
             lines[0] = "&" + lines[0].split("&=", 1)[1]
             out[-1] = out[-1][:-2] + r"\\*"
             out.append(r"\multicolumn{%d}{@{}l@{}}{\quad $\begin{aligned}[t]%s\end{aligned}$} \\" % (5 if linked else 4, r" \\ ".join(lines)))
@@ -446,7 +450,7 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
         name = f"${printer._print(d.parameter)}$"
         if not brief:
             name = f"[{name}](#{label(d.parameter)})"
-        tex = printer._print(d.backprop.local).replace("|", r"\vert ")
+        tex = form(printer, d.delta_form).replace("|", r"\vert ")
         out.append(f"| {name} | {d.path_count} | ${tex}$ | {_table_verdict(d, shared, md.escape, '**%s**', '*%s*')} |")
     out.append("")
 

@@ -724,6 +724,12 @@ GRADS_END = "</tbody>\n</table>\n</div>"
 DELTA_GRADS_HEAD = GRADS_HEAD.replace("gradient, by backpropagation", "gradient, by backpropagation (delta form)")
 
 
+#: What the notes' table says before its deltas.
+NOTES_TABLE_NOTE = ("Each gradient below is the output of the node the parameter leaves times the delta of the neuron it "
+                    "enters; each delta, the derivative of the loss by its neuron's weighted input, is defined once here, "
+                    "from the outputs back, each equation verified.")
+
+
 def delta_section(deltas, printer: MathMLPrinter) -> list[str]:
     """A table's delta equations, defined once: each delta in the next layer's deltas (its verified chain's first form)."""
     from .latex import DELTA_ROWS_NOTE
@@ -749,9 +755,10 @@ def grads_row(d, printer: MathMLPrinter, link: bool = True, expand: bool = True)
             f'<td class="v">{word}<br><small>{html.escape(d.verdict.method)}</small></td><td class="g">{value}</td></tr>')
 
 
-def table(network, derivations, printer: MathMLPrinter) -> str:
-    """Every derivative: its parameter, path count, backprop form in neuron symbols, and verdict."""
-    return "\n".join([GRADS_HEAD, *(grads_row(d, printer) for d in derivations), GRADS_END])
+def table(network, derivations, printer: MathMLPrinter, expand: bool = True) -> str:
+    """Every derivative: its parameter, path count, backprop form in neuron symbols (``expand``; else in delta form), and verdict."""
+    head = GRADS_HEAD if expand else DELTA_GRADS_HEAD
+    return "\n".join([head, *(grads_row(d, printer, expand=expand) for d in derivations), GRADS_END])
 
 
 def partial_title(printer: MathMLPrinter, network, parameter) -> Node:
@@ -801,7 +808,9 @@ def document(notes, title: str, snippet: bool = False) -> str:
         body.append(f"<h1>{html.escape(clean(title))}</h1>")
     body += ['<section id="network">', "<h2>The network</h2>", f"<p>{html.escape(network.summary())}.</p>",
              block(printer, network_rows(network, printer)), "</section>",
-             '<section id="derivatives">', "<h2>Every derivative</h2>", table(network, derivations, printer), "</section>"]
+             '<section id="derivatives">', "<h2>Every derivative</h2>", f"<p>{html.escape(NOTES_TABLE_NOTE)}</p>",
+             block(printer, [row for c in notes.delta_chains for row in chain_rows(printer, c)]),
+             table(network, derivations, printer, expand=False), "</section>"]
     body += [derivation_section(d, notes.steps(d), printer) for d in derivations]
     content = "\n".join(body)
     if snippet:
