@@ -120,7 +120,7 @@ def test_max_paths_is_bounded():
         (["grad", "W1", "--activation", "swishy"], "Error: unknown activation 'swishy'; choose one of: identity, sigmoid, tanh, relu, leaky_relu, softplus, elu, swish, exp, square, leaky_relu:SLOPE"),
         (["grad", "W1", "--output-activation", "x"], "Error: unknown activation 'x'; choose one of"),
         (["grad", "W1", "--loss", "hinge"], "Error: unknown loss 'hinge'; choose one of: abs, squared, half-squared, cross-entropy, softmax"),
-        (["show", "--format", "xml"], "Error: Invalid value for '--format' / '-f': 'xml' is not one of 'text', 'latex', 'markdown', 'json', 'html'."),
+        (["show", "--format", "xml"], "Error: Invalid value for '--format' / '-f': 'xml' is not one of 'text', 'latex', 'markdown', 'json', 'html', 'jsonl'."),
         (["paths", "B1"], "Error: unknown weight 'B1'; this network has weights W1..W14"),
     ],
 )
