@@ -20,9 +20,9 @@ MAX_LISTED = 100_000
 #: The tasks: one per command of the CLI, each returning the result that command renders (or the files it wrote).
 TASKS = ("show", "grad", "paths", "table", "formula", "steps", "step", "matrix", "draw", "export", "check", "exercise")
 #: What the CLI may call besides one task: reading its options into arguments, and reading a result's verdict.
-HELPERS = ("network", "given_values", "verified", "steps_text")
+HELPERS = ("network", "given_values", "verified", "steps_text", "check_many")
 
-__all__ = [*TASKS, *HELPERS, "verified_gradient", "check_max_paths", "check_many", "OptionsError", "MAX_LISTED"]
+__all__ = [*TASKS, *HELPERS, "verified_gradient", "check_max_paths", "OptionsError", "MAX_LISTED"]
 
 
 class OptionsError(DerivchainError):
@@ -97,10 +97,13 @@ def show(net: Network) -> Network:
     return net
 
 
-def grad(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS, values: dict | None = None,
+def grad(net: Network, parameter: str | list[str], max_paths: int = DEFAULT_MAX_PATHS, values: dict | None = None,
          reduction: str = "mean"):
     """dLoss/dparameter three ways and verified (a Derivation); with ``values``, also its numbers; with a
-    batch (``values["samples"]``), each sample's numbers and their ``reduction`` (mean or sum)."""
+    batch (``values["samples"]``), each sample's numbers and their ``reduction`` (mean or sum). A list of
+    parameters: a tuple of each one's result, in order."""
+    if not isinstance(parameter, str):
+        return tuple(grad(net, p, max_paths, values, reduction) for p in parameter)
     from .verification.derivation import derive
 
     check_max_paths(max_paths)
@@ -125,6 +128,8 @@ def verified(result) -> bool:
     (a derivation, or its numbers at values)."""
     from .renderers.shown import checked
 
+    if isinstance(result, tuple):  # grad of several parameters
+        return all(verified(r) for r in result)
     d = getattr(result, "derivation", result)
     return d.verdict.equal and checked(d)
 

@@ -171,18 +171,8 @@ def _emit(result, fmt: Format, on_row=None):
 
 
 def _emit_many(results, fmt: Format):
-    """Several results in one output: JSON an array of their objects, JSON Lines a line each, text one after another."""
-    from .renderers import emit, render
-    if fmt.value == "json":
-        from .renderers.json import JsonRenderer, dumps
-        renderer = JsonRenderer()
-        sys.stdout.write(dumps([getattr(renderer, r.kind)(r) for r in results]) + "\n")
-        sys.stdout.flush()
-        return
-    for i, r in enumerate(results):
-        if i and fmt.value == "text":
-            sys.stdout.write("\n")
-        emit(r, fmt)
+    from .renderers import emit_all
+    emit_all(results, fmt)
 
 
 def _written(paths) -> None:
@@ -202,16 +192,11 @@ def grad(weight: Weights, net=None, fmt: Fmt = Format.text, max_paths: MaxPaths 
     """Derive dLoss/dWEIGHT three ways (paths, backprop, direct) and verify they agree (several weights: each in turn)."""
     from . import api
 
-    given = api.given_values(values, assign)
-    if len(weight) == 1:
-        result = api.grad(net, weight[0], max_paths, given, reduction)
-        _emit(result, fmt)
-        _verdict_exit(api.verified(result))
-        return
-    api.check_many(weight, fmt.value)
-    results = [api.grad(net, w, max_paths, given, reduction) for w in weight]
-    _emit_many(results, fmt)
-    _verdict_exit(all(api.verified(r) for r in results))
+    if len(weight) > 1:
+        api.check_many(weight, fmt.value)
+    result = api.grad(net, weight[0] if len(weight) == 1 else weight, max_paths, api.given_values(values, assign), reduction)
+    _emit(result, fmt) if len(weight) == 1 else _emit_many(result, fmt)
+    _verdict_exit(api.verified(result))
 
 
 @app.command()

@@ -185,10 +185,10 @@ def test_each_fact_once():
     assert r"\section{Conventions}" in tex
     for d in derivations:
         final = printer._print(d.backprop.local)
-        # The gradient: in the table and as the last line of its step-by-step derivation, nowhere else
-        # (it was printed four to six times: sum, backprop, two cases, direct, steps).
-        assert tex.count(final) == 2, (d.parameter, tex.count(final))
-        assert text.count(final) == 2, d.parameter
+        # The gradient: as the last line of its step-by-step derivation, nowhere else (it was printed four to
+        # six times: sum, backprop, two cases, direct, steps); the table has its delta form (issue 26).
+        assert tex.count(final) == 1, (d.parameter, tex.count(final))
+        assert text.count(final) == 1, d.parameter
     # Each delta once, in the backpropagation section.
     for delta in (r"\delta_{H_{1}} &=", r"\delta_{\mathrm{Out}} &="):
         assert tex.count(delta) == 1 and text.count(delta) == 1

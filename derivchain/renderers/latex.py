@@ -825,13 +825,11 @@ def formula_lines(f, printer) -> list[str]:
 def table_lines(table, printer) -> list[str]:
     """Every row of a table as aligned lines: dLoss/dW = its delta form after the delta equations (``table.expand``:
     its backprop form), then its path count and verdict."""
+    # No \intertext here: this block is also an aligned one in a notebook (MathJax has none); the deltas come first.
     lines: list[str] = [] if table.expand else delta_table_lines(table.deltas, printer)
-    for i, d in enumerate(table.rows):
+    for d in table.rows:
         noun = "path" if d.path_count == 1 else "paths"
-        row = expression_lines(printer, printer._print(d.lhs), d.backprop.local if table.expand else d.delta_form)
-        if i == 0 and not table.expand:
-            row[0] = r"\intertext{%s}" % printer.text(DELTA_ROWS_NOTE) + row[0]
-        lines += row
+        lines += expression_lines(printer, printer._print(d.lhs), d.backprop.local if table.expand else d.delta_form)
         lines.append(r"&\qquad \text{(%d %s; %s)}" % (d.path_count, noun, printer.text(f"{d.verdict.word}, {d.verdict.method}")))
     return lines
 
