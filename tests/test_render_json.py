@@ -147,3 +147,18 @@ def test_a_row_whose_delta_form_was_not_shown_equal_says_so_in_every_format():
     assert "NOT shown" in line.text and line.style == "red"
     assert "NOT shown" in MarkdownRenderer().table_row(d) and "NOT shown" in LatexRenderer().table_row(d)
     assert "equal" in MarkdownRenderer().table_row(d, expand=True)  # expanded, the row is the three forms' verdict
+
+
+def test_a_delta_equation_not_shown_equal_is_marked_and_the_note_says_so():
+    from dataclasses import replace
+
+    from derivchain.renderers.latex import delta_rows_note
+    from derivchain.renderers.text import delta_lines
+
+    table = Table(dense("2,2,1", activation="sigmoid", loss="half-squared"))
+    deltas = list(table.deltas)
+    assert "(each equation verified)" in delta_rows_note(deltas)
+    deltas[1] = replace(deltas[1], links=tuple(replace(v, equal=False) for v in deltas[1].links))
+    assert "(NOT every equation verified)" in delta_rows_note(deltas)
+    lines = list(delta_lines(deltas))
+    assert "NOT every equation verified" in lines[0].text and lines[2].text.endswith("[NOT verified]") and lines[2].style == "red"

@@ -732,11 +732,11 @@ NOTES_TABLE_NOTE = ("Each gradient below is the output of the node the parameter
 
 def delta_section(deltas, printer: MathMLPrinter) -> list[str]:
     """A table's delta equations, defined once: each delta in the next layer's deltas (its verified chain's first form)."""
-    from .latex import DELTA_ROWS_NOTE
+    from .latex import delta_rows_note
 
     rows = [("eq", printer._print(c.lhs), _relation(printer, True), pieces(printer, c.forms[0])) for c in deltas]
     failed = [c for c in deltas if not c.verified]
-    note = f"<p>{html.escape(DELTA_ROWS_NOTE.replace('defined once above', 'defined once here'))}</p>"
+    note = f"<p>{html.escape(delta_rows_note(deltas, 'here'))}</p>"
     warn = [f'<p class="bad">NOT verified: {html.escape(", ".join(str(c.lhs) for c in failed))}.</p>'] if failed else []
     return ["<h2>Deltas</h2>", note, *warn, block(printer, rows)]
 

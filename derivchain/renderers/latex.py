@@ -851,6 +851,13 @@ DELTA_ROWS_NOTE = ("Each delta is the derivative of the loss by its neuron's pre
                    "derived three ways and verified.")
 
 
+def delta_rows_note(deltas, where: str = "above") -> str:
+    """:data:`DELTA_ROWS_NOTE` for these deltas (``where`` they are defined): it says each equation was verified
+    only when each was."""
+    note = DELTA_ROWS_NOTE.replace("defined once above", f"defined once {where}")
+    return note if all(c.verified for c in deltas) else note.replace("(each equation verified)", "(NOT every equation verified)")
+
+
 def descent_lines(r, printer) -> list[str]:
     """Gradient descent as aligned lines: each parameter's old value, gradient and new value, then the losses."""
     first, last = r.steps[0], r.steps[-1]
@@ -1203,7 +1210,7 @@ class LatexRenderer(StringRenderer):
             return head
         printer = printer_for(table.network)
         return (head + "\n" + " \\\\\n".join(delta_table_lines(table.deltas, printer))
-                + " \\\\\n\\intertext{%s}" % printer.text(DELTA_ROWS_NOTE))
+                + " \\\\\n\\intertext{%s}" % printer.text(delta_rows_note(table.deltas)))
 
     def table_row(self, d, expand: bool = False) -> str:
         """dLoss/dW = its delta form (``expand``: the backprop form, broken across lines when long), then its

@@ -163,7 +163,7 @@ class MarkdownRenderer(StringRenderer):
         head = [f"Network: {escape(table.network.summary())}.", ""]
         if not table.expand:
             printer = printer_for(table.network)
-            head += [escape(_latex.DELTA_ROWS_NOTE.replace("defined once above", "defined once here")), ""]
+            head += [escape(_latex.delta_rows_note(table.deltas, "here")), ""]
             head += [f"- ${printer._print(c.lhs)} = {_latex.form(printer, c.forms[0])}$" + ("" if c.verified else " (**NOT verified**)")
                      for c in table.deltas]
             head.append("")

@@ -303,7 +303,8 @@ def _reasons(c: Chain, indent: str) -> Iterator[Line]:
 
 def delta_lines(deltas) -> Iterator[Line]:
     """A table's delta equations, defined once: each delta in the next layer's deltas (its verified chain's first form)."""
-    yield _line("Deltas (delta_j = dLoss/dz_j, from the outputs back; each equation verified):", style="bold", prose=True)
+    checked = "each equation verified" if all(c.verified for c in deltas) else "NOT every equation verified"
+    yield _line(f"Deltas (delta_j = dLoss/dz_j, from the outputs back; {checked}):", style="bold", prose=True)
     for c in deltas:
         yield Line(f"  {c.lhs} = {expr(c.forms[0])}" + ("" if c.verified else "  [NOT verified]"), "" if c.verified else "red")
 
