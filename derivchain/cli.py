@@ -189,7 +189,7 @@ def _verdict_exit(ok: bool) -> None:
 @network_options
 def grad(weight: Weights, net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 1000,
          values: Values = None, assign: Assign = None, reduction: Reduction = "mean") -> None:
-    """Derive dLoss/dWEIGHT three ways (paths, backprop, direct) and verify they agree (several weights: each in turn)."""
+    """Derive dLoss/dWEIGHT three ways (paths, backprop, direct) and verify they agree."""
     from . import api
 
     if len(weight) > 1:
@@ -220,8 +220,7 @@ def show(net=None, fmt: Fmt = Format.text) -> None:
 @app.command()
 @network_options
 def table(net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 0, expand: Expand = False) -> None:
-    """Every weight and bias: its number of paths, its gradient as source times delta (the deltas defined once,
-    first; --expand: in neuron symbols), and the verdict."""
+    """Every weight and bias: its number of paths, its gradient as source times delta (each delta defined once, first), and the verdict."""
     from . import api
     from .renderers import progress
 
