@@ -57,6 +57,10 @@ def _with_l2(net: Network, l2: str | Fraction | None) -> Network:
     return with_l2(net, lam)
 
 
+#: The builders' names (model.builders.BUILDERS), here so that naming a file does not import them.
+_BUILT = ("rnn", "conv1d", "attention", "layernorm", "batchnorm")
+
+
 def _network(path, layers, activation, output_activation, loss, bias, notation) -> Network:
     if path is not None:
         given = [name for name, value in (("--layers", layers), ("--activation", activation),
@@ -65,19 +69,27 @@ def _network(path, layers, activation, output_activation, loss, bias, notation) 
             given.append("--bias")
         if given:
             raise OptionsError(f"--network describes the whole network; drop {', '.join(given)} (set them in the file)")
-        if path.split(":", 1)[0] in ("rnn", "conv1d") and not path.endswith((".toml", ".json")):
-            from .model.builders import build  # rnn:steps=10,hidden=4, conv1d:length=6,kernel=3
+        if not path.strip():
+            raise OptionsError("--network is empty; give a network file (.toml or .json) or a builder: rnn:steps=T,hidden=H, "
+                               "conv1d:length=N,kernel=K, attention:tokens=T,dim=D, layernorm:n=N, batchnorm:batch=B,features=F")
+        if path.split(":", 1)[0] in _BUILT and not path.endswith((".toml", ".json")):
+            from .model.builders import build  # rnn:steps=10,hidden=4, conv1d:length=6,kernel=3, attention:tokens=3,dim=4
 
             return build(path)
         from .model.network_file import load_network
 
         return load_network(path)
-    return dense(layers or "2,3,2,1", activation=activation or "identity", output_activation=output_activation or "identity",
-                 loss=loss or "abs", bias=bias, notation=notation or "flat")
+    # None is "not given"; an empty option ("--layers ''") is refused by what reads it, not taken as the default.
+    default = lambda value, fallback: fallback if value is None else value  # noqa: E731
+    return dense(default(layers, "2,3,2,1"), activation=default(activation, "identity"),
+                 output_activation=default(output_activation, "identity"), loss=default(loss, "abs"), bias=bias,
+                 notation=default(notation, "flat"))
 
 
 def given_values(path: str | None = None, assignments: list[str] | None = None) -> dict[str, Fraction] | None:
     """Numbers from a values file, overridden by each ``NAME=NUMBER``; None when neither is given."""
+    if path is not None and not path.strip():
+        raise OptionsError("--values is empty; give a values file (.json or .toml), or numbers with --set NAME=NUMBER")
     if not path and not assignments:
         return None
     from .model.values import parse_assignments, read_values
@@ -107,6 +119,8 @@ def grad(net: Network, parameter: str | list[str], max_paths: int = DEFAULT_MAX_
     from .verification.derivation import derive
 
     check_max_paths(max_paths)
+    if net.matrix is not None and net.matrix.shape(parameter) is not None and parameter in dict(net.matrix.leaves):
+        return _matrix_gradient(net, parameter, values)
     if values is None and reduction == "mean":  # no numbers to read or check: no values module (the cold start)
         return derive(net, parameter, max_paths=max_paths)
     from .model.values import SAMPLES, check_batch, check_reduction
@@ -123,13 +137,26 @@ def grad(net: Network, parameter: str | list[str], max_paths: int = DEFAULT_MAX_
     return batch_at_values(d, numbers, reduction) if SAMPLES in values else at_values(d, numbers[0])
 
 
+def _matrix_gradient(net: Network, parameter: str, values: dict | None):
+    # A whole matrix leaf of a matrix graph (grad WQ): the chain of matrix equations, each checked entry by entry.
+    from .model.values import SAMPLES
+    from .verification.matrix_chain import matrix_gradient
+
+    if values is not None and SAMPLES in values:
+        raise OptionsError(f"grad {parameter}: a matrix graph holds its batch in its matrices; give values without samples")
+    return matrix_gradient(net, parameter, values)
+
+
 def verified(result) -> bool:
     """True when a gradient's three forms were shown equal and every equality printed for it was verified
-    (a derivation, or its numbers at values)."""
+    (a derivation, or its numbers at values; a matrix gradient when every equation of its chain was)."""
     from .renderers.shown import checked
 
     if isinstance(result, tuple):  # grad of several parameters
         return all(verified(r) for r in result)
+    if getattr(result, "kind", "") == "matrix_gradient":
+        return result.verified
+
     d = getattr(result, "derivation", result)
     return d.verdict.equal and checked(d)
 
@@ -232,7 +259,12 @@ def draw(net: Network, parameter: str | None, out: str, force: bool = False) -> 
         raise OptionsError("draw needs --out FILE ending in .tex (TikZ) or .svg")
     if parameter is not None:
         net.parameter(parameter)
-    picture = tikz(net, parameter) if target.suffix == ".tex" else svg(net, parameter)
+    if target.suffix == ".tex":
+        from .renderers.latex import printer_for  # the caption's equations typeset (an SVG needs no LaTeX printer)
+
+        picture = tikz(net, parameter, printer_for(net))
+    else:
+        picture = svg(net, parameter)
     write_new(target, picture + "\n", force)
     return [target]
 
@@ -256,10 +288,34 @@ def export(net: Network, parameters: list[str] | None, out: str, snippet: bool =
     check_max_paths(max_paths)
     if not parameters or parameters == ["all"]:
         _has_parameters(net, "export", "derivchain export NAME ... (any leaf may be named)")
-    chosen = net.parameters if not parameters or parameters == ["all"] else [net.parameter(w) for w in parameters]
+    chosen, detailed = _exported(net, None if not parameters or parameters == ["all"] else parameters)
     from .verification.notes import Notes
 
-    return export_document(Notes(net, chosen, max_paths), target, title, snippet, force, pdf, brief)
+    return export_document(Notes(net, chosen, max_paths, detailed), target, title, snippet, force, pdf, brief)
+
+
+def _exported(net: Network, names: list[str] | None) -> tuple[list, list | None]:
+    """The parameters an export covers and those with a section of their own (None: all). On a matrix graph a
+    matrix leaf's name stands for its entries, and of the entries not named one by one only each matrix's
+    first has a section (the 48 entries of a 3-token attention, 230 KB of Markdown each, were 11 MB): the
+    matrix equations say the rest, and the table lists every entry."""
+    if net.matrix is None:
+        return (list(net.parameters) if names is None else [net.parameter(w) for w in names]), None
+    matrices = {leaf for leaf, _ in net.matrix.leaves if net.matrix.shape(leaf) is not None}
+    if names is None:
+        # every parameter in order, a matrix's entries by the matrix's name
+        names = list(dict.fromkeys(p.name.split("[")[0] if p.name.split("[")[0] in matrices else p.name for p in net.parameters))
+    chosen, detailed = [], []
+    for name in names:
+        if name in matrices:
+            entries = [s for s in net.leaves if s.name.startswith(name + "[")]
+            chosen += entries
+            detailed += entries[:1]
+        else:
+            chosen.append(net.parameter(name))
+            detailed.append(chosen[-1])
+    chosen = list(dict.fromkeys(chosen))
+    return chosen, [p for p in chosen if p in set(detailed)]
 
 
 def check(net: Network, parameter: str, answer: str | None = None, steps: str | None = None):

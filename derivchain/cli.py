@@ -73,7 +73,7 @@ BatchSize = Annotated[Optional[int], typer.Option("--batch-size", help="Mini-bat
 
 # The options that choose the network, shared by every command (added to each signature by @network_options).
 _NETWORK_OPTIONS = [
-    ("network", Optional[str], typer.Option("--network", "-n", help="A network file (.toml or .json) for any graph, or rnn:steps=T,hidden=H or conv1d:length=N,kernel=K.")),
+    ("network", Optional[str], typer.Option("--network", "-n", help="A network file (.toml or .json) for any graph (with a shapes table: a matrix graph), or rnn:steps=T,hidden=H, conv1d:length=N,kernel=K, attention:tokens=T,dim=D, layernorm:n=N or batchnorm:batch=B.")),
     ("layers", Optional[str], typer.Option("--layers", "-l", help="Dense layer sizes, input first, e.g. 2,3,2,1 (the default).")),
     ("activation", Optional[str], typer.Option("--activation", "-a", help="Hidden activation: a registry name, leaky_relu:SLOPE or an expression in x [default: identity].")),
     ("output_activation", Optional[str], typer.Option("--output-activation", help="Output activation, as --activation [default: identity].")),

@@ -85,6 +85,10 @@ def parse_number(raw, name: str, where: str, error: type[Exception]) -> Fraction
         raise LimitError(f"{at} has more than {limits.current().value_digits} digits "
                          "(the value_digits limit; raise it with --limit value_digits=N)")
     text = str(raw).strip()
+    if not text.isascii():  # Decimal reads fullwidth and other scripts' digits as ASCII ones: refused, not guessed
+        char = next(c for c in text if not c.isascii())
+        raise error(f"{at} = {clean(repr(raw))[:40]} is not a number: {char!r} (U+{ord(char):04X}) is not ASCII; "
+                    "write numbers in ASCII digits")
     if len(text) > 2 * limits.current().value_digits + 20:
         raise LimitError(f"{at} = {clean(text)[:20]}... has more than {limits.current().value_digits} digits "
                          f"(the value_digits limit; raise it with --limit value_digits=N)")

@@ -13,7 +13,9 @@ if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
 fi
 # "latex" and "browser" are not Python extras: they ask for programs from Debian, which tests use.
 # "latex": a LaTeX engine (about 35 s, 70 MB): texlive-latex-base (hyperref, longtable), -recommended
-# (mathtools, booktabs, xcolor), -pictures (TikZ), texlive-base (amssymb), to compile exported documents.
+# (mathtools, booktabs, xcolor), -pictures (TikZ), texlive-base (amssymb), to compile exported documents;
+# and for documents with text beyond Latin (Greek, Cyrillic, CJK; compiled with lualatex, about 45 MB more):
+# texlive-luatex (luaotfload, the LuaLaTeX format), fonts-wqy-microhei (CJK), fonts-dejavu-core (Greek, Cyrillic).
 # "browser": Chromium (about 30 s, 300 MB), to render exported HTML pages headless.
 apt_install() {
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -25,6 +27,10 @@ for word in "$@"; do
     if [ "$word" = latex ]; then
         if ! command -v pdflatex >/dev/null 2>&1 || ! kpsewhich tikz.sty mathtools.sty >/dev/null 2>&1; then
             apt_install texlive-base texlive-latex-base texlive-latex-recommended texlive-pictures poppler-utils
+        fi
+        if ! command -v lualatex >/dev/null 2>&1 || ! kpsewhich luaotfload.sty >/dev/null 2>&1 \
+            || [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ]; then
+            apt_install texlive-luatex fonts-wqy-microhei fonts-dejavu-core
         fi
     elif [ "$word" = browser ]; then
         command -v chromium >/dev/null 2>&1 || apt_install chromium

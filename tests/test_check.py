@@ -321,3 +321,10 @@ def test_check_renders_in_every_format(fmt):
         out = dc.render(c, fmt).replace("\\_", "_")  # Markdown and LaTeX escape the underscore
         assert "missing_path" in out or "wrong_factor" in out or "case" in out
         assert ("line 5" in out or "5" in out) if steps else True
+
+
+def test_a_checks_network_line_typesets_the_loss_formula():
+    # Every other network line in Markdown, LaTeX and HTML typesets the loss's formula (issue 21's notes);
+    # check's Markdown page wrote it as code in prose: "loss abs (Abs(Out - Y))".
+    out = dc.render(dc.check(dc.default_network(), "W1", "W13*W7*X1"), "markdown")
+    assert r"; loss abs ($\left|{\mathrm{Out} - Y}\right|$); no biases." in out and "Abs(" not in out

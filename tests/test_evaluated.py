@@ -12,7 +12,7 @@ from derivchain.verification.derivation import derive
 from derivchain.symbolic.build import add, mul
 from derivchain.model.network import dense
 from derivchain.engines.paths import _term, iter_paths
-from derivchain.renderers.latex import _laid_out, _tokens, printer_for, visible_width, wider_than
+from derivchain.renderers.latex import _TIMES, _laid_out, _tokens, printer_for, visible_width, wider_than
 
 NETWORKS = [("2,3,2,1", "identity", "abs"), ("3,4,3,1", "sigmoid", "half-squared"), ("3,3,3,1", "tanh", "squared"),
             ("2,3,2", "sigmoid", "softmax"), ("2,3,1", "elu", "abs"), ("2,3,1", "leaky_relu:0.1", "abs"),
@@ -67,7 +67,8 @@ def _reference_layout(prefix, tokens, width):
         if current and may_start and used + w > width:
             lines.append((current, depth))
             current, used = "", 0
-        current += (" " if current else "") + text
+        # A factor's mark (a factor that may start a line): \cdot at a line's start, nothing inside one.
+        current += (" " + text.replace(_TIMES, "", 1)) if current else text.replace(_TIMES, r"\cdot ", 1)
         used += w
         depth += text.count(r"\left(") - text.count(r"\right)")
     lines.append((current, depth))

@@ -129,3 +129,12 @@ def test_exercise_on_a_network_file(tmp_path):
     ex = api.exercise(2, network=str(skip), solutions=True)
     assert "skip connection" in ex.network.summary() and ex.options == f"--network {skip}"
     assert isinstance(ex.lr, Fraction) and all(d.verdict.equal for d in ex.derivations)
+
+
+@pytest.mark.parametrize("suffix", [".md", ".tex"])
+def test_a_sheets_network_line_typesets_the_loss_formula(tmp_path, suffix):
+    # As the notes' network line does (issue 21): "loss abs (Abs(Out - Y))" read as code in a sentence.
+    out = tmp_path / f"s{suffix}"
+    assert run("exercise", "--seed", "3", "--out", str(out)).exit_code == 0
+    text = out.read_text()
+    assert r"; loss abs ($\left|{\mathrm{Out} - Y}\right|$); no biases." in text and "Abs(" not in text

@@ -210,7 +210,7 @@ def test_broken_lines_start_with_their_operator_and_activation_derivatives_stay_
     tex = latex_document(Notes(net, net.parameters[:2]), "t")
     continued = [l for l in tex.splitlines() if l.startswith(r"&\quad ")]
     # Inside k open brackets: k \qquad then k \left. before the sign, and k \right. at the end.
-    shape = re.compile(r"&\\quad ((?:\\qquad )*)((?:\\left\. )*)\{\}[+-] ")
+    shape = re.compile(r"&\\quad ((?:\\qquad )*)((?:\\left\. )*)\{\}(?:[+-]|\\cdot) ")  # a sum's sign, or a product's dot
     assert continued and all((m := shape.match(l)) and m.group(1).count("qquad") == m.group(2).count("left")
                              for l in continued), continued[:3]
     # H_5 (1 - H_5) is one piece, never split around a weight (H5 W13 (1 - H5)).
@@ -291,18 +291,160 @@ def test_text_beyond_ascii_is_written_for_every_latex_engine():
 
     assert typeset_unicode("réseau") == r"r\'{e}seau" and typeset_unicode("ï") == r'\"{\i}'
     assert typeset_unicode("Ωα") == r"\ensuremath{\Omega}\ensuremath{\alpha}" and typeset_unicode("Ά") == "A"
-    assert typeset_unicode("中😀") == "[U+4E2D][U+1F600]"  # no font for them in a base TeX Live: said, not dropped
+    assert typeset_unicode("中😀") == "[U+4E2D][U+1F600]"  # for pdflatex (a snippet, Markdown's math): said, not dropped
     assert typeset_unicode(r"a\_b") == r"a\_b"
+    keep = typeset_unicode
+
+    # A document compiled with lualatex and its fonts keeps what they have; Latin as before; the rest as code points.
+    assert keep("réseau 中文 Ελληνικά Привет 😀", beyond_latin=True) == r"r\'{e}seau 中文 Ελληνικά Привет [U+1F600]"
+    assert keep("e\u0301 ب", beyond_latin=True) == r"\'{e} [U+0628]"  # an accent as one letter; no font for Arabic
 
 
-@pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine installed (CI installs one)")
-def test_non_latin_titles_and_network_names_compile(tmp_path):
-    # Before: `--pdf` failed on Greek, CJK or an emoji in --title or a network's name (pdflatex: Unicode character
-    # not set up); accented Latin, Greek, CJK and an emoji now compile.
+def test_text_inside_mathematics_beyond_ascii_is_written_as_in_text():
+    # DerivPrinter.mtext (text in an aligned block, issue 21's MathJax subset) wrote it raw: a Greek or CJK
+    # letter there stopped pdflatex, where DerivPrinter.text writes it for every engine.
+    from derivchain.renderers.latex import DerivPrinter
+
+    p = DerivPrinter()
+    assert p.mtext("réseau α 中: a_b") == r"\text{%s}\_\text{b}" % p.text("réseau α 中: a")
+    assert p.prose(("réseau ",), math=True) == r"\text{R\'{e}seau }"
+    # In a document beyond Latin (lualatex) it keeps what the fonts have, as text() does there.
+    q = DerivPrinter({"beyond_latin": True})
+    assert q.mtext("réseau α 中 😀") == r"\text{%s}" % q.text("réseau α 中 😀") == r"\text{r\'{e}seau α 中 [U+1F600]}"
+
+
+FONTS_OF_LUATEX = ("DejaVu Serif", "WenQuanYi Micro Hei")
+NEEDS_LUATEX = pytest.mark.skipif(
+    not (shutil.which("lualatex") and shutil.which("pdftotext") and shutil.which("fc-list")
+         and all(subprocess.run(["fc-list", f":family={f}"], capture_output=True, text=True).stdout.strip() for f in FONTS_OF_LUATEX))
+    and not os.environ.get("CI"), reason="no lualatex, pdftotext or fonts-wqy-microhei (CI installs them: setup.sh latex)")
+NETWORK_BEYOND_LATIN = ('name = "réseau 中文 Ελληνικά 😀"\ninputs = ["x"]\nloss = "half-squared"\n'
+                        '[[neurons]]\nname = "Out"\ninputs = { x = "w" }\noutput = true\n')
+
+
+def test_a_document_beyond_latin_says_it_needs_lualatex_and_latin_ones_do_not_change():
+    # Before: Greek as math letters, CJK and Cyrillic as [U+4E2D] codes (compiled, but not typeset).
+    notes = Notes(default_network(), ["W1"])
+    doc = latex_document(notes, "réseau 中文 αβγ Привет 😀", brief=True)
+    assert doc.startswith("% !TEX program = lualatex\n") and "\\ifluatex\\else\\errmessage{Compile this document with lualatex" in doc
+    assert r"{\LARGE r\'{e}seau 中文 αβγ Привет [U+1F600]}" in doc and "pdftitle={réseau 中文 αβγ Привет  }" in doc
+    assert doc.index("\\usepackage{fontspec}") < doc.index("\\setmainfont{Latin Modern Roman}[RawFeature={fallback=derivchainserif}]")
+    assert '"WenQuanYi Micro Hei:mode=node;"' in doc and "\\IfFontExistsTF{WenQuanYi Micro Hei}" in doc
+    for title in ("Gradients", "réseau café", "café 😀"):  # pdflatex's: no fonts asked for, byte for byte as before
+        latin = latex_document(notes, title, brief=True)
+        assert latin.isascii() and latin.startswith("\\documentclass[10pt]{article}\n") and "fontspec" not in latin
+    # A snippet goes into notes compiled with any engine: code points as before.
+    assert "[U+4E2D]" in latex_document(Notes(load_network_text(NETWORK_BEYOND_LATIN), ["w"]), "", snippet=True)
+
+
+def load_network_text(text: str):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "net.toml"
+        path.write_text(text)
+        return load_network(path)
+
+
+@NEEDS_LUATEX
+def test_non_latin_titles_and_network_names_are_typeset(tmp_path):
+    # Before: `--pdf` failed on Greek, CJK or an emoji in --title or a network's name; then they compiled with CJK and
+    # Cyrillic as [U+4E2D] codes and Greek as math letters. Now their letters are typeset (lualatex, DejaVu, WenQuanYi).
     path = tmp_path / "net.toml"
-    path.write_text('name = "réseau 中文 Ελληνικά 😀"\ninputs = ["x"]\nloss = "half-squared"\n'
-                    '[[neurons]]\nname = "Out"\ninputs = { x = "w" }\noutput = true\n')
+    path.write_text(NETWORK_BEYOND_LATIN)
     out = tmp_path / "notes.tex"
-    r = runner.invoke(app, ["export", "--network", str(path), "--out", str(out), "--pdf", "--title", "Réseau Ελληνικά 中文 😀"])
+    r = runner.invoke(app, ["export", "--network", str(path), "--out", str(out), "--pdf", "--title", "réseau 中文 αβγ Привет 😀"])
     assert r.exit_code == 0, r.output
-    assert out.with_suffix(".pdf").stat().st_size > 1000 and out.read_text().isascii()
+    text = subprocess.run(["pdftotext", str(out.with_suffix(".pdf")), "-"], capture_output=True, text=True, check=True).stdout
+    first = text.splitlines()[0]
+    assert first.split() == ["réseau", "中文", "αβγ", "Привет", "[U+1F600]"], first  # glyphs, not codes (the emoji has no font)
+    assert "réseau 中文 Ελληνικά [U+1F600]: 1 input" in text and "U+4E2D" not in text
+    fonts = subprocess.run(["pdffonts", str(out.with_suffix(".pdf"))], capture_output=True, text=True).stdout
+    assert "WenQuanYiMicroHei" in fonts and "DejaVuSerif" in fonts
+    # The same .tex stops pdflatex at once, with one line saying why.
+    if shutil.which("pdflatex"):
+        from derivchain.renderers import export
+
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(export, "LUATEX_LINE", "% not this time")
+            with pytest.raises(ExportError) as info:
+                compile_text(out.read_text(), "notes.tex")
+        assert str(info.value).startswith("pdflatex could not compile notes.tex: ! Compile this document with lualatex (text beyond Latin).")
+
+
+def test_a_document_beyond_latin_without_lualatex_or_a_font_names_the_packages(monkeypatch):
+    from derivchain.renderers import export
+
+    doc = latex_document(Notes(default_network(), ["W1"]), "中文", brief=True)
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "lualatex" else real(name))
+    with pytest.raises(ExportError, match=r"^notes.tex has text beyond Latin .* needs lualatex, which was not found; on Debian: "
+                                          r"apt-get install texlive-luatex fonts-wqy-microhei; or export without --pdf$"):
+        compile_text(doc, "notes.tex")
+    log = "! Font WenQuanYi Micro Hei not found.\nl.16 \\IfFontExistsTF{WenQuanYi Micro Hei}{}{\\errmessage{Font WenQuanYi Micro Hei not found}}\n"
+    assert export.first_error(log, "notes.tex") == ("! Font WenQuanYi Micro Hei not found. (notes.tex, line 16); "
+                                                    "on Debian: apt-get install fonts-wqy-microhei")
+    log = "! LaTeX Error: File `luaotfload.sty' not found.\n\nl.6 \\usepackage\n"
+    assert export.first_error(log, "n.tex").endswith("(n.tex, line 6); on Debian: apt-get install texlive-luatex fonts-wqy-microhei")
+
+
+# --- notes that read as a teacher's (issue 21) ------------------------------------------------------
+NEEDS_TEX = pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine installed (CI installs one)")
+
+
+def test_formulas_in_prose_are_typeset():
+    # "the sigmoid's Out*(1 - Out) cancels" and "loss (Out - Y)**4/4" read as code in a sentence.
+    net = dense("2,1", output_activation="sigmoid", loss="cross-entropy")
+    for doc in (latex_document(Notes(net, net.parameters), "t"), markdown_document(Notes(net, net.parameters), "t")):
+        assert r"the sigmoid's $\mathrm{Out} \left(1 - \mathrm{Out}\right)$ cancels" in doc \
+            or r"the sigmoid's }\mathrm{Out} \left(1 - \mathrm{Out}\right)\text{ cancels" in doc
+        assert "Out*(1 - Out)" not in doc
+    net = dense("2,1", loss="(Out - Y)**4/4")
+    for doc in (latex_document(Notes(net, net.parameters), "t"), markdown_document(Notes(net, net.parameters), "t")):
+        assert r"loss $\left(\mathrm{Out} - Y\right)^{4} / 4$; no biases." in doc and "**" not in doc
+
+
+@NEEDS_PDF
+def test_no_heading_is_left_alone_at_the_foot_of_a_page(tmp_path):
+    # A \needspace between "Each parameter" and its first subsection let the page break between the two
+    # headings: wherever the section starts on the page (shifted down here), it goes with what follows.
+    net = dense("2,2,1", activation="tanh", loss="half-squared")
+    doc = latex_document(Notes(net, net.parameters), "t")
+    start = r"\needspace{8\baselineskip}" + "\n" + r"\section{Each parameter}"
+    assert start in doc
+    for shift in range(424, 620, 24):
+        tex = tmp_path / f"shift{shift}.tex"
+        write_new(tex, doc.replace(start, r"\vspace*{%dpt}" % shift + "\n" + start))
+        pdf, _ = compile_pdf(tex)
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        for page in text.split("\f")[:-1]:
+            lines = [l.strip() for l in page.splitlines() if l.strip() and not l.strip().isdigit()]
+            assert not lines or not re.match(r"\d+(\.\d+)*\s+\S", lines[-1]) or ". . ." in lines[-1], (shift, lines[-1])
+
+
+def test_a_table_row_with_a_fraction_is_set_full_size_with_room_around_it(tmp_path):
+    # A fraction in a row's text style is tiny and touches the rows beside it. The rows are in delta form
+    # (a softmax layer's have no fraction there): a graph whose coefficients are fractions, d(a/(b+2))/da.
+    path = tmp_path / "ratio.toml"
+    path.write_text('loss = "e"\n[[nodes]]\nname = "e"\nexpr = "c*d"\n[[nodes]]\nname = "c"\nexpr = "a/(b + 2)"\n'
+                    '[[nodes]]\nname = "d"\nexpr = "b + 1"\n')
+    net = load_network(str(path))
+    tex = latex_document(Notes(net, net.parameters), "t")
+    table = tex[tex.index(r"\begin{longtable}"):tex.index(r"\end{longtable}")].splitlines()
+    rows = [i for i, l in enumerate(table) if r"\frac" in l and l.startswith("$")]
+    assert rows
+    for i in rows:
+        assert r"& $\displaystyle " in table[i] or r"$\begin{aligned}" in table[i], table[i]
+        assert table[i - 1] == r"\addlinespace[4pt]" and table[i + 1:i + 2] in ([r"\addlinespace[4pt]"], []), table[i - 1:i + 2]
+
+
+@NEEDS_TEX
+def test_a_snippet_fits_a_plain_article():
+    # A snippet is pasted into documents narrower than the exported A4 ones (a plain article's 345 pt).
+    from derivchain.renderers.document import PACKAGES
+
+    net = dense("2,2,1", activation="tanh", loss="half-squared")
+    for brief in (False, True):
+        snippet = latex_document(Notes(net, net.parameters), "t", snippet=True, brief=brief)
+        _, log = compile_text("\\documentclass{article}\n" + PACKAGES + "\\begin{document}\n" + snippet + "\\end{document}\n")
+        assert not [l for l in log.splitlines() if l.startswith("Overfull \\hbox")], brief

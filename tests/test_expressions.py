@@ -113,3 +113,33 @@ def test_a_network_files_expression_with_a_line_break_is_refused(tmp_path):
     path.write_text('inputs = ["x"]\nloss = "e"\n[[nodes]]\nname = "e"\nexpr = """(w*x\n# Heading\n)"""\n')
     r = runner.invoke(app, ["show", "--network", str(path), "--format", "markdown"])
     assert r.exit_code == 2 and "\n#" not in r.output and "does not print" in r.output, r.output
+
+
+def test_a_flat_sum_is_one_level_not_one_per_term():
+    # 41 terms: Python nests them 40 deep, a reader sees one sum (and one product).
+    names = {f"a{i}": sp.Symbol(f"a{i}", real=True) for i in range(60)}
+    terms = list(names.values())
+    assert parse_expression(" + ".join(names), names, "node") == sp.Add(*terms)
+    assert parse_expression(" - ".join(names), names, "node") == terms[0] - sp.Add(*terms[1:])
+    assert parse_expression("*".join(names) + "/a0", names, "node") == sp.Mul(*terms[1:])
+    # Nesting is still bounded: brackets of sums inside products, minus signs, powers.
+    with pytest.raises(ExpressionError, match="nested more than 40 levels"):
+        parse("x*(" * 41 + "x" + ")" * 41)
+
+
+def test_the_powers_a_flat_product_makes_are_bounded_as_a_towers():
+    # A flat product is one level now, so the depth bound no longer stops x*x*...*x (65 factors, 40 levels before)
+    # or x**64*x**64*...: the exponent they add up to is bounded as a tower's is (main's bound on powers).
+    assert parse("x**32*x**32") == x**64 and parse("x**64/x") == x**63
+    for text, exponent in (("x**64*x**64", 128), ("*".join(["x"] * 65), 65), ("x**-64/x", -65)):
+        with pytest.raises(ExpressionError, match=f"the powers in .* add up to an exponent of {exponent}, larger than 64"):
+            parse(text)
+
+
+@pytest.mark.parametrize("text, char", [("ｘ*2", "'ｘ' (U+FF58) at character 1"), ("x*٣", "'٣' (U+0663) at character 3"),
+                                        ("x*２", "'２' (U+FF12) at character 3"), ("xᵢ + x", "'ᵢ' (U+1D62) at character 2")])
+def test_names_and_numbers_are_ascii(text, char):
+    # Python reads a fullwidth x as x: an expression that means another name than it shows is refused.
+    with pytest.raises(ExpressionError) as info:
+        parse(text)
+    assert char in str(info.value) and "is not ASCII" in str(info.value) and "\n" not in str(info.value)

@@ -230,6 +230,23 @@ def test_the_install_advice_names_the_package_of_every_file_a_document_loads():
         assert owner.split(":")[0] == package, (file, owner)
 
 
+
+def test_the_install_advice_names_the_package_of_every_file_a_document_beyond_latin_loads():
+    from derivchain.renderers.export import LUATEX_FILES, LUATEX_FONTS, LUATEX_PACKAGES, TEX_PACKAGES
+    from derivchain.renderers.document import LUATEX_FONTS as FONTS_PREAMBLE, LUATEX_FONTS_USED, LUATEX_HEAD
+
+    head = LUATEX_HEAD + FONTS_PREAMBLE
+    loaded = {f"{name}.sty" for name in re.findall(r"\\(?:usepackage|RequirePackage)\{([^}]*)\}", head)} | {"luaotfload.sty"}
+    assert loaded == set(LUATEX_FILES) and set(LUATEX_FONTS) == set(LUATEX_FONTS_USED)
+    assert set(LUATEX_PACKAGES.split()) | set(TEX_PACKAGES.split()) >= set(LUATEX_FILES.values()) - {"fonts-dejavu-core"}
+    if not (shutil.which("kpsewhich") and shutil.which("dpkg") and shutil.which("lualatex")):
+        pytest.skip("kpsewhich, dpkg and lualatex find the packages (Debian with texlive-luatex)")
+    for file, package in LUATEX_FILES.items():
+        path = subprocess.run(["kpsewhich", file], capture_output=True, text=True).stdout.strip()
+        owner = subprocess.run(["dpkg", "-S", os.path.realpath(path)], capture_output=True, text=True).stdout
+        assert owner.split(":")[0] == package, (file, owner)
+
+
 def test_a_replaced_file_keeps_its_mode(tmp_path):
     # Before: --force over a private 0600 file left it 0644 (the new file took the umask's mode).
     target = tmp_path / "notes.svg"

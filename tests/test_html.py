@@ -181,6 +181,17 @@ def test_every_printed_form_is_a_verified_one(pages):
     assert text.count("Verdict: equal") == len(net.parameters)
 
 
+def test_a_line_wraps_between_brackets_never_inside_a_short_one():
+    # As in the LaTeX notes: each short bracket of a long product is one piece, whole.
+    H1, W5, X1, Out, Y, c = sp.symbols("H1 W5 X1 Out Y c")
+    e = W5 * X1 * (1 - H1**2) * (1 - Out**2) * (Out - Y) * (1 - sp.tanh(c) ** 2)
+    printer = printer_for(dense("2,2,1", activation="tanh"))
+    for split in (10, 20, 30):
+        xml = [printer.xml(piece) for piece in pieces(printer, e, split)]
+        assert len(xml) > 2, split
+        assert all(x.count(">(<") == x.count(">)<") for x in xml), (split, xml)
+
+
 def test_free_text_is_escaped(tmp_path):
     title = '<script>alert("x")</script> & <b>'
     net = dense("2,1")

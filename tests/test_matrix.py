@@ -517,3 +517,76 @@ def sp_equal(a, b) -> bool:
     import sympy
 
     return sympy.expand(a - b) == 0
+
+
+# --- issue 23: the textbook rewrite of the output delta ------------------------------------------------------
+BCE = ["--layers", "2,2,1", "--output-activation", "sigmoid", "--loss", "cross-entropy"]
+
+
+def test_sigmoid_cross_entropy_delta_is_out_minus_y_and_named_in_every_format():
+    text = run("matrix", *BCE)
+    assert text.exit_code == 0, text.output
+    assert "= [Out - Y]" in text.output and "sigmoid + cross-entropy" in text.output
+    assert "Out*(1 - Out)*((Out - Y)/(Out*(1 - Out)))" not in text.output  # the long form printed before
+    assert "Verified: 6 of 6" in text.output  # the gradients built from it are checked as before
+    data = json.loads(run("matrix", *BCE, "-f", "json").output)
+    assert data["layers"][-1]["delta"] == ["Out - Y"] and data["layers"][-1]["rewrite"].startswith("sigmoid + cross-entropy")
+    assert data["layers"][0]["rewrite"] == "" and data["equal"] is True
+    for fmt in ("latex", "markdown", "html"):
+        assert "sigmoid + cross-entropy" in run("matrix", *BCE, "-f", fmt).output, fmt
+
+
+def test_no_rewrite_where_the_loss_has_none():
+    out = run("matrix", "--layers", "2,2,1", "--output-activation", "sigmoid", "--loss", "half-squared").output
+    assert "rewrite" not in out and "cancels" not in out
+    data = json.loads(run("matrix", "--layers", "2,2,1", "--output-activation", "sigmoid", "--loss", "half-squared", "-f", "json").output)
+    assert [layer["rewrite"] for layer in data["layers"]] == ["", ""]
+
+
+def test_the_rewritten_delta_is_what_the_check_sees(monkeypatch):
+    # a wrong rewrite in the scalar engine's data would reach the dense form's entries: the check must catch it
+    from derivchain.engines import backprop
+
+    real = backprop._delta_equations
+
+    def wrong(network):
+        eqs = real(network)
+        return {s: (e if not e.rewrite else type(e)(e.neuron, e.delta, e.derivative, e.loss_derivative, e.terms,
+                                                     e.value + 1, e.rewrite)) for s, e in eqs.items()}
+
+    monkeypatch.setattr(backprop, "_delta_equations", wrong)
+    m = dc.api.matrix(dc.dense("2,2,1", output_activation="sigmoid", loss="cross-entropy"))
+    assert not m.check.equal
+
+
+def test_softmax_delta_under_one_hot_targets_is_softmax_minus_y_in_every_format():
+    args = ["--layers", "2,2", "--loss", "softmax"]
+    text = run("matrix", *args).output
+    assert "where Y1 + Y2 = 1 (one-hot targets): delta^1 = [exp(Out1)/(exp(Out1) + exp(Out2)) - Y1; " in text
+    assert "Verified: 4 of 4" in text
+    data = json.loads(run("matrix", *args, "-f", "json").output)
+    assert data["conditional"] == {"condition": "one-hot targets", "equation": "Y1 + Y2 = 1", "verified": True,
+                                   "delta": ["exp(Out1)/(exp(Out1) + exp(Out2)) - Y1", "exp(Out2)/(exp(Out1) + exp(Out2)) - Y2"]}
+    assert json.loads(run("matrix", *BCE, "-f", "json").output)["conditional"] is None
+    for fmt in ("latex", "markdown", "html"):
+        assert "one-hot targets" in run("matrix", *args, "-f", fmt).output, fmt
+
+
+def test_a_wrong_conditional_delta_is_not_verified(monkeypatch):
+    from derivchain.model import losses
+
+    real = losses.LOSSES["softmax"]
+    words, imposed, derivative = real.conditional
+    wrong = type(real)(*[getattr(real, f) for f in ("name", "formula", "text", "note", "note_tex", "output_activation",
+                                                    "min_outputs", "derivative", "rewrite")],
+                       conditional=(words, imposed, lambda o, y, k: derivative(o, y, k) + 1))
+    monkeypatch.setitem(losses.LOSSES, "softmax", wrong)
+    r = run("matrix", "--layers", "2,2", "--loss", "softmax")
+    assert r.exit_code == 1 and "NOT verified" in r.output
+
+
+@pytest.mark.skipif(latex_engine() is None and not os.environ.get("CI"), reason="no LaTeX engine (CI installs one)")
+def test_rewritten_deltas_compile():
+    pieces = [run("matrix", *args, "-f", "latex").output for args in (BCE, ["--layers", "2,2", "--loss", "softmax"])]
+    doc = "\\documentclass{article}\\usepackage[a4paper,margin=2cm]{geometry}\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+    compile_text(doc + "\n\n".join(pieces) + "\n\\end{document}\n", "rewrites.tex")

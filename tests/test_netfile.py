@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sympy as sp
 from typer.testing import CliRunner
 
 from derivchain.cli import app
@@ -11,6 +12,7 @@ from derivchain.verification.derivation import derive
 from derivchain.errors import NetworkFileError
 from derivchain.model.network_file import build_network, load_network
 from derivchain.model.network import default_network
+from derivchain.symbolic.functions import sigmoid
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 runner = CliRunner()
@@ -126,3 +128,54 @@ def test_file_level_errors(tmp_path):
 def test_network_and_layers_conflict():
     r = runner.invoke(app, ["grad", "W1", "--network", str(EXAMPLES / "default.toml"), "--layers", "2,2"])
     assert r.exit_code == 2 and "--network describes the whole network; drop --layers" in r.output
+
+
+# --- a new user's stumbles (issue 21) -------------------------------------------------------------
+def _file(tmp_path, text: str, name: str = "net.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_file_loss_in_out_and_y_has_the_default_target(tmp_path):
+    # On the command line --loss "(Out - Y)**4/4" has the target Y; in a file without targets too.
+    net = load_network(_file(tmp_path, 'inputs = ["X1"]\nloss = "(Out - Y)**4/4"\n'
+                                       '[[neurons]]\nname = "Out"\ninputs = { X1 = "W1" }\noutput = true\n'))
+    assert [t.name for t in net.targets] == ["Y"]
+    assert str(derive(net, "W1").backprop.local) == "X1*(Out - Y)**3"
+    # A graph loss reading two nodes gets Y1, Y2, as a registry loss over two outputs does.
+    two = load_network(_file(tmp_path, 'loss = "(a - Y1)**2 + (b - Y2)**2"\n[[nodes]]\nname = "a"\nexpr = "u*v"\n'
+                                       '[[nodes]]\nname = "b"\nexpr = "u + v"\n', "two.toml"))
+    assert [t.name for t in two.targets] == ["Y1", "Y2"] and derive(two, "u").verdict.equal
+
+
+def test_a_nodes_only_file_with_a_named_loss(tmp_path):
+    # The loss applies to the nodes nothing else reads, as a reader takes the ends of a graph.
+    net = load_network(_file(tmp_path, 'inputs = ["x"]\nloss = "half-squared"\n[[nodes]]\nname = "o"\nexpr = "w*h"\n'
+                                       '[[nodes]]\nname = "h"\nexpr = "tanh(v*x)"\n'))
+    assert [n.name for n in net.outputs] == ["o"] and [t.name for t in net.targets] == ["Y"]
+    assert derive(net, "w").verdict.equal
+    # Neurons still say which is the output.
+    r = runner.invoke(app, ["grad", "W1", "--network", str(_file(tmp_path, 'inputs = ["X1"]\nloss = "abs"\n[[neurons]]\n'
+                                                                 'name = "Out"\ninputs = { X1 = "W1" }\n', "n.toml"))])
+    assert r.exit_code == 2 and "no neuron has output = true" in r.output
+
+
+def test_the_loss_node_may_be_named_L(tmp_path):
+    net = load_network(_file(tmp_path, 'inputs = ["x"]\nloss = "L"\n[[nodes]]\nname = "L"\nexpr = "(w*x - 1)**2"\n'))
+    d = derive(net, "w")
+    assert d.verdict.equal and [p.arrow() for p in d.paths] == ["w -> L -> Loss"]
+    # Only the loss itself: a node L the loss does not equal is still refused, and Loss always is.
+    for loss, name in (('"L + 1"', "L"), ('"Loss"', "Loss")):
+        r = runner.invoke(app, ["grad", "w", "--network", str(_file(tmp_path, f'inputs = ["x"]\nloss = {loss}\n[[nodes]]\n'
+                                                                     f'name = "{name}"\nexpr = "w*x"\n', "r.toml"))])
+        assert r.exit_code == 2 and "is reserved" in r.output and "may be named L" in r.output
+
+
+def test_node_expressions_call_every_activation_by_name(tmp_path):
+    net = load_network(_file(tmp_path, 'inputs = ["x"]\nloss = "o"\n[[nodes]]\nname = "o"\n'
+                                       'expr = "swish(w*x) + softplus(w)"\n'))
+    (node,) = net.neurons
+    x, w = net.inputs[0], net.parameters[0]
+    assert node.equation == w * x * sigmoid(w * x) + sp.log(1 + sp.exp(w))
+    assert derive(net, "w").verdict.equal

@@ -78,3 +78,14 @@ def test_unknown_names():
         dense().parameter("W99")
     with pytest.raises(UnknownParameterError, match=r"biases B1\.\.B6"):
         dense(bias=True).parameter("B7")
+
+
+@pytest.mark.parametrize("option", ["--layers", "--activation", "--output-activation", "--loss", "--notation", "--network",
+                                    "--values"])
+def test_an_empty_option_is_refused_not_taken_as_the_default(option):
+    from typer.testing import CliRunner
+
+    from derivchain.cli import app
+
+    r = CliRunner().invoke(app, ["grad", "W1", option, ""])
+    assert r.exit_code == 2 and r.output.startswith("Error: ") and len(r.output.strip().splitlines()) == 1, r.output

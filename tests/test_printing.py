@@ -51,3 +51,38 @@ def test_printed_size_summed_over_arguments_is_the_tree_size():
             assert _size(e, limit) == tree_size(e, limit), (e, limit)
             product = e * net.inputs[0]
             assert _size(product, limit) == tree_size(product, limit)
+
+
+def test_a_line_breaks_between_brackets_never_inside_a_short_one():
+    # (1 - tanh^2(c)) broken as "(1" / "- tanh^2(c))" reads as a minus of the whole line: each short
+    # bracket stays whole, the product breaking between its factors.
+    from derivchain.model.network import dense
+    from derivchain.renderers.latex import expression_lines, printer_for
+
+    H1, W5, X1, Out, Y, c = sp.symbols("H1 W5 X1 Out Y c")
+    e = W5 * X1 * (1 - H1**2) * (1 - Out**2) * (Out - Y) * (1 - sp.tanh(c) ** 2)
+    printer = printer_for(dense("2,2,1", activation="tanh"))
+    for width in (20, 30, 40):
+        lines = expression_lines(printer, "L", e, width)
+        assert len(lines) > 1, width
+        for line in lines:
+            assert line.count(r"\left(") == line.count(r"\right)"), (width, line)
+            assert r"\left." not in line and r"\right." not in line, (width, line)
+
+
+def test_terms_come_positive_first_in_every_format():
+    # SymPy writes -t + z and -Y + h; a teacher writes z - t and h - Y (each printed form still parses back).
+    from derivchain.model.network import dense
+    from derivchain.renderers.html import mathml
+    from derivchain.renderers.latex import printer_for
+    from derivchain.renderers.text import text
+    from derivchain.symbolic.parse import parse_expression
+
+    net = dense("2,1")
+    t, z, h, Y, a, b = sp.symbols("t z h Y a b")
+    p = printer_for(net)
+    for e, plain, tex in [(z - t, "z - t", "z - t"), (h - Y, "h - Y", "h - Y"), (a * (h - Y), "a*(h - Y)", r"a \left(h - Y\right)"),
+                          (-a - b + z, "z - a - b", "z - a - b"), (-a - b, "-a - b", "- a - b")]:
+        assert text(e) == plain and p._print(e) == tex, e
+        assert parse_expression(plain, {s.name: s for s in e.free_symbols}, "test") == e
+    assert mathml(z - t, net).index("<mi>z</mi>") < mathml(z - t, net).index("<mi>t</mi>")

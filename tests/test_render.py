@@ -4,6 +4,7 @@ and each defect found by the new-user trial of the render-layer issue, pinned.""
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -303,3 +304,41 @@ def test_notebook_latex_of_results_compiles():
     assert len({type(r) for r in results}) == 11  # every kind of result
     doc = "\\documentclass{article}\\usepackage{amsmath,amssymb}\\begin{document}\n" + "\n".join(rf"\[{s}\]" for s in shown)
     compile_text(doc + "\n\\end{document}\n", "notebook.tex")
+
+
+def _text_groups(latex: str) -> list[str]:
+    """What each ``\\text{...}`` of ``latex`` holds (braces balanced)."""
+    out = []
+    for m in re.finditer(r"\\text\{", latex):
+        i, depth = m.end(), 1
+        while depth:
+            depth += {"{": 1, "}": -1}.get(latex[i], 0)
+            i += 1
+        out.append(latex[m.end():i - 1])
+    return out
+
+
+@pytest.mark.parametrize("notation", ["flat", "layered"])
+def test_notebook_latex_is_in_the_subset_mathjax_reads(notation):
+    # MathJax prints \text{\small ...} and \text{a\_b} as written: a text group holds no command.
+    net = dc.dense("2,2,1", activation="sigmoid", output_activation="sigmoid", loss="cross-entropy", notation=notation)
+    w = net.parameters[0].name
+    results = [dc.derive(net, w), dc.api.steps(net, w), dc.api.formula(net, w), dc.api.table(net), dc.api.matrix(net)]
+    for r in results:
+        latex = r._repr_latex_()
+        assert r"\small" not in latex, type(r)
+        assert [t for t in _text_groups(latex) if "\\" in t] == [], type(r)
+    assert r"\text{Sigmoid + cross-entropy: the sigmoid's }" in results[0]._repr_latex_()
+
+
+def test_a_checks_notebook_latex_is_in_the_subset_mathjax_reads():
+    # check's block (issue 22) wrote its verdict and diagnosis as \text{missing\_path: ... \textgreater{} 0}: MathJax
+    # prints those commands as written. Its exercise sheets' blocks too, with and without solutions.
+    results = [dc.check(dc.default_network(), "W1", "W13*W7*X1"), dc.check(dc.default_network(), "W1", steps="W13*W7*X1\nW7*X1"),
+               dc.api.exercise(seed=3, solutions=True), dc.api.exercise(seed=2)]
+    assert results[0].diagnosis and results[1].steps
+    for r in results:
+        latex = r._repr_latex_()
+        assert r"\small" not in latex, type(r)
+        assert [t for t in _text_groups(latex) if "\\" in t] == [], type(r)
+    assert r"\text{missing}\_\text{path: the path W1 -}>\text{ H1 -}>" in results[0]._repr_latex_()

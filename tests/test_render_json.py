@@ -50,7 +50,7 @@ def test_delta_lines_printed_once_keep_each_blocks_own_layout():
     d = derive(net, "W1")
     first = render(d, "latex")
     block = json.loads(render(d, "json"))["latex"]["derivation"]
-    assert r"\intertext" in first and r"\intertext" not in block and r"\text{\small Sigmoid + cross-entropy" in block
+    assert r"\intertext" in first and r"\intertext" not in block and r"\text{Sigmoid + cross-entropy: the sigmoid's }\mathrm{Out}" in block
     assert render(d, "latex") == first  # printed again from the printer's lines, the same
 
 

@@ -143,7 +143,11 @@ def test_json_round_trip(make):
     for p in _params(net):
         d = derive(net, p)
         data = json.loads(render(d, "json"))
-        direct = _parse(data["direct"], symbols)
+        # A direct form too large to print is left out and said so (not_printed: the 3-token attention's); the
+        # other forms are then checked against backpropagation's substituted one.
+        reference = "direct" if data["direct"] is not None else "backprop_substituted"
+        assert data["direct"] is not None or any("direct" in n for n in data["not_printed"]), data["not_printed"]
+        direct = _parse(data[reference], symbols)
         for key in ("path_sum", "backprop_substituted", "path_sum_local", "backprop"):
             assert _equal(_parse(data[key], symbols), direct, net), key
         for delta in data["deltas"]:
@@ -183,7 +187,8 @@ def test_the_corpus_is_broad():
     assert {"flat", "layered"} <= {spec.get("notation", "flat") for spec in CORPUS}
 
 
-_DERIVATIVE_NOTATION = re.compile(r"d/d\w+\(|\(d\w+/d\w+\)|\bd\w+/d\w+\b")
+_NAME = r"\w+(?:\[\d+,\d+\])?"  # a matrix entry's name too: d/dWQ[0,0](...)
+_DERIVATIVE_NOTATION = re.compile(rf"d/d{_NAME}\(|\(d{_NAME}/d{_NAME}\)|\bd{_NAME}/d{_NAME}(?![\w\[])")
 
 
 @pytest.mark.parametrize("make", list(_networks()))

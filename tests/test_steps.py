@@ -69,3 +69,19 @@ def test_steps_cli():
     data = json.loads(runner.invoke(app, ["steps", "W7", "--format", "json"]).output)
     assert data["steps"][-1]["expr"] == "H1*W13*sign(Out - Y)"
     assert r"\frac{\partial}{\partial W_{1}}" in runner.invoke(app, ["steps", "W1", "--format", "latex"]).output
+
+
+def test_an_expression_nodes_reason_says_what_is_true_of_each_name(tmp_path):
+    # c = f*cp + i*g: cp multiplies f (a constant there), the term i*g drops; x multiplies Wf inside the sigmoid.
+    path = tmp_path / "lstm.toml"
+    path.write_text('inputs = ["x", "cp"]\nloss = "(c - y)**2/2"\ntargets = ["y"]\n'
+                    '[[nodes]]\nname = "f"\nexpr = "sigmoid(Wf*x + bf)"\n[[nodes]]\nname = "c"\nexpr = "f*cp + i*g"\n')
+    from derivchain.model.network_file import load_network
+
+    reasons = [st.reason for st in derivation_steps(load_network(path), "Wf")]
+    assert "the chain rule through the expression; cp does not depend on Wf; the terms with g, i do not depend on Wf: " \
+           "their derivative is 0" in reasons
+    assert "the chain rule through the expression; x does not depend on Wf; the terms with bf do not depend on Wf: " \
+           "their derivative is 0" in reasons
+    assert not any("the terms with" in r and ("cp" in r.split("the terms with")[1] or " x" in r.split("the terms with")[1])
+                   for r in reasons)

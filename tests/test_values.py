@@ -196,3 +196,26 @@ def test_saturated_sigmoid_with_cross_entropy_gives_out_minus_y(target, gradient
     r = runner.invoke(app, ["grad", "W1", "--layers", "1,1", "--output-activation", "sigmoid", "--loss", "cross-entropy",
                             "--set", "X1=1", "--set", "Y=0", "--set", "W1=5000"])
     assert r.exit_code == 2 and "even with 1000-digit arithmetic" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("raw", ["３", "٣", "0.１"])
+def test_numbers_are_ascii_digits(raw):
+    # Decimal reads other scripts' digits as ASCII ones: refused, naming the character.
+    with pytest.raises(ValuesError, match=r"is not a number: '.' \(U\+[0-9A-F]{4}\) is not ASCII"):
+        parse_assignments([f"W1={raw}"])
+
+
+def test_a_node_named_z_does_not_collide_with_the_weighted_inputs(tmp_path):
+    # z = ... names the weighted input of each neuron; with a node called z it would read as that node's value.
+    net = tmp_path / "z.toml"
+    net.write_text('inputs = ["x"]\nloss = "half-squared"\n[[neurons]]\nname = "z"\ninputs = { x = "w" }\n'
+                   'activation = "sigmoid"\n[[neurons]]\nname = "Out"\ninputs = { z = "v" }\noutput = true\n')
+    args = ["grad", "w", "--network", str(net), "--set", "x=2", "--set", "w=1", "--set", "v=1", "--set", "Y=0"]
+    text = runner.invoke(app, args).output
+    assert "  z: net = 2.0, output = " in text and "  Out: net = " in text and " z = " not in text.split("At the given")[1]
+    tex = runner.invoke(app, [*args, "--format", "latex"]).output
+    assert r"\mathrm{net}_{z} &= 2.0, \quad z = " in tex and "z_{z}" not in tex
+    page = runner.invoke(app, [*args, "--format", "html"]).output
+    assert "<msub><mi>net</mi><mi>z</mi></msub>" in page
+    # Without such a node, z as before.
+    assert "  H1: z = " in runner.invoke(app, ["grad", "W1", *PUBLISHED]).output

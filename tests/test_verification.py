@@ -353,3 +353,32 @@ def test_a_python_number_is_a_form_and_text_is_refused():
     assert verify({"a": sp.Rational(1, 2) * x, "b": 0.5 * x}).equal
     with pytest.raises(TypeError, match="whitelist parser"):
         verify({"a": x, "b": "x"})  # text is never evaluated here
+
+
+def test_a_huge_variable_exponent_is_evaluated_through_exp_and_log(monkeypatch):
+    # x**x as an output activation hung past 100 s: the verifier's scan reached x = 1.55e4096, and mpmath
+    # raised that to itself as a whole-number power, squaring by squaring (2 s at 1e2048, minutes past it)
+    import mpmath
+
+    from derivchain.symbolic import evaluate as evaluate_module
+    from derivchain.symbolic.evaluate import Undefined
+
+    power = mpmath.power
+
+    def small_powers_only(base, exponent):
+        assert abs(exponent) <= 1024, f"mpmath asked for a power of {mpmath.nstr(exponent, 5)}"
+        return power(base, exponent)
+
+    monkeypatch.setattr(evaluate_module.mpmath, "power", small_powers_only)
+    x, y = real("x"), real("y")
+    huge = mpmath.mpf("1.5547691817114848156e4096")
+    with pytest.raises(Undefined, match="too large"):  # at once, not after minutes
+        evaluate(x**y, {x: huge, y: huge}, 50)
+    with mpmath.workdps(60):
+        big = evaluate(x**y, {x: 3, y: 10**5}, 50)
+        assert abs(big / power(3, 10**5) - 1) < mpmath.mpf(10) ** -40
+        assert evaluate(x**y, {x: -3, y: 10**5 + 1}, 50) < 0  # a negative base to an odd power keeps its sign
+        assert evaluate(x**y, {x: -3, y: 10**5}, 50) > 0
+    with pytest.raises(Undefined, match="non-integer power"):
+        evaluate(x**y, {x: -3, y: mpmath.mpf(10**5) + mpmath.mpf("0.5")}, 50)
+    assert evaluate(x**y, {x: 2, y: 10}, 50) == 1024  # small powers as before

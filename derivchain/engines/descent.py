@@ -94,9 +94,9 @@ def descend(
         raise DerivchainError(f"--steps {steps}: take at least one step")
     names = [p.name for p in network.parameters]
     for pattern in freeze:
-        if not any(fnmatchcase(n, pattern) for n in names):
+        if not any(_matches(n, pattern) for n in names):
             raise DerivchainError(f"--freeze {pattern!r} matches no parameter; parameters: {network.describe_parameters()}")
-    trained = [p for p in network.parameters if not any(fnmatchcase(p.name, pat) for pat in freeze)]
+    trained = [p for p in network.parameters if not any(_matches(p.name, pat) for pat in freeze)]
     if not trained:
         what = "every parameter is frozen" if network.parameters else "this network has no parameters (every leaf is an input or a target)"
         raise DerivchainError(f"step: nothing to update: {what}; gradient descent needs at least one parameter")
@@ -153,3 +153,8 @@ def descend(
     initial = {p.name: Number(samples[0][p], True) for p in network.parameters}
     return Descent(lr, tuple(p.name for p in trained), frozen, tuple(taken), exact, network, initial,
                    reduction if batched else None, m if batched else 0, batch_size if batched else None, steps)
+
+
+def _matches(name: str, pattern: str) -> bool:
+    """``name`` is ``pattern`` itself (a matrix entry WQ[0,1], whose brackets a glob reads as a class) or matches it."""
+    return name == pattern or fnmatchcase(name, pattern)

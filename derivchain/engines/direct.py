@@ -95,6 +95,11 @@ def neuron_direct(network: Network, z: sp.Expr, masks: dict, bit: int) -> sp.Exp
     return hit
 
 
+def loss_masks(network: Network) -> dict:
+    """Each node of the substituted loss -> the leaves it contains (bit ``network.parameter_index[leaf]``); once per network."""
+    return _masks(network)[0]
+
+
 def _masks(network: Network) -> tuple[dict, dict]:
     """Which leaves and which neurons' substituted pre-activations each node of the loss contains, and
     each neuron symbol -> (its pre-activation node, that node's bit); once per network."""

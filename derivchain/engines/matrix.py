@@ -62,6 +62,9 @@ class MatrixLayer:
     # Symbolic z and delta as printed: each entry's terms in neuron order, as the scalar equations write them.
     z_shown: tuple | None = None
     delta_shown: tuple | None = None
+    # The textbook rewrite of this layer's delta (the outputs': sigmoid + cross-entropy gives Out - Y), named as the
+    # loss's registry entry names it; empty where none applies. Its delta is the rewritten one, checked as any.
+    rewrite: str = ""
 
     @property
     def shapes(self) -> dict[str, Shape]:
@@ -141,6 +144,9 @@ class MatrixForm(_OfNetwork, Result):
     loss_value: Number | None = None
     # Symbolic forms: (parameter, its gradient entry substituted) for each entry, in layer order, W before b.
     claims: tuple = field(default=(), compare=False, repr=False)
+    # Symbolic, a loss with a textbook delta under a condition on the targets (softmax: one-hot): each output's
+    # form under it (verification.derivation.Conditional), verified by the verifier; () otherwise.
+    conditionals: tuple = ()
 
     def __repr__(self) -> str:
         kind = "at values" if self.at_values else "symbolic"
@@ -234,6 +240,11 @@ def _symbolic(net: Network, layers: list[list]) -> MatrixForm:
     outs = layers[-1]
     grad_a = _column([net.loss_derivative(o) for o in outs])
     deltas[-1] = grad_a.multiply_elementwise(forward[-1][5])
+    # Where the scalar engine's delta is a named textbook rewrite (Out - Y), the matrix form uses it: the entry
+    # check below verifies every gradient entry built from it against the direct derivative.
+    equations = delta_equations(net)
+    deltas[-1] = sp.Matrix(len(outs), 1, [equations[o.symbol].value if equations[o.symbol].rewrite else entry
+                                          for o, entry in zip(outs, deltas[-1])])
     for k in range(len(layers) - 2, -1, -1):
         W_next = forward[k + 1][1]
         names_next = _column([delta_symbol(x.symbol) for x in layers[k + 1]])
@@ -274,10 +285,12 @@ def _hadamard_keep(left: sp.Matrix, right: sp.Matrix) -> sp.Matrix:
 
 def _layer(index, neurons, a_prev, W, b, z, a, fprime, delta, grad_W, grad_b, net) -> MatrixLayer:
     equations = delta_equations(net)
+    rewrite = next((equations[x.symbol].rewrite for x in neurons if equations[x.symbol].rewrite), "")
+    shown = tuple((equations[x.symbol].value if equations[x.symbol].rewrite else equations[x.symbol].rhs_form,) for x in neurons)
     return MatrixLayer(index, W, b, z, a, fprime, delta, grad_W, grad_b, tuple(x.name for x in neurons),
                        tuple(s.name for s in a_prev), tuple(tuple(w.name for _, w in x.sources) for x in neurons),
                        tuple(x.bias.name for x in neurons) if neurons[0].bias is not None else None,
-                       tuple((_z_form(x),) for x in neurons), tuple((equations[x.symbol].rhs_form,) for x in neurons))
+                       tuple((_z_form(x),) for x in neurons), shown, rewrite)
 
 
 def _z_form(neuron) -> OrderedSum:

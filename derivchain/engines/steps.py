@@ -69,6 +69,20 @@ def _depends(network: Network, symbol: sp.Symbol, w: sp.Symbol) -> bool:
     return network.substitution[symbol].has(w) if symbol in network.substitution else symbol == w
 
 
+def _expression_constants(network: Network, n, w: sp.Symbol) -> tuple[list, list]:
+    """The names an expression node reads that do not depend on ``w``, as (those in a term that does, so
+    constants there: ``x`` in ``w*x``; those only in terms that do not, which drop: ``b`` in ``w*x + b``).
+    The terms are the expression's, or its argument's when it is one function of one argument."""
+    body = n.equation
+    if isinstance(body, sp.Function) and len(body.args) == 1:
+        body = body.args[0]
+    free = [r for r in n.reads if r != w and not (r in network.node_symbols and _depends(network, r, w))]
+    moving = {r for r in n.reads if r == w or (r in network.node_symbols and _depends(network, r, w))}
+    kept = [t for t in sp.Add.make_args(body) if t.free_symbols & moving]
+    held = [r for r in free if any(t.has(r) for t in kept)]
+    return held, [r for r in free if r not in held and body.has(r)]
+
+
 def derivation_steps(network: Network, parameter: str | sp.Symbol) -> tuple[Step, ...]:
     """The step-by-step derivation of dLoss/d``parameter``."""
     w = network.parameter(parameter if isinstance(parameter, str) else parameter.name)
@@ -109,8 +123,12 @@ def derivation_steps(network: Network, parameter: str | sp.Symbol) -> tuple[Step
                         coefficient = n.inner_partial(r).free_symbols
                         constants.extend(sorted(coefficient - {w}, key=lambda x: x.name))
                         product |= w in coefficient
-                elif r in network.node_symbols or (not n.sources and r in network.parameter_index):
-                    dropped.append(r)
+                elif n.sources and r in network.node_symbols:
+                    dropped.append(r)  # its term source*weight does not depend on w
+            if not n.sources:  # an expression: say which names drop with their terms, which are constants
+                held, gone = _expression_constants(network, n, w)
+                constants.extend(held)
+                dropped.extend(gone)
             replaced[D(n.equation)] = n.derivative() * sp.Add(*inner)
         expr = expr.xreplace(replaced)
         pieces: list[list] = [["linearity and the chain rule" if any(n.sources for n in pending) else "the chain rule through the expression"]]

@@ -1,6 +1,8 @@
-"""Built-in graphs with shared weights, made without writing a file: an unrolled RNN and a 1-D convolution.
+"""Built-in graphs made without writing a file: an unrolled RNN and a 1-D convolution (shared weights), and
+the matrix graphs of self-attention, layer normalisation and batch normalisation.
 
-``--network rnn:steps=10,hidden=4`` and ``--network conv1d:length=6,kernel=3`` name them on the
+``--network rnn:steps=10,hidden=4``, ``--network conv1d:length=6,kernel=3``, ``--network
+attention:tokens=3,dim=4``, ``--network layernorm:n=3`` and ``--network batchnorm:batch=3`` name them on the
 command line; each builder writes the same description a network file would hold and builds it with
 :func:`derivchain.model.network_file.build_network`, so a built graph is validated like a file.
 """
@@ -57,15 +59,66 @@ def conv1d(length: int = 5, kernel: int = 3, activation: str = "identity", loss:
     return build_network(data, f"conv1d:length={length},kernel={kernel}")
 
 
-BUILDERS = {"rnn": rnn, "conv1d": conv1d}
-_INTS = {"steps", "hidden", "length", "kernel"}
+def attention(tokens: int = 3, dim: int = 4) -> Network:
+    """Scaled single-head self-attention, a matrix graph: input X (tokens x dim), parameters WQ, WK, WV
+    (dim x dim), target T; Q = X @ WQ, K = X @ WK, V = X @ WV, S = Q @ K.T / sqrt(dim),
+    P = softmax(S, axis=1), A = P @ V, loss sum((A - T)**2)/2."""
+    _check(tokens, "tokens", 1)
+    _check(dim, "dim", 1)
+    data = {"name": f"scaled self-attention, {tokens} tokens in {dim} dimensions", "inputs": ["X"], "targets": ["T"],
+            "loss": "sum((A - T)**2)/2",
+            "shapes": {"X": [tokens, dim], "WQ": [dim, dim], "WK": [dim, dim], "WV": [dim, dim], "T": [tokens, dim]},
+            "nodes": [{"name": "Q", "expr": "X @ WQ"}, {"name": "K", "expr": "X @ WK"}, {"name": "V", "expr": "X @ WV"},
+                      {"name": "S", "expr": f"Q @ K.T / sqrt({dim})"}, {"name": "P", "expr": "softmax(S, axis=1)"},
+                      {"name": "A", "expr": "P @ V"}]}
+    return build_network(data, f"attention:tokens={tokens},dim={dim}")
+
+
+#: The eps of layer and batch normalisation, as PyTorch's default: a constant written into the graph.
+EPS = "1/100000"
+
+
+def layernorm(n: int = 3) -> Network:
+    """Layer normalisation of one sample's ``n`` features (a 1 x n row): mu = mean(X, axis=1),
+    C = X - mu, var = mean(C**2, axis=1), Xhat = C / sqrt(var + eps), Y = gamma * Xhat + beta
+    (gamma, beta: 1 x n parameters), loss sum((Y - T)**2)/2."""
+    _check(n, "n", 1)
+    data = {"name": f"layer normalisation of {n} features", "inputs": ["X"], "targets": ["T"],
+            "loss": "sum((Y - T)**2)/2",
+            "shapes": {"X": [1, n], "gamma": [1, n], "beta": [1, n], "T": [1, n]},
+            "nodes": _normalise(1, EPS)}
+    return build_network(data, f"layernorm:n={n}")
+
+
+def batchnorm(batch: int = 3, features: int = 2) -> Network:
+    """Batch normalisation (training mode) of ``batch`` samples, one per row, ``features`` columns: each
+    column normalised over the batch, mu = mean(X, axis=0), var = mean(C**2, axis=0) (biased, as in
+    training), Xhat = C / sqrt(var + eps), Y = gamma * Xhat + beta, loss sum((Y - T)**2)/2."""
+    _check(batch, "batch", 1)
+    _check(features, "features", 1)
+    data = {"name": f"batch normalisation of {batch} samples, {features} feature{'s' if features > 1 else ''}",
+            "inputs": ["X"], "targets": ["T"], "loss": "sum((Y - T)**2)/2",
+            "shapes": {"X": [batch, features], "gamma": [1, features], "beta": [1, features], "T": [batch, features]},
+            "nodes": _normalise(0, EPS)}
+    return build_network(data, f"batchnorm:batch={batch},features={features}")
+
+
+def _normalise(axis: int, eps: str) -> list[dict]:
+    return [{"name": "mu", "expr": f"mean(X, axis={axis})"}, {"name": "C", "expr": "X - mu"},
+            {"name": "var", "expr": f"mean(C**2, axis={axis})"}, {"name": "Xhat", "expr": f"C / sqrt(var + {eps})"},
+            {"name": "Y", "expr": "gamma * Xhat + beta"}]
+
+
+BUILDERS = {"rnn": rnn, "conv1d": conv1d, "attention": attention, "layernorm": layernorm, "batchnorm": batchnorm}
+_INTS = {"steps", "hidden", "length", "kernel", "tokens", "dim", "n", "batch", "features"}
 
 
 def build(spec: str) -> Network:
     """A built graph from ``rnn:steps=10,hidden=4`` or ``conv1d:length=6,kernel=3`` (keys optional)."""
     name, _, rest = spec.partition(":")
     if name not in BUILDERS:
-        raise NetworkFileError(f"{spec[:40]!r}: unknown builder; use rnn:steps=T,hidden=H or conv1d:length=N,kernel=K")
+        raise NetworkFileError(f"{spec[:40]!r}: unknown builder; use rnn:steps=T,hidden=H, conv1d:length=N,kernel=K, "
+                               "attention:tokens=T,dim=D, layernorm:n=N or batchnorm:batch=B,features=F")
     import inspect
 
     allowed = list(inspect.signature(BUILDERS[name]).parameters)

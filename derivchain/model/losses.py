@@ -15,6 +15,21 @@ from ..record import record
 from ..errors import UnknownLossError, choices
 
 
+class Prose(str):
+    """Words for a reader that hold mathematics: the string itself as plain text, and ``parts``, the same
+    as words and SymPy expressions, for a document to typeset (``Out*(1 - Out)`` reads as code in prose)."""
+
+    parts: tuple
+
+    def __new__(cls, text: str, parts: tuple = ()):
+        self = super().__new__(cls, text)
+        self.parts = tuple(parts)
+        return self
+
+
+_OUT = sp.Symbol("Out")
+
+
 @record
 class Loss:
     """One loss: name, formula(outputs, targets), how it reads, its caveat and its requirements."""
@@ -30,7 +45,7 @@ class Loss:
     # None: SymPy's derivative. Verified against SymPy's derivative of the formula for every network.
     derivative: Callable[[Sequence[sp.Expr], Sequence[sp.Expr], int], sp.Expr] | None = None
     # How the output delta simplifies with the required output activation, named where it is shown.
-    rewrite: str = ""
+    rewrite: str = ""  # a Prose where it holds mathematics
     # A textbook form that holds under a condition on the targets (softmax: one-hot targets):
     # (the condition in words, targets -> substitution that imposes it, dLoss/dOut_k under it).
     conditional: tuple[str, Callable, Callable] | None = None
@@ -91,7 +106,8 @@ LOSSES: dict[str, Loss] = {
             note_tex=r"Binary cross-entropy needs outputs in $(0, 1)$: the output activation must be the sigmoid.",
             output_activation="sigmoid",
             derivative=each_output(lambda out, y: (out - y) / (out * (1 - out))),
-            rewrite="sigmoid + cross-entropy: the sigmoid's Out*(1 - Out) cancels the loss's denominator",
+            rewrite=Prose("sigmoid + cross-entropy: the sigmoid's Out*(1 - Out) cancels the loss's denominator",
+                          ("sigmoid + cross-entropy: the sigmoid's ", _OUT * (1 - _OUT), " cancels the loss's denominator")),
         ),
         Loss(
             "softmax",

@@ -60,6 +60,8 @@ class Network(Result):
     order: tuple = field(default=(), compare=False, repr=False, hash=False)
     # Each name's LaTeX, as the notation made it; names not here get the notation's generic rule.
     latex_names: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+    # A matrix graph's shapes and matrix nodes (a model.matrix_file.MatrixGraph); None for any other network.
+    matrix: object = field(default=None, compare=False, repr=False, hash=False)
 
     def __repr__(self) -> str:
         shape = self.origin or "-".join(map(str, self.layers))
@@ -394,6 +396,8 @@ def parse_layers(text: str) -> tuple[int, ...]:
     example = "give positive integers separated by commas, e.g. 2,3,2,1"
     if len(text) > 2000:
         raise LayersError(f"layers: {len(text)} characters is too long; {example}")
+    if not text.strip():
+        raise LayersError(f"layers: empty; {example}")
     parts = text.split(",")
     limits.check("the number of layers", len(parts), "layers", f"layers {text[:40]!r}", LayersLimitError, f"; {example}")
     sizes = []

@@ -87,6 +87,10 @@ def load_network(path: str | Path) -> Network:
 
 def build_network(data: object, label: str = "network") -> Network:
     """Validate a parsed network description (a dict) and build the network."""
+    from .matrix_file import build_matrix_network, is_matrix_file  # here: it reads this module's helpers
+
+    if is_matrix_file(data):
+        return build_matrix_network(data, label)
     return _Builder(data, label).build()
 
 
@@ -96,6 +100,13 @@ def network_data(network: Network) -> dict:
     if network.l2 is not None:
         raise NetworkFileError(f"{network.origin or 'this network'}: an L2 term is an option (--l2), not part of a network file")
     data: dict = {"name": network.origin} if network.origin else {}
+    graph = network.matrix
+    if graph is not None:  # a matrix graph is written as its matrices (its entries' names are no file's names)
+        kinds = dict(graph.leaves)
+        return data | {"inputs": [n for n, k in graph.leaves if k == "input"],
+                       "targets": [n for n, k in graph.leaves if k == "target"], "loss": graph.loss,
+                       "shapes": {n: list(shape) for n, shape in graph.shapes if n in kinds},
+                       "nodes": [{"name": m.name, "expr": m.text} for m in graph.nodes]}
     data |= {"inputs": [x.name for x in network.inputs], "targets": [t.name for t in network.targets],
              "loss": network.loss.name}
     for n in network.neurons:
@@ -111,6 +122,7 @@ class _Builder:
         self.data, self.label = data, label
         self.owner: dict[str, tuple[str, str]] = {}  # name -> (kind, the key that introduced it)
         self._loss_reads: list[str] = []
+        self._default_targets: list[str] = []  # the loss's targets when the file declares none
 
     def fail(self, key: str, message: str):
         raise NetworkFileError(f"{self.label}: {key}: {message}")
@@ -126,8 +138,9 @@ class _Builder:
         if keyword.iskeyword(name) or name in PARSER_NAMES:
             fail(key, f"{what} name {name!r} is a Python keyword or a function's name, so printed expressions "
                  "would not read back; choose another")
-        if name in _RESERVED or name.startswith("delta_"):
-            fail(key, f"{what} name {name!r} is reserved (Loss, L and delta_* name the loss and the deltas)")
+        if (name in _RESERVED and not self._is_loss_node(name, kind)) or name.startswith("delta_"):
+            fail(key, f"{what} name {name!r} is reserved (Loss, L and delta_* name the loss and the deltas; "
+                 "a node that is the loss itself may be named L, with loss = \"L\")")
         if name in self.owner:
             old_kind, old_key = self.owner[name]
             if kind == old_kind == "parameter":
@@ -138,6 +151,11 @@ class _Builder:
             fail(key, f"{name!r} is already used by {old_key}; every name must be unique")
         self.owner[name] = (kind, key)
         return name
+
+    def _is_loss_node(self, name: str, kind: str) -> bool:
+        # Course notes name the loss node L (L = (o - y)**2/2, loss = "L"): the loss symbol stays Loss = L.
+        loss = self.data.get("loss")
+        return name == "L" and kind in ("node", "neuron") and isinstance(loss, str) and loss.strip() == name
 
     def build(self) -> Network:
         data, fail, label = self.data, self.fail, self.label
@@ -291,7 +309,11 @@ class _Builder:
         return self._graph_loss(loss_text, names, specs, nodes, marked)
 
     def _template_loss(self, loss: Loss, specs, marked):
-        # A registry loss (or one in Out and Y) applied to each output marked output = true.
+        # A registry loss (or one in Out and Y) applied to each output marked output = true; in a graph
+        # of [[nodes]] alone, to the nodes nothing else reads (its ends), as a reader would take them.
+        if not marked and not self.data.get("neurons"):
+            read = {r for s in specs for r in s.reads(self.owner)}
+            marked = [s for s in specs if s.name not in read]
         if not marked:
             raise NetworkFileError(f"{self.label}: no neuron has output = true; mark the output neuron(s)")
         n_out = len(marked)
@@ -307,6 +329,13 @@ class _Builder:
         return loss, {s.name for s in marked}, None
 
     def _graph_loss(self, text, names, specs, nodes, marked):
+        if "targets" not in self.data:
+            # The default targets, as for a loss in Out and Y: Y for one output, Y1..Yk for k.
+            read = [n for n in names if n in nodes]
+            defaults = ["Y"] if len(read) == 1 else [f"Y{k}" for k in range(1, len(read) + 1)]
+            self._default_targets = [t for t in defaults if t in names and t not in self.owner]
+            for t in self._default_targets:
+                self.claim(t, "targets", "target", "target")
         unknown = [n for n in names if n not in self.owner]
         if unknown:
             self.fail("loss", f"unknown name {unknown[0]!r} in {text!r}; the loss may read nodes, inputs, targets and "
@@ -323,7 +352,7 @@ class _Builder:
                 self.fail(f"{s.key}.output", f"{s.name!r} is marked output = true but the loss {text!r} does not read it; "
                           "read it in loss or drop output = true")
         loss = Loss(text, lambda outs, ys: body, text)
-        targets = list(self.data.get("targets") or [])
+        targets = list(self.data.get("targets") or self._default_targets)
         for i, t in enumerate(targets):
             read = t in names or any(t in s.reads(self.owner) for s in specs)
             if not read:

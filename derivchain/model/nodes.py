@@ -255,11 +255,15 @@ class ExprNode(Node):
     partial = inner_partial  # no activation between the node and its delta
 
 
+#: A printed name: an identifier, or a matrix entry's ``X[0,1]`` (see derivchain.model.matrix_file).
+_NAMES = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\[\d+,\d+\])?")
+
+
 def reading_order(expr: sp.Expr) -> tuple[sp.Symbol, ...]:
     """The free symbols of ``expr`` in the order its printed form shows them (deterministic)."""
     from sympy.printing.str import StrPrinter
 
     text = StrPrinter({"order": "none"}).doprint(expr)
     names = {s.name: s for s in expr.free_symbols}
-    found = [m.group(0) for m in re.finditer(r"[A-Za-z][A-Za-z0-9_]*", text) if m.group(0) in names]
+    found = [m.group(0) for m in _NAMES.finditer(text) if m.group(0) in names]
     return tuple(names[n] for n in dict.fromkeys(found))

@@ -31,6 +31,9 @@ def generic_latex(name: str) -> str:
     """
     if name.startswith("delta_") and len(name) > len("delta_"):
         return r"\delta_{%s}" % generic_latex(name[len("delta_"):])
+    entry = _ENTRY.match(name)
+    if entry:  # a matrix entry WQ[0,1]: the matrix's LaTeX (W_{Q}) and the indices as written, 0-based
+        return "%s[%s,%s]" % (matrix_latex(entry.group(1)), entry.group(2), entry.group(3))
     parts = [p for p in name.split("_") if p]
     if not parts:
         return r"\mathrm{%s}" % name.replace("_", r"\_")
@@ -43,6 +46,23 @@ def generic_latex(name: str) -> str:
     if not subscripts:
         return base
     return "%s_{%s}" % (base, ",".join(_base(s) if not s.isdigit() else s for s in subscripts))
+
+
+_ENTRY = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\[(\d+),(\d+)\]$")
+_CAPITALS = re.compile(r"^([A-Z])([A-Z]{1,2})$")
+
+
+def matrix_latex(name: str) -> str:
+    r"""LaTeX for a matrix's name: ``WQ`` -> ``W_{Q}`` (a capital and one or two more: a letter with a
+    subscript, as attention's W_Q is written), else :func:`generic_latex` (``X`` -> ``X``, ``W1`` -> ``W_{1}``)."""
+    match = _CAPITALS.match(name)
+    if match:
+        return "%s_{%s}" % match.groups()
+    return "\\" + name if name in _GREEK else generic_latex(name)
+
+
+# Matrices named by a Greek letter (layer norm's gamma and beta) print as the letter.
+_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda", "mu", "sigma", "tau", "phi", "omega"}
 
 
 def _indices(*parts: int) -> str:

@@ -79,7 +79,7 @@ def read_values(path: str | Path) -> dict[str, Fraction]:
         raise ValuesError(f"{label}: a value is too large or nested too deeply to read") from None
     if not isinstance(data, dict):
         raise ValuesError(f"{label}: expected a table of name = number")
-    out = {str(k): _number(v, str(k), label) for k, v in data.items() if k != SAMPLES}
+    out = {str(k): _value(v, str(k), label) for k, v in data.items() if k != SAMPLES}
     if SAMPLES in data:
         out[SAMPLES] = _samples(data[SAMPLES], label)
     return out
@@ -98,8 +98,55 @@ def _samples(raw, label: str) -> tuple[dict[str, Fraction], ...]:
     for i, sample in enumerate(raw, start=1):
         if not isinstance(sample, dict):
             raise ValuesError(f"{label}: sample {i} is not an object of name = number")
-        out.append({str(k): _number(v, str(k), f"{label} sample {i}") for k, v in sample.items()})
+        out.append({str(k): _value(v, str(k), f"{label} sample {i}") for k, v in sample.items()})
     return tuple(out)
+
+
+def _value(raw, name: str, where: str):
+    """A number, or a matrix given as a list of rows (``[[1, 2], [3, 4]]``), read exactly."""
+    if isinstance(raw, list) and raw and all(isinstance(row, list) for row in raw):
+        return _matrix(raw, name, where)
+    return _number(raw, name, where)
+
+
+def _matrix(raw, name: str, where: str) -> tuple[tuple[Fraction, ...], ...]:
+    """A matrix leaf's values, nested lists row by row (``[[1, 2], [3, 4]]``), read exactly."""
+    if not all(raw):
+        raise ValuesError(f"{where}: {name} has an empty row; a matrix is a list of rows, e.g. [[1, 2], [3, 4]]")
+    if len({len(row) for row in raw}) > 1:
+        raise ValuesError(f"{where}: {name}'s rows have {', '.join(str(len(r)) for r in raw)} entries; "
+                          "every row of a matrix has as many")
+    return tuple(tuple(_number(v, f"{name}[{i},{j}]", where) for j, v in enumerate(row)) for i, row in enumerate(raw))
+
+
+def entries(network: Network, values: dict, where: str = "values") -> dict:
+    """``values`` keyed by name, each matrix given as nested lists replaced by its entries ``NAME[i,j]`` (those
+    the network reads: a matrix graph leaves out entries that do not reach the loss)."""
+    values = by_name(values)
+    if network.matrix is None and not any(isinstance(v, (list, tuple)) for v in values.values()):
+        return values
+    leaves = {s.name for s in network.leaves}
+    out = {}
+    for name, v in values.items():
+        if not isinstance(v, (list, tuple)):
+            shape = network.matrix.shape(name) if network.matrix is not None and name not in leaves else None
+            if shape is not None:
+                raise ValuesError(f"{where}: {name} is a {shape[0]}x{shape[1]} matrix; give it as a list of rows "
+                                  f"in a values file, or entry by entry, e.g. --set \"{name}[0,0]=1\"")
+            out[name] = v
+            continue
+        rows = v if all(isinstance(r, (list, tuple)) for r in v) else None
+        shape = network.matrix.shape(name) if network.matrix is not None else None
+        if shape is None:
+            raise ValuesError(f"{where}: {name} is given as a matrix, but this network has no matrix {name} "
+                              "(a network file's [shapes] names its matrices)")
+        given = (len(rows), len(rows[0])) if rows and rows[0] and len({len(r) for r in rows}) == 1 else None
+        if given != shape:
+            shown = f"{given[0]}x{given[1]}" if given else "not a list of equal rows"
+            raise ValuesError(f"{where}: {name} is {shown}; the network's {name} is {shape[0]}x{shape[1]}")
+        out.update({f"{name}[{i},{j}]": x for i, row in enumerate(rows) for j, x in enumerate(row)
+                    if f"{name}[{i},{j}]" in leaves})
+    return out
 
 
 def check_batch(network: Network, values: dict) -> tuple[dict[sp.Symbol, Fraction], ...]:
@@ -110,7 +157,7 @@ def check_batch(network: Network, values: dict) -> tuple[dict[sp.Symbol, Fractio
         return (check_values(network, values),)
     if not samples:
         raise ValuesError("values: samples is empty; give at least one sample")
-    shared = {k: v for k, v in by_name(values).items() if k != SAMPLES}
+    shared = entries(network, {k: v for k, v in values.items() if k != SAMPLES})
     data = [s.name for s in list(network.inputs) + list(network.targets)]
     params = [s.name for s in network.parameters]
     misplaced = [n for n in shared if n in data]
@@ -120,7 +167,7 @@ def check_batch(network: Network, values: dict) -> tuple[dict[sp.Symbol, Fractio
     _exactly(shared, params, "values", f"the weights and biases are {', '.join(params)}", "weights and biases go outside samples")
     out = []
     for i, sample in enumerate(samples, start=1):
-        sample = by_name(sample)
+        sample = entries(network, sample, f"sample {i}")
         _exactly(sample, data, f"sample {i}", f"a sample gives inputs and targets: {', '.join(data)}",
                  f"a sample gives every input and target: {', '.join(data)}", "key ")
         out.append(check_values(network, shared | sample))
@@ -179,8 +226,9 @@ def parse_assignments(items: list[str]) -> dict[str, Fraction]:
 
 
 def check_values(network: Network, values: dict[str, Fraction]) -> dict[sp.Symbol, Fraction]:
-    """Every input, target, weight and bias must have a value, and nothing else may."""
-    values = by_name(values)
+    """Every input, target, weight and bias must have a value, and nothing else may (a matrix's given as
+    nested lists, or entry by entry)."""
+    values = entries(network, values)
     needed = list(network.inputs) + list(network.targets) + list(network.parameters)
     names = {s.name for s in needed}
     missing = [s.name for s in needed if s.name not in values]

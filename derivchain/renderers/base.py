@@ -23,6 +23,7 @@ KINDS = {
     "table": "table: a Table, streamed row by row",
     "matrix": "matrix: a MatrixForm",
     "batch_matrix": "matrix with a batch: a BatchMatrixForm",
+    "matrix_gradient": "grad of a matrix leaf of a matrix graph: a MatrixGradient",
     "verdict": "a Verdict alone (dc.verify's result)",
     "chain": "a Chain alone (one verified equality of a result)",
     "check": "check: a Check (an answer or a chain of steps, checked)",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from dataclasses import replace
 from xml.sax.saxutils import escape
 
 from ..record import record
@@ -64,6 +65,7 @@ class Graph:
     edges: tuple[Edge, ...]
     expressions: tuple[str, ...] = ()  # expression nodes' equations, said in the caption
     small: tuple[str, ...] = ()  # what the small nodes are, for the caption: "biases", "targets", ...
+    expressions_latex: tuple[str, ...] = ()  # the same typeset (TikZ), one for each, or none
 
     def __post_init__(self):
         ids = [n.id for n in self.nodes]
@@ -121,6 +123,8 @@ def graph_of(network) -> Graph:
     """The network as a graph: inputs in column 0, each node in its layer's column, the loss last;
     weights on their edges; a bias, an expression's parameter or a leaf the loss reads (a target) is a
     small node feeding the one node that uses it, one per use, so each use of a shared one shows."""
+    if getattr(network, "matrix", None) is not None:
+        return _matrix_graph(network)
     name = network.latex_name
     nodes = [Node(s.name, s.name, name(s.name), 0) for s in network.inputs]
     edges = []
@@ -153,6 +157,44 @@ def graph_of(network) -> Graph:
     return Graph(tuple(nodes), tuple(edges), _expressions(network), tuple(r for r in order if r in roles))
 
 
+def _matrix_graph(network) -> Graph:
+    """A matrix graph drawn as its matrices (its entries would be dozens of circles): input matrices in
+    column 0, each matrix node in a column after what it reads, the loss last; a parameter matrix (or
+    a target the loss reads) is a small node feeding each node that reads it, its edge carrying it."""
+    from ..model.notation import matrix_latex
+
+    graph = network.matrix
+    kinds = dict(graph.leaves)
+    column = {n: 0 for n, k in kinds.items() if k == "input"}
+    nodes = [Node(n, n, matrix_latex(n), 0) for n in column]
+    for m in graph.nodes:
+        column[m.name] = 1 + max((column[r] for r in m.reads if r in column), default=0)
+        text = f"{m.name} = {m.text}"
+        nodes.append(Node(m.name, text if len(text) <= 11 else m.name, matrix_latex(m.name), column[m.name]))
+    loss = network.loss_symbol.name
+    last = max(column.values()) + 1
+    edges, small = [], []
+    readers = [(m.name, m.reads) for m in graph.nodes] + [(loss, graph.loss_reads)]
+    for target, reads in readers:
+        for r in reads:
+            if r in column and kinds.get(r) != "parameter":
+                edges.append(Edge(r, target))
+            elif kinds.get(r) == "parameter" or (kinds.get(r) == "target" and target == loss):
+                small.append((r, target))
+    uses: dict[str, int] = {}
+    for leaf, _ in small:
+        uses[leaf] = uses.get(leaf, 0) + 1
+    for leaf, target in small:
+        id = leaf if uses[leaf] == 1 else f"{leaf}@{target}"
+        nodes.append(Node(id, leaf, matrix_latex(leaf), column.get(target, last), "bias"))
+        edges.append(Edge(id, target, "", "", leaf))
+    nodes.append(Node(loss, loss, network.latex_name(loss), last))
+    roles = {"parameters" if kinds[leaf] == "parameter" else "targets read by the loss" for leaf, _ in small}
+    expressions = tuple(f"{m.name} = {m.text} ({m.grid.rows}x{m.grid.cols})" for m in graph.nodes)
+    return Graph(tuple(nodes), tuple(edges), expressions,
+                 tuple(r for r in ("parameters", "targets read by the loss") if r in roles))
+
+
 def _node_text(n) -> str:
     """A neuron's name; an expression node's ``name = expression`` while short enough to fit its circle."""
     text = n.definition  # None for a neuron
@@ -162,6 +204,14 @@ def _node_text(n) -> str:
 def _expressions(network) -> tuple[str, ...]:
     """Each expression node's equation, for the caption (its circle may show only the name)."""
     return tuple(n.definition for n in network.neurons if n.definition is not None)
+
+
+def _expressions_latex(network, printer) -> tuple[str, ...]:
+    """Each expression node's equation as LaTeX (``e = c d``, not ``e = c*d``), for the TikZ caption; ``printer``:
+    a LaTeX printer of the network's names, passed in (the LaTeX renderer draws its exercise sheets with
+    :func:`tikz`, so this module imports none of it)."""
+    return tuple("%s = %s" % (network.latex_name(n.name), printer._print(n.equation))
+                 for n in network.neurons if n.definition is not None)
 
 
 def path_edges(network, parameter) -> set:
@@ -291,6 +341,8 @@ def layout(source, parameter=None) -> Layout:
     paths highlighted (a name or a symbol)."""
     graph = source if isinstance(source, Graph) else graph_of(source)
     name = None if parameter is None else (parameter if isinstance(parameter, str) else parameter.name)
+    if name is not None and name not in graph.parameters and "[" in name:
+        name = name.split("[", 1)[0]  # a matrix entry, WQ[0,1]: the paths of its matrix, as a matrix graph is drawn
     if name is not None and name not in graph.parameters and not any(e.source == name for e in graph.edges):
         raise ValueError(f"no edge of the graph carries or leaves {name!r}")
     hot = graph.on_paths(name)
@@ -557,7 +609,11 @@ def _labels(graph: Graph, routes, placed, parameter):
         names = _names(graph, parameter)
         caption.append((("Thick red: every edge on a path from ", None), *names, (" to the loss.", None)))
     if graph.expressions:
-        caption.append((("Nodes: " + "; ".join(graph.expressions) + ".", None),))
+        typeset = graph.expressions_latex or (None,) * len(graph.expressions)
+        parts = [("Nodes: ", None)]
+        for i, (text, tex) in enumerate(zip(graph.expressions, typeset)):
+            parts += ([("; ", None)] if i else []) + [(text, tex)]
+        caption.append((*parts, (".", None)))
     small = [n for n in graph.nodes if n.kind == "bias"]
     if small:
         roles = list(graph.small) or ["biases"]
@@ -802,7 +858,13 @@ def tikz(source, parameter=None, printer=None, caption: bool = True) -> str:
     line width and to 60 % of the text height when larger, with its caption below (unless ``caption``
     is False: a document's per-parameter pictures, whose text says what the red edges are).
 
-    ``printer`` is accepted for compatibility; the graph carries every name's LaTeX."""
+    The graph carries every name's LaTeX; ``printer`` (a LaTeX printer of a network's names) typesets
+    its expression nodes' equations in the caption (``e = c d``), which without one are said as text."""
+    if printer is not None and not isinstance(source, (Layout, Graph)):
+        network = source
+        if parameter is not None:
+            parameter = network.parameter(parameter if isinstance(parameter, str) else parameter.name).name
+        source = replace(graph_of(network), expressions_latex=_expressions_latex(network, printer))
     lay = source if isinstance(source, Layout) else _resolve(source, parameter)
     out = [r"\begin{center}%",
            r"\sbox0{\begin{tikzpicture}[x=%gpt,y=-%gpt,line cap=round," % (PT, PT),

@@ -16,10 +16,17 @@ from __future__ import annotations
 import re
 
 from .. import limits
-from .shown import noted
+from ..record import record
+from .shown import noted, summary_parts
 from ..model.network import count
 from . import markdown as md
+from ..engines.forms import Ordered
+from .latex import _factor as factor_of
 from .latex import align, chain_lines, delta_lines, expression_lines, form, network_lines, printer_for, visible_width
+
+#: The fonts a document beyond Latin uses, each checked before use (Debian: fonts-lmodern, from
+#: texlive-latex-base; fonts-dejavu-core; fonts-wqy-microhei).
+LUATEX_FONTS_USED = ("DejaVu Serif", "DejaVu Sans", "DejaVu Sans Mono", "WenQuanYi Micro Hei", "WenQuanYi Micro Hei Mono")
 
 #: Packages an exported document (or a pasted snippet) needs; Debian: texlive-latex-base,
 #: texlive-latex-recommended (mathtools, booktabs) and texlive-pictures (TikZ).
@@ -47,6 +54,29 @@ PREAMBLE = (r"""\documentclass[10pt]{article}
 \renewcommand*\l@section{\@dottedtocline{1}{0em}{1.5em}}
 \makeatother
 """ + NEEDSPACE + "\n")
+
+#: The head of a document whose text holds letters beyond Latin (Greek, Cyrillic, CJK; see
+#: renderers/glyphs.py): the first line tells editors (and ``export --pdf``) to run lualatex, pdflatex
+#: stops at once with one line saying so; fontspec sets Latin Modern with DejaVu and WenQuanYi Micro Hei
+#: behind it (luaotfload's fallback: a glyph Latin Modern lacks comes from the first font that has it),
+#: each font checked first so that a missing one is named. Debian: texlive-luatex, fonts-dejavu-core,
+#: fonts-wqy-microhei.
+LUATEX_HEAD = r"""% !TEX program = lualatex
+% derivchain notes: the text holds letters beyond Latin; compile with lualatex (fontspec, DejaVu and WenQuanYi Micro Hei fonts).
+\RequirePackage{iftex}
+\ifluatex\else\errmessage{Compile this document with lualatex (text beyond Latin)}\csname @@end\endcsname\fi
+"""
+#: Loaded after the class: the fonts (a family and the fallback chain behind it, per style of text).
+LUATEX_FONTS = r"""\usepackage{fontspec}
+\directlua{
+  luaotfload.add_fallback("derivchainserif", {"DejaVu Serif:mode=node;", "WenQuanYi Micro Hei:mode=node;"})
+  luaotfload.add_fallback("derivchainsans", {"DejaVu Sans:mode=node;", "WenQuanYi Micro Hei:mode=node;"})
+  luaotfload.add_fallback("derivchainmono", {"DejaVu Sans Mono:mode=node;", "WenQuanYi Micro Hei Mono:mode=node;"})
+}
+""" + "".join(r"\IfFontExistsTF{%s}{}{\errmessage{Font %s not found}}" % (f, f) + "\n" for f in LUATEX_FONTS_USED) + r"""\setmainfont{Latin Modern Roman}[RawFeature={fallback=derivchainserif}]
+\setsansfont{Latin Modern Sans}[RawFeature={fallback=derivchainsans}]
+\setmonofont{Latin Modern Mono}[RawFeature={fallback=derivchainmono}]
+"""
 
 #: What a pasted snippet needs that a document may lack (each defined only when missing).
 SNIPPET_HEAD = ("% derivchain notes: needs " + " ".join(PACKAGES.split()) + "\n"
@@ -76,6 +106,31 @@ STEP_WIDTH = 50
 #: The line width in points (A4, 2 cm margins) and the most a visible character of math takes (10 pt).
 LINE_POINTS = 483
 POINTS_PER_CHARACTER = 5.4
+#: The width of a table's columns other than the gradient's and the verdict's (parameter, paths,
+#: page, the space between columns), in cm.
+TABLE_FIXED = 5.1
+
+
+@record
+class Page:
+    """The line a LaTeX document is laid out for: its width in points; every width in characters above is
+    for :data:`LINE_POINTS` and scales with it."""
+
+    points: float
+
+    def chars(self, a4: int) -> int:
+        """``a4`` characters of the exported documents' line, on this one."""
+        return a4 if self.points == LINE_POINTS else int(a4 * self.points / LINE_POINTS)
+
+    @property
+    def cm(self) -> float:
+        """The width in cm (a TeX point is 1/72.27 inch)."""
+        return round(self.points / 72.27 * 2.54, 1)
+
+
+#: The exported documents (A4, 2 cm margins), and where a snippet is pasted: LaTeX's plain
+#: ``article`` at 10 pt, whose text is 345 pt wide (so it fits any wider document too).
+A4, ARTICLE = Page(LINE_POINTS), Page(345)
 
 
 def label(parameter) -> str:
@@ -142,6 +197,25 @@ def _path_rows(printer, d) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _broken_product(printer, relation: str, f, width: int) -> list[str]:
+    r"""``&\qquad = f`` for a path's product ``f``, broken before a factor where it would run past ``width``
+    (continued with ``\cdot``): a product of long brackets is wider than a narrow page."""
+    shown = form(printer, f)
+    if visible_width(shown) <= width or not isinstance(f, Ordered) or f.compact:
+        return [r"&\qquad %s %s" % (relation, shown)]
+    lines, current, used = [], [], 0
+    for x in f.factors:
+        piece = factor_of(printer, x)
+        w = visible_width(piece) + 2
+        if current and used + w > width:
+            lines.append(current)
+            current, used = [], 0
+        current.append(piece)
+        used += w
+    lines.append(current)
+    return [r"&\qquad %s %s" % (relation, r" \cdot ".join(lines[0]))] + [r"&\qquad\quad {}\cdot %s" % r" \cdot ".join(l) for l in lines[1:]]
+
+
 def _path_lines(rows, width: int, keep: str = r" \\*") -> list[str] | None:
     """The paths' chains as aligned lines of at most ``width`` characters: ``(1) ... &= product``, or
     when one is too long each product on a line of its own (``keep``: what ends the first line,
@@ -159,32 +233,66 @@ def latex_document(notes, title: str, snippet: bool = False, brief: bool = False
     """The document of ``notes`` (:class:`~derivchain.verification.notes.Notes`), or with ``snippet`` its body to
     paste into a document with :data:`PACKAGES`."""
     network, derivations = notes.network, notes.derivations
-    printer = printer_for(network, intertext="shortintertext", width=DOCUMENT_WIDTH)
-    body = _latex_network(network, printer)
-    body += _latex_table(network, derivations, printer, linked=not brief)
-    body += _latex_conventions(network, derivations, printer, brief)
+    page = ARTICLE if snippet else A4
+    # A whole document keeps letters beyond Latin (and then says it needs lualatex); a snippet, pasted
+    # into notes compiled with any engine, writes them as every engine typesets them.
+    printer = printer_for(network, intertext="shortintertext", width=page.chars(DOCUMENT_WIDTH), beyond_latin=not snippet)
+    body = _latex_network(network, printer, page)
+    if notes.matrix_gradients:  # a matrix graph's backward pass, as the textbook writes it, right after the network
+        body += _latex_matrix(notes, printer, snippet)
+    body += _latex_table(network, derivations, printer, page, linked=not brief, detailed=notes.detailed)
+    body += _latex_conventions(network, derivations, printer, page, brief)
     body += _latex_backprop(notes, printer, brief, snippet)
     if not brief:
         body += [r"\needspace{8\baselineskip}", r"\section{Each parameter}"]
-        for d in derivations:
-            body += _latex_parameter(d, notes.steps(d), printer, snippet)
+        if notes.left_out:
+            body.append(left_out_sentence(notes, printer.text, lambda c: r"\texttt{%s}" % printer.text(c)))
+        for i, d in enumerate(_detailed(notes)):
+            body += _latex_parameter(d, notes.steps(d), printer, page, snippet, first=i == 0)
     text = "\n".join(body) + "\n"
     if snippet:
         return SNIPPET_HEAD + text
-    pdf_title = re.sub(r"[^A-Za-z0-9 .,:;()+=-]", " ", title)
-    head = (PREAMBLE + r"\hypersetup{pdftitle={%s}}" % pdf_title + "\n\\begin{document}\n"
-            + r"\begin{center}{\LARGE %s}\end{center}" % printer.text(title) + "\n\\tableofcontents\n")
+    shown_title = printer.text(title)
+    if text.isascii() and shown_title.isascii():  # pdflatex typesets it all (accented Latin as accent commands)
+        pdf_title = re.sub(r"[^A-Za-z0-9 .,:;()+=-]", " ", title)
+        preamble = PREAMBLE
+    else:
+        pdf_title = "".join(c if c.isalnum() or c in " .,:;()+=-" else " " for c in title)
+        preamble = LUATEX_HEAD + PREAMBLE.replace("\n", "\n" + LUATEX_FONTS, 1)
+    head = (preamble + r"\hypersetup{pdftitle={%s}}" % pdf_title + "\n\\begin{document}\n"
+            + r"\begin{center}{\LARGE %s}\end{center}" % shown_title + "\n\\tableofcontents\n")
     return head + text + "\\end{document}\n"
 
 
-def _latex_network(network, printer) -> list[str]:
+def _latex_matrix(notes, printer, snippet: bool) -> list[str]:
+    from .matrix_forms import MATRIX_INTRO, equation_latex, equation_note, summary
+
+    out = [r"\needspace{8\baselineskip}", r"\section{Matrix equations}\label{derivchain-matrix}",
+           r"$\odot$".join(printer.text(part) for part in MATRIX_INTRO.split("⊙"))]
+    for g in notes.matrix_gradients:
+        lines = []
+        for e in g.chain:
+            lhs, rhs = equation_latex(e)
+            lines.append(r"%s &= %s && \text{%s}" % (lhs, rhs, printer.text(equation_note(e))))
+        out += [r"\needspace{6\baselineskip}",
+                r"\subsection*{\texorpdfstring{$\partial L/\partial %s$}{dL/d%s} (%dx%d)}" % (
+                    _matrix_name(g.parameter), printer.text(g.parameter), g.shape[0], g.shape[1]),
+                align(lines, breakable=snippet), r"\emph{%s}\par" % printer.text(summary(g))]
+    return out
+
+
+def _latex_network(network, printer, page: Page) -> list[str]:
     from .diagram import tikz
 
     equations = network_lines(network, printer)
+    if network.matrix is not None and visible_width(equations[-1]) > page.chars(DOCUMENT_WIDTH):
+        # a matrix graph's loss sums every entry: broken over lines (on one, it ran off the page)
+        equations[-1:] = expression_lines(printer, printer._print(network.loss_symbol), network.loss_local, page.chars(DOCUMENT_WIDTH))
     picture = tikz(network, None, printer)
-    summary = printer.text(network.summary(formula=False))
+    inline = printer_for(network, fold_short_frac=True)._print  # a formula in a line of prose: (h - t)^2/2
+    summary = "".join(printer.text(x) if isinstance(x, str) else "$%s$" % inline(x) for x in summary_parts(network, False))
     out = [r"\section{The network}", "The network: %s." % summary]
-    if max(visible_width(l) for l in equations) <= 34:  # the equations fit beside the picture
+    if max(visible_width(l) for l in equations) <= page.chars(34):  # the equations fit beside the picture
         out.append(r"\begin{center}\begin{minipage}[c]{0.5\linewidth}%s\end{minipage}\hfill"
                    r"\begin{minipage}[c]{0.46\linewidth}\[\begin{aligned}%s\end{aligned}\]\end{minipage}\end{center}"
                    % (picture, r" \\ ".join(equations)))
@@ -194,11 +302,16 @@ def _latex_network(network, printer) -> list[str]:
     return out
 
 
-def _cell(printer, e, width: int) -> str | None:
+def _cell(printer, e, width: int, slack: int = 6) -> str | None:
     """An expression broken into lines for a table cell (aligned, each continuation led by its sign);
-    None when a piece of it that cannot be broken is wider than ``width``."""
+    None when a piece of it that cannot be broken is wider than ``width`` (one line: and ``slack``)."""
     lines = expression_lines(printer, "", e, width)
-    if max(visible_width(l.split("&", 1)[-1]) for l in lines) > width + 6:
+    if len(lines) == 1:
+        if visible_width(lines[0].split("&", 1)[-1]) > width + slack:
+            return None
+    # Broken: each line within the column, its indent counted (a line may be one whole factor now, as
+    # dense as the estimate allows; a bracket over the column's edge ran into the verdict).
+    elif max(visible_width(l.split("&", 1)[-1]) + 2 * l.count(r"\quad") + 4 * l.count(r"\qquad") for l in lines) > width:
         return None
     if len(lines) == 1:
         return "$%s$" % lines[0].split("&=", 1)[1].strip()
@@ -223,11 +336,11 @@ def _table_verdict(d, shared: bool, text, strong: str, emphasis: str) -> str:
     return word if shared else "%s (%s)" % (word, emphasis % text(d.verdict.method))
 
 
-def _latex_table(network, derivations, printer, linked: bool) -> list[str]:
+def _latex_table(network, derivations, printer, page: Page, linked: bool, detailed=None) -> list[str]:
     loss = printer._print(network.loss_symbol)
     shared = len({d.verdict.method for d in derivations}) == 1
-    verdict_width = 1.2 if shared else 3.9
-    grad = 11.9 - verdict_width - (0.9 if linked else 0)
+    verdict_width = 1.2 if shared else round(3.9 * page.chars(100) / 100, 1)
+    grad = round(page.cm - TABLE_FIXED - verdict_width - (0.9 if linked else 0), 1)
     columns = r"@{}l r >{\raggedright\arraybackslash}p{%.1fcm} >{\raggedright\arraybackslash}p{%.1fcm}%s@{}" % (
         grad, verdict_width, " r" if linked else "")
     head = r"parameter & paths & $\partial %s / \partial w$ & verdict%s \\" % (loss, " & page" if linked else "")
@@ -236,19 +349,37 @@ def _latex_table(network, derivations, printer, linked: bool) -> list[str]:
     chars = int(grad / 8.4 * TABLE_CHARS)
     for d in derivations:
         verdict = _table_verdict(d, shared, printer.text, r"\textbf{%s}", r"{\footnotesize %s}")
-        page = r" & \pageref{%s}" % label(d.parameter) if linked else ""
-        cell = _cell(printer, d.delta_form, chars)
-        out.append(r"$%s$ & %d & %s & %s%s \\" % (printer._print(d.parameter), d.path_count, cell or "(below)", verdict, page))
+        ref = (r" & \pageref{%s}" % label(d.parameter) if detailed is None or d.parameter in detailed else " & ") if linked else ""
+        if _long(network, d):
+            cell = r"\emph{%s}" % printer.text(_long_cell())
+        else:
+            cell = _cell(printer, d.delta_form, chars, page.chars(6))
+        # A row with a fraction: set full size, as in a display, with room above and below it (a tiny
+        # inline fraction, or a tall one in a row of its own, touched the rows beside it).
+        tall = r"\frac" in (cell or "") or cell is None and r"\frac" in printer._print(d.delta_form)
+        if tall and out[-1] != _ROOM:
+            out.append(_ROOM)
+        if cell is not None and cell.startswith("$") and not cell.startswith(r"$\begin") and tall:
+            cell = r"$\displaystyle " + cell[1:]
+        out.append(r"$%s$ & %d & %s & %s%s \\" % (printer._print(d.parameter), d.path_count, cell or "(below)", verdict, ref))
         if cell is None:  # too wide for its column: on a line of its own, below its row
-            lines = expression_lines(printer, "", d.delta_form, DOCUMENT_WIDTH - 4)
+            lines = expression_lines(printer, "", d.delta_form, page.chars(DOCUMENT_WIDTH) - 4)
             lines[0] = "&" + lines[0].split("&=", 1)[1]
             out[-1] = out[-1][:-2] + r"\\*"
             out.append(r"\multicolumn{%d}{@{}l@{}}{\quad $\begin{aligned}[t]%s\end{aligned}$} \\" % (5 if linked else 4, r" \\ ".join(lines)))
+        if tall:
+            out.append(_ROOM)
+    if out[-1] == _ROOM:
+        out.pop()
     out.append(r"\end{longtable}")
     return out
 
 
-def _latex_conventions(network, derivations, printer, brief: bool) -> list[str]:
+#: The room above and below a table row that holds a fraction (booktabs).
+_ROOM = r"\addlinespace[4pt]"
+
+
+def _latex_conventions(network, derivations, printer, page: Page, brief: bool) -> list[str]:
     items = []
     if not brief:
         items.append("A path is written from the parameter to the loss, and the chain rule along it from the loss "
@@ -268,7 +399,7 @@ def _latex_conventions(network, derivations, printer, brief: bool) -> list[str]:
                      r"$-1$; for example, for $%s > 0$:" % (u, u, u, u)
                      # broken like every long expression (the shortest example can still be long)
                      + r"\[ \begin{aligned}%s\end{aligned} \]" % r" \\ ".join(
-                         expression_lines(printer, printer._print(case.lhs), c.value, DOCUMENT_WIDTH - 8)))
+                         expression_lines(printer, printer._print(case.lhs), c.value, page.chars(DOCUMENT_WIDTH) - 8)))
     items.append(_methods(derivations, printer.text, "\\emph{%s}"))
     return ([r"\needspace{6\baselineskip}", r"\section{Conventions}\label{derivchain-conventions}",
              r"\begin{itemize}\setlength{\itemsep}{1pt}"] + [r"\item " + i for i in items] + [r"\end{itemize}"])
@@ -290,12 +421,14 @@ def _latex_backprop(notes, printer, brief: bool, snippet: bool) -> list[str]:
     return out
 
 
-def _latex_parameter(d, s, printer, snippet: bool) -> list[str]:
+def _latex_parameter(d, s, printer, page: Page, snippet: bool, first: bool = False) -> list[str]:
     from .diagram import tikz
 
     net, p = d.network, printer._print
     lhs = p(d.lhs)
-    out = [r"\needspace{6\baselineskip}",
+    # The first follows its section's heading with no break between them (\needspace there would allow
+    # one, leaving "Each parameter" alone at the foot of a page); the headings then go with the picture.
+    out = ([] if first else [r"\needspace{6\baselineskip}"]) + [
            r"\subsection{\texorpdfstring{$%s$}{d%s/d%s}}\label{%s}" % (_partial(printer, net, d.parameter), printer.text(net.loss_symbol.name),
                                                                     printer.text(d.parameter.name), label(d.parameter))]
     picture = tikz(net, d.parameter, printer, caption=False)
@@ -306,7 +439,7 @@ def _latex_parameter(d, s, printer, snippet: bool) -> list[str]:
     more = (r" \dots\ and %d more (raise \texttt{-{}-max-paths} to list them)." % (d.path_count - len(d.paths))
             if d.paths and not d.path_sum.listed_all else "")
     rows = _path_rows(printer, d)
-    beside = _path_lines(rows, SIDE_WIDTH, r" \\") if len(rows) <= PATHS_BESIDE else None
+    beside = _path_lines(rows, page.chars(SIDE_WIDTH), r" \\") if len(rows) <= PATHS_BESIDE else None
     if beside is not None:  # the chains beside the picture
         # {} first: with mathtools, an aligned block that opens with & cannot hold \operatorname.
         chains = r"\[\begin{aligned}{}%s\end{aligned}\]" % " \\\\\n".join(beside) if rows else ""
@@ -316,8 +449,9 @@ def _latex_parameter(d, s, printer, snippet: bool) -> list[str]:
     else:
         out.append(r"\begin{center}\begin{minipage}{%s\linewidth}%s\end{minipage}\end{center}" % (STACKED_PICTURE, picture))
         out.append(intro)
-        out.append(align(_path_lines(rows, PATH_WIDTH) or [r"&%s \\*" % a + "\n" + r"&\qquad %s %s" % (b, c) for a, b, c in rows],
-                         breakable=snippet) + more)
+        stacked = [r"&%s \\*" % a + "\n" + " \\\\*\n".join(_broken_product(printer, b, c.forms[0], page.chars(PATH_WIDTH) - 4))
+                   for (a, b, _), c in zip(rows, d.path_chains)]
+        out.append(align(_path_lines(rows, page.chars(PATH_WIDTH)) or stacked, breakable=snippet) + more)
     if d.path_count > 1 or not d.paths:
         what = "Their sum" if d.path_sum.listed_all else f"The sum over all {d.path_count} paths"
         if not d.path_sum.enumerated:
@@ -326,7 +460,7 @@ def _latex_parameter(d, s, printer, snippet: bool) -> list[str]:
         out.append(align(expression_lines(printer, lhs, d.sum_chain.forms[-1]) if d.sum_chain.verified
                          else chain_lines(printer, d.sum_chain, lhs), breakable=snippet))
     out.append(r"Step by step, each line with its reason:")
-    out.append(_steps_block(s, printer, snippet))
+    out.append(_steps_block(s, printer, page, snippet))
     if _same_as_steps(d, s):
         out.append(r"Backpropagation gives the same expression as $%s = %s$%s." % (
             _partial(printer, net, d.parameter), p(d.backprop.entry), _once(d, p, r" (Section~\ref{derivchain-backprop})")))
@@ -342,7 +476,7 @@ def _pitch(row: str) -> float:
     return 26 if r"\frac" in row else 15
 
 
-def _steps_block(s, printer, snippet: bool) -> str:
+def _steps_block(s, printer, page: Page, snippet: bool) -> str:
     """The step-by-step derivation flush left, each line's reason beside it on the right.
 
     The reasons form a column at the right margin, as wide as the steps leave free; a reason hangs
@@ -351,16 +485,17 @@ def _steps_block(s, printer, snippet: bool) -> str:
     cannot be broken), every reason is written above its step instead.
     """
     steps, p = s.steps, printer._print
-    first = expression_lines(printer, p(steps[0].expr), steps[1].expr, STEP_WIDTH)
+    width = page.chars(STEP_WIDTH)
+    first = expression_lines(printer, p(steps[0].expr), steps[1].expr, width)
     lhs = visible_width(p(steps[0].expr)) + 2  # the column before the equals signs
     plans = []
     for k, st in enumerate(steps[2:], start=2):
-        body = expression_lines(printer, "", st.expr, STEP_WIDTH)
+        body = expression_lines(printer, "", st.expr, width)
         used = (lhs + max(visible_width(b.split("&", 1)[-1]) for b in body)) * POINTS_PER_CHARACTER + 12
-        plans.append((k, st, body, 1 - used / LINE_POINTS))
+        plans.append((k, st, body, 1 - used / page.points))
 
     def lines(st, share):  # a reason's lines at that width, estimated
-        return -(-len(st.reason) * REASON // (REASON_CHARS * share))
+        return -(-len(st.reason) * REASON // (page.chars(REASON_CHARS) * share))
 
     def blanks(body, n):  # blank lines for a reason of n lines to hang over
         pitch, extra = sum(_pitch(b) for b in body), 0
@@ -431,16 +566,22 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
     pictures = pictures or {}
     sections = [("The network", "derivchain-network"), ("Every derivative", "derivchain-table"),
                 ("Conventions", "derivchain-conventions"), ("Backpropagation", "derivchain-backprop")]
+    if notes.matrix_gradients:  # a matrix graph's backward pass, as the textbook writes it, right after the network
+        sections.insert(1, ("Matrix equations", "derivchain-matrix"))
     if not brief:
         sections.append(("Each parameter", "derivchain-parameters"))
     out = [] if snippet else [f"# {md.escape(title)}", "",
                               "Contents: " + " · ".join(f"[{i}. {t}](#{a})" for i, (t, a) in enumerate(sections, start=1)), ""]
     heading = iter(f'<a id="{a}"></a>\n\n## {i}. {t}' for i, (t, a) in enumerate(sections, start=1))
 
-    out += [next(heading), "", f"The network: {md.escape(network.summary(formula=False))}.", ""]
+    inline = printer_for(network, fold_short_frac=True)._print  # a formula in a line of prose: (h - t)^2/2
+    summary = "".join(md.escape(x) if isinstance(x, str) else "$%s$" % inline(x) for x in summary_parts(network, False))
+    out += [next(heading), "", f"The network: {summary}.", ""]
     if None in pictures:
         out += [f"![the network]({md.link(pictures[None])})", ""]
     out += [_math(network_lines(network, printer)), ""]
+    if notes.matrix_gradients:
+        out += [next(heading), ""] + _markdown_matrix(notes)
 
     loss = printer._print(network.loss_symbol)
     shared = len({d.verdict.method for d in derivations}) == 1
@@ -448,10 +589,13 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
             rf"| parameter | paths | $\partial {loss}/\partial w$ | verdict |", "|---|---:|---|---|"]
     for d in derivations:
         name = f"${printer._print(d.parameter)}$"
-        if not brief:
+        if not brief and d.parameter in notes.detailed:
             name = f"[{name}](#{label(d.parameter)})"
-        tex = form(printer, d.delta_form).replace("|", r"\vert ")
-        out.append(f"| {name} | {d.path_count} | ${tex}$ | {_table_verdict(d, shared, md.escape, '**%s**', '*%s*')} |")
+        if _long(network, d):
+            tex = f"*[{_long_cell()}](#derivchain-matrix)*"
+        else:
+            tex = "$%s$" % form(printer, d.delta_form).replace("|", r"\vert ")
+        out.append(f"| {name} | {d.path_count} | {tex} | {_table_verdict(d, shared, md.escape, '**%s**', '*%s*')} |")
     out.append("")
 
     out += [next(heading), ""]
@@ -487,14 +631,65 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
         return "\n".join(out)
 
     out += [next(heading), ""]
+    if notes.left_out:
+        out += [left_out_sentence(notes, md.escape, lambda c: f"`{c}`"), ""]
     if left_out:
         limit = limits.current().pictures
         out += [f"The pictures of each parameter's paths are not written: {left_out + 1} pictures would be more than "
                 f"the limit of {limit}. Name fewer parameters (`derivchain export W1 W7 --out ...`) or raise the limit "
                 f"(`--limit pictures={left_out + 1}`) to have them.", ""]
-    for d in derivations:
+    for d in _detailed(notes):
         out += _markdown_parameter(d, notes.steps(d), printer, pictures.get(d.parameter))
     return "\n".join(out)
+
+
+def _long(network, d) -> bool:
+    """Whether the table leaves ``d``'s gradient to the matrix equations (a matrix graph's; see matrix_forms)."""
+    if network.matrix is None:
+        return False
+    from .matrix_forms import long_for_table  # here: notes of other networks load nothing of the matrix forms
+
+    return long_for_table(network, d)
+
+
+def _long_cell() -> str:
+    from .matrix_forms import LONG_CELL
+
+    return LONG_CELL
+
+
+def _detailed(notes) -> list:
+    """The derivations of the parameters with a section of their own."""
+    return [d for d in notes.derivations if d.parameter in notes.detailed]
+
+
+def left_out_sentence(notes, text, code) -> str:
+    """Which entries have a row in the table but no section, and how to have one (``code``: a command as code)."""
+    shown = ", ".join(p.name for p in notes.detailed)
+    example = next(p.name for p in notes.parameters if p not in notes.detailed)
+    return text(f"Each entry of a matrix has a row in the table above and is in its matrix's equations; a section of its "
+                f"own is written here for {shown} only (the other {notes.left_out} would be as long each). Name entries to "
+                f"have theirs: ") + code(f'derivchain export "{example}" --out FILE') + "."
+
+
+def _markdown_matrix(notes) -> list[str]:
+    from .matrix_forms import MATRIX_INTRO, equation_latex, equation_note, summary
+
+    out = [md.escape(MATRIX_INTRO), ""]
+    for g in notes.matrix_gradients:
+        lines = []
+        for e in g.chain:
+            lhs, rhs = equation_latex(e)
+            lines.append(r"%s &= %s && \text{%s}" % (lhs, rhs, equation_note(e)))
+        out += [f"### $\\partial L/\\partial {_matrix_name(g.parameter)}$ ({g.shape[0]}x{g.shape[1]})", "",
+                _math(lines), "", f"*{md.escape(summary(g))}*", ""]
+    return out
+
+
+def _matrix_name(name: str) -> str:
+    from ..model.notation import matrix_latex
+
+    return matrix_latex(name)
 
 
 def _markdown_parameter(d, s, printer, picture: str | None) -> list[str]:

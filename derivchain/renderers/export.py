@@ -46,10 +46,12 @@ def export_document(notes: Notes, target: Path, title: str, snippet: bool = Fals
     else:
         # Markdown hosts render SVG images: the diagrams go beside the .md file.
         pictures = {None: target.stem + "-network.svg"}
-        if not brief and len(notes.parameters) + 1 <= limits.current().pictures:
-            pictures.update({p: f"{target.stem}-paths-{p.name}.svg" for p in notes.parameters})
+        if not brief and len(notes.detailed) + 1 <= limits.current().pictures:
+            # A matrix entry WQ[0,1] is WQ-0-1 in a file name (no brackets or commas for shells and links to trip on).
+            pictures.update({p: f"{target.stem}-paths-{p.name.rstrip(']').replace('[', '-').replace(',', '-')}.svg"
+                             for p in notes.detailed})
         elif not brief:  # a wide network: hundreds of files nobody asked for; the document says how to ask
-            left_out = len(notes.parameters)
+            left_out = len(notes.detailed)
         outputs = [target] + [target.with_name(name) for name in pictures.values()]
     check_targets(outputs, force)  # before the (slow) derivations (the notes derive when first read) and compilation
     if fmt == "latex":
@@ -83,6 +85,16 @@ TEX_FILES = {"article.cls": "texlive-latex-base", "geometry.sty": "texlive-latex
              "booktabs.sty": "texlive-latex-recommended", "hyperref.sty": "texlive-latex-base"}
 #: Debian's packages that hold everything an exported document needs.
 TEX_PACKAGES = " ".join(sorted(set(TEX_FILES.values())))
+#: What a document with text beyond Latin loads besides (its first line asks for lualatex; see
+#: renderers/document.py): each file and font and its Debian package.
+LUATEX_FILES = {"iftex.sty": "texlive-base", "fontspec.sty": "texlive-latex-recommended",
+                "luaotfload.sty": "texlive-luatex"}
+LUATEX_FONTS = {"DejaVu Serif": "fonts-dejavu-core", "DejaVu Sans": "fonts-dejavu-core", "DejaVu Sans Mono": "fonts-dejavu-core",
+                "WenQuanYi Micro Hei": "fonts-wqy-microhei", "WenQuanYi Micro Hei Mono": "fonts-wqy-microhei"}
+#: Debian's packages a document beyond Latin needs besides :data:`TEX_PACKAGES`.
+LUATEX_PACKAGES = "texlive-luatex fonts-wqy-microhei"
+#: The first line of a document that must be compiled with lualatex (editors read it too).
+LUATEX_LINE = "% !TEX program = lualatex"
 _LOG_LINE = re.compile(r"^l\.(\d+)")
 #: Seconds a LaTeX run may take before it is stopped.
 COMPILE_SECONDS = 120
@@ -101,7 +113,13 @@ def compile_text(text: str, name: str = "document.tex", reproducible: bool = Fal
     allowed to read and write only there (openin_any/openout_any = paranoid: no absolute paths, no
     parent folders), under a time limit.
     """
-    engine = latex_engine()
+    if text.startswith(LUATEX_LINE):  # letters beyond Latin, in fonts only lualatex (of the three) is set up for here
+        engine = "lualatex"
+        if not shutil.which(engine):
+            raise ExportError(f"{name} has text beyond Latin (Greek, Cyrillic, CJK) and needs lualatex, which was not found; "
+                              f"on Debian: apt-get install {LUATEX_PACKAGES}; or export without --pdf")
+    else:
+        engine = latex_engine()
     if engine is None:
         raise ExportError(f"no LaTeX engine found (pdflatex, lualatex or xelatex); on Debian: apt-get install "
                           f"{TEX_PACKAGES}; or export without --pdf")
@@ -147,6 +165,11 @@ def first_error(log: str, name: str = "document.tex", output: str = "") -> str:
     missing = re.search(r"File `([^']+)' not found", error)
     if missing and missing.group(1) in TEX_FILES:  # a file the notes load: name everything they need
         error += f"; on Debian: apt-get install {TEX_PACKAGES}"
+    elif missing and missing.group(1) in LUATEX_FILES:
+        error += f"; on Debian: apt-get install {LUATEX_PACKAGES}"
+    font = re.search(r"Font (.+) not found", error)
+    if font and font.group(1) in LUATEX_FONTS:  # checked by the document itself (document.LUATEX_FONTS)
+        error += f"; on Debian: apt-get install {LUATEX_FONTS[font.group(1)]}"
     return error
 
 

@@ -33,8 +33,8 @@ from ..symbolic.rules import rule_for
 from ..user_text import clean
 from .latex import LINE_WIDTH, visible_width
 from .latex import printer_for as latex_printer
-from .text import activation_first, remembered
-from .shown import notes as derivation_notes, shown as shown_of
+from .text import activation_first, ordered_terms, remembered, sort_key
+from .shown import notes as derivation_notes, preactivation_letter, shown as shown_of, summary_parts
 
 MINUS, TIMES, DOT, PARTIAL, ARROW, APPLY = "\u2212", "\u2062", "\u00b7", "\u2202", "\u2192", "\u2061"
 #: Elements taller than a line: brackets around them stretch (around anything else they stay the
@@ -303,6 +303,10 @@ class MathMLPrinter(MathMLPresentationPrinter):
         frac = self.el("mfrac", self.el("mn", str(abs(expr.p))), self.el("mn", str(expr.q)))
         return self.el("mrow", self.mo(MINUS), frac) if expr < 0 else frac
 
+    def _as_ordered_terms(self, expr, order=None):
+        # The text and LaTeX printers' order (positive terms first): the same sum reads the same in every format.
+        return ordered_terms(self, expr, order)
+
     def _print_Add(self, expr, order=None):
         terms = self._as_ordered_terms(expr, order=order)
         out = [self._print(terms[0])]
@@ -527,19 +531,31 @@ def _sum_pieces(printer: MathMLPrinter, terms, split: int) -> list[Node]:
 def _product_pieces(printer: MathMLPrinter, e, split: int) -> list[Node]:
     if e.is_Mul and not e.could_extract_minus_sign() and printer.width(e) > split:
         sums = [a for a in e.args if a.is_Add]
-        if sums:
-            inner = max(sums, key=printer.width)
+        # Only a sum wider than a piece is opened: a bracket that fits stays whole (a line that starts
+        # inside (1 - tanh^2(c)) with "- tanh^2(c))" reads as a minus of the whole line).
+        wide = [a for a in sums if printer.width(a) > split]
+        if wide:
+            inner = max(wide, key=printer.width)
             others = sp.Mul(*[a for a in e.args if a is not inner])
             out = _sum_pieces(printer, printer._as_ordered_terms(inner), split)
             head = None if others == 1 else printer.row(printer.factor(others), printer.times(others, inner))
             out[0] = printer.row(head, printer.mo("(", stretchy="false"), out[0])
             out[-1] = printer.row(out[-1], printer.mo(")", stretchy="false"))
             return out
+        if sums:  # between its factors: an activation's derivative beside its output, the others, each bracket
+            pairs, rest = activation_first(e) or ([], e)
+            rest = sp.Mul.make_args(rest)
+            others = sp.Mul(*[a for a in rest if not a.is_Add])
+            factors = [printer.row(printer.factor(pairs[i]), printer.times(pairs[i], pairs[i + 1]), printer.factor(pairs[i + 1]))
+                       for i in range(0, len(pairs), 2)]
+            factors += [] if others == 1 else [printer.factor(others)]
+            factors += [printer.factor(a) for a in sorted((a for a in rest if a.is_Add), key=sort_key)]
+            return [f if i == 0 else printer.row(printer.lead(DOT), f) for i, f in enumerate(factors)]
     return [printer._print(e)]
 
 
 # Rows of an aligned block: ("eq", lhs, relation, pieces), ("cont", pieces), ("text", segments),
-# ("why", text). A segment is free text (escaped) or a node (printed as inline math).
+# ("why", text or segments). A segment is free text (escaped) or a node (printed as inline math).
 def _relation(printer, equal: bool, lead: bool = False) -> Node:
     mark = printer.lead("=") if lead else printer.mo("=")
     return mark if equal else printer.el("mover", mark, printer.mo("?"))
@@ -551,9 +567,21 @@ def chain_rows(printer: MathMLPrinter, c: Chain, lhs: Node | None = None) -> lis
     rows: list[tuple] = []
     for i, f in enumerate(c.forms):
         if i and c.reasons[i]:
-            rows.append(("why", c.reasons[i][0].upper() + c.reasons[i][1:] + ":"))
+            rows.append(("why", _reason(printer, c.reasons[i])))
         rows.append(("eq", lhs if i == 0 else None, _relation(printer, i == 0 or c.links[i - 1].equal), pieces(printer, f)))
     return rows
+
+
+def _reason(printer: MathMLPrinter, reason: str) -> str | list:
+    """A chain's reason, capitalised and ending in a colon: words, or words and typeset mathematics where
+    it holds some (a loss's rewrite: the sigmoid's Out (1 - Out))."""
+    parts = getattr(reason, "parts", ())
+    if not parts:
+        return reason[0].upper() + reason[1:] + ":"
+    segments = [p if isinstance(p, str) else printer._print(p) for p in parts] + [":"]
+    if isinstance(segments[0], str):
+        segments[0] = segments[0][:1].upper() + segments[0][1:]
+    return segments
 
 
 def path_rows(printer: MathMLPrinter, path, c: Chain, number: int) -> list[tuple]:
@@ -657,7 +685,8 @@ def block(printer: MathMLPrinter, rows: list[tuple]) -> str:
         elif row[0] == "cont":
             out.append(f'<div class="c">{_pieces_html(printer, row[1])}</div>')
         elif row[0] == "why":
-            out.append(f'<div class="why">{html.escape(row[1])}</div>')
+            why = html.escape(row[1]) if isinstance(row[1], str) else _segments(printer, row[1])
+            out.append(f'<div class="why">{why}</div>')
         else:
             out.append(f'<div class="t">{_segments(printer, row[1])}</div>')
     out.append("</div>")
@@ -741,13 +770,19 @@ def delta_section(deltas, printer: MathMLPrinter) -> list[str]:
     return ["<h2>Deltas</h2>", note, *warn, block(printer, rows)]
 
 
-def grads_row(d, printer: MathMLPrinter, link: bool = True, expand: bool = True) -> str:
+def grads_row(d, printer: MathMLPrinter, link: bool = True, expand: bool = True, notes: bool = False) -> str:
     """One derivative's row: its parameter (``link``: to its section), path count, verdict and backprop form
-    (``expand``; else its delta form, ``X1 delta_H1``)."""
+    (``expand``; else its delta form, ``X1 delta_H1``; in ``notes``, one too long for a table left to the matrix
+    equations)."""
     lhs = math(printer, printer._print(d.lhs))
     if link:
         lhs = f'<a href="#{html.escape(_anchor(d.parameter))}">{lhs}</a>'
-    value = _pieces_html(printer, pieces(printer, d.backprop.local if expand else d.delta_form, TABLE_SPLIT))
+    if notes and d.network.matrix is not None and _long_for_table(d):
+        from .matrix_forms import LONG_CELL
+
+        value = f'<em><a href="#matrix">{html.escape(LONG_CELL)}</a></em>'
+    else:
+        value = _pieces_html(printer, pieces(printer, d.backprop.local if expand else d.delta_form, TABLE_SPLIT))
     equal = d.verdict.equal and (expand or d.entry_chain.verified)
     word = html.escape(d.verdict.word if expand or not d.verdict.equal or equal else "NOT shown")
     word = word if equal else f'<span class="bad">{word}</span>'
@@ -755,10 +790,18 @@ def grads_row(d, printer: MathMLPrinter, link: bool = True, expand: bool = True)
             f'<td class="v">{word}<br><small>{html.escape(d.verdict.method)}</small></td><td class="g">{value}</td></tr>')
 
 
-def table(network, derivations, printer: MathMLPrinter, expand: bool = True) -> str:
-    """Every derivative: its parameter, path count, backprop form in neuron symbols (``expand``; else in delta form), and verdict."""
+def _long_for_table(d) -> bool:
+    from .matrix_forms import long_for_table  # here: rendering a derivation loads nothing of the matrix forms
+
+    return long_for_table(d.network, d)
+
+
+def table(network, derivations, printer: MathMLPrinter, detailed=None, expand: bool = True) -> str:
+    """Every derivative: its parameter (linked to its section where it has one: ``detailed``, None for all), path
+    count, backprop form in neuron symbols (``expand``; else in delta form), and verdict."""
     head = GRADS_HEAD if expand else DELTA_GRADS_HEAD
-    return "\n".join([head, *(grads_row(d, printer, expand=expand) for d in derivations), GRADS_END])
+    rows = (grads_row(d, printer, detailed is None or d.parameter in detailed, expand=expand, notes=True) for d in derivations)
+    return "\n".join([head, *rows, GRADS_END])
 
 
 def partial_title(printer: MathMLPrinter, network, parameter) -> Node:
@@ -806,16 +849,42 @@ def document(notes, title: str, snippet: bool = False) -> str:
     body = []
     if not snippet:
         body.append(f"<h1>{html.escape(clean(title))}</h1>")
-    body += ['<section id="network">', "<h2>The network</h2>", f"<p>{html.escape(network.summary())}.</p>",
-             block(printer, network_rows(network, printer)), "</section>",
-             '<section id="derivatives">', "<h2>Every derivative</h2>", f"<p>{html.escape(NOTES_TABLE_NOTE)}</p>",
+    body += ['<section id="network">', "<h2>The network</h2>", f"<p>{_summary(network, printer)}.</p>",
+             block(printer, network_rows(network, printer)), "</section>"]
+    if notes.matrix_gradients:  # a matrix graph's backward pass, as the textbook writes it, right after the network
+        body += _matrix_section(notes)
+    body += ['<section id="derivatives">', "<h2>Every derivative</h2>", f"<p>{html.escape(NOTES_TABLE_NOTE)}</p>",
              block(printer, [row for c in notes.delta_chains for row in chain_rows(printer, c)]),
-             table(network, derivations, printer, expand=False), "</section>"]
-    body += [derivation_section(d, notes.steps(d), printer) for d in derivations]
+             table(network, derivations, printer, notes.detailed, expand=False), "</section>"]
+    if notes.left_out:
+        from .document import left_out_sentence
+
+        body.append("<p>" + left_out_sentence(notes, html.escape, lambda c: f"<code>{html.escape(c)}</code>") + "</p>")
+    body += [derivation_section(d, notes.steps(d), printer) for d in derivations if d.parameter in notes.detailed]
     content = "\n".join(body)
     if snippet:
         return f'<div class="derivchain">\n<style>\n{STYLE}\n</style>\n{content}\n</div>\n'
     return page(title, content)
+
+
+def _matrix_section(notes) -> list[str]:
+    """The notes' matrix equations: for each matrix leaf, its chain from the loss back, each with its shape and check."""
+    from ..model.notation import matrix_latex
+    from .matrix_forms import MATRIX_INTRO, equation_latex, equation_note, summary
+
+    printer = MathMLPrinter()
+    out = ['<section id="matrix">', "<h2>Matrix equations</h2>", f"<p>{html.escape(MATRIX_INTRO)}</p>"]
+    for g in notes.matrix_gradients:
+        rows = []
+        for e in g.chain:  # a table: each equation on a row of its own (a list ran tall fractions into each other)
+            lhs, rhs = equation_latex(e)
+            rows.append(f"<tr><td>{math(printer, tex(printer, lhs + ' = ' + rhs))}</td>"
+                        f"<td>{html.escape(equation_note(e))}</td></tr>")
+        title = math(printer, tex(printer, r"\partial L/\partial " + matrix_latex(g.parameter)))
+        out += [f"<h3>{title} ({g.shape[0]}x{g.shape[1]})</h3>",
+                '<div class="wide"><table><thead><tr><th>equation, from the loss back</th><th>shape; check</th></tr></thead>'
+                f"<tbody>{''.join(rows)}</tbody></table></div>", f"<p><em>{html.escape(summary(g))}</em></p>"]
+    return out + ["</section>"]
 
 
 def page_head(title: str, style: str = STYLE) -> str:
@@ -838,7 +907,7 @@ def page(title: str, content: str, style: str = STYLE) -> str:
 
 
 # --- a page for each kind of result (``--format html``) ----------------------------------------------
-_TEX_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+|[A-Za-z]|\s+|.", re.S)
+_TEX_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+(?:\.\d+)?|[A-Za-z]|\s+|.", re.S)
 #: TeX commands written as MathML operators.
 _TEX_OPERATORS = {r"\partial": PARTIAL, r"\to": ARROW, r"\ni": "\u220b", r"\dots": "\u2026", r"\cdot": DOT, r"\odot": "\u2299",
                   r"\times": "\u00d7", r"\approx": "\u2248", r"\nabla": "\u2207", "-": MINUS, "'": "\u2032"}
@@ -849,7 +918,7 @@ _TEX_LARGE = {r"\sum": "\u2211"}
 
 def tex(printer: MathMLPrinter, source: str) -> Node:
     """MathML for the LaTeX that the general equations and the matrix form's equations are written in:
-    letters, digits, Greek letters, ``^``/``_`` (under and over a sum), ``\\frac``, ``\\text``, ``\\mathrm``,
+    letters, numbers, Greek letters, ``^``/``_`` (under and over a sum), ``\\frac``, ``\\sqrt``, ``\\text``, ``\\mathrm``,
     ``\\mathbf``, spaces, delimiters and the operators in ``_TEX_OPERATORS``. Anything else is a ValueError
     (a new equation's LaTeX fails in the tests, not on a page)."""
     tokens = _TEX_TOKEN.findall(source)
@@ -915,6 +984,8 @@ def tex(printer: MathMLPrinter, source: str) -> Node:
         pos += 1
         if t in (r"\frac", r"\tfrac"):
             return printer.el("mfrac", argument(), argument())
+        if t == r"\sqrt":
+            return printer.el("msqrt", argument())
         if t == r"\text":
             return printer.mtext(words())
         if t in (r"\mathrm", r"\operatorname"):
@@ -936,7 +1007,7 @@ def tex(printer: MathMLPrinter, source: str) -> Node:
             return printer.mo(_TEX_OPERATORS[t])
         if t.startswith("\\") and t[1:] in greek_unicode:  # capitals upright, as TeX sets them
             return printer.el("mi", greek_unicode[t[1:]], **({"mathvariant": "normal"} if t[1].isupper() else {}))
-        if t.isdigit():
+        if t.replace(".", "", 1).isdigit():  # 12, 0.5
             return printer.el("mn", t)
         if t.isalpha() and len(t) == 1:
             return printer.el("mi", t)
@@ -998,12 +1069,13 @@ def values_rows(at, printer: MathMLPrinter) -> list[tuple]:
     d = at.derivation
     p = printer._print
     rows: list[tuple] = []
+    letter = preactivation_letter(d.network)
     for name, z, o in at.neurons:
         symbol = printer.name(name)
         if z is None:
             rows.append(("eq", symbol, printer.mo("="), [number_node(printer, o)]))
         else:
-            rows.append(("eq", printer.el("msub", printer.el("mi", "z"), symbol), printer.mo("="),
+            rows.append(("eq", printer.el("msub", printer.el("mi", letter), symbol), printer.mo("="),
                          [printer.row(number_node(printer, z), printer.mo(",")), printer.row(symbol, printer.mo("="), number_node(printer, o))]))
     rows.append(("eq", p(d.network.loss_symbol), printer.mo("="), [number_node(printer, at.loss)]))
     for i, (path, (factors, term)) in enumerate(zip(d.paths, at.paths), start=1):
@@ -1035,7 +1107,12 @@ def batch_rows(b, printer: MathMLPrinter) -> list[tuple]:
 
 
 def _network_line(network) -> str:
-    return f"<p>Network: {html.escape(network.summary())}.</p>"
+    return f"<p>Network: {_summary(network, printer_for(network))}.</p>"
+
+
+def _summary(network, printer) -> str:
+    """The network in one line, its loss's formula typeset."""
+    return _segments(printer, [x if isinstance(x, str) else printer._print(x) for x in summary_parts(network)])
 
 
 def _warning(agree: bool) -> list[str]:
@@ -1178,6 +1255,13 @@ def matrix_form_rows(m, printer: MathMLPrinter, batch: bool) -> tuple[list[tuple
             grad = r"\nabla_{%s} %s" % ("A" if batch else "a", loss)
             backward += matrix_rows(printer, grad, grad, m.grad_A if batch else m.grad_a, _shape(n, cols))
             backward += matrix_rows(printer, r"%s = %s \odot f'(%s)" % (v(delta, l), grad, v(z, l)), v(delta, l), deltas, _shape(n, cols))
+            if getattr(layer, "rewrite", ""):  # a batch's layers have none
+                backward.append(("text", [f"({layer.rewrite})"]))
+            if getattr(m, "conditionals", ()):
+                c = m.conditionals[0]
+                where = printer.row(printer._print(c.equation[0]), printer.mo("="), printer._print(c.equation[1]))
+                backward.append(("text", ["where ", where, f" ({c.condition}):"]))
+                backward += matrix_rows(printer, v(delta, l), v(delta, l), tuple((x.value,) for x in m.conditionals), _shape(n, cols))
         else:
             after = m.layers[l].shapes["W"][0]
             backward += matrix_rows(printer, recursion(l), v(delta, l), deltas, _product_shape((n, after), (after, cols)))
@@ -1374,6 +1458,25 @@ class HtmlRenderer(StringRenderer):
 
         return self._matrix_page(f"Matrix form over a batch of m = {b.size} sample{'s' if b.size != 1 else ''} ({b.reduction}, "
                                  f"{arithmetic(b.exact, 'exact')})", b, batch=True)
+
+    def matrix_gradient(self, g) -> str:
+        """``grad WQ`` on a matrix graph: a page with the chain of matrix equations, each with its shape and check."""
+        from ..model.notation import matrix_latex
+        from .matrix_forms import form_latex, rows_text, shape_text, summary
+
+        printer = MathMLPrinter()
+        rows = []
+        for e in g.chain:
+            equation = math(printer, tex(printer, r"\frac{\partial L}{\partial %s} = %s" % (matrix_latex(e.name), form_latex(e.form))))
+            check = f"verified, {html.escape(e.method)}" if e.verified else "<strong>NOT verified</strong>"
+            named = f"; rewrite: {html.escape(e.rewrite)}" if e.rewrite else ""
+            rows.append(f"<li>{equation} ({shape_text(e.shape)}; {check}{named})</li>")
+        rows = "".join(rows)
+        parts = [f"<h1>dLoss/d{html.escape(g.parameter)} in matrix form</h1>",
+                 f"<p>Network: {html.escape(g.network.summary())}</p>", f"<ol>{rows}</ol>", f"<p><strong>{html.escape(summary(g))}</strong></p>"]
+        if g.at_values is not None:
+            parts.append(f"<p>At the given values: <code>{html.escape(rows_text(g.at_values))}</code></p>")
+        return self._page(f"dLoss/d{g.parameter}", parts)
 
     def verdict(self, v) -> str:
         """A verdict alone: a page with the verdict sentence."""

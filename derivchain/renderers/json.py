@@ -74,6 +74,8 @@ def _encode(o, level: int, parts: list, printed: Printed) -> None:
         printed.keep_text(o, level, parts, start)
     elif o is None or o is True or o is False:
         parts.append("null" if o is None else "true" if o else "false")
+    elif isinstance(o, str):  # a subclass (words that also carry their mathematics): its text
+        parts.append(_STRING(str(o)))
     elif isinstance(o, (int, float)):
         parts.append(_json.dumps(o))
     elif isinstance(o, (dict, list, tuple)):  # their subclasses: as json.dumps writes them
@@ -441,7 +443,9 @@ class JsonRenderer(Renderer):
     def network(self, net) -> dict:
         """The ``show`` contract: names by role, each neuron's equation, the loss, the outputs nested and expanded."""
         expanded = {n.name: net.expanded_output(n) for n in net.outputs}
+        shapes = {} if net.matrix is None else {"shapes": {name: list(shape) for name, shape in net.matrix.shapes}}
         return {
+            **shapes,  # a matrix graph's: every matrix's [rows, cols], leaves then nodes
             "summary": net.summary(),
             "layers": list(net.layers),
             "notation": net.notation.name,
@@ -507,7 +511,7 @@ class JsonRenderer(Renderer):
         layers = []
         for layer in m.layers:
             layers.append(_layer(layer, _column(layer.z_shown or layer.z), _column(layer.a), _column(layer.fprime),
-                                 _column(layer.delta_shown or layer.delta)))
+                                 _column(layer.delta_shown or layer.delta)) | {"rewrite": layer.rewrite})
         return {
             "network": m.network.summary(),
             "notation": m.network.notation.name,
@@ -519,7 +523,27 @@ class JsonRenderer(Renderer):
             "layers": layers,
             **_l2(m),
             **_entry_check(m.check),
+            "conditional": None if not m.conditionals else {
+                "condition": m.conditionals[0].condition,
+                "equation": f"{expr(m.conditionals[0].equation[0])} = {expr(m.conditionals[0].equation[1])}",
+                "delta": [expr(c.value) for c in m.conditionals], "verified": all(c.verdict.equal for c in m.conditionals)},
         }
+
+    def matrix_gradient(self, g) -> dict:
+        """``grad WQ`` on a matrix graph: the issue's contract (parameter, shape, form, chain from the loss back,
+        verified; with values at_values in the leaf's shape)."""
+        from .matrix_forms import rows_numbers
+
+        out = {"parameter": g.parameter, "shape": list(g.shape), "form": g.form,
+               "chain": [{"node": e.name, "form": e.form, "shape": list(e.shape), "verified": e.verified,
+                          "method": e.method, "rewrite": e.rewrite} for e in g.chain],
+               "verified": g.verified}
+        out["entries"] = {"checked": g.entries.checked, "method": g.entries.method, "verified": g.entries.verified,
+                          "failed": [name for name, _ in g.entries.failed], "summary": g.entries.summary}
+        if g.at_values is not None:
+            out["at_values"] = rows_numbers(g.at_values)
+            out["chain_at_values"] = {e.name: rows_numbers(e.values) for e in g.chain}
+        return out
 
     def batch_matrix(self, b) -> dict:
         """The ``matrix`` contract over a batch: the same ``layers`` keys, ``z``, ``a``, ``f_prime`` and ``delta`` matrices

@@ -21,9 +21,9 @@ from ..symbolic.build import mul
 from ..model.notation import FLAT
 from ..symbolic.rules import latex_call, rule_for
 from ..symbolic.walk import contains
-from .shown import notes as derivation_notes, shown as shown_of
-from .text import (DISAGREE, arithmetic, batch_words, learning_rate, negative, ordered_terms, remembered,
-                   sort_key, verified_chains, with_activation_first)
+from .shown import notes as derivation_notes, preactivation_letter, shown as shown_of, summary_parts
+from .text import (DISAGREE, activation_first, arithmetic, batch_words, learning_rate, negative, ordered_terms,
+                   remembered, sort_key, verified_chains, with_activation_first)
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\^{}", "~": r"\~{}",
                  # In text mode with the default font encoding |, < and > print as other glyphs.
@@ -51,11 +51,17 @@ _GREEK.update(zip("ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ", r"A B \Gam
                   r"Y \Phi X \Psi \Omega".split()))
 
 
-def typeset_unicode(text: str) -> str:
+def typeset_unicode(text: str, beyond_latin: bool = False) -> str:
     """``text`` (already escaped for LaTeX) with each character beyond ASCII written so that every engine
-    typesets it: ``é`` as ``\\'{e}``, ``α`` as ``\\ensuremath{\\alpha}``, ``中`` as ``[U+4E2D]``."""
+    typesets it: ``é`` as ``\\'{e}``, ``α`` as ``\\ensuremath{\\alpha}``, ``中`` as ``[U+4E2D]``. With
+    ``beyond_latin`` (a document compiled with lualatex and its fonts, see renderers/glyphs.py) a letter
+    or sign accent commands cannot write is kept as it is when those fonts have it (``α``, ``中``)."""
     import unicodedata
 
+    if beyond_latin:
+        from .glyphs import has_glyph
+
+        text = unicodedata.normalize("NFC", text)  # a letter and its combining accent as one character
     out = []
     for c in text:
         if c.isascii():
@@ -69,11 +75,47 @@ def typeset_unicode(text: str) -> str:
                 for m in reversed(marks):
                     letter = "\\%s{%s}" % (_ACCENTS[m], letter)
                 out.append(letter)
+            elif beyond_latin and has_glyph(c):
+                out.append(c)
             elif base in _GREEK:  # accents (tonos) dropped: math letters take none
                 greek = _GREEK[base]
                 out.append(r"\ensuremath{%s}" % greek if greek.startswith("\\") else greek)
             else:
                 out.append("[U+%04X]" % ord(c))
+    return "".join(out)
+
+
+# Text inside mathematics (DerivPrinter.mtext): the characters text mode needs a command for, as mathematics.
+_MATH_TEXT = {"\\": r"\backslash ", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#",
+              "$": r"\$", "~": r"\sim ", "^": r"\hat{}", "|": "|", "<": "<", ">": ">"}
+_MATH_TEXT_SPLIT = re.compile(r"(\^\d+|[\\{}_%&#$~^|<>])")
+
+
+def _text_items(s: str) -> list[tuple[bool, str]]:
+    """Plain text as (is text, LaTeX) items: runs of text, and the characters text mode needs a command
+    for as mathematics (``t^2``: a superscript)."""
+    items = []
+    for piece in _MATH_TEXT_SPLIT.split(s):
+        if piece in _MATH_TEXT:
+            items.append((False, _MATH_TEXT[piece]))
+        elif piece.startswith("^"):
+            items.append((False, "^{%s}" % piece[1:]))
+        elif piece:
+            items.append((True, piece))
+    return items
+
+
+def _joined_text(items: list[tuple[bool, str]]) -> str:
+    """The items as mathematics, each run of text one ``\text{...}``."""
+    out, run = [], []
+    for is_text, tex in items + [(False, "")]:
+        if is_text:
+            run.append(tex)
+            continue
+        if run:
+            out.append(r"\text{%s}" % "".join(run))
+            run = []
+        out.append(tex)
     return "".join(out)
 
 
@@ -207,7 +249,9 @@ class DerivPrinter(LatexPrinter):
     # intertext: reasons between aligned lines as \intertext (align* in documents); off inside an
     # aligned block (Markdown, notebooks, KaTeX), where a reason is a line of its own.
     # width: visible characters of a display line (None: LINE_WIDTH), for documents of another size.
-    _default_settings = {**LatexPrinter._default_settings, "notation": None, "names": None, "intertext": True, "width": None}
+    _default_settings = {**LatexPrinter._default_settings, "notation": None, "names": None, "intertext": True, "width": None,
+                         # Text beyond Latin kept as characters (a document that says it needs lualatex).
+                         "beyond_latin": False}
 
     def __init__(self, settings=None):
         super().__init__(settings)
@@ -341,10 +385,11 @@ class DerivPrinter(LatexPrinter):
 
     def text(self, s: str) -> str:
         """Escape plain text for use inside \\text{...} (a power such as t^2 becomes a superscript); a
-        character beyond ASCII as any LaTeX engine typesets it (see :func:`typeset_unicode`)."""
+        character beyond ASCII as any LaTeX engine typesets it, or with the ``beyond_latin`` setting as
+        lualatex with the fonts of renderers/glyphs.py does (see :func:`typeset_unicode`)."""
         escaped = s.translate(_TEXT_TABLE)
         if not escaped.isascii():
-            escaped = typeset_unicode(escaped)
+            escaped = typeset_unicode(escaped, self._settings["beyond_latin"])
         return _SUPERSCRIPT.sub(r"\\textsuperscript{\1}", escaped) if "^" in s else escaped
 
     # derivchain's result objects, printed by class name (they know nothing of printing).
@@ -361,14 +406,48 @@ class DerivPrinter(LatexPrinter):
         """A reason before ``first_line``: an \\intertext (its mathematics typeset as such when its
         ``parts`` are given, see :meth:`prose`), or a line of its own inside an aligned block."""
         command = self._settings["intertext"]
+        parts = parts or getattr(text, "parts", ())  # words holding mathematics (a loss's rewrite), typeset
         if command:
             words = self.prose(parts) if parts else self.text(text[0].upper() + text[1:])
             return [r"\%s{\small %s:} %s" % ("intertext" if command is True else command, words, first_line)]
-        return [r"&\text{\small %s:}" % self.text(text[0].upper() + text[1:]), first_line]
+        words = self.prose(tuple(parts) + (":",), math=True) if parts else self.mtext(text[0].upper() + text[1:] + ":")
+        return [r"&%s" % words, first_line]
 
-    def prose(self, parts, capital: bool = True) -> str:
+    def mtext(self, s: str) -> str:
+        r"""Plain text inside mathematics in the subset MathJax and KaTeX read: ``\text{...}`` holding no
+        command (MathJax prints ``\text{\small a}`` and ``\text{a\_b}`` as written), each character that
+        text mode would need a command for set as mathematics between the runs, ``t^2`` as a superscript;
+        a character beyond ASCII as :meth:`text` writes it."""
+        return _joined_text(self._beyond_ascii(_text_items(s)))
+
+    def _beyond_ascii(self, items: list[tuple[bool, str]]) -> list[tuple[bool, str]]:
+        # A run of text beyond ASCII as text() writes it (see typeset_unicode): raw, a Greek or CJK letter
+        # stops pdflatex, and a document beyond Latin keeps what its fonts have.
+        return [(t, typeset_unicode(x, self._settings["beyond_latin"]) if t and not x.isascii() else x) for t, x in items]
+
+    def prose(self, parts, capital: bool = True, math: bool = False) -> str:
         """A reason's parts (see :class:`derivchain.engines.steps.Step`) as LaTeX prose: words as text, names
-        and equations as mathematics, an activation as its derivative rule."""
+        and equations as mathematics, an activation as its derivative rule; ``math``: the same inside
+        mathematics (words as :meth:`mtext`, MathJax's subset)."""
+        if math:  # (is text, LaTeX) items, runs of text joined into one \text{...}
+            items: list[tuple[bool, str]] = []
+            for part in parts:
+                if isinstance(part, str):
+                    items += _text_items(part)
+                elif isinstance(part, tuple):
+                    for i, p in enumerate(part):
+                        items += ([(True, ", ")] if i else []) + [(False, self._print(p))]
+                elif isinstance(getattr(part, "rule", None), str):  # an activation: its rule's prose
+                    pieces = re.split(r"\$([^$]*)\$", part.rule_tex) if part.rule_tex else [part.rule]
+                    for i, p in enumerate(pieces):
+                        items += _text_items(p) if i % 2 == 0 else [(False, p)]
+                elif hasattr(part, "lhs") and hasattr(part, "rhs"):  # an Equation
+                    items.append((False, "%s = %s" % (self._print(part.lhs), self._print(part.rhs))))
+                else:
+                    items.append((False, self._print(part)))
+            if capital and items and items[0][0]:
+                items[0] = (True, items[0][1][:1].upper() + items[0][1][1:])
+            return _joined_text(self._beyond_ascii(items))
         out = []
         for part in parts:
             if isinstance(part, str):
@@ -433,7 +512,7 @@ class DerivPrinter(LatexPrinter):
 
     def _print_Verdict(self, v) -> str:
         word = r"\text{%s}" % v.word if v.decided else r"\textbf{undecided}"
-        return r"%s\ (\text{%s})" % (word, self.text(v.method))
+        return r"%s\ %s" % (word, self.mtext(f"({v.method})"))
 
     def _print_Check(self, c) -> str:
         return self.aligned(check_lines, c)
@@ -477,7 +556,7 @@ def form(printer, f) -> str:
     """One form: an expression, or an ordered product or sum in its own order (past the printing
     limit, a note saying so)."""
     if not fits(f):
-        return r"\text{[%s]}" % printer.text(too_large_note())
+        return printer.mtext(f"[{too_large_note()}]")
     if isinstance(f, Ordered):
         return (" " if f.compact else r" \cdot ").join(_factor(printer, x) for x in f.factors)
     if isinstance(f, OrderedSum):
@@ -538,15 +617,56 @@ def _make_tokens(printer, e, width: int, sign: str, split: bool) -> list[tuple[s
                 out += _tokens(printer, -t if minus else t, width, lead)
             return out
         sums = [f for f in e.args if f.is_Add] if e.is_Mul else []
-        if sums:
-            inner = max(sums, key=lambda f: visible_width(p(f)))
+        # Only a sum too long for a line is opened: a bracket that fits is kept whole, or a line broken
+        # inside (1 - tanh^2(c)) starts with "- tanh^2(c))", which reads as a minus of the whole line.
+        wide = [f for f in sums if wider_than(printer, f, width // 2)]
+        if wide:
+            inner = max(wide, key=lambda f: visible_width(p(f)))
             others = mul(*[f for f in e.args if f is not inner])
-            head = "" if others == 1 else printer.factor(others) + " "
             body = _tokens(printer, inner, width, split=True)
             if len(body) > 1:
+                # The other factors first, a line may start between them when they are long too.
+                head = [] if others == 1 else _factor_pieces(printer, others, width) if wider_than(printer, others, width // 2) \
+                    else [printer.factor(others)]
                 (first, _), (last, last_starts) = body[0], body[-1]
-                return [(sign + head + r"\left(" + first, True), *body[1:-1], (last + r"\right)", last_starts)]
+                pieces = [*head, r"\left(" + first]
+                return [(sign + pieces[0], True), *((_TIMES + x, True) for x in pieces[1:]), *body[1:-1],
+                        (last + r"\right)", last_starts)]
+        elif sums and not split:
+            # Its short brackets would be split: the product breaks between its factors instead, each
+            # bracket whole (a product with no bracket stays whole, as before).
+            pieces = _factor_pieces(printer, e, width)
+            return [(sign + pieces[0], True), *((_TIMES + x, True) for x in pieces[1:])]
     return [(sign + p(e), True)]
+
+
+#: Marks a factor that may start a line: there it is led by its operator, ``\cdot``, as a sum's term by its
+#: sign (``W_{30}`` alone at a line's start would read as a new term); inside a line, nothing.
+_TIMES = "\x01"
+
+
+def _joined(pieces: list[str]) -> str:
+    r"""A line's pieces: a factor's mark is ``\cdot`` when the factor starts the line, else nothing."""
+    return " ".join(p.replace(_TIMES, r"\cdot " if i == 0 else "", 1) for i, p in enumerate(pieces))
+
+
+def _factor_pieces(printer, e, width: int) -> list[str]:
+    """A product as the pieces a line may break between: an activation's derivative beside its output
+    (``H_5 (1 - H_5)``), the factors that are not sums (together while they fit half a line, else each
+    on its own), then each sum whole in its brackets."""
+    pairs, rest = activation_first(e) or ([], e)
+    rest = sp.Mul.make_args(rest)
+    others = mul(*[f for f in rest if not f.is_Add])
+    pieces = [printer.factor(pairs[i]) + " " + printer.factor(pairs[i + 1]) for i in range(0, len(pairs), 2)]
+    if others != 1 and others.is_Mul and wider_than(printer, others, width // 2):
+        coefficient, others = others.as_coeff_Mul()
+        lead = "" if coefficient == 1 else "-" if coefficient == -1 else printer._print(coefficient) + " "
+        single = [printer.factor(f) for f in sorted(sp.Mul.make_args(others), key=sort_key)]
+        pieces += [lead + single[0], *single[1:]]
+    elif others != 1:
+        pieces.append(printer.factor(others))
+    pieces += [printer.factor(f) for f in sorted((f for f in rest if f.is_Add), key=sort_key)]
+    return pieces or [printer.factor(e)]
 
 
 def _ordered_tokens(printer, e: Ordered) -> list[tuple[str, bool]]:
@@ -575,11 +695,11 @@ def _laid_out(prefix: str, tokens: list[tuple[str, bool]], width: int) -> list[s
     for i, (text, may_start) in enumerate(tokens):
         w, opened = _piece(text)
         if current and may_start and used + w > width:
-            return [r"%s &= %s%s" % (prefix, " ".join(current), r" \right." * depth), *_later_lines(tuple(tokens[i:]), depth, width)]
+            return [r"%s &= %s%s" % (prefix, _joined(current), r" \right." * depth), *_later_lines(tuple(tokens[i:]), depth, width)]
         current.append(text)
         used += w
         depth += opened
-    return [r"%s &= %s%s" % (prefix, " ".join(current), r" \right." * depth)]
+    return [r"%s &= %s%s" % (prefix, _joined(current), r" \right." * depth)]
 
 
 def _later_lines(tokens: tuple, open_before: int, width: int) -> list[str]:
@@ -595,12 +715,12 @@ def _later_lines(tokens: tuple, open_before: int, width: int) -> list[str]:
     for text, may_start in tokens:
         w, opened = _piece(text)
         if current and may_start and used + w > width:
-            lines.append((" ".join(current), depth))
+            lines.append((_joined(current), depth))
             current, used = [], 0
         current.append(text)
         used += w
         depth += opened
-    lines.append((" ".join(current), depth))
+    lines.append((_joined(current), depth))
     out = []
     for body, open_after in lines:
         # {} makes a leading sign binary wherever the line starts (after \left. too): {}+ H_{6} W_{17};
@@ -663,9 +783,9 @@ def derivation_lines(d, printer) -> list[str]:
     for i, (path, c) in enumerate(zip(d.paths, d.path_chains), start=1):
         lines += path_lines(printer, path, c, i)
     if not d.path_sum.listed_all:
-        lines.append(r"&\text{\dots\ %d more paths}" % (d.path_count - len(d.paths)))
+        lines.append(r"&\dots\ \text{%d more paths}" % (d.path_count - len(d.paths)))
     if not d.path_sum.enumerated:
-        lines.append(r"&\text{%s:}" % printer.text(f"the sum over all {d.path_count} paths, accumulated by suffix"))
+        lines.append(r"&%s" % printer.mtext(f"the sum over all {d.path_count} paths, accumulated by suffix" + ":"))
     lines += chain_lines(printer, d.sum_chain, lhs)
     lines.append(r"&\text{backprop:}")
     lines += chain_lines(printer, d.entry_chain, lhs)
@@ -698,7 +818,7 @@ def delta_lines(printer, chains, conditional) -> list[str]:
         lines = chain_lines(printer, c)
         cond = conditional(c.lhs)
         if cond is not None:
-            lines.append(r"&\text{where } %s = %s \text{ (%s):}" % (p(cond.equation[0]), p(cond.equation[1]), printer.text(cond.condition)))
+            lines.append(r"&\text{where } %s = %s %s" % (p(cond.equation[0]), p(cond.equation[1]), printer.mtext(f" ({cond.condition}):")))
             lines += expression_lines(printer, p(c.lhs), cond.value)
         return lines
 
@@ -729,17 +849,19 @@ def values_lines(at, printer) -> list[str]:
     """The numbers of a derivation as aligned lines."""
     d = at.derivation
     how = arithmetic(at.exact, "exact", at.digits)
-    lines = [r"&\text{%s}" % printer.text(f"At the given values ({how}):")]
+    lines = [r"&%s" % printer.mtext(f"At the given values ({how}):")]
+    letter = preactivation_letter(d.network)
+    letter = letter if len(letter) == 1 else r"\mathrm{%s}" % printer.text(letter)
     for name, z, o in at.neurons:
         sym = d.network.latex_name(name)
-        lines.append(r"z_{%s} &= %s, \quad %s = %s" % (sym, _num(z), sym, _num(o)) if z is not None else r"%s &= %s" % (sym, _num(o)))
+        lines.append(r"%s_{%s} &= %s, \quad %s = %s" % (letter, sym, _num(z), sym, _num(o)) if z is not None else r"%s &= %s" % (sym, _num(o)))
     lines.append(r"%s &= %s" % (printer._print(d.network.loss_symbol), _num(at.loss)))
     for path, (factors, term) in zip(d.paths, at.paths):
         lines.append(r"&%s: \quad %s = %s" % (r" \to ".join(printer._print(s) for s in path.nodes),
                                               r" \cdot ".join(_num(f) for f in factors), _num(term)))
     lines.append(_three(printer._print(d.lhs), at))
     if not at.agree:
-        lines.append(r"&\text{\textbf{Warning:} %s}" % printer.text(DISAGREE))
+        lines.append(r"&\textbf{Warning:}\ %s" % printer.mtext(DISAGREE))
     return lines
 
 
@@ -778,7 +900,7 @@ def batch_lines(b, printer) -> list[str]:
     lead = r"\frac{1}{m}\sum_{s=1}^{m}" if b.reduction == "mean" else r"\sum_{s=1}^{m}"
     form = (r"%s &= \left[ %s \right]_{s} \ \text{for each sample } s, \quad m = %d" if b.per_sample
             else r"%s &= " + lead + r" \left[ %s \right]_{s}, \quad m = %d")
-    lines = [r"&\text{%s}" % printer.text(f"Batch of {m} sample{'s' if m != 1 else ''}, reduction {b.reduction} ({how}):"),
+    lines = [r"&%s" % printer.mtext(f"Batch of {m} sample{'s' if m != 1 else ''}, reduction {b.reduction} ({how}):"),
              form % (lhs, printer._print(d.backprop.local), m)]
     loss = printer._print(d.network.loss_symbol)
     for i, at in enumerate(b.samples, start=1):
@@ -787,7 +909,7 @@ def batch_lines(b, printer) -> list[str]:
     if not b.per_sample:
         lines.append(_three(lhs, b))
     if not b.agree:
-        lines.append(r"&\text{\textbf{Warning:} %s}" % printer.text(DISAGREE))
+        lines.append(r"&\textbf{Warning:}\ %s" % printer.mtext(DISAGREE))
     return lines  # b.note: a paragraph after the block (batch_note), as a derivation's notes
 
 
@@ -798,7 +920,7 @@ def paths_lines(listing, printer) -> list[str]:
         lines += path_lines(printer, p, c, i)
     if len(listing.paths) < listing.count:
         more = listing.count - len(listing.paths)
-        lines.append(r"&\text{\dots\ %d more path%s}" % (more, "" if more == 1 else "s"))
+        lines.append(r"&\dots\ \text{%d more path%s}" % (more, "" if more == 1 else "s"))
     return lines
 
 
@@ -830,7 +952,7 @@ def table_lines(table, printer) -> list[str]:
     for d in table.rows:
         noun = "path" if d.path_count == 1 else "paths"
         lines += expression_lines(printer, printer._print(d.lhs), d.backprop.local if table.expand else d.delta_form)
-        lines.append(r"&\qquad \text{(%d %s; %s)}" % (d.path_count, noun, printer.text(f"{d.verdict.word}, {d.verdict.method}")))
+        lines.append(r"&\qquad %s" % printer.mtext(f"({d.path_count} {noun}; {d.verdict.word}, {d.verdict.method})"))
     return lines
 
 
@@ -1040,7 +1162,7 @@ def layer_label(printer, layer) -> str:
     """``layer 1 (H1, H2)`` as a line of text, as the text output labels each layer's rows; a long layer's
     neurons as the first two and the last (the label stays within the line)."""
     names = layer.names if len(layer.names) <= 6 else (*layer.names[:2], "...", layer.names[-1])
-    return r"&\quad\text{%s}" % printer.text(f"layer {layer.index} ({', '.join(names)}):")
+    return r"&\quad%s" % printer.mtext(f"layer {layer.index} ({', '.join(names)}):")
 
 
 def matrix_lines(m, printer) -> list[str]:
@@ -1051,7 +1173,7 @@ def matrix_lines(m, printer) -> list[str]:
     v = lambda name, l: r"%s^{[%d]}" % (name, l)  # noqa: E731
     dW = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, W(l))  # noqa: E731
     db = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, v("b", l))  # noqa: E731
-    lines = l2_line(m, printer) + [r"&\text{%s}" % printer.text("Forward pass:")]
+    lines = l2_line(m, printer) + [r"&%s" % printer.mtext("Forward pass:")]
     lines += matrix_line(printer, v("a", 0), v("a", 0), m.inputs, _shape(len(m.layers[0].sources), 1))
     for layer in m.layers:
         l, (n, k) = layer.index, layer.shapes["W"]
@@ -1066,7 +1188,7 @@ def matrix_lines(m, printer) -> list[str]:
         lines += matrix_line(printer, r"%s = f(%s)" % (v("a", l), v("z", l)), v("a", l), layer.a, _shape(n, 1))
     if m.loss_value is not None:
         lines.append(r"%s &= %s" % (loss, _num(m.loss_value)))
-    lines.append(r"&\text{%s}" % printer.text("Backward pass:"))
+    lines.append(r"&%s" % printer.mtext("Backward pass:"))
     for layer in reversed(m.layers):
         l, (n, k) = layer.index, layer.shapes["W"]
         lines.append(layer_label(printer, layer))
@@ -1078,6 +1200,13 @@ def matrix_lines(m, printer) -> list[str]:
             lines += matrix_line(printer, r"\nabla_{a} %s" % loss, r"\nabla_{a} %s" % loss, m.grad_a, _shape(n, 1))
             lhs = r"%s = \nabla_{a} %s \odot f'(%s)" % (v(r"\delta", l), loss, v("z", l))
             lines += matrix_line(printer, lhs, v(r"\delta", l), layer.delta_shown or layer.delta, _shape(n, 1))
+            if layer.rewrite:
+                lines.append(r"&\quad\text{(%s)}" % printer.text(layer.rewrite))
+            if m.conditionals:
+                c = m.conditionals[0]
+                lines.append(r"&\quad\text{where } %s = %s \text{ (%s):}" % (
+                    printer._print(c.equation[0]), printer._print(c.equation[1]), printer.text(c.condition)))
+                lines += matrix_line(printer, v(r"\delta", l), v(r"\delta", l), tuple((x.value,) for x in m.conditionals), _shape(n, 1))
         else:
             nxt = m.layers[l].shapes["W"][0]
             lhs = r"%s = \left((%s)^{T} %s\right) \odot f'(%s)" % (v(r"\delta", l), W(l + 1), v(r"\delta", l + 1), v("z", l))
@@ -1098,7 +1227,7 @@ def batch_matrix_lines(b, printer) -> list[str]:
     v = lambda name, l: r"%s^{[%d]}" % (name, l)  # noqa: E731
     dW = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, W(l))  # noqa: E731
     db = lambda l: r"\frac{\partial %s}{\partial %s}" % (loss, v("b", l))  # noqa: E731
-    lines = l2_line(b, printer) + [r"&\text{%s}" % printer.text(f"Forward pass, a column per sample (m = {m}):")]
+    lines = l2_line(b, printer) + [r"&%s" % printer.mtext(f"Forward pass, a column per sample (m = {m}):")]
     lines += matrix_line(printer, v("A", 0), v("A", 0), b.inputs, _shape(*b.layers[0].A_prev_shape))
     for layer in b.layers:
         l, (n, k), nm = layer.index, layer.shapes["W"], _shape(*layer.delta_shape)
@@ -1111,8 +1240,8 @@ def batch_matrix_lines(b, printer) -> list[str]:
         lines += matrix_line(printer, r"%s = %s %s%s" % (v("Z", l), W(l), v("A", l - 1), plus), v("Z", l), layer.Z,
                              r"%s)(%s) \to (%s" % (_shape(n, k), _shape(k, m), nm))
         lines += matrix_line(printer, r"%s = f(%s)" % (v("A", l), v("Z", l)), v("A", l), layer.A, nm)
-    lines.append(r"%s &= %s && \text{%s}" % (loss, _num(b.loss_value), printer.text(f"the {b.reduction} over the samples")))
-    lines.append(r"&\text{%s}" % printer.text("Backward pass:"))
+    lines.append(r"%s &= %s && %s" % (loss, _num(b.loss_value), printer.mtext(f"the {b.reduction} over the samples")))
+    lines.append(r"&%s" % printer.mtext("Backward pass:"))
     for layer in reversed(b.layers):
         l, (n, k), nm = layer.index, layer.shapes["W"], _shape(*layer.delta_shape)
         lines.append(layer_label(printer, layer))
@@ -1220,7 +1349,7 @@ class LatexRenderer(StringRenderer):
         equal = d.verdict.equal and (expand or d.entry_chain.verified)
         word = d.verdict.word if expand or not d.verdict.equal or equal else "NOT shown"
         lines = expression_lines(printer, printer._print(d.lhs), d.backprop.local if expand else d.delta_form)
-        lines.append(r"&\qquad \text{(%d %s; %s)}" % (d.path_count, noun, printer.text(f"{word}, {d.verdict.method}")))
+        lines.append(r"&\qquad %s" % printer.mtext(f"({d.path_count} {noun}; {word}, {d.verdict.method})"))
         return " \\\\\n".join(lines)
 
     def table_footer(self, table) -> str:
@@ -1237,6 +1366,18 @@ class LatexRenderer(StringRenderer):
         printer = printer_for(b.network)
         head = _comment(f"matrix form over a batch of {b.size} samples ({b.reduction}); {b.network.summary()}")
         return head + "\n" + align(batch_matrix_lines(b, printer)) + "\n" + matrix_verdict(b, printer)
+
+    def matrix_gradient(self, g) -> str:
+        """``grad WQ`` on a matrix graph: the chain of matrix equations as an ``align*`` block, shapes and checks on the right."""
+        from ..model.notation import matrix_latex
+        from .matrix_forms import form_latex, shape_text, summary
+
+        lines = [r"\frac{\partial L}{\partial %s} &= %s && \text{%s, %s}" % (
+            matrix_latex(e.name), form_latex(e.form), shape_text(e.shape),
+            ("verified" if e.verified else "NOT verified") + (f"; rewrite: {DerivPrinter().text(e.rewrite)}" if e.rewrite else ""))
+            for e in g.chain]
+        return _comment(f"matrix form of dLoss/d{g.parameter}; {g.network.summary()}") + "\n" + align(lines) + \
+            "\n" + r"\noindent %s\par" % DerivPrinter().text(summary(g))
 
     def verdict(self, v) -> str:
         """A verdict alone, as display math."""
@@ -1284,13 +1425,14 @@ def check_lines(c, printer, prose: bool = True) -> list[str]:
             said = ([] if st.to_previous is None else [f"line before: {st.to_previous.word}"]) + [f"derivative: {st.to_derivative.word}"]
             # The checks on a line of their own: beside a long expression they run off the page.
             lines += [r"\text{line %d: } %s &= %s" % (st.line, lhs if i == 0 else "", p(st.expr)),
-                      r"&\qquad \text{(%s)}" % printer.text("; ".join(said))]
+                      r"&\qquad %s" % printer.mtext("(%s)" % "; ".join(said))]
     lines += expression_lines(printer, r"\text{the derivative: } " + lhs, c.expected)
     if not prose:
         return lines
-    lines.append(r"&\text{verdict: %s}" % printer.text(c.sentence))
+    # Lines of a notebook's block: text in MathJax's subset (DerivPrinter.mtext), as every block's.
+    lines.append(r"&%s" % printer.mtext(f"verdict: {c.sentence}"))
     for f in c.diagnosis:
-        lines.append(r"&\text{%s: %s}" % (printer.text(f.kind), printer.text(f.detail)))
+        lines.append(r"&%s" % printer.mtext(f"{f.kind}: {f.detail}"))
         if f.found is not None and f.expected is not None:
             lines.append(r"&\quad \text{found } %s, \ \text{expected } %s" % (p(f.found), p(f.expected)))
     cx = c.counterexample
@@ -1358,7 +1500,9 @@ def exercise_document(ex) -> str:
     net = ex.network
     printer = printer_for(net, width=80)
     p = printer._print
-    body = [r"\section*{%s}" % printer.text(ex.title), r"Network: %s." % printer.text(net.summary()),
+    inline = printer_for(net, fold_short_frac=True)._print  # the loss's formula typeset in the line, as in the notes
+    summary = "".join(printer.text(x) if isinstance(x, str) else "$%s$" % inline(x) for x in summary_parts(net))
+    body = [r"\section*{%s}" % printer.text(ex.title), r"Network: %s." % summary,
             tikz(net, None, printer), align(network_lines(net, printer), breakable=False),
             r"Write each answer in the network's names (inputs, weights, biases, neurons, targets; %s). "
             r"Check an answer with" % printer.text("sign, sigmoid, tanh, relu, exp, log"),

@@ -9,7 +9,7 @@ from . import latex as _latex
 from .base import StringRenderer
 from .latex import printer_for as _latex_printer
 from .text import arithmetic, batch_words, expr, learning_rate, more_paths
-from .shown import notes as derivation_notes
+from .shown import notes as derivation_notes, summary_parts
 
 
 def printer_for(network):
@@ -68,14 +68,20 @@ def values(at) -> str:
     return "\n".join(["### At the given values", ""] + _math(_latex.values_lines(at, printer)) + [""])
 
 
-__all__ = ["MarkdownRenderer", "printer_for", "escape", "link", "prose", "values", "expr"]
+def summary(network) -> str:
+    """The network in one line, escaped, its loss's formula as inline mathematics."""
+    inline = _latex_printer(network, fold_short_frac=True)._print  # a formula in a line of prose: (h - t)^2/2
+    return "".join(escape(x) if isinstance(x, str) else "$%s$" % inline(x) for x in summary_parts(network))
+
+
+__all__ = ["MarkdownRenderer", "printer_for", "escape", "link", "prose", "values", "expr", "summary"]
 
 
 def _matrix_page(title: str, m, lines_of) -> str:
     from .text import matrix_check
 
     printer = printer_for(m.network)
-    lines = ["## " + title, "", f"Network: {escape(m.network.summary())}.", ""]
+    lines = ["## " + title, "", f"Network: {summary(m.network)}.", ""]
     lines += _math(lines_of(m, printer)) + ["", escape(matrix_check(m.check)) + ".", ""]
     return "\n".join(lines)
 
@@ -89,7 +95,7 @@ class MarkdownRenderer(StringRenderer):
         lines = [
             f"## d{d.network.loss_symbol}/d{d.parameter}",
             "",
-            f"Network: {escape(d.network.summary())}.",
+            f"Network: {summary(d.network)}.",
             "",
             f"{d.path_count} path{'s' if d.path_count != 1 else ''} from {d.parameter} to the loss:",
             "",
@@ -124,7 +130,7 @@ class MarkdownRenderer(StringRenderer):
     def network(self, net) -> str:
         """The network's equations."""
         printer = printer_for(net)
-        return "\n".join(["## Network", "", f"{escape(net.summary())}.", ""] + _math(_latex.network_lines(net, printer)) + [""])
+        return "\n".join(["## Network", "", f"{summary(net)}.", ""] + _math(_latex.network_lines(net, printer)) + [""])
 
     def formula(self, f) -> str:
         """The general equations and their instance."""
@@ -143,7 +149,7 @@ class MarkdownRenderer(StringRenderer):
         n = len(r.steps)
         how = arithmetic(r.exact)
         lines = [f"## Gradient descent, lr = {learning_rate(r.lr)}, {n} step{'s' if n > 1 else ''} ({how})", "",
-                 f"Network: {escape(r.network.summary())}.", "",
+                 f"Network: {summary(r.network)}.", "",
                  *([f"{escape(batch_words(r))}; each loss is the whole batch's.", ""] if r.samples else []),
                  "| parameter | old value | gradient" + (" (first step)" if n > 1 else "") + " | new value |",
                  "|---|---|---|---|"]
@@ -160,7 +166,7 @@ class MarkdownRenderer(StringRenderer):
 
     def table_header(self, table) -> str:
         """The table's heading, the delta equations (unless ``table.expand``) and the column titles."""
-        head = [f"Network: {escape(table.network.summary())}.", ""]
+        head = [f"Network: {summary(table.network)}.", ""]
         if not table.expand:
             printer = printer_for(table.network)
             head += [escape(_latex.delta_rows_note(table.deltas, "here")), ""]
@@ -189,6 +195,21 @@ class MarkdownRenderer(StringRenderer):
         """The matrix form over a batch, as :func:`matrix`: a column per sample."""
         return _matrix_page(f"Matrix form over a batch of {b.size} samples ({b.reduction})", b, _latex.batch_matrix_lines)
 
+    def matrix_gradient(self, g) -> str:
+        """``grad WQ`` on a matrix graph: the chain of matrix equations as aligned math, each with its shape and check."""
+        from ..model.notation import matrix_latex
+        from .matrix_forms import form_latex, rows_text, shape_text, summary
+
+        lines = [r"\frac{\partial L}{\partial %s} &= %s && %s,\ \text{%s}" % (
+            matrix_latex(e.name), form_latex(e.form), shape_text(e.shape),
+            ("verified" if e.verified else "NOT verified") + (f"; rewrite: {e.rewrite}" if e.rewrite else ""))
+            for e in g.chain]
+        out = [f"## dLoss/d{escape(g.parameter)} in matrix form", "", f"Network: {escape(g.network.summary())}.", "",
+               *_math(lines), "", f"**{escape(summary(g))}**", ""]
+        if g.at_values is not None:
+            out += [f"At the given values: dL/d{escape(g.parameter)} = `{rows_text(g.at_values)}`", ""]
+        return "\n".join(out)
+
     def verdict(self, v) -> str:
         """A verdict alone: its word in bold, the method and the detail."""
         return f"**{escape(v.word)}** ({escape(v.method)}): {escape(v.detail)}\n"
@@ -201,7 +222,7 @@ class MarkdownRenderer(StringRenderer):
         """``check``: a heading, the answer (or each step) and the derivative as math, the verdict, the diagnosis as a
         list, the counterexample."""
         printer = printer_for(c.network)
-        lines = [f"## Checking {c.lhs}", "", f"Network: {escape(c.network.summary())}.", ""]
+        lines = [f"## Checking {c.lhs}", "", f"Network: {summary(c.network)}.", ""]
         lines += _math(_latex.check_lines(c, printer, prose=False)) + [""]
         lines.append(f"Verdict: **{escape(c.sentence)}**.")
         if c.diagnosis:
@@ -227,7 +248,7 @@ class MarkdownRenderer(StringRenderer):
 
         net = ex.network
         printer = printer_for(net)
-        lines = [f"# {escape(ex.title)}", "", f"Network: {escape(net.summary())}.", ""] + _math(_latex.network_lines(net, printer))
+        lines = [f"# {escape(ex.title)}", "", f"Network: {summary(net)}.", ""] + _math(_latex.network_lines(net, printer))
         lines += ["", "Write each answer in the network's names (inputs, weights, biases, neurons, targets; sign, sigmoid, tanh, "
                   "relu, exp, log). Check an answer with", "", "```sh",
                   f'derivchain check {ex.derivations[0].parameter} "YOUR ANSWER" {ex.options}'.rstrip(), "```", ""]

@@ -237,3 +237,34 @@ def notes(d: Derivation) -> tuple[str, ...]:
 def checked(d: Derivation) -> bool:
     """True when every equality printed for ``d`` was verified (see :attr:`Shown.checked`)."""
     return shown(d).checked
+
+
+def preactivation_letter(network: Network) -> str:
+    """The name the numbers at values give a neuron's weighted input: ``z``, unless the network has a name
+    ``z`` (a node, a leaf), where ``z = 2`` would read as that one's value; then ``net`` (the other
+    textbook name), or the first of ``z_in``, ``z_in2``, ... that is free."""
+    taken = {s.name for s in network.leaves} | {n.name for n in network.neurons}
+    for letter in ("z", "net"):
+        if letter not in taken:
+            return letter
+    k = 1
+    while f"z_in{k if k > 1 else ''}" in taken:
+        k += 1
+    return f"z_in{k if k > 1 else ''}"
+
+
+def summary_parts(network: Network, formula: bool = True) -> tuple:
+    """``network.summary(formula)`` as (text, expression, text): the loss's formula apart, for documents
+    to typeset (``loss (h - t)**2/2`` reads as code in prose), or (text,) when it has none."""
+    text = network.summary(formula)
+    name, local = network.loss.name, network.loss_local
+    if name == network.loss.text:  # an expression: the formula is its name
+        for said in (f"loss {name} ({local})", f"loss {name}"):
+            before, found, after = text.rpartition(said)
+            if found:
+                return before + "loss ", local, after
+    elif formula:
+        before, found, after = text.rpartition(f"loss {name} ({local})")
+        if found:
+            return before + f"loss {name} (", local, ")" + after
+    return (text,)

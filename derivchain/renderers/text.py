@@ -20,7 +20,7 @@ from ..verification.chains import Chain
 from ..engines.forms import Ordered, OrderedSum
 from .base import Renderer
 from .fitting import fits, too_large_note
-from .shown import notes as derivation_notes, shown as shown_of
+from .shown import notes as derivation_notes, preactivation_letter, shown as shown_of
 from .terminal import write_lines
 
 
@@ -102,8 +102,17 @@ def ordered_terms(printer, expr, order=None) -> list:
     hit = terms.get(key)
     if hit is None:
         fast = _lex_terms(expr) if order in (None, "lex") else None
-        hit = terms.room()[key] = (expr, tuple(Printer._as_ordered_terms(printer, expr, order) if fast is None else fast))
+        hit = terms.room()[key] = (expr, teacher_order(Printer._as_ordered_terms(printer, expr, order) if fast is None else fast))
     return list(hit[1])
+
+
+def teacher_order(terms) -> tuple:
+    """A sum's terms as a teacher writes them: the positive ones first, each group in SymPy's order
+    (``z - t``, ``h - Y``, not ``-t + z``, ``-Y + h``); a sum of negative terms only as it was."""
+    if not terms or not negative(terms[0]):
+        return tuple(terms)
+    plus = [t for t in terms if not negative(t)]
+    return tuple(plus + [t for t in terms if negative(t)]) if plus else tuple(terms)
 
 
 def sort_key(e):
@@ -347,8 +356,9 @@ def values(at) -> Iterator[Line]:
     d = at.derivation
     how = arithmetic(at.exact, "exact", at.digits)
     yield _line(f"At the given values ({how}):", style="bold")
+    z_name = preactivation_letter(d.network)
     for name, z, o in at.neurons:
-        yield Line(f"  {name}: z = {z}, output = {o}" if z is not None else f"  {name} = {o}")
+        yield Line(f"  {name}: {z_name} = {z}, output = {o}" if z is not None else f"  {name} = {o}")
     yield Line(f"  {d.network.loss_symbol} = {at.loss}")
     for path, (factors, term) in zip(d.paths, at.paths):
         yield Line(f"  {path.arrow()}: " + " * ".join(str(f) for f in factors) + f" = {term}")
@@ -640,6 +650,12 @@ class TextRenderer(Renderer):
             if l == L:
                 yield Line(f"    grad_a {loss}: {shape(n, 1)} = {bracketed(m.grad_a)}")
                 yield Line(f"    delta^{l}{names} = grad_a {loss} ⊙ f'(z^{l}): {shape(n, 1)} = {bracketed(layer.delta_shown or layer.delta)}")
+                if layer.rewrite:
+                    yield Line(f"      ({layer.rewrite})", prose=True)
+                if m.conditionals:
+                    c = m.conditionals[0]
+                    yield Line(f"      where {expr(c.equation[0])} = {expr(c.equation[1])} ({c.condition}): delta^{l} = "
+                               f"{bracketed(tuple((x.value,) for x in m.conditionals))}", "" if all(x.verdict.equal for x in m.conditionals) else "red")
             else:
                 m_next = m.layers[l].shapes["W"][0]
                 yield Line(f"    delta^{l}{names} = ((W^{l + 1})^T delta^{l + 1}) ⊙ f'(z^{l}): ({shape(n, m_next)})({shape(m_next, 1)}) "
@@ -692,6 +708,25 @@ class TextRenderer(Renderer):
             if layer.grad_b is not None:
                 yield Line(f"    d{loss}/db^{l} = {s}Delta^{l} 1: ({shape(n, m)})({shape(m, 1)}) -> {shape(n, 1)} = {bracketed(layer.grad_b)}")
         yield Line(matrix_check(b.check), "bold green" if b.check.equal else "bold red", prose=True)
+
+    def matrix_gradient(self, g) -> Iterator[Line]:
+        """``grad WQ`` on a matrix graph: the chain of matrix equations from the loss back, each with its shape
+        and its check, then the verdict; with values, each matrix of the chain at them."""
+        from .matrix_forms import rows_text, shape_text, summary
+
+        yield _line("Network: ", g.network.summary(), prose=True)
+        yield _line(f"dLoss/d{g.parameter} ({shape_text(g.shape)}) in matrix form: the chain of matrix equations from "
+                    "the loss back (@ the matrix product, * entry by entry, .T the transpose), each checked entry by entry "
+                    "against the scalar derivation", style="bold", prose=True)
+        for e in g.chain:
+            mark = f"verified ({e.method})" if e.verified else "NOT verified"
+            named = f"; rewrite: {e.rewrite}" if e.rewrite else ""
+            yield Line(f"  dL/d{e.name} = {e.form}    [{shape_text(e.shape)}; {mark}{named}]", None if e.verified else "bold red")
+        yield Line(summary(g), "bold green" if g.verified else "bold red", prose=True)
+        if g.at_values is not None:
+            yield _line(f"At the given values ({arithmetic(g.exact, 'exact')}):", style="bold")
+            for e in g.chain:
+                yield Line(f"  dL/d{e.name} = {rows_text(e.values)}")
 
     def verdict(self, v) -> Iterator[Line]:
         """A verdict alone: equal, NOT equal or undecided, how it was shown, and the detail."""

@@ -24,6 +24,10 @@ class Undefined(ArithmeticError):
     """A form has no real value at a point (log of a negative, a division by zero, an overflow)."""
 
 
+#: Past this size an exponent that is not written as a number is raised through exp and log (see ev).
+_LARGE_EXPONENT = 1024
+
+
 def _not_real(name: str, args) -> str:
     """Why a function value is undefined here: ``log(-2) is not a real number``."""
     return f"{name}({', '.join(mpmath.nstr(a, 6) for a in args)}) is not a real number"
@@ -106,7 +110,20 @@ def evaluate(expr: sp.Basic, point: dict[sp.Symbol, object], digits: int = DIGIT
                     raise Undefined(f"division by zero in {e}")
                 out = mpmath.power(base, k)
             else:
-                out = mpmath.power(base, ev(e.args[1]))
+                exponent = ev(e.args[1])
+                if base != 0 and abs(exponent) > _LARGE_EXPONENT:
+                    # A variable exponent can be huge (x**x at x = 1e6): mpmath raises to a whole-number
+                    # power exactly, digit by digit, for minutes. Through exp and log it costs what any
+                    # function does (a negative base keeps the sign a whole-number power gives it).
+                    sign = 1
+                    if base < 0:
+                        if exponent != mpmath.floor(exponent):
+                            raise Undefined(f"({mpmath.nstr(base, 6)})**{mpmath.nstr(exponent, 6)} is not a real number: "
+                                            "a negative base to a non-integer power")
+                        sign = -1 if int(mpmath.floor(exponent)) % 2 else 1
+                    out = sign * mpmath.exp(exponent * mpmath.log(abs(base)))
+                else:
+                    out = mpmath.power(base, exponent)
                 if isinstance(out, mpmath.mpc):
                     if out.imag != 0:
                         raise Undefined(f"({mpmath.nstr(base, 6)})**{mpmath.nstr(ev(e.args[1]), 6)} is not a real number: "

@@ -48,14 +48,27 @@ def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str, max_le
             raise ExpressionError(f"{what}: {text!r} produces a number with more than {MAX_BITS} bits")
         return value
 
-    def towered(value: sp.Expr) -> sp.Expr:
+    def towered(value: sp.Expr, made: str = "multiply to") -> sp.Expr:
         # SymPy multiplies the exponents of a tower out: ((x**64)**64)**64 is x**262144, whose derivatives and
         # expansions take hours. The powers written are bounded, and so are the powers they make.
         for p in value.atoms(sp.Pow):
             if p.exp.is_Number and abs(p.exp) > MAX_EXPONENT:
-                raise ExpressionError(f"{what}: the powers in {text!r} multiply to an exponent of {p.exp}, larger than "
+                raise ExpressionError(f"{what}: the powers in {text!r} {made} an exponent of {p.exp}, larger than "
                                       f"{MAX_EXPONENT}; write the power once, at most **{MAX_EXPONENT}")
         return value
+
+    def combine(node, op, left: sp.Expr, right: sp.Expr) -> sp.Expr:
+        if isinstance(op, ast.Add):
+            return bounded(left + right)
+        if isinstance(op, ast.Sub):
+            return bounded(left - right)
+        # A product adds the exponents of a name's powers (x**64*x**64 is x**128): bounded as a tower is, now
+        # that a flat product is one nesting level (the depth bound no longer stops a long one).
+        if isinstance(op, ast.Mult):
+            return towered(bounded(left * right), "add up to")
+        if right == 0:
+            fail(node, "division by zero")
+        return towered(bounded(left / right), "add up to")
 
     def build(node, depth: int) -> sp.Expr:
         if depth > MAX_DEPTH:
@@ -78,22 +91,24 @@ def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str, max_le
                     fail(node, f"the function {node.id!r} is used without arguments")
                 fail(node, f"unknown name {node.id!r}")
             return symbols[node.id]
+        if isinstance(node, ast.Subscript):  # an entry of a matrix graph, X[0,1]: a symbol of its own
+            name = entry_name(node)
+            if name is None or name not in symbols:
+                fail(node, f"the subscript {ast.unparse(node)!r} (entries NAME[i,j] are names of matrix graphs only)")
+            return symbols[name]
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             inner = build(node.operand, depth + 1)
             return -inner if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
+            # a + b + c is ((a + b) + c) to Python: a flat sum (or product) is one level, not one per term.
+            chain = _flat(node)
+            value = build(chain[0][1], depth + 1)
+            for op, operand in chain[1:]:
+                value = combine(node, op, value, build(operand, depth + 1))
+            return value
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
             left = build(node.left, depth + 1)
             right = build(node.right, depth + 1)
-            if isinstance(node.op, ast.Add):
-                return bounded(left + right)
-            if isinstance(node.op, ast.Sub):
-                return bounded(left - right)
-            if isinstance(node.op, ast.Mult):
-                return bounded(left * right)
-            if isinstance(node.op, ast.Div):
-                if right == 0:
-                    fail(node, "division by zero")
-                return bounded(left / right)
             # Powers: a numeric exponent must be small; a symbolic one must not sit on a number
             # tower (9**9**9 would otherwise be computed exactly).
             if right.is_Number:
@@ -125,6 +140,28 @@ def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str, max_le
         fail(node, f"the construct {type(node).__name__!r} ({ast.unparse(node)!r}) is not allowed")
 
     return build(tree.body, 0)
+
+
+def _flat(node: ast.BinOp) -> list[tuple[ast.operator | None, ast.expr]]:
+    """The operands of a chain of ``+ -`` (or of ``* /``) read left to right, each with the operator
+    before it (None before the first); walked without recursion, so a long sum costs no depth."""
+    group = (ast.Add, ast.Sub) if isinstance(node.op, (ast.Add, ast.Sub)) else (ast.Mult, ast.Div)
+    chain = []
+    while isinstance(node, ast.BinOp) and isinstance(node.op, group):
+        chain.append((node.op, node.right))
+        node = node.left
+    chain.append((None, node))
+    return chain[::-1]
+
+
+def entry_name(node: ast.Subscript) -> str | None:
+    """``X[0,1]`` for the subscript X[0,1] (a name and two whole numbers), the name of a matrix entry's
+    symbol; None for any other subscript."""
+    parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else []
+    if (isinstance(node.value, ast.Name) and len(parts) == 2
+            and all(isinstance(p, ast.Constant) and type(p.value) is int and p.value >= 0 for p in parts)):
+        return f"{node.value.id}[{parts[0].value},{parts[1].value}]"
+    return None
 
 
 def expression_names(text: str, what: str, max_length: int | None = MAX_LENGTH) -> list[str]:
@@ -161,6 +198,11 @@ def _syntax_tree(text: str, what: str, max_length: int | None) -> ast.Expression
     stripped = text.strip()
     if not stripped:
         raise ExpressionError(f"{what}: the expression is empty; write one, e.g. 'w*x + b' or 'sigmoid(z)'")
+    if not stripped.isascii():
+        # Python reads a fullwidth x as x (NFKC) and some non-ASCII digits as digits: refused, not guessed.
+        at, char = next((i, c) for i, c in enumerate(stripped, start=1) if not c.isascii())
+        raise ExpressionError(f"{what}: {char!r} (U+{ord(char):04X}) at character {at} is not ASCII; write names "
+                              "and numbers in ASCII letters and digits, and operators as + - * / **")
     try:
         return ast.parse(stripped, mode="eval")
     except SyntaxError as exc:

@@ -357,8 +357,11 @@ RULES: dict[str, FunctionRule] = {
     )
 }
 
-#: Names the parser accepts that build other nodes: sqrt(u) is Pow(u, 1/2), handled by the power rules.
-PARSER_ONLY: dict[str, Callable[[sp.Expr], sp.Expr]] = {"sqrt": sp.sqrt}
+#: Names the parser accepts that build other nodes: sqrt(u) is Pow(u, 1/2), handled by the power rules;
+#: the activations written in other functions (swish(u) = u*sigmoid(u), softplus(u) = log(1 + exp(u))),
+#: so a node's expression may use every activation by name.
+PARSER_ONLY: dict[str, Callable[[sp.Expr], sp.Expr]] = {
+    "sqrt": sp.sqrt, "swish": lambda u: u * sigmoid(u), "softplus": lambda u: sp.log(1 + sp.exp(u))}
 
 #: The constants SymPy prints by name in derived forms (erf' = 2*exp(-u**2)/sqrt(pi), exp(1) = E): the
 #: parser reads them back where the expression's own names do not take them.

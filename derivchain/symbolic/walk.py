@@ -32,6 +32,11 @@ def _fdiff(e: sp.Function, index: int, memo_: dict) -> sp.Expr:
     return hit[1]
 
 
+def function_partial(e: sp.Function, index: int) -> sp.Expr:
+    """d e / d(its argument ``index``, 1-based) as :func:`differentiate` writes it (kept by the current owner)."""
+    return _fdiff(e, index, current(FUNCTION_DERIVATIVES).room())
+
+
 def atoms_shared(expr: sp.Basic, *types) -> set:
     """``expr.atoms(*types)`` over shared subexpressions: each distinct node visited once (SymPy's
     walks the tree written out, exponential in depth on a network's nested outputs)."""

@@ -1,5 +1,6 @@
 """What a document of notes shows, derived and verified: each parameter's derivation and step-by-step
-derivation, and the delta equations they use (``derivchain export``)."""
+derivation, and the delta equations they use (``derivchain export``); on a matrix graph, the chain of matrix
+equations of each matrix leaf the parameters belong to."""
 
 from __future__ import annotations
 
@@ -20,10 +21,32 @@ class Notes:
     """The notes on ``parameters`` of ``network``: worked out when first read (a writer checks its target files
     before the slow derivations), each part once."""
 
-    def __init__(self, network: Network, parameters, max_paths: int = DEFAULT_MAX_PATHS):
+    def __init__(self, network: Network, parameters, max_paths: int = DEFAULT_MAX_PATHS, detailed=None):
         self.network, self.max_paths = network, max_paths
         self.parameters = tuple(network.parameter(p) if isinstance(p, str) else p for p in parameters)
+        # Those with a section of their own (the derivation, its steps, its picture): all unless said.
+        self.detailed = self.parameters if detailed is None else tuple(
+            network.parameter(p) if isinstance(p, str) else p for p in detailed)
         self._steps: dict = {}
+
+    @property
+    def left_out(self) -> int:
+        """How many parameters have a row in the table but no section of their own."""
+        return len(self.parameters) - len(self.detailed)
+
+    @cached_property
+    def matrix_gradients(self) -> tuple:
+        """On a matrix graph, each matrix leaf's chain of matrix equations (:func:`matrix_gradient`, every equation
+        and every entry checked) for the leaves the parameters are entries of, in the file's order; else ()."""
+        graph = self.network.matrix
+        if graph is None:
+            return ()
+        from .matrix_chain import matrix_gradient
+
+        names = {p.name for p in self.parameters}
+        leaves = [leaf for leaf, _ in graph.leaves if graph.shape(leaf) is not None
+                  and any(n.startswith(leaf + "[") for n in names)]
+        return tuple(matrix_gradient(self.network, leaf) for leaf in leaves)
 
     @cached_property
     def derivations(self) -> tuple[Derivation, ...]:
