@@ -106,7 +106,10 @@ def test_a_delta_table_is_one_object_whose_rows_are_the_verified_delta_forms(spe
     text = render(Table(net), "json")
     table = json.loads(text)
     assert text == json.dumps(table, indent=2, ensure_ascii=False) + "\n"  # streamed, the bytes json.dumps writes
-    assert list(table) == ["network", "deltas", "rows"] and table["network"] == net.summary()
+    assert list(table) == ["network", "methods", "deltas", "rows"] and table["network"] == net.summary()
+    from derivchain.verification.compare import METHODS
+
+    assert table["methods"] == METHODS  # each method's meaning once; a row names its method
     assert [d["delta"] for d in table["deltas"]] == [f"delta_{n.name}" for n in sorted(net.neurons, key=lambda n: -n.layer)]
     assert all(set(d) == {"delta", "rhs", "verified"} and d["verified"] for d in table["deltas"])
     assert [r["parameter"] for r in table["rows"]] == [p.name for p in net.parameters]
@@ -115,14 +118,15 @@ def test_a_delta_table_is_one_object_whose_rows_are_the_verified_delta_forms(spe
         assert list(row) == ["parameter", "path_count", "gradient", "equal", "method", "verdict"]
         # The printed gradient is the first form of the entry chain the verifier checked, and says so.
         assert row["gradient"] == expr(d.entry_chain.forms[0]) and d.entry_chain.verified and row["equal"]
-        assert (row["path_count"], row["method"], row["verdict"]) == (d.path_count, d.verdict.method, d.verdict.detail)
+        # The verdict in short, as the other formats print it (the whole sentence is the grad object's).
+        assert (row["path_count"], row["method"], row["verdict"]) == (d.path_count, d.verdict.method, "equal")
 
 
 def test_jsonl_streams_the_head_then_a_line_per_row():
     net = dense("2,2,1", activation="sigmoid", loss="half-squared")
     lines = render(Table(net), "jsonl").splitlines()
     whole = json.loads(render(Table(net), "json"))
-    assert json.loads(lines[0]) == {"network": whole["network"], "deltas": whole["deltas"]}
+    assert json.loads(lines[0]) == {"network": whole["network"], "methods": whole["methods"], "deltas": whole["deltas"]}
     assert [json.loads(l) for l in lines[1:]] == whole["rows"]
     expanded = render(Table(net, expand=True), "jsonl").splitlines()
     assert [json.loads(l) for l in expanded[1:]] == json.loads(render(Table(net, expand=True), "json"))
@@ -143,10 +147,23 @@ def test_a_row_whose_delta_form_was_not_shown_equal_says_so_in_every_format():
     from derivchain.renderers.latex import LatexRenderer
 
     assert delta_row(d)["equal"] is False
+    assert delta_row(d)["verdict"] == "NOT shown: " + failed.links[0].detail
     line = next(iter(TextRenderer().table_row(d)))
     assert "NOT shown" in line.text and line.style == "red"
     assert "NOT shown" in MarkdownRenderer().table_row(d) and "NOT shown" in LatexRenderer().table_row(d)
     assert "equal" in MarkdownRenderer().table_row(d, expand=True)  # expanded, the row is the three forms' verdict
+
+
+def test_a_row_not_equal_keeps_its_whole_verdict_sentence():
+    # The short verdict is for rows shown equal; a row that is not keeps what only it has (the counterexample).
+    from dataclasses import replace
+
+    from derivchain.renderers.json import delta_row
+
+    d = derive(dense("2,2,1", activation="sigmoid", loss="half-squared"), "W1")
+    wrong = replace(d.verdict, equal=False, detail="backprop != direct: at a random point direct = 1, backprop = 2")
+    row = delta_row(replace(d, verdict=wrong))
+    assert (row["equal"], row["verdict"]) == (False, wrong.detail)
 
 
 def test_a_delta_equation_not_shown_equal_is_marked_and_the_note_says_so():

@@ -245,17 +245,32 @@ def table_texts(table, level: int = 1):
 
 
 def table_head(table) -> dict:
-    """What a table in delta form opens with: the network and every delta equation, each in the next layer's
-    deltas (its verified chain's first form) and whether it was verified."""
-    return {"network": table.network.summary(),
+    """What a table in delta form opens with: the network, what each verification method shows (said once: each
+    row names its method) and every delta equation, each in the next layer's deltas (its verified chain's first
+    form) and whether it was verified."""
+    from ..verification.compare import METHODS
+
+    return {"network": table.network.summary(), "methods": dict(METHODS),
             "deltas": [{"delta": expr(c.lhs), "rhs": expr(c.forms[0]), "verified": c.verified} for c in table.deltas]}
 
 
 def delta_row(d) -> dict:
     """One row of a table in delta form: the gradient as source times delta (the verified entry chain's first
-    form), ``equal`` when the three forms and the delta form were shown equal, and how."""
+    form), ``equal`` when the three forms and the delta form were shown equal, how, and the verdict in short
+    (see :func:`row_verdict`)."""
     return {"parameter": d.parameter.name, "path_count": d.path_count, "gradient": expr(d.delta_form),
-            "equal": d.verdict.equal and d.entry_chain.verified, "method": d.verdict.method, "verdict": d.verdict.detail}
+            "equal": d.verdict.equal and d.entry_chain.verified, "method": d.verdict.method, "verdict": row_verdict(d)}
+
+
+def row_verdict(d) -> str:
+    """A row's verdict as the table's other formats print it (``equal``; the method's meaning is in the table's
+    ``methods``), or, for a row not shown equal, its whole sentence: the counterexample or reason that row alone
+    has (``NOT shown: ...`` when its delta form was not shown equal to the gradient)."""
+    if not d.verdict.equal:
+        return d.verdict.detail
+    if not d.entry_chain.verified:
+        return "NOT shown: " + next(v.detail for v in d.entry_chain.links if not v.equal)
+    return d.verdict.word
 
 
 def _entries(m):
