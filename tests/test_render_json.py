@@ -152,6 +152,12 @@ def test_a_row_whose_delta_form_was_not_shown_equal_says_so_in_every_format():
     assert "NOT shown" in line.text and line.style == "red"
     assert "NOT shown" in MarkdownRenderer().table_row(d) and "NOT shown" in LatexRenderer().table_row(d)
     assert "equal" in MarkdownRenderer().table_row(d, expand=True)  # expanded, the row is the three forms' verdict
+    from types import SimpleNamespace
+
+    from derivchain.renderers.latex import printer_for, table_lines
+
+    shown = table_lines(SimpleNamespace(expand=False, deltas=(), rows=[d]), printer_for(d.network))  # a notebook's table
+    assert "NOT shown" in shown[-1] and "equal" not in shown[-1]
 
 
 def test_a_row_not_equal_keeps_its_whole_verdict_sentence():

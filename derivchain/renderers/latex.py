@@ -951,8 +951,10 @@ def table_lines(table, printer) -> list[str]:
     lines: list[str] = [] if table.expand else delta_table_lines(table.deltas, printer)
     for d in table.rows:
         noun = "path" if d.path_count == 1 else "paths"
+        # As table_row: a delta form not shown equal to the gradient is NOT shown, never "equal".
+        word = d.verdict.word if table.expand or not d.verdict.equal or d.entry_chain.verified else "NOT shown"
         lines += expression_lines(printer, printer._print(d.lhs), d.backprop.local if table.expand else d.delta_form)
-        lines.append(r"&\qquad %s" % printer.mtext(f"({d.path_count} {noun}; {d.verdict.word}, {d.verdict.method})"))
+        lines.append(r"&\qquad %s" % printer.mtext(f"({d.path_count} {noun}; {word}, {d.verdict.method})"))
     return lines
 
 
