@@ -9,7 +9,9 @@ Each case derives the whole weight set three ways, verifies and renders it as `d
 other row is also given as a ratio to the LaTeX row of the same case). Every measurement
 runs in a fresh subprocess (so caches do not carry over and peak memory is per run) with a time
 cap; a run that hits the cap is reported as "no result in N s". The last lines are a Markdown
-table for the README. Not part of the test suite.
+table for the README (with each output's size and its ratio to the LaTeX output's). Not part of the test suite.
+BENCH_EXPAND=1 in the environment renders the tables as `derivchain table --expand` does (each gradient
+written out in neuron symbols, as every table was before issue 26).
 """
 
 from __future__ import annotations
@@ -38,9 +40,11 @@ CASES = {
     "S2": ("32,32,32,32,1", "sigmoid", "half-squared"),
     "S3": ("128,128,1", "sigmoid", "half-squared"),
     "D1": ("4,4,4,4,4,4,4,4,4,4,4,4,4,1", "sigmoid", "half-squared"),
+    # Issue 26: 12,352 weights, every row printed (in delta form) in every format.
+    "S4": ("64,64,64,64,1", "sigmoid", "half-squared"),
 }
 
-FORMATS = ("text", "latex", "markdown", "json")
+FORMATS = ("text", "latex", "markdown", "json", "html", "jsonl")
 
 # A built graph or a dense network, in both scripts (depth limit raised for the 50-step RNN).
 BUILD = r'''
@@ -107,15 +111,24 @@ def row(d):
     verdicts.append(d.verdict.equal)
     if full:
         ds.append(d)
+class Counted:
+    """A sink that counts what is written (the output's size) and keeps none of it."""
+    size = 0
+    def write(self, s):
+        self.size += len(s.encode("utf-8"))
+    def flush(self):
+        pass
+out = Counted()
 # Exactly `derivchain table --format FORMAT` writing to a file: the output streams out, so peak memory
-# is the program's, not the output's (a 32-32-32-32-1 JSON table is about 1 GB of text).
-emit(Table(net), fmt, open(os.devnull, "w"), on_row=row)
+# is the program's, not the output's (a 32-32-32-32-1 JSON table was about 1 GB of text before issue 26).
+table = Table(net, expand=True) if os.environ.get("BENCH_EXPAND") else Table(net)
+emit(table, fmt, out, on_row=row)
 seconds = time.perf_counter() - start
 start = time.perf_counter()
 for d in ds:  # dense cases: the full LaTeX derivation of every weight, timed apart
     latex(d)
 print(json.dumps({"seconds": seconds, "full_latex": time.perf_counter() - start if full else None, "equal": all(verdicts),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "bytes": out.size}))
 '''
 
 # `derivchain grad W1 --format FORMAT`, in process (derivation and rendering, not the cold start).
@@ -156,6 +169,7 @@ def median_run(code, args, cap, repeat):
         "full_latex": None if results[0].get("full_latex") is None else statistics.median(r["full_latex"] for r in results),
         "peak_mb": max(r["peak_mb"] for r in results),
         "equal": all(r.get("equal", True) for r in results),
+        "bytes": results[0].get("bytes"),
     }
 
 
@@ -187,8 +201,8 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=60.0, help="seconds before a run is given up")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-plain", action="store_true", help="measure derivchain only")
-    parser.add_argument("--formats", default="latex,text,markdown,json", help="comma-separated formats to render the table in: "
-                        "text,latex,markdown,json (each a row; the first is compared with plain SymPy)")
+    parser.add_argument("--formats", default="latex,text,markdown,json,html,jsonl", help="comma-separated formats to render the "
+                        "table in: text,latex,markdown,json,html,jsonl (each a row; the first is compared with plain SymPy)")
     parser.add_argument("--grad", action="store_true", help="also time `grad W1` (first parameter) in each format")
     parser.add_argument("--skip-cold", action="store_true", help="do not measure the cold CLI")
     opts = parser.parse_args()
@@ -236,8 +250,17 @@ def main() -> None:
         return f"{ours['seconds'] / base['seconds']:.1f}x"
 
     print()
-    print("| case | network | rendered | plain SymPy | derivchain | speed-up | / LaTeX | peak memory | verdicts | + full LaTeX of every derivation |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    def vs_latex_bytes(name, what, ours):
+        base = latex_of.get((name, what.split(",")[0]))
+        if ours is None or base is None or what.endswith(", latex") or not ours.get("bytes") or not base.get("bytes"):
+            return "-"
+        return f"{ours['bytes'] / base['bytes']:.1f}x"
+
+    def size(r):
+        return "-" if r is None or r.get("bytes") is None else f"{r['bytes'] / 1e6:.1f} MB"
+
+    print("| case | network | rendered | plain SymPy | derivchain | speed-up | / LaTeX | output | bytes / LaTeX | peak memory | verdicts | + full LaTeX of every derivation |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, layers, act, loss, what, plain, ours in rows:
         first = what == f"table, {formats[0]}"
         if ours is None or opts.skip_plain or not first:
@@ -252,10 +275,10 @@ def main() -> None:
         full = "-" if ours is None or ours.get("full_latex") is None else f"{ours['full_latex']:.2f} s"
         shown_plain = fmt_time(plain, True) if first else "-"
         print(f"| {name} | {net} | {what} | {shown_plain} | {fmt_time(ours)} | {speed} | {vs_latex(name, what, ours)} "
-              f"| {memory} | {verdict} | {full} |")
+              f"| {size(ours)} | {vs_latex_bytes(name, what, ours)} | {memory} | {verdict} | {full} |")
     if cli is not None:
         print(f"| cold CLI | `derivchain grad W1` | text | import floor {floor:.2f} s (+ first sum {first_sum:.2f} s) "
-              f"| {cli:.2f} s | {cli / floor:.2f}x of floor | | | | |")
+              f"| {cli:.2f} s | {cli / floor:.2f}x of floor | | | | | | |")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ MAX_LISTED = 100_000
 TASKS = ("show", "grad", "paths", "table", "formula", "steps", "step", "matrix", "draw", "export", "check", "exercise",
          "hessian")
 #: What the CLI may call besides one task: reading its options into arguments, and reading a result's verdict.
-HELPERS = ("network", "given_values", "verified", "steps_text")
+HELPERS = ("network", "given_values", "verified", "steps_text", "check_many")
 
 __all__ = [*TASKS, *HELPERS, "verified_gradient", "check_max_paths", "OptionsError", "MAX_LISTED"]
 
@@ -114,10 +114,13 @@ def show(net: Network) -> Network:
     return net
 
 
-def grad(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS, values: dict | None = None,
+def grad(net: Network, parameter: str | list[str], max_paths: int = DEFAULT_MAX_PATHS, values: dict | None = None,
          reduction: str = "mean"):
     """dLoss/dparameter three ways and verified (a Derivation); with ``values``, also its numbers; with a
-    batch (``values["samples"]``), each sample's numbers and their ``reduction`` (mean or sum)."""
+    batch (``values["samples"]``), each sample's numbers and their ``reduction`` (mean or sum). A list of
+    parameters: a tuple of each one's result, in order."""
+    if not isinstance(parameter, str):
+        return tuple(grad(net, p, max_paths, values, reduction) for p in parameter)
     from .verification.derivation import derive
 
     check_max_paths(max_paths)
@@ -154,6 +157,8 @@ def verified(result) -> bool:
     (a derivation, or its numbers at values; a matrix gradient when every equation of its chain was)."""
     from .renderers.shown import checked
 
+    if isinstance(result, tuple):  # grad of several parameters
+        return all(verified(r) for r in result)
     if getattr(result, "kind", "") == "matrix_gradient":
         return result.verified
 
@@ -198,12 +203,24 @@ def steps(net: Network, parameter: str):
     return step_by_step(net, parameter)
 
 
-def table(net: Network, max_paths: int = 0):
-    """Every parameter's derivation, derived as the rows are read (``max_paths`` listed per row)."""
+def table(net: Network, max_paths: int = 0, expand: bool = False):
+    """Every parameter's derivation, derived as the rows are read (``max_paths`` listed per row); printed in
+    delta form after the delta equations, or with ``expand`` each gradient in neuron symbols."""
     from .verification.derivation import Table
 
     _has_parameters(net, "table", "derivchain grad NAME")
-    return Table(net, check_max_paths(max_paths))
+    return Table(net, check_max_paths(max_paths), expand)
+
+
+#: The formats that print several ``grad`` results in one output (a document format prints one).
+MANY_FORMATS = ("text", "json", "jsonl")
+
+
+def check_many(parameters: list[str], fmt: str) -> None:
+    """Several weights print in text, JSON or JSON Lines only; else a one-line error naming ``export``."""
+    if fmt not in MANY_FORMATS:
+        raise OptionsError(f"grad {' '.join(parameters)}: several weights print in text, json or jsonl; for a {fmt} "
+                           f"document of several derivations use derivchain export {' '.join(parameters)} --out FILE")
 
 
 def _has_parameters(net: Network, command: str, instead: str) -> None:

@@ -61,6 +61,8 @@ app = typer.Typer(
 )
 
 Weight = Annotated[str, typer.Argument(help="The weight or bias, e.g. W1 or B3.")]
+Weights = Annotated[list[str], typer.Argument(help="The weight or bias, e.g. W1 or B3 (several: W1 W2, in text, json or jsonl).")]
+Expand = Annotated[bool, typer.Option("--expand", help="Write each gradient out in neuron symbols (no delta equations; JSON: an array of grad objects).")]
 Fmt = Annotated[Format, typer.Option("--format", "-f", case_sensitive=False, metavar="<format>", help=format_help())]
 MaxPaths = Annotated[int, typer.Option("--max-paths", help="Most paths to list per weight (listing only: the count and the sum always cover all).")]
 Values = Annotated[Optional[str], typer.Option("--values", help="Numbers (.json/.toml) for every input, target, weight and bias.")]
@@ -168,6 +170,11 @@ def _emit(result, fmt: Format, on_row=None):
     return result
 
 
+def _emit_many(results, fmt: Format):
+    from .renderers import emit_all
+    emit_all(results, fmt)
+
+
 def _written(paths) -> None:
     from .renderers import written
     written(paths)
@@ -180,13 +187,15 @@ def _verdict_exit(ok: bool) -> None:
 
 @app.command()
 @network_options
-def grad(weight: Weight, net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 1000,
+def grad(weight: Weights, net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 1000,
          values: Values = None, assign: Assign = None, reduction: Reduction = "mean") -> None:
     """Derive dLoss/dWEIGHT three ways (paths, backprop, direct) and verify they agree."""
     from . import api
 
-    result = api.grad(net, weight, max_paths, api.given_values(values, assign), reduction)
-    _emit(result, fmt)
+    if len(weight) > 1:
+        api.check_many(weight, fmt.value)
+    result = api.grad(net, weight[0] if len(weight) == 1 else weight, max_paths, api.given_values(values, assign), reduction)
+    _emit(result, fmt) if len(weight) == 1 else _emit_many(result, fmt)
     _verdict_exit(api.verified(result))
 
 
@@ -210,22 +219,22 @@ def show(net=None, fmt: Fmt = Format.text) -> None:
 
 @app.command()
 @network_options
-def table(net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 0) -> None:
-    """Every weight and bias: its number of paths, its gradient in neuron symbols, and the verdict."""
+def table(net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 0, expand: Expand = False) -> None:
+    """Every weight and bias: its number of paths, its gradient as source times delta (each delta defined once, first), and the verdict."""
     from . import api
     from .renderers import progress
 
-    rows = api.table(net, max_paths)
+    rows = api.table(net, max_paths, expand=expand)
     failed = []
 
     with progress(len(rows)) as advance:
         def on_row(d):
-            if not d.verdict.equal:
+            if not rows.row_equal(d, expand):
                 failed.append(d.parameter)
             advance()
 
         _emit(rows, fmt, on_row)
-    _verdict_exit(not failed)
+    _verdict_exit(not failed and (expand or all(c.verified for c in rows.deltas)))
 
 
 @app.command()

@@ -120,7 +120,7 @@ def test_max_paths_is_bounded():
         (["grad", "W1", "--activation", "swishy"], "Error: unknown activation 'swishy'; choose one of: identity, sigmoid, tanh, relu, leaky_relu, softplus, elu, swish, exp, square, leaky_relu:SLOPE"),
         (["grad", "W1", "--output-activation", "x"], "Error: unknown activation 'x'; choose one of"),
         (["grad", "W1", "--loss", "hinge"], "Error: unknown loss 'hinge'; choose one of: abs, squared, half-squared, cross-entropy, softmax"),
-        (["show", "--format", "xml"], "Error: Invalid value for '--format' / '-f': 'xml' is not one of 'text', 'latex', 'markdown', 'json', 'html'."),
+        (["show", "--format", "xml"], "Error: Invalid value for '--format' / '-f': 'xml' is not one of 'text', 'latex', 'markdown', 'json', 'html', 'jsonl'."),
         (["paths", "B1"], "Error: unknown weight 'B1'; this network has weights W1..W14"),
     ],
 )
@@ -222,3 +222,33 @@ def test_small_texts_a_new_user_stumbled_on():
     # "Out expanded: not expanded: more than 2000 terms"
     out = run("show", "--output-activation", "x**x", "--layers", "2,1").output
     assert "Out expanded: not written out (more than 2000 terms)" in out and "not expanded" not in out
+
+
+def test_table_rows_are_in_delta_form_after_the_deltas_and_expand_keeps_the_old_rows():
+    r = run("table", "--layers", "2,2,1", "--activation", "sigmoid", "--loss", "half-squared")
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[1].startswith("Deltas") and lines[2:5] == ["  delta_Out = Out - Y", "  delta_H1 = H1*(1 - H1)*W5*delta_Out",
+                                                         "  delta_H2 = H2*(1 - H2)*W6*delta_Out"]
+    assert lines[6].split()[0] == "W1" and lines[6].endswith("X1*delta_H1") and lines[-1].endswith("H2*delta_Out")
+    old = run("table", "--layers", "2,2,1", "--activation", "sigmoid", "--loss", "half-squared", "--expand").output.splitlines()
+    assert "Deltas" not in old[1] and old[2].endswith("H1*(1 - H1)*W5*X1*(Out - Y)")
+
+
+def test_grad_of_several_weights_prints_each_and_refuses_a_document_format():
+    r = run("grad", "W1", "W13", "--format", "json")
+    assert r.exit_code == 0, r.output
+    objects = json.loads(r.output)
+    assert [o["weight"] for o in objects] == ["W1", "W13"]
+    assert objects[0] == json.loads(run("grad", "W1", "--format", "json").output)  # each the one-weight contract
+    lines = run("grad", "W1", "W13", "--format", "jsonl").output.splitlines()
+    assert [json.loads(l)["weight"] for l in lines] == ["W1", "W13"]
+    text = run("grad", "W1", "W13").output
+    assert "2 paths from W1 to the loss" in text and "1 path from W13 to the loss" in text
+    bad = run("grad", "W1", "W13", "--format", "latex")
+    assert bad.exit_code == 2 and bad.output.strip().startswith("Error: grad W1 W13: several weights print in text, json or jsonl")
+
+
+def test_jsonl_of_a_single_result_is_its_json_on_one_line():
+    one = run("grad", "W1", "--format", "jsonl").output
+    assert one.count("\n") == 1 and json.loads(one) == json.loads(run("grad", "W1", "--format", "json").output)

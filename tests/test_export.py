@@ -187,10 +187,10 @@ def test_each_fact_once():
     assert r"\section{Conventions}" in tex
     for d in derivations:
         final = printer._print(d.backprop.local)
-        # The gradient: in the table and as the last line of its step-by-step derivation, nowhere else
-        # (it was printed four to six times: sum, backprop, two cases, direct, steps).
-        assert tex.count(final) == 2, (d.parameter, tex.count(final))
-        assert text.count(final) == 2, d.parameter
+        # The gradient: as the last line of its step-by-step derivation, nowhere else (it was printed four to
+        # six times: sum, backprop, two cases, direct, steps); the table has its delta form (issue 26).
+        assert tex.count(final) == 1, (d.parameter, tex.count(final))
+        assert text.count(final) == 1, d.parameter
     # Each delta once, in the backpropagation section.
     for delta in (r"\delta_{H_{1}} &=", r"\delta_{\mathrm{Out}} &="):
         assert tex.count(delta) == 1 and text.count(delta) == 1
@@ -424,9 +424,13 @@ def test_no_heading_is_left_alone_at_the_foot_of_a_page(tmp_path):
             assert not lines or not re.match(r"\d+(\.\d+)*\s+\S", lines[-1]) or ". . ." in lines[-1], (shift, lines[-1])
 
 
-def test_a_table_row_with_a_fraction_is_set_full_size_with_room_around_it():
-    # A fraction in a row's text style is tiny and touches the rows beside it.
-    net = dense("2,2", loss="softmax")
+def test_a_table_row_with_a_fraction_is_set_full_size_with_room_around_it(tmp_path):
+    # A fraction in a row's text style is tiny and touches the rows beside it. The rows are in delta form
+    # (a softmax layer's have no fraction there): a graph whose coefficients are fractions, d(a/(b+2))/da.
+    path = tmp_path / "ratio.toml"
+    path.write_text('loss = "e"\n[[nodes]]\nname = "e"\nexpr = "c*d"\n[[nodes]]\nname = "c"\nexpr = "a/(b + 2)"\n'
+                    '[[nodes]]\nname = "d"\nexpr = "b + 1"\n')
+    net = load_network(str(path))
     tex = latex_document(Notes(net, net.parameters), "t")
     table = tex[tex.index(r"\begin{longtable}"):tex.index(r"\end{longtable}")].splitlines()
     rows = [i for i, l in enumerate(table) if r"\frac" in l and l.startswith("$")]

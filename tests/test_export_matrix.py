@@ -50,8 +50,20 @@ def test_entries_sections_are_bounded_and_every_link_lands(attention_md):
     anchors = set(re.findall(r'<a id="([^"]+)"></a>', text))
     links = set(re.findall(r"\]\(#([^)]+)\)", text))
     assert links and links <= anchors, links - anchors
-    # WQ's and WK's entries' gradients (5,000 characters each) are left to the matrix equations; WV's are short
-    assert text.count("too long for a table: see the matrix equations") == 32
+    # WQ's and WK's entries' gradients (5,000 characters each expanded) are short in delta form: every row prints it
+    assert "too long for a table" not in text
+    assert r"| $W_{Q}[0,1]$ | 108 | $X[0,0] \delta_{Q[0,1]} + X[1,0] \delta_{Q[1,1]} + X[2,0] \delta_{Q[2,1]}$ | equal |" in text
+
+
+def test_a_delta_form_too_long_for_a_table_is_left_to_the_matrix_equations(monkeypatch):
+    from derivchain.renderers import matrix_forms
+
+    net = api.network(str(EXAMPLES / "two_layer_batch.toml"))
+    notes = Notes(net, [net.parameter("W1[0,0]"), net.parameter("W2[0,0]")])
+    short, long = sorted(notes.derivations, key=lambda d: len(str(d.delta_form)))
+    monkeypatch.setattr(matrix_forms, "TABLE_TEXT", len(str(short.delta_form)))  # the shorter printed, the longer not
+    for document in (markdown_document(notes, "t"), latex_document(notes, "t"), html_document(notes, "t")):
+        assert document.count(matrix_forms.LONG_CELL) == 1
 
 
 def test_named_entries_and_matrices_choose_the_sections(tmp_path):
@@ -103,4 +115,4 @@ def test_attention_notes_compile_with_every_reference_resolved(tmp_path):
     import subprocess
 
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
-    assert "Matrix equations" in text and "too long for a table" in text
+    assert "Matrix equations" in text and "too long for a table" not in text  # every row in delta form

@@ -234,7 +234,7 @@ def test_table_and_export_of_a_graph_without_parameters_say_so(tmp_path):
         assert r.exit_code == 2 and "has no parameters (every leaf is an input or a target: x, y)" in r.output, r.output
     assert not (tmp_path / "notes.md").exists()
     r = runner.invoke(app, ["export", "x", "--network", str(net), "--out", str(tmp_path / "notes.md")])
-    assert r.exit_code == 0 and "(#derivchain-x) | 1 | $y$ | equal |" in (tmp_path / "notes.md").read_text()
+    assert r.exit_code == 0 and r"(#derivchain-x) | 1 | $y \delta_{q}$ | equal |" in (tmp_path / "notes.md").read_text()
 
 
 @pytest.mark.parametrize("expression, note, at_kink", [

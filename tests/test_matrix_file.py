@@ -311,9 +311,11 @@ def test_table_of_every_entry(tmp_path):
     net, _ = _files(tmp_path)
     r = runner.invoke(app, ["table", "--network", net, "--format", "json"])
     assert r.exit_code == 0, r.output
-    rows = json.loads(r.output)
-    assert [row["weight"] for row in rows][:3] == ["WQ[0,0]", "WQ[0,1]", "WQ[1,0]"] and len(rows) == 12
+    rows = json.loads(r.output)["rows"]  # the table in delta form (issue 26); --expand: the grad objects
+    assert [row["parameter"] for row in rows][:3] == ["WQ[0,0]", "WQ[0,1]", "WQ[1,0]"] and len(rows) == 12
     assert all(row["equal"] for row in rows)
+    expanded = runner.invoke(app, ["table", "--network", net, "--format", "json", "--expand"])
+    assert [row["weight"] for row in json.loads(expanded.output)] == [row["parameter"] for row in rows]
 
 
 def test_export_markdown_names_entry_pictures_without_brackets(tmp_path):

@@ -48,6 +48,11 @@ def test_two_outputs_paths_end_through_each_output():
 def test_table_over_a_file():
     r = runner.invoke(app, ["table", "--network", str(EXAMPLES / "classifier.json"), "--format", "json"])
     assert r.exit_code == 0, r.output
+    table = json.loads(r.output)
+    assert [row["parameter"] for row in table["rows"]] == ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "B1", "B2", "B3"]
+    assert all(row["equal"] for row in table["rows"]) and all(d["verified"] for d in table["deltas"])
+    r = runner.invoke(app, ["table", "--network", str(EXAMPLES / "classifier.json"), "--format", "json", "--expand"])
+    assert r.exit_code == 0, r.output
     rows = json.loads(r.output)
     assert [row["weight"] for row in rows] == ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "B1", "B2", "B3"]
     assert all(row["equal"] for row in rows)

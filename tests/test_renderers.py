@@ -115,12 +115,12 @@ def test_a_format_registered_at_run_time_renders_through_render_and_emit(net):
     finally:
         unregister("shout")
     assert "shout" not in FORMATS
-    with pytest.raises(ValueError, match="'shout' is not a format; the formats are 'text', 'latex', 'markdown', 'json' or 'html'"):
+    with pytest.raises(ValueError, match="'shout' is not a format; the formats are 'text', 'latex', 'markdown', 'json', 'html' or 'jsonl'"):
         render(d, "shout")
 
 
 def test_the_format_choices_the_export_suffixes_and_the_help_come_from_the_registry(tmp_path):
-    assert [f.value for f in Format] == list(FORMATS) == ["text", "latex", "markdown", "json", "html"]
+    assert [f.value for f in Format] == list(FORMATS) == ["text", "latex", "markdown", "json", "html", "jsonl"]
     assert document_suffixes() == [f.suffix for f in FORMATS.values() if f.suffix] == [".tex", ".md", ".html"]
     assert [format_of_suffix(s) for s in (".tex", ".md", ".html", ".txt")] == ["latex", "markdown", "html", None]
     # The messages, byte for byte as before, are made from the registry.

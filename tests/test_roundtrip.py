@@ -202,7 +202,7 @@ def test_table_steps_and_formula_print_forms_that_parse_back(make):
     net = make()
     symbols = _symbols(net)
     checked = {p.name for p in _params(net)}
-    rows = render(api.table(net), "text").splitlines()[2:]
+    rows = render(api.table(net, expand=True), "text").splitlines()[2:]
     assert len(rows) == len(net.parameters)
     for row in rows:
         name, gradient = row.split()[0], _parse(row[TABLE_GRADIENT_COLUMN:], symbols)
@@ -226,3 +226,28 @@ def test_table_steps_and_formula_print_forms_that_parse_back(make):
                 assert _equal(a, b, net), line
             target = gradient if lhs == f"d{net.loss_symbol}/d{p}" else symbols[lhs]
             assert _equal(target, parsed[-1], net), line
+
+
+@pytest.mark.parametrize("make", list(_networks()))
+def test_a_delta_table_prints_rows_and_deltas_that_parse_back_to_the_gradient(make):
+    """The delta table's rows and delta equations, as text, parse back; each row with its deltas replaced by
+    their printed right-hand sides (outputs first) is the gradient."""
+    from derivchain import api
+    from derivchain.renderers.text import TABLE_GRADIENT_COLUMN
+
+    net = make()
+    symbols = _symbols(net)
+    lines = render(api.table(net), "text").splitlines()
+    deltas = [l[2:] for l in lines if l.startswith("  delta_")]
+    values: dict = {}
+    for line in deltas:  # outputs first: each right-hand side only names deltas already known
+        name, rhs = line.split(" = ", 1)
+        values[symbols[name]] = _parse(rhs, symbols).xreplace(values)
+    rows = lines[len(deltas) + 3:]
+    assert len(rows) == len(net.parameters)
+    checked = {p.name for p in _params(net)}
+    for row in rows:
+        name = row.split()[0]
+        if name in checked:
+            gradient = _parse(row[TABLE_GRADIENT_COLUMN:], symbols).xreplace(values)
+            assert _equal(gradient, derive(net, net.parameter(name)).backprop.local, net), row

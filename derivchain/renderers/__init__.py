@@ -91,6 +91,27 @@ def emit(result, fmt: Format | str = Format.text, out: IO[str] | None = None, on
         renderer(fmt).emit(result, sys.stdout if out is None else out, on_row)
 
 
+def emit_all(results, fmt: Format | str = Format.text, out: IO[str] | None = None) -> None:
+    """Several results in one output (``grad W1 W2``): JSON one array of their objects, any other format each
+    result after the other (text with a blank line between them; JSON Lines a line each)."""
+    out = sys.stdout if out is None else out
+    if info(fmt).name == "json":
+        from .json import JsonRenderer, dumps
+
+        objects = []
+        for r in results:
+            network = _network_of(r)
+            with memo.working_for(network) if network is not None else memo.scratch():
+                objects.append(getattr(JsonRenderer(), kind(r))(r))
+        out.write(dumps(objects) + "\n")
+        out.flush()
+        return
+    for i, r in enumerate(results):
+        if i and info(fmt).name == "text":
+            out.write("\n")
+        emit(r, fmt, out)
+
+
 def _network_of(result):
     """The network a result describes (a network its own), or None."""
     from ..model.network import Network
@@ -159,5 +180,5 @@ def progress(total: int):
             state["bar"] = False  # a timer firing now shows nothing
 
 
-__all__ = ["Format", "FORMATS", "KINDS", "Renderer", "emit", "render", "expression", "notebook", "renderer", "kind",
+__all__ = ["Format", "FORMATS", "KINDS", "Renderer", "emit", "emit_all", "render", "expression", "notebook", "renderer", "kind",
            "wrap_terms", "progress", "written", "html", "json", "latex", "markdown", "text"]

@@ -95,8 +95,9 @@ class StringRenderer(Renderer, abstract=True):
         out.write(part)
 
     def table(self, table) -> Iterator[tuple[str, object]]:
-        """The table as (part, row): the header, each row (its derivation beside it), the footer."""
+        """The table as (part, row): the header (with the delta equations unless ``table.expand``), each row
+        (its derivation beside it; in delta form unless ``table.expand``), the footer."""
         yield self.table_header(table) + "\n", None
         for i, d in enumerate(table.rows):
-            yield (self.ROW_SEPARATOR if i else "") + self.table_row(d), d
+            yield (self.ROW_SEPARATOR if i else "") + self.table_row(d, table.expand), d
         yield "\n" + self.table_footer(table) + "\n", None

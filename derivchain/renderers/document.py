@@ -327,11 +327,15 @@ def _table_intro(derivations, text, emphasis: str) -> str:
     """The sentence before the table; a method shared by every verdict is named there, once."""
     methods = {d.verdict.method for d in derivations}
     shared = ("; every verdict below is by " + emphasis % text(methods.pop())) if len(methods) == 1 else ""
-    return ("Each gradient in neuron symbols, as backpropagation writes it; the verdict says whether the sum over paths, "
-            "backpropagation and direct differentiation were shown equal, and how" + shared + ".")
+    return ("Each gradient as backpropagation writes it: the output of the node the parameter leaves times the delta of "
+            "the neuron it enters (each delta defined once, under Backpropagation; the delta form verified equal to the "
+            "gradient); the verdict says whether the sum over paths, backpropagation and direct differentiation were "
+            "shown equal, and how" + shared + ".")
 
 
 def _table_verdict(d, shared: bool, text, strong: str, emphasis: str) -> str:
+    if d.verdict.equal and not d.entry_chain.verified:  # the delta form printed was not shown equal to the gradient
+        return strong % text("NOT shown")
     word = text(d.verdict.word) if d.verdict.equal else strong % text(d.verdict.word)
     return word if shared else "%s (%s)" % (word, emphasis % text(d.verdict.method))
 
@@ -353,17 +357,17 @@ def _latex_table(network, derivations, printer, page: Page, linked: bool, detail
         if _long(network, d):
             cell = r"\emph{%s}" % printer.text(_long_cell())
         else:
-            cell = _cell(printer, d.backprop.local, chars, page.chars(6))
+            cell = _cell(printer, d.delta_form, chars, page.chars(6))
         # A row with a fraction: set full size, as in a display, with room above and below it (a tiny
         # inline fraction, or a tall one in a row of its own, touched the rows beside it).
-        tall = r"\frac" in (cell or "") or cell is None and r"\frac" in printer._print(d.backprop.local)
+        tall = r"\frac" in (cell or "") or cell is None and r"\frac" in printer._print(d.delta_form)
         if tall and out[-1] != _ROOM:
             out.append(_ROOM)
         if cell is not None and cell.startswith("$") and not cell.startswith(r"$\begin") and tall:
             cell = r"$\displaystyle " + cell[1:]
         out.append(r"$%s$ & %d & %s & %s%s \\" % (printer._print(d.parameter), d.path_count, cell or "(below)", verdict, ref))
         if cell is None:  # too wide for its column: on a line of its own, below its row
-            lines = expression_lines(printer, "", d.backprop.local, page.chars(DOCUMENT_WIDTH) - 4)
+            lines = expression_lines(printer, "", d.delta_form, page.chars(DOCUMENT_WIDTH) - 4)
             lines[0] = "&" + lines[0].split("&=", 1)[1]
             out[-1] = out[-1][:-2] + r"\\*"
             out.append(r"\multicolumn{%d}{@{}l@{}}{\quad $\begin{aligned}[t]%s\end{aligned}$} \\" % (5 if linked else 4, r" \\ ".join(lines)))
@@ -596,7 +600,7 @@ def markdown_document(notes, title: str, snippet: bool = False, brief: bool = Fa
         if _long(network, d):
             tex = f"*[{_long_cell()}](#derivchain-matrix)*"
         else:
-            tex = "$%s$" % printer._print(d.backprop.local).replace("|", r"\vert ")
+            tex = "$%s$" % form(printer, d.delta_form).replace("|", r"\vert ")
         out.append(f"| {name} | {d.path_count} | {tex} | {_table_verdict(d, shared, md.escape, '**%s**', '*%s*')} |")
     out.append("")
 

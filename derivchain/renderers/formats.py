@@ -94,6 +94,8 @@ register("markdown", "derivchain.renderers.markdown", "MarkdownRenderer", ".md",
 register("json", "derivchain.renderers.json", "JsonRenderer", None, "JSON", "stable keys, expressions as text")
 register("html", "derivchain.renderers.html", "HtmlRenderer", ".html", "HTML",
          "one self-contained page: MathML, no script")
+register("jsonl", "derivchain.renderers.json", "JsonLinesRenderer", None, "JSON Lines",
+         "JSON, one object a line: a table streams a line per row")
 
 #: The formats registered at import, as the enum the command line checks (``--format``).
 Format = Enum("Format", [(name, name) for name in FORMATS], type=str, module=__name__, qualname="Format")

@@ -749,11 +749,31 @@ TABLE_SPLIT = 40
 GRADS_HEAD = ('<div class="wide">\n<table class="grads">\n<thead><tr><th>derivative</th><th>paths</th><th>verdict</th>'
               "<th>gradient, by backpropagation</th></tr></thead>\n<tbody>")
 GRADS_END = "</tbody>\n</table>\n</div>"
+#: The head of a table in delta form (each gradient a source times a delta defined above it).
+DELTA_GRADS_HEAD = GRADS_HEAD.replace("gradient, by backpropagation", "gradient, by backpropagation (delta form)")
 
 
-def grads_row(d, printer: MathMLPrinter, link: bool = True, notes: bool = False) -> str:
-    """One derivative's row: its parameter (``link``: to its section), path count, verdict and backprop form (in
-    ``notes``, one too long for a table left to the matrix equations)."""
+#: What the notes' table says before its deltas.
+NOTES_TABLE_NOTE = ("Each gradient below is the output of the node the parameter leaves times the delta of the neuron it "
+                    "enters; each delta, the derivative of the loss by its neuron's weighted input, is defined once here, "
+                    "from the outputs back, each equation verified.")
+
+
+def delta_section(deltas, printer: MathMLPrinter) -> list[str]:
+    """A table's delta equations, defined once: each delta in the next layer's deltas (its verified chain's first form)."""
+    from .latex import delta_rows_note
+
+    rows = [("eq", printer._print(c.lhs), _relation(printer, True), pieces(printer, c.forms[0])) for c in deltas]
+    failed = [c for c in deltas if not c.verified]
+    note = f"<p>{html.escape(delta_rows_note(deltas, 'here'))}</p>"
+    warn = [f'<p class="bad">NOT verified: {html.escape(", ".join(str(c.lhs) for c in failed))}.</p>'] if failed else []
+    return ["<h2>Deltas</h2>", note, *warn, block(printer, rows)]
+
+
+def grads_row(d, printer: MathMLPrinter, link: bool = True, expand: bool = True, notes: bool = False) -> str:
+    """One derivative's row: its parameter (``link``: to its section), path count, verdict and backprop form
+    (``expand``; else its delta form, ``X1 delta_H1``; in ``notes``, one too long for a table left to the matrix
+    equations)."""
     lhs = math(printer, printer._print(d.lhs))
     if link:
         lhs = f'<a href="#{html.escape(_anchor(d.parameter))}">{lhs}</a>'
@@ -762,9 +782,10 @@ def grads_row(d, printer: MathMLPrinter, link: bool = True, notes: bool = False)
 
         value = f'<em><a href="#matrix">{html.escape(LONG_CELL)}</a></em>'
     else:
-        value = _pieces_html(printer, pieces(printer, d.backprop.local, TABLE_SPLIT))
-    word = html.escape(d.verdict.word)
-    word = word if d.verdict.equal else f'<span class="bad">{word}</span>'
+        value = _pieces_html(printer, pieces(printer, d.backprop.local if expand else d.delta_form, TABLE_SPLIT))
+    equal = d.verdict.equal and (expand or d.entry_chain.verified)
+    word = html.escape(d.verdict.word if expand or not d.verdict.equal or equal else "NOT shown")
+    word = word if equal else f'<span class="bad">{word}</span>'
     return (f'<tr><td>{lhs}</td><td class="n">{d.path_count}</td>'
             f'<td class="v">{word}<br><small>{html.escape(d.verdict.method)}</small></td><td class="g">{value}</td></tr>')
 
@@ -775,11 +796,12 @@ def _long_for_table(d) -> bool:
     return long_for_table(d.network, d)
 
 
-def table(network, derivations, printer: MathMLPrinter, detailed=None) -> str:
+def table(network, derivations, printer: MathMLPrinter, detailed=None, expand: bool = True) -> str:
     """Every derivative: its parameter (linked to its section where it has one: ``detailed``, None for all), path
-    count, backprop form in neuron symbols, and verdict."""
-    rows = (grads_row(d, printer, detailed is None or d.parameter in detailed, notes=True) for d in derivations)
-    return "\n".join([GRADS_HEAD, *rows, GRADS_END])
+    count, backprop form in neuron symbols (``expand``; else in delta form), and verdict."""
+    head = GRADS_HEAD if expand else DELTA_GRADS_HEAD
+    rows = (grads_row(d, printer, detailed is None or d.parameter in detailed, expand=expand, notes=True) for d in derivations)
+    return "\n".join([head, *rows, GRADS_END])
 
 
 def partial_title(printer: MathMLPrinter, network, parameter) -> Node:
@@ -831,7 +853,9 @@ def document(notes, title: str, snippet: bool = False) -> str:
              block(printer, network_rows(network, printer)), "</section>"]
     if notes.matrix_gradients:  # a matrix graph's backward pass, as the textbook writes it, right after the network
         body += _matrix_section(notes)
-    body += ['<section id="derivatives">', "<h2>Every derivative</h2>", table(network, derivations, printer, notes.detailed), "</section>"]
+    body += ['<section id="derivatives">', "<h2>Every derivative</h2>", f"<p>{html.escape(NOTES_TABLE_NOTE)}</p>",
+             block(printer, [row for c in notes.delta_chains for row in chain_rows(printer, c)]),
+             table(network, derivations, printer, notes.detailed, expand=False), "</section>"]
     if notes.left_out:
         from .document import left_out_sentence
 
@@ -1396,12 +1420,14 @@ class HtmlRenderer(StringRenderer):
         return self._page(title, parts + ["<h2>The loss</h2>", block(printer, rows)])
 
     def table_header(self, table) -> str:
-        """The page up to the first row: the network and the table's head."""
-        return _ascii(page_head("Every derivative", PAGE_STYLE) + "\n".join(["<h1>Every derivative</h1>", _network_line(table.network), GRADS_HEAD]))
+        """The page up to the first row: the network, the delta equations (unless ``table.expand``) and the table's head."""
+        deltas = [] if table.expand else delta_section(table.deltas, printer_for(table.network))
+        return _ascii(page_head("Every derivative", PAGE_STYLE) + "\n".join(["<h1>Every derivative</h1>", _network_line(table.network),
+                                                                            *deltas, GRADS_HEAD if table.expand else DELTA_GRADS_HEAD]))
 
-    def table_row(self, d) -> str:
-        """One derivative's row: parameter, path count, verdict, backprop form."""
-        return _ascii(grads_row(d, printer_for(d.network), link=False))
+    def table_row(self, d, expand: bool = False) -> str:
+        """One derivative's row: parameter, path count, verdict, delta form (``expand``: backprop form)."""
+        return _ascii(grads_row(d, printer_for(d.network), link=False, expand=expand))
 
     def table_footer(self, table) -> str:
         """The end of the table and of the page."""

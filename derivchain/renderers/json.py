@@ -244,6 +244,35 @@ def table_texts(table, level: int = 1):
         yield d, dumps(table_row(d, printed), printed, level)
 
 
+def table_head(table) -> dict:
+    """What a table in delta form opens with: the network, what each verification method shows (said once: each
+    row names its method) and every delta equation, each in the next layer's deltas (its verified chain's first
+    form) and whether it was verified."""
+    from ..verification.compare import METHODS
+
+    return {"network": table.network.summary(), "methods": dict(METHODS),
+            "deltas": [{"delta": expr(c.lhs), "rhs": expr(c.forms[0]), "verified": c.verified} for c in table.deltas]}
+
+
+def delta_row(d) -> dict:
+    """One row of a table in delta form: the gradient as source times delta (the verified entry chain's first
+    form), ``equal`` when the three forms and the delta form were shown equal, how, and the verdict in short
+    (see :func:`row_verdict`)."""
+    return {"parameter": d.parameter.name, "path_count": d.path_count, "gradient": expr(d.delta_form),
+            "equal": d.verdict.equal and d.entry_chain.verified, "method": d.verdict.method, "verdict": row_verdict(d)}
+
+
+def row_verdict(d) -> str:
+    """A row's verdict as the table's other formats print it (``equal``; the method's meaning is in the table's
+    ``methods``), or, for a row not shown equal, its whole sentence: the counterexample or reason that row alone
+    has (``NOT shown: ...`` when its delta form was not shown equal to the gradient)."""
+    if not d.verdict.equal:
+        return d.verdict.detail
+    if not d.entry_chain.verified:
+        return "NOT shown: " + next(v.detail for v in d.entry_chain.links if not v.equal)
+    return d.verdict.word
+
+
 def _entries(m):
     """A matrix's entries: numbers at values, expression text otherwise; a column as a flat list."""
     from ..engines.matrix import rows
@@ -314,11 +343,20 @@ class JsonRenderer(Renderer):
         out.write(part)
 
     def table(self, table):
-        """``derivchain table``: an array of every parameter's ``grad`` object, row by row (see :func:`table_texts`)."""
-        yield "[", None
-        for i, (d, row) in enumerate(table_texts(table)):
-            yield ("," if i else "") + "\n  " + row, d
-        yield "\n]\n", None
+        """``derivchain table``: one object, ``network``, ``deltas`` and ``rows`` (each row in delta form, see
+        :func:`delta_row`), written row by row; ``table.expand``: an array of every parameter's ``grad`` object
+        (see :func:`table_texts`)."""
+        if table.expand:
+            yield "[", None
+            for i, (d, row) in enumerate(table_texts(table)):
+                yield ("," if i else "") + "\n  " + row, d
+            yield "\n]\n", None
+            return
+        head = dumps(table_head(table))
+        yield head[:-2] + ',\n  "rows": [', None  # the head object, open for its rows (as json.dumps writes the whole)
+        for i, d in enumerate(table.rows):
+            yield ("," if i else "") + "\n    " + dumps(delta_row(d), level=2), d
+        yield "\n  ]\n}\n", None
 
     def derivation(self, d, printed: Printed | None = None) -> dict:
         """The ``grad`` contract: weight, loss, the three forms, paths, deltas, verdict and LaTeX.
@@ -694,3 +732,19 @@ def hessian_matrix_object(m) -> dict:
         out["hessian_vector_product"] = {p.name: _number(v) for p, v in zip(m.network.parameters, m.hessian_vector_product)}
         out["hessian_vector_product_checked"] = m.hvp_checked
     return out
+
+
+class JsonLinesRenderer(JsonRenderer):
+    """JSON Lines: each result as one line of JSON; a table as a first line with the network and the deltas,
+    then one line per row as each row is derived (in delta form, or with ``table.expand`` its ``grad`` object)."""
+
+    def write(self, obj, out) -> None:
+        """The object as one line of JSON."""
+        out.write(_json.dumps(obj, ensure_ascii=False) + "\n")
+
+    def table(self, table):
+        """``derivchain table --format jsonl``: the head line, then a line per row."""
+        yield _json.dumps(table_head(table), ensure_ascii=False) + "\n", None
+        for d in table.rows:
+            row = table_row(d) if table.expand else delta_row(d)
+            yield _json.dumps(row, ensure_ascii=False) + "\n", d

@@ -945,13 +945,41 @@ def formula_lines(f, printer) -> list[str]:
 
 
 def table_lines(table, printer) -> list[str]:
-    """Every row of a table as aligned lines: dLoss/dW = its backprop form, then its path count and verdict."""
-    lines: list[str] = []
+    """Every row of a table as aligned lines: dLoss/dW = its delta form after the delta equations (``table.expand``:
+    its backprop form), then its path count and verdict."""
+    # No \intertext here: this block is also an aligned one in a notebook (MathJax has none); the deltas come first.
+    lines: list[str] = [] if table.expand else delta_table_lines(table.deltas, printer)
     for d in table.rows:
         noun = "path" if d.path_count == 1 else "paths"
-        lines += expression_lines(printer, printer._print(d.lhs), d.backprop.local)
-        lines.append(r"&\qquad %s" % printer.mtext(f"({d.path_count} {noun}; {d.verdict.word}, {d.verdict.method})"))
+        # As table_row: a delta form not shown equal to the gradient is NOT shown, never "equal".
+        word = d.verdict.word if table.expand or not d.verdict.equal or d.entry_chain.verified else "NOT shown"
+        lines += expression_lines(printer, printer._print(d.lhs), d.backprop.local if table.expand else d.delta_form)
+        lines.append(r"&\qquad %s" % printer.mtext(f"({d.path_count} {noun}; {word}, {d.verdict.method})"))
     return lines
+
+
+def delta_table_lines(deltas, printer) -> list[str]:
+    """A table's delta equations as aligned lines, each delta in the next layer's deltas (its verified chain's
+    first form)."""
+    lines: list[str] = []
+    for c in deltas:
+        lines += expression_lines(printer, printer._print(c.lhs), c.forms[0])
+        if not c.verified:
+            lines[-1] += r" \quad \text{(NOT verified)}"
+    return lines
+
+
+#: What a table in delta form says between its delta equations and its rows.
+DELTA_ROWS_NOTE = ("Each delta is the derivative of the loss by its neuron's pre-activation, defined once above from "
+                   "the next layer's deltas (each equation verified); each gradient below is its source times a delta, "
+                   "derived three ways and verified.")
+
+
+def delta_rows_note(deltas, where: str = "above") -> str:
+    """:data:`DELTA_ROWS_NOTE` for these deltas (``where`` they are defined): it says each equation was verified
+    only when each was."""
+    note = DELTA_ROWS_NOTE.replace("defined once above", f"defined once {where}")
+    return note if all(c.verified for c in deltas) else note.replace("(each equation verified)", "(NOT every equation verified)")
 
 
 def descent_lines(r, printer) -> list[str]:
@@ -1307,15 +1335,23 @@ class LatexRenderer(StringRenderer):
         return "\n".join(lines)
 
     def table_header(self, table) -> str:
-        """The opening of the table's ``align*`` block."""
-        return _comment(table.network.summary()) + "\n{\\allowdisplaybreaks\n\\begin{align*}"
+        """The opening of the table's ``align*`` block; in delta form, the delta equations first."""
+        head = _comment(table.network.summary()) + "\n{\\allowdisplaybreaks\n\\begin{align*}"
+        if table.expand:
+            return head
+        printer = printer_for(table.network)
+        return (head + "\n" + " \\\\\n".join(delta_table_lines(table.deltas, printer))
+                + " \\\\\n\\intertext{%s}" % printer.text(delta_rows_note(table.deltas)))
 
-    def table_row(self, d) -> str:
-        """dLoss/dW = the backprop form (broken across lines when long), then its path count and verdict."""
+    def table_row(self, d, expand: bool = False) -> str:
+        """dLoss/dW = its delta form (``expand``: the backprop form, broken across lines when long), then its
+        path count and verdict."""
         printer = printer_for(d.network)
         noun = "path" if d.path_count == 1 else "paths"
-        lines = expression_lines(printer, printer._print(d.lhs), d.backprop.local)
-        lines.append(r"&\qquad %s" % printer.mtext(f"({d.path_count} {noun}; {d.verdict.word}, {d.verdict.method})"))
+        equal = d.verdict.equal and (expand or d.entry_chain.verified)
+        word = d.verdict.word if expand or not d.verdict.equal or equal else "NOT shown"
+        lines = expression_lines(printer, printer._print(d.lhs), d.backprop.local if expand else d.delta_form)
+        lines.append(r"&\qquad %s" % printer.mtext(f"({d.path_count} {noun}; {word}, {d.verdict.method})"))
         return " \\\\\n".join(lines)
 
     def table_footer(self, table) -> str:

@@ -165,15 +165,23 @@ class MarkdownRenderer(StringRenderer):
         return "\n".join(lines) + "\n"
 
     def table_header(self, table) -> str:
-        """The table's heading and column titles."""
-        return "\n".join([f"Network: {summary(table.network)}.", "",
-                          "| parameter | paths | gradient | verdict |", "|---|---:|---|---|"])
+        """The table's heading, the delta equations (unless ``table.expand``) and the column titles."""
+        head = [f"Network: {summary(table.network)}.", ""]
+        if not table.expand:
+            printer = printer_for(table.network)
+            head += [escape(_latex.delta_rows_note(table.deltas, "here")), ""]
+            head += [f"- ${printer._print(c.lhs)} = {_latex.form(printer, c.forms[0])}$" + ("" if c.verified else " (**NOT verified**)")
+                     for c in table.deltas]
+            head.append("")
+        return "\n".join(head + ["| parameter | paths | gradient | verdict |", "|---|---:|---|---|"])
 
-    def table_row(self, d) -> str:
-        """One row: the parameter, its path count, the backprop form as math, the verdict."""
+    def table_row(self, d, expand: bool = False) -> str:
+        """One row: the parameter, its path count, its delta form (``expand``: the backprop form) as math, the verdict."""
         # The printing limit, as the LaTeX and text rows (an unrolled RNN's first weights: 44 s and 1 GB).
-        tex = _latex.form(printer_for(d.network), d.backprop.local).replace("|", r"\vert ")
-        return f"| `{d.parameter}` | {d.path_count} | ${tex}$ | {d.verdict.word} ({escape(d.verdict.method)}) |"
+        tex = _latex.form(printer_for(d.network), d.backprop.local if expand else d.delta_form).replace("|", r"\vert ")
+        equal = d.verdict.equal and (expand or d.entry_chain.verified)
+        word = d.verdict.word if expand or not d.verdict.equal or equal else "NOT shown"
+        return f"| `{d.parameter}` | {d.path_count} | ${tex}$ | {word} ({escape(d.verdict.method)}) |"
 
     def table_footer(self, table) -> str:
         """Nothing after the rows."""

@@ -194,7 +194,8 @@ def heading_text(g) -> str:
 
 #: On a matrix graph, an entry's gradient longer than this (characters of its text) is not written in the notes'
 #: table of every derivative: the 3-token attention's WQ[0,0] (5,000 characters) took a page of its own in a table
-#: cell, 32 of them, and a row LaTeX cannot break ran off each page. Its matrix's equations give it.
+#: cell, 32 of them, and a row LaTeX cannot break ran off each page. Its matrix's equations give it. Measured on the
+#: form the table prints, the delta form (X[0,0]*delta_Q[0,0] + ...: short wherever each delta is defined once).
 TABLE_TEXT = 1500
 
 #: What such a row's gradient cell says instead.
@@ -202,5 +203,6 @@ LONG_CELL = "too long for a table: see the matrix equations"
 
 
 def long_for_table(network, d) -> bool:
-    """Whether the notes' table leaves derivation ``d``'s gradient to the matrix equations (matrix graphs only)."""
-    return network.matrix is not None and len(str(d.backprop.local)) > TABLE_TEXT
+    """Whether the notes' table leaves derivation ``d``'s gradient (its delta form, as the table prints it) to the
+    matrix equations (matrix graphs only)."""
+    return network.matrix is not None and len(str(d.delta_form)) > TABLE_TEXT

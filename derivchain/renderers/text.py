@@ -310,6 +310,14 @@ def _reasons(c: Chain, indent: str) -> Iterator[Line]:
             yield Line(f"{indent}({reason})", "dim", prose=True)
 
 
+def delta_lines(deltas) -> Iterator[Line]:
+    """A table's delta equations, defined once: each delta in the next layer's deltas (its verified chain's first form)."""
+    checked = "each equation verified" if all(c.verified for c in deltas) else "NOT every equation verified"
+    yield _line(f"Deltas (delta_j = dLoss/dz_j, from the outputs back; {checked}):", style="bold", prose=True)
+    for c in deltas:
+        yield Line(f"  {c.lhs} = {expr(c.forms[0])}" + ("" if c.verified else "  [NOT verified]"), "" if c.verified else "red")
+
+
 def verified_chains(result) -> tuple:
     """The chains a path listing or a formula's instance prints, as the verifier made them (see
     :mod:`derivchain.verification.listing` and :mod:`derivchain.verification.formula`)."""
@@ -478,7 +486,7 @@ class TextRenderer(Renderer):
         """``derivchain table``: the network line and the column titles, then one row per parameter (nothing after)."""
         yield (self.table_header(table), None), None
         for d in table.rows:
-            yield (self.table_row(d), TABLE_GRADIENT_COLUMN), d
+            yield (self.table_row(d, table.expand), TABLE_GRADIENT_COLUMN), d
 
     def paths(self, listing) -> Iterator[Line]:
         """``derivchain paths``: how many, then each listed path with its chain of partials."""
@@ -592,14 +600,19 @@ class TextRenderer(Renderer):
         yield Line(f"loss after: {last.loss_after}")
 
     def table_header(self, table) -> Iterator[Line]:
-        """The network line and the column titles of ``derivchain table``."""
+        """The network line, the delta equations (in delta form) and the column titles of ``derivchain table``."""
         yield _line("Network: ", table.network.summary(), prose=True)
+        if not table.expand:
+            yield from delta_lines(table.deltas)
         yield Line(TABLE_HEADER, "bold")
 
-    def table_row(self, d) -> Iterator[Line]:
-        """One row: parameter, path count, verdict, method, the backprop gradient in neuron symbols."""
-        style = "" if d.verdict.equal else "red"
-        yield Line(f"{d.parameter.name:<10} {d.path_count:>7}  {d.verdict.word:<10} {d.verdict.method:<20} {expr(d.backprop.local)}", style)
+    def table_row(self, d, expand: bool = False) -> Iterator[Line]:
+        """One row: parameter, path count, verdict, method, the gradient in delta form (``expand``: the backprop
+        gradient in neuron symbols)."""
+        equal = d.verdict.equal and (expand or d.entry_chain.verified)
+        word = d.verdict.word if expand or not d.verdict.equal or equal else "NOT shown"
+        gradient = expr(d.backprop.local) if expand else expr(d.delta_form)
+        yield Line(f"{d.parameter.name:<10} {d.path_count:>7}  {word:<10} {d.verdict.method:<20} {gradient}", "" if equal else "red")
 
     def matrix(self, m) -> Iterator[Line]:
         """``derivchain matrix``: the forward pass, then the backward pass, layer by layer, every shape printed."""

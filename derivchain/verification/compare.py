@@ -52,10 +52,23 @@ from .modular import POINTS, ModularEvaluator, Unsupported, chance_exponent, see
 from .numeric import numeric_check
 from .verdict import STRENGTH, Verdict, weakest
 
-__all__ = ["verify", "Verdict", "weakest"]
+__all__ = ["verify", "Verdict", "weakest", "METHODS"]
 
 
 EXPANSION_TERMS = 300  # past this the exact random-point test is much cheaper than expand
+
+
+#: What each method shows, in its verdicts' words: said once where many verdicts share it (a table's JSON,
+#: whose rows each give their method's name); a verdict's own detail adds its numbers (a chance, digits).
+METHODS = {
+    "identical": "the forms are the same expression",
+    "expansion": "proved: the forms multiply out to the same terms (their difference expands to 0)",
+    "random points mod p": f"equal at {POINTS} random exact points modulo a 62-bit prime drawn from the forms, each "
+                           "function value treated as an unknown: polynomial identity, false-agreement chance "
+                           "below (d/p)**4 for forms of degree d (each weight's figure: grad NAME --format json)",
+    "numeric": f"equal, within error bounds, at {POINTS} points over several scales where the forms do not both "
+               "vanish (evaluated, not proved)",
+}
 
 
 #: Most terms a sum may have for :func:`_distributed_equal` to multiply a product out over it.

@@ -93,6 +93,12 @@ class Derivation(Result):
         """dLoss/dW = source * delta_target = the backprop form (deltas replaced by their values)."""
         return entry_chain(self.network, self.backprop, self.lhs)
 
+    @property
+    def delta_form(self):
+        """dLoss/dparameter in delta symbols (``X1*delta_H1``, a sum over several uses): the first form of the
+        verified :attr:`entry_chain`, so a row printed this way is the form that chain compared."""
+        return self.entry_chain.forms[0]
+
     @cached_property
     def delta_chains(self) -> tuple[Chain, ...]:
         """Each delta the parameter needs: delta = its recursion = its value (a named rewrite where one applies)."""
@@ -212,17 +218,41 @@ def loss_chains(network: Network) -> tuple[Chain, ...]:
 
 @record(repr=False)
 class Table(Result):
-    """Every parameter's derivation, derived one by one as ``rows`` is iterated (nothing kept)."""
+    """Every parameter's derivation, derived one by one as ``rows`` is iterated (nothing kept). Each row is
+    printed in delta form (``X1*delta_H1``) after the delta equations (:attr:`deltas`), defined once;
+    ``expand``: each row's gradient written out in neuron symbols instead (as before issue 26)."""
 
     kind = "table"  # the renderers' method for it (see derivchain.result)
 
     network: Network
     max_paths: int = 0
+    expand: bool = False
 
     @property
     def rows(self):
-        """The derivations, in parameter order, each derived when asked for."""
-        return (derive(self.network, p, max_paths=self.max_paths) for p in self.network.parameters)
+        """The derivations, in parameter order, each derived (and, in delta form, its entry chain
+        verified) when asked for."""
+        for p in self.network.parameters:
+            d = derive(self.network, p, max_paths=self.max_paths)
+            if not self.expand:
+                with memo.working_for(self.network):
+                    d.entry_chain  # verified here, before a renderer prints its first form
+            yield d
+
+    @property
+    def deltas(self) -> tuple[Chain, ...]:
+        """Every neuron's delta equation, from the outputs back: delta = its recursion in the next layer's deltas
+        (the chain's first form) = its value in neuron symbols, each link verified once per network."""
+        equations = delta_equations(self.network)
+        # Layer by layer from the outputs, each layer in node order (as grad lists the deltas it needs).
+        order = sorted(self.network.neurons, key=lambda n: -n.layer)
+        with memo.working_for(self.network):
+            return tuple(delta_chain(self.network, equations[n.symbol]) for n in order)
+
+    @staticmethod
+    def row_equal(d: Derivation, expand: bool = False) -> bool:
+        """A row's claim checked: the three forms equal and, in delta form, the delta form equal to them."""
+        return d.verdict.equal and (expand or d.entry_chain.verified)
 
     def __len__(self) -> int:
         return len(self.network.parameters)

@@ -69,8 +69,12 @@ class Notes:
 
     @cached_property
     def derivations(self) -> tuple[Derivation, ...]:
-        """Each parameter's derivation, three ways and verified, in order."""
-        return tuple(derive(self.network, p, max_paths=self.max_paths) for p in self.parameters)
+        """Each parameter's derivation, three ways and verified, in order (its delta form verified too: the table prints it)."""
+        derivations = tuple(derive(self.network, p, max_paths=self.max_paths) for p in self.parameters)
+        with memo.working_for(self.network):
+            for d in derivations:
+                d.entry_chain  # verified here, before a renderer prints its first form
+        return derivations
 
     def steps(self, d: Derivation) -> StepByStep:
         """The step-by-step derivation of ``d``'s parameter (each line checked equal to the next when shown)."""
