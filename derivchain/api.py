@@ -22,7 +22,7 @@ MAX_LISTED = 100_000
 #: The tasks: one per command of the CLI, each returning the result that command renders (or the files it wrote).
 TASKS = ("show", "grad", "paths", "table", "formula", "steps", "step", "matrix", "draw", "export", "check", "exercise")
 #: What the CLI may call besides one task: reading its options into arguments, and reading a result's verdict.
-HELPERS = ("network", "given_values", "verified", "steps_text")
+HELPERS = ("network", "given_values", "with_defaults", "verified", "steps_text")
 
 __all__ = [*TASKS, *HELPERS, "verified_gradient", "check_max_paths", "OptionsError", "MAX_LISTED"]
 
@@ -90,6 +90,13 @@ def _network(path, layers, activation, output_activation, loss, bias, notation) 
                  notation=default(notation, "flat"))
 
 
+def with_defaults(net: Network, values: dict | None) -> dict | None:
+    """``values`` over the network's own default values (a traced PyTorch model's): given ones override them."""
+    if net.values is None:
+        return values
+    return {**net.values, **(values or {})}
+
+
 def given_values(path: str | None = None, assignments: list[str] | None = None) -> dict[str, Fraction] | None:
     """Numbers from a values file, overridden by each ``NAME=NUMBER``; None when neither is given."""
     if path is not None and not path.strip():
@@ -120,6 +127,7 @@ def grad(net: Network, parameter: str, max_paths: int = DEFAULT_MAX_PATHS, value
     from .verification.derivation import derive
 
     check_max_paths(max_paths)
+    values = with_defaults(net, values)
     if net.matrix is not None and net.matrix.shape(parameter) is not None and parameter in dict(net.matrix.leaves):
         return _matrix_gradient(net, parameter, values)
     if values is None and reduction == "mean":  # no numbers to read or check: no values module (the cold start)
@@ -170,6 +178,7 @@ def matrix(net: Network, values: dict | None = None, reduction: str = "mean"):
     from .model.values import SAMPLES, check_reduction
 
     check_reduction(reduction)
+    values = with_defaults(net, values)
     if values is not None and SAMPLES in values:
         parameters = {k: v for k, v in values.items() if k != SAMPLES}
         return batch_matrix_form(net, parameters, values[SAMPLES], reduction)
@@ -221,6 +230,7 @@ def step(net: Network, values: dict | None, lr: str | Fraction = "0.1", steps: i
     from .engines.descent import descend
     from .model.values import read_number
 
+    values = with_defaults(net, values)
     if not values:
         raise OptionsError("step needs numbers: --values FILE or --set NAME=NUMBER for every input, target, weight and bias")
     rate = lr if isinstance(lr, Fraction) else read_number(str(lr), "--lr")
