@@ -20,7 +20,8 @@ from .engines.paths import DEFAULT_MAX_PATHS
 MAX_LISTED = 100_000
 
 #: The tasks: one per command of the CLI, each returning the result that command renders (or the files it wrote).
-TASKS = ("show", "grad", "paths", "table", "formula", "steps", "step", "matrix", "draw", "export", "check", "exercise")
+TASKS = ("show", "grad", "paths", "table", "formula", "steps", "step", "matrix", "draw", "export", "check", "exercise",
+         "autograd")
 #: What the CLI may call besides one task: reading its options into arguments, and reading a result's verdict.
 HELPERS = ("network", "given_values", "with_defaults", "verified", "steps_text")
 
@@ -41,10 +42,39 @@ def check_max_paths(max_paths: int) -> int:
 
 def network(path: str | None = None, layers: str | None = None, activation: str | None = None,
             output_activation: str | None = None, loss: str | None = None, bias: bool = False,
-            notation: str | None = None, l2: str | Fraction | None = None) -> Network:
+            notation: str | None = None, l2: str | Fraction | None = None, torch: str | None = None) -> Network:
     """The network from a file, or a dense one from the options (never both); the default is the worked example.
-    ``l2``: add lambda/2 * (sum of squared weights, biases excluded) to the loss (lambda read exactly: 0.01 is 1/100)."""
+    ``l2``: add lambda/2 * (sum of squared weights, biases excluded) to the loss (lambda read exactly: 0.01 is 1/100).
+    ``torch``: ``FILE.py:NAME``, the PyTorch model NAME() returns traced (this runs that file)."""
+    if torch is not None:
+        _torch_alone(path, layers, activation, output_activation, loss, bias, notation)
+        from .model.torch_model import torch_network
+
+        return _with_l2(torch_network(torch)[0], l2)
     return _with_l2(_network(path, layers, activation, output_activation, loss, bias, notation), l2)
+
+
+def _torch_alone(path, layers, activation, output_activation, loss, bias, notation) -> None:
+    given = [name for name, value in (("--network", path), ("--layers", layers), ("--activation", activation),
+             ("--output-activation", output_activation), ("--loss", loss), ("--notation", notation)) if value is not None]
+    if bias:
+        given.append("--bias")
+    if given:
+        raise OptionsError(f"--torch gives the whole network; drop {', '.join(given)}")
+
+
+def autograd(torch: str | None, tolerance: float = 1e-12):
+    """The model of ``FILE.py:NAME`` (``torch``) traced, and every parameter entry's verified gradient at its values
+    beside the model's own ``backward()`` (an AutogradComparison: all agree, or the first that does not)."""
+    if not torch:
+        raise OptionsError("autograd needs --torch FILE.py:NAME, where NAME() returns (model, inputs, loss, target)")
+    if not 0 < tolerance < 1:
+        raise OptionsError(f"--tolerance {tolerance}: give a relative tolerance between 0 and 1, e.g. 1e-12")
+    from .model.torch_model import torch_network
+    from .verification.autograd import compare_autograd
+
+    net, (model, inputs, loss, target) = torch_network(torch)
+    return compare_autograd(net, model, inputs, loss, target, tolerance)
 
 
 def _with_l2(net: Network, l2: str | Fraction | None) -> Network:
@@ -358,13 +388,16 @@ SHEET_SUFFIXES = {".tex": "latex", ".pdf": "latex", ".md": "markdown", ".html": 
 
 def exercise(seed: int = 1, out: str | None = None, solutions: bool = False, force: bool = False, network: str | None = None,
              layers: str | None = None, activation: str | None = None, output_activation: str | None = None,
-             loss: str | None = None, bias: bool = False, notation: str | None = None, l2: str | None = None):
+             loss: str | None = None, bias: bool = False, notation: str | None = None, l2: str | None = None,
+             torch: str | None = None):
     """An exercise sheet from ``seed``: a small network (what the options do not fix drawn from the seed), three
     derivatives to find and one gradient step at given numbers; ``solutions``: with every answer, verified.
     With ``out`` (``.tex``, ``.pdf``, ``.md``, ``.html``) the sheet is written there and the files written are
     returned; without it, the sheet (an Exercise) is."""
     from .verification.exercise import draw, make, options_text
 
+    if torch is not None:
+        raise OptionsError("exercise draws a small network of its own (or reads --network); --torch is not offered here")
     if out is not None:
         target = Path(out)
         if not out or target.suffix.lower() not in SHEET_SUFFIXES:

@@ -40,6 +40,10 @@ class TorchModelError(DerivchainError):
 
 def need_torch():
     """The torch module, or a one-line error naming the extra that installs it."""
+    import warnings
+
+    # A CPU build of torch without NumPy warns on import; derivchain never hands torch a NumPy array.
+    warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
     try:
         import torch
     except ImportError:
@@ -697,3 +701,43 @@ def _latex_name(name: str) -> str:
     base, _, rest = name.partition("[")
     base = base.replace("_", r"\_")
     return rf"\mathrm{{{base}}}" + (f"_{{{rest.rstrip(']')}}}" if rest else "")
+
+
+# --- a user's Python file -------------------------------------------------------------------------
+
+def load_torch(spec: str) -> tuple:
+    """``FILE.py:NAME``: run the user's own file and call ``NAME()``, which returns (model, inputs, loss, target)."""
+    import importlib.util
+    from pathlib import Path
+
+    path, colon, name = spec.rpartition(":")
+    if not colon or not path.endswith(".py") or not name.isidentifier():
+        raise TorchModelError(f"--torch {spec[:80]!r}: write FILE.py:NAME, where NAME() returns (model, inputs, loss, target)")
+    if not Path(path).is_file():
+        raise TorchModelError(f"--torch {spec[:80]}: no file {path}")
+    need_torch()
+    module_spec = importlib.util.spec_from_file_location(f"derivchain_torch_{Path(path).stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)  # the user's own code, run as Python runs it
+        if not callable(getattr(module, name, None)):
+            raise TorchModelError(f"--torch {spec[:80]}: {path} defines no function {name}")
+        built = getattr(module, name)()
+    except TorchModelError:
+        raise
+    except Exception as exc:
+        first = (str(exc).splitlines() or [""])[0][:160]
+        raise TorchModelError(f"--torch {spec[:80]}: running {path} raised {type(exc).__name__}: {first}") from None
+    if not isinstance(built, (tuple, list)) or len(built) != 4:
+        raise TorchModelError(f"--torch {spec[:80]}: {name}() must return (model, inputs, loss, target), "
+                              f"not {type(built).__name__}")
+    return tuple(built)
+
+
+def torch_network(spec: str) -> tuple[Network, tuple]:
+    """The network traced from ``FILE.py:NAME``, and what ``NAME()`` returned (model, inputs, loss, target)."""
+    model, inputs, loss, target = built = load_torch(spec)
+    from pathlib import Path
+
+    name = f"{Path(spec.rpartition(':')[0]).name}:{spec.rpartition(':')[2]}"
+    return from_torch(model, inputs, loss=loss, target=target, name=name), built

@@ -28,6 +28,7 @@ KINDS = {
     "chain": "a Chain alone (one verified equality of a result)",
     "check": "check: a Check (an answer or a chain of steps, checked)",
     "exercise": "exercise: an Exercise (a sheet, with or without solutions)",
+    "autograd": "autograd: an AutogradComparison (a traced PyTorch model's gradients beside autograd's)",
 }
 
 #: Kinds whose method yields (part, row) pairs, written one by one as each row is derived (see :meth:`Renderer.emit`).

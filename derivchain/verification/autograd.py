@@ -91,15 +91,12 @@ def autograd_gradients(model, inputs, loss, target) -> tuple[dict[str, float], f
     return grads, float(value.detach())
 
 
-def compare_autograd(network: Network, model, inputs, loss, target, tolerance: float = TOLERANCE,
-                     values: dict | None = None) -> AutogradComparison:
+def compare_autograd(network: Network, model, inputs, loss, target, tolerance: float = TOLERANCE) -> AutogradComparison:
     """derivchain's verified gradient of every parameter entry of ``network`` (traced from ``model`` by
     ``from_torch``) at its values beside the model's own ``backward()``."""
-    if network.values is None and values is None:
-        raise TorchModelError("compare_autograd needs the network traced from the model (dc.from_torch) or values")
-    given = dict(network.values or {})
-    given.update(values or {})
-    numbers = check_values(network, given)
+    if network.values is None:
+        raise TorchModelError("compare_autograd needs the network traced from the model: dc.from_torch(model, ...)")
+    numbers = check_values(network, network.values)  # the model's own values: autograd runs at them
     grads, loss_autograd = autograd_gradients(model, inputs, loss, target)
     missing = [p.name for p in network.parameters if p.name not in grads]
     if missing:
