@@ -63,9 +63,10 @@ def _torch_alone(path, layers, activation, output_activation, loss, bias, notati
         raise OptionsError(f"--torch gives the whole network; drop {', '.join(given)}")
 
 
-def autograd(torch: str | None, tolerance: float = 1e-12):
+def autograd(torch: str | None, tolerance: float = 1e-12, fast: bool = False):
     """The model of ``FILE.py:NAME`` (``torch``) traced, and every parameter entry's verified gradient at its values
-    beside the model's own ``backward()`` (an AutogradComparison: all agree, or the first that does not)."""
+    beside the model's own ``backward()`` (an AutogradComparison: all agree, or the first that does not). ``fast``:
+    each entry by backpropagation alone, derived three ways only where autograd disagrees."""
     if not torch:
         raise OptionsError("autograd needs --torch FILE.py:NAME, where NAME() returns (model, inputs, loss, target)")
     if not 0 < tolerance < 1:
@@ -74,7 +75,7 @@ def autograd(torch: str | None, tolerance: float = 1e-12):
     from .verification.autograd import compare_autograd
 
     net, (model, inputs, loss, target) = torch_network(torch)
-    return compare_autograd(net, model, inputs, loss, target, tolerance)
+    return compare_autograd(net, model, inputs, loss, target, tolerance, not fast)
 
 
 def _with_l2(net: Network, l2: str | Fraction | None) -> Network:

@@ -332,12 +332,13 @@ def exercise(seed: Annotated[int, typer.Option("--seed", help="Draws the network
 @app.command()
 def autograd(torch_file: Annotated[Optional[str], typer.Option("--torch", help="FILE.py:NAME: NAME() returns (model, inputs, loss, target); this runs your own Python file.")] = None,
              tolerance: Annotated[float, typer.Option("--tolerance", help="Agreement: the relative difference at most this (or this times the largest entry).")] = 1e-12,
+             fast: Annotated[bool, typer.Option("--fast", help="Each entry by backpropagation alone (autograd its check); three ways and verified only where they differ.")] = False,
              fmt: Fmt = Format.text,
              debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an unexpected error.")] = False) -> None:
     """Every parameter entry's verified gradient beside the model's own autograd backward(); exit 1 where one differs."""
     from . import api
 
-    result = _run(lambda: _emit(api.autograd(torch_file, tolerance), fmt), debug)
+    result = _run(lambda: _emit(api.autograd(torch_file, tolerance, fast), fmt), debug)
     _verdict_exit(result.all_agree)
 
 

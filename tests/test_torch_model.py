@@ -145,7 +145,7 @@ def test_names_values_and_pytorch_conventions():
     assert net.values["x[1,0]"] == Fraction(x[1, 0].item())
     assert "0.bias[2]" in net.values and "target[1,0]" in net.values
     node = next(n for n in net.neurons if n.name == "out0[0,1]")
-    assert node.expr.coeff(net.parameter("0.weight[1,0]")) == net.parameter("x[0,0]")
+    assert node.equation.coeff(net.parameter("0.weight[1,0]")) == net.parameter("x[0,0]")
     # MSELoss averages over every element: 2 samples x 1 output
     assert "/2" in str(net.loss_local)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import math
 import operator
+from dataclasses import replace
 from fractions import Fraction
 
 import sympy as sp
@@ -27,7 +28,8 @@ from ..errors import DerivchainError
 from ..symbolic.functions import leaky_relu, relu, sigmoid
 from .losses import Loss
 from .network import Network, real
-from .nodes import ExprNode
+from .activations import get_activation
+from .nodes import ExprNode, Neuron
 from .notation import FLAT
 
 #: The extra that installs PyTorch (pyproject.toml's optional dependency).
@@ -420,8 +422,7 @@ class _Tracer:
         # A parameter reached under another name (a tied weight) is the one named by named_parameters().
         return self.leaf(self.names_of.get(id(tensor), name), tensor)
 
-    def materialise(self, name: str, t: STensor) -> STensor:
-        """One expression node per entry of ``t``, named ``name[i,j]``; the result reads those symbols."""
+    def _base(self, name: str) -> str:
         if not name[:1].isalpha():  # fx names a Sequential's modules _0, _1: a name starts with a letter
             name = "out" + name.lstrip("_")
         base = name
@@ -430,6 +431,33 @@ class _Tracer:
             k += 1
             base = f"{name}_{k}"
         self.taken.add(base)
+        return base
+
+    def linear(self, name: str, x: STensor, weight: STensor, bias: STensor | None) -> STensor:
+        """x @ W.T + b as neurons, one per output entry: each reads its row of x through the weights of W's row
+        (a neuron's partials are its edges, not a differentiated sum: the engines' fast case)."""
+        flat = x.flat + weight.flat + (bias.flat if bias is not None else [])
+        if len(x.shape) != 2 or len(weight.shape) != 2 or not all(isinstance(e, sp.Symbol) for e in flat) \
+                or x.shape[1] != weight.shape[1]:
+            return self.materialise(name, _linear(x, weight, bias))
+        base = self._base(name)
+        identity = get_activation("identity")
+        (n, k), out_features = x.shape, weight.shape[0]
+        out = []
+        for i in range(n):
+            for j in range(out_features):
+                sources = tuple((x.flat[i * k + r], weight.flat[j * k + r]) for r in range(k))
+                symbol = real(f"{base}[{i},{j}]")
+                reads = [s for edge in sources for s in edge] + ([bias.flat[j]] if bias is not None else [])
+                layer = 1 + max((self.layer.get(s, 0) for s in reads), default=0)
+                self.layer[symbol] = layer
+                self.nodes.append(Neuron(symbol, layer, sources, bias.flat[j] if bias is not None else None, identity, False))
+                out.append(symbol)
+        return STensor((n, out_features), out)
+
+    def materialise(self, name: str, t: STensor) -> STensor:
+        """One expression node per entry of ``t``, named ``name[i,j]``; the result reads those symbols."""
+        base = self._base(name)
         out = []
         for idx, expr in zip(t.indices(), t.flat):
             if expr.is_Symbol or expr.is_number:
@@ -472,6 +500,8 @@ class _Tracer:
             params = {n: self.parameter(f"{node.target}.{n}", p) for n, p in module.named_parameters(recurse=False)}
             if not isinstance(args[0], STensor):
                 raise TorchModelError(f"the module {node.target!r} reads no tensor")
+            if isinstance(module, self.torch.nn.Linear):
+                return self.linear(node.name, args[0], params["weight"], params.get("bias"))
             out = op(args[0], params)
             moves = isinstance(module, (self.torch.nn.Flatten, self.torch.nn.Identity))
             return out if moves else self.materialise(node.name, out)
@@ -484,6 +514,8 @@ class _Tracer:
         if op is None:
             where = _where(node)
             raise TorchModelError(f"the operation {what} ({node.name}{where}) is not supported; supported: {SUPPORTED}")
+        if op is _linear_op and isinstance(args[0], STensor) and isinstance(args[1], STensor):
+            return self.linear(node.name, args[0], args[1], _arg(args, kwargs, 2, "bias"))
         out = op(args, kwargs)
         if not isinstance(out, STensor):
             raise TorchModelError(f"the operation {what} ({node.name}) gives no tensor")
@@ -681,9 +713,9 @@ def _network(tracer: _Tracer, body: sp.Expr, loss_name: str, title: str, target:
     needed = set(outputs)
     for n in reversed(nodes):
         if n.symbol in needed:
-            needed |= n.expr.free_symbols & node_symbols
-    built = [ExprNode(n.symbol, n.layer, n.expr, n.symbol in outputs) for n in nodes if n.symbol in needed]
-    read = set().union(*(n.expr.free_symbols for n in built), body.free_symbols)
+            needed |= set(n.reads) & node_symbols
+    built = [replace(n, is_output=n.symbol in outputs) for n in nodes if n.symbol in needed]
+    read = set().union(*(n.reads for n in built), body.free_symbols)
     data = set(tracer.input_names) | {"target"}
     inputs = tuple(s for name in tracer.input_names for s in tracer.leaves[name].flat if s in read)
     targets = tuple(s for s in target.flat if s in read)

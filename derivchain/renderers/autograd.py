@@ -15,8 +15,10 @@ def number(x: float) -> str:
 def verdict_sentence(c) -> str:
     """``All 26 entries agree ...`` or ``3 of 26 entries differ; the first: fc.weight[0,0]``."""
     n = len(c.entries)
+    how = ("each derived three ways and verified" if c.three_ways
+           else "each by backpropagation; three ways and verified where autograd differs")
     if c.all_agree:
-        return (f"All {n} parameter entries agree: derivchain's verified gradient and autograd's differ by at most "
+        return (f"All {n} parameter entries agree ({how}): derivchain's gradient and autograd's differ by at most "
                 f"{c.tolerance:g} relatively (or {c.tolerance:g} of the largest entry).")
     bad = sum(not e.agree for e in c.entries)
     return f"{bad} of {n} parameter entries differ; the first: {c.first_disagreement}."
@@ -61,7 +63,7 @@ def json_object(c, expr) -> dict:
     if c.first is not None:
         first = {"parameter": c.first_disagreement, "path_count": c.first.path_count,
                  "path_sum": expr(c.first.path_sum.local), "verified": c.first.verdict.equal}
-    return {"network": c.network.summary(), "tolerance": c.tolerance,
+    return {"network": c.network.summary(), "tolerance": c.tolerance, "three_ways": c.three_ways,
             "loss": {"derivchain": c.loss_derivchain, "autograd": c.loss_autograd},
             "entries": [{"parameter": e.parameter, "derivchain": e.derivchain, "autograd": e.autograd,
                          "relative_difference": e.relative_difference, "agree": e.agree, "exact": e.exact}

@@ -15,7 +15,10 @@ import mpmath
 
 from ..model.network import Network
 from ..model.torch_model import TorchModelError, need_torch
-from ..model.values import as_mpf, check_values, environment, value_of
+from ..model.values import DIGITS, as_mpf, check_values, environment, evaluate_at
+from ..symbolic.evaluate import evaluate as evaluate_numeric
+from .. import memo
+from ..engines.backprop import backprop
 from ..record import record
 from ..result import Result
 from .derivation import derive
@@ -51,6 +54,7 @@ class AutogradComparison(Result):
     loss_derivchain: float
     loss_autograd: float
     first: object = None  # the first disagreeing entry's Derivation (its path sum), None when all agree
+    three_ways: bool = True  # every entry derived three ways and verified (False: --fast, backprop beside autograd)
 
     @property
     def all_agree(self) -> bool:
@@ -91,9 +95,12 @@ def autograd_gradients(model, inputs, loss, target) -> tuple[dict[str, float], f
     return grads, float(value.detach())
 
 
-def compare_autograd(network: Network, model, inputs, loss, target, tolerance: float = TOLERANCE) -> AutogradComparison:
+def compare_autograd(network: Network, model, inputs, loss, target, tolerance: float = TOLERANCE,
+                     three_ways: bool = True) -> AutogradComparison:
     """derivchain's verified gradient of every parameter entry of ``network`` (traced from ``model`` by
-    ``from_torch``) at its values beside the model's own ``backward()``."""
+    ``from_torch``) at its values beside the model's own ``backward()``. ``three_ways=False`` (``--fast``):
+    each entry by backpropagation alone, autograd its independent check; an entry that disagrees is derived
+    three ways and verified all the same (the first disagreement's derivation is always)."""
     if network.values is None:
         raise TorchModelError("compare_autograd needs the network traced from the model: dc.from_torch(model, ...)")
     numbers = check_values(network, network.values)  # the model's own values: autograd runs at them
@@ -102,26 +109,55 @@ def compare_autograd(network: Network, model, inputs, loss, target, tolerance: f
     if missing:
         raise TorchModelError(f"the model has no parameter entry {missing[0]}; compare the network traced from this model")
     env, exact = environment(network, numbers)
-    loss_value = float(as_mpf(value_of(network.loss_local, env, exact).value))
-    ours: list[tuple[str, object, object]] = []
-    derivations = {}
-    for p in network.parameters:
-        d = derive(network, p.name, max_paths=0)
-        derivations[p.name] = d
-        number = value_of(d.backprop.local, env, exact)
-        ours.append((p.name, number, d))
+    evaluate = _evaluator(env, exact)
+    loss_value = evaluate(network.loss_local)
+    ours: list[tuple[str, float, str, bool]] = []
+    with memo.working_for(network):
+        for p in network.parameters:
+            if three_ways:
+                d = derive(network, p.name, max_paths=0)
+                value, shown = evaluate(d.backprop.local, shown=True)
+                ours.append((p.name, value, shown, d.verdict.equal))
+            else:
+                value, shown = evaluate(backprop(network, p).local, shown=True)
+                ours.append((p.name, value, shown, None))
     scale = max((abs(v) for v in grads.values()), default=0.0)
     entries = []
     first = None
-    for name, number, d in ours:
-        mine = float(as_mpf(number.value)) if not isinstance(number.value, Fraction) else float(number.value)
+    for name, mine, shown, verified in ours:
         theirs = grads[name]
+        if verified is None:  # --fast: derived three ways only where autograd disagrees
+            close = abs(mine - theirs) <= tolerance * max(abs(mine), abs(theirs), scale)
+            verified = True if close else derive(network, name, max_paths=0).verdict.equal
         diff = abs(mine - theirs)
         larger = max(abs(mine), abs(theirs))
         relative = diff / larger if larger else 0.0
-        agree = d.verdict.equal and (diff <= tolerance * larger or diff <= tolerance * scale)
-        shown = str(number.value) if isinstance(number.value, Fraction) else mpmath.nstr(number.value, 20)
+        agree = verified and (diff <= tolerance * larger or diff <= tolerance * scale)
         entries.append(AutogradEntry(name, mine, theirs, relative, agree, shown))
         if not agree and first is None:
             first = derive(network, name)  # with its paths listed, for the report
-    return AutogradComparison(network, tuple(entries), tolerance, loss_value, loss_autograd, first)
+    return AutogradComparison(network, tuple(entries), tolerance, loss_value, loss_autograd, first, three_ways)
+
+
+def _evaluator(env: dict, exact: bool):
+    """Expressions at one point, each subtree's value kept for the next (the deltas every entry shares): exact
+    where they are rational, else at 50 digits, the point converted to mpmath once (not once per expression)."""
+    memo: dict = {}
+    numeric: dict = {}
+    state = {"exact": exact, "point": None}
+
+    def evaluate(expr, shown: bool = False):
+        if state["exact"]:
+            number = evaluate_at(expr, env, memo)
+            if number.exact:
+                value = number.value
+                return (float(value), str(value)) if shown else float(value)
+            state["exact"] = False  # a softmax, a log: the rest numerically, at one converted point
+        if state["point"] is None:
+            with mpmath.workdps(DIGITS + 10):
+                state["point"] = {s: as_mpf(v) for s, v in env.items()}
+        with mpmath.workdps(DIGITS + 10):
+            value = evaluate_numeric(expr, state["point"], DIGITS, memo=numeric)
+        return (float(value), mpmath.nstr(value, 20)) if shown else float(value)
+
+    return evaluate
