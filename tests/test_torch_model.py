@@ -267,3 +267,24 @@ def test_network_works_with_every_api_function():
     assert len(rows) == len(net.parameters) and all(r.verdict.equal for r in rows)
     descent = dc.api.step(net, None)
     assert descent.kind == "descent"
+
+
+def test_an_unsupported_function_names_the_module_it_is_in():
+    class Inner(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+
+        def forward(self, x):
+            return torch.sin(self.fc(x))
+
+    class Outer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Sequential(nn.Linear(2, 2), Inner())
+
+        def forward(self, x):
+            return self.encoder(x)
+
+    with pytest.raises(TorchModelError, match=r"the operation sin \(sin in module 'encoder\.1'\) is not supported"):
+        from_torch(Outer().double(), x_of(1, 2), loss=nn.MSELoss(), target=x_of(1, 2))

@@ -528,10 +528,13 @@ SUPPORTED = ("Linear, Conv1d, Conv2d, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, L
 
 
 def _where(node) -> str:
-    path = node.meta.get("nn_module_stack") if hasattr(node, "meta") else None
-    if path:
-        return f" in module {list(path.values())[-1][0] if isinstance(list(path.values())[-1], tuple) else list(path)[-1]}"
-    return ""
+    """`` in module 'encoder.1'``: the module whose forward made ``node`` (fx records it), or nothing."""
+    stack = getattr(node, "meta", {}).get("nn_module_stack")
+    if not stack:
+        return ""
+    path = list(stack.values())[-1]
+    path = path[0] if isinstance(path, tuple) else path
+    return f" in module {path!r}" if path else ""
 
 
 def _first(value):
@@ -613,18 +616,18 @@ def _loss_body(name: str, reduction: str, out: STensor, target: STensor) -> sp.E
 # --- the entry point ------------------------------------------------------------------------------
 
 def trace(torch, model, inputs: list):
-    """The model's graph: ``torch.fx``'s, or torch.export's with core ATen ops where fx cannot trace."""
+    """The model's graph: ``torch.fx``'s, or the ExportedProgram of torch.export with core ATen ops where fx cannot."""
     import torch.fx as fx
 
     try:
-        return fx.symbolic_trace(model).graph, model
+        return fx.symbolic_trace(model).graph
     except Exception as fx_error:  # data-dependent control flow, ...: torch.export specialises on the inputs
         try:
             exported = torch.export.export(model, tuple(inputs)).run_decompositions()
         except Exception:
             raise TorchModelError(f"torch.fx cannot trace the model ({type(fx_error).__name__}: "
                                   f"{str(fx_error).splitlines()[0][:120]}) and neither can torch.export") from None
-        return exported, model
+        return exported
 
 
 def from_torch(model, inputs, loss=None, target=None, name: str | None = None) -> Network:
@@ -641,7 +644,7 @@ def from_torch(model, inputs, loss=None, target=None, name: str | None = None) -
     names_of: dict = {}
     for pname, p in model.named_parameters():  # named_parameters() lists a tied parameter once
         names_of.setdefault(id(p), pname)
-    graph, _ = trace(torch, model, inputs)
+    graph = trace(torch, model, inputs)
     tracer = _Tracer(torch, model, names_of)
     tracer.input_names = ["x" if len(inputs) == 1 else f"x{k}" for k in range(len(inputs))]
     symbolic_inputs = [tracer.leaf(n, x) for n, x in zip(tracer.input_names, inputs)]
