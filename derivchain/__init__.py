@@ -24,12 +24,14 @@ _EXPORTS = {
     "rnn": "model.builders",
     "conv1d": "model.builders",
     "with_l2": "model.network",
+    "from_torch": "model.torch_model",
     # Derive and verify; numbers and gradient descent.
     "derive": "verification.derivation",
     "verify": "verification.compare",
     "read_values": "model.values",
     "descend": "api:step",
     "check": "api",
+    "compare_autograd": "verification.autograd",
     # Render any result in any format (text, json, markdown, latex, html).
     "render": "renderers",
     "emit": "renderers",

@@ -21,9 +21,9 @@ MAX_LISTED = 100_000
 
 #: The tasks: one per command of the CLI, each returning the result that command renders (or the files it wrote).
 TASKS = ("show", "grad", "paths", "table", "formula", "steps", "step", "matrix", "draw", "export", "check", "exercise",
-         "hessian")
+         "hessian", "autograd")
 #: What the CLI may call besides one task: reading its options into arguments, and reading a result's verdict.
-HELPERS = ("network", "given_values", "verified", "steps_text", "check_many")
+HELPERS = ("network", "given_values", "with_defaults", "verified", "steps_text", "check_many")
 
 __all__ = [*TASKS, *HELPERS, "verified_gradient", "check_max_paths", "OptionsError", "MAX_LISTED"]
 
@@ -42,10 +42,40 @@ def check_max_paths(max_paths: int) -> int:
 
 def network(path: str | None = None, layers: str | None = None, activation: str | None = None,
             output_activation: str | None = None, loss: str | None = None, bias: bool = False,
-            notation: str | None = None, l2: str | Fraction | None = None) -> Network:
+            notation: str | None = None, l2: str | Fraction | None = None, torch: str | None = None) -> Network:
     """The network from a file, or a dense one from the options (never both); the default is the worked example.
-    ``l2``: add lambda/2 * (sum of squared weights, biases excluded) to the loss (lambda read exactly: 0.01 is 1/100)."""
+    ``l2``: add lambda/2 * (sum of squared weights, biases excluded) to the loss (lambda read exactly: 0.01 is 1/100).
+    ``torch``: ``FILE.py:NAME``, the PyTorch model NAME() returns traced (this runs that file)."""
+    if torch is not None:
+        _torch_alone(path, layers, activation, output_activation, loss, bias, notation)
+        from .model.torch_model import torch_network
+
+        return _with_l2(torch_network(torch)[0], l2)
     return _with_l2(_network(path, layers, activation, output_activation, loss, bias, notation), l2)
+
+
+def _torch_alone(path, layers, activation, output_activation, loss, bias, notation) -> None:
+    given = [name for name, value in (("--network", path), ("--layers", layers), ("--activation", activation),
+             ("--output-activation", output_activation), ("--loss", loss), ("--notation", notation)) if value is not None]
+    if bias:
+        given.append("--bias")
+    if given:
+        raise OptionsError(f"--torch gives the whole network; drop {', '.join(given)}")
+
+
+def autograd(torch: str | None, tolerance: float = 1e-12, fast: bool = False):
+    """The model of ``FILE.py:NAME`` (``torch``) traced, and every parameter entry's verified gradient at its values
+    beside the model's own ``backward()`` (an AutogradComparison: all agree, or the first that does not). ``fast``:
+    each entry by backpropagation alone, derived three ways only where autograd disagrees."""
+    if not torch:
+        raise OptionsError("autograd needs --torch FILE.py:NAME, where NAME() returns (model, inputs, loss, target)")
+    if not 0 < tolerance < 1:
+        raise OptionsError(f"--tolerance {tolerance}: give a relative tolerance between 0 and 1, e.g. 1e-12")
+    from .model.torch_model import torch_network
+    from .verification.autograd import compare_autograd
+
+    net, (model, inputs, loss, target) = torch_network(torch)
+    return compare_autograd(net, model, inputs, loss, target, tolerance, not fast)
 
 
 def _with_l2(net: Network, l2: str | Fraction | None) -> Network:
@@ -91,6 +121,13 @@ def _network(path, layers, activation, output_activation, loss, bias, notation) 
                  notation=default(notation, "flat"))
 
 
+def with_defaults(net: Network, values: dict | None) -> dict | None:
+    """``values`` over the network's own default values (a traced PyTorch model's): given ones override them."""
+    if net.values is None:
+        return values
+    return {**net.values, **(values or {})}
+
+
 def given_values(path: str | None = None, assignments: list[str] | None = None) -> dict[str, Fraction] | None:
     """Numbers from a values file, overridden by each ``NAME=NUMBER``; None when neither is given."""
     if path is not None and not path.strip():
@@ -124,6 +161,7 @@ def grad(net: Network, parameter: str | list[str], max_paths: int = DEFAULT_MAX_
     from .verification.derivation import derive
 
     check_max_paths(max_paths)
+    values = with_defaults(net, values)
     if net.matrix is not None and net.matrix.shape(parameter) is not None and parameter in dict(net.matrix.leaves):
         return _matrix_gradient(net, parameter, values)
     if values is None and reduction == "mean":  # no numbers to read or check: no values module (the cold start)
@@ -176,6 +214,7 @@ def matrix(net: Network, values: dict | None = None, reduction: str = "mean"):
     from .model.values import SAMPLES, check_reduction
 
     check_reduction(reduction)
+    values = with_defaults(net, values)
     if values is not None and SAMPLES in values:
         parameters = {k: v for k, v in values.items() if k != SAMPLES}
         return batch_matrix_form(net, parameters, values[SAMPLES], reduction)
@@ -239,6 +278,7 @@ def step(net: Network, values: dict | None, lr: str | Fraction = "0.1", steps: i
     from .engines.descent import descend
     from .model.values import read_number
 
+    values = with_defaults(net, values)
     if not values:
         raise OptionsError("step needs numbers: --values FILE or --set NAME=NUMBER for every input, target, weight and bias")
     rate = lr if isinstance(lr, Fraction) else read_number(str(lr), "--lr")
@@ -395,13 +435,16 @@ SHEET_SUFFIXES = {".tex": "latex", ".pdf": "latex", ".md": "markdown", ".html": 
 
 def exercise(seed: int = 1, out: str | None = None, solutions: bool = False, force: bool = False, network: str | None = None,
              layers: str | None = None, activation: str | None = None, output_activation: str | None = None,
-             loss: str | None = None, bias: bool = False, notation: str | None = None, l2: str | None = None):
+             loss: str | None = None, bias: bool = False, notation: str | None = None, l2: str | None = None,
+             torch: str | None = None):
     """An exercise sheet from ``seed``: a small network (what the options do not fix drawn from the seed), three
     derivatives to find and one gradient step at given numbers; ``solutions``: with every answer, verified.
     With ``out`` (``.tex``, ``.pdf``, ``.md``, ``.html``) the sheet is written there and the files written are
     returned; without it, the sheet (an Exercise) is."""
     from .verification.exercise import draw, make, options_text
 
+    if torch is not None:
+        raise OptionsError("exercise draws a small network of its own (or reads --network); --torch is not offered here")
     if out is not None:
         target = Path(out)
         if not out or target.suffix.lower() not in SHEET_SUFFIXES:
@@ -439,8 +482,10 @@ def hessian(net: Network, first: str | None = None, second: str | None = None, m
     """d2Loss/(dfirst dsecond) three ways (direct, pairs of paths, second-order backprop) and verified (a
     HessianEntry); with ``values``, also its numbers (a HessianAtValues; a batch: the ``reduction`` over samples).
     Without parameters, at ``values``: the full Hessian over ``params`` (default all; a HessianMatrix), with
-    ``newton`` the Newton step, with ``direction`` (``"W1=1,W5=0.5"``) H v by the R-operator."""
+    ``newton`` the Newton step, with ``direction`` (``"W1=1,W5=0.5"``) H v by the R-operator. A traced PyTorch
+    model's own values are used where ``values`` gives none."""
     check_max_paths(max_paths)
+    values = with_defaults(net, values)
     if first is None and second is None and values is not None:
         return _full_hessian(net, values, reduction, params, newton, direction)
     if first is None or second is None:

@@ -81,6 +81,7 @@ _NETWORK_OPTIONS = [
     ("bias", bool, typer.Option("--bias/--no-bias", help="Give every neuron a bias.")),
     ("l2", Optional[str], typer.Option("--l2", help="Add LAMBDA/2 * (sum of squared weights, biases excluded) to the loss; LAMBDA read exactly (0.01 is 1/100).")),
     ("notation", Optional[str], typer.Option("--notation", help="flat (W1, H1, Out) or layered (w2_1_2, O2_1) [default: flat].")),
+    ("torch", Optional[str], typer.Option("--torch", help="FILE.py:NAME: the PyTorch model NAME() returns as (model, inputs, loss, target), traced; this runs your own Python file. Its values are the defaults (--values, --set override).")),
     ("limit", Optional[list[str]], typer.Option("--limit", help="Raise a size limit, NAME=N (repeatable; see the README's Limits and errors).")),
     ("debug", bool, typer.Option("--debug", help="Show the traceback of an unexpected error.")),
 ]
@@ -356,6 +357,19 @@ def hessian(first: Annotated[Optional[str], typer.Argument(help="P: the first pa
     _emit(result, fmt)
     entry = getattr(result, "entry", result)
     _verdict_exit(entry.verified if entry.kind == "hessian_matrix" else entry.verdict.equal and getattr(result, "agree", True))
+
+
+@app.command()
+def autograd(torch_file: Annotated[Optional[str], typer.Option("--torch", help="FILE.py:NAME: NAME() returns (model, inputs, loss, target); this runs your own Python file.")] = None,
+             tolerance: Annotated[float, typer.Option("--tolerance", help="Agreement: the relative difference at most this (or this times the largest entry).")] = 1e-12,
+             fast: Annotated[bool, typer.Option("--fast", help="Each entry by backpropagation alone (autograd its check); three ways and verified only where they differ.")] = False,
+             fmt: Fmt = Format.text,
+             debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an unexpected error.")] = False) -> None:
+    """Every parameter entry's verified gradient beside the model's own autograd backward(); exit 1 where one differs."""
+    from . import api
+
+    result = _run(lambda: _emit(api.autograd(torch_file, tolerance, fast), fmt), debug)
+    _verdict_exit(result.all_agree)
 
 
 def _version(value: bool) -> None:

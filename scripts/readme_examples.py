@@ -72,12 +72,24 @@ class Outcome:
     failure: str = ""
 
 
+#: PyTorch (the cross-check extra) is not installed: examples that trace a model are not run.
+NO_TORCH = __import__("importlib.util").util.find_spec("torch") is None
+
+
+def needs_torch(body: str) -> bool:
+    """An example that traces a PyTorch model (``--torch``, ``dc.from_torch``, ``import torch``)."""
+    return any(word in body for word in ("--torch", "from_torch", "dc.api.autograd", "compare_autograd")) \
+        or re.search(r"^\s*(import|from) torch\b", body, re.M) is not None
+
+
 def examples(page: Path, text: str) -> list[tuple[re.Match, Example]]:
     """Every block of ``text`` that is run, with its match (to replace it)."""
     found = []
     for m in FENCE.finditer(text):
         lang, body = m.group(1), m.group(2)
         line = text.count("\n", 0, m.start(2)) + 1
+        if NO_TORCH and needs_torch(body):
+            continue  # PyTorch is optional (the cross-check extra): its examples run where it is installed
         if lang == "text" and body.startswith("$ derivchain"):
             found.append((m, Example(page, line, "shell", body)))
         elif lang == "text" and body.startswith(PROMPT):

@@ -31,6 +31,8 @@ def outputs(nb) -> str:
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
 def test_notebook_runs_without_errors(path):
+    if path.name.startswith("pytorch_"):
+        pytest.importorskip("torch")  # PyTorch is optional (the cross-check extra)
     nb = execute(path)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors
@@ -137,3 +139,10 @@ def test_check_notebook_walks_through_the_learners_answers():
     assert "first wrong line: 2" in text and "not correct: line 5 is the first wrong line (wrong_factor)" in text
     assert "scale: the answer is 2 times the derivative" in text
     assert "Verdict:" in text  # the Check itself, shown as a notebook shows every result
+
+
+def test_pytorch_notebook_names_the_wrong_backward():
+    pytest.importorskip("torch")
+    text = outputs(execute(NOTEBOOKS / "pytorch_wrong_backward.ipynb"))
+    assert "3 of 3 parameter entries differ; the first: fc.weight[0,0]." in text
+    assert "sum over paths: 3*fc[0,0]**2*" in text and "verdict: equal" in text

@@ -92,7 +92,7 @@ class Shout(Renderer):
             yield self.derivation(d) + "\n", d
 
     derivation_at_values = batch_at_values = paths = network = formula = steps = descent = matrix = batch_matrix = verdict = chain = \
-        check = exercise = matrix_gradient = \
+        check = exercise = matrix_gradient = autograd = \
         lambda self, result: type(result).__name__
     hessian = hessian_at_values = hessian_matrix = lambda self, result: type(result).__name__
 
@@ -160,9 +160,10 @@ def test_each_result_class_names_its_kind_and_nothing_else_renders():
     from derivchain.verification.check import Check
     from derivchain.verification.exercise import Exercise
     from derivchain.verification.matrix_chain import MatrixGradient
+    from derivchain.verification.autograd import AutogradComparison
 
     classes = [Derivation, DerivationAtValues, BatchAtValues, PathListing, Network, GeneralFormula, StepByStep, Descent, Table,
-               MatrixForm, BatchMatrixForm, Verdict, Chain, Check, Exercise, MatrixGradient]
+               MatrixForm, BatchMatrixForm, Verdict, Chain, Check, Exercise, MatrixGradient, AutogradComparison]
     from derivchain.verification.hessian import HessianAtValues, HessianEntry
     from derivchain.verification.hessian_matrix import HessianMatrix
 
@@ -255,7 +256,8 @@ def check_page(page: str) -> Parsed:
 
 
 def test_every_command_with_format_is_covered():
-    assert _commands_with_format() == {args[0] for args in HTML_RUNS.values()}
+    # autograd needs torch: its page is checked in tests/test_autograd.py
+    assert _commands_with_format() - {"autograd"} == {args[0] for args in HTML_RUNS.values()}
 
 
 @pytest.mark.parametrize("name", list(HTML_RUNS))
@@ -287,8 +289,9 @@ def test_the_html_page_is_the_python_apis_and_holds_what_the_text_holds():
                api.table(net, 0), api.matrix(net, None, "mean"), api.matrix(net, values, "mean"),
                api.check(net, "W5", "(Out1 - Y1)*H1"), api.exercise(3)]
     results += [api.hessian(net, "W5", "W1"), api.hessian(net, "W5", "W5", values=values), api.hessian(net, values=values, newton=True)]
+    # a command's results (a matrix graph's: test_matrix_chain; autograd's, which needs torch: test_autograd)
     assert {kind(r) for r in results} == set(KINDS) - {"batch_at_values", "batch_matrix", "verdict", "chain",
-                                                       "matrix_gradient"}  # a command's results (a matrix graph's: test_matrix_chain)
+                                                       "matrix_gradient", "autograd"}
     for result in results:
         page = dc.render(result, "html")
         check_page(page)

@@ -62,6 +62,8 @@ class Network(Result):
     latex_names: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
     # A matrix graph's shapes and matrix nodes (a model.matrix_file.MatrixGraph); None for any other network.
     matrix: object = field(default=None, compare=False, repr=False, hash=False)
+    # Default values (name -> exact Fraction) every command evaluates at when none are given (a traced PyTorch model's).
+    values: object = field(default=None, compare=False, repr=False, hash=False)
 
     def __repr__(self) -> str:
         shape = self.origin or "-".join(map(str, self.layers))

@@ -255,8 +255,9 @@ class ExprNode(Node):
     partial = inner_partial  # no activation between the node and its delta
 
 
-#: A printed name: an identifier, or a matrix entry's ``X[0,1]`` (see derivchain.model.matrix_file).
-_NAMES = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\[\d+,\d+\])?")
+#: A printed name: an identifier, or a matrix entry's ``X[0,1]`` (see derivchain.model.matrix_file);
+#: names, matrix entries (X[0,1]) and a PyTorch model's entries (0.weight[1,0], fc1.bias[2], conv.weight[0,0,1,2]).
+_NAMES = re.compile(r"(?:[A-Za-z0-9_]+\.)*[A-Za-z][A-Za-z0-9_]*(?:\[\d+(?:,\d+)*\])?")
 
 
 def reading_order(expr: sp.Expr) -> tuple[sp.Symbol, ...]:

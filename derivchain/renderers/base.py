@@ -31,6 +31,7 @@ KINDS = {
     "hessian": "hessian P Q: a HessianEntry",
     "hessian_at_values": "hessian P Q --values: a HessianAtValues",
     "hessian_matrix": "hessian --values (no P Q): a HessianMatrix",
+    "autograd": "autograd: an AutogradComparison (a traced PyTorch model's gradients beside autograd's)",
 }
 
 #: Kinds whose method yields (part, row) pairs, written one by one as each row is derived (see :meth:`Renderer.emit`).

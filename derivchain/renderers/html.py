@@ -1489,6 +1489,13 @@ class HtmlRenderer(StringRenderer):
         printer = MathMLPrinter()
         return self._page(f"{c.lhs}", [f"<h1>{math(printer, printer._print(c.lhs))}</h1>", block(printer, chain_rows(printer, c))])
 
+    def autograd(self, c) -> str:
+        """``autograd``: a page with the entries as a table, the verdict, the first disagreement's path sum."""
+        from .autograd import html_parts
+        from .text import expr as text_expr
+
+        return self._page("derivchain beside autograd", html_parts(c, text_expr))
+
     def check(self, c) -> str:
         """``check``: the answer (or each step) and the derivative, the verdict, the diagnosis, the counterexample."""
         printer = printer_for(c.network)

@@ -594,6 +594,12 @@ class JsonRenderer(Renderer):
         """A chain alone, as the ``chains`` of a ``grad`` object list each."""
         return _chain(c)
 
+    def autograd(self, c) -> dict:
+        """``autograd``: entries, all_agree, first_disagreement (see renderers/autograd.py)."""
+        from .autograd import json_object
+
+        return json_object(c, expr)
+
     def check(self, c) -> dict:
         """The ``check`` contract: ``parameter``, ``answer``, ``expected``, ``correct``, ``correct_where``, ``diagnosis``,
         ``counterexample``, ``verdict``; with steps, ``steps`` and ``first_wrong_line``; ``readings`` where a partial

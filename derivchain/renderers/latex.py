@@ -1389,6 +1389,13 @@ class LatexRenderer(StringRenderer):
         """A chain alone as an ``align*`` block."""
         return align(chain_lines(DerivPrinter(), c))
 
+    def autograd(self, c) -> str:
+        """``autograd``: the entries as a longtable, the verdict, the first disagreement's path sum."""
+        from .autograd import latex
+        from .text import expr as text_expr
+
+        return latex(c, DerivPrinter().text, _comment, text_expr)
+
     def check(self, c) -> str:
         """``check``: the answer (or each step) and the derivative as an ``align*`` block, then the verdict, the
         diagnosis and the counterexample as paragraphs."""

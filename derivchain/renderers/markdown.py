@@ -218,6 +218,12 @@ class MarkdownRenderer(StringRenderer):
         """A chain alone in a ``$$`` block."""
         return "\n".join(_math(_latex.chain_lines(_latex.DerivPrinter({"intertext": False}), c))) + "\n"
 
+    def autograd(self, c) -> str:
+        """``autograd``: a heading, the entries as a table, the verdict, the first disagreement's path sum."""
+        from .autograd import markdown
+
+        return markdown(c, escape, expr)
+
     def check(self, c) -> str:
         """``check``: a heading, the answer (or each step) and the derivative as math, the verdict, the diagnosis as a
         list, the counterexample."""

@@ -736,6 +736,12 @@ class TextRenderer(Renderer):
         yield Line(chain_text(c))
         yield from _reasons(c, "  ")
 
+    def autograd(self, c) -> Iterator[Line]:
+        """``autograd``: the entries beside autograd's, the verdict, the first disagreement's path sum."""
+        from .autograd import text_lines
+
+        yield from (Line(t) for t in text_lines(c, expr))
+
     def check(self, c) -> Iterator[Line]:
         """``check``: the answer (or each step), the derivative, the verdict, the diagnosis, a counterexample."""
         yield _line("Network: ", c.network.summary(), prose=True)
