@@ -1651,11 +1651,16 @@ def hessian_matrix_parts(m) -> list[str]:
             items = "".join(f"<li>{html.escape(name)} = {html.escape(str(v))}</li>" for name, v in content)
             parts.append(f"<h2>{html.escape(heading)}</h2><ul>{items}</ul>")
         else:
-            head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-            body = "".join(f"<tr><th>{html.escape(n)}</th>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-                           for n, row in zip(names, content))
-            parts.append(f"<h2>{html.escape(heading)}</h2><table><tr><th></th>{head}</tr>{body}</table>")
+            parts.append(f"<h2>{html.escape(heading)}</h2>{_named_matrix(names, content)}")
     return parts
+
+
+def _named_matrix(names, rows) -> str:
+    """A matrix as a table whose rows and columns are headed by the parameters' names."""
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    body = "".join(f"<tr><th>{html.escape(n)}</th>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for n, row in zip(names, rows))
+    return f"<table><tr><th></th>{head}</tr>{body}</table>"
 
 
 def second_section(notes) -> list[str]:
@@ -1714,9 +1719,6 @@ def second_section(notes) -> list[str]:
                 if content is None or isinstance(content, str):
                     out.append(f"<p>{html.escape(heading)}{'' if content is None else ': ' + html.escape(content)}</p>")
                 else:
-                    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-                    body = "".join(f"<tr><th>{html.escape(n)}</th>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-                                   for n, row in zip(names, content))
-                    out.append(f"<p>{html.escape(heading)}:</p><table><tr><th></th>{head}</tr>{body}</table>")
+                    out.append(f"<p>{html.escape(heading)}:</p>{_named_matrix(names, content)}")
         out.append("</section>")
     return out + ["</section>"]
