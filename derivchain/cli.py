@@ -79,7 +79,7 @@ _NETWORK_OPTIONS = [
     ("output_activation", Optional[str], typer.Option("--output-activation", help="Output activation, as --activation [default: identity].")),
     ("loss", Optional[str], typer.Option("--loss", help="abs, squared, half-squared, cross-entropy, softmax, or an expression in Out and Y [default: abs].")),
     ("bias", bool, typer.Option("--bias/--no-bias", help="Give every neuron a bias.")),
-    ("l2", Optional[str], typer.Option("--l2", help="Add LAMBDA/2 * (sum of squared weights, biases excluded) to the loss; LAMBDA read exactly (0.01 is 1/100).")),
+    ("l2", Optional[str], typer.Option("--l2", help="Add LAMBDA/2 * (sum of squared weights: neurons' biases excluded, a graph file's expression-node parameters included) to the loss; LAMBDA read exactly (0.01 is 1/100).")),
     ("notation", Optional[str], typer.Option("--notation", help="flat (W1, H1, Out) or layered (w2_1_2, O2_1) [default: flat].")),
     ("torch", Optional[str], typer.Option("--torch", help="FILE.py:NAME: the PyTorch model NAME() returns as (model, inputs, loss, target), traced; this runs your own Python file. Its values are the defaults (--values, --set override).")),
     ("limit", Optional[list[str]], typer.Option("--limit", help="Raise a size limit, NAME=N (repeatable; see the README's Limits and errors).")),

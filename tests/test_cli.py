@@ -252,3 +252,14 @@ def test_grad_of_several_weights_prints_each_and_refuses_a_document_format():
 def test_jsonl_of_a_single_result_is_its_json_on_one_line():
     one = run("grad", "W1", "--format", "jsonl").output
     assert one.count("\n") == 1 and json.loads(one) == json.loads(run("grad", "W1", "--format", "json").output)
+
+
+def test_the_l2_note_says_what_is_regularised():
+    # a graph file's b1 is regularised (its expression nodes name no biases); the note said "biases excluded"
+    graph = os.path.join(os.path.dirname(__file__), "..", "examples", "two_layer_batch.toml")
+    r = run("grad", "b2[0,0]", "--network", graph, "--l2", "0.1")
+    note = next(line for line in r.output.splitlines() if line.startswith("Note: L2"))
+    assert "biases excluded" not in note and "every parameter of the expression nodes included" in note
+    assert "b2[0,0]/10" in r.output  # and it is: the path-free term lambda * b2[0,0]
+    dense = run("grad", "W1", "--l2", "0.1", "--bias").output
+    assert "biases excluded" in next(line for line in dense.splitlines() if line.startswith("Note: L2"))

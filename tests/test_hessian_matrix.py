@@ -269,3 +269,23 @@ def test_eigenvalues_agree_with_mpmath_on_random_symmetric_matrices():
             theirs = sorted(float(x) for x in mpmath.eigsy(mpmath.matrix(a), eigvals_only=True))
             scale = max(abs(x) for x in theirs)
             assert max(abs(x - y) for x, y in zip(ours, theirs)) <= 1e-12 * scale, (n, case)
+
+
+def test_a_matrix_wider_than_ten_columns_typesets_and_compiles(tmp_path):
+    # amsmath's pmatrix stops at 10 columns: the 14-parameter Hessian's LaTeX stopped pdflatex
+    import shutil
+    import subprocess
+
+    import derivchain as dc
+
+    net = api.network(layers="2,3,2,1", activation="sigmoid", loss="squared")
+    values = {s.name: Fraction(i + 1, 10) for i, s in enumerate([*net.inputs, *net.targets, *net.parameters])}
+    tex = dc.render(api.hessian(net, values=values), "latex")
+    assert "pmatrix" not in tex and r"\begin{array}{" + "c" * 14 + "}" in tex
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex not installed")
+    doc = tmp_path / "h.tex"
+    doc.write_text("\\documentclass{article}\\usepackage{amsmath,amssymb}\\begin{document}\n" + tex + "\n\\end{document}\n")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]

@@ -265,3 +265,11 @@ def test_chromium_renders_the_page_without_a_console_message(pages, name, tmp_pa
     assert dom.returncode == 0 and console(dom.stderr) == []
     # The MathML survived the HTML parser: the same MathML elements, in the same order, in the live DOM.
     assert _math_tags(dom.stdout) == _math_tags(pages[name]) and dom.stdout.count("<svg") == pages[name].count("<svg")
+
+
+def test_an_escaped_underscore_in_an_upright_name_is_an_underscore_in_mathml():
+    # a PyTorch parameter dec_bias is typeset \mathrm{dec\_bias}; the HTML printed "dec\_bias" literally
+    from derivchain.renderers.html import MathMLPrinter
+
+    printer = MathMLPrinter()
+    assert printer.xml(printer.from_latex(r"\mathrm{dec\_bias}_{0}")) == "<msub><mi>dec_bias</mi><mn>0</mn></msub>"

@@ -815,7 +815,7 @@ def _second_math(h, printer, width: int) -> tuple[list[str], list[str], list[str
 
 def _block_latex(m, printer) -> list[str]:
     from .hessian import notes_sections, split_tex
-    from .latex import number_tex
+    from .latex import matrix_tex
 
     out = []
     for heading, content in notes_sections(m):
@@ -825,8 +825,7 @@ def _block_latex(m, printer) -> list[str]:
             out.append(r"%s\par" % printer.text(heading + ("" if content is None else f": {content}")))
         else:
             out.append(r"%s:" % printer.text(heading))
-            body = r" \\ ".join(" & ".join(number_tex(v) for v in row) for row in content)
-            out.append(r"\[ \begin{pmatrix} %s \end{pmatrix} \]" % body)
+            out.append(r"\[ %s \]" % matrix_tex(content))
     return out
 
 

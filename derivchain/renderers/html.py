@@ -226,7 +226,8 @@ class MathMLPrinter(MathMLPresentationPrinter):
                 pos += 1
                 return self.el("mrow", *items)
             if t in (r"\mathrm", r"\operatorname", r"\text"):
-                word = "".join(tokens[pos + 1:tokens.index("}", pos)])
+                # an escaped character (\_ in dec\_bias) is that character in MathML text
+                word = "".join(t[1] if len(t) == 2 and t.startswith("\\") else t for t in tokens[pos + 1:tokens.index("}", pos)])
                 pos = tokens.index("}", pos) + 1
                 return self.el("mi", word, mathvariant="normal") if len(word) == 1 else self.el("mi", word)
             if t in (r"\left", r"\right"):

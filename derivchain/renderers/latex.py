@@ -1633,9 +1633,14 @@ def hessian_matrix_text(m) -> str:
             out.append(align([r"%s &= %s" % (printer._print(m.network.parameter(name)), number_tex(v)) for name, v in content]))
         else:
             out.append(r"\noindent %s:\par" % printer.text(heading))
-            body = r" \\ ".join(" & ".join(number_tex(v) for v in row) for row in content)
-            out.append(r"\[ \begin{pmatrix} %s \end{pmatrix} \]" % body)
+            out.append(r"\[ %s \]" % matrix_tex(content))
     return "\n".join(out)
+
+
+def matrix_tex(rows) -> str:
+    """Numbers as a matrix in parentheses: an ``array`` (amsmath's ``pmatrix`` stops at 10 columns)."""
+    body = r" \\ ".join(" & ".join(number_tex(v) for v in row) for row in rows)
+    return r"\left(\begin{array}{%s} %s \end{array}\right)" % ("c" * max((len(r) for r in rows), default=1), body)
 
 
 def number_tex(n) -> str:

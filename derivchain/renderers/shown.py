@@ -176,8 +176,14 @@ class Shown:
         first = [loss.note] if loss is not None else []
         lam = self.d.network.l2
         if lam is not None:
+            net = self.d.network
+            # Only a neuron's bias is known to be one: an expression node's parameters (a graph file's b1) are all
+            # regularised, and the note says so rather than claim biases are left out.
+            graph = any(n.preactivation is None for n in net.neurons)
+            named = "biases excluded" if not graph else "neurons' biases excluded, every parameter of the expression " \
+                "nodes included" if net.biases else "every parameter of the expression nodes included (a graph file names no biases)"
             first.append(f"L2 regularisation: the loss adds lambda/2 * (sum of squared weights), lambda = {sp.Rational(lam.numerator, lam.denominator)}, "
-                         "biases excluded; each weight's gradient gains the path-free term lambda * w (the path w -> Loss).")
+                         f"{named}; each weight's gradient gains the path-free term lambda * w (the path w -> Loss).")
         return (*first, *self.own_notes(), *(a.note for a in activations))
 
 
