@@ -341,7 +341,8 @@ def export(net: Network, parameters: list[str] | None, out: str, snippet: bool =
     if not parameters or parameters == ["all"]:
         _has_parameters(net, "export", "derivchain export NAME ... (any leaf may be named)")
     chosen, detailed = _exported(net, None if not parameters or parameters == ["all"] else parameters)
-    pairs, samples = _second_pairs(net, hessian or [], values, reduction)
+    # the second derivatives' numbers at a traced model's own values, as every command's (given ones override)
+    pairs, samples = _second_pairs(net, hessian or [], with_defaults(net, values) if hessian else values, reduction)
     from .verification.notes import Notes
 
     notes = Notes(net, chosen, max_paths, detailed, pairs, samples, reduction)

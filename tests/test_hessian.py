@@ -247,3 +247,16 @@ def test_every_format_of_a_deep_entry_is_printed_in_seconds():
         signal.signal(signal.SIGALRM, old)
     assert out.exit_code == 0, out.output
     assert "not printed: more than 20000 nodes" in out.output and "equal" in out.output
+
+
+@pytest.mark.parametrize("options, p, q", [({}, "W1", "W13"), ({}, "W1", "W5"),
+                                           ({"layers": "2,2,1", "activation": "sigmoid", "loss": "half-squared"}, "W1", "W5")])
+def test_every_r_delta_symbol_printed_has_its_equation(options, p, q):
+    # "R_delta_H5 = R_delta_Out*W14" was printed with no line for R_delta_Out (0: sign'' = 0)
+    from derivchain import api
+
+    h = api.hessian(api.network(**options), p, q)
+    defined = {eq.lhs for eq in (*h.backprop.forward, *h.backprop.deltas)}
+    used = set().union(*(eq.rhs.free_symbols for eq in (*h.backprop.forward, *h.backprop.deltas)), h.backprop.entry.free_symbols)
+    assert {s for s in used if s.name.startswith("R_")} <= defined
+    assert h.verdict.equal

@@ -288,3 +288,18 @@ def test_an_unsupported_function_names_the_module_it_is_in():
 
     with pytest.raises(TorchModelError, match=r"the operation sin \(sin in module 'encoder\.1'\) is not supported"):
         from_torch(Outer().double(), x_of(1, 2), loss=nn.MSELoss(), target=x_of(1, 2))
+
+
+def test_export_hessian_on_a_traced_model_uses_its_values(tmp_path):
+    # export --torch --hessian wrote the section without numbers, and --set with it said "values: missing x[0,0]..."
+    from derivchain import api
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    net = api.network(torch=os.path.join(here, "..", "examples", "torch", "autoencoder.py") + ":build")
+    out = tmp_path / "notes.md"
+    api.export(net, ["dec_bias[0]"], str(out), hessian=["enc.weight[0,0],dec_bias[0]"], brief=True)
+    assert "At the given values:" in out.read_text(encoding="utf-8")
+    again = tmp_path / "set.md"
+    api.export(net, ["dec_bias[0]"], str(again), hessian=["enc.weight[0,0],dec_bias[0]"], brief=True,
+               values={"dec_bias[0]": 0.5})
+    assert "At the given values:" in again.read_text(encoding="utf-8")

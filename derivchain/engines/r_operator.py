@@ -89,6 +89,13 @@ def r_operator(network: Network, p: sp.Symbol, q: sp.Symbol) -> ROperator:
             needed |= network.descendants(u)
     r_delta_values: dict = {}
     equations = []
+    # R(delta) of a node whose equation is 0 is written 0 where it is read: an equation is printed for every
+    # R_delta symbol that appears (a reader met R_delta_Out in R_delta_H5 = R_delta_Out*W14 and no line for it)
+    zero: dict = {}
+
+    def r_delta(k):
+        return sp.S.Zero if k in zero else r_delta_symbol(k)
+
     for n in reversed(network.neurons):
         if n.symbol not in needed:
             continue
@@ -97,7 +104,7 @@ def r_operator(network: Network, p: sp.Symbol, q: sp.Symbol) -> ROperator:
         arriving += [mul(c, delta_symbol(k.symbol)) for k, c in network.successors.get(n.symbol, ())]
         moved = [_r(network.loss_derivative(n), written)] if n.is_output else []
         for k, c in network.successors.get(n.symbol, ()):
-            moved += [mul(_r(c, written), delta_symbol(k.symbol)), mul(c, r_delta_symbol(k.symbol))]
+            moved += [mul(_r(c, written), delta_symbol(k.symbol)), mul(c, r_delta(k.symbol))]
         rd = _r(d, written)
         rhs = add(mul(rd, add(*arriving)), add(*moved) if d == 1 else mul(d, add(*moved)))
         rule = {**{written[s]: valued[s] for s in written if s != q},
@@ -107,6 +114,8 @@ def r_operator(network: Network, p: sp.Symbol, q: sp.Symbol) -> ROperator:
         r_delta_values[n.symbol] = value
         if rhs != 0:
             equations.append(REquation(r_delta_symbol(n.symbol), rhs, value))
+        else:
+            zero[n.symbol] = True
     entry_terms, local_terms = [], []
     for u in network.uses.get(p, ()):
         if u is None:  # the loss reads p itself: R of its partial
@@ -116,7 +125,7 @@ def r_operator(network: Network, p: sp.Symbol, q: sp.Symbol) -> ROperator:
             continue
         c = u.inner_partial(p)
         rc = _r(c, written)
-        entry_terms.append(add(mul(rc, delta_symbol(u.symbol)), mul(c, r_delta_symbol(u.symbol))))
+        entry_terms.append(add(mul(rc, delta_symbol(u.symbol)), mul(c, r_delta(u.symbol))))
         local_terms.append(add(mul(rc.xreplace({written[s]: valued[s] for s in written if s != q}), deltas[u.symbol].value),
                                mul(c, r_delta_values[u.symbol])))
     entry = add(*entry_terms)
