@@ -89,3 +89,16 @@ def test_an_empty_option_is_refused_not_taken_as_the_default(option):
 
     r = CliRunner().invoke(app, ["grad", "W1", option, ""])
     assert r.exit_code == 2 and r.output.startswith("Error: ") and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_a_matrix_name_or_an_entry_outside_it_names_the_entries():
+    # a traced model's "grad 0.weight" listed every weight of the network in one 371-character line
+    from derivchain import api
+    from derivchain.errors import DerivchainError
+
+    net = api.network("attention:tokens=2,dim=2")
+    with pytest.raises(DerivchainError, match=r"'WQ\[9,9\]' is not an entry of WQ; name one, WQ\[0,0\] to WQ\[1,1\]"):
+        net.parameter("WQ[9,9]")
+    with pytest.raises(DerivchainError, match=r"'WQ' names 4 entries, not one; name one, WQ\[0,0\] to WQ\[1,1\]"):
+        net.parameter("WQ")
+    assert net.parameter("WQ[0, 1]") is net.parameter("WQ[0,1]")  # a space after the comma is the same entry

@@ -204,8 +204,25 @@ class Network(Result):
         leaf = self._leaf_by_name.get(name)
         if leaf is not None:
             return leaf
+        base, bracket, index = name.partition("[")
+        if bracket and (leaf := self._leaf_by_name.get(base + "[" + "".join(index.split()))) is not None:
+            return leaf  # W[0, 1] as W[0,1]
+        entries = self._entries_by_base.get(base.strip())
+        if entries:  # a matrix or tensor's name, or an entry outside it: say which entries there are
+            what = f"{name!r} is not an entry of {base.strip()}" if bracket else f"{name!r} names {len(entries)} entries, not one"
+            raise UnknownParameterError(f"{what}; name one, {entries[0].name} to {entries[-1].name}")
         node = " (a node: gradients are taken for leaves)" if name in {n.name for n in self.neurons} else ""
         raise UnknownParameterError(f"unknown weight {name!r}{node}; this network has {self.describe_parameters()}")
+
+    @cached_property
+    def _entries_by_base(self) -> dict[str, list[sp.Symbol]]:
+        """Leaves named as entries (``0.weight[1,0]``) by the name before their bracket, in order."""
+        out: dict[str, list[sp.Symbol]] = {}
+        for s in self.leaves:
+            base, bracket, _ = s.name.partition("[")
+            if bracket:
+                out.setdefault(base, []).append(s)
+        return out
 
     @cached_property
     def _leaf_by_name(self) -> dict[str, sp.Symbol]:
