@@ -24,7 +24,7 @@ from ..model.network import count
 from . import markdown as md
 from ..engines.forms import Ordered
 from .latex import _factor as factor_of
-from .latex import align, chain_lines, delta_lines, expression_lines, form, network_lines, printer_for, visible_width
+from .latex import align, chain_lines, delta_lines, expression_lines, form, network_lines, packed, printer_for, visible_width
 
 #: The fonts a document beyond Latin uses, each checked before use (Debian: fonts-lmodern, from
 #: texlive-latex-base; fonts-dejavu-core; fonts-wqy-microhei).
@@ -205,16 +205,7 @@ def _broken_product(printer, relation: str, f, width: int) -> list[str]:
     shown = form(printer, f)
     if visible_width(shown) <= width or not isinstance(f, Ordered) or f.compact:
         return [r"&\qquad %s %s" % (relation, shown)]
-    lines, current, used = [], [], 0
-    for x in f.factors:
-        piece = factor_of(printer, x)
-        w = visible_width(piece) + 2
-        if current and used + w > width:
-            lines.append(current)
-            current, used = [], 0
-        current.append(piece)
-        used += w
-    lines.append(current)
+    lines = packed([factor_of(printer, x) for x in f.factors], width, 2) or [[]]
     return [r"&\qquad %s %s" % (relation, r" \cdot ".join(lines[0]))] + [r"&\qquad\quad {}\cdot %s" % r" \cdot ".join(l) for l in lines[1:]]
 
 

@@ -125,6 +125,22 @@ _INVISIBLE = re.compile(r"\\(left|right|operatorname|mathrm|text|quad|qquad)\b|[
 _COMMAND = re.compile(r"\\[a-zA-Z]+")
 
 
+def packed(pieces: list[str], width: int, gap: int) -> list[list[str]]:
+    """``pieces`` in lines, in order: a new line before a piece that would run past ``width`` (visible characters,
+    ``gap`` more for each piece's operator and spaces)."""
+    lines, current, used = [], [], 0
+    for piece in pieces:
+        w = visible_width(piece) + gap
+        if current and used + w > width:
+            lines.append(current)
+            current, used = [], 0
+        current.append(piece)
+        used += w
+    if current:
+        lines.append(current)
+    return lines
+
+
 def visible_width(tex: str) -> int:
     """A rough count of the characters a LaTeX math string shows (commands count as one, a fraction
     as its wider part)."""
@@ -363,16 +379,7 @@ class DerivPrinter(LatexPrinter):
     def broken_sum(self, lhs: str, terms: list[str], width: int = LINE_WIDTH) -> list[str]:
         r"""``lhs &= t1 + t2 ...`` as aligned lines, starting a new line before a term that would
         run past ``width`` (estimated visible characters), continuing with ``&\quad + ...``."""
-        lines, current, used = [], [], 0
-        for t in terms:
-            w = visible_width(t) + 3
-            if current and used + w > width:
-                lines.append(current)
-                current, used = [], 0
-            current.append(t)
-            used += w
-        if current:
-            lines.append(current)
+        lines = packed(terms, width, 3)
         out = []
         for i, chunk in enumerate(lines):
             body = _join_terms(chunk)

@@ -70,9 +70,7 @@ def _depending_on(network: Network, by: sp.Symbol) -> set[sp.Symbol]:
 
 def reads_directly(network: Network, of: sp.Symbol, by: sp.Symbol) -> bool:
     """True when ``of`` (a node or the loss) reads ``by`` in its own equation: an edge, ``dof/dby`` a local partial."""
-    if of == network.loss_symbol:
-        return by in network.uses_of_loss
-    return by in network.neuron_by_symbol[of].reads
+    return by in reading_order_of(network, of)
 
 
 def local_derivative(network: Network, of: sp.Symbol, by: sp.Symbol) -> sp.Expr:
