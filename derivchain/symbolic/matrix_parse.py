@@ -22,8 +22,8 @@ import sympy as sp
 from ..errors import ExpressionError
 from . import grids
 from .grids import Grid, ShapeError
-from .parse import MAX_DEPTH, MAX_EXPONENT, MAX_LENGTH, _syntax_tree, parse_expression
-from .rules import CALLABLE as _RULES, CONSTANTS, DOCUMENTED, PARSER_FUNCTIONS
+from .parse import MAX_DEPTH, MAX_EXPONENT, MAX_LENGTH, _syntax_tree, check_arity, parse_expression
+from .rules import CONSTANTS, DOCUMENTED, PARSER_FUNCTIONS
 
 #: The reductions and normalisations a matrix expression may call, beside the elementwise functions.
 REDUCTIONS = ("sum", "mean", "softmax")
@@ -161,14 +161,7 @@ def parse_matrix_expression(text: str, env: dict[str, object], what: str,
             return shaped(node, lambda: grids.total(value, axis))
         if node.keywords:
             fail(f"keyword arguments to {name}()")
-        rule = _RULES.get(name)
-        least = rule.arity if rule is not None else 1
-        most = rule.max_arity if rule is not None else least
-        if len(node.args) < least or (most is not None and len(node.args) > most):
-            count = str(least) if most == least else f"{least} or more" if most is None else f"{least} or {most}"
-            usage = rule.usage if rule is not None else f"{name}(M)"
-            raise ExpressionError(f"{what}: {name}() takes {count} argument{'s' if most != 1 else ''}, "
-                                  f"got {len(node.args)} in {text!r}; write {usage}")
+        check_arity(name, len(node.args), what, text, "M")
         function = PARSER_FUNCTIONS.get(name) or extra[name]
         args = [build(a, depth + 1) for a in node.args]
         shaped(node, lambda: guard(node, grids.broadcast_shape([grids.shape_of(a) for a in args], f"{name}()")))

@@ -128,14 +128,7 @@ def parse_expression(text: str, symbols: dict[str, sp.Symbol], what: str, max_le
                 fail(node, f"the call {called}(...) is not allowed")
             if node.keywords:
                 fail(node, "keyword arguments")
-            rule = _RULES.get(node.func.id)
-            least = rule.arity if rule is not None else 1  # 1: sqrt
-            most = rule.max_arity if rule is not None else least
-            if len(node.args) < least or (most is not None and len(node.args) > most):
-                count = str(least) if most == least else f"{least} or more" if most is None else f"{least} or {most}"
-                usage = rule.usage if rule is not None else f"{node.func.id}(u)"
-                raise ExpressionError(f"{what}: {node.func.id}() takes {count} argument{'s' if most != 1 else ''}, "
-                                      f"got {len(node.args)} in {text!r}; write {usage}")
+            check_arity(node.func.id, len(node.args), what, text)
             return FUNCTIONS[node.func.id](*(build(a, depth + 1) for a in node.args))
         fail(node, f"the construct {type(node).__name__!r} ({ast.unparse(node)!r}) is not allowed")
 
@@ -210,3 +203,16 @@ def _syntax_tree(text: str, what: str, max_length: int | None) -> ast.Expression
         at = (f"at character {exc.offset} ({stripped[exc.offset - 1:exc.offset + 9]!r})"
               if exc.offset and exc.offset <= len(stripped) else "at the end: something is missing")
         raise ExpressionError(f"{what}: {text!r} is not a valid expression ({exc.msg} {at})") from None
+
+
+def check_arity(name: str, given: int, what: str, text: str, argument: str = "u") -> None:
+    """Refuse ``given`` arguments to the function ``name`` where its rule takes another number (a function
+    without a rule, such as sqrt, takes one), naming how many it takes and how to write it."""
+    rule = _RULES.get(name)
+    least = rule.arity if rule is not None else 1
+    most = rule.max_arity if rule is not None else least
+    if given < least or (most is not None and given > most):
+        count = str(least) if most == least else f"{least} or more" if most is None else f"{least} or {most}"
+        usage = rule.usage if rule is not None else f"{name}({argument})"
+        raise ExpressionError(f"{what}: {name}() takes {count} argument{'s' if most != 1 else ''}, "
+                              f"got {given} in {text!r}; write {usage}")
