@@ -191,3 +191,53 @@ def test_a_shared_direct_form_is_printed_from_its_two_verified_factors(monkeypat
     fresh = dense("2,3,3,1", activation="tanh", loss="half-squared")  # nothing checked yet
     d = derive(fresh, rows[0].parameter)
     assert not checked(d) and not shown(d).direct_check.equal
+
+
+def _walk_only_through(loss, masks, z, bit, own):
+    # The walk each neuron once took (kept here as the oracle): every occurrence of the leaves in ``own``
+    # lies inside the node z when no walk from the loss reaches one of them without passing through z.
+    if not masks[loss] & bit:
+        return False
+    seen, stack = set(), [loss]
+    while stack:
+        e = stack.pop()
+        if e is z or id(e) in seen:
+            continue
+        seen.add(id(e))
+        for a in e.args:
+            if masks[a] & bit:
+                stack.append(a)
+            elif masks[a] & own:
+                return False
+    return True
+
+
+def _file(path):
+    from derivchain.model.network_file import load_network
+
+    return lambda: load_network(path)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: dense("3,4,4,1", activation="sigmoid", loss="half-squared"),
+    lambda: dense("2,2,1", activation="swish", loss="half-squared"),
+    _file("examples/tied_autoencoder.toml"),  # W1_1 read by h1 and by r1; x1 by h1 and by the loss
+    lambda: __import__("derivchain.model.builders", fromlist=["build"]).build("rnn:steps=3,hidden=2"),
+])
+def test_which_neurons_weights_reach_the_loss_only_through_z_is_found_in_one_pass(build):
+    # The dominator tree (one pass over the loss) answers as the walk above each neuron's z did, for each
+    # neuron's own parameters and for every leaf its z reads (many of which reach the loss outside z too).
+    import derivchain.engines.direct as dd
+    from derivchain import memo
+
+    net = build()
+    leaves = (1 << len(net.leaves)) - 1
+    found = set()
+    with memo.working_for(net):
+        masks, nodes = dd._masks(net)
+        own = dd._own_bits(net)
+        for reads in (lambda n, z: own.get(n, 0), lambda n, z: masks[z] & leaves):
+            answers = {n: dd._only_through(net, z, reads(n, z)) for n, (z, bit) in nodes.items()}
+            assert answers == {n: _walk_only_through(net.loss_full, masks, z, bit, reads(n, z)) for n, (z, bit) in nodes.items()}
+            found |= set(answers.values())
+    assert found == {True, False}

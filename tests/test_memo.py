@@ -145,3 +145,43 @@ def test_deleting_a_network_frees_what_was_derived_from_it():
         tracemalloc.stop()
     assert held > 500_000
     assert left < 0.05 * held, (left, held)
+
+
+def test_bulk_work_holds_the_collector_and_gives_it_back():
+    # Within bulk work the automatic collector is off and what survives a step's collection is frozen (not
+    # scanned again); afterwards the collector is on and nothing stays frozen. Nested blocks, and a process
+    # that manages the collector itself, are left alone.
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with memo.bulk_work():
+        assert not gc.isenabled()
+        with memo.bulk_work():  # nested: the outer block keeps the collector
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+        for _ in range(memo.COLLECT_EVERY - 1):
+            memo.step()
+        assert gc.get_freeze_count() == 0
+        memo.step()
+        assert gc.get_freeze_count() > 0
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    memo.step()  # outside bulk work: nothing
+    gc.disable()
+    try:
+        with memo.bulk_work():
+            for _ in range(memo.COLLECT_EVERY):
+                memo.step()
+            assert gc.get_freeze_count() == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_tables_rows_are_worked_out_in_bulk(monkeypatch):
+    # Table.rows holds the collector while it works (a third of a large table's time was the automatic
+    # collector scanning the memos again and again) and steps once a row.
+    from derivchain.model.network import dense
+    from derivchain.verification.derivation import Table
+
+    seen = []
+    monkeypatch.setattr(memo, "step", lambda: seen.append(gc.isenabled()))
+    rows = list(Table(dense("2,2,1", activation="sigmoid", loss="half-squared")).rows)
+    assert len(seen) == len(rows) == 6 and not any(seen) and gc.isenabled()

@@ -130,10 +130,10 @@ def _inner_node(network: Network, parameter: sp.Symbol, nodes: dict) -> tuple[sp
     neuron = edge[1].symbol
     if neuron not in checked:
         z, bit = nodes[neuron]
-        above = _only_through(network.loss_full, _masks(network)[0], z, bit, _own_bits(network)[neuron])
         # Near the loss (few, narrow nodes above z) differentiating per weight is as cheap, and keeps the
         # forms, so small networks' printed verdicts, as they were.
-        checked[neuron] = above is not None and above > SHARED_ABOVE
+        checked[neuron] = (_only_through(network, z, _own_bits(network)[neuron])
+                           and _scanned_above(network.loss_full, _masks(network)[0], z, bit) > SHARED_ABOVE)
     return nodes[neuron] if checked[neuron] else None
 
 
@@ -149,23 +149,84 @@ def _parameter_bits(network: Network) -> dict[sp.Symbol, int]:
     return bits
 
 
-def _only_through(loss: sp.Expr, masks: dict, z: sp.Expr, bit: int, own: int) -> int | None:
-    """How many arguments the nodes of ``loss`` above the node ``z`` have (what differentiating
-    through them scans) when every occurrence of the leaves in ``own`` (a bit mask) lies inside
-    ``z``, else None."""
-    if not masks[loss] & bit:
-        return None
+def _only_through(network: Network, z: sp.Expr, own: int) -> bool:
+    """Whether every occurrence in the substituted loss of the leaves in ``own`` (a bit mask of
+    ``network.leaves``) lies inside the node ``z``: whether z dominates each of them (every path from the
+    loss to it passes through z)."""
+    idom, rank, occurrences = _dominators(network)
+    target = id(z)
+    if target not in idom:
+        return False
+    leaves = network.leaves
+    while own:
+        low = own & -own
+        own ^= low
+        for node in occurrences.get(leaves[low.bit_length() - 1], ()):
+            # Up the dominator tree: z is met before the loss, or z does not dominate this occurrence.
+            while node != target and idom[node] != node:
+                if rank[node] < rank[target]:  # above z in the order: z cannot be on the way up
+                    return False
+                node = idom[node]
+            if node != target:
+                return False
+    return True
+
+
+def _scanned_above(loss: sp.Expr, masks: dict, z: sp.Expr, bit: int) -> int:
+    """How many arguments the nodes of ``loss`` above the node ``z`` have (what differentiating through them
+    scans), counted until past SHARED_ABOVE (all that decides)."""
     seen, stack, scanned = set(), [loss], 0
-    while stack:
+    while stack and scanned <= SHARED_ABOVE:
         e = stack.pop()
         if e is z or id(e) in seen:
             continue
         seen.add(id(e))
         scanned += len(e.args)
-        for a in e.args:
-            m = masks[a]
-            if m & bit:
-                stack.append(a)
-            elif m & own:
-                return None  # the parameter reached without passing through z
+        stack.extend(a for a in e.args if masks[a] & bit)
     return scanned
+
+
+def _dominators(network: Network) -> tuple[dict[int, int], dict[int, int], dict[sp.Basic, list[int]]]:
+    """The substituted loss's nodes by identity: each one's immediate dominator (the loss its own), each one's
+    rank in an order that puts every node after all nodes above it, and each leaf -> its occurrences; once per
+    network, in one pass (a walk above every neuron's z scanned the loss once per neuron)."""
+    return network.memos.value(memo.DOMINATORS, lambda: _dominator_tree(network.loss_full))
+
+
+def _dominator_tree(root: sp.Expr) -> tuple[dict[int, int], dict[int, int], dict[sp.Basic, list[int]]]:
+    # Depth first without recursion (deep networks), each node's arguments in turn; its predecessors noted.
+    preds: dict[int, list[int]] = {id(root): []}
+    occurrences: dict[sp.Basic, list[int]] = {}
+    post: list[int] = []
+    stack = [(root, iter(root.args))]
+    while stack:
+        e, args = stack[-1]
+        for a in args:
+            seen = id(a) in preds
+            preds.setdefault(id(a), []).append(id(e))
+            if not seen:
+                if not a.args:
+                    occurrences.setdefault(a, []).append(id(a))
+                stack.append((a, iter(a.args)))
+                break
+        else:
+            stack.pop()
+            post.append(id(e))
+    order = post[::-1]  # every node after every node above it
+    rank = {k: i for i, k in enumerate(order)}
+    idom = {id(root): id(root)}
+    for k in order[1:]:
+        # The immediate dominator: the nearest common dominator of every node above it (Cooper, Harvey and
+        # Kennedy's intersection; in this order each predecessor's is known already).
+        ps = preds[k]
+        found = ps[0]
+        for p in ps[1:]:
+            a, b = p, found
+            while a != b:
+                while rank[a] > rank[b]:
+                    a = idom[a]
+                while rank[b] > rank[a]:
+                    b = idom[b]
+            found = a
+        idom[k] = found
+    return idom, rank, occurrences

@@ -232,21 +232,23 @@ class Table(Result):
     def rows(self):
         """The derivations, in parameter order, each derived (and, in delta form, its entry chain
         verified) when asked for."""
-        for p in self.network.parameters:
-            d = derive(self.network, p, max_paths=self.max_paths)
-            if not self.expand:
-                with memo.working_for(self.network):
-                    d.entry_chain  # verified here, before a renderer prints its first form
-            yield d
+        with memo.bulk_work():  # the collector runs between rows, over what they left (see memo.bulk_work)
+            for p in self.network.parameters:
+                d = derive(self.network, p, max_paths=self.max_paths)
+                if not self.expand:
+                    with memo.working_for(self.network):
+                        d.entry_chain  # verified here, before a renderer prints its first form
+                memo.step()
+                yield d
 
     @property
     def deltas(self) -> tuple[Chain, ...]:
         """Every neuron's delta equation, from the outputs back: delta = its recursion in the next layer's deltas
         (the chain's first form) = its value in neuron symbols, each link verified once per network."""
-        equations = delta_equations(self.network)
         # Layer by layer from the outputs, each layer in node order (as grad lists the deltas it needs).
         order = sorted(self.network.neurons, key=lambda n: -n.layer)
-        with memo.working_for(self.network):
+        with memo.working_for(self.network), memo.bulk_work():
+            equations = delta_equations(self.network)
             return tuple(delta_chain(self.network, equations[n.symbol]) for n in order)
 
     @staticmethod

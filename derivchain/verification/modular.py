@@ -38,6 +38,9 @@ def oracle(*parts, modulus: int = PRIME) -> int:
     return int.from_bytes(digest, "big") % modulus
 
 
+_NO_NUMBERS = frozenset()
+
+
 def constants(expr: sp.Basic) -> frozenset:
     """Every number in ``expr`` (exactly, as p/q text), over shared subexpressions, without recursion; each
     node's answer kept by the current owner (a network's shared subtrees are walked once), by identity."""
@@ -45,7 +48,11 @@ def constants(expr: sp.Basic) -> frozenset:
     def numbers(e, children):
         if e.is_Number:
             return frozenset((str(sp.Rational(e)) if e.is_Float else str(e),))
-        return frozenset().union(*children)
+        if not children:
+            return _NO_NUMBERS
+        # Most nodes' arguments hold the same few numbers: one set kept for them all, not a new one a node.
+        first = children[0]
+        return first if children.count(first) == len(children) else first.union(*children)
 
     return fold_by_id(expr, memo.current(memo.CONSTANTS).room(), numbers)
 
