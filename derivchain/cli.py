@@ -391,4 +391,27 @@ def main(argv: Optional[list[str]] = None) -> None:
     one = copy.copy(app)
     one.registered_commands = [c for c in app.registered_commands if args and args[0] == (
         c.name or typer.main.get_command_name(c.callback.__name__))] or app.registered_commands
-    one(args=args, prog_name="derivchain")
+    try:
+        one(args=args, prog_name="derivchain")
+    except SystemExit as exc:
+        if argv is None:  # the process itself (console script, python -m): nothing runs after this
+            _exit_now(exc.code)
+        raise
+
+
+def _exit_now(code) -> None:
+    """End the process with ``code`` once stdout and stderr are flushed, skipping the interpreter's teardown:
+    freeing every SymPy object and module one by one took longer than the work of a small ``grad`` (about
+    0.08 s of a 0.55 s cold start). Every file derivchain writes is closed before this (with-blocks)."""
+    if not isinstance(code, int):
+        if code is not None:
+            print(code, file=sys.stderr)
+        code = 0 if code is None else 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            code = code or _closed_pipe()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

@@ -151,6 +151,39 @@ def test_long_table_streams_without_a_bar_when_not_a_terminal():
     assert "deriving" not in r.output and all("equal" in l for l in rows)
 
 
+def test_the_process_ends_without_the_interpreters_teardown_and_nothing_is_lost(monkeypatch, tmp_path):
+    # Issue 26's cold start: the console script ends with os._exit once stdout and stderr are flushed (the
+    # teardown freed every SymPy object one by one). In process: main() with no argv ends that way with the
+    # command's own code; with an argv (a caller's), it raises SystemExit as before.
+    import derivchain.cli as cli_module
+
+    ended = []
+
+    def exit_now(code):
+        ended.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(cli_module.os, "_exit", exit_now)
+    for argv, code in ((["grad", "W1"], 0), (["grad", "W99"], 2)):
+        monkeypatch.setattr(sys, "argv", ["derivchain", *argv])
+        with pytest.raises(SystemExit):
+            cli_module.main()
+        assert ended.pop() == code
+        with pytest.raises(SystemExit) as raised:
+            cli_module.main(argv)
+        assert raised.value.code == code and not ended
+    # As a process: a long output through a pipe and into a file is whole, and the exit codes are kept.
+    table = run("table", "--layers", "3,4,4,1", "--format", "json")
+    piped = subprocess.run([sys.executable, "-m", "derivchain", "table", "--layers", "3,4,4,1", "--format", "json"],
+                           capture_output=True, text=True)
+    assert piped.returncode == 0 and piped.stdout == table.output and len(piped.stdout) > 5_000
+    with open(tmp_path / "out.json", "w") as out:
+        done = subprocess.run([sys.executable, "-m", "derivchain", "table", "--layers", "3,4,4,1", "--format", "json"], stdout=out)
+    assert done.returncode == 0 and (tmp_path / "out.json").read_text() == table.output
+    wrong = subprocess.run([sys.executable, "-m", "derivchain", "check", "W7", "W13"], capture_output=True, text=True)
+    assert wrong.returncode == 1 and "W13" in wrong.stdout
+
+
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["grad", "--help"], ["export", "--help"]])
 def test_help_and_version_do_not_import_sympy(args):
     # Issue 14: --help and --version answer without paying for SymPy's import.
