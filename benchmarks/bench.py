@@ -195,6 +195,33 @@ def cold_cli(repeat: int) -> tuple[float, float, float]:
     return cli, floor, first_sum
 
 
+def matrix_batch(repeat: int) -> tuple[float, str]:
+    """Median wall time of a cold `derivchain matrix --values FILE` on 8-8-8-1 sigmoid with biases and a batch of
+    64 samples (random values, seeded), and its verification line (issue 26's target: at most 2 s)."""
+    import random
+    import tempfile
+
+    from derivchain.model.network import dense
+
+    net = dense("8,8,8,1", activation="sigmoid", loss="half-squared", bias=True)
+    rng = random.Random(26)
+    values = {s.name: rng.uniform(-0.5, 0.5) for s in net.parameters}
+    values["samples"] = [{s.name: rng.uniform(-1, 1) for s in net.inputs + net.targets} for _ in range(64)]
+    exe = os.path.join(os.path.dirname(sys.executable), "derivchain")
+    with tempfile.TemporaryDirectory() as work:
+        path = os.path.join(work, "batch.json")
+        with open(path, "w") as f:
+            json.dump(values, f)
+        cmd = [exe, "matrix", "--layers", "8,8,8,1", "--activation", "sigmoid", "--loss", "half-squared", "--bias", "--values", path]
+        times, line = [], ""
+        for _ in range(repeat):
+            start = time.perf_counter()
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            times.append(time.perf_counter() - start)
+            line = next(l for l in done.stdout.splitlines() if l.startswith("Verified"))
+    return statistics.median(times), line.split(" (")[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES))
@@ -204,7 +231,7 @@ def main() -> None:
     parser.add_argument("--formats", default="latex,text,markdown,json,html,jsonl", help="comma-separated formats to render the "
                         "table in: text,latex,markdown,json,html,jsonl (each a row; the first is compared with plain SymPy)")
     parser.add_argument("--grad", action="store_true", help="also time `grad W1` (first parameter) in each format")
-    parser.add_argument("--skip-cold", action="store_true", help="do not measure the cold CLI")
+    parser.add_argument("--skip-cold", action="store_true", help="do not measure the cold CLI nor the batch matrix form")
     opts = parser.parse_args()
     formats = opts.formats.split(",")
     for f in formats:
@@ -228,11 +255,13 @@ def main() -> None:
                 rows.append((name, layers, act, loss, f"grad W1, {fmt}", None, ours))
                 print(name, layers, "grad", fmt, "derivchain:", ours, flush=True)
 
-    cli = floor = None
+    cli = floor = batch = None
     if not opts.skip_cold:
         cli, floor, first_sum = cold_cli(max(opts.repeat, 5))
         print(f"cold `derivchain grad W1`: {cli:.2f} s; bare import of sympy+typer+rich: {floor:.2f} s; ratio {cli / floor:.2f}; "
               f"the imports and SymPy's first sum: {first_sum:.2f} s ({first_sum / floor:.2f}x of the bare imports)")
+        batch, verified = matrix_batch(max(opts.repeat, 3))
+        print(f"cold `derivchain matrix --values` 8-8-8-1 sigmoid, biases, a batch of 64: {batch:.2f} s; {verified}")
 
     def fmt_time(r, plain=False):
         if plain and opts.skip_plain:
@@ -279,6 +308,8 @@ def main() -> None:
     if cli is not None:
         print(f"| cold CLI | `derivchain grad W1` | text | import floor {floor:.2f} s (+ first sum {first_sum:.2f} s) "
               f"| {cli:.2f} s | {cli / floor:.2f}x of floor | | | | | | |")
+    if batch is not None:
+        print(f"| cold CLI | 8-8-8-1 sigmoid, biases, `matrix --values` batch of 64 | text | - | {batch:.2f} s | | | | | | | |")
 
 
 if __name__ == "__main__":
