@@ -90,3 +90,16 @@ def test_conventions_replace_what_only_sympy_writes():
             d = differentiate(e, s)
             assert not d.has(sp.Derivative, sp.DiracDelta), (e, s, d)
     assert differentiate(sp.Max(sp.Heaviside(x, p), q), p) == (1 - sp.sign(x) ** 2) * sp.Heaviside(sp.Heaviside(x, p) - q)
+
+
+@pytest.mark.parametrize("which", [0, 5, 198, 199])
+def test_masks_with_the_variables_bit_low_or_high(which):
+    # With dependency masks, whether a node holds x is read from x's bit: by a shift where the bit is high
+    # (a neuron's z after thousands of leaves), by a mask where it is low; the derivative is SymPy's either way.
+    from derivchain.symbolic.walk import dependency_masks, differentiate
+
+    xs = sp.symbols("v0:200", real=True)
+    expr = sp.Add(*(sp.sin(xs[i] * xs[(i + 1) % 200]) for i in range(200))) ** 2 + xs[which] * xs[0]
+    masks = dependency_masks(expr, xs)
+    got = differentiate(expr, xs[which], masks, 1 << which)
+    assert sp.expand(got - sp.diff(expr, xs[which])) == 0 and got != 0

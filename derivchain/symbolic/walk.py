@@ -269,9 +269,16 @@ def differentiate(expr: sp.Expr, x: sp.Basic, masks: dict[sp.Basic, int] | None 
             if hit is None:
                 hit = depends[e] = e == x if e.is_Symbol else any(has_x(a) for a in e.args)
             return hit
+    elif 2 * bit.bit_length() > masks[expr].bit_length():
+        # A high bit (a neuron's z among thousands of leaves): shifting leaves the few bits above it, where
+        # ``masks[e] & bit`` would build an integer as long as the mask, for every node visited.
+        shift = bit.bit_length() - 1
+
+        def has_x(e: sp.Basic) -> bool:
+            return (masks[e] >> shift) & 1
     else:
         def has_x(e: sp.Basic) -> bool:
-            return bool(masks[e] & bit)
+            return masks[e] & bit
 
     def d(e: sp.Basic) -> sp.Expr:
         if not has_x(e):
