@@ -132,7 +132,7 @@ def _edge_factor(network: Network, to: Node, coefficient: sp.Expr, frm: sp.Symbo
     hit = cache.get(key)
     if hit is None:
         d = to.derivative()
-        hit = cache[key] = Factor(to.symbol, frm, coefficient if d == 1 else d * coefficient)
+        hit = cache[key] = Factor(to.symbol, frm, coefficient if d == 1 else mul(d, coefficient))
     return hit
 
 
@@ -198,8 +198,10 @@ def _suffix_sums(network: Network) -> dict[sp.Symbol, sp.Expr]:
         chains: dict[sp.Symbol, sp.Expr] = {}
         for n in reversed(network.neurons):
             terms = [sp.S.One] if n is o else []
-            terms += [_edge_factor(network, k, c, n.symbol).value * chains[k.symbol] for k, c in network.successors.get(n.symbol, ())]
-            chains[n.symbol] = sp.Add(*terms)
+            # mul and add: SymPy's own product and sum, built without its flatten where nothing combines
+            # (a 64-64-64-64-1 network's 12,000 edge terms took a second to evaluate one by one).
+            terms += [mul(_edge_factor(network, k, c, n.symbol).value, chains[k.symbol]) for k, c in network.successors.get(n.symbol, ())]
+            chains[n.symbol] = add(*terms)
         to_output[o.symbol] = chains
     # The network's copies (interned): a delta value equal to a suffix's subtree, interned first (a table
     # verifies its delta equations before its rows), is then the same object, not an equal tree that every
