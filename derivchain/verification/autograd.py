@@ -112,7 +112,7 @@ def compare_autograd(network: Network, model, inputs, loss, target, tolerance: f
     evaluate = _evaluator(env, exact)
     loss_value = evaluate(network.loss_local)
     ours: list[tuple[str, float, str, bool]] = []
-    with memo.working_for(network):
+    with memo.working_for(network), memo.bulk_work():  # the collector between entries (see memo.bulk_work)
         for p in network.parameters:
             if three_ways:
                 d = derive(network, p.name, max_paths=0)
@@ -121,6 +121,7 @@ def compare_autograd(network: Network, model, inputs, loss, target, tolerance: f
             else:
                 value, shown = evaluate(backprop(network, p).local, shown=True)
                 ours.append((p.name, value, shown, None))
+            memo.step()
     scale = max((abs(v) for v in grads.values()), default=0.0)
     entries = []
     first = None
