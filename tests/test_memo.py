@@ -185,3 +185,23 @@ def test_a_tables_rows_are_worked_out_in_bulk(monkeypatch):
     monkeypatch.setattr(memo, "step", lambda: seen.append(gc.isenabled()))
     rows = list(Table(dense("2,2,1", activation="sigmoid", loss="half-squared")).rows)
     assert len(seen) == len(rows) == 6 and not any(seen) and gc.isenabled()
+
+
+def test_a_table_leaves_no_cycles_of_its_own_for_the_collector():
+    # The walks' recursive closures referred to themselves (and to their memos of derivatives): every call
+    # left a cycle only the collector could free, holding the memo meanwhile. They are broken on return.
+    from derivchain.model.network import dense
+    from derivchain.verification.derivation import Table
+
+    net = dense("3,4,4,1", activation="sigmoid", loss="half-squared")
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in Table(net).rows:
+            pass
+        gc.collect()
+        ours = [o.__qualname__ for o in gc.garbage if callable(o) and getattr(o, "__module__", "").startswith("derivchain")]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert ours == []

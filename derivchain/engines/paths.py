@@ -150,12 +150,15 @@ def iter_paths(network: Network, parameter: str | sp.Symbol) -> Iterator[Path]:
         for nxt, coefficient in network.successors.get(neuron.symbol, ()):
             yield from walk(nxt, nodes + (nxt.symbol,), factors + (_edge_factor(network, nxt, coefficient, neuron.symbol),))
 
-    for use in uses:
-        entry = _entry_factor(network, leaf, use)
-        if use is None:
-            yield Path((leaf, network.loss_symbol), (entry,), shared)
-        else:
-            yield from walk(use, (leaf, use.symbol), (entry,))
+    try:
+        for use in uses:
+            entry = _entry_factor(network, leaf, use)
+            if use is None:
+                yield Path((leaf, network.loss_symbol), (entry,), shared)
+            else:
+                yield from walk(use, (leaf, use.symbol), (entry,))
+    finally:
+        del walk  # the recursive closure refers to itself: freed now, not by the cyclic collector
 
 
 @record(repr=False)

@@ -40,7 +40,10 @@ def expansion_terms(expr: sp.Basic, limit: int, atomic=()) -> int | None:
         memo[e] = out
         return out
 
-    return terms(expr)
+    try:
+        return terms(expr)
+    finally:
+        del terms  # the recursive closure refers to itself: freed now, not by the cyclic collector
 
 
 def expand_within(expr: sp.Expr, limit: int) -> sp.Expr | None:

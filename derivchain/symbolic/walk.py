@@ -96,7 +96,10 @@ def replace_shared(expr: sp.Basic, rule: dict, memo: dict | None = None, evaluat
         memo[id(e)] = (e, out)
         return out
 
-    return walk(expr)
+    try:
+        return walk(expr)
+    finally:
+        del walk  # the recursive closure refers to itself: freed now, not by the cyclic collector
 
 
 def unevaluated(cls, args) -> sp.Expr:
@@ -176,7 +179,10 @@ def canonical(expr: sp.Basic) -> sp.Basic:
                 hit = memo_[id(e)] = (e, e.func(*(walk(a) for a in e.args)) if e.args else e)
         return hit[1]
 
-    return walk(expr)
+    try:
+        return walk(expr)
+    finally:
+        del walk  # the recursive closure refers to itself: freed now, not by the cyclic collector
 
 
 def product(factors) -> sp.Expr:
@@ -322,7 +328,10 @@ def differentiate(expr: sp.Expr, x: sp.Basic, masks: dict[sp.Basic, int] | None 
         memo[e] = out
         return out
 
-    return d(expr)
+    try:
+        return d(expr)
+    finally:
+        del d, has_x  # recursive closures refer to themselves (and hold the memo): freed now, not by the collector
 
 
 def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
