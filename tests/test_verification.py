@@ -382,3 +382,23 @@ def test_a_huge_variable_exponent_is_evaluated_through_exp_and_log(monkeypatch):
     with pytest.raises(Undefined, match="non-integer power"):
         evaluate(x**y, {x: -3, y: mpmath.mpf(10**5) + mpmath.mpf("0.5")}, 50)
     assert evaluate(x**y, {x: 2, y: 10}, 50) == 1024  # small powers as before
+
+
+def test_the_numbers_of_a_form_shared_or_deep():
+    # The seed's constants: every number of the form once, walked recursively, and without recursion where the
+    # tree is deeper than the interpreter's limit (the same answer).
+    import sys
+
+    from derivchain import memo
+    from derivchain.verification.modular import constants
+
+    x, y = sp.symbols("x y", real=True)
+    shared = sp.Rational(3, 7) * x + sp.Float(0.5) * y
+    expr = shared * sp.sin(shared) + 2 * x**-3
+    with memo.owner(memo.Memos()):
+        assert constants(expr) == {"3/7", "1/2", "2", "-3"}
+    deep = x
+    for i in range(3 * sys.getrecursionlimit()):
+        deep = sp.Mul(sp.Add(deep, sp.Integer(i % 5 + 2), evaluate=False), y, evaluate=False)
+    with memo.owner(memo.Memos()):
+        assert constants(deep) == {"2", "3", "4", "5", "6"}

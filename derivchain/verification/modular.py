@@ -42,19 +42,41 @@ _NO_NUMBERS = frozenset()
 
 
 def constants(expr: sp.Basic) -> frozenset:
-    """Every number in ``expr`` (exactly, as p/q text), over shared subexpressions, without recursion; each
-    node's answer kept by the current owner (a network's shared subtrees are walked once), by identity."""
+    """Every number in ``expr`` (exactly, as p/q text), over shared subexpressions; each node's answer kept by
+    the current owner (a network's shared subtrees are walked once), by identity."""
+    memo_ = memo.current(memo.CONSTANTS).room()
+    hit = memo_.get(id(expr))
+    if hit is not None:
+        return hit[1]
+    try:
+        return _numbers_in(expr, memo_)
+    except RecursionError:  # a very deep tree: the same answer without recursion (each finished node is kept)
+        return fold_by_id(expr, memo_, _numbers)
 
-    def numbers(e, children):
-        if e.is_Number:
-            return frozenset((str(sp.Rational(e)) if e.is_Float else str(e),))
-        if not children:
-            return _NO_NUMBERS
-        # Most nodes' arguments hold the same few numbers: one set kept for them all, not a new one a node.
-        first = children[0]
-        return first if children.count(first) == len(children) else first.union(*children)
 
-    return fold_by_id(expr, memo.current(memo.CONSTANTS).room(), numbers)
+def _numbers_in(e: sp.Basic, memo_: dict) -> frozenset:
+    # Recursive, children first: twice as fast as the general fold on the millions of nodes a table's
+    # direct derivatives have. Most nodes' arguments hold the same few numbers: one set kept for them all.
+    if not e.args:
+        found = _numbers(e, ())
+    else:
+        found = None
+        for a in e.args:
+            hit = memo_.get(id(a))
+            inner = hit[1] if hit is not None else _numbers_in(a, memo_)
+            found = inner if found is None or inner == found else found | inner
+    memo_[id(e)] = (e, found)
+    return found
+
+
+def _numbers(e: sp.Basic, children) -> frozenset:
+    """The numbers of ``e`` from its arguments' (``children``)."""
+    if e.is_Number:
+        return frozenset((str(sp.Rational(e)) if e.is_Float else str(e),))
+    if not children:
+        return _NO_NUMBERS
+    first = children[0]
+    return first if children.count(first) == len(children) else first.union(*children)
 
 
 def seed_of(*forms: sp.Basic) -> str:
