@@ -19,6 +19,7 @@ import derivchain as dc
 from derivchain.errors import DerivchainError
 from derivchain.model.torch_model import TorchModelError, from_torch
 from derivchain.verification.autograd import compare_autograd
+from derivchain.verification.derivation import derive
 
 
 def seeded(seed=0):
@@ -303,3 +304,52 @@ def test_export_hessian_on_a_traced_model_uses_its_values(tmp_path):
     api.export(net, ["dec_bias[0]"], str(again), hessian=["enc.weight[0,0],dec_bias[0]"], brief=True,
                values={"dec_bias[0]": 0.5})
     assert "At the given values:" in again.read_text(encoding="utf-8")
+
+
+def test_a_batch_weights_direct_form_shares_each_neurons_dloss_dz(monkeypatch):
+    # Issue 25's benchmark: a weight of a traced nn.Linear is read by one neuron per batch row. Its direct form
+    # is the sum over those neurons of dz/dw * dLoss/dz, each dLoss/dz one object per neuron for every weight
+    # into it: the full loss is differentiated once per neuron, not once per weight (before: once per weight).
+    # Every weight's three forms are still verified, and the shared form equals the per-weight derivative.
+    import derivchain.engines.direct as dd
+    import derivchain.symbolic.walk as walk
+    from derivchain import memo
+    from derivchain.verification.compare import verify
+
+    seeded(11)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).double()
+    x, target = x_of(3, 3), torch.tensor([0, 1, 1])
+    net = from_torch(model, x, loss=nn.CrossEntropyLoss(), target=target)
+    monkeypatch.setattr(dd, "SHARED_ABOVE", 0)
+    calls = []
+    differentiate = walk.differentiate
+    monkeypatch.setattr(dd, "differentiate", lambda e, *a: (calls.append(e is net.loss_full), differentiate(e, *a))[1])
+    row = [net.parameter(f"0.weight[1,{r}]") for r in range(3)] + [net.parameter("0.bias[1]")]
+    forms = [dd.direct(net, w) for w in row]
+    uses = net.uses[row[0]]
+    assert len(uses) == 3  # one neuron per batch row
+    for f in forms:
+        assert f.compared.is_Add and len(f.compared.args) == len(uses)
+    assert len(net.memos[memo.DIRECT_BY_NODE]) == 3  # dLoss/dz: one per neuron, shared by its 4 parameters
+    assert sum(calls) == len(uses)  # the full loss differentiated once per neuron
+    for w, f in zip(row, forms):
+        assert verify({"shared": f.compared, "per weight": f.value}).equal
+        d = derive(net, w)
+        assert d.verdict.equal and d.checked
+
+
+def test_tied_weights_keep_the_per_weight_direct_form(monkeypatch):
+    # A tied weight is read inside the encoder's z's and the decoder's, one inside the other: the sum over uses
+    # would count the inner one twice, so its direct form stays the loss differentiated with respect to it.
+    import derivchain.engines.direct as dd
+
+    seeded(4)
+    model = Tied().double()
+    x = x_of(3, 4)
+    net = from_torch(model, x, loss=nn.MSELoss(), target=x)
+    monkeypatch.setattr(dd, "SHARED_ABOVE", 0)
+    w = net.parameter("enc.weight[0,0]")
+    assert len(net.uses[w]) > 3
+    f = dd.direct(net, w)
+    assert f.compared is f.value
+    assert derive(net, w).verdict.equal

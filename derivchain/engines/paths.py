@@ -198,13 +198,16 @@ def _suffix_sums(network: Network) -> dict[sp.Symbol, sp.Expr]:
         chains: dict[sp.Symbol, sp.Expr] = {}
         for n in reversed(network.neurons):
             terms = [sp.S.One] if n is o else []
-            terms += [_edge_factor(network, k, c, n.symbol).value * chains[k.symbol] for k, c in network.successors.get(n.symbol, ())]
+            # A successor with no path to o adds nothing (most of them in a batch: another row's): not multiplied by 0.
+            terms += [_edge_factor(network, k, c, n.symbol).value * chains[k.symbol] for k, c in network.successors.get(n.symbol, ())
+                      if chains[k.symbol] is not sp.S.Zero]
             chains[n.symbol] = sp.Add(*terms)
         to_output[o.symbol] = chains
     # The network's copies (interned): a delta value equal to a suffix's subtree, interned first (a table
     # verifies its delta equations before its rows), is then the same object, not an equal tree that every
     # SymPy cache lookup and == of the rows compares node by node (600 rows of 64-64-64-64-1: 1.6x slower).
-    return {n.symbol: network.intern(sp.Add(*(network.loss_derivative(o) * to_output[o.symbol][n.symbol] for o in network.outputs)))
+    return {n.symbol: network.intern(sp.Add(*(network.loss_derivative(o) * to_output[o.symbol][n.symbol] for o in network.outputs
+                                              if to_output[o.symbol][n.symbol] is not sp.S.Zero)))
             for n in network.neurons}
 
 
