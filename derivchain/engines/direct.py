@@ -157,7 +157,7 @@ def _inner_nodes(network: Network, parameter: sp.Symbol, nodes: dict) -> tuple[t
     if key not in checked:
         group = set(key)
         masks = _masks(network)[0]
-        zs = [nodes[s] for s in key]
+        zs = _distinct(nodes, key)
         bits = 0
         for _, b in zs:
             bits |= b
@@ -170,7 +170,13 @@ def _inner_nodes(network: Network, parameter: sp.Symbol, nodes: dict) -> tuple[t
         apart = all(not masks[z] & (bits & ~b) for z, b in zs)
         above = _only_through_all(network.loss_full, masks, {id(z) for z, _ in zs}, bits, own) if apart else None
         checked[key] = above is not None and above > SHARED_ABOVE
-    return tuple(nodes[s] for s in key) if checked[key] else None
+    return _distinct(nodes, key) if checked[key] else None
+
+
+def _distinct(nodes: dict, key: tuple) -> tuple[tuple[sp.Expr, int], ...]:
+    """The neurons' (z, bit), each z once: two neurons with the same z (X1*W1 into exp and into identity) are
+    one node of the substituted loss, whose dLoss/dz already counts every place it is read."""
+    return tuple({nodes[s][1]: nodes[s] for s in key}.values())
 
 
 def _only_through_all(loss: sp.Expr, masks: dict, zs: set, bits: int, own: int) -> int | None:
