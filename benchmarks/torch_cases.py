@@ -8,6 +8,7 @@ with autograd as the check (``--fast``). Each in a fresh network, after a warm-u
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -39,8 +40,9 @@ def main() -> int:
         label = "three ways, every entry" if three_ways else "--fast (backprop + autograd)"
         print(f"MLP 16-32-32-4, CE, batch 8, {label:<30} trace {traced:5.2f} s, total {total:7.2f} s, "
               f"{len(result.entries)} entries, {'all agree' if result.all_agree else 'DISAGREE'}", flush=True)
-        if not three_ways:
+        if three_ways:  # the target is for every entry three ways (--fast is faster still)
             worst = total
+    print(f"load average {os.getloadavg()[0]:.2f}; target {TARGET:.0f} s: {'met' if worst <= TARGET else 'NOT met'}")
     return 0 if worst <= TARGET else 1
 
 

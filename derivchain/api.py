@@ -12,7 +12,7 @@ import re
 from fractions import Fraction
 from pathlib import Path
 
-from .errors import DerivchainError
+from .errors import DerivchainError, UnknownParameterError
 from .model.network import Network, dense
 from .engines.paths import DEFAULT_MAX_PATHS
 
@@ -164,6 +164,9 @@ def grad(net: Network, parameter: str | list[str], max_paths: int = DEFAULT_MAX_
     values = with_defaults(net, values)
     if net.matrix is not None and net.matrix.shape(parameter) is not None and parameter in dict(net.matrix.leaves):
         return _matrix_gradient(net, parameter, values)
+    if net.matrix is None and net.values is not None and parameter not in {p.name for p in net.parameters} \
+            and any(p.name.startswith(parameter + "[") for p in net.parameters):
+        return _linear_gradient(net, parameter, values)
     if values is None and reduction == "mean":  # no numbers to read or check: no values module (the cold start)
         return derive(net, parameter, max_paths=max_paths)
     from .model.values import SAMPLES, check_batch, check_reduction
@@ -188,6 +191,20 @@ def _matrix_gradient(net: Network, parameter: str, values: dict | None):
     if values is not None and SAMPLES in values:
         raise OptionsError(f"grad {parameter}: a matrix graph holds its batch in its matrices; give values without samples")
     return matrix_gradient(net, parameter, values)
+
+
+def _linear_gradient(net: Network, parameter: str, values: dict | None):
+    # A traced model's whole nn.Linear weight or bias (grad fc1.weight): its matrix form, checked entry by entry.
+    from .model.values import SAMPLES
+    from .verification.torch_matrix import linear_gradient, linear_layer
+
+    layer = linear_layer(net, parameter)
+    if isinstance(layer, str):
+        entries = [p.name for p in net.parameters if p.name.startswith(parameter + "[")]
+        raise UnknownParameterError(f"{layer}; name one entry, {entries[0]} to {entries[-1]}")
+    if values is not None and SAMPLES in values:
+        raise OptionsError(f"grad {parameter}: a traced model holds its batch in its tensors; give values without samples")
+    return linear_gradient(net, layer, values)
 
 
 def verified(result) -> bool:

@@ -241,3 +241,30 @@ def test_which_neurons_weights_reach_the_loss_only_through_z_is_found_in_one_pas
             assert answers == {n: _walk_only_through(net.loss_full, masks, z, bit, reads(n, z)) for n, (z, bit) in nodes.items()}
             found |= set(answers.values())
     assert found == {True, False}
+
+
+@pytest.mark.parametrize("neurons", [
+    # Two neurons with the same z (W1*X1 into exp and into identity): one node of the substituted loss.
+    [{"name": "N1", "inputs": {"X1": "W1"}, "activation": "exp", "output": True},
+     {"name": "N2", "inputs": {"X1": "W1"}, "activation": "identity", "output": True}],
+    # A neuron that reads W1 on two edges, and another neuron that reads it too.
+    [{"name": "N1", "inputs": {"X1": "W1", "X2": "W1"}, "activation": "tanh", "output": True},
+     {"name": "N2", "inputs": {"X1": "W1", "X2": "W2"}, "activation": "sigmoid", "output": True}],
+])
+def test_a_weight_read_by_several_neurons_shares_their_dloss_dz_exactly(neurons, monkeypatch):
+    # A parameter read by several neurons' z's alone compares the sum over its distinct z's of dz/dw * dLoss/dz
+    # (a traced model's weights); a z shared by two neurons is counted once (it was counted twice when first
+    # written: tests/test_crosscheck.py's random networks caught it), and a neuron reading the weight on two
+    # edges has both terms in its dz/dw.
+    import derivchain.engines.direct as dd
+    from derivchain.model.network_file import build_network
+    from derivchain.verification.compare import verify
+
+    monkeypatch.setattr(dd, "SHARED_ABOVE", 0)
+    inputs = sorted({x for n in neurons for x in n["inputs"]})
+    net = build_network({"inputs": inputs, "neurons": neurons, "loss": "squared"}, "shared")
+    w = net.parameter("W1")
+    form = dd.direct(net, w)
+    assert form.compared is not form.value  # the shared form, not the per-weight derivative
+    assert verify({"per weight": form.value, "shared": form.compared}).equal
+    assert derive(net, w).verdict.equal

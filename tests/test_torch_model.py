@@ -19,6 +19,7 @@ import derivchain as dc
 from derivchain.errors import DerivchainError
 from derivchain.model.torch_model import TorchModelError, from_torch
 from derivchain.verification.autograd import compare_autograd
+from derivchain.verification.derivation import derive
 
 
 def seeded(seed=0):
@@ -303,3 +304,127 @@ def test_export_hessian_on_a_traced_model_uses_its_values(tmp_path):
     api.export(net, ["dec_bias[0]"], str(again), hessian=["enc.weight[0,0],dec_bias[0]"], brief=True,
                values={"dec_bias[0]": 0.5})
     assert "At the given values:" in again.read_text(encoding="utf-8")
+
+
+def test_a_batch_weights_direct_form_shares_each_neurons_dloss_dz(monkeypatch):
+    # Issue 25's benchmark: a weight of a traced nn.Linear is read by one neuron per batch row. Its direct form
+    # is the sum over those neurons of dz/dw * dLoss/dz, each dLoss/dz one object per neuron for every weight
+    # into it: the full loss is differentiated once per neuron, not once per weight (before: once per weight).
+    # Every weight's three forms are still verified, and the shared form equals the per-weight derivative.
+    import derivchain.engines.direct as dd
+    import derivchain.symbolic.walk as walk
+    from derivchain import memo
+    from derivchain.verification.compare import verify
+
+    seeded(11)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).double()
+    x, target = x_of(3, 3), torch.tensor([0, 1, 1])
+    net = from_torch(model, x, loss=nn.CrossEntropyLoss(), target=target)
+    monkeypatch.setattr(dd, "SHARED_ABOVE", 0)
+    calls = []
+    differentiate = walk.differentiate
+    monkeypatch.setattr(dd, "differentiate", lambda e, *a: (calls.append(e is net.loss_full), differentiate(e, *a))[1])
+    row = [net.parameter(f"0.weight[1,{r}]") for r in range(3)] + [net.parameter("0.bias[1]")]
+    forms = [dd.direct(net, w) for w in row]
+    uses = net.uses[row[0]]
+    assert len(uses) == 3  # one neuron per batch row
+    for f in forms:
+        assert f.compared.is_Add and len(f.compared.args) == len(uses)
+    assert len(net.memos[memo.DIRECT_BY_NODE]) == 3  # dLoss/dz: one per neuron, shared by its 4 parameters
+    assert sum(calls) == len(uses)  # the full loss differentiated once per neuron
+    for w, f in zip(row, forms):
+        assert verify({"shared": f.compared, "per weight": f.value}).equal
+        d = derive(net, w)
+        assert d.verdict.equal and d.checked
+
+
+def test_tied_weights_keep_the_per_weight_direct_form(monkeypatch):
+    # A tied weight is read inside the encoder's z's and the decoder's, one inside the other: the sum over uses
+    # would count the inner one twice, so its direct form stays the loss differentiated with respect to it.
+    import derivchain.engines.direct as dd
+
+    seeded(4)
+    model = Tied().double()
+    x = x_of(3, 4)
+    net = from_torch(model, x, loss=nn.MSELoss(), target=x)
+    monkeypatch.setattr(dd, "SHARED_ABOVE", 0)
+    w = net.parameter("enc.weight[0,0]")
+    assert len(net.uses[w]) > 3
+    f = dd.direct(net, w)
+    assert f.compared is f.value
+    assert derive(net, w).verdict.equal
+
+
+def test_a_linear_weight_and_bias_have_their_matrix_form():
+    # grad 0.weight on a traced model: dL/dW = dL/dout.T @ x (nn.Linear stores W as (out, in)) and dL/db =
+    # sum(dL/dout, axis=0), each entry checked equal to the entry's scalar derivation, and every entry's
+    # direct derivative equal to its backpropagation; at the model's values equal to autograd's .grad.
+    from derivchain import api
+
+    seeded(12)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    x, target = x_of(3, 3), torch.tensor([1, 0, 1])
+    net = from_torch(model, x, loss=nn.CrossEntropyLoss(), target=target)
+    model.zero_grad()
+    nn.CrossEntropyLoss()(model(x), target).backward()
+    for name, form, grad in (("0.weight", "dL/dout0.T @ x", model[0].weight.grad), ("2.weight", "dL/dout2.T @ out1", model[2].weight.grad),
+                             ("0.bias", "sum(dL/dout0, axis=0)", model[0].bias.grad.reshape(1, -1))):
+        g = api.grad(net, name)
+        assert g.kind == "matrix_gradient" and g.verified and g.entries.checked == grad.numel()
+        assert g.shape == tuple(grad.shape) and [e.form for e in g.chain] == [form]
+        for i, row in enumerate(g.at_values):
+            for j, number in enumerate(row):
+                assert abs(float(number) - grad[i, j].item()) <= 1e-12 * max(1.0, grad.abs().max().item())
+        one = api.grad(net, f"{name}[1,2]" if grad.shape[0] > 1 else f"{name}[2]")
+        assert abs(float(one.backprop.value) - float(g.at_values[1 if grad.shape[0] > 1 else 0][2])) < 1e-15
+
+
+def test_a_wrong_matrix_form_is_not_verified(monkeypatch):
+    # The check is real: a form twice the gradient is NOT verified (entry by entry against the scalar derivation).
+    from derivchain import api
+    from derivchain.verification import torch_matrix
+
+    seeded(13)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid(), nn.Linear(3, 1)).double()
+    net = from_torch(model, x_of(2, 2), loss=nn.MSELoss(), target=x_of(2, 1))
+    assert api.grad(net, "0.weight").verified
+    monkeypatch.setattr(torch_matrix.LinearLayer, "form", property(lambda self: f"2 * dL_d{self.output}.T @ {self.input_name}"))
+    wrong = api.grad(net, "0.weight")
+    assert not wrong.verified and not wrong.chain[0].verified
+
+
+def test_a_parameter_without_a_matrix_form_says_why():
+    from derivchain import api
+
+    seeded(14)
+    cnn = nn.Sequential(nn.Conv2d(1, 2, 2), nn.ReLU(), nn.Flatten(), nn.Linear(8, 2)).double()
+    x = x_of(2, 1, 3, 3)
+    net = from_torch(cnn, x, loss=nn.MSELoss(), target=x_of(2, 2))
+    with pytest.raises(DerivchainError, match=r"0\.weight is 4-D .*name one entry, 0\.weight\[0,0,0,0\] to 0\.weight\[1,0,1,1\]"):
+        api.grad(net, "0.weight")
+    g = api.grad(net, "3.weight")  # the Linear after Flatten: its input is the flattened convolution's entries
+    assert g.verified and g.chain[0].form == "dL/dout3.T @ input_out3"
+    tied = from_torch(Tied().double(), x_of(3, 4), loss=nn.MSELoss(), target=x_of(3, 4))
+    with pytest.raises(DerivchainError, match=r"enc\.weight is read outside one linear layer"):
+        api.grad(tied, "enc.weight")
+    assert api.grad(tied, "bias").verified  # the decoder's own bias: its column sums
+
+
+def test_grad_of_a_whole_weight_on_the_command_line_keeps_the_matrix_graph_json_keys():
+    import json
+
+    from typer.testing import CliRunner
+
+    from derivchain.cli import app
+
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples")
+    traced = CliRunner().invoke(app, ["grad", "0.weight", "--torch", os.path.join(here, "torch", "mlp.py") + ":build",
+                                      "--format", "json"])
+    graph = CliRunner().invoke(app, ["grad", "W1", "--network", os.path.join(here, "two_layer_batch.toml"), "--format", "json",
+                                     "--values", os.path.join(here, "two_layer_batch_values.json")])
+    assert traced.exit_code == 0 and graph.exit_code == 0, (traced.output[-300:], graph.output[-300:])
+    a, b = json.loads(traced.output), json.loads(graph.output)
+    assert set(a) == set(b) and set(a["chain"][0]) == set(b["chain"][0]) and a["verified"] is True
+    assert a["shape"] == [5, 4] and a["form"] == "dL/dout0.T @ x"
+    text = CliRunner().invoke(app, ["grad", "0.weight", "--torch", os.path.join(here, "torch", "mlp.py") + ":build"]).output
+    assert "Verified: the equation equals the scalar derivation" in text  # one equation, not "each of the 1 equations"

@@ -55,7 +55,15 @@ def direct(network: Network, parameter: sp.Symbol) -> Direct:
     node = _inner_node(network, parameter, nodes)
     bit = 1 << network.parameter_index[parameter]
     if node is None:
-        return Direct(parameter, differentiate(network.loss_full, parameter, masks, bit))
+        written = lambda: differentiate(network.loss_full, parameter, masks, bit)  # noqa: E731
+        uses = _inner_nodes(network, parameter, nodes)
+        if uses is None:
+            return Direct(parameter, written())
+        # The same chain rule over several uses (a traced model's weight, read by one neuron per batch row):
+        # the parameter occurs only inside those neurons' z's, none inside another, so dLoss/dw is the sum
+        # of dz/dw * dLoss/dz over them, each dLoss/dz taken once per neuron for every weight into it.
+        return Direct(parameter, sum_of([product([differentiate(z, parameter, masks, bit), neuron_direct(network, z, masks, zbit)])
+                                         for z, zbit in uses]), written)
     # The chain rule at the one node that reads the parameter: a weight or bias on one neuron's edge
     # occurs in the substituted loss only inside that neuron's z (checked, see _inner_node), so
     # every node that depends on it does so through z, and dLoss/dw = (dz/dw) * (dLoss/dz) exactly;
@@ -135,6 +143,61 @@ def _inner_node(network: Network, parameter: sp.Symbol, nodes: dict) -> tuple[sp
         checked[neuron] = (_only_through(network, z, _own_bits(network)[neuron])
                            and _scanned_above(network.loss_full, _masks(network)[0], z, bit) > SHARED_ABOVE)
     return nodes[neuron] if checked[neuron] else None
+
+
+def _inner_nodes(network: Network, parameter: sp.Symbol, nodes: dict) -> tuple[tuple[sp.Expr, int], ...] | None:
+    """(z, bit) of each neuron that reads ``parameter`` when it has several uses, all of them neurons whose
+    pre-activations alone read it, none of those z's inside another (checked once per set of uses, for every
+    leaf those neurons alone read); None otherwise, or when the nodes above them are few (see :data:`SHARED_ABOVE`)."""
+    uses = network.uses.get(parameter, ())
+    if len(uses) < 2 or any(u is None or u.symbol not in nodes for u in uses):
+        return None
+    key = tuple(u.symbol for u in uses)
+    checked = network.memos[memo.DIRECT_THROUGH]  # keyed by the uses' symbols (a single neuron's: by its symbol)
+    if key not in checked:
+        group = set(key)
+        masks = _masks(network)[0]
+        zs = _distinct(nodes, key)
+        bits = 0
+        for _, b in zs:
+            bits |= b
+        own = 0  # the leaves only these neurons read
+        for u in uses:
+            for leaf in [s for edge in u.sources for s in edge] + [u.bias]:
+                if leaf in network.parameter_index and {n.symbol for n in network.uses.get(leaf, ()) if n is not None} <= group \
+                        and None not in network.uses.get(leaf, ()):
+                    own |= 1 << network.parameter_index[leaf]
+        apart = all(not masks[z] & (bits & ~b) for z, b in zs)
+        above = _only_through_all(network.loss_full, masks, {id(z) for z, _ in zs}, bits, own) if apart else None
+        checked[key] = above is not None and above > SHARED_ABOVE
+    return _distinct(nodes, key) if checked[key] else None
+
+
+def _distinct(nodes: dict, key: tuple) -> tuple[tuple[sp.Expr, int], ...]:
+    """The neurons' (z, bit), each z once: two neurons with the same z (X1*W1 into exp and into identity) are
+    one node of the substituted loss, whose dLoss/dz already counts every place it is read."""
+    return tuple({nodes[s][1]: nodes[s] for s in key}.values())
+
+
+def _only_through_all(loss: sp.Expr, masks: dict, zs: set, bits: int, own: int) -> int | None:
+    """:func:`_only_through` for several nodes ``zs`` (their ids; ``bits`` their bits): how many arguments
+    the nodes above them have, when every occurrence of the leaves in ``own`` lies inside one of them, else None."""
+    if not masks[loss] & bits:
+        return None
+    seen, stack, scanned = set(), [loss], 0
+    while stack:
+        e = stack.pop()
+        if id(e) in zs or id(e) in seen:
+            continue
+        seen.add(id(e))
+        scanned += len(e.args)
+        for a in e.args:
+            m = masks[a]
+            if m & bits:
+                stack.append(a)
+            elif m & own:
+                return None  # a leaf reached without passing through any of the z's
+    return scanned
 
 
 def _own_bits(network: Network) -> dict[sp.Symbol, int]:

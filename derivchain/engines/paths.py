@@ -202,14 +202,17 @@ def _suffix_sums(network: Network) -> dict[sp.Symbol, sp.Expr]:
         for n in reversed(network.neurons):
             terms = [sp.S.One] if n is o else []
             # mul and add: SymPy's own product and sum, built without its flatten where nothing combines
-            # (a 64-64-64-64-1 network's 12,000 edge terms took a second to evaluate one by one).
-            terms += [mul(_edge_factor(network, k, c, n.symbol).value, chains[k.symbol]) for k, c in network.successors.get(n.symbol, ())]
+            # (a 64-64-64-64-1 network's 12,000 edge terms took a second to evaluate one by one). A successor
+            # with no path to o adds nothing (most of them in a batch: another row's): not multiplied by 0.
+            terms += [mul(_edge_factor(network, k, c, n.symbol).value, chains[k.symbol]) for k, c in network.successors.get(n.symbol, ())
+                      if chains[k.symbol] is not sp.S.Zero]
             chains[n.symbol] = add(*terms)
         to_output[o.symbol] = chains
     # The network's copies (interned): a delta value equal to a suffix's subtree, interned first (a table
     # verifies its delta equations before its rows), is then the same object, not an equal tree that every
     # SymPy cache lookup and == of the rows compares node by node (600 rows of 64-64-64-64-1: 1.6x slower).
-    return {n.symbol: network.intern(sp.Add(*(network.loss_derivative(o) * to_output[o.symbol][n.symbol] for o in network.outputs)))
+    return {n.symbol: network.intern(sp.Add(*(network.loss_derivative(o) * to_output[o.symbol][n.symbol] for o in network.outputs
+                                              if to_output[o.symbol][n.symbol] is not sp.S.Zero)))
             for n in network.neurons}
 
 

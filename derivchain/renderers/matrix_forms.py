@@ -27,7 +27,8 @@ def summary(g) -> str:
     n = len(g.chain)
     entries = f"entries of dL/d{g.parameter}: {g.entries.summary}"
     if g.verified:
-        return (f"Verified: each of the {n} equations equals the scalar derivation (backpropagation) entry by entry "
+        each = "the equation" if n == 1 else f"each of the {n} equations"  # a traced layer's one equation
+        return (f"Verified: {each} equals the scalar derivation (backpropagation) entry by entry "
                 f"(weakest check: {weakest(g)}{', evidence and not a proof' if weakest(g) == 'numeric' else ''}); {entries}")
     bad = [e.name for e in g.chain if not e.verified]
     what = [f"the equations for {', '.join(bad)} are not shown equal to the scalar derivation"] if bad else []
