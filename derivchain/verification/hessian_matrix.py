@@ -16,6 +16,7 @@ from ..result import Result
 from ..engines.hessian_numbers import HessianNumbers, hessian_numbers, hessian_vector_product
 from ..model.losses import LOSSES
 from ..model.network import Network
+from ..model.nodes import reading_order
 from ..model.values import DIGITS, Number, as_mpf
 
 #: Most parameters the full matrix is formed for (a row each; an R-operator pass per direction).
@@ -219,7 +220,8 @@ def _quadratic(network: Network) -> bool:
     J^T (d2Loss/dOut2) J + sum_k dLoss/dOut_k * d2Out_k is the whole data loss's Hessian, as for squared."""
     from ..engines.curvature import loss_second
 
-    reads = network.uses_of_loss
+    # The data loss alone: --l2's lambda/2 * sum w^2 reads every weight but is its own part of the split.
+    reads = reading_order(network.loss_local - network.l2_term)
     if set(reads) & set(network.parameters):
         return False
     outputs = {o.symbol for o in network.outputs}
