@@ -543,7 +543,21 @@ def _product_pieces(printer: MathMLPrinter, e, split: int) -> list[Node]:
             out[0] = printer.row(head, printer.mo("(", stretchy="false"), out[0])
             out[-1] = printer.row(out[-1], printer.mo(")", stretchy="false"))
             return out
-        if sums:  # between its factors: an activation's derivative beside its output, the others, each bracket
+    if (e.is_Mul and not e.could_extract_minus_sign() or isinstance(e, sp.Function)) and printer.width(e) > split:
+        # A function of a sum wider than a piece (sign(Out - Y) with Out written out): its terms inside its brackets.
+        call = _opened_call(printer, e, split)
+        if call is not None:
+            inner, opening = call
+            others = sp.Mul(*[a for a in e.args if a is not inner]) if e.is_Mul else sp.Integer(1)
+            out = _sum_pieces(printer, _flat_terms(printer, inner.args[0]), split)
+            head = None if others == 1 else printer.row(printer.factor(others), printer.times(others, inner))
+            out[0] = printer.row(head, *opening, out[0])
+            out[-1] = printer.row(out[-1], printer.mo(")", stretchy="false"))
+            return out
+    if e.is_Mul and not e.could_extract_minus_sign() and printer.width(e) > split:
+        sums = [a for a in e.args if a.is_Add]
+        # between its factors (no sum wider than a piece): an activation's derivative beside its output, the others, each bracket
+        if sums and not [a for a in sums if printer.width(a) > split]:
             pairs, rest = activation_first(e) or ([], e)
             rest = sp.Mul.make_args(rest)
             others = sp.Mul(*[a for a in rest if not a.is_Add])
@@ -553,6 +567,26 @@ def _product_pieces(printer: MathMLPrinter, e, split: int) -> list[Node]:
             factors += [printer.factor(a) for a in sorted((a for a in rest if a.is_Add), key=sort_key)]
             return [f if i == 0 else printer.row(printer.lead(DOT), f) for i, f in enumerate(factors)]
     return [printer._print(e)]
+
+
+def _flat_terms(printer: MathMLPrinter, e) -> list:
+    """A sum's terms in printing order, a sum inside it (kept unevaluated: (Out) - Y) opened into its own."""
+    return [x for t in printer._as_ordered_terms(e) for x in (_flat_terms(printer, t) if t.is_Add else [t])]
+
+
+def _opened_call(printer: MathMLPrinter, e, split: int):
+    """(the call, the nodes before its argument: name, apply, bracket) for the widest factor of ``e`` (or ``e``) that
+    is a function whose first argument is a sum wider than ``split``, printed name(x); else None."""
+    calls = []
+    for f in (e.args if e.is_Mul else (e,)):
+        if isinstance(f, sp.Function) and f.args and f.args[0].is_Add and printer.width(f.args[0]) > split:
+            node = printer._print(f.func(sp.Dummy("x"), *f.args[1:]))
+            kids = node.childNodes if node.nodeName == "mrow" else []
+            brackets = kids[-1].childNodes if len(kids) == 3 and kids[-1].nodeName == "mrow" else []
+            if len(brackets) == 3 and all(b.nodeName == "mo" for b in (brackets[0], brackets[2])) \
+                    and (brackets[0].firstChild.data, brackets[2].firstChild.data) == ("(", ")"):
+                calls.append((f, (kids[0], kids[1], printer.mo("(", stretchy="false"))))
+    return max(calls, key=lambda c: printer.width(c[0].args[0]), default=None)
 
 
 # Rows of an aligned block: ("eq", lhs, relation, pieces), ("cont", pieces), ("text", segments),
