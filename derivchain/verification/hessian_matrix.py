@@ -58,6 +58,7 @@ class HessianMatrix(Result):
     hvp_checked: bool | None = None  # H v equal to the full matrix times v (None: not checked, too large)
     newton: bool = False  # the Newton step was asked for
     regulariser: tuple | None = None  # rows of Numbers: lambda on each weight's diagonal (--l2), None without L2
+    notes: tuple = ()  # the second-derivative convention of each function met at its kink at these values
 
     @property
     def verified(self) -> bool:
@@ -311,7 +312,25 @@ def _full_hessian(network, samples, parameters, reduction, newton, direction) ->
                                  else None) for i, p in enumerate(params))
     return HessianMatrix(network, params, _numbers(rows, exact), gauss, residual, words, symmetric, agree,
                          detail, eigenvalues(rows), tuple(Number(g, exact) for g in gradient), exact, len(each), reduction, step,
-                         note, named, hvp, checked, newton, regulariser)
+                         note, named, hvp, checked, newton, regulariser, kink_notes(network, samples))
+
+
+def kink_notes(network: Network, samples) -> tuple[str, ...]:
+    """The second-derivative convention (``hessian P Q``'s note) of each function some sample meets exactly at its
+    kink (a relu or |u| at 0): there the numbers rest on it (relu'(0) = 0 and relu''(0) = 0)."""
+    from ..model.values import environment, value_of
+    from ..symbolic.rules import rule_for
+
+    written = [n.equation for n in network.neurons] + [network.loss_local]
+    calls = [(rule, node.args) for e in written for node in sp.preorder_traversal(e)
+             if node.args and (rule := rule_for(node)) is not None and rule.second and rule.kinks is not None]
+    hit = {}
+    for sample in samples if calls else ():
+        env, exact = environment(network, sample)
+        for rule, args in calls:
+            if rule.name not in hit and any(value_of(k, env, exact).value == 0 for k in rule.kinks(args)):
+                hit[rule.name] = rule.second
+    return tuple(hit[name] for name in sorted(hit))
 
 
 def work_of(network: Network, samples: int, parameters: int) -> int:
