@@ -218,7 +218,7 @@ def split_of(network: Network) -> str:
 def _quadratic(network: Network) -> bool:
     """True when a loss written as an expression is a squared error in all but name (a matrix graph's
     sum((A - T)**2)/2): it reads no parameter, and its second partials between the outputs are numbers, not all 0, so
-    J^T (d2Loss/dOut2) J + sum_k dLoss/dOut_k * d2Out_k is the whole data loss's Hessian, as for squared."""
+    J^T (d2Loss/dOut^2) J + sum_k dLoss/dOut_k * d2Out_k is the whole data loss's Hessian, as for squared."""
     from ..engines.curvature import loss_second
 
     # The data loss alone: --l2's lambda/2 * sum w^2 reads every weight but is its own part of the split.
@@ -233,7 +233,7 @@ def _quadratic(network: Network) -> bool:
 
 
 SPLIT_WORDS = {
-    "outputs": "H = J^T (d2Loss/dOut2) J (Gauss-Newton, J = dOut/dparameters) + sum_k dLoss/dOut_k * d2Out_k (residual)",
+    "outputs": "H = J^T (d2Loss/dOut^2) J (Gauss-Newton, J = dOut/dparameters) + sum_k dLoss/dOut_k * d2Out_k (residual)",
     "logits": "H = J_z^T diag(p(1 - p)) J_z (Gauss-Newton at the output pre-activations z, p = sigmoid(z)) "
               "+ sum_k (p_k - Y_k) * d2z_k (residual)",
 }
