@@ -303,3 +303,24 @@ def test_export_hessian_on_a_traced_model_uses_its_values(tmp_path):
     api.export(net, ["dec_bias[0]"], str(again), hessian=["enc.weight[0,0],dec_bias[0]"], brief=True,
                values={"dec_bias[0]": 0.5})
     assert "At the given values:" in again.read_text(encoding="utf-8")
+
+
+def test_table_text_columns_fit_the_longest_name():
+    # derivchain table --torch: the name column was 10 wide and 0.weight[0,0] 13: each row pushed right of the header
+    from typer.testing import CliRunner
+
+    from derivchain.cli import app
+
+    out = CliRunner().invoke(app, ["table", "--torch", "examples/torch/mlp.py:build"])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    head = next(i for i, x in enumerate(lines) if x.startswith("parameter"))
+    rows = lines[head:]
+    assert len(rows) == 1 + 55
+    for column in ("paths", "verdict", "method", "gradient"):
+        at = rows[0].index(column)
+        end = at + len(column)
+        if column == "paths":  # right-aligned: every count ends where the title ends
+            assert all(x[end - 1].isdigit() and x[end] == " " for x in rows[1:]), column
+        else:  # left-aligned: every cell starts where the title starts, after a space
+            assert all(x[at - 1] == " " and x[at] != " " for x in rows[1:]), column
