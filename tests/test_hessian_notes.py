@@ -65,7 +65,14 @@ def test_html_notes_have_the_section_and_the_two_colour_picture(tmp_path):
 
     check_page(page)  # one self-contained page, well-formed MathML, nothing loaded
     section = page[page.index('<section id="second">'):]
-    assert "d2Loss/dW5^2" in section and 'stroke="#1f77b4"' in section and "Verdict" in section
+    assert 'stroke="#1f77b4"' in section and "Verdict" in section
+    # the heading and the pairs' paths typeset as the gradient sections' are (MathML), not plain text
+    square = ('<h3><math displaystyle="true"><mrow><msup><mo>&#8706;</mo><mn>2</mn></msup><mi>Loss</mi><mo>/</mo><mo>&#8706;</mo>'
+              '<msup><msub><mi>W</mi><mn>5</mn></msub><mn>2</mn></msup></mrow></math></h3>')
+    assert square in section and "<h3>d2Loss" not in section, section[:600]
+    assert "W1 -&gt; H1" not in section and "<li>W5 -&gt;" not in section
+    assert re.search(r'<ol class="pairs"><li><math displaystyle="true"><mrow><mrow><msub><mi>W</mi><mn>\d</mn></msub>'
+                     r'<mo>&#8594;</mo>', section), section
     assert section.count('<section id="second-') == 2 and "<li>direct: 6</li>" in section
     r = run("export", "--brief", "--hessian", "W5,W5", *RELU, "--out", str(tmp_path / "bare.html"))
     assert "At the given values" not in (tmp_path / "bare.html").read_text()  # no values, no numbers
