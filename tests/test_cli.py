@@ -263,3 +263,20 @@ def test_the_l2_note_says_what_is_regularised():
     assert "b2[0,0]/10" in r.output  # and it is: the path-free term lambda * b2[0,0]
     dense = run("grad", "W1", "--l2", "0.1", "--bias").output
     assert "biases excluded" in next(line for line in dense.splitlines() if line.startswith("Note: L2"))
+
+
+def test_an_option_of_another_command_names_the_commands_that_take_it():
+    # table --values said "Possible options: --layers" (a near spelling among table's own options): the commands
+    # that take --values are named; a misspelling no command takes keeps click's own words. As installed (main()
+    # builds only the command named) and in-process.
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    bad = subprocess.run([sys.executable, "-m", "derivchain", "table", "--values", "x.json"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and bad.stdout == "", bad
+    line = bad.stderr.strip()
+    assert len(line.splitlines()) == 1 and "--layers" not in line, line
+    assert line.startswith("Error: No such option for table: --values (taken by ") and "grad" in line and "hessian" in line
+    assert line.endswith("(see derivchain table --help)")
+    out = CliRunner().invoke(app, ["grad", "W1", "--newton"])
+    assert out.exit_code == 2 and "--newton (taken by hessian)" in out.output, out.output
+    out = CliRunner().invoke(app, ["table", "--valuez", "x"])
+    assert out.exit_code == 2 and "No such option: --valuez" in out.output and "taken by" not in out.output
