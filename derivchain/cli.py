@@ -4,6 +4,7 @@ Typed library errors become one line on stderr and an exit code (see ``EXIT_CODE
 only inside the commands, so ``--help`` and ``--version`` stay fast.
 """
 
+import contextlib
 import copy
 import functools
 import inspect
@@ -30,7 +31,8 @@ class _OneLineErrors(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            code = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
+            with _status(args):
+                code = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError:
             code = 0  # typer has printed the help already
         except BrokenPipeError:
@@ -49,6 +51,16 @@ class _OneLineErrors(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _status(args):
+    """A status line on stderr while a command runs long (stderr a terminal; nothing is imported otherwise)."""
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from .renderers import status
+
+    named = [a for a in (args if args is not None else sys.argv[1:]) if not a.startswith("-")][:1]
+    return status(f"derivchain {named[0]}: working" if named else "derivchain: working")
 
 
 def _message(exc, ctx) -> str:
