@@ -137,19 +137,18 @@ PROGRESS_AFTER = 1.0  # ...unless it has already taken this many seconds (3 slow
 
 #: Seconds a command runs before its status line shows (a run done sooner shows nothing).
 STATUS_AFTER = 1.0
-_STATUS: dict = {}  # "stop": ends the status line shown now (progress bars and the first output end it)
 
 
 class _EndsStatus:
-    """A stream that ends the status line before its first write: output never lands beside the spinner."""
+    """A stream that ends the status line before its first write: output never lands beside the spinner
+    (``end_status``: what a progress bar calls first, on ``sys.stderr``)."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, end_status):
         self._stream = stream
+        self.end_status = end_status
 
     def write(self, text):
-        stop = _STATUS.get("stop")
-        if stop is not None:
-            stop()
+        self.end_status()
         return self._stream.write(text)
 
     def __getattr__(self, name):  # isatty, fileno, flush, encoding, buffer: the stream's own
@@ -183,15 +182,13 @@ def status(what: str):
 
     def stop():
         with lock:
-            _STATUS.pop("stop", None)
             if state["bar"]:
                 state["bar"].stop()
             state["bar"] = False  # a timer firing now shows nothing
 
     timer = threading.Timer(STATUS_AFTER, show)
     timer.daemon = True
-    _STATUS["stop"] = stop
-    sys.stdout, sys.stderr = _EndsStatus(real_out), _EndsStatus(real_err)
+    sys.stdout, sys.stderr = _EndsStatus(real_out, stop), _EndsStatus(real_err, stop)
     timer.start()
     try:
         yield
@@ -210,8 +207,8 @@ def progress(total: int):
         return
     import threading
 
-    if _STATUS.get("stop") is not None:  # the bar says more than the status line: one live line at a time
-        _STATUS["stop"]()
+    if isinstance(sys.stderr, _EndsStatus):  # the bar says more than the status line: one live line at a time
+        sys.stderr.end_status()
 
     lock, state = threading.Lock(), {"done": 0, "bar": None, "task": None}
 
