@@ -4,6 +4,7 @@ Typed library errors become one line on stderr and an exit code (see ``EXIT_CODE
 only inside the commands, so ``--help`` and ``--version`` stay fast.
 """
 
+import contextlib
 import copy
 import functools
 import inspect
@@ -30,7 +31,8 @@ class _OneLineErrors(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            code = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
+            with _status(args):
+                code = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError:
             code = 0  # typer has printed the help already
         except BrokenPipeError:
@@ -41,7 +43,7 @@ class _OneLineErrors(TyperGroup):
         except click.exceptions.ClickException as exc:  # usage errors (exit code 2) among them
             ctx = getattr(exc, "ctx", None)
             where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
-            typer.echo(f"Error: {' '.join(exc.format_message().split())}{where}", err=True)
+            typer.echo(f"Error: {' '.join(_message(exc, ctx).split())}{where}", err=True)
             code = exc.exit_code
         except (KeyboardInterrupt, EOFError):
             code = 130
@@ -49,6 +51,29 @@ class _OneLineErrors(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _status(args):
+    """A status line on stderr while a command runs long (stderr a terminal; nothing is imported otherwise)."""
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from .renderers import status
+
+    named = [a for a in (args if args is not None else sys.argv[1:]) if not a.startswith("-")][:1]
+    return status(f"derivchain {named[0]}: working" if named else "derivchain: working")
+
+
+def _message(exc, ctx) -> str:
+    """Click's message; for an option this command lacks, which commands take it (click's guess, --values ->
+    --layers, is a near spelling among this command's own options, not the option meant)."""
+    if isinstance(exc, click.exceptions.NoSuchOption) and ctx is not None and ctx.parent is not None:
+        name = exc.option_name
+        group = typer.main.get_command(app)  # every command (main builds only the one named), on this error alone
+        takers = [n for n, c in sorted(getattr(group, "commands", {}).items())
+                  if not c.hidden and any(name in (*q.opts, *q.secondary_opts) for q in c.params)]
+        if takers:
+            return f"No such option for {ctx.info_name}: {name} (taken by {', '.join(takers)})"
+    return exc.format_message()
 
 
 app = typer.Typer(

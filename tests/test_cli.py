@@ -296,3 +296,65 @@ def test_the_l2_note_says_what_is_regularised():
     assert "b2[0,0]/10" in r.output  # and it is: the path-free term lambda * b2[0,0]
     dense = run("grad", "W1", "--l2", "0.1", "--bias").output
     assert "biases excluded" in next(line for line in dense.splitlines() if line.startswith("Note: L2"))
+
+
+def test_an_option_of_another_command_names_the_commands_that_take_it():
+    # table --values said "Possible options: --layers" (a near spelling among table's own options): the commands
+    # that take --values are named; a misspelling no command takes keeps click's own words. As installed (main()
+    # builds only the command named) and in-process.
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    bad = subprocess.run([sys.executable, "-m", "derivchain", "table", "--values", "x.json"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and bad.stdout == "", bad
+    line = bad.stderr.strip()
+    assert len(line.splitlines()) == 1 and "--layers" not in line, line
+    assert line.startswith("Error: No such option for table: --values (taken by ") and "grad" in line and "hessian" in line
+    assert line.endswith("(see derivchain table --help)")
+    out = CliRunner().invoke(app, ["grad", "W1", "--newton"])
+    assert out.exit_code == 2 and "--newton (taken by hessian)" in out.output, out.output
+    out = CliRunner().invoke(app, ["table", "--valuez", "x"])
+    assert out.exit_code == 2 and "No such option: --valuez" in out.output and "taken by" not in out.output
+
+
+def test_a_long_command_shows_a_status_line_on_a_terminal_stderr_only():
+    # export --pdf or a full Hessian ran 10-15 s printing nothing. With stderr a terminal a status line (spinner,
+    # command, time) shows on stderr after a second and is cleared; stdout has the same bytes as with no terminal,
+    # and with stderr not a terminal nothing at all is written to it.
+    import pty
+    import select
+    import threading
+
+    params = ",".join(f"W{i}" for i in range(1, 201))
+    values = {f"X{i}": (i % 3 - 1) / 2 for i in range(1, 9)} | {"Y": 0.5} | {f"W{i}": ((i * 7) % 11 - 5) / 10 for i in range(1, 401)}
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"status_values_{os.getpid()}.json")
+    with open(path, "w") as f:
+        json.dump(values, f)
+    args = [sys.executable, "-m", "derivchain", "hessian", "--layers", "8,16,16,1", "--activation", "tanh", "--loss", "squared",
+            "--values", path, "--params", params, "--format", "json"]
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "COLUMNS": "120"}
+    plain = subprocess.run(args, capture_output=True, env=env)
+    assert plain.returncode == 0 and plain.stderr == b"", plain.stderr
+    main, child = pty.openpty()
+    run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=child, env=env)
+    os.close(child)
+    chunks = []
+
+    def drain():  # the terminal read as it is written (a full pty would stall the spinner, then the command)
+        while select.select([main], [], [], 60)[0]:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the child's end closed
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    out = run.stdout.read()
+    run.wait()
+    reader.join(10)
+    os.close(main)
+    seen = b"".join(chunks)
+    os.remove(path)
+    assert run.returncode == 0 and out == plain.stdout  # the JSON never holds the status line
+    assert b"derivchain hessian: working" in seen, seen[:300]

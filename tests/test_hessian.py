@@ -260,3 +260,35 @@ def test_every_r_delta_symbol_printed_has_its_equation(options, p, q):
     used = set().union(*(eq.rhs.free_symbols for eq in (*h.backprop.forward, *h.backprop.deltas)), h.backprop.entry.free_symbols)
     assert {s for s in used if s.name.startswith("R_")} <= defined
     assert h.verdict.equal
+
+
+def test_a_diagonal_partial_names_its_power_and_opposite_factors_cancel():
+    # "d2Out/dW52" read as a weight W52 (the title writes dW5^2), "d2H4/dH12" as a neuron H12; and the sigmoid's
+    # (1 - Out)**2 against the cross-entropy curvature's (Out - 1)**2 was printed uncancelled.
+    net = ["--layers", "2,2,1", "--activation", "relu", "--loss", "cross-entropy", "--output-activation", "sigmoid"]
+    out = CliRunner().invoke(app, ["hessian", "W5", "W5", *net])
+    assert out.exit_code == 0, out.output
+    assert "d2Out/dW5^2 * dLoss/dOut" in out.output and "d2Loss/dOut^2 =" in out.output and "dW52" not in out.output
+    assert "(Out - 1)**2" not in out.output, out.output
+    h = api.hessian(api.network(layers="2,2,1", activation="relu", loss="cross-entropy", output_activation="sigmoid"), "W5", "W5")
+    Out = h.network.outputs[0].symbol
+    for e in (h.path_pairs.local, h.backprop.local, *(eq.rhs for eq in h.backprop.deltas), *(p.term for p in h.pairs)):
+        powers = [b for b in sp.preorder_traversal(e) if isinstance(b, sp.Pow) and b.base.is_Add]
+        assert not any(sp.expand(a.base + b.base) == 0 for a in powers for b in powers), e  # no b**m * (-b)**n left
+    assert h.verdict.equal and sp.simplify(h.path_pairs.local - h.backprop.local) == 0
+    # a hidden node's curvature by one neuron twice, on a tanh network
+    out = CliRunner().invoke(app, ["hessian", "W1", "W1", "--layers", "2,2,2,1", "--activation", "tanh", "--loss", "squared"])
+    assert "d2H3/dH1^2" in out.output and "dH12" not in out.output and Out.name == "Out"
+
+
+def test_cancel_opposites_combines_powers_of_opposite_sums_exactly():
+    from derivchain.symbolic.build import cancel_opposites
+
+    o, y, r = sp.symbols("Out Y R")
+    for e in ((1 - o) ** 2 * (o**2 - y) / (o - 1) ** 2, r * (1 - o) / (o * (o - 1) ** 2), (1 - o) / (o - 1) ** 3,
+              (o - y) * (y - o) ** 2, r * (o - 1) ** 3 * (1 - o) ** -2):
+        c = cancel_opposites(e)
+        sums = lambda x: [f.base if f.is_Pow else f for f in sp.Mul.make_args(x) if (f.base if f.is_Pow else f).is_Add]  # noqa: E731
+        assert sp.simplify(c - e) == 0 and len(sums(c)) < len(sums(e)), (e, c)
+    kept = sp.Mul(sp.Mul(r, y, evaluate=False), sp.sign(o - y), evaluate=False)
+    assert cancel_opposites(kept) is kept  # nothing to combine: the very object, its order kept

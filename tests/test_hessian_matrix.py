@@ -289,3 +289,19 @@ def test_a_matrix_wider_than_ten_columns_typesets_and_compiles(tmp_path):
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:]
+
+
+def test_at_a_kink_the_full_hessian_prints_the_convention_note():
+    # relu's input exactly 0 (W1 = W2 = 0): the numbers rest on relu'(0) = 0 and relu''(0) = 0; hessian P Q prints
+    # that note, the full matrix printed none. Away from every kink it still prints none.
+    kink = ["--activation", "relu", "--set", "W1=0", "--set", "W2=0", "--set", "X1=1", "--set", "X2=2", "--set", "Y=1"]
+    kink += [x for i in range(3, 15) for x in ("--set", f"W{i}=1")]
+    note = api.hessian(api.network(activation="relu"), "W1", "W7").notes
+    relu = [n for n in note if n.startswith("relu''")]
+    assert relu
+    out = runner.invoke(app, ["hessian", *kink, "--params", "W1,W7"])
+    assert out.exit_code == 0 and out.output.rstrip().endswith("Note: " + relu[0]), out.output
+    assert json.loads(runner.invoke(app, ["hessian", *kink, "--params", "W1,W7", "-f", "json"]).output)["notes"] == relu
+    away = [x if x != "W1=0" else "W1=1" for x in kink]
+    out = runner.invoke(app, ["hessian", *away, "--params", "W1,W7", "-f", "json"])
+    assert "notes" not in json.loads(out.output) and "Note:" not in runner.invoke(app, ["hessian", *away]).output

@@ -93,6 +93,27 @@ def test_the_squared_error_written_out_splits_as_squared():
     assert api.hessian(classifier, values=values, params="W[0,0],W[1,0]").gauss_newton is None
 
 
+@pytest.mark.parametrize("source, params", [
+    (dict(path="examples/layernorm.toml"), "gamma[0,1],beta[0,1]"),
+    (dict(torch="examples/torch/autoencoder.py:build"), "enc.weight[0,0],enc.weight[0,1],dec_bias[0]")],
+    ids=["graph-file", "torch"])
+def test_l2_keeps_the_split_of_a_loss_written_out(source, params):
+    # --l2's lambda/2 * sum w^2 reads every weight: the data loss's split was judged on the whole loss ("Split: none")
+    values = read_values("examples/layernorm_values.json") if "path" in source else None
+    plain = api.hessian(api.network(**source), values=values, params=params)
+    m = api.hessian(api.network(**source, l2="1/10"), values=values, params=params)
+    assert plain.gauss_newton is not None and m.gauss_newton is not None and "lambda * I" in m.split
+    close = lambda a, b: abs(a.value - b.value) <= mpmath.mpf(10) ** -40  # noqa: E731
+    assert all(close(a, b) for x, y in ((plain.gauss_newton, m.gauss_newton), (plain.residual, m.residual))
+               for ra, rb in zip(x, y) for a, b in zip(ra, rb))
+    # the three parts add up to H, lambda on a weight's diagonal (a bias: 0)
+    assert all(abs(g.value + r.value + q.value - h.value) <= mpmath.mpf(10) ** -40 for gr, rr, qr, hr in
+               zip(m.gauss_newton, m.residual, m.regulariser, m.matrix) for g, r, q, h in zip(gr, rr, qr, hr))
+    weights = set(m.network.weights)
+    assert [m.regulariser[i][i].value for i in range(len(m.parameters))] == [
+        mpmath.mpf(1) / 10 if p in weights else 0 for p in m.parameters]
+
+
 def test_cli_entries_on_a_graph_file_and_a_builder(tmp_path):
     r = run("hessian", "WQ[0,0]", "WK[0,1]", "--network", ATTENTION, "--format", "json")
     assert r.exit_code == 0, r.output

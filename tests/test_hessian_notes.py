@@ -65,7 +65,14 @@ def test_html_notes_have_the_section_and_the_two_colour_picture(tmp_path):
 
     check_page(page)  # one self-contained page, well-formed MathML, nothing loaded
     section = page[page.index('<section id="second">'):]
-    assert "d2Loss/dW5^2" in section and 'stroke="#1f77b4"' in section and "Verdict" in section
+    assert 'stroke="#1f77b4"' in section and "Verdict" in section
+    # the heading and the pairs' paths typeset as the gradient sections' are (MathML), not plain text
+    square = ('<h3><math displaystyle="true"><mrow><msup><mo>&#8706;</mo><mn>2</mn></msup><mi>Loss</mi><mo>/</mo><mo>&#8706;</mo>'
+              '<msup><msub><mi>W</mi><mn>5</mn></msub><mn>2</mn></msup></mrow></math></h3>')
+    assert square in section and "<h3>d2Loss" not in section, section[:600]
+    assert "W1 -&gt; H1" not in section and "<li>W5 -&gt;" not in section
+    assert re.search(r'<ol class="pairs"><li><math displaystyle="true"><mrow><mrow><msub><mi>W</mi><mn>\d</mn></msub>'
+                     r'<mo>&#8594;</mo>', section), section
     assert section.count('<section id="second-') == 2 and "<li>direct: 6</li>" in section
     r = run("export", "--brief", "--hessian", "W5,W5", *RELU, "--out", str(tmp_path / "bare.html"))
     assert "At the given values" not in (tmp_path / "bare.html").read_text()  # no values, no numbers
@@ -79,3 +86,26 @@ def test_export_hessian_bad_input_is_one_line():
         assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and words in r.output, r.output
     r = run("export", "--network", "examples/attention.toml", "--hessian", "WQ,WK[0,0]", "--out", "x.md")
     assert r.exit_code == 2 and 'name its entries, e.g. --hessian "WQ[0,0],WQ[0,0]"' in r.output, r.output
+
+
+def test_a_long_direct_line_breaks_inside_its_function_in_latex_and_html(tmp_path):
+    # d2Loss/(dW1 dW13) on the default network is W7*X1*sign(Out - Y) with Out written out: one line of 300
+    # characters ran off the PDF page and scrolled the HTML page sideways; it breaks inside sign( ) now.
+    from derivchain.renderers.document import DOCUMENT_WIDTH
+    from derivchain.renderers.latex import visible_width
+
+    r = run("export", "--hessian", "W1,W13", "--out", str(tmp_path / "n.tex"))
+    assert r.exit_code == 0, r.output
+    tex = (tmp_path / "n.tex").read_text()
+    block = tex[tex.index("Direct, "):]
+    block = block[block.index(r"\begin{align*}"):block.index(r"\end{align*}")]
+    lines = [x for x in block.split("\\\\\n") if "sign" in x or "W_{14}" in x]
+    assert len(lines) >= 2 and r"\operatorname{sign}\left(" in block, block
+    assert all(visible_width(x) <= DOCUMENT_WIDTH + 12 for x in lines), [visible_width(x) for x in lines]
+    assert all(x.count(r"\left") == x.count(r"\right") and x.count("{") == x.count("}") for x in lines), lines
+    r = run("export", "--hessian", "W1,W13", "--out", str(tmp_path / "n.html"))
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "n.html").read_text()
+    direct = page[page.index("<p>Direct, "):]
+    direct = direct[:direct.index("</p>")]
+    assert direct.count("<math") > 3, direct  # pieces a browser wraps between, not one wide formula

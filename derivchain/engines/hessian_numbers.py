@@ -6,7 +6,7 @@
   R(dz/dP) * delta + dz/dP * R(delta).
 * **Pairs of paths grouped by meeting node**: H = the sum over nodes v of dLoss/dv * (f''(z_v) * T(z_v) T(z_v)^T +
   f'(z_v) * the sum over mixed reads of d2z/(da db) * T(a) T(b)^T), plus the loss's curvature between its reads'
-  tangents. The loss's part between the outputs is the Gauss-Newton matrix J^T (d2Loss/dOut2) J.
+  tangents. The loss's part between the outputs is the Gauss-Newton matrix J^T (d2Loss/dOut^2) J.
 
 Numbers are exact (Fractions) where every local value is rational, else ``digits``-digit mpmath numbers.
 """

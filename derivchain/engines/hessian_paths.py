@@ -23,7 +23,7 @@ import sympy as sp
 
 from .. import memo
 from ..record import record
-from ..symbolic.build import add, mul
+from ..symbolic.build import add, cancel_opposites, mul
 from .curvature import curvature, inner_second, loss_second, mixed_reads, node_second, reads_of, second_at
 from .forms import Form
 from .paths import DEFAULT_MAX_PATHS, ENUMERATE_LIMIT, Factor, _edge_factor, suffix_sums
@@ -47,7 +47,9 @@ class PathPair:
     @property
     def term(self) -> sp.Expr:
         """The pair's contribution: both chains, the second derivative where they meet, the gradient arriving."""
-        return mul(*(f.value for f in self.first_factors), *(f.value for f in self.second_factors), self.curvature, self.arriving)
+        # (1 - Out)**2/(Out - 1)**2 cancelled: the chains' activation derivatives against a curvature SymPy's factor wrote
+        return cancel_opposites(mul(*(f.value for f in self.first_factors), *(f.value for f in self.second_factors),
+                                    self.curvature, self.arriving))
 
     def arrow(self, which: int) -> str:
         """``W1 -> H1 -> H4 -> Out`` for the first path (``which`` 0) or the second (1)."""
@@ -58,7 +60,7 @@ class PathPair:
         a, b = self.first[-2], self.second[-2]
         names = [str(f) for f in self.first_factors] + [str(f) for f in self.second_factors]
         m = self.meet.name
-        names.append(f"d2{m}/d{a.name}2" if a == b else f"d2{m}/(d{a.name} d{b.name})")
+        names.append(f"d2{m}/d{a.name}^2" if a == b else f"d2{m}/(d{a.name} d{b.name})")  # as the title: dW5^2, not dW52
         if self.meet != loss:
             names.append(f"d{loss.name}/d{m}")
         return " * ".join(names)

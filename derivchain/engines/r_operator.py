@@ -14,7 +14,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..record import record
-from ..symbolic.build import add, mul
+from ..symbolic.build import add, cancel_opposites, mul
 from ..symbolic.walk import differentiate, with_conventions
 from .backprop import delta_equations, delta_symbol
 from .forms import Form
@@ -106,7 +106,8 @@ def r_operator(network: Network, p: sp.Symbol, q: sp.Symbol) -> ROperator:
         for k, c in network.successors.get(n.symbol, ()):
             moved += [mul(_r(c, written), delta_symbol(k.symbol)), mul(c, r_delta(k.symbol))]
         rd = _r(d, written)
-        rhs = add(mul(rd, add(*arriving)), add(*moved) if d == 1 else mul(d, add(*moved)))
+        # (1 - Out)/(Out - 1)**2 cancelled: an activation's derivative times a curvature SymPy's factor wrote
+        rhs = cancel_opposites(add(mul(rd, add(*arriving)), add(*moved) if d == 1 else mul(d, add(*moved))))
         rule = {**{written[s]: valued[s] for s in written if s != q},
                 **{delta_symbol(k.symbol): deltas[k.symbol].value for k, _ in network.successors.get(n.symbol, ())},
                 **{r_delta_symbol(k.symbol): r_delta_values[k.symbol] for k, _ in network.successors.get(n.symbol, ())}}
@@ -128,8 +129,8 @@ def r_operator(network: Network, p: sp.Symbol, q: sp.Symbol) -> ROperator:
         entry_terms.append(add(mul(rc, delta_symbol(u.symbol)), mul(c, r_delta(u.symbol))))
         local_terms.append(add(mul(rc.xreplace({written[s]: valued[s] for s in written if s != q}), deltas[u.symbol].value),
                                mul(c, r_delta_values[u.symbol])))
-    entry = add(*entry_terms)
-    local = add(*local_terms)
+    entry = cancel_opposites(add(*entry_terms))
+    local = cancel_opposites(add(*local_terms))
     how = "R(dLoss/dP) with R = d/dQ: " + ("the sum over P's uses of R(dz/dP)*delta + dz/dP*R(delta)")
     return ROperator("backprop", p, local, network.substitute(local), how, second_parameter=q, entry=entry,
                      forward=tuple(forward), deltas=tuple(equations))

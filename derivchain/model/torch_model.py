@@ -379,8 +379,8 @@ def _module_op(torch, module):
         return lambda x, p: _softmax(x, module.dim, log)
     if isinstance(module, nn.Flatten):
         return lambda x, p: _flatten(x, module.start_dim, module.end_dim)
-    if isinstance(module, nn.Identity):
-        return lambda x, p: x
+    if isinstance(module, nn.Identity) or isinstance(module, _dropouts(nn)) and not module.training:
+        return lambda x, p: x  # Dropout in eval mode passes its input through, as PyTorch's does
     return None
 
 
@@ -495,15 +495,15 @@ class _Tracer:
             module = self.model.get_submodule(node.target)
             op = _module_op(self.torch, module)
             if op is None:
-                raise TorchModelError(f"the module {type(module).__name__} at {node.target!r} is not supported; "
-                                      f"supported: {SUPPORTED}")
+                raise TorchModelError(f"the module {type(module).__name__} at {node.target!r} is not supported: "
+                                      f"{_fix_for(self.torch, module)}; supported: {SUPPORTED} (docs/torch.md)")
             params = {n: self.parameter(f"{node.target}.{n}", p) for n, p in module.named_parameters(recurse=False)}
             if not isinstance(args[0], STensor):
                 raise TorchModelError(f"the module {node.target!r} reads no tensor")
             if isinstance(module, self.torch.nn.Linear):
                 return self.linear(node.name, args[0], params["weight"], params.get("bias"))
             out = op(args[0], params)
-            moves = isinstance(module, (self.torch.nn.Flatten, self.torch.nn.Identity))
+            moves = isinstance(module, (self.torch.nn.Flatten, self.torch.nn.Identity, *_dropouts(self.torch.nn)))
             return out if moves else self.materialise(node.name, out)
         if node.op == "call_function":
             op = self.table["functions"].get(node.target)
@@ -524,7 +524,28 @@ class _Tracer:
 
 
 SUPPORTED = ("Linear, Conv1d, Conv2d, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax, Flatten, Identity, "
-             "Sequential; + - * / ** @, sum, mean, view/reshape/flatten, t/transpose/permute and the F. forms")
+             "Sequential, Dropout in eval mode; + - * / ** @, sum, mean, exp, log, view/reshape/flatten/squeeze/unsqueeze, "
+             "t/transpose/permute and the F. and torch. forms")
+
+
+def _fix_for(torch, module) -> str:
+    """What to do instead of an unsupported module: a fix that holds for it, else the general one."""
+    nn = torch.nn
+    if isinstance(module, _dropouts(nn)):  # only reached in training mode (eval mode is the identity)
+        return ("in training mode it draws a random mask at every call, no function to differentiate; "
+                "call model.eval() in your function before returning the model (Dropout is then the identity)")
+    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
+        return ("remove it, or fold it (in eval mode an affine map) into the Linear or Conv before it; its training-mode "
+                "normalisation over the batch is derived by derivchain's own graph, --network batchnorm:batch=B")
+    if isinstance(module, nn.GELU):
+        return ("replace it with ReLU, LeakyReLU, Tanh or Sigmoid, or write an approximation in forward from supported "
+                "operations (x * torch.sigmoid(1.702 * x))")
+    return "replace it with supported modules, or write what it computes in forward from supported operations"
+
+
+def _dropouts(nn) -> tuple:
+    return tuple(getattr(nn, name) for name in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+                                                "FeatureAlphaDropout") if hasattr(nn, name))
 
 
 def _where(node) -> str:

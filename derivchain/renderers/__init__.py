@@ -135,6 +135,69 @@ PROGRESS_FROM = 50  # rows or steps; below this a run is done before a bar would
 PROGRESS_AFTER = 1.0  # ...unless it has already taken this many seconds (3 slow steps of an x**64 network)
 
 
+#: Seconds a command runs before its status line shows (a run done sooner shows nothing).
+STATUS_AFTER = 1.0
+
+
+class _EndsStatus:
+    """A stream that ends the status line before its first write: output never lands beside the spinner
+    (``end_status``: what a progress bar calls first, on ``sys.stderr``)."""
+
+    def __init__(self, stream, end_status):
+        self._stream = stream
+        self.end_status = end_status
+
+    def write(self, text):
+        self.end_status()
+        return self._stream.write(text)
+
+    def __getattr__(self, name):  # isatty, fileno, flush, encoding, buffer: the stream's own
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def status(what: str):
+    """A transient status line on stderr (a spinner, ``what``, the time taken) once a command has run
+    :data:`STATUS_AFTER` seconds, when stderr is a terminal; ended by the first output or a progress bar.
+    Nothing otherwise: what is written, to stdout or a file, is the same bytes either way."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    import threading
+
+    real_out, real_err = sys.stdout, sys.stderr
+    lock, state = threading.Lock(), {"bar": None}
+
+    def show():
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with lock:
+            if state["bar"] is None:  # not yet shown, not already ended
+                bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                               console=Console(file=real_err), transient=True, redirect_stdout=False, redirect_stderr=False)
+                bar.add_task(what, total=None)
+                state["bar"] = bar
+                bar.start()
+
+    def stop():
+        with lock:
+            if state["bar"]:
+                state["bar"].stop()
+            state["bar"] = False  # a timer firing now shows nothing
+
+    timer = threading.Timer(STATUS_AFTER, show)
+    timer.daemon = True
+    sys.stdout, sys.stderr = _EndsStatus(real_out, stop), _EndsStatus(real_err, stop)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        stop()
+        sys.stdout, sys.stderr = real_out, real_err
+
+
 @contextmanager
 def progress(total: int):
     """A transient progress bar on stderr for long runs (``total`` at least :data:`PROGRESS_FROM`, or a
@@ -143,6 +206,9 @@ def progress(total: int):
         yield lambda *_: None
         return
     import threading
+
+    if isinstance(sys.stderr, _EndsStatus):  # the bar says more than the status line: one live line at a time
+        sys.stderr.end_status()
 
     lock, state = threading.Lock(), {"done": 0, "bar": None, "task": None}
 
@@ -181,4 +247,4 @@ def progress(total: int):
 
 
 __all__ = ["Format", "FORMATS", "KINDS", "Renderer", "emit", "emit_all", "render", "expression", "notebook", "renderer", "kind",
-           "wrap_terms", "progress", "written", "html", "json", "latex", "markdown", "text"]
+           "wrap_terms", "progress", "status", "written", "html", "json", "latex", "markdown", "text"]

@@ -59,6 +59,7 @@ def matrix_sections(m) -> list[tuple[str, object]]:
         out.append((f"H v by the R-operator, v: {v} ({checked})",
                     list(zip([p.name for p in m.network.parameters], m.hessian_vector_product))))
     out.append((f"{'Verified' if m.verified else 'NOT verified'}: {m.detail}", None))
+    out += [(f"Note: {note}", None) for note in m.notes]  # at a kink, as hessian P Q says it
     return out
 
 
@@ -94,8 +95,9 @@ def pairs_left(h) -> str:
 def notes_sections(m) -> list[tuple[str, object]]:
     """What a document prints of the block over a second derivative's two parameters: the matrix, its split and
     parts, and the check (not the gradient or eigenvalues, which are the whole Hessian's business)."""
+    # (the kinks' notes are the entry's own, printed above the block)
     return [(heading, content) for heading, content in matrix_sections(m)
-            if not heading.startswith(("Eigenvalues", "Gradient", "Symmetric"))]
+            if not heading.startswith(("Eigenvalues", "Gradient", "Symmetric")) and heading[6:] not in m.notes]
 
 
 def split_tex(m) -> str:

@@ -543,7 +543,21 @@ def _product_pieces(printer: MathMLPrinter, e, split: int) -> list[Node]:
             out[0] = printer.row(head, printer.mo("(", stretchy="false"), out[0])
             out[-1] = printer.row(out[-1], printer.mo(")", stretchy="false"))
             return out
-        if sums:  # between its factors: an activation's derivative beside its output, the others, each bracket
+    if (e.is_Mul and not e.could_extract_minus_sign() or isinstance(e, sp.Function)) and printer.width(e) > split:
+        # A function of a sum wider than a piece (sign(Out - Y) with Out written out): its terms inside its brackets.
+        call = _opened_call(printer, e, split)
+        if call is not None:
+            inner, opening = call
+            others = sp.Mul(*[a for a in e.args if a is not inner]) if e.is_Mul else sp.Integer(1)
+            out = _sum_pieces(printer, _flat_terms(printer, inner.args[0]), split)
+            head = None if others == 1 else printer.row(printer.factor(others), printer.times(others, inner))
+            out[0] = printer.row(head, *opening, out[0])
+            out[-1] = printer.row(out[-1], printer.mo(")", stretchy="false"))
+            return out
+    if e.is_Mul and not e.could_extract_minus_sign() and printer.width(e) > split:
+        sums = [a for a in e.args if a.is_Add]
+        # between its factors (no sum wider than a piece): an activation's derivative beside its output, the others, each bracket
+        if sums and not [a for a in sums if printer.width(a) > split]:
             pairs, rest = activation_first(e) or ([], e)
             rest = sp.Mul.make_args(rest)
             others = sp.Mul(*[a for a in rest if not a.is_Add])
@@ -553,6 +567,26 @@ def _product_pieces(printer: MathMLPrinter, e, split: int) -> list[Node]:
             factors += [printer.factor(a) for a in sorted((a for a in rest if a.is_Add), key=sort_key)]
             return [f if i == 0 else printer.row(printer.lead(DOT), f) for i, f in enumerate(factors)]
     return [printer._print(e)]
+
+
+def _flat_terms(printer: MathMLPrinter, e) -> list:
+    """A sum's terms in printing order, a sum inside it (kept unevaluated: (Out) - Y) opened into its own."""
+    return [x for t in printer._as_ordered_terms(e) for x in (_flat_terms(printer, t) if t.is_Add else [t])]
+
+
+def _opened_call(printer: MathMLPrinter, e, split: int):
+    """(the call, the nodes before its argument: name, apply, bracket) for the widest factor of ``e`` (or ``e``) that
+    is a function whose first argument is a sum wider than ``split``, printed name(x); else None."""
+    calls = []
+    for f in (e.args if e.is_Mul else (e,)):
+        if isinstance(f, sp.Function) and f.args and f.args[0].is_Add and printer.width(f.args[0]) > split:
+            node = printer._print(f.func(sp.Dummy("x"), *f.args[1:]))
+            kids = node.childNodes if node.nodeName == "mrow" else []
+            brackets = kids[-1].childNodes if len(kids) == 3 and kids[-1].nodeName == "mrow" else []
+            if len(brackets) == 3 and all(b.nodeName == "mo" for b in (brackets[0], brackets[2])) \
+                    and (brackets[0].firstChild.data, brackets[2].firstChild.data) == ("(", ")"):
+                calls.append((f, (kids[0], kids[1], printer.mo("(", stretchy="false"))))
+    return max(calls, key=lambda c: printer.width(c[0].args[0]), default=None)
 
 
 # Rows of an aligned block: ("eq", lhs, relation, pieces), ("cont", pieces), ("text", segments),
@@ -809,6 +843,29 @@ def partial_title(printer: MathMLPrinter, network, parameter) -> Node:
     """dLoss/dparameter with partial signs, on one line (a heading's)."""
     p = printer._print
     return printer.row(printer.mo(PARTIAL), p(network.loss_symbol), printer.mo("/"), printer.mo(PARTIAL), p(parameter))
+
+
+def second_title(printer: MathMLPrinter, h) -> Node:
+    """d2Loss/(dP dQ) with partial signs on one line (a heading's): the squared partial for a diagonal entry."""
+    p = printer._print
+    two = printer.el("msup", printer.mo(PARTIAL), printer.el("mn", "2"))
+    below = [printer.mo(PARTIAL), printer.el("msup", p(h.first), printer.el("mn", "2"))] if h.first == h.second else \
+        [printer.mo(PARTIAL), p(h.first), printer.mo(PARTIAL), p(h.second)]
+    return printer.row(two, p(h.network.loss_symbol), printer.mo("/"), *below)
+
+
+def pair_arrows(printer: MathMLPrinter, pair) -> str:
+    """A pair of paths as inline math, ``W1 -> H1 -> Out | W13 -> Out``, and where they meet."""
+    def joined(nodes):
+        out = []
+        for s in nodes:
+            if out:
+                out.append(printer.mo(ARROW))
+            out.append(printer._print(s))
+        return printer.row(*out)
+
+    both = printer.row(joined(pair.first), printer.mo("|", lspace="0.5em", rspace="0.5em"), joined(pair.second))
+    return f"{math(printer, both)} (meet at {math(printer, printer._print(pair.meet))})"
 
 
 def diagram(network, parameter=None, label: str = "") -> str:
@@ -1610,11 +1667,10 @@ def hessian_parts(h) -> list[str]:
 
     from .hessian import title
 
-    lhs = html.escape(title(h))
+    lhs = math(printer, second_title(printer, h))  # typeset, as grad's page heading is
     parts = [f"<h1>{lhs}</h1>", _network_line(h.network),
              f"<p>{noun(h.pair_count, 'pair')} of paths from {html.escape(h.first.name)} and {html.escape(h.second.name)}:</p>", "<ol>"]
-    parts += [f"<li>{html.escape(p.arrow(0))} | {html.escape(p.arrow(1))} (meet at {html.escape(p.meet.name)}): {m(p.term)}</li>"
-              for p in h.pairs]
+    parts += [f"<li>{pair_arrows(printer, p)}: {m(p.term)}</li>" for p in h.pairs]
     parts.append("</ol>")
     if not h.path_pairs.listed_all:
         parts.append(f"<p>\u2026 {h.pair_count - len(h.pairs)} more not shown (raise --max-paths to see them)</p>")
@@ -1672,7 +1728,7 @@ def second_section(notes) -> list[str]:
     from ..symbolic.sizes import tree_size
     from .diagram import pair_layout, svg
     from .document import SECOND_EQUATIONS, SECOND_INTRO, SECOND_NODES, _meets
-    from .hessian import at_values_heading, notes_sections, numbers, pair_intro, pairs_left, title
+    from .hessian import at_values_heading, notes_sections, numbers, pair_intro, pairs_left
 
     out = ['<section id="second">', "<h2>Second derivatives</h2>", f"<p>{html.escape(SECOND_INTRO)}</p>"]
     for i, sd in enumerate(notes.second_derivatives, start=1):
@@ -1686,7 +1742,7 @@ def second_section(notes) -> list[str]:
                 return f"<em>(more than {SECOND_NODES} terms and factors: {html.escape(command)} prints it)</em>"
             return _pieces_html(printer, pieces(printer, e, TABLE_SPLIT))
 
-        lhs = html.escape(title(h))
+        lhs = math(printer, second_title(printer, h))  # typeset, as the gradient sections' headings are
         picture = svg(pair_layout(h.network, h.first, h.second, _meets(h))).replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
         intro = "".join(html.escape(x) if isinstance(x, str) else math(printer, printer._print(x[1])) for x in pair_intro(h))
         out += [f'<section id="second-{i}">', f"<h3>{lhs}</h3>",
@@ -1694,12 +1750,13 @@ def second_section(notes) -> list[str]:
                 f'of {html.escape(h.second.name)} in blue">\n{picture}\n</div>', f"<p>{intro}</p>"]
         if h.pairs:
             out.append('<ol class="pairs">' + "".join(
-                f"<li>{html.escape(p.arrow(0))} | {html.escape(p.arrow(1))} (meet at {html.escape(p.meet.name)}):<br>= {m(p.term)}</li>"
-                for p in h.pairs) + "</ol>")
+                f"<li>{pair_arrows(printer, p)}:<br>= {m(p.term)}</li>" for p in h.pairs) + "</ol>")
         if pairs_left(h):
             out.append(f"<p>{html.escape(pairs_left(h))}</p>")
         out.append(f"<p>The sum over all pairs: {lhs} = {m(h.path_pairs.local)}</p>")
-        out.append(f"<p>Second-order backpropagation (R = d/d{html.escape(h.second.name)}): {lhs} = {m(h.backprop.entry)} = "
+        rate = printer.row(printer._print(sp.Symbol("R")), printer.mo("="), printer.mo(PARTIAL), printer.mo("/"),
+                           printer.mo(PARTIAL), printer._print(h.second))
+        out.append(f"<p>Second-order backpropagation ({math(printer, rate)}): {lhs} = {m(h.backprop.entry)} = "
                    f"{m(h.backprop.local)}</p><ul>")
         equations = (*h.backprop.forward, *h.backprop.deltas)
         out += [f"<li>{m(eq.lhs)} = {m(eq.rhs)}</li>" for eq in equations[:SECOND_EQUATIONS]]
@@ -1708,7 +1765,8 @@ def second_section(notes) -> list[str]:
         out.append("</ul>")
         shown = h.direct_shown[0]
         out.append("<p>Direct: too large to print; the verdict compares it in full.</p>" if shown is None else
-                   f"<p>Direct, dLoss/d{html.escape(h.first.name)} differentiated by {html.escape(h.second.name)}: {lhs} = {m(shown)}</p>")
+                   f"<p>Direct, {math(printer, partial_title(printer, h.network, h.first))} differentiated by "
+                   f"{math(printer, printer._print(h.second))}: {lhs} = {m(shown)}</p>")
         out.append(_verdict(h.verdict))
         out += [f'<p class="note"><em>Note.</em> {html.escape(note)}</p>' for note in h.notes]
         if sd.at is not None:

@@ -737,6 +737,8 @@ def hessian_matrix_object(m) -> dict:
         out["direction"] = {name: str(v) for name, v in m.direction}
         out["hessian_vector_product"] = {p.name: _number(v) for p, v in zip(m.network.parameters, m.hessian_vector_product)}
         out["hessian_vector_product_checked"] = m.hvp_checked
+    if m.notes:  # only at a kink (the key is absent elsewhere, as before)
+        out["notes"] = list(m.notes)
     return out
 
 

@@ -639,12 +639,45 @@ def _make_tokens(printer, e, width: int, sign: str, split: bool) -> list[tuple[s
                 pieces = [*head, r"\left(" + first]
                 return [(sign + pieces[0], True), *((_TIMES + x, True) for x in pieces[1:]), *body[1:-1],
                         (last + r"\right)", last_starts)]
-        elif sums and not split:
+        elif _opened_call(printer, e, width) is not None:
+            # A function of a sum too long for a line (sign(Out - Y) with Out written out): broken inside its
+            # brackets, as a long sum in a product is.
+            inner, opening, closing = _opened_call(printer, e, width)
+            others = mul(*[f for f in e.args if f is not inner]) if e.is_Mul else sp.Integer(1)
+            body = _tokens(printer, inner.args[0], width, split=True)
+            if len(body) > 1:
+                head = [] if others == 1 else _factor_pieces(printer, others, width) if wider_than(printer, others, width // 2) \
+                    else [printer.factor(others)]
+                (first, _), (last, last_starts) = body[0], body[-1]
+                pieces = [*head, opening + first]
+                return [(sign + pieces[0], True), *((_TIMES + x, True) for x in pieces[1:]), *body[1:-1],
+                        (last + closing, last_starts)]
+        if sums and not wide and not split:
             # Its short brackets would be split: the product breaks between its factors instead, each
             # bracket whole (a product with no bracket stays whole, as before).
             pieces = _factor_pieces(printer, e, width)
             return [(sign + pieces[0], True), *((_TIMES + x, True) for x in pieces[1:])]
     return [(sign + p(e), True)]
+
+
+def _opened_call(printer, e, width: int):
+    r"""(the call, its LaTeX up to and after its argument) for the widest factor of ``e`` (or ``e`` itself) that is a
+    function whose first argument is a sum wider than half a line, printed ``\name\left(x\right)`` or
+    ``\name{\left(x \right)}`` (the brace dropped, so a line may end inside the brackets); else None."""
+    calls = []
+    for f in (e.args if e.is_Mul else (e,)):
+        if isinstance(f, sp.Function) and f.args and f.args[0].is_Add and wider_than(printer, f.args[0], width // 2):
+            x = sp.Dummy("x")
+            tex = printer._print(f.func(x, *f.args[1:]))
+            mark = printer._print(x)
+            if tex.count(mark) != 1:
+                continue
+            before, after = tex.split(mark)
+            if before.endswith(r"{\left(") and after == r" \right)}":
+                calls.append((f, before[:-7] + r"\left(", r"\right)"))
+            elif before.endswith(r"\left(") and after.strip() == r"\right)" and "{" not in before.replace(r"\left(", ""):
+                calls.append((f, before, r"\right)"))
+    return max(calls, key=lambda c: visible_width(printer._print(c[0].args[0])), default=None)
 
 
 #: Marks a factor that may start a line: there it is led by its operator, ``\cdot``, as a sum's term by its

@@ -422,6 +422,13 @@ def arithmetic(exact: bool, exact_text: str = "exact arithmetic", digits: int = 
 TABLE_HEADER = f"{'parameter':<10} {'paths':>7}  {'verdict':<10} {'method':<20} gradient"
 #: Where the gradient column starts: continuation lines on a terminal are indented to it.
 TABLE_GRADIENT_COLUMN = len(TABLE_HEADER) - len("gradient")
+#: The name column's least width (W1 ... W999 and the header's "parameter" fit).
+TABLE_NAME_WIDTH = 10
+
+
+def table_name_width(network) -> int:
+    """The name column's width: the longest parameter name (a traced model's ``0.weight[0,0]``), at least 10."""
+    return max(TABLE_NAME_WIDTH, *(len(p.name) for p in network.parameters))
 
 
 # --- the matrix form --------------------------------------------------------------------------------
@@ -485,8 +492,9 @@ class TextRenderer(Renderer):
     def table(self, table) -> Iterator[tuple[tuple[Iterator[Line], int | None], object]]:
         """``derivchain table``: the network line and the column titles, then one row per parameter (nothing after)."""
         yield (self.table_header(table), None), None
+        width = table_name_width(table.network)  # names longer than the column pushed the rest of their row right
         for d in table.rows:
-            yield (self.table_row(d, table.expand), TABLE_GRADIENT_COLUMN), d
+            yield (self.table_row(d, table.expand, width), TABLE_GRADIENT_COLUMN + width - TABLE_NAME_WIDTH), d
 
     def paths(self, listing) -> Iterator[Line]:
         """``derivchain paths``: how many, then each listed path with its chain of partials."""
@@ -604,15 +612,15 @@ class TextRenderer(Renderer):
         yield _line("Network: ", table.network.summary(), prose=True)
         if not table.expand:
             yield from delta_lines(table.deltas)
-        yield Line(TABLE_HEADER, "bold")
+        yield Line(f"{'parameter':<{table_name_width(table.network)}}" + TABLE_HEADER[TABLE_NAME_WIDTH:], "bold")
 
-    def table_row(self, d, expand: bool = False) -> Iterator[Line]:
-        """One row: parameter, path count, verdict, method, the gradient in delta form (``expand``: the backprop
-        gradient in neuron symbols)."""
+    def table_row(self, d, expand: bool = False, width: int = TABLE_NAME_WIDTH) -> Iterator[Line]:
+        """One row: parameter (``width`` wide), path count, verdict, method, the gradient in delta form (``expand``: the
+        backprop gradient in neuron symbols)."""
         equal = d.verdict.equal and (expand or d.entry_chain.verified)
         word = d.verdict.word if expand or not d.verdict.equal or equal else "NOT shown"
         gradient = expr(d.backprop.local) if expand else expr(d.delta_form)
-        yield Line(f"{d.parameter.name:<10} {d.path_count:>7}  {word:<10} {d.verdict.method:<20} {gradient}", "" if equal else "red")
+        yield Line(f"{d.parameter.name:<{width}} {d.path_count:>7}  {word:<10} {d.verdict.method:<20} {gradient}", "" if equal else "red")
 
     def matrix(self, m) -> Iterator[Line]:
         """``derivchain matrix``: the forward pass, then the backward pass, layer by layer, every shape printed."""

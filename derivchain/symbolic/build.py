@@ -80,3 +80,42 @@ def add(*terms: sp.Expr) -> sp.Expr:
         return sp.Add(*kept)
     kept.sort(key=_args_sortkey)
     return sp.Add._from_args(kept, True)
+
+
+def cancel_opposites(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with each product's powers of opposite sums combined, ``b**m * (-b)**n = (-1)**n * b**(m + n)`` for
+    integers m, n, in the orientation of the one in the numerator: ``(1 - Out)**2/(Out - 1)**2`` is 1 (SymPy's factor
+    writes a curvature's ``(Out - 1)**2`` where an activation's derivative has ``(1 - Out)``). Unchanged parts are kept
+    as they stand (the same objects)."""
+    done: dict = {}
+
+    def walk(e):
+        if e.is_Atom or not isinstance(e, sp.Expr):
+            return e
+        hit = done.get(id(e))
+        if hit is not None:
+            return hit[1]
+        args = [walk(a) for a in e.args]
+        new = e if all(a is b for a, b in zip(args, e.args)) else e.func(*args)
+        if new.is_Mul:
+            new = _cancel_product(new)
+        done[id(e)] = (e, new)  # e kept alive, so its id is not reused
+        return new
+
+    return walk(expr)
+
+
+def _cancel_product(m: sp.Expr) -> sp.Expr:
+    factors = [(f.base, f.exp) if f.is_Pow else (f, _ONE) for f in m.args]
+    sums = [i for i, (b, x) in enumerate(factors) if b.is_Add and x.is_Integer]
+    changed = False
+    for i in sums:
+        for j in sums:
+            (bi, xi), (bj, xj) = factors[i], factors[j]
+            # opposite term by term (structurally: expanding a deep network's sums would take minutes)
+            if i < j and bi.is_Add and bj.is_Add and len(bi.args) == len(bj.args) and {-a for a in bi.args} == set(bj.args):
+                keep, other = (i, j) if xi > 0 else (j, i)
+                factors[keep] = (factors[keep][0], xi + xj)
+                factors[other] = (sp.S.NegativeOne, factors[other][1])
+                changed = True
+    return sp.Mul(*(b**x for b, x in factors)) if changed else m

@@ -16,6 +16,7 @@ from ..result import Result
 from ..engines.hessian_numbers import HessianNumbers, hessian_numbers, hessian_vector_product
 from ..model.losses import LOSSES
 from ..model.network import Network
+from ..model.nodes import reading_order
 from ..model.values import DIGITS, Number, as_mpf
 
 #: Most parameters the full matrix is formed for (a row each; an R-operator pass per direction).
@@ -57,6 +58,7 @@ class HessianMatrix(Result):
     hvp_checked: bool | None = None  # H v equal to the full matrix times v (None: not checked, too large)
     newton: bool = False  # the Newton step was asked for
     regulariser: tuple | None = None  # rows of Numbers: lambda on each weight's diagonal (--l2), None without L2
+    notes: tuple = ()  # the second-derivative convention of each function met at its kink at these values
 
     @property
     def verified(self) -> bool:
@@ -216,10 +218,11 @@ def split_of(network: Network) -> str:
 def _quadratic(network: Network) -> bool:
     """True when a loss written as an expression is a squared error in all but name (a matrix graph's
     sum((A - T)**2)/2): it reads no parameter, and its second partials between the outputs are numbers, not all 0, so
-    J^T (d2Loss/dOut2) J + sum_k dLoss/dOut_k * d2Out_k is the whole data loss's Hessian, as for squared."""
+    J^T (d2Loss/dOut^2) J + sum_k dLoss/dOut_k * d2Out_k is the whole data loss's Hessian, as for squared."""
     from ..engines.curvature import loss_second
 
-    reads = network.uses_of_loss
+    # The data loss alone: --l2's lambda/2 * sum w^2 reads every weight but is its own part of the split.
+    reads = reading_order(network.loss_local - network.l2_term)
     if set(reads) & set(network.parameters):
         return False
     outputs = {o.symbol for o in network.outputs}
@@ -230,7 +233,7 @@ def _quadratic(network: Network) -> bool:
 
 
 SPLIT_WORDS = {
-    "outputs": "H = J^T (d2Loss/dOut2) J (Gauss-Newton, J = dOut/dparameters) + sum_k dLoss/dOut_k * d2Out_k (residual)",
+    "outputs": "H = J^T (d2Loss/dOut^2) J (Gauss-Newton, J = dOut/dparameters) + sum_k dLoss/dOut_k * d2Out_k (residual)",
     "logits": "H = J_z^T diag(p(1 - p)) J_z (Gauss-Newton at the output pre-activations z, p = sigmoid(z)) "
               "+ sum_k (p_k - Y_k) * d2z_k (residual)",
 }
@@ -309,7 +312,25 @@ def _full_hessian(network, samples, parameters, reduction, newton, direction) ->
                                  else None) for i, p in enumerate(params))
     return HessianMatrix(network, params, _numbers(rows, exact), gauss, residual, words, symmetric, agree,
                          detail, eigenvalues(rows), tuple(Number(g, exact) for g in gradient), exact, len(each), reduction, step,
-                         note, named, hvp, checked, newton, regulariser)
+                         note, named, hvp, checked, newton, regulariser, kink_notes(network, samples))
+
+
+def kink_notes(network: Network, samples) -> tuple[str, ...]:
+    """The second-derivative convention (``hessian P Q``'s note) of each function some sample meets exactly at its
+    kink (a relu or |u| at 0): there the numbers rest on it (relu'(0) = 0 and relu''(0) = 0)."""
+    from ..model.values import environment, value_of
+    from ..symbolic.rules import rule_for
+
+    written = [n.equation for n in network.neurons] + [network.loss_local]
+    calls = [(rule, node.args) for e in written for node in sp.preorder_traversal(e)
+             if node.args and (rule := rule_for(node)) is not None and rule.second and rule.kinks is not None]
+    hit = {}
+    for sample in samples if calls else ():
+        env, exact = environment(network, sample)
+        for rule, args in calls:
+            if rule.name not in hit and any(value_of(k, env, exact).value == 0 for k in rule.kinks(args)):
+                hit[rule.name] = rule.second
+    return tuple(hit[name] for name in sorted(hit))
 
 
 def work_of(network: Network, samples: int, parameters: int) -> int:
