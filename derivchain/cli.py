@@ -437,6 +437,11 @@ def _exit_now(code) -> None:
             stream.flush()
         except BrokenPipeError:
             code = code or _closed_pipe()
-        except (OSError, ValueError):
+        except ValueError:  # closed by the caller
             pass
+        except OSError as exc:  # the output is lost (a full disk): said, as when a write fails during the command
+            if stream is sys.stdout:
+                with contextlib.suppress(OSError, ValueError):
+                    print(f"Error: the output could not be written ({exc.strerror or exc})", file=sys.stderr, flush=True)
+                code = code or 3
     os._exit(code)

@@ -184,6 +184,26 @@ def test_the_process_ends_without_the_interpreters_teardown_and_nothing_is_lost(
     assert wrong.returncode == 1 and "W13" in wrong.stdout
 
 
+def test_output_lost_at_the_last_flush_is_said_and_fails(monkeypatch, capsys):
+    # Ending without the teardown must not end quietly when the output could not be written (a full disk).
+    import io
+
+    import derivchain.cli as cli_module
+
+    class Full(io.StringIO):
+        def flush(self):
+            raise OSError(28, "No space left on device")
+
+    ended = []
+    monkeypatch.setattr(cli_module.os, "_exit", ended.append)
+    monkeypatch.setattr(sys, "stdout", Full())
+    cli_module._exit_now(0)
+    assert ended == [3] and "output could not be written (No space left on device)" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    cli_module._exit_now(1)
+    assert ended == [3, 1]
+
+
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["grad", "--help"], ["export", "--help"]])
 def test_help_and_version_do_not_import_sympy(args):
     # Issue 14: --help and --version answer without paying for SymPy's import.
