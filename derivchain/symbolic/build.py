@@ -102,7 +102,10 @@ def cancel_opposites(expr: sp.Expr) -> sp.Expr:
         done[id(e)] = (e, new)  # e kept alive, so its id is not reused
         return new
 
-    return walk(expr)
+    try:
+        return walk(expr)
+    finally:
+        del walk  # the recursive closure refers to itself: freed now, not by the cyclic collector
 
 
 def _cancel_product(m: sp.Expr) -> sp.Expr:

@@ -57,7 +57,10 @@ def _terms(expr: sp.Basic, memo: dict) -> dict | None:
         memo[id(e)] = (e, out)  # e kept alive: its id stays its own
         return out
 
-    return walk(expr)
+    try:
+        return walk(expr)
+    finally:
+        del walk  # the recursive closure refers to itself: freed now, not by the cyclic collector
 
 
 def _power(base: dict | None, n: int) -> dict | None:
