@@ -6,6 +6,7 @@ only inside the commands, so ``--help`` and ``--version`` stay fast.
 
 import contextlib
 import copy
+import errno
 import functools
 import inspect
 import os
@@ -159,6 +160,12 @@ def _run(body, debug: bool = False):
         what = "the expressions are nested too deeply" if isinstance(exc, RecursionError) else "out of memory"
         typer.echo(f"Error: {what}; use a smaller or shallower network", err=True)
         raise typer.Exit(2) from None
+    except OSError as exc:
+        if debug or exc.errno not in _FULL:
+            _internal(exc, debug)
+        # The output could not be written (a full disk, a quota): the machine's state, not derivchain's bug.
+        typer.echo(f"Error: the output could not be written ({exc.strerror}); free some space or write elsewhere", err=True)
+        raise typer.Exit(3) from None
     except ValueError as exc:
         if debug or "integer string conversion" not in str(exc):
             _internal(exc, debug)
@@ -168,6 +175,10 @@ def _run(body, debug: bool = False):
         raise typer.Exit(2) from None
     except Exception as exc:
         _internal(exc, debug)
+
+
+#: Write errors that are the machine's state (no space, a quota, a file too large, the device failing), not a bug.
+_FULL = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO") if hasattr(errno, name))
 
 
 def _internal(exc: Exception, debug: bool):
@@ -253,7 +264,7 @@ def table(net=None, fmt: Fmt = Format.text, max_paths: MaxPaths = 0, expand: Exp
     rows = api.table(net, max_paths, expand=expand)
     failed = []
 
-    with progress(len(rows)) as advance:
+    with progress(len(rows), streaming=True) as advance:
         def on_row(d):
             if not rows.row_equal(d, expand):
                 failed.append(d.parameter)
@@ -442,6 +453,7 @@ def _exit_now(code) -> None:
         except OSError as exc:  # the output is lost (a full disk): said, as when a write fails during the command
             if stream is sys.stdout:
                 with contextlib.suppress(OSError, ValueError):
-                    print(f"Error: the output could not be written ({exc.strerror or exc})", file=sys.stderr, flush=True)
+                    print(f"Error: the output could not be written ({exc.strerror or exc}); free some space or write elsewhere",
+                          file=sys.stderr, flush=True)
                 code = code or 3
     os._exit(code)

@@ -184,6 +184,17 @@ def test_the_process_ends_without_the_interpreters_teardown_and_nothing_is_lost(
     assert wrong.returncode == 1 and "W13" in wrong.stdout
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_is_said_as_such_not_as_a_bug():
+    # It said "internal error (OSError: [Errno 28] No space left on device); please report it".
+    for args in (["grad", "W1"], ["table", "--layers", "2,2,1", "--format", "json"]):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([sys.executable, "-m", "derivchain", *args], stdout=full, stderr=subprocess.PIPE, text=True)
+        assert done.returncode == 3
+        assert done.stderr.strip() == ("Error: the output could not be written (No space left on device); "
+                                       "free some space or write elsewhere")
+
+
 def test_output_lost_at_the_last_flush_is_said_and_fails(monkeypatch, capsys):
     # Ending without the teardown must not end quietly when the output could not be written (a full disk).
     import io

@@ -439,3 +439,28 @@ def test_a_slow_run_shows_progress_even_with_few_steps(monkeypatch):
             time.sleep(1.5)
             advance()
         assert ("deriving" in err.getvalue()) is shown, err.getvalue()
+
+
+def test_no_bar_between_rows_written_to_the_terminal(monkeypatch):
+    # table's rows stream to stdout while the bar runs: where stdout is the terminal too, the bar was redrawn
+    # between the rows, glued to them ("deriving ... 38% 0:00:04W1183  32  equal"). The rows are the progress there;
+    # with stdout a file or a pipe the bar still shows.
+    import time
+    from derivchain import renderers
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    import rich.progress  # noqa: F401
+
+    monkeypatch.setattr(renderers, "PROGRESS_AFTER", 0.1)
+    for out, shown in ((Terminal(), False), (io.StringIO(), True)):
+        err = Terminal()
+        monkeypatch.setattr(sys, "stderr", err)
+        monkeypatch.setattr(sys, "stdout", out)
+        with renderers.progress(3, streaming=True) as advance:
+            advance()
+            time.sleep(1.5)
+            advance()
+        assert ("deriving" in err.getvalue()) is shown, err.getvalue()

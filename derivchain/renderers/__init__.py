@@ -199,10 +199,12 @@ def status(what: str):
 
 
 @contextmanager
-def progress(total: int):
+def progress(total: int, streaming: bool = False):
     """A transient progress bar on stderr for long runs (``total`` at least :data:`PROGRESS_FROM`, or a
-    run still going after :data:`PROGRESS_AFTER` seconds), when stderr is a terminal; else nothing."""
-    if total < 2 or not sys.stderr.isatty():
+    run still going after :data:`PROGRESS_AFTER` seconds), when stderr is a terminal; else nothing.
+    ``streaming``: the output is written while the bar runs (a table's rows); none then when stdout is a
+    terminal too: the bar would be redrawn between the rows, glued to them, and the rows are the progress."""
+    if total < 2 or not sys.stderr.isatty() or (streaming and sys.stdout.isatty()):
         yield lambda *_: None
         return
     import threading
