@@ -109,3 +109,30 @@ def test_a_long_direct_line_breaks_inside_its_function_in_latex_and_html(tmp_pat
     direct = page[page.index("<p>Direct, "):]
     direct = direct[:direct.index("</p>")]
     assert direct.count("<math") > 3, direct  # pieces a browser wraps between, not one wide formula
+
+
+def test_a_derivative_of_a_long_sum_and_a_long_equation_break_within_the_page(tmp_path):
+    # A step's d/dw (a long sum) and the network section's own equations (a wide layer's sums, a traced model's
+    # long names) were one line each: they ran off the PDF page. Both break now, brackets balanced on each line.
+    import sympy as sp
+
+    from derivchain.model.network import dense
+    from derivchain.renderers.document import DOCUMENT_WIDTH
+    from derivchain.renderers.latex import expression_lines, printer_for, visible_width
+
+    net = dense("14,2,1", activation="tanh", loss="half-squared")
+    printer = printer_for(net)
+    h1 = next(n for n in net.neurons if n.symbol.name == "H1")
+    lines = expression_lines(printer, "x", sp.Derivative(h1.equation.args[0], net.weights[0], evaluate=False) * net.outputs[0].symbol,
+                             DOCUMENT_WIDTH)
+    assert len(lines) >= 2 and r"\frac{\partial}{\partial W_{1}} \left(" in lines[0], lines
+    assert all(visible_width(x) <= DOCUMENT_WIDTH + 12 for x in lines), [visible_width(x) for x in lines]
+    assert all(x.count(r"\left") == x.count(r"\right") for x in lines), lines
+    r = run("export", "W1", "--layers", "14,2,1", "--activation", "tanh", "--out", str(tmp_path / "n.tex"))
+    assert r.exit_code == 0, r.output
+    tex = (tmp_path / "n.tex").read_text()
+    network = tex[tex.index(r"\section{The network}"):tex.index(r"\section", tex.index(r"\section{The network}") + 10)]
+    block = network[network.index(r"\begin{aligned}") if r"\begin{aligned}" in network else network.index(r"\begin{align"):]
+    rows = [x for x in block.split("\\\\") if "&" in x]
+    assert any(r"H_{1} &=" in x for x in rows) and any(r"\quad" in x for x in rows), rows[:4]
+    assert all(visible_width(x) <= DOCUMENT_WIDTH + 12 for x in rows), [visible_width(x) for x in rows]

@@ -279,10 +279,13 @@ def _latex_matrix(notes, printer, snippet: bool) -> list[str]:
 def _latex_network(network, printer, page: Page) -> list[str]:
     from .diagram import tikz
 
-    equations = network_lines(network, printer)
-    if network.matrix is not None and visible_width(equations[-1]) > page.chars(DOCUMENT_WIDTH):
-        # a matrix graph's loss sums every entry: broken over lines (on one, it ran off the page)
-        equations[-1:] = expression_lines(printer, printer._print(network.loss_symbol), network.loss_local, page.chars(DOCUMENT_WIDTH))
+    equations = []
+    # An equation too wide for the page (a matrix graph's loss sums every entry; a traced model's sums of long
+    # names) is broken over lines: on one, it ran off the page.
+    width = page.chars(DOCUMENT_WIDTH)
+    for line, (symbol, expr) in zip(network_lines(network, printer),
+                                    [(n.symbol, n.equation) for n in network.neurons] + [(network.loss_symbol, network.loss_local)]):
+        equations += expression_lines(printer, printer._print(symbol), expr, width) if visible_width(line) > width else [line]
     picture = tikz(network, None, printer)
     inline = printer_for(network, fold_short_frac=True)._print  # a formula in a line of prose: (h - t)^2/2
     summary = "".join(printer.text(x) if isinstance(x, str) else "$%s$" % inline(x) for x in summary_parts(network, False))

@@ -662,11 +662,15 @@ def _make_tokens(printer, e, width: int, sign: str, split: bool) -> list[tuple[s
 
 def _opened_call(printer, e, width: int):
     r"""(the call, its LaTeX up to and after its argument) for the widest factor of ``e`` (or ``e`` itself) that is a
-    function whose first argument is a sum wider than half a line, printed ``\name\left(x\right)`` or
+    function (or d/dw) whose first argument is a sum wider than half a line, printed ``\name\left(x\right)`` or
     ``\name{\left(x \right)}`` (the brace dropped, so a line may end inside the brackets); else None."""
     calls = []
     for f in (e.args if e.is_Mul else (e,)):
-        if isinstance(f, sp.Function) and f.args and f.args[0].is_Add and wider_than(printer, f.args[0], width // 2):
+        if isinstance(f, sp.Derivative) and f.args[0].is_Add and wider_than(printer, f, width):
+            # d/dw of a sum too wide for a line by itself (a step's "substitute the equations of ..." on a traced
+            # model), printed as _print_Derivative prints it; a narrower one stays whole, its product broken between factors
+            calls.append((f, r"\frac{\partial}{\partial %s} \left(" % printer._print(f.args[1][0]), r"\right)"))
+        elif isinstance(f, sp.Function) and f.args and f.args[0].is_Add and wider_than(printer, f.args[0], width // 2):
             x = sp.Dummy("x")
             tex = printer._print(f.func(x, *f.args[1:]))
             mark = printer._print(x)
