@@ -231,7 +231,8 @@ class Table(Result):
     @property
     def rows(self):
         """The derivations, in parameter order, each derived (and, in delta form, its entry chain
-        verified) when asked for."""
+        verified) when asked for. Until the iteration ends (or the iterator is closed or dropped), Python's
+        automatic garbage collector is held (see :func:`derivchain.memo.bulk_work`)."""
         with memo.bulk_work():  # the collector runs between rows, over what they left (see memo.bulk_work)
             for p in self.network.parameters:
                 d = derive(self.network, p, max_paths=self.max_paths)
