@@ -664,11 +664,13 @@ def _opened_call(printer, e, width: int):
     r"""(the call, its LaTeX up to and after its argument) for the widest factor of ``e`` (or ``e`` itself) that is a
     function (or d/dw) whose first argument is a sum wider than half a line, printed ``\name\left(x\right)`` or
     ``\name{\left(x \right)}`` (the brace dropped, so a line may end inside the brackets); else None."""
+    from .document import DOCUMENT_WIDTH  # here: document builds on this module
+
     calls = []
     for f in (e.args if e.is_Mul else (e,)):
-        if isinstance(f, sp.Derivative) and f.args[0].is_Add and wider_than(printer, f, width):
-            # d/dw of a sum too wide for a line by itself (a step's "substitute the equations of ..." on a traced
-            # model), printed as _print_Derivative prints it; a narrower one stays whole, its product broken between factors
+        if isinstance(f, sp.Derivative) and f.args[0].is_Add and wider_than(printer, f, max(width, DOCUMENT_WIDTH)):
+            # d/dw of a sum wider than a whole page line (a step's "substitute the equations of ..." on a traced
+            # model), printed as _print_Derivative prints it; a narrower one stays whole, as its layout had it
             calls.append((f, r"\frac{\partial}{\partial %s} \left(" % printer._print(f.args[1][0]), r"\right)"))
         elif isinstance(f, sp.Function) and f.args and f.args[0].is_Add and wider_than(printer, f.args[0], width // 2):
             x = sp.Dummy("x")
