@@ -24,7 +24,7 @@ from ..model.network import count
 from . import markdown as md
 from ..engines.forms import Ordered
 from .latex import _factor as factor_of
-from .latex import align, chain_lines, delta_lines, expression_lines, form, network_lines, packed, printer_for, visible_width
+from .latex import PAGE_WIDTH, align, chain_lines, delta_lines, expression_lines, form, network_lines, packed, printer_for, visible_width
 
 #: The fonts a document beyond Latin uses, each checked before use (Debian: fonts-lmodern, from
 #: texlive-latex-base; fonts-dejavu-core; fonts-wqy-microhei).
@@ -96,7 +96,7 @@ STACKED_PICTURE = 0.5
 #: Visible characters of a path's chain beside the picture.
 SIDE_WIDTH = 68
 #: Visible characters of a display line in the document's size (10 pt on A4 with 2 cm margins).
-DOCUMENT_WIDTH = 78
+DOCUMENT_WIDTH = PAGE_WIDTH
 #: The same for a path's chain of partials and its product, on one line.
 PATH_WIDTH = 90
 #: The column of a step's reason, as a fraction of the line width; the characters of a line in it

@@ -121,6 +121,9 @@ def _joined_text(items: list[tuple[bool, str]]) -> str:
 
 #: Visible characters of math that fit on a line of the exported documents (A4, 2 cm margins).
 LINE_WIDTH = 62
+#: Visible characters of a display line in the notes' own size (10 pt on A4 with 2 cm margins):
+#: document.DOCUMENT_WIDTH, defined here so this module's line breaking can read it.
+PAGE_WIDTH = 78
 _INVISIBLE = re.compile(r"\\(left|right|operatorname|mathrm|text|quad|qquad)\b|[{}]")
 _COMMAND = re.compile(r"\\[a-zA-Z]+")
 
@@ -664,11 +667,9 @@ def _opened_call(printer, e, width: int):
     r"""(the call, its LaTeX up to and after its argument) for the widest factor of ``e`` (or ``e`` itself) that is a
     function (or d/dw) whose first argument is a sum wider than half a line, printed ``\name\left(x\right)`` or
     ``\name{\left(x \right)}`` (the brace dropped, so a line may end inside the brackets); else None."""
-    from .document import DOCUMENT_WIDTH  # here: document builds on this module
-
     calls = []
     for f in (e.args if e.is_Mul else (e,)):
-        if isinstance(f, sp.Derivative) and f.args[0].is_Add and wider_than(printer, f, max(width, DOCUMENT_WIDTH)):
+        if isinstance(f, sp.Derivative) and f.args[0].is_Add and wider_than(printer, f, max(width, PAGE_WIDTH)):
             # d/dw of a sum wider than a whole page line (a step's "substitute the equations of ..." on a traced
             # model), printed as _print_Derivative prints it; a narrower one stays whole, as its layout had it
             calls.append((f, r"\frac{\partial}{\partial %s} \left(" % printer._print(f.args[1][0]), r"\right)"))
