@@ -164,8 +164,7 @@ def grad(net: Network, parameter: str | list[str], max_paths: int = DEFAULT_MAX_
     values = with_defaults(net, values)
     if net.matrix is not None and net.matrix.shape(parameter) is not None and parameter in dict(net.matrix.leaves):
         return _matrix_gradient(net, parameter, values)
-    if net.matrix is None and net.values is not None and parameter not in {p.name for p in net.parameters} \
-            and any(p.name.startswith(parameter + "[") for p in net.parameters):
+    if net.matrix is None and net.values is not None and net.parameter_entries(parameter):
         return _linear_gradient(net, parameter, values)
     if values is None and reduction == "mean":  # no numbers to read or check: no values module (the cold start)
         return derive(net, parameter, max_paths=max_paths)
@@ -200,8 +199,8 @@ def _linear_gradient(net: Network, parameter: str, values: dict | None):
 
     layer = linear_layer(net, parameter)
     if isinstance(layer, str):
-        entries = [p.name for p in net.parameters if p.name.startswith(parameter + "[")]
-        raise UnknownParameterError(f"{layer}; name one entry, {entries[0]} to {entries[-1]}")
+        entries = net.parameter_entries(parameter)
+        raise UnknownParameterError(f"{layer}; name one entry, {entries[0].name} to {entries[-1].name}")
     if values is not None and SAMPLES in values:
         raise OptionsError(f"grad {parameter}: a traced model holds its batch in its tensors; give values without samples")
     return linear_gradient(net, layer, values)

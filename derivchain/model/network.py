@@ -214,6 +214,11 @@ class Network(Result):
         node = " (a node: gradients are taken for leaves)" if name in {n.name for n in self.neurons} else ""
         raise UnknownParameterError(f"unknown weight {name!r}{node}; this network has {self.describe_parameters()}")
 
+    def parameter_entries(self, name: str) -> tuple[sp.Symbol, ...]:
+        """The parameters named as entries of ``name`` (``0.weight[1,0]`` for ``0.weight``), in order; () if none."""
+        count = len(self.parameters)
+        return tuple(s for s in self._entries_by_base.get(name, ()) if self.parameter_index[s] < count)
+
     @cached_property
     def _entries_by_base(self) -> dict[str, list[sp.Symbol]]:
         """Leaves named as entries (``0.weight[1,0]``) by the name before their bracket, in order."""

@@ -62,7 +62,7 @@ def linear_layer(network: Network, name: str) -> LinearLayer | str:
     """The linear layer whose weight or bias is the whole parameter ``name``, or one line saying why ``name``
     has no matrix form (its entries not a 2-D weight or a 1-D bias read by one layer of neurons)."""
     entries = {}
-    for p in network.parameters:
+    for p in network.parameter_entries(name):
         parts = _indices(p.name)
         if parts is not None and parts[0] == name:
             entries[parts[1]] = p
