@@ -141,7 +141,7 @@ def _inner_node(network: Network, parameter: sp.Symbol, nodes: dict) -> tuple[sp
         # Near the loss (few, narrow nodes above z) differentiating per weight is as cheap, and keeps the
         # forms, so small networks' printed verdicts, as they were.
         checked[neuron] = (_only_through(network, z, _own_bits(network)[neuron])
-                           and _scanned_above(network.loss_full, _masks(network)[0], z, bit) > SHARED_ABOVE)
+                           and _scanned_above(network.loss_full, _masks(network)[0], {id(z)}, bit) > SHARED_ABOVE)
     return nodes[neuron] if checked[neuron] else None
 
 
@@ -168,8 +168,9 @@ def _inner_nodes(network: Network, parameter: sp.Symbol, nodes: dict) -> tuple[t
                         and None not in network.uses.get(leaf, ()):
                     own |= 1 << network.parameter_index[leaf]
         apart = all(not masks[z] & (bits & ~b) for z, b in zs)
-        above = _only_through_all(network.loss_full, masks, {id(z) for z, _ in zs}, bits, own) if apart else None
-        checked[key] = above is not None and above > SHARED_ABOVE
+        ids = {id(z) for z, _ in zs}
+        checked[key] = (apart and _only_through_all(network.loss_full, masks, ids, bits, own)
+                        and _scanned_above(network.loss_full, masks, ids, bits) > SHARED_ABOVE)
     return _distinct(nodes, key) if checked[key] else None
 
 
@@ -179,25 +180,25 @@ def _distinct(nodes: dict, key: tuple) -> tuple[tuple[sp.Expr, int], ...]:
     return tuple({nodes[s][1]: nodes[s] for s in key}.values())
 
 
-def _only_through_all(loss: sp.Expr, masks: dict, zs: set, bits: int, own: int) -> int | None:
-    """:func:`_only_through` for several nodes ``zs`` (their ids; ``bits`` their bits): how many arguments
-    the nodes above them have, when every occurrence of the leaves in ``own`` lies inside one of them, else None."""
+def _only_through_all(loss: sp.Expr, masks: dict, zs: set, bits: int, own: int) -> bool:
+    """Whether every occurrence of the leaves in ``own`` lies inside one of the nodes ``zs`` (their ids;
+    ``bits`` their bits): no walk from the loss reaches one without passing through them. (For one z the
+    loss's dominator tree answers: :func:`_only_through`; a set of nodes dominating together is no one node.)"""
     if not masks[loss] & bits:
-        return None
-    seen, stack, scanned = set(), [loss], 0
+        return False
+    seen, stack = set(), [loss]
     while stack:
         e = stack.pop()
         if id(e) in zs or id(e) in seen:
             continue
         seen.add(id(e))
-        scanned += len(e.args)
         for a in e.args:
             m = masks[a]
             if m & bits:
                 stack.append(a)
             elif m & own:
-                return None  # a leaf reached without passing through any of the z's
-    return scanned
+                return False  # a leaf reached without passing through any of the z's
+    return True
 
 
 def _own_bits(network: Network) -> dict[sp.Symbol, int]:
@@ -235,17 +236,17 @@ def _only_through(network: Network, z: sp.Expr, own: int) -> bool:
     return True
 
 
-def _scanned_above(loss: sp.Expr, masks: dict, z: sp.Expr, bit: int) -> int:
-    """How many arguments the nodes of ``loss`` above the node ``z`` have (what differentiating through them
-    scans), counted until past SHARED_ABOVE (all that decides)."""
+def _scanned_above(loss: sp.Expr, masks: dict, zs: set, bits: int) -> int:
+    """How many arguments the nodes of ``loss`` above the nodes ``zs`` (their ids; ``bits`` their bits) have
+    (what differentiating through them scans), counted until past SHARED_ABOVE (all that decides)."""
     seen, stack, scanned = set(), [loss], 0
     while stack and scanned <= SHARED_ABOVE:
         e = stack.pop()
-        if e is z or id(e) in seen:
+        if id(e) in zs or id(e) in seen:
             continue
         seen.add(id(e))
         scanned += len(e.args)
-        stack.extend(a for a in e.args if masks[a] & bit)
+        stack.extend(a for a in e.args if masks[a] & bits)
     return scanned
 
 
