@@ -23,6 +23,7 @@ from sympy.printing.pretty.pretty_symbology import greek_unicode
 
 from .. import memo
 from ..verification.chains import Chain
+from ..verification.derivation import Table
 
 from ..engines.forms import Ordered, OrderedSum
 
@@ -818,8 +819,8 @@ def grads_row(d, printer: MathMLPrinter, link: bool = True, expand: bool = True,
         value = f'<em><a href="#matrix">{html.escape(LONG_CELL)}</a></em>'
     else:
         value = _pieces_html(printer, pieces(printer, d.backprop.local if expand else d.delta_form, TABLE_SPLIT))
-    equal = d.verdict.equal and (expand or d.entry_chain.verified)
-    word = html.escape(d.verdict.word if expand or not d.verdict.equal or equal else "NOT shown")
+    equal = Table.row_equal(d, expand)
+    word = html.escape(Table.row_word(d, expand))
     word = word if equal else f'<span class="bad">{word}</span>'
     return (f'<tr><td>{lhs}</td><td class="n">{d.path_count}</td>'
             f'<td class="v">{word}<br><small>{html.escape(d.verdict.method)}</small></td><td class="g">{value}</td></tr>')

@@ -16,6 +16,7 @@ from .fitting import fits, too_large_note, tree_size
 from .latex import DerivPrinter, printer_for
 from .latex import form as latex_form
 from ..engines.paths import Path
+from ..verification.derivation import Table
 from .text import expr, partials, remembered
 from .shown import checked as all_checked, notes as derivation_notes, shown as shown_of
 
@@ -259,7 +260,7 @@ def delta_row(d) -> dict:
     form), ``equal`` when the three forms and the delta form were shown equal, how, and the verdict in short
     (see :func:`row_verdict`)."""
     return {"parameter": d.parameter.name, "path_count": d.path_count, "gradient": expr(d.delta_form),
-            "equal": d.verdict.equal and d.entry_chain.verified, "method": d.verdict.method, "verdict": row_verdict(d)}
+            "equal": Table.row_equal(d), "method": d.verdict.method, "verdict": row_verdict(d)}
 
 
 def row_verdict(d) -> str:

@@ -15,6 +15,7 @@ from .. import memo
 from ..record import record
 from .base import StringRenderer
 from ..verification.chains import Chain
+from ..verification.derivation import Table
 from ..engines.forms import Ordered, OrderedSum
 from .fitting import fits, too_large_note
 from ..symbolic.build import mul
@@ -999,7 +1000,7 @@ def table_lines(table, printer) -> list[str]:
     for d in table.rows:
         noun = "path" if d.path_count == 1 else "paths"
         # As table_row: a delta form not shown equal to the gradient is NOT shown, never "equal".
-        word = d.verdict.word if table.expand or not d.verdict.equal or d.entry_chain.verified else "NOT shown"
+        word = Table.row_word(d, table.expand)
         lines += expression_lines(printer, printer._print(d.lhs), d.backprop.local if table.expand else d.delta_form)
         lines.append(r"&\qquad %s" % printer.mtext(f"({d.path_count} {noun}; {word}, {d.verdict.method})"))
     return lines
@@ -1395,8 +1396,7 @@ class LatexRenderer(StringRenderer):
         path count and verdict."""
         printer = printer_for(d.network)
         noun = "path" if d.path_count == 1 else "paths"
-        equal = d.verdict.equal and (expand or d.entry_chain.verified)
-        word = d.verdict.word if expand or not d.verdict.equal or equal else "NOT shown"
+        equal, word = Table.row_equal(d, expand), Table.row_word(d, expand)
         lines = expression_lines(printer, printer._print(d.lhs), d.backprop.local if expand else d.delta_form)
         lines.append(r"&\qquad %s" % printer.mtext(f"({d.path_count} {noun}; {word}, {d.verdict.method})"))
         return " \\\\\n".join(lines)

@@ -10,6 +10,7 @@ from .base import StringRenderer
 from .latex import printer_for as _latex_printer
 from .text import arithmetic, batch_words, expr, learning_rate, more_paths
 from .shown import notes as derivation_notes, summary_parts
+from ..verification.derivation import Table
 
 
 def printer_for(network):
@@ -179,8 +180,7 @@ class MarkdownRenderer(StringRenderer):
         """One row: the parameter, its path count, its delta form (``expand``: the backprop form) as math, the verdict."""
         # The printing limit, as the LaTeX and text rows (an unrolled RNN's first weights: 44 s and 1 GB).
         tex = _latex.form(printer_for(d.network), d.backprop.local if expand else d.delta_form).replace("|", r"\vert ")
-        equal = d.verdict.equal and (expand or d.entry_chain.verified)
-        word = d.verdict.word if expand or not d.verdict.equal or equal else "NOT shown"
+        equal, word = Table.row_equal(d, expand), Table.row_word(d, expand)
         return f"| `{d.parameter}` | {d.path_count} | ${tex}$ | {word} ({escape(d.verdict.method)}) |"
 
     def table_footer(self, table) -> str:

@@ -17,6 +17,7 @@ from sympy.printing.str import StrPrinter
 from .. import memo
 from ..record import record
 from ..verification.chains import Chain
+from ..verification.derivation import Table
 from ..engines.forms import Ordered, OrderedSum
 from .base import Renderer
 from .fitting import fits, too_large_note
@@ -617,8 +618,7 @@ class TextRenderer(Renderer):
     def table_row(self, d, expand: bool = False, width: int = TABLE_NAME_WIDTH) -> Iterator[Line]:
         """One row: parameter (``width`` wide), path count, verdict, method, the gradient in delta form (``expand``: the
         backprop gradient in neuron symbols)."""
-        equal = d.verdict.equal and (expand or d.entry_chain.verified)
-        word = d.verdict.word if expand or not d.verdict.equal or equal else "NOT shown"
+        equal, word = Table.row_equal(d, expand), Table.row_word(d, expand)
         gradient = expr(d.backprop.local) if expand else expr(d.delta_form)
         yield Line(f"{d.parameter.name:<{width}} {d.path_count:>7}  {word:<10} {d.verdict.method:<20} {gradient}", "" if equal else "red")
 

@@ -257,6 +257,12 @@ class Table(Result):
         """A row's claim checked: the three forms equal and, in delta form, the delta form equal to them."""
         return d.verdict.equal and (expand or d.entry_chain.verified)
 
+    @staticmethod
+    def row_word(d: Derivation, expand: bool = False) -> str:
+        """The verdict word a row prints: the verdict's own, or ``NOT shown`` where the three forms were shown equal
+        but the delta form printed was not shown equal to them (never "equal" beside it)."""
+        return d.verdict.word if expand or not d.verdict.equal or d.entry_chain.verified else "NOT shown"
+
     def __len__(self) -> int:
         return len(self.network.parameters)
 
